@@ -1,0 +1,129 @@
+// asteroid-plan SCENARIO [--strategy NAME] [--json] [-o FILE]
+// asteroid-plan SCENARIO --evaluate PLAN.json [--json]
+// Plans (or scores given plans) with the cost model and prints the result. Bad input: one line on
+// stderr naming the file, the field and the problem; exit status 2.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "asteroid/evaluation_json.hpp"
+#include "asteroid/json_reader.hpp"
+#include "asteroid/scenario.hpp"
+#include "asteroid/strategies.hpp"
+#include "asteroid/strategy_names.hpp"
+
+using namespace asteroid;
+
+namespace {
+
+const char* kUsage =
+    "usage: asteroid-plan SCENARIO [--strategy NAME] [--json] [-o FILE]\n"
+    "       asteroid-plan SCENARIO --evaluate PLAN.json [--json] [-o FILE]\n";
+
+[[noreturn]] void fail(const std::string& message) {
+  std::cerr << "asteroid-plan: " << message << "\n";
+  std::exit(2);
+}
+
+struct Args {
+  std::string scenario, strategy, evaluate, output;
+  bool json = false;
+};
+
+Args parse_args(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string s = argv[i];
+    auto value = [&](const char* flag) {
+      if (i + 1 >= argc) fail(std::string(flag) + " needs a value");
+      return std::string(argv[++i]);
+    };
+    if (s == "--strategy") a.strategy = value("--strategy");
+    else if (s == "--evaluate") a.evaluate = value("--evaluate");
+    else if (s == "-o" || s == "--output") a.output = value("-o");
+    else if (s == "--json") a.json = true;
+    else if (s == "-h" || s == "--help") { std::cout << kUsage; std::exit(0); }
+    else if (!s.empty() && s[0] == '-') fail("unknown option " + s + "\n" + kUsage);
+    else if (a.scenario.empty()) a.scenario = s;
+    else fail("more than one scenario given (\"" + a.scenario + "\" and \"" + s + "\")");
+  }
+  if (a.scenario.empty()) fail(std::string("no scenario given\n") + kUsage);
+  if (!a.strategy.empty() && !is_strategy_name(a.strategy))
+    fail("--strategy: unknown strategy \"" + a.strategy + "\" (known: " + strategy_name_list() + ")");
+  if (!a.strategy.empty() && !a.evaluate.empty()) fail("--strategy and --evaluate exclude each other");
+  return a;
+}
+
+void emit(const Args& a, const std::string& text) {
+  if (a.output.empty()) {
+    std::cout << text;
+    return;
+  }
+  auto w = write_file_atomically(a.output, text);
+  if (!w) fail(w.error().str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args = parse_args(argc, argv);
+  auto loaded = load_scenario(args.scenario);
+  if (!loaded) fail(loaded.error().str());
+  const Scenario& s = loaded.value();
+  CostModel model = make_cost_model(s);
+
+  if (!args.evaluate.empty()) {
+    auto j = read_json_file(args.evaluate);
+    if (!j) fail(j.error().str());
+    bool many = j->is_array();
+    std::vector<Plan> plans;
+    if (many) {
+      for (size_t i = 0; i < j->size(); ++i) {
+        auto p = plan_from_json((*j)[i], model.cluster(), model.num_layers(), s.training.batch_size,
+                                args.evaluate, "[" + std::to_string(i) + "]");
+        if (!p) fail(p.error().str());
+        plans.push_back(std::move(p).value());
+      }
+    } else {
+      auto p = plan_from_json(j.value(), model.cluster(), model.num_layers(), s.training.batch_size,
+                              args.evaluate, "");
+      if (!p) fail(p.error().str());
+      plans.push_back(std::move(p).value());
+    }
+    nlohmann::json out = nlohmann::json::array();
+    std::string text;
+    for (const auto& p : plans) {
+      Evaluation e = model.evaluate(p);
+      if (args.json) out.push_back(evaluation_to_json(e, model.cluster()));
+      else text += evaluation_to_text(e, model.cluster()) + (plans.size() > 1 ? "\n" : "");
+    }
+    if (args.json) emit(args, (many ? out.dump() : out[0].dump(2)) + "\n");
+    else emit(args, text);
+    return 0;
+  }
+
+  std::string strategy = args.strategy.empty() ? s.planner.strategy : args.strategy;
+  auto t0 = std::chrono::steady_clock::now();
+  StrategyResult r = run_strategy(strategy, model, planner_options(s));
+  double planning_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (args.json) {
+    nlohmann::json j = evaluation_to_json(r.evaluation, model.cluster());
+    j["scenario"] = s.name;
+    j["model"] = s.model;
+    j["strategy"] = strategy;
+    j["batch_size"] = s.training.batch_size;
+    j["planning_time_s"] = planning_s;
+    emit(args, j.dump(2) + "\n");
+    return 0;
+  }
+  std::string text = "scenario " + s.name + ": model " + s.model + ", " +
+                     std::to_string(s.devices.size()) + " devices, batch " +
+                     std::to_string(s.training.batch_size) + ", strategy " + strategy + "\n";
+  text += evaluation_to_text(r.evaluation, model.cluster());
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "planning time %.1f ms\n", planning_s * 1e3);
+  text += buf;
+  emit(args, text);
+  return 0;
+}

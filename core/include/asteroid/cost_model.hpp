@@ -1,0 +1,107 @@
+// The HPP cost model of PAPER.md section 3: intra-stage allocation (Alg. 1) under memory caps, step
+// times (Eq. 8), communication steps, 1F1B memory with K = 2(P-p)-1 in-flight micro-batches, and the
+// round latency of Eq. 4-6 with the dominant step and ring all-reduce at the group's slowest link.
+//
+// Choices that are ours (README, "Cost model"):
+// - Alg. 1 is solved exactly: samples are handed out one at a time to the device whose stage time
+//   (forward + backward) after taking it is smallest, never past its memory cap. For time functions
+//   that grow with the sample count this minimises the slowest device, which is what Alg. 1's
+//   "proportional split, then move samples off the straggler" approximates.
+// - A communication step moves beta x (activation bytes of the boundary layer) over the slowest link
+//   between the two groups, plus that link's latency; forward and backward alike.
+// - Ring all-reduce: 2(g-1) rounds, each moving w/g bytes over the group's slowest link plus its
+//   latency (the paper's T_a, with the latency term added).
+// - Memory of a device: parameters x (2 + optimizer state factor) + K x share x stored activations.
+// - dm is the first step with the largest E_f + E_b.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "asteroid/cluster.hpp"
+#include "asteroid/plan.hpp"
+#include "asteroid/scenario.hpp"
+
+namespace asteroid {
+
+struct CostOptions {
+  int batch_size = 0;
+  Optimizer optimizer = Optimizer::sgd_momentum;
+  bool ignore_memory = false;   // plan as if memory were unlimited (baselines that do)
+  bool ignore_network = false;  // plan as if links were infinitely fast (baselines that do)
+};
+
+// One stage's compute step with its devices' shares.
+struct StageCost {
+  bool feasible = true;
+  std::string reason;            // why not, naming the device and the bytes over
+  double fwd_s = 0;              // E_f: slowest device's forward time for its share
+  double bwd_s = 0;              // E_b
+  double allreduce_s = 0;        // T_a
+  double slowest_s = 0;          // max over devices of its forward + backward (what Alg. 1 minimises)
+  std::vector<int> shares;       // per device of the group, sum = beta
+  std::vector<double> peak_memory_bytes;
+};
+
+enum class StepKind { compute, communication };
+
+struct StepCost {
+  StepKind kind = StepKind::compute;
+  int stage = 0;  // compute: the stage; communication: the stage it leaves
+  double E_f = 0, E_b = 0, T_w = 0, T_e = 0, T_a = 0;
+  double total() const { return T_w + T_e + T_a; }
+};
+
+struct DeviceUse {
+  int device = 0;
+  int stage = 0;
+  int samples = 0;  // per micro-batch
+  double peak_memory_bytes = 0;
+  double memory_bytes = 0;
+};
+
+struct Evaluation {
+  bool feasible = false;
+  std::string reason;
+  Plan plan;  // with shares filled in
+  double round_latency_s = 0;
+  double throughput_samples_per_s = 0;
+  std::vector<StepCost> steps;
+  int dominant_step = 0;
+  std::vector<DeviceUse> devices;
+};
+
+class CostModel {
+ public:
+  CostModel(Cluster cluster, CostOptions options);
+
+  const Cluster& cluster() const { return cluster_; }
+  const CostOptions& options() const { return options_; }
+  int num_layers() const { return num_layers_; }
+  int num_devices() const { return cluster_.size(); }
+
+  // Compute step of layers [first, last] on `group` (n devices) for beta samples with K = in_flight
+  // micro-batches kept. `fixed_shares` (n values summing to beta) skips the allocation.
+  // O(n log n + beta log n).
+  StageCost stage(int first, int last, const int* group, int n, int beta, int in_flight,
+                  const int* fixed_shares = nullptr) const;
+
+  // One direction of the communication step after `boundary_layer`, from group a to group b.
+  double transfer_s(int boundary_layer, const int* a, int na, const int* b, int nb, int beta) const;
+
+  // Scores a plan: fills in shares, checks memory, computes every step and the round latency.
+  Evaluation evaluate(const Plan& plan) const;
+
+ private:
+  double memory_static(int first, int last) const;
+
+  Cluster cluster_;
+  CostOptions options_;
+  int num_layers_ = 0;
+};
+
+// The round latency of Eq. 4-6 from the per-step E_f, E_b and T_a, with M micro-batches; fills in
+// T_w and T_e and returns the latency. Shared by the evaluator and by tests.
+double round_latency(std::vector<StepCost>& steps, int microbatches, int* dominant_step);
+
+}  // namespace asteroid

@@ -1,0 +1,51 @@
+// Prefix sums over a profile's layers, so that the time and bytes of any contiguous layer range cost
+// O(1) (plus O(log K) to locate the batch size among K profiled points).
+#pragma once
+
+#include <vector>
+
+#include "asteroid/profile.hpp"
+
+namespace asteroid {
+
+// Where `samples` falls among the profiled batch sizes: t(samples) = w0 * t[k0] + w1 * t[k1].
+struct BatchPoint {
+  int k0 = 0, k1 = 0;
+  double w0 = 0, w1 = 0;
+};
+
+class LayerTable {
+ public:
+  // `speed_factor` > 1 makes every time shorter (a faster device of the same type).
+  LayerTable(const Profile& p, double speed_factor = 1.0);
+
+  int num_layers() const { return num_layers_; }
+  BatchPoint locate(double samples) const;
+
+  // Forward / backward time of layers [first, last] for the located number of samples.
+  double fwd_s(int first, int last, const BatchPoint& b) const { return range(fwd_, first, last, b); }
+  double bwd_s(int first, int last, const BatchPoint& b) const { return range(bwd_, first, last, b); }
+
+  double param_bytes(int first, int last) const { return params_[last + 1] - params_[first]; }
+  double stored_bytes_per_sample(int first, int last) const {
+    return stored_[last + 1] - stored_[first];
+  }
+  double output_bytes_per_sample(int layer) const { return output_[layer]; }
+  double whole_model_speed() const { return speed_; }
+
+ private:
+  double range(const std::vector<std::vector<double>>& t, int first, int last,
+               const BatchPoint& b) const {
+    const auto& a = t[b.k0];
+    const auto& c = t[b.k1];
+    return b.w0 * (a[last + 1] - a[first]) + b.w1 * (c[last + 1] - c[first]);
+  }
+
+  int num_layers_ = 0;
+  std::vector<double> batch_sizes_;
+  std::vector<std::vector<double>> fwd_, bwd_;  // [batch point][layer prefix]
+  std::vector<double> params_, stored_, output_;
+  double speed_ = 0;
+};
+
+}  // namespace asteroid

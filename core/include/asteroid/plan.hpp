@@ -1,0 +1,42 @@
+// An HPP plan: the micro-batch size and count, and per stage its layer range, its device group and
+// (optionally) each device's share of every micro-batch. The JSON form is what `asteroid-plan`
+// writes and what `--evaluate` and the backends read:
+//   {"microbatch_size": 8, "microbatches": 4,
+//    "stages": [{"layers": [0, 11], "devices": ["nx0", "tx2_0"], "shares": [5, 3]}, ...]}
+// Layer ranges are inclusive and 0-based; "shares" may be omitted (Alg. 1 fills them in).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "asteroid/cluster.hpp"
+#include "asteroid/error.hpp"
+
+namespace asteroid {
+
+struct StagePlan {
+  int first_layer = 0;
+  int last_layer = 0;
+  std::vector<int> devices;  // indices into Cluster::devices
+  std::vector<int> shares;   // samples per micro-batch, one per device; empty: allocate (Alg. 1)
+};
+
+struct Plan {
+  int microbatch_size = 1;
+  int microbatches = 1;
+  std::vector<StagePlan> stages;
+
+  int num_stages() const { return int(stages.size()); }
+};
+
+nlohmann::json plan_to_json(const Plan& p, const Cluster& c);
+
+// Reads a plan and checks it against the cluster and the model: known devices, each used once,
+// contiguous layer ranges covering the model, microbatch_size x microbatches = batch_size, shares
+// adding up to the micro-batch. `where` names the plan in messages (file, and "[i]" in an array).
+Result<Plan> plan_from_json(const nlohmann::json& j, const Cluster& c, int num_layers,
+                            int batch_size, const std::string& file, const std::string& path);
+
+}  // namespace asteroid

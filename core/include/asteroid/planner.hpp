@@ -1,0 +1,56 @@
+// The HPP planner (PAPER.md section 4, Alg. 2), exactly optimal over its search space under the cost
+// model: contiguous layer ranges x contiguous device groups over the devices sorted by memory (then
+// speed; a prefix of that order may be left idle) x micro-batch size (divisors of B).
+//
+// SUBTLE: the round latency (Eq. 4-6) is not a sum over stages: it depends on the dominant step dm,
+// the first step with the largest E_f + E_b, anywhere in the pipeline. A plain prefix DP is therefore
+// not exact. This planner is a dynamic program over (stages placed, next layer, next device, start of
+// the last group) whose entries hold Pareto sets of partial-plan labels:
+//   before dm:  (U = sum of E_f, X = max_s (T_a^s + sum of E_b from s on), m = max E_f + E_b)
+//   after dm:   (V = latency so far, W = base - sum of E_b since dm, C = E_f + E_b of dm)
+// so that the objective can be finished exactly from either, and dominated labels are dropped.
+// Choosing any step j with E_f + E_b >= every other step as "dm" gives a latency no lower than the
+// true one, and the true dm gives it exactly, so the minimum over labels is the optimum.
+// Labels whose lower bound (U + M m, or V) cannot beat the best complete plan found are pruned, and
+// a stage's layer range stops growing once M (E_f + E_b) alone reaches that bound.
+// Pure: no I/O, no globals.
+#pragma once
+
+#include <vector>
+
+#include "asteroid/cost_model.hpp"
+#include "asteroid/error.hpp"
+
+namespace asteroid {
+
+enum class ShareRule {
+  allocate,  // Alg. 1 with memory caps (Asteroid, HetPipe)
+  even,      // equal shares, as data-parallel frameworks split a batch
+};
+
+struct PlannerOptions {
+  std::vector<int> microbatch_sizes;  // empty: every divisor of the batch size
+  int max_stages = 0;                 // 0: as many as devices (and layers)
+  int max_group_size = 0;             // 0: no limit (1: a straight pipeline)
+  bool use_all_devices = false;       // forbid leaving devices idle
+  ShareRule share_rule = ShareRule::allocate;
+};
+
+struct PlanSearchStats {
+  long long stage_evaluations = 0;
+  long long labels_created = 0;
+};
+
+struct PlannerResult {
+  Plan plan;
+  double round_latency_s = 0;  // as the search computed it; evaluate(plan) gives the same
+  PlanSearchStats stats;
+};
+
+// Finds the plan with the lowest round latency; an Error (reason: memory) when no plan fits.
+Result<PlannerResult> plan_optimal(const CostModel& model, const PlannerOptions& options);
+
+// Micro-batch sizes to try: the given ones, or every divisor of `batch_size`.
+std::vector<int> microbatch_candidates(int batch_size, const std::vector<int>& allowed);
+
+}  // namespace asteroid

@@ -1,0 +1,54 @@
+// Device profiles ("traces"): per layer of one model on one device type, forward and backward time
+// as a function of batch size, plus the byte sizes the cost model needs. Format: docs/formats.md.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "asteroid/error.hpp"
+
+namespace asteroid {
+
+struct LayerProfile {
+  std::string name;
+  std::string layer_class;  // "conv", "dwconv", ...; may be empty
+  double fwd_flops_per_sample = 0;
+  double bwd_flops_per_sample = 0;
+  double param_bytes = 0;
+  double output_activation_bytes_per_sample = 0;
+  double stored_activation_bytes_per_sample = 0;
+  std::vector<double> fwd_s;  // one per Profile::batch_sizes
+  std::vector<double> bwd_s;
+};
+
+struct Profile {
+  std::string device_type;
+  double memory_bytes = 0;
+  double usable_memory_bytes = 0;
+  std::string model;
+  std::string input;
+  nlohmann::json provenance;          // free-form; "kind" is measured | derived | synthetic
+  std::vector<double> batch_sizes;    // strictly increasing, shared by all layers
+  std::vector<LayerProfile> layers;
+  nlohmann::json extra_device;        // the "device" block's description, kept for reports
+
+  size_t num_layers() const { return layers.size(); }
+};
+
+// Time for `samples` samples given measured points (batch_sizes[i], times[i]): linear between
+// points, proportional below the first, the last segment extended above the last. Linear in the
+// times, so interpolating a sum of layers equals summing the interpolations (prefix sums rely on it).
+double interpolate_time(const std::vector<double>& batch_sizes, const std::vector<double>& times,
+                        double samples);
+
+Result<Profile> load_profile(const std::string& file);
+Result<Profile> parse_profile(const nlohmann::json& j, const std::string& file);
+nlohmann::json profile_to_json(const Profile& p);
+
+// An empty string when both profiles describe the same layer list (names and byte sizes);
+// otherwise what differs, e.g. "layer 17 is \"block3\" in one and \"block4\" in the other".
+std::string layer_list_mismatch(const Profile& a, const Profile& b);
+
+}  // namespace asteroid

@@ -1,0 +1,100 @@
+// A scenario: the cluster, the model, the training set-up, the planner options, where the traces are,
+// and a fault script. Loaded from JSON ("schema_version": 1) and validated here, once, for every
+// program. Format: docs/formats.md and README.md.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "asteroid/error.hpp"
+#include "asteroid/profile.hpp"
+
+namespace asteroid {
+
+struct DeviceSpec {
+  std::string name;
+  std::string type;                     // a key of Scenario::traces
+  std::optional<double> memory_bytes;   // usable memory; default: the trace's usable_memory_bytes
+  double speed_factor = 1.0;            // multiplies the trace's speed (1 = as profiled)
+};
+
+struct LinkOverride {
+  std::string a, b;
+  double bandwidth_Bps = 0;
+  double latency_s = 0;
+};
+
+enum class Topology { star, wifi };
+
+struct NetworkSpec {
+  double bandwidth_Bps = 0;  // bytes per second between any two devices
+  double latency_s = 0;
+  Topology topology = Topology::star;
+  std::vector<LinkOverride> overrides;
+};
+
+enum class Optimizer { sgd, sgd_momentum, adam };
+
+struct TrainingSpec {
+  int batch_size = 0;  // mini-batch B, samples per round
+  int rounds = 1;
+  Optimizer optimizer = Optimizer::sgd_momentum;
+};
+
+struct PlannerSpec {
+  std::string strategy = "asteroid";
+  std::vector<int> microbatch_sizes;  // empty: every divisor of B
+  int max_stages = 0;                 // 0: no limit
+};
+
+enum class FaultKind { leave, slowdown, link_slowdown };
+
+struct FaultEvent {
+  double time_s = 0;
+  std::string device;
+  FaultKind kind = FaultKind::leave;
+  double factor = 1.0;          // slowdown: new speed = factor x old speed
+  double bandwidth_Bps = 0;     // link_slowdown: the device's link bandwidth from then on
+};
+
+struct FaultSpec {
+  double heartbeat_interval_s = 1.0;
+  int missed_heartbeats = 3;
+  int replication_interval_rounds = 1;
+  std::string recovery = "lightweight";  // lightweight | replan | restart
+  std::vector<FaultEvent> events;
+};
+
+struct Scenario {
+  std::string file;  // where it was loaded from (for messages)
+  std::string name;
+  std::string description;
+  std::vector<DeviceSpec> devices;
+  NetworkSpec network;
+  std::string model;
+  std::string input;
+  TrainingSpec training;
+  PlannerSpec planner;
+  std::map<std::string, std::string> trace_files;  // device type -> path (resolved)
+  std::map<std::string, Profile> profiles;         // device type -> loaded profile
+  FaultSpec faults;
+
+  int device_index(const std::string& name) const;  // -1 when unknown
+};
+
+// Loads, validates, and loads the traces the scenario names. Every error names file and JSON path.
+Result<Scenario> load_scenario(const std::string& file);
+
+// Parses from JSON already in memory; trace paths are resolved against `base_dir`.
+Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file,
+                                const std::string& base_dir);
+
+const char* to_string(Optimizer o);
+const char* to_string(FaultKind k);
+
+// Bytes of optimizer state per parameter byte: 0 for SGD, 1 with momentum, 2 for Adam.
+double optimizer_state_factor(Optimizer o);
+
+}  // namespace asteroid

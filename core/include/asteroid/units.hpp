@@ -1,0 +1,25 @@
+// Quantities with units, as written in scenario files: "100Mbps", "4GiB", "2ms".
+// Every parser returns SI base values: bytes, seconds, bytes per second.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace asteroid::units {
+
+// "4GiB", "512MB", "1.5 GB", "1024B". Decimal (kB, MB, GB, TB) and binary (KiB, MiB, GiB, TiB).
+// Returns bytes, or nullopt with *why set.
+std::optional<double> parse_bytes(const std::string& text, std::string* why);
+
+// "2ms", "1.5s", "100us", "3min", "1h". Returns seconds.
+std::optional<double> parse_seconds(const std::string& text, std::string* why);
+
+// "100Mbps", "1Gbps", "500kbps", "12.5MBps" (bytes per second, capital B). Returns BYTES per second.
+std::optional<double> parse_bandwidth(const std::string& text, std::string* why);
+
+// Human-readable forms for reports.
+std::string format_bytes(double bytes);
+std::string format_seconds(double seconds);
+std::string format_bandwidth(double bytes_per_s);
+
+}  // namespace asteroid::units

@@ -1,0 +1,223 @@
+#include "asteroid/cost_model.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <limits>
+#include <queue>
+
+#include "asteroid/units.hpp"
+
+namespace asteroid {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+std::string over_by(const Device& d, double need) {
+  return "device " + d.name + " needs " + units::format_bytes(need) + ", " +
+         units::format_bytes(need - d.memory_bytes) + " more than its " +
+         units::format_bytes(d.memory_bytes);
+}
+
+}  // namespace
+
+CostModel::CostModel(Cluster cluster, CostOptions options)
+    : cluster_(std::move(cluster)), options_(options) {
+  assert(!cluster_.devices.empty() && "a cost model needs devices");
+  num_layers_ = cluster_.devices[0].table->num_layers();
+}
+
+double CostModel::memory_static(int first, int last) const {
+  // Weights, their gradients and the optimizer's state; the layer table is the same for all
+  // devices as far as bytes go (checked when the scenario is loaded).
+  double w = cluster_.devices[0].table->param_bytes(first, last);
+  return w * (2.0 + optimizer_state_factor(options_.optimizer));
+}
+
+StageCost CostModel::stage(int first, int last, const int* group, int n, int beta, int in_flight,
+                           const int* fixed_shares) const {
+  StageCost out;
+  out.shares.assign(n, 0);
+  out.peak_memory_bytes.assign(n, 0);
+  const LayerTable& t0 = *cluster_.devices[group[0]].table;
+  double static_bytes = memory_static(first, last);
+  double act_per_sample = in_flight * t0.stored_bytes_per_sample(first, last);
+
+  // Memory caps: the most samples per micro-batch each device can hold.
+  std::vector<long long> cap(n);
+  for (int i = 0; i < n; ++i) {
+    const Device& d = cluster_.devices[group[i]];
+    if (options_.ignore_memory) {
+      cap[i] = beta;
+      continue;
+    }
+    if (static_bytes > d.memory_bytes) {
+      out.feasible = false;
+      out.reason = "stage with layers " + std::to_string(first) + "-" + std::to_string(last) + ": " +
+                   over_by(d, static_bytes) + " for weights, gradients and optimizer state";
+      return out;
+    }
+    cap[i] = act_per_sample > 0 ? (long long)std::floor((d.memory_bytes - static_bytes) / act_per_sample)
+                                : beta;
+    cap[i] = std::min<long long>(cap[i], beta);
+  }
+
+  auto time_of = [&](int i, int y) {
+    const LayerTable& t = *cluster_.devices[group[i]].table;
+    BatchPoint b = t.locate(y);
+    return t.fwd_s(first, last, b) + t.bwd_s(first, last, b);
+  };
+
+  if (fixed_shares) {
+    for (int i = 0; i < n; ++i) {
+      out.shares[i] = fixed_shares[i];
+      if (!options_.ignore_memory && fixed_shares[i] > cap[i]) {
+        const Device& d = cluster_.devices[group[i]];
+        out.feasible = false;
+        out.reason = "stage with layers " + std::to_string(first) + "-" + std::to_string(last) +
+                     ": " + over_by(d, static_bytes + act_per_sample * fixed_shares[i]) + " for " +
+                     std::to_string(fixed_shares[i]) + " samples with " + std::to_string(in_flight) +
+                     " micro-batches in flight";
+        return out;
+      }
+    }
+  } else {
+    long long room = 0;
+    for (int i = 0; i < n; ++i) room += cap[i];
+    if (room < beta) {
+      // Name the device that would go over first with one more sample.
+      int worst = 0;
+      for (int i = 1; i < n; ++i)
+        if (cluster_.devices[group[i]].memory_bytes > cluster_.devices[group[worst]].memory_bytes) worst = i;
+      const Device& d = cluster_.devices[group[worst]];
+      out.feasible = false;
+      out.reason = "stage with layers " + std::to_string(first) + "-" + std::to_string(last) +
+                   ": its devices hold only " + std::to_string(room) + " of " + std::to_string(beta) +
+                   " samples per micro-batch with " + std::to_string(in_flight) +
+                   " in flight; with one more, " +
+                   over_by(d, static_bytes + act_per_sample * (cap[worst] + 1));
+      return out;
+    }
+    // Hand out samples one at a time to the device that would finish soonest with one more.
+    using Item = std::pair<double, int>;  // (time with one more sample, device position)
+    std::priority_queue<Item, std::vector<Item>, std::greater<Item>> next;
+    for (int i = 0; i < n; ++i)
+      if (cap[i] > 0) next.push({time_of(i, 1), i});
+    for (int s = 0; s < beta; ++s) {
+      auto [time, i] = next.top();
+      next.pop();
+      int y = ++out.shares[i];
+      if (y < cap[i]) next.push({time_of(i, y + 1), i});
+    }
+  }
+
+  for (int i = 0; i < n; ++i) {
+    const Device& d = cluster_.devices[group[i]];
+    const LayerTable& t = *d.table;
+    BatchPoint b = t.locate(out.shares[i]);
+    out.fwd_s = std::max(out.fwd_s, t.fwd_s(first, last, b));
+    out.bwd_s = std::max(out.bwd_s, t.bwd_s(first, last, b));
+    out.slowest_s = std::max(out.slowest_s, t.fwd_s(first, last, b) + t.bwd_s(first, last, b));
+    out.peak_memory_bytes[i] = static_bytes + act_per_sample * out.shares[i];
+  }
+
+  if (n > 1 && !options_.ignore_network) {
+    double bw = kInf, lat = 0;
+    for (int i = 0; i < n; ++i)
+      for (int j = i + 1; j < n; ++j) {
+        bw = std::min(bw, cluster_.bandwidth_Bps[group[i]][group[j]]);
+        lat = std::max(lat, cluster_.latency_s[group[i]][group[j]]);
+      }
+    double w = t0.param_bytes(first, last);
+    out.allreduce_s = 2.0 * (n - 1) * (w / (n * bw) + lat);
+  }
+  return out;
+}
+
+double CostModel::transfer_s(int boundary_layer, const int* a, int na, const int* b, int nb,
+                             int beta) const {
+  if (options_.ignore_network) return 0;
+  double bw = kInf, lat = 0;
+  for (int i = 0; i < na; ++i)
+    for (int j = 0; j < nb; ++j) {
+      bw = std::min(bw, cluster_.bandwidth_Bps[a[i]][b[j]]);
+      lat = std::max(lat, cluster_.latency_s[a[i]][b[j]]);
+    }
+  double bytes = beta * cluster_.devices[a[0]].table->output_bytes_per_sample(boundary_layer);
+  return lat + bytes / bw;
+}
+
+double round_latency(std::vector<StepCost>& steps, int M, int* dominant_step) {
+  int S = int(steps.size());
+  int dm = 0;
+  for (int s = 1; s < S; ++s)
+    if (steps[s].E_f + steps[s].E_b > steps[dm].E_f + steps[dm].E_b) dm = s;
+  double c_dm = steps[dm].E_f + steps[dm].E_b;
+  double latency = 0;
+  double warmup = 0;
+  for (int s = 0; s < S; ++s) {
+    StepCost& st = steps[s];
+    st.T_w = warmup;
+    double te = M * c_dm;
+    if (s < dm)
+      for (int i = s; i < dm; ++i) te += steps[i].E_f + steps[i].E_b;
+    else
+      for (int i = dm; i < s; ++i) te -= steps[i].E_f + steps[i].E_b;
+    st.T_e = te;
+    latency = std::max(latency, st.total());
+    warmup += st.E_f;
+  }
+  if (dominant_step) *dominant_step = dm;
+  return latency;
+}
+
+Evaluation CostModel::evaluate(const Plan& plan) const {
+  Evaluation ev;
+  ev.plan = plan;
+  int P = plan.num_stages();
+  int beta = plan.microbatch_size;
+  for (int p = 0; p < P; ++p) {
+    StagePlan& sp = ev.plan.stages[p];
+    int K = 2 * (P - p) - 1;
+    StageCost sc = stage(sp.first_layer, sp.last_layer, sp.devices.data(), int(sp.devices.size()),
+                         beta, K, sp.shares.empty() ? nullptr : sp.shares.data());
+    if (!sc.feasible) {
+      ev.feasible = false;
+      ev.reason = "out of memory: stage " + std::to_string(p) + " " + sc.reason;
+      return ev;
+    }
+    sp.shares = sc.shares;
+    if (p > 0) {
+      const StagePlan& prev = ev.plan.stages[p - 1];
+      double x = transfer_s(prev.last_layer, prev.devices.data(), int(prev.devices.size()),
+                            sp.devices.data(), int(sp.devices.size()), beta);
+      StepCost comm;
+      comm.kind = StepKind::communication;
+      comm.stage = p - 1;
+      comm.E_f = comm.E_b = x;
+      ev.steps.push_back(comm);
+    }
+    StepCost st;
+    st.stage = p;
+    st.E_f = sc.fwd_s;
+    st.E_b = sc.bwd_s;
+    st.T_a = sc.allreduce_s;
+    ev.steps.push_back(st);
+    for (size_t i = 0; i < sp.devices.size(); ++i) {
+      DeviceUse u;
+      u.device = sp.devices[i];
+      u.stage = p;
+      u.samples = sc.shares[i];
+      u.peak_memory_bytes = sc.peak_memory_bytes[i];
+      u.memory_bytes = cluster_.devices[u.device].memory_bytes;
+      ev.devices.push_back(u);
+    }
+  }
+  ev.round_latency_s = round_latency(ev.steps, plan.microbatches, &ev.dominant_step);
+  ev.throughput_samples_per_s =
+      ev.round_latency_s > 0 ? plan.microbatch_size * plan.microbatches / ev.round_latency_s : 0;
+  ev.feasible = true;
+  return ev;
+}
+
+}  // namespace asteroid

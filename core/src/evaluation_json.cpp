@@ -1,0 +1,85 @@
+#include "asteroid/evaluation_json.hpp"
+
+#include <cstdio>
+#include <sstream>
+
+#include "asteroid/units.hpp"
+
+namespace asteroid {
+
+nlohmann::json evaluation_to_json(const Evaluation& e, const Cluster& c) {
+  nlohmann::json j;
+  j["feasible"] = e.feasible;
+  if (!e.feasible) {
+    j["reason"] = e.reason;
+    j["round_latency_s"] = nullptr;
+    j["throughput_samples_per_s"] = 0;
+    return j;
+  }
+  j["round_latency_s"] = e.round_latency_s;
+  j["throughput_samples_per_s"] = e.throughput_samples_per_s;
+  j["plan"] = plan_to_json(e.plan, c);
+  nlohmann::json steps = nlohmann::json::array();
+  for (const auto& s : e.steps)
+    steps.push_back({{"kind", s.kind == StepKind::compute ? "compute" : "communication"},
+                     {"stage", s.stage},
+                     {"E_f_s", s.E_f},
+                     {"E_b_s", s.E_b},
+                     {"T_w_s", s.T_w},
+                     {"T_e_s", s.T_e},
+                     {"T_a_s", s.T_a}});
+  j["steps"] = steps;
+  j["dominant_step"] = e.dominant_step;
+  nlohmann::json devs = nlohmann::json::array();
+  for (const auto& d : e.devices)
+    devs.push_back({{"device", c.devices[d.device].name},
+                    {"stage", d.stage},
+                    {"samples_per_microbatch", d.samples},
+                    {"peak_memory_bytes", d.peak_memory_bytes},
+                    {"memory_bytes", d.memory_bytes}});
+  j["devices"] = devs;
+  return j;
+}
+
+std::string evaluation_to_text(const Evaluation& e, const Cluster& c) {
+  std::ostringstream o;
+  char buf[256];
+  if (!e.feasible) {
+    o << "infeasible: " << e.reason << "\n";
+    return o.str();
+  }
+  const Plan& p = e.plan;
+  o << "micro-batch " << p.microbatch_size << " x " << p.microbatches << " micro-batches, "
+    << p.num_stages() << (p.num_stages() == 1 ? " stage" : " stages") << "\n";
+  for (int s = 0; s < p.num_stages(); ++s) {
+    const StagePlan& sp = p.stages[s];
+    o << "  stage " << s << ": layers " << sp.first_layer << "-" << sp.last_layer << " on ";
+    for (size_t i = 0; i < sp.devices.size(); ++i)
+      o << (i ? ", " : "") << c.devices[sp.devices[i]].name << " (" << sp.shares[i] << ")";
+    o << "\n";
+  }
+  std::snprintf(buf, sizeof buf, "round latency %.4f s, throughput %.2f samples/s\n",
+                e.round_latency_s, e.throughput_samples_per_s);
+  o << buf;
+  o << "steps (E_f, E_b, T_w, T_e, T_a in seconds):\n";
+  for (size_t i = 0; i < e.steps.size(); ++i) {
+    const StepCost& s = e.steps[i];
+    std::string name = s.kind == StepKind::compute ? "stage " + std::to_string(s.stage)
+                                                   : "send " + std::to_string(s.stage) + "->" +
+                                                         std::to_string(s.stage + 1);
+    std::snprintf(buf, sizeof buf, "  %-10s %9.4f %9.4f %9.4f %9.4f %9.4f%s\n", name.c_str(), s.E_f,
+                  s.E_b, s.T_w, s.T_e, s.T_a, int(i) == e.dominant_step ? "  <- dominant" : "");
+    o << buf;
+  }
+  o << "peak memory per device:\n";
+  for (const auto& d : e.devices) {
+    std::snprintf(buf, sizeof buf, "  %-10s %10s of %10s (%4.0f%%)\n",
+                  c.devices[d.device].name.c_str(), units::format_bytes(d.peak_memory_bytes).c_str(),
+                  units::format_bytes(d.memory_bytes).c_str(),
+                  100.0 * d.peak_memory_bytes / d.memory_bytes);
+    o << buf;
+  }
+  return o.str();
+}
+
+}  // namespace asteroid

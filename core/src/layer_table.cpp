@@ -1,0 +1,47 @@
+#include "asteroid/layer_table.hpp"
+
+#include <cassert>
+
+namespace asteroid {
+
+LayerTable::LayerTable(const Profile& p, double speed_factor)
+    : num_layers_(int(p.layers.size())), batch_sizes_(p.batch_sizes) {
+  assert(speed_factor > 0 && "speed factor must be positive");
+  size_t K = batch_sizes_.size();
+  fwd_.assign(K, std::vector<double>(num_layers_ + 1, 0.0));
+  bwd_.assign(K, std::vector<double>(num_layers_ + 1, 0.0));
+  params_.assign(num_layers_ + 1, 0.0);
+  stored_.assign(num_layers_ + 1, 0.0);
+  for (int l = 0; l < num_layers_; ++l) {
+    const auto& L = p.layers[l];
+    for (size_t k = 0; k < K; ++k) {
+      fwd_[k][l + 1] = fwd_[k][l] + L.fwd_s[k] / speed_factor;
+      bwd_[k][l + 1] = bwd_[k][l] + L.bwd_s[k] / speed_factor;
+    }
+    params_[l + 1] = params_[l] + L.param_bytes;
+    stored_[l + 1] = stored_[l] + L.stored_activation_bytes_per_sample;
+    output_.push_back(L.output_activation_bytes_per_sample);
+  }
+  double total = fwd_[K - 1][num_layers_] + bwd_[K - 1][num_layers_];
+  speed_ = total > 0 ? batch_sizes_[K - 1] / total : 1e300;
+}
+
+BatchPoint LayerTable::locate(double y) const {
+  BatchPoint b;
+  size_t n = batch_sizes_.size();
+  if (y <= 0) return b;  // weights zero: no samples, no time
+  if (n == 1 || y <= batch_sizes_[0]) {
+    b.w0 = y / batch_sizes_[0];
+    return b;
+  }
+  size_t i = 1;
+  while (i < n - 1 && batch_sizes_[i] < y) ++i;
+  double w = (y - batch_sizes_[i - 1]) / (batch_sizes_[i] - batch_sizes_[i - 1]);
+  b.k0 = int(i - 1);
+  b.k1 = int(i);
+  b.w0 = 1 - w;
+  b.w1 = w;
+  return b;
+}
+
+}  // namespace asteroid

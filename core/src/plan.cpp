@@ -1,0 +1,88 @@
+#include "asteroid/plan.hpp"
+
+#include <set>
+
+#include "asteroid/json_reader.hpp"
+
+namespace asteroid {
+
+nlohmann::json plan_to_json(const Plan& p, const Cluster& c) {
+  nlohmann::json stages = nlohmann::json::array();
+  for (const auto& s : p.stages) {
+    nlohmann::json names = nlohmann::json::array();
+    for (int d : s.devices) names.push_back(c.devices[d].name);
+    nlohmann::json js = {{"layers", {s.first_layer, s.last_layer}}, {"devices", names}};
+    if (!s.shares.empty()) js["shares"] = s.shares;
+    stages.push_back(js);
+  }
+  return {{"microbatch_size", p.microbatch_size},
+          {"microbatches", p.microbatches},
+          {"stages", stages}};
+}
+
+Result<Plan> plan_from_json(const nlohmann::json& j, const Cluster& c, int num_layers,
+                            int batch_size, const std::string& file, const std::string& path) {
+  try {
+    JsonReader r(j, path);
+    // A plan may carry the planner's report beside it; only the plan's own keys are read.
+    r.allow_only({"microbatch_size", "microbatches", "stages", "strategy", "predicted"});
+    Plan p;
+    p.microbatch_size = int(r.at("microbatch_size").positive_integer());
+    p.microbatches = int(r.at("microbatches").positive_integer());
+    if (p.microbatch_size * p.microbatches != batch_size)
+      r.fail("microbatch_size x microbatches = " + std::to_string(p.microbatch_size * p.microbatches) +
+             ", but the scenario's batch_size is " + std::to_string(batch_size));
+    JsonReader stages = r.at("stages");
+    if (stages.size() == 0) stages.fail("a plan needs at least one stage");
+    std::set<int> used;
+    int next_layer = 0;
+    for (size_t i = 0; i < stages.size(); ++i) {
+      JsonReader s = stages.at(i);
+      s.allow_only({"layers", "devices", "shares"});
+      StagePlan sp;
+      JsonReader layers = s.at("layers");
+      if (layers.size() != 2) layers.fail("must be [first, last] (inclusive, 0-based)");
+      sp.first_layer = int(layers.at(0).integer());
+      sp.last_layer = int(layers.at(1).integer());
+      if (sp.first_layer != next_layer)
+        layers.at(0).fail("stage starts at layer " + std::to_string(sp.first_layer) +
+                          " but the previous stage ended at " + std::to_string(next_layer - 1));
+      if (sp.last_layer < sp.first_layer || sp.last_layer >= num_layers)
+        layers.at(1).fail("last layer must be in [" + std::to_string(sp.first_layer) + ", " +
+                          std::to_string(num_layers - 1) + "]");
+      next_layer = sp.last_layer + 1;
+      JsonReader devs = s.at("devices");
+      if (devs.size() == 0) devs.fail("a stage needs at least one device");
+      for (size_t k = 0; k < devs.size(); ++k) {
+        std::string name = devs.at(k).string();
+        int d = c.index_of(name);
+        if (d < 0) devs.at(k).fail("unknown device \"" + name + "\"");
+        if (!used.insert(d).second) devs.at(k).fail("device \"" + name + "\" is in two stages");
+        sp.devices.push_back(d);
+      }
+      if (s.has("shares")) {
+        JsonReader sh = s.at("shares");
+        if (sh.size() != sp.devices.size()) sh.fail("needs one share per device");
+        int sum = 0;
+        for (size_t k = 0; k < sh.size(); ++k) {
+          long long v = sh.at(k).integer();
+          if (v < 0) sh.at(k).fail("a share must not be negative");
+          sp.shares.push_back(int(v));
+          sum += int(v);
+        }
+        if (sum != p.microbatch_size)
+          sh.fail("shares add up to " + std::to_string(sum) + ", not the micro-batch size " +
+                  std::to_string(p.microbatch_size));
+      }
+      p.stages.push_back(sp);
+    }
+    if (next_layer != num_layers)
+      stages.fail("stages cover layers 0.." + std::to_string(next_layer - 1) + " but the model has " +
+                  std::to_string(num_layers) + " layers");
+    return p;
+  } catch (const InputError& e) {
+    return Error{file, e.path, e.message};
+  }
+}
+
+}  // namespace asteroid

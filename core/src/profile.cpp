@@ -1,0 +1,144 @@
+#include "asteroid/profile.hpp"
+
+#include <cmath>
+
+#include "asteroid/json_reader.hpp"
+
+namespace asteroid {
+
+double interpolate_time(const std::vector<double>& bs, const std::vector<double>& t, double y) {
+  if (y <= 0) return 0;
+  size_t n = bs.size();
+  if (n == 1 || y <= bs[0]) return t[0] * y / bs[0];
+  size_t i = 1;
+  while (i < n - 1 && bs[i] < y) ++i;
+  // Segment [i-1, i]; beyond the last point the last segment is extended.
+  double w = (y - bs[i - 1]) / (bs[i] - bs[i - 1]);
+  return t[i - 1] + w * (t[i] - t[i - 1]);
+}
+
+static LayerProfile parse_layer(const JsonReader& r, size_t num_batches) {
+  r.allow_only({"name", "class", "fwd_flops_per_sample", "bwd_flops_per_sample", "param_bytes",
+                "output_activation_bytes_per_sample", "stored_activation_bytes_per_sample",
+                "fwd_s", "bwd_s", "flops_by_class", "bytes_by_class", "bytes_moved_per_sample",
+                "kernels"});
+  LayerProfile l;
+  l.name = r.at("name").string();
+  if (r.has("class")) l.layer_class = r.at("class").string();
+  auto nonneg = [&](const char* key, bool required) {
+    if (!required && !r.has(key)) return 0.0;
+    double v = r.at(key).number();
+    if (v < 0) r.at(key).fail("must not be negative");
+    return v;
+  };
+  l.fwd_flops_per_sample = nonneg("fwd_flops_per_sample", false);
+  l.bwd_flops_per_sample = nonneg("bwd_flops_per_sample", false);
+  l.param_bytes = nonneg("param_bytes", true);
+  l.output_activation_bytes_per_sample = nonneg("output_activation_bytes_per_sample", true);
+  l.stored_activation_bytes_per_sample = nonneg("stored_activation_bytes_per_sample", true);
+  for (auto [key, out] : {std::pair{"fwd_s", &l.fwd_s}, std::pair{"bwd_s", &l.bwd_s}}) {
+    JsonReader arr = r.at(key);
+    *out = arr.numbers();
+    if (out->size() != num_batches)
+      arr.fail("has " + std::to_string(out->size()) + " values but batch_sizes has " +
+               std::to_string(num_batches));
+    for (size_t i = 0; i < out->size(); ++i)
+      if ((*out)[i] < 0) arr.at(i).fail("a time must not be negative");
+  }
+  return l;
+}
+
+Result<Profile> parse_profile(const nlohmann::json& j, const std::string& file) {
+  try {
+    JsonReader r(j, "");
+    r.allow_only({"schema_version", "device_type", "device", "model", "input", "provenance",
+                  "batch_sizes", "layers"});
+    long long version = r.at("schema_version").integer();
+    if (version != 1)
+      r.at("schema_version")
+          .fail("this program reads schema_version 1; the file has " + std::to_string(version) +
+                (version > 1 ? " (from a newer version?)" : ""));
+    Profile p;
+    p.device_type = r.at("device_type").string();
+    JsonReader dev = r.at("device");
+    dev.allow_only({"memory_bytes", "usable_memory_bytes", "description"});
+    p.memory_bytes = dev.at("memory_bytes").number();
+    p.usable_memory_bytes = dev.at("usable_memory_bytes").number();
+    if (p.usable_memory_bytes <= 0 || p.usable_memory_bytes > p.memory_bytes)
+      dev.at("usable_memory_bytes").fail("must be positive and at most memory_bytes");
+    if (dev.has("description")) p.extra_device = dev.at("description").json();
+    p.model = r.at("model").string();
+    if (r.has("input")) p.input = r.at("input").string();
+    JsonReader prov = r.at("provenance");
+    prov.require_object();
+    std::string kind = prov.at("kind").string();
+    if (kind != "measured" && kind != "derived" && kind != "synthetic")
+      prov.at("kind").fail("must be \"measured\", \"derived\" or \"synthetic\", found \"" + kind +
+                           "\"");
+    p.provenance = prov.json();
+    JsonReader bs = r.at("batch_sizes");
+    for (size_t i = 0; i < bs.size(); ++i) p.batch_sizes.push_back(double(bs.at(i).positive_integer()));
+    if (p.batch_sizes.empty()) bs.fail("must list at least one batch size");
+    for (size_t i = 1; i < p.batch_sizes.size(); ++i)
+      if (p.batch_sizes[i] <= p.batch_sizes[i - 1]) bs.at(i).fail("batch sizes must increase");
+    JsonReader layers = r.at("layers");
+    if (layers.size() == 0) layers.fail("must list at least one layer");
+    for (size_t i = 0; i < layers.size(); ++i)
+      p.layers.push_back(parse_layer(layers.at(i), p.batch_sizes.size()));
+    return p;
+  } catch (const InputError& e) {
+    return Error{file, e.path, e.message};
+  }
+}
+
+Result<Profile> load_profile(const std::string& file) {
+  auto j = read_json_file(file);
+  if (!j) return j.error();
+  return parse_profile(j.value(), file);
+}
+
+nlohmann::json profile_to_json(const Profile& p) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto& l : p.layers) {
+    nlohmann::json jl = {{"name", l.name},
+                         {"fwd_flops_per_sample", l.fwd_flops_per_sample},
+                         {"bwd_flops_per_sample", l.bwd_flops_per_sample},
+                         {"param_bytes", l.param_bytes},
+                         {"output_activation_bytes_per_sample", l.output_activation_bytes_per_sample},
+                         {"stored_activation_bytes_per_sample", l.stored_activation_bytes_per_sample},
+                         {"fwd_s", l.fwd_s},
+                         {"bwd_s", l.bwd_s}};
+    if (!l.layer_class.empty()) jl["class"] = l.layer_class;
+    layers.push_back(jl);
+  }
+  nlohmann::json device = {{"memory_bytes", p.memory_bytes},
+                           {"usable_memory_bytes", p.usable_memory_bytes}};
+  if (!p.extra_device.is_null()) device["description"] = p.extra_device;
+  nlohmann::json bs = nlohmann::json::array();
+  for (double b : p.batch_sizes) bs.push_back((long long)b);
+  return {{"schema_version", 1}, {"device_type", p.device_type}, {"device", device},
+          {"model", p.model},    {"input", p.input},             {"provenance", p.provenance},
+          {"batch_sizes", bs},   {"layers", layers}};
+}
+
+std::string layer_list_mismatch(const Profile& a, const Profile& b) {
+  if (a.model != b.model) return "model \"" + a.model + "\" differs from \"" + b.model + "\"";
+  if (a.layers.size() != b.layers.size())
+    return std::to_string(a.layers.size()) + " layers differ from " +
+           std::to_string(b.layers.size());
+  auto close = [](double x, double y) { return std::fabs(x - y) <= 1e-6 * std::max(1.0, std::fabs(x)); };
+  for (size_t i = 0; i < a.layers.size(); ++i) {
+    const auto& x = a.layers[i];
+    const auto& y = b.layers[i];
+    std::string at = "layer " + std::to_string(i) + " ";
+    if (x.name != y.name) return at + "is \"" + x.name + "\" in one and \"" + y.name + "\" in the other";
+    if (!close(x.param_bytes, y.param_bytes)) return at + "(" + x.name + ") has different param_bytes";
+    if (!close(x.output_activation_bytes_per_sample, y.output_activation_bytes_per_sample))
+      return at + "(" + x.name + ") has different output_activation_bytes_per_sample";
+    if (!close(x.stored_activation_bytes_per_sample, y.stored_activation_bytes_per_sample))
+      return at + "(" + x.name + ") has different stored_activation_bytes_per_sample";
+  }
+  return "";
+}
+
+}  // namespace asteroid

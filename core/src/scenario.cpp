@@ -1,0 +1,278 @@
+#include "asteroid/scenario.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "asteroid/json_reader.hpp"
+#include "asteroid/strategy_names.hpp"
+
+namespace asteroid {
+namespace {
+
+std::string dir_of(const std::string& file) {
+  auto pos = file.find_last_of('/');
+  return pos == std::string::npos ? "." : file.substr(0, pos);
+}
+
+std::string stem_of(const std::string& file) {
+  auto slash = file.find_last_of('/');
+  std::string base = slash == std::string::npos ? file : file.substr(slash + 1);
+  auto dot = base.find_last_of('.');
+  return dot == std::string::npos ? base : base.substr(0, dot);
+}
+
+std::string resolve(const std::string& base_dir, const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  return base_dir + "/" + path;
+}
+
+void parse_devices(const JsonReader& r, Scenario& s) {
+  if (r.size() == 0) r.fail("a cluster needs at least one device");
+  std::set<std::string> seen;
+  for (size_t i = 0; i < r.size(); ++i) {
+    JsonReader d = r.at(i);
+    d.allow_only({"name", "type", "memory", "speed_factor"});
+    DeviceSpec spec;
+    spec.name = d.at("name").string();
+    if (spec.name.empty()) d.at("name").fail("must not be empty");
+    if (!seen.insert(spec.name).second) d.at("name").fail("duplicate device name \"" + spec.name + "\"");
+    spec.type = d.at("type").string();
+    if (d.has("memory")) {
+      double m = d.at("memory").bytes();
+      if (m <= 0) d.at("memory").fail("must be positive");
+      spec.memory_bytes = m;
+    }
+    if (d.has("speed_factor")) {
+      spec.speed_factor = d.at("speed_factor").number();
+      if (spec.speed_factor <= 0) d.at("speed_factor").fail("must be positive");
+    }
+    s.devices.push_back(spec);
+  }
+}
+
+void parse_network(const JsonReader& r, Scenario& s) {
+  r.allow_only({"bandwidth", "latency", "topology", "overrides"});
+  s.network.bandwidth_Bps = r.at("bandwidth").bandwidth();
+  s.network.latency_s = r.at("latency").seconds();
+  if (r.has("topology")) {
+    std::string t = r.at("topology").string();
+    if (t == "star") s.network.topology = Topology::star;
+    else if (t == "wifi") s.network.topology = Topology::wifi;
+    else r.at("topology").fail("must be \"star\" or \"wifi\", found \"" + t + "\"");
+  }
+  if (!r.has("overrides")) return;
+  JsonReader ov = r.at("overrides");
+  for (size_t i = 0; i < ov.size(); ++i) {
+    JsonReader o = ov.at(i);
+    o.allow_only({"devices", "bandwidth", "latency"});
+    JsonReader pair = o.at("devices");
+    if (pair.size() != 2) pair.fail("must name exactly two devices");
+    LinkOverride lo;
+    lo.a = pair.at(0).string();
+    lo.b = pair.at(1).string();
+    if (s.device_index(lo.a) < 0) pair.at(0).fail("unknown device \"" + lo.a + "\"");
+    if (s.device_index(lo.b) < 0) pair.at(1).fail("unknown device \"" + lo.b + "\"");
+    if (lo.a == lo.b) pair.fail("a link joins two different devices");
+    lo.bandwidth_Bps = o.has("bandwidth") ? o.at("bandwidth").bandwidth() : s.network.bandwidth_Bps;
+    lo.latency_s = o.has("latency") ? o.at("latency").seconds() : s.network.latency_s;
+    s.network.overrides.push_back(lo);
+  }
+}
+
+void parse_training(const JsonReader& r, Scenario& s) {
+  r.allow_only({"batch_size", "rounds", "optimizer"});
+  s.training.batch_size = int(r.at("batch_size").positive_integer());
+  if (r.has("rounds")) s.training.rounds = int(r.at("rounds").positive_integer());
+  if (r.has("optimizer")) {
+    std::string o = r.at("optimizer").string();
+    if (o == "sgd") s.training.optimizer = Optimizer::sgd;
+    else if (o == "sgd_momentum") s.training.optimizer = Optimizer::sgd_momentum;
+    else if (o == "adam") s.training.optimizer = Optimizer::adam;
+    else r.at("optimizer").fail("must be sgd, sgd_momentum or adam, found \"" + o + "\"");
+  }
+}
+
+void parse_planner(const JsonReader& r, Scenario& s) {
+  r.allow_only({"strategy", "microbatch_sizes", "max_stages"});
+  if (r.has("strategy")) {
+    s.planner.strategy = r.at("strategy").string();
+    if (!is_strategy_name(s.planner.strategy))
+      r.at("strategy").fail("unknown strategy \"" + s.planner.strategy + "\" (known: " +
+                            strategy_name_list() + ")");
+  }
+  if (r.has("microbatch_sizes")) {
+    JsonReader mb = r.at("microbatch_sizes");
+    for (size_t i = 0; i < mb.size(); ++i) {
+      long long v = mb.at(i).positive_integer();
+      if (s.training.batch_size % v != 0)
+        mb.at(i).fail("micro-batch size " + std::to_string(v) + " does not divide batch_size " +
+                      std::to_string(s.training.batch_size));
+      s.planner.microbatch_sizes.push_back(int(v));
+    }
+    if (s.planner.microbatch_sizes.empty()) mb.fail("must allow at least one micro-batch size");
+  }
+  if (r.has("max_stages")) s.planner.max_stages = int(r.at("max_stages").positive_integer());
+}
+
+void parse_faults(const JsonReader& r, Scenario& s) {
+  r.allow_only({"heartbeat_interval", "missed_heartbeats", "replication_interval_rounds",
+                "recovery", "events"});
+  FaultSpec& f = s.faults;
+  if (r.has("heartbeat_interval")) {
+    f.heartbeat_interval_s = r.at("heartbeat_interval").seconds();
+    if (f.heartbeat_interval_s <= 0) r.at("heartbeat_interval").fail("must be positive");
+  }
+  if (r.has("missed_heartbeats")) f.missed_heartbeats = int(r.at("missed_heartbeats").positive_integer());
+  if (r.has("replication_interval_rounds"))
+    f.replication_interval_rounds = int(r.at("replication_interval_rounds").positive_integer());
+  if (r.has("recovery")) {
+    f.recovery = r.at("recovery").string();
+    if (f.recovery != "lightweight" && f.recovery != "replan" && f.recovery != "restart")
+      r.at("recovery").fail("must be lightweight, replan or restart, found \"" + f.recovery + "\"");
+  }
+  if (!r.has("events")) return;
+  JsonReader ev = r.at("events");
+  for (size_t i = 0; i < ev.size(); ++i) {
+    JsonReader e = ev.at(i);
+    e.allow_only({"at", "device", "kind", "factor", "bandwidth"});
+    FaultEvent fe;
+    fe.time_s = e.at("at").seconds();
+    fe.device = e.at("device").string();
+    if (s.device_index(fe.device) < 0) e.at("device").fail("unknown device \"" + fe.device + "\"");
+    std::string kind = e.at("kind").string();
+    if (kind == "leave") fe.kind = FaultKind::leave;
+    else if (kind == "slowdown") fe.kind = FaultKind::slowdown;
+    else if (kind == "link_slowdown") fe.kind = FaultKind::link_slowdown;
+    else e.at("kind").fail("must be leave, slowdown or link_slowdown, found \"" + kind + "\"");
+    if (fe.kind == FaultKind::slowdown) {
+      fe.factor = e.at("factor").number();
+      if (fe.factor <= 0 || fe.factor > 1e6) e.at("factor").fail("must be a positive speed factor");
+    } else if (e.has("factor")) {
+      e.at("factor").fail("only a slowdown has a factor");
+    }
+    if (fe.kind == FaultKind::link_slowdown) fe.bandwidth_Bps = e.at("bandwidth").bandwidth();
+    else if (e.has("bandwidth")) e.at("bandwidth").fail("only a link_slowdown has a bandwidth");
+    f.events.push_back(fe);
+  }
+  std::stable_sort(f.events.begin(), f.events.end(),
+                   [](const FaultEvent& a, const FaultEvent& b) { return a.time_s < b.time_s; });
+  int leaving = 0;
+  for (const auto& e : f.events) leaving += e.kind == FaultKind::leave;
+  if (leaving >= int(s.devices.size())) ev.fail("every device leaves; nothing could go on training");
+}
+
+}  // namespace
+
+int Scenario::device_index(const std::string& n) const {
+  for (size_t i = 0; i < devices.size(); ++i)
+    if (devices[i].name == n) return int(i);
+  return -1;
+}
+
+Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file,
+                                const std::string& base_dir) {
+  Scenario s;
+  s.file = file;
+  try {
+    JsonReader r(j, "");
+    r.allow_only({"schema_version", "name", "description", "cluster", "model", "training",
+                  "planner", "traces", "faults"});
+    long long version = r.at("schema_version").integer();
+    if (version != 1)
+      r.at("schema_version")
+          .fail("this program reads schema_version 1; the file has " + std::to_string(version) +
+                (version > 1 ? " (written by a newer version?)" : ""));
+    s.name = r.has("name") ? r.at("name").string() : stem_of(file);
+    if (r.has("description")) s.description = r.at("description").string();
+
+    JsonReader cluster = r.at("cluster");
+    cluster.allow_only({"devices", "network"});
+    parse_devices(cluster.at("devices"), s);
+    parse_network(cluster.at("network"), s);
+
+    JsonReader model = r.at("model");
+    model.allow_only({"name", "input"});
+    s.model = model.at("name").string();
+    if (model.has("input")) s.input = model.at("input").string();
+
+    parse_training(r.at("training"), s);
+    if (r.has("planner")) parse_planner(r.at("planner"), s);
+    if (r.has("faults")) parse_faults(r.at("faults"), s);
+
+    // Traces last: they are checked against the devices and the model read above.
+    JsonReader traces = r.at("traces");
+    traces.require_object();
+    for (const auto& type : traces.keys()) {
+      std::string path = resolve(base_dir, traces.at(type.c_str()).string());
+      s.trace_files[type] = path;
+    }
+    for (size_t i = 0; i < s.devices.size(); ++i) {
+      const auto& d = s.devices[i];
+      if (!s.trace_files.count(d.type))
+        cluster.at("devices").at(i).at("type").fail("unknown device type \"" + d.type +
+                                                    "\": no trace for it under \"traces\"");
+    }
+    const Profile* first = nullptr;
+    std::string first_type;
+    for (const auto& [type, path] : s.trace_files) {
+      auto p = load_profile(path);
+      if (!p) {
+        const Error& e = p.error();
+        traces.at(type.c_str()).fail("trace " + e.str());
+      }
+      if (p->model != s.model)
+        traces.at(type.c_str()).fail("trace \"" + path + "\" is for model \"" + p->model +
+                                     "\", but the scenario's model is \"" + s.model + "\"");
+      if (p->device_type != type)
+        traces.at(type.c_str()).fail("trace \"" + path + "\" is for device type \"" + p->device_type + "\"");
+      s.profiles[type] = std::move(p).value();
+      if (!first) {
+        first = &s.profiles[type];
+        first_type = type;
+        continue;
+      }
+      std::string diff = layer_list_mismatch(*first, s.profiles[type]);
+      if (!diff.empty())
+        traces.at(type.c_str()).fail("layer list disagrees with the trace of \"" + first_type +
+                                     "\": " + diff);
+    }
+    return s;
+  } catch (const InputError& e) {
+    return Error{file, e.path, e.message};
+  }
+}
+
+Result<Scenario> load_scenario(const std::string& file) {
+  auto j = read_json_file(file);
+  if (!j) return j.error();
+  return parse_scenario(j.value(), file, dir_of(file));
+}
+
+const char* to_string(Optimizer o) {
+  switch (o) {
+    case Optimizer::sgd: return "sgd";
+    case Optimizer::sgd_momentum: return "sgd_momentum";
+    case Optimizer::adam: return "adam";
+  }
+  return "?";
+}
+
+const char* to_string(FaultKind k) {
+  switch (k) {
+    case FaultKind::leave: return "leave";
+    case FaultKind::slowdown: return "slowdown";
+    case FaultKind::link_slowdown: return "link_slowdown";
+  }
+  return "?";
+}
+
+double optimizer_state_factor(Optimizer o) {
+  switch (o) {
+    case Optimizer::sgd: return 0;
+    case Optimizer::sgd_momentum: return 1;
+    case Optimizer::adam: return 2;
+  }
+  return 0;
+}
+
+}  // namespace asteroid

@@ -1,0 +1,194 @@
+#include "asteroid/strategies.hpp"
+
+#include <algorithm>
+#include <cassert>
+
+namespace asteroid {
+namespace {
+
+Evaluation infeasible(const std::string& reason) {
+  Evaluation e;
+  e.feasible = false;
+  e.reason = reason;
+  return e;
+}
+
+// A baseline that assumes identical devices plans as if every device were `reference`; with
+// `reference_memory` false it also takes each device's memory as the reference's.
+Cluster homogeneous_view(const Cluster& c, int reference, bool keep_own_memory) {
+  Cluster v = c;
+  for (auto& d : v.devices) {
+    d.table = c.devices[reference].table;
+    d.type = c.devices[reference].type;
+    if (!keep_own_memory) d.memory_bytes = c.devices[reference].memory_bytes;
+  }
+  return v;
+}
+
+// Plans with the optimal planner on a (possibly distorted) view of the cluster, then scores the plan
+// on the true cluster with the shares the view chose.
+StrategyResult plan_in_view(const std::string& name, const CostModel& truth, const Cluster& view,
+                            CostOptions view_options, PlannerOptions opt) {
+  StrategyResult r;
+  r.strategy = name;
+  CostModel view_model(view, view_options);
+  auto planned = plan_optimal(view_model, opt);
+  if (!planned) {
+    r.evaluation = infeasible(planned.error().message);
+    return r;
+  }
+  r.stats = planned->stats;
+  Evaluation in_view = view_model.evaluate(planned->plan);
+  assert(in_view.feasible && "the planner's plan must be feasible in its own view");
+  r.evaluation = truth.evaluate(in_view.plan);
+  return r;
+}
+
+// Asteroid: heterogeneity-, memory- and communication-aware HPP (PAPER.md sections 2-4).
+StrategyResult asteroid_strategy(const CostModel& m, const PlannerOptions& base) {
+  return plan_in_view("asteroid", m, m.cluster(), m.options(), base);
+}
+
+// On-device training: the whole model on the single fastest device that can hold it, with gradient
+// accumulation (several micro-batches per round) when a whole mini-batch does not fit.
+StrategyResult device_strategy(const CostModel& m, const PlannerOptions& base) {
+  StrategyResult r;
+  r.strategy = "device";
+  std::vector<int> order(m.num_devices());
+  for (int i = 0; i < m.num_devices(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    return m.cluster().devices[a].speed() > m.cluster().devices[b].speed();
+  });
+  std::vector<int> betas = microbatch_candidates(m.options().batch_size, base.microbatch_sizes);
+  std::string reason;
+  for (int d : order) {
+    for (auto it = betas.rbegin(); it != betas.rend(); ++it) {
+      Plan p;
+      p.microbatch_size = *it;
+      p.microbatches = m.options().batch_size / *it;
+      p.stages.push_back({0, m.num_layers() - 1, {d}, {*it}});
+      Evaluation e = m.evaluate(p);
+      if (e.feasible) {
+        r.evaluation = e;
+        return r;
+      }
+      if (reason.empty()) reason = e.reason;
+    }
+  }
+  r.evaluation = infeasible(reason);
+  return r;
+}
+
+// Data parallelism as PyTorch DDP runs it: every device holds the whole model and takes an equal
+// share of each mini-batch (no micro-batches), then a ring all-reduce of all gradients.
+StrategyResult dp_strategy(const CostModel& m) {
+  StrategyResult r;
+  r.strategy = "dp";
+  Plan p;
+  p.microbatch_size = m.options().batch_size;
+  p.microbatches = 1;
+  StagePlan sp{0, m.num_layers() - 1, {}, {}};
+  int n = m.num_devices();
+  for (int i = 0; i < n; ++i) sp.devices.push_back(i);
+  sp.shares.assign(n, p.microbatch_size / n);
+  for (int i = 0; i < p.microbatch_size % n; ++i) ++sp.shares[i];
+  p.stages.push_back(sp);
+  r.evaluation = m.evaluate(p);
+  return r;
+}
+
+// Pipeline parallelism: one device per stage, every device used, the best layer split and
+// micro-batch size under the cost model (a GPipe/1F1B pipeline with a tuned partition).
+StrategyResult pp_strategy(const CostModel& m, PlannerOptions opt) {
+  opt.max_group_size = 1;
+  opt.use_all_devices = true;
+  return plan_in_view("pp", m, m.cluster(), m.options(), opt);
+}
+
+// The reference device of baselines that assume identical devices: the one they would profile on,
+// taken as the device the planner order puts first (largest memory, then fastest).
+int reference_device(const Cluster& c) { return planner_device_order(c).front(); }
+
+// PipeDream (Narayanan et al., "PipeDream: Generalized Pipeline Parallelism for DNN Training",
+// SOSP 2019). Its optimizer profiles the model on one worker type and assumes identical workers; it
+// replicates stages with an even split of the inputs and partitions layers by dynamic programming.
+// It does not bound memory (weight stashing only adds to it), and, as the Asteroid comparison table
+// classifies it, its partitioning does not model the network: here links are taken as infinitely
+// fast while planning.
+StrategyResult pipedream_strategy(const CostModel& m, PlannerOptions opt) {
+  CostOptions o = m.options();
+  o.ignore_memory = true;
+  o.ignore_network = true;
+  opt.share_rule = ShareRule::even;
+  return plan_in_view("pipedream", m, homogeneous_view(m.cluster(), reference_device(m.cluster()), true),
+                      o, opt);
+}
+
+// DAPPLE (Fan et al., "DAPPLE: A Pipelined Data Parallel Approach for Training Large Models",
+// PPoPP 2021). Synchronous 1F1B pipelines with replicated stages; its planner models the
+// communication of activations and of gradient all-reduce over the real links, but assumes identical
+// devices (one profile, even split) and does not bound memory.
+StrategyResult dapple_strategy(const CostModel& m, PlannerOptions opt) {
+  CostOptions o = m.options();
+  o.ignore_memory = true;
+  opt.share_rule = ShareRule::even;
+  return plan_in_view("dapple", m, homogeneous_view(m.cluster(), reference_device(m.cluster()), true),
+                      o, opt);
+}
+
+// Alpa (Zheng et al., "Alpa: Automating Inter- and Intra-Operator Parallelism for Distributed Deep
+// Learning", OSDI 2022). Its inter-operator pass slices layers and a homogeneous device mesh into
+// stages by dynamic programming over the bottleneck stage time, rejecting stages whose profiled
+// memory does not fit a device; it assumes identical devices (here: the reference device's speed and
+// memory for all) and leaves cross-stage communication out of the stage costs.
+StrategyResult alpa_strategy(const CostModel& m, PlannerOptions opt) {
+  CostOptions o = m.options();
+  o.ignore_network = true;
+  opt.share_rule = ShareRule::even;
+  return plan_in_view("alpa", m, homogeneous_view(m.cluster(), reference_device(m.cluster()), false),
+                      o, opt);
+}
+
+// HetPipe (Park et al., "HetPipe: Enabling Large DNN Training on (Whimpy) Heterogeneous GPU
+// Clusters through Integration of Pipelined Model Parallelism and Data Parallelism", USENIX ATC
+// 2020). Heterogeneity-aware: it partitions with each device's own speed and balances work by speed,
+// but its partitioning does not bound memory per in-flight micro-batch and does not model the links.
+StrategyResult hetpipe_strategy(const CostModel& m, PlannerOptions opt) {
+  CostOptions o = m.options();
+  o.ignore_memory = true;
+  o.ignore_network = true;
+  opt.share_rule = ShareRule::allocate;
+  return plan_in_view("hetpipe", m, m.cluster(), o, opt);
+}
+
+}  // namespace
+
+StrategyResult run_strategy(const std::string& name, const CostModel& model,
+                            const PlannerOptions& base) {
+  if (name == "asteroid") return asteroid_strategy(model, base);
+  if (name == "device") return device_strategy(model, base);
+  if (name == "dp") return dp_strategy(model);
+  if (name == "pp") return pp_strategy(model, base);
+  if (name == "pipedream") return pipedream_strategy(model, base);
+  if (name == "dapple") return dapple_strategy(model, base);
+  if (name == "alpa") return alpa_strategy(model, base);
+  if (name == "hetpipe") return hetpipe_strategy(model, base);
+  assert(false && "unknown strategy: callers validate names with is_strategy_name");
+  return {};
+}
+
+CostModel make_cost_model(const Scenario& s) {
+  CostOptions o;
+  o.batch_size = s.training.batch_size;
+  o.optimizer = s.training.optimizer;
+  return CostModel(make_cluster(s), o);
+}
+
+PlannerOptions planner_options(const Scenario& s) {
+  PlannerOptions o;
+  o.microbatch_sizes = s.planner.microbatch_sizes;
+  o.max_stages = s.planner.max_stages;
+  return o;
+}
+
+}  // namespace asteroid

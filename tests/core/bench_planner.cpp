@@ -1,0 +1,74 @@
+// Planning-time benchmark (issue targets: under 100 ms for environments A-D with 50 layers; under
+// 10 s for 64 devices x 200 layers). Synthetic models with the shape of real traces; Jetson-like
+// device mixes of PAPER.md section 6. Prints one line per case; `--csv` prints CSV instead.
+// Usage: bench_planner [--csv] [--quick]
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "asteroid/planner.hpp"
+#include "synthetic.hpp"
+
+using namespace asteroid;
+using namespace asteroid::testing;
+
+namespace {
+
+std::vector<SyntheticDeviceType> environment(const std::string& env) {
+  auto t = jetson_like_types();  // fast (NX-like), mid (TX2-like), slow (Nano-like)
+  if (env == "A") return {t[2], t[2], t[2], t[2], t[2]};
+  if (env == "B") return {t[0], t[0], t[0], t[1], t[1]};
+  if (env == "C") return {t[0], t[1], t[1], t[2], t[2], t[2]};
+  return {t[1], t[2], t[2], t[2]};  // D
+}
+
+std::vector<SyntheticDeviceType> mixed(int n) {
+  auto t = jetson_like_types();
+  std::vector<SyntheticDeviceType> out;
+  for (int i = 0; i < n; ++i) out.push_back(t[i % 3]);
+  return out;
+}
+
+void run(const std::string& name, const std::vector<SyntheticDeviceType>& devices, int layers,
+         double target_s, bool csv) {
+  std::mt19937 rng(42);
+  auto ls = synthetic_layers(layers, rng);
+  Cluster c = synthetic_cluster(ls, devices, 12.5e6, 5e-4);
+  CostOptions o;
+  o.batch_size = 64;
+  CostModel m(c, o);
+  PlannerOptions opt;
+  opt.microbatch_sizes = {1, 2, 4, 8, 16, 32, 64};
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = plan_optimal(m, opt);
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  int stages = r ? r->plan.num_stages() : 0;
+  long long evals = r ? r->stats.stage_evaluations : 0, labels = r ? r->stats.labels_created : 0;
+  if (csv) {
+    std::printf("%s,%zu,%d,%.6f,%d,%lld,%lld,%.3f\n", name.c_str(), devices.size(), layers, s, stages,
+                evals, labels, target_s);
+  } else {
+    std::printf("%-12s %4zu devices %4d layers  %10.2f ms  (target %6.0f ms, %s)  %d stages, %lld stage "
+                "evaluations, %lld labels\n",
+                name.c_str(), devices.size(), layers, s * 1e3, target_s * 1e3,
+                s <= target_s ? "met" : "MISSED", stages, evals, labels);
+  }
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool csv = false, quick = false;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--csv")) csv = true;
+    if (!std::strcmp(argv[i], "--quick")) quick = true;
+  }
+  if (csv) std::printf("case,devices,layers,planning_time_s,stages,stage_evaluations,labels,target_s\n");
+  for (const char* env : {"A", "B", "C", "D"}) run(std::string("env") + env, environment(env), 50, 0.1, csv);
+  for (const char* env : {"A", "B", "C", "D"}) run(std::string("env") + env, environment(env), 200, 10, csv);
+  if (quick) return 0;
+  for (int n : {16, 32, 64}) run("mixed" + std::to_string(n), mixed(n), 200, 10, csv);
+  return 0;
+}

@@ -1,0 +1,103 @@
+#include <catch2/catch.hpp>
+
+#include "asteroid/cost_model.hpp"
+#include "synthetic.hpp"
+
+using namespace asteroid;
+using namespace asteroid::testing;
+
+namespace {
+
+// Two devices, two layers, times exactly proportional to samples: numbers that can be checked by hand.
+Cluster hand_cluster(double mem0, double mem1) {
+  Profile p;
+  p.device_type = "t";
+  p.memory_bytes = p.usable_memory_bytes = 1e12;
+  p.model = "m";
+  p.batch_sizes = {1, 8};
+  for (int l = 0; l < 2; ++l) {
+    LayerProfile L;
+    L.name = "l" + std::to_string(l);
+    L.param_bytes = 1e6;            // 1 MB of weights per layer
+    L.output_activation_bytes_per_sample = 1e5;
+    L.stored_activation_bytes_per_sample = 1e6;
+    L.fwd_s = {0.01, 0.08};         // 10 ms per sample
+    L.bwd_s = {0.02, 0.16};         // 20 ms per sample
+    p.layers.push_back(L);
+  }
+  Cluster c;
+  auto table = std::make_shared<LayerTable>(p);
+  auto slow = std::make_shared<LayerTable>(p, 0.5);  // half as fast
+  c.devices = {{"a", "t", table, mem0}, {"b", "t", slow, mem1}};
+  c.bandwidth_Bps = {{0, 1e7}, {1e7, 0}};
+  c.latency_s = {{0, 1e-3}, {1e-3, 0}};
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("cost model: a two-stage pipeline's steps and latency match the hand-computed Eq. 4-8", "[cost]") {
+  CostOptions o;
+  o.batch_size = 8;
+  o.optimizer = Optimizer::sgd;
+  CostModel m(hand_cluster(1e12, 1e12), o);
+  Plan p;
+  p.microbatch_size = 4;
+  p.microbatches = 2;
+  p.stages = {{0, 0, {0}, {}}, {1, 1, {1}, {}}};
+  Evaluation e = m.evaluate(p);
+  REQUIRE(e.feasible);
+  REQUIRE(e.steps.size() == 3);
+  // stage 0 on a: 4 samples x 10 ms = 40 ms forward, 80 ms backward.
+  CHECK(e.steps[0].E_f == Approx(0.04));
+  CHECK(e.steps[0].E_b == Approx(0.08));
+  // communication: 1 ms + 4 x 1e5 B / 1e7 B/s = 41 ms each way.
+  CHECK(e.steps[1].E_f == Approx(0.041));
+  // stage 1 on b (half speed): 80 ms, 160 ms: the dominant step.
+  CHECK(e.steps[2].E_f == Approx(0.08));
+  CHECK(e.dominant_step == 2);
+  // latency = max_s T_w + T_e + T_a; s = 0: 2 x 0.24 + (0.12 + 0.082) = 0.682.
+  CHECK(e.round_latency_s == Approx(0.682));
+  CHECK(e.throughput_samples_per_s == Approx(8 / 0.682));
+  // memory, K = 3 for stage 0: 2 x 1 MB (weights and gradients) + 3 x 4 x 1 MB.
+  CHECK(e.devices[0].peak_memory_bytes == Approx(2e6 + 12e6));
+  CHECK(e.devices[1].peak_memory_bytes == Approx(2e6 + 4e6));
+}
+
+TEST_CASE("cost model: Alg. 1 gives the faster device more samples and respects memory caps", "[cost]") {
+  CostOptions o;
+  o.batch_size = 12;
+  o.optimizer = Optimizer::sgd;
+  Plan p;
+  p.microbatch_size = 12;
+  p.microbatches = 1;
+  p.stages = {{0, 1, {0, 1}, {}}};
+  Evaluation free = CostModel(hand_cluster(1e12, 1e12), o).evaluate(p);
+  REQUIRE(free.feasible);
+  CHECK(free.plan.stages[0].shares == std::vector<int>{8, 4});
+  // a can hold 4e6 + 5 x 2e6 bytes: 5 samples. The rest goes to b.
+  Evaluation capped = CostModel(hand_cluster(4e6 + 5 * 2e6 + 1, 1e12), o).evaluate(p);
+  REQUIRE(capped.feasible);
+  CHECK(capped.plan.stages[0].shares == std::vector<int>{5, 7});
+  // all-reduce of 2 MB over 2 devices: 2 x (2e6 / (2 x 1e7) + 1 ms).
+  CHECK(capped.steps[0].T_a == Approx(2 * (0.1 + 0.001)));
+}
+
+TEST_CASE("cost model: infeasibility names the device and the bytes over", "[cost]") {
+  CostOptions o;
+  o.batch_size = 8;
+  Plan p;
+  p.microbatch_size = 8;
+  p.microbatches = 1;
+  p.stages = {{0, 1, {0}, {}}};
+  Evaluation e = CostModel(hand_cluster(3e6, 1e12), o).evaluate(p);
+  CHECK_FALSE(e.feasible);
+  CHECK(e.reason.find("out of memory") == 0);
+  CHECK(e.reason.find("device a") != std::string::npos);
+  CHECK(e.reason.find("more than") != std::string::npos);
+  Plan fixed = p;
+  fixed.stages = {{0, 1, {0, 1}, {6, 2}}};
+  Evaluation f = CostModel(hand_cluster(12e6, 1e12), o).evaluate(fixed);
+  CHECK_FALSE(f.feasible);
+  CHECK(f.reason.find("6 samples") != std::string::npos);
+}

@@ -1,0 +1,225 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <functional>
+
+#include "asteroid/planner.hpp"
+#include "asteroid/strategies.hpp"
+#include "synthetic.hpp"
+
+using namespace asteroid;
+using namespace asteroid::testing;
+
+namespace {
+
+// Every plan of the planner's search space, scored by the cost model: the reference the planner
+// must match.
+double exhaustive_best(const CostModel& m, const std::vector<int>& betas, Plan* best_plan) {
+  std::vector<int> order = planner_device_order(m.cluster());
+  int N = m.num_devices(), L = m.num_layers();
+  double best = INFINITY;
+  for (int beta : betas) {
+    for (int used = 1; used <= N; ++used) {
+      // Device cuts: a subset of the used-1 gaps; layer cuts: a subset of the L-1 gaps, same count.
+      for (int dmask = 0; dmask < (1 << (used - 1)); ++dmask) {
+        std::vector<int> dcuts;
+        for (int i = 0; i < used - 1; ++i)
+          if (dmask >> i & 1) dcuts.push_back(i);
+        int P = int(dcuts.size()) + 1;
+        if (P > L) continue;
+        std::function<void(int, int, std::vector<int>&)> layer_cuts = [&](int from, int need,
+                                                                          std::vector<int>& cuts) {
+          if (need == 0) {
+            Plan p;
+            p.microbatch_size = beta;
+            p.microbatches = m.options().batch_size / beta;
+            int l0 = 0, d0 = 0;
+            for (int s = 0; s < P; ++s) {
+              int l1 = s < P - 1 ? cuts[s] : L - 1;
+              int d1 = s < P - 1 ? dcuts[s] : used - 1;
+              StagePlan sp;
+              sp.first_layer = l0;
+              sp.last_layer = l1;
+              sp.devices.assign(order.begin() + d0, order.begin() + d1 + 1);
+              p.stages.push_back(sp);
+              l0 = l1 + 1;
+              d0 = d1 + 1;
+            }
+            Evaluation e = m.evaluate(p);
+            if (e.feasible && e.round_latency_s < best) {
+              best = e.round_latency_s;
+              *best_plan = e.plan;
+            }
+            return;
+          }
+          for (int c = from; c <= L - 2; ++c) {
+            cuts.push_back(c);
+            layer_cuts(c + 1, need - 1, cuts);
+            cuts.pop_back();
+          }
+        };
+        std::vector<int> cuts;
+        layer_cuts(0, P - 1, cuts);
+      }
+    }
+  }
+  return best;
+}
+
+Cluster random_cluster(std::mt19937& rng, int num_devices, int num_layers, bool uneven_links,
+                       bool tight_memory = false) {
+  auto layers = synthetic_layers(num_layers, rng);
+  auto types = jetson_like_types();
+  std::vector<SyntheticDeviceType> devices;
+  std::uniform_int_distribution<int> pick(0, int(types.size()) - 1);
+  std::uniform_real_distribution<double> mem(tight_memory ? 0.004e9 : 0.01e9, tight_memory ? 0.08e9 : 0.4e9);
+  for (int i = 0; i < num_devices; ++i) {
+    auto t = types[pick(rng)];
+    t.memory_bytes = mem(rng);  // tight, so that memory shapes the plan
+    devices.push_back(t);
+  }
+  std::uniform_real_distribution<double> bw(2e6, 1.25e8);
+  Cluster c = synthetic_cluster(layers, devices, bw(rng), 5e-4);
+  if (uneven_links)
+    for (int i = 0; i < num_devices; ++i)
+      for (int j = i + 1; j < num_devices; ++j) c.bandwidth_Bps[i][j] = c.bandwidth_Bps[j][i] = bw(rng);
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("planner: matches exhaustive search on small random clusters", "[planner]") {
+  int checked = 0, feasible = 0;
+  for (int seed = 1; seed <= 120; ++seed) {
+    std::mt19937 rng(seed);
+    int N = 2 + seed % 5;       // 2..6 devices
+    int L = 4 + (seed * 3) % 7; // 4..10 layers
+    bool uneven = seed % 2 == 0;
+    Cluster cluster = random_cluster(rng, N, L, uneven, seed % 3 == 1);
+    CostOptions o;
+    o.batch_size = seed % 3 == 0 ? 12 : 16;
+    o.optimizer = Optimizer::sgd_momentum;
+    CostModel model(cluster, o);
+    PlannerOptions opt;
+    std::vector<int> betas = microbatch_candidates(o.batch_size, {});
+    Plan reference;
+    double expected = exhaustive_best(model, betas, &reference);
+    auto found = plan_optimal(model, opt);
+    INFO("seed " << seed << ": " << N << " devices, " << L << " layers, uneven links " << uneven);
+    ++checked;
+    if (!std::isfinite(expected)) {
+      CHECK_FALSE(found.ok());
+      continue;
+    }
+    ++feasible;
+    REQUIRE(found.ok());
+    CHECK(found->round_latency_s == Approx(expected).epsilon(1e-9));
+    // The planner's own figure is the cost model's figure for its plan.
+    Evaluation e = model.evaluate(found->plan);
+    REQUIRE(e.feasible);
+    CHECK(e.round_latency_s == Approx(found->round_latency_s).epsilon(1e-9));
+  }
+  CHECK(checked == 120);
+  CHECK(feasible >= 60);  // the instances must exercise the search, not only infeasibility
+  WARN("exhaustive comparison: " << feasible << " of " << checked << " instances feasible");
+}
+
+TEST_CASE("planner: straight pipeline and even-share options match exhaustive search", "[planner]") {
+  for (int seed = 100; seed < 106; ++seed) {
+    std::mt19937 rng(seed);
+    Cluster cluster = random_cluster(rng, 4, 8, false);
+    for (auto& d : cluster.devices) d.memory_bytes = 4e9;
+    CostOptions o;
+    o.batch_size = 8;
+    CostModel model(cluster, o);
+    PlannerOptions opt;
+    opt.max_group_size = 1;
+    opt.use_all_devices = true;
+    auto found = plan_optimal(model, opt);
+    REQUIRE(found.ok());
+    CHECK(found->plan.num_stages() == 4);
+    for (const auto& s : found->plan.stages) CHECK(s.devices.size() == 1);
+    // Against every 4-stage straight split.
+    std::vector<int> order = planner_device_order(cluster);
+    double best = INFINITY;
+    for (int beta : microbatch_candidates(8, {}))
+      for (int a = 0; a < 8; ++a)
+        for (int b = a + 1; b < 8; ++b)
+          for (int c = b + 1; c < 7; ++c) {
+            Plan p;
+            p.microbatch_size = beta;
+            p.microbatches = 8 / beta;
+            int cuts[4] = {a, b, c, 7};
+            int first = 0;
+            for (int s = 0; s < 4; ++s) {
+              p.stages.push_back({first, cuts[s], {order[s]}, {}});
+              first = cuts[s] + 1;
+            }
+            Evaluation e = model.evaluate(p);
+            if (e.feasible) best = std::min(best, e.round_latency_s);
+          }
+    CHECK(found->round_latency_s == Approx(best).epsilon(1e-9));
+  }
+}
+
+TEST_CASE("planner: more devices never make the optimum slower when all memory is ample", "[planner]") {
+  std::mt19937 rng(7);
+  auto layers = synthetic_layers(12, rng);
+  auto types = jetson_like_types();
+  double previous = INFINITY;
+  for (int n = 1; n <= 5; ++n) {
+    std::vector<SyntheticDeviceType> devs(n, types[1]);
+    Cluster c = synthetic_cluster(layers, devs, 1.25e8, 1e-4);
+    CostOptions o;
+    o.batch_size = 32;
+    auto r = plan_optimal(CostModel(c, o), {});
+    REQUIRE(r.ok());
+    CHECK(r->round_latency_s <= previous * (1 + 1e-12));
+    previous = r->round_latency_s;
+  }
+}
+
+TEST_CASE("strategies: every baseline yields a plan scored by the true cost model", "[strategies]") {
+  std::mt19937 rng(11);
+  auto layers = synthetic_layers(10, rng);
+  auto t = jetson_like_types();
+  Cluster c = synthetic_cluster(layers, {t[0], t[1], t[1], t[2], t[2]}, 1.25e7, 5e-4);
+  CostOptions o;
+  o.batch_size = 32;
+  CostModel m(c, o);
+  double asteroid = 0;
+  for (const std::string name : {"asteroid", "device", "dp", "pp", "pipedream", "dapple", "alpa", "hetpipe"}) {
+    StrategyResult r = run_strategy(name, m, {});
+    INFO(name << ": " << r.evaluation.reason);
+    REQUIRE(r.evaluation.feasible);
+    // Re-scoring the plan gives the same figure: nothing is taken from a distorted view.
+    Evaluation again = m.evaluate(r.evaluation.plan);
+    CHECK(again.round_latency_s == Approx(r.evaluation.round_latency_s).epsilon(1e-12));
+    if (name == "asteroid") asteroid = r.evaluation.round_latency_s;
+    else CHECK(asteroid <= r.evaluation.round_latency_s * (1 + 1e-9));
+  }
+  StrategyResult dp = run_strategy("dp", m, {});
+  CHECK(dp.evaluation.plan.num_stages() == 1);
+  CHECK(dp.evaluation.plan.stages[0].devices.size() == 5);
+  StrategyResult dev = run_strategy("device", m, {});
+  CHECK(dev.evaluation.plan.stages[0].devices.size() == 1);
+  CHECK(c.devices[dev.evaluation.plan.stages[0].devices[0]].type == "fast");
+}
+
+TEST_CASE("strategies: a baseline that ignores memory reports out of memory", "[strategies]") {
+  std::mt19937 rng(5);
+  auto layers = synthetic_layers(8, rng);
+  auto t = jetson_like_types();
+  for (auto& x : t) x.memory_bytes = 0.12e9;
+  Cluster c = synthetic_cluster(layers, {t[0], t[1], t[2]}, 1.25e7, 5e-4);
+  CostOptions o;
+  o.batch_size = 64;
+  CostModel m(c, o);
+  StrategyResult dp = run_strategy("dp", m, {});
+  CHECK_FALSE(dp.evaluation.feasible);
+  CHECK(dp.evaluation.reason.find("out of memory") == 0);
+  StrategyResult ast = run_strategy("asteroid", m, {});
+  if (ast.evaluation.feasible) {
+    for (const auto& d : ast.evaluation.devices) CHECK(d.peak_memory_bytes <= d.memory_bytes);
+  }
+}
