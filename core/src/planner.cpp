@@ -27,6 +27,49 @@ bool dominates(const Label& x, const Label& y) {
   return x.a <= y.a && x.b <= y.b && x.c >= y.c;
 }
 
+// Lower bound on the largest E_f + E_b still to come. Let rho(d, l) be the least forward + backward
+// time per sample of layer l on device d at any batch size up to B (times are piecewise linear in the
+// samples, so t(y)/y is smallest at a profiled batch size, at 1, or at B), rho_min(l) the least over
+// devices, and lambda_d = min_l rho(d, l) / rho_min(l) >= 1 how much slower d is at best. A device of a
+// stage with step time C processes at most C / (lambda_d rho_min(stage)) samples, and the stage's
+// devices must process beta; summing over the remaining stages,
+//   C >= beta x sum_{l' >= l} rho_min(l') / sum_{remaining d} 1 / lambda_d.
+struct RestBound {
+  std::vector<double> work;      // [l]: sum over layers >= l of rho_min
+  std::vector<double> capacity;  // [n]: sum over devices order[n..] of 1 / lambda_d
+};
+
+RestBound rest_bound(const CostModel& m, const std::vector<int>& order) {
+  int L = m.num_layers(), B = m.options().batch_size, N = m.num_devices();
+  std::vector<std::vector<double>> rho(N, std::vector<double>(L, kInf));
+  for (int d = 0; d < N; ++d) {
+    const LayerTable& t = *m.cluster().devices[d].table;
+    std::vector<double> ys = {1.0, double(B)};
+    for (double b : t.batch_sizes())
+      if (b <= B) ys.push_back(b);
+    for (double y : ys) {
+      BatchPoint bp = t.locate(y);
+      for (int l = 0; l < L; ++l)
+        rho[d][l] = std::min(rho[d][l], (t.fwd_s(l, l, bp) + t.bwd_s(l, l, bp)) / y);
+    }
+  }
+  std::vector<double> rho_min(L, kInf);
+  for (int d = 0; d < N; ++d)
+    for (int l = 0; l < L; ++l) rho_min[l] = std::min(rho_min[l], rho[d][l]);
+  RestBound r;
+  r.work.assign(L + 1, 0.0);
+  for (int l = L - 1; l >= 0; --l) r.work[l] = r.work[l + 1] + rho_min[l];
+  r.capacity.assign(N + 1, 0.0);
+  for (int i = N - 1; i >= 0; --i) {
+    int d = order[i];
+    double lambda = kInf;
+    for (int l = 0; l < L; ++l)
+      lambda = std::min(lambda, rho_min[l] > 0 ? rho[d][l] / rho_min[l] : 1.0);
+    r.capacity[i] = r.capacity[i + 1] + (lambda > 0 && lambda < kInf ? 1.0 / lambda : 1.0);
+  }
+  return r;
+}
+
 class Search {
  public:
   Search(const CostModel& model, const PlannerOptions& opt)
@@ -48,7 +91,19 @@ class Search {
   std::string last_reason;  // why the last infeasible stage was refused, for the error message
 
  private:
-  double lower_bound(const Label& x) const { return x.after_dm ? x.a : x.a + M_ * x.c; }
+  // The largest E_f + E_b of the steps for layers [l, L) on devices order[n..] is at least this
+  // (RestBound), less a margin for rounding so that the bound never cuts an optimum.
+  double rest_c(int l, int n) const {
+    if (l >= L_ || n >= N_) return 0.0;
+    return beta_ * rest_.work[l] / rest_.capacity[n] * (1 - 1e-9);
+  }
+
+  // No completion of x from state (l, n) can have a latency below this.
+  double lower_bound(const Label& x, int l, int n) const {
+    double rest = rest_c(l, n);
+    if (x.after_dm) return rest > x.c ? kInf : x.a;
+    return x.a + M_ * std::max(x.c, rest);
+  }
 
   // Appends step s to x; writes up to two labels (x continues before dm, or s becomes dm).
   int extend(const Label& x, const Step& s, Label* out) const {
@@ -65,8 +120,8 @@ class Search {
     return k;
   }
 
-  void insert(std::vector<int>& bucket, const Label& lab) {
-    if (lower_bound(lab) >= best) return;
+  void insert(std::vector<int>& bucket, const Label& lab, int l, int n) {
+    if (lower_bound(lab, l, n) >= best) return;
     for (int id : bucket)
       if (dominates(arena_[id], lab)) return;
     bucket.erase(std::remove_if(bucket.begin(), bucket.end(),
@@ -75,6 +130,18 @@ class Search {
     arena_.push_back(lab);
     bucket.push_back(int(arena_.size()) - 1);
     ++stats.labels_created;
+  }
+
+  // Whether some label at (l, g, n), for g in gs, could still beat the best plan if the stage ending
+  // at layer e1 - 1 on devices up to h1 - 1 were added: checked before paying for the stage.
+  bool any_label_can_continue(const std::vector<int>& gs, int l, int n, int e1, int h1) const {
+    double rest = rest_c(e1, h1);
+    for (int g : gs)
+      for (int id : (*cur_)[key(l, g, n)]) {
+        const Label& x = arena_[id];
+        if (x.after_dm ? (rest <= x.c && x.a < best) : (x.a + M_ * std::max(x.c, rest) < best)) return true;
+      }
+    return false;
   }
 
   void finish(const Label& lab, int beta, int P) {
@@ -109,19 +176,28 @@ class Search {
   std::vector<int> order_;
   bool uniform_network_ = true;
   int N_ = 0, L_ = 0;
-  double M_ = 1;
+  double M_ = 1, beta_ = 1;
+  RestBound rest_;
+  bool have_rest_ = false;
   std::vector<Label> arena_;
+  const std::vector<std::vector<int>>* cur_ = nullptr;
 };
 
 void Search::run(int beta, int P) {
   N_ = model_.num_devices();
   L_ = model_.num_layers();
   M_ = double(model_.options().batch_size / beta);
+  beta_ = beta;
+  if (!have_rest_) {
+    rest_ = rest_bound(model_, order_);
+    have_rest_ = true;
+  }
   arena_.clear();
   size_t num_keys = size_t(L_ + 1) * N_ * (N_ + 1);
   std::vector<std::vector<int>> cur(num_keys), next(num_keys);
   arena_.push_back({0, -kInf, 0, false, -1, 0, 0, 0, 0});
   cur[key(0, 0, 0)].push_back(0);
+  cur_ = &cur;
 
   int max_group = opt_.max_group_size > 0 ? opt_.max_group_size : N_;
   std::vector<int> gs_start;  // group starts with labels, for one (l, n)
@@ -136,7 +212,7 @@ void Search::run(int beta, int P) {
         for (int g = 0; g < N_; ++g) {
           auto& bucket = cur[key(l, g, n)];
           bucket.erase(std::remove_if(bucket.begin(), bucket.end(),
-                                      [&](int id) { return lower_bound(arena_[id]) >= best; }),
+                                      [&](int id) { return lower_bound(arena_[id], l, n) >= best; }),
                        bucket.end());
           if (!bucket.empty()) gs_start.push_back(g);
         }
@@ -163,6 +239,7 @@ void Search::run(int beta, int P) {
           int e_min = last ? L_ - 1 : l;
           int e_max = L_ - 1 - stages_after;
           for (int e = e_min; e <= e_max; ++e) {
+            if (!last && !any_label_can_continue(gs_start, l, n, e + 1, h + 1)) continue;
             StageCost sc = model_.stage(l, e, group, size, beta, K,
                                         shares.empty() ? nullptr : shares.data());
             ++stats.stage_evaluations;
@@ -196,7 +273,7 @@ void Search::run(int beta, int P) {
                   if (last)
                     finish(lab, beta, P);
                   else
-                    insert(next[key(e + 1, uniform_network_ ? 0 : n, h + 1)], lab);
+                    insert(next[key(e + 1, uniform_network_ ? 0 : n, h + 1)], lab, e + 1, h + 1);
                 }
               }
             }

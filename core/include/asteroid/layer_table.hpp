@@ -32,6 +32,7 @@ class LayerTable {
   }
   double output_bytes_per_sample(int layer) const { return output_[layer]; }
   double whole_model_speed() const { return speed_; }
+  const std::vector<double>& batch_sizes() const { return batch_sizes_; }
 
  private:
   double range(const std::vector<std::vector<double>>& t, int first, int last,

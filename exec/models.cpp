@@ -1,0 +1,622 @@
+// The planner models (MobileNetV2, EfficientNet-B1, ResNet50, BERT-small) and the op recorder that
+// describes them. Every primitive op of a model goes through one of the helpers in `ops`, which runs
+// the op and, while a Recorder is active, notes its FLOPs, memory traffic and the tensors autograd
+// saves for it. See exec/README.md for the counting rules.
+#include "models.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <stdexcept>
+
+namespace asteroid::exec {
+
+namespace {
+
+using torch::Tensor;
+namespace nn = torch::nn;
+
+// ---------------------------------------------------------------------------------------------
+// Op recorder
+
+struct OpRecord {
+  const char* cls;
+  double flops;         // forward, whole batch
+  double bwd_flops;     // backward, whole batch
+  double act_bytes;     // activation bytes read + written, whole batch
+  double weight_bytes;  // parameter/buffer bytes read
+};
+
+struct Recorder {
+  std::vector<OpRecord> ops;
+  std::map<const void*, int64_t> saved;  // storage -> bytes, tensors autograd keeps for backward
+  std::vector<Tensor> keep;              // keeps saved storages alive so addresses stay unique
+  double extra_saved = 0;                // saved tensors not visible here (indices, statistics)
+
+  void save(const Tensor& t) {
+    if (!t.defined()) return;
+    const void* key = t.storage().unsafeGetStorageImpl();
+    saved[key] = static_cast<int64_t>(t.storage().nbytes());
+    keep.push_back(t);
+  }
+};
+
+thread_local Recorder* g_rec = nullptr;
+
+struct RecordScope {
+  explicit RecordScope(Recorder* r) { g_rec = r; }
+  ~RecordScope() { g_rec = nullptr; }
+  RecordScope(const RecordScope&) = delete;
+  RecordScope& operator=(const RecordScope&) = delete;
+};
+
+double nb(const Tensor& t) { return double(t.numel()) * double(t.element_size()); }
+double elems(const Tensor& t) { return double(t.numel()); }
+
+void note(const char* cls, double flops, double bwd_flops, double act_bytes, double weight_bytes) {
+  g_rec->ops.push_back({cls, flops, bwd_flops, act_bytes, weight_bytes});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Instrumented primitive ops. FLOPs: a multiply-add counts 2. Per-element costs of the
+// element-wise ops are conventions, listed in exec/README.md.
+namespace ops {
+
+Tensor conv(nn::Conv2d& m, const Tensor& x) {
+  Tensor y = m->forward(x);
+  if (g_rec) {
+    const Tensor& w = m->weight;
+    bool bias = m->bias.defined();
+    double macs = elems(y) * double(w.size(1)) * double(w.size(2) * w.size(3));
+    double flops = 2 * macs + (bias ? elems(y) : 0);
+    double wbytes = nb(w) + (bias ? nb(m->bias) : 0);
+    int64_t groups = m->options.groups();
+    bool depthwise = groups > 1 && groups == x.size(1);
+    note(depthwise ? "dwconv" : "conv", flops, 2 * flops, nb(x) + nb(y), wbytes);
+    g_rec->save(x);
+  }
+  return y;
+}
+
+Tensor batchnorm(nn::BatchNorm2d& m, const Tensor& x) {
+  Tensor y = m->forward(x);
+  if (g_rec) {
+    double wbytes = nb(m->weight) + nb(m->bias) + nb(m->running_mean) + nb(m->running_var);
+    note("norm", 7 * elems(x), 10 * elems(x), nb(x) + nb(y), wbytes);
+    g_rec->save(x);
+    g_rec->extra_saved += 2 * nb(m->running_mean);  // saved mean and inverse std
+  }
+  return y;
+}
+
+Tensor layernorm(nn::LayerNorm& m, const Tensor& x) {
+  Tensor y = m->forward(x);
+  if (g_rec) {
+    note("norm", 7 * elems(x), 10 * elems(x), nb(x) + nb(y), nb(m->weight) + nb(m->bias));
+    g_rec->save(x);
+    double rows = elems(x) / double(x.size(-1));
+    g_rec->extra_saved += 2 * rows * 4;  // saved mean and rstd
+  }
+  return y;
+}
+
+Tensor linear(nn::Linear& m, const Tensor& x) {
+  Tensor y = m->forward(x);
+  if (g_rec) {
+    const Tensor& w = m->weight;
+    bool bias = m->bias.defined();
+    double rows = elems(x) / double(w.size(1));
+    double flops = 2 * rows * double(w.size(0)) * double(w.size(1)) + (bias ? elems(y) : 0);
+    note("linear", flops, 2 * flops, nb(x) + nb(y), nb(w) + (bias ? nb(m->bias) : 0));
+    g_rec->save(x);
+  }
+  return y;
+}
+
+Tensor embedding(nn::Embedding& m, const Tensor& ids) {
+  Tensor y = m->forward(ids);
+  if (g_rec) {
+    // a gather: reads the selected rows (as large as the output) and the ids, writes the output;
+    // backward scatter-adds one value per output element
+    note("embedding", 0, elems(y), nb(ids) + 2 * nb(y), 0);
+    g_rec->save(ids);
+  }
+  return y;
+}
+
+enum class Act { None, ReLU, ReLU6, SiLU, Sigmoid, Tanh, GELU };
+
+Tensor activation(const Tensor& x, Act a) {
+  Tensor y;
+  double per_elem = 0;
+  bool saves_output = false;
+  switch (a) {
+    case Act::None: return x;
+    case Act::ReLU: y = torch::relu(x); per_elem = 1; saves_output = true; break;
+    case Act::ReLU6: y = torch::hardtanh(x, 0.0, 6.0); per_elem = 2; break;
+    case Act::SiLU: y = torch::silu(x); per_elem = 5; break;
+    case Act::Sigmoid: y = torch::sigmoid(x); per_elem = 4; saves_output = true; break;
+    case Act::Tanh: y = torch::tanh(x); per_elem = 6; saves_output = true; break;
+    case Act::GELU: y = torch::gelu(x); per_elem = 8; break;
+  }
+  if (g_rec) {
+    note("elementwise", per_elem * elems(x), elems(x), nb(x) + nb(y), 0);
+    g_rec->save(saves_output ? y : x);
+  }
+  return y;
+}
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  Tensor y = a + b;
+  if (g_rec) note("elementwise", elems(y), elems(y), nb(a) + nb(b) + nb(y), 0);
+  return y;
+}
+
+// a * b where both need gradients (squeeze-excite scaling)
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor y = a * b;
+  if (g_rec) {
+    note("elementwise", elems(y), 2 * elems(y), nb(a) + nb(b) + nb(y), 0);
+    g_rec->save(a);
+    g_rec->save(b);
+  }
+  return y;
+}
+
+Tensor scale(const Tensor& x, double s, const char* cls) {
+  Tensor y = x * s;
+  if (g_rec) note(cls, elems(x), elems(x), nb(x) + nb(y), 0);
+  return y;
+}
+
+// mean over H and W: [N,C,H,W] -> [N,C] (or [N,C,1,1] with keepdim)
+Tensor spatial_mean(const Tensor& x, bool keepdim) {
+  Tensor y = x.mean({2, 3}, keepdim);
+  if (g_rec) note("elementwise", elems(x), elems(x), nb(x) + nb(y), 0);
+  return y;
+}
+
+Tensor maxpool3s2(const Tensor& x) {
+  Tensor y = torch::max_pool2d(x, {3, 3}, {2, 2}, {1, 1});
+  if (g_rec) {
+    note("elementwise", 9 * elems(y), elems(y), nb(x) + nb(y), 0);
+    g_rec->save(x);
+    g_rec->extra_saved += elems(y) * 8;  // int64 indices of the maxima
+  }
+  return y;
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b) {  // attention products
+  Tensor y = torch::matmul(a, b);
+  if (g_rec) {
+    double flops = 2 * elems(y) * double(a.size(-1));
+    note("attention", flops, 2 * flops, nb(a) + nb(b) + nb(y), 0);
+    g_rec->save(a);
+    g_rec->save(b);
+  }
+  return y;
+}
+
+Tensor softmax(const Tensor& x) {
+  Tensor y = torch::softmax(x, -1);
+  if (g_rec) {
+    note("attention", 5 * elems(x), 4 * elems(x), nb(x) + nb(y), 0);
+    g_rec->save(y);
+  }
+  return y;
+}
+
+Tensor contiguous(const Tensor& x) {  // a copy kernel when x is a strided view
+  if (x.is_contiguous()) return x;
+  Tensor y = x.contiguous();
+  if (g_rec) note("elementwise", 0, 0, nb(x) + nb(y), 0);
+  return y;
+}
+
+}  // namespace ops
+
+using ops::Act;
+
+// ---------------------------------------------------------------------------------------------
+// Building blocks
+
+struct ConvBNActImpl : nn::Module {
+  nn::Conv2d conv{nullptr};
+  nn::BatchNorm2d bn{nullptr};
+  Act act;
+  ConvBNActImpl(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t groups, Act a,
+                double eps = 1e-5)
+      : act(a) {
+    conv = register_module("conv", nn::Conv2d(nn::Conv2dOptions(in, out, k)
+                                                  .stride(stride)
+                                                  .padding((k - 1) / 2)
+                                                  .groups(groups)
+                                                  .bias(false)));
+    bn = register_module("bn", nn::BatchNorm2d(nn::BatchNorm2dOptions(out).eps(eps)));
+  }
+  Tensor forward(Tensor x) { return ops::activation(ops::batchnorm(bn, ops::conv(conv, x)), act); }
+};
+TORCH_MODULE(ConvBNAct);
+
+// global average pool + linear
+struct PoolLinearImpl : nn::Module {
+  nn::Linear fc{nullptr};
+  PoolLinearImpl(int64_t in, int64_t classes) {
+    fc = register_module("fc", nn::Linear(in, classes));
+  }
+  Tensor forward(Tensor x) { return ops::linear(fc, ops::spatial_mean(x, false)); }
+};
+TORCH_MODULE(PoolLinear);
+
+// MobileNetV2: expand 1x1 -> depthwise 3x3 -> project 1x1 (+ residual)
+struct InvertedResidualImpl : nn::Module {
+  ConvBNAct expand{nullptr}, dw{nullptr}, project{nullptr};
+  bool use_res;
+  InvertedResidualImpl(int64_t in, int64_t out, int64_t stride, int64_t t)
+      : use_res(stride == 1 && in == out) {
+    int64_t hid = in * t;
+    if (t != 1) expand = register_module("expand", ConvBNAct(in, hid, 1, 1, 1, Act::ReLU6));
+    dw = register_module("dw", ConvBNAct(hid, hid, 3, stride, hid, Act::ReLU6));
+    project = register_module("project", ConvBNAct(hid, out, 1, 1, 1, Act::None));
+  }
+  Tensor forward(Tensor x) {
+    Tensor y = expand.is_empty() ? x : expand(x);
+    y = project(dw(y));
+    return use_res ? ops::add(x, y) : y;
+  }
+};
+TORCH_MODULE(InvertedResidual);
+
+// EfficientNet: expand 1x1 -> depthwise kxk -> squeeze-excite -> project 1x1 (+ residual)
+struct MBConvImpl : nn::Module {
+  ConvBNAct expand{nullptr}, dw{nullptr}, project{nullptr};
+  nn::Conv2d se_reduce{nullptr}, se_expand{nullptr};
+  bool use_res;
+  MBConvImpl(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t t)
+      : use_res(stride == 1 && in == out) {
+    const double eps = 1e-3;
+    int64_t hid = in * t;
+    int64_t squeeze = std::max<int64_t>(1, in / 4);
+    if (t != 1) expand = register_module("expand", ConvBNAct(in, hid, 1, 1, 1, Act::SiLU, eps));
+    dw = register_module("dw", ConvBNAct(hid, hid, k, stride, hid, Act::SiLU, eps));
+    se_reduce = register_module("se_reduce", nn::Conv2d(nn::Conv2dOptions(hid, squeeze, 1)));
+    se_expand = register_module("se_expand", nn::Conv2d(nn::Conv2dOptions(squeeze, hid, 1)));
+    project = register_module("project", ConvBNAct(hid, out, 1, 1, 1, Act::None, eps));
+  }
+  Tensor forward(Tensor x) {
+    Tensor y = expand.is_empty() ? x : expand(x);
+    y = dw(y);
+    Tensor s = ops::spatial_mean(y, true);
+    s = ops::activation(ops::conv(se_reduce, s), Act::SiLU);
+    s = ops::activation(ops::conv(se_expand, s), Act::Sigmoid);
+    y = project(ops::mul(y, s));
+    return use_res ? ops::add(x, y) : y;
+  }
+};
+TORCH_MODULE(MBConv);
+
+// ResNet stem: conv 7x7/2 + BN + ReLU + max-pool 3x3/2
+struct ResNetStemImpl : nn::Module {
+  ConvBNAct conv{nullptr};
+  ResNetStemImpl() { conv = register_module("conv", ConvBNAct(3, 64, 7, 2, 1, Act::ReLU)); }
+  Tensor forward(Tensor x) { return ops::maxpool3s2(conv(x)); }
+};
+TORCH_MODULE(ResNetStem);
+
+// ResNet bottleneck (stride on the 3x3 conv)
+struct BottleneckImpl : nn::Module {
+  ConvBNAct c1{nullptr}, c2{nullptr}, c3{nullptr}, down{nullptr};
+  BottleneckImpl(int64_t in, int64_t width, int64_t stride) {
+    int64_t out = width * 4;
+    c1 = register_module("conv1", ConvBNAct(in, width, 1, 1, 1, Act::ReLU));
+    c2 = register_module("conv2", ConvBNAct(width, width, 3, stride, 1, Act::ReLU));
+    c3 = register_module("conv3", ConvBNAct(width, out, 1, 1, 1, Act::None));
+    if (stride != 1 || in != out)
+      down = register_module("downsample", ConvBNAct(in, out, 1, stride, 1, Act::None));
+  }
+  Tensor forward(Tensor x) {
+    Tensor identity = down.is_empty() ? x : down(x);
+    Tensor y = c3(c2(c1(x)));
+    return ops::activation(ops::add(y, identity), Act::ReLU);
+  }
+};
+TORCH_MODULE(Bottleneck);
+
+// BERT
+constexpr int64_t kBertVocab = 30522, kBertMaxPos = 512, kBertHidden = 512, kBertHeads = 8,
+                  kBertFFN = 2048, kBertLayers = 4;
+constexpr double kBertEps = 1e-12;
+
+struct BertEmbeddingsImpl : nn::Module {
+  nn::Embedding word{nullptr}, position{nullptr}, token_type{nullptr};
+  nn::LayerNorm norm{nullptr};
+  BertEmbeddingsImpl() {
+    word = register_module("word", nn::Embedding(kBertVocab, kBertHidden));
+    position = register_module("position", nn::Embedding(kBertMaxPos, kBertHidden));
+    token_type = register_module("token_type", nn::Embedding(2, kBertHidden));
+    norm = register_module(
+        "norm", nn::LayerNorm(nn::LayerNormOptions({kBertHidden}).eps(kBertEps)));
+  }
+  Tensor forward(Tensor ids) {  // ids: [N, L] int64
+    int64_t len = ids.size(1);
+    Tensor pos_ids = torch::arange(len, ids.options()).unsqueeze(0);
+    Tensor type_ids = torch::zeros_like(ids);  // one segment
+    Tensor e = ops::add(ops::embedding(word, ids), ops::embedding(token_type, type_ids));
+    e = ops::add(e, ops::embedding(position, pos_ids));
+    return ops::layernorm(norm, e);
+  }
+};
+TORCH_MODULE(BertEmbeddings);
+
+// post-LN encoder layer: LN(x + MHA(x)), then LN(h + FFN(h)); no attention mask (all tokens real)
+struct BertLayerImpl : nn::Module {
+  nn::Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr}, ff1{nullptr}, ff2{nullptr};
+  nn::LayerNorm ln1{nullptr}, ln2{nullptr};
+  BertLayerImpl() {
+    q = register_module("query", nn::Linear(kBertHidden, kBertHidden));
+    k = register_module("key", nn::Linear(kBertHidden, kBertHidden));
+    v = register_module("value", nn::Linear(kBertHidden, kBertHidden));
+    o = register_module("attn_out", nn::Linear(kBertHidden, kBertHidden));
+    ln1 = register_module("attn_norm",
+                          nn::LayerNorm(nn::LayerNormOptions({kBertHidden}).eps(kBertEps)));
+    ff1 = register_module("ffn_in", nn::Linear(kBertHidden, kBertFFN));
+    ff2 = register_module("ffn_out", nn::Linear(kBertFFN, kBertHidden));
+    ln2 = register_module("ffn_norm",
+                          nn::LayerNorm(nn::LayerNormOptions({kBertHidden}).eps(kBertEps)));
+  }
+  Tensor forward(Tensor x) {  // x: [N, L, H]
+    const int64_t n = x.size(0), len = x.size(1), d = kBertHidden / kBertHeads;
+    auto heads = [&](const Tensor& t) {  // [N,L,H] -> [N,h,L,d]
+      return ops::contiguous(t.view({n, len, kBertHeads, d}).transpose(1, 2));
+    };
+    Tensor qh = heads(ops::linear(q, x)), kh = heads(ops::linear(k, x)),
+           vh = heads(ops::linear(v, x));
+    Tensor scores = ops::scale(ops::matmul(qh, kh.transpose(-2, -1)), 1.0 / std::sqrt(double(d)),
+                               "attention");
+    Tensor ctx = ops::matmul(ops::softmax(scores), vh);                     // [N,h,L,d]
+    ctx = ops::contiguous(ctx.transpose(1, 2)).view({n, len, kBertHidden});  // [N,L,H]
+    Tensor h = ops::layernorm(ln1, ops::add(x, ops::linear(o, ctx)));
+    Tensor f = ops::linear(ff2, ops::activation(ops::linear(ff1, h), Act::GELU));
+    return ops::layernorm(ln2, ops::add(h, f));
+  }
+};
+TORCH_MODULE(BertLayer);
+
+// pooler (dense + tanh on the [CLS] token) + classifier
+struct BertHeadImpl : nn::Module {
+  nn::Linear pooler{nullptr}, classifier{nullptr};
+  explicit BertHeadImpl(int64_t classes) {
+    pooler = register_module("pooler", nn::Linear(kBertHidden, kBertHidden));
+    classifier = register_module("classifier", nn::Linear(kBertHidden, classes));
+  }
+  Tensor forward(Tensor x) {
+    Tensor cls = x.select(1, 0);  // [N, H] view
+    return ops::linear(classifier, ops::activation(ops::linear(pooler, cls), Act::Tanh));
+  }
+};
+TORCH_MODULE(BertHead);
+
+// ---------------------------------------------------------------------------------------------
+// Model builders
+
+template <typename M>
+void add_layer(PlannerModel& pm, const std::string& name, M module) {
+  pm.layer_names.push_back(name);
+  pm.layers.emplace_back(std::move(module));
+}
+
+int64_t classes_or(const ModelOptions& opt, int64_t dflt) {
+  if (opt.num_classes < 0) throw std::invalid_argument("num_classes must be positive");
+  return opt.num_classes == 0 ? dflt : opt.num_classes;
+}
+
+bool cifar_stem(const std::string& model, const ModelOptions& opt) {
+  if (opt.stem.empty() || opt.stem == "cifar") return true;
+  if (opt.stem == "imagenet") return false;
+  throw std::invalid_argument("stem for " + model + " must be \"cifar\" or \"imagenet\", not \"" +
+                              opt.stem + "\"");
+}
+
+PlannerModel mobilenetv2(const ModelOptions& opt) {
+  PlannerModel pm;
+  pm.name = "mobilenetv2";
+  pm.input = "cifar10_32";
+  pm.sample_shape = {3, 32, 32};
+  bool cifar = cifar_stem(pm.name, opt);
+  int64_t classes = classes_or(opt, 10);
+  add_layer(pm, "features.0", ConvBNAct(3, 32, 3, cifar ? 1 : 2, 1, Act::ReLU6));
+  struct Cfg { int64_t t, c, n, s; };
+  const Cfg cfg[] = {{1, 16, 1, 1}, {6, 24, 2, cifar ? 1 : 2}, {6, 32, 3, 2}, {6, 64, 4, 2},
+                     {6, 96, 3, 1}, {6, 160, 3, 2},           {6, 320, 1, 1}};
+  int64_t in = 32, idx = 1;
+  for (const Cfg& c : cfg)
+    for (int64_t i = 0; i < c.n; i++, idx++) {
+      add_layer(pm, "features." + std::to_string(idx),
+                InvertedResidual(in, c.c, i == 0 ? c.s : 1, c.t));
+      in = c.c;
+    }
+  add_layer(pm, "features." + std::to_string(idx), ConvBNAct(in, 1280, 1, 1, 1, Act::ReLU6));
+  add_layer(pm, "classifier", PoolLinear(1280, classes));
+  return pm;
+}
+
+PlannerModel efficientnet_b1(const ModelOptions& opt) {
+  PlannerModel pm;
+  pm.name = "efficientnet_b1";
+  pm.input = "cifar10_32";
+  pm.sample_shape = {3, 32, 32};
+  bool cifar = cifar_stem(pm.name, opt);
+  int64_t classes = classes_or(opt, 10);
+  const double eps = 1e-3, depth = 1.1;  // B1: width 1.0, depth 1.1
+  add_layer(pm, "features.0", ConvBNAct(3, 32, 3, cifar ? 1 : 2, 1, Act::SiLU, eps));
+  struct Cfg { int64_t t, k, s, c, n; };  // B0 stages
+  const Cfg cfg[] = {{1, 3, 1, 16, 1},  {6, 3, 2, 24, 2},  {6, 5, 2, 40, 2}, {6, 3, 2, 80, 3},
+                     {6, 5, 1, 112, 3}, {6, 5, 2, 192, 4}, {6, 3, 1, 320, 1}};
+  int64_t in = 32, stage = 1;
+  for (const Cfg& c : cfg) {
+    auto n = static_cast<int64_t>(std::ceil(double(c.n) * depth));
+    for (int64_t i = 0; i < n; i++) {
+      add_layer(pm, "features." + std::to_string(stage) + "." + std::to_string(i),
+                MBConv(in, c.c, c.k, i == 0 ? c.s : 1, c.t));
+      in = c.c;
+    }
+    stage++;
+  }
+  add_layer(pm, "features." + std::to_string(stage), ConvBNAct(in, 1280, 1, 1, 1, Act::SiLU, eps));
+  add_layer(pm, "classifier", PoolLinear(1280, classes));
+  return pm;
+}
+
+PlannerModel resnet50(const ModelOptions& opt) {
+  PlannerModel pm;
+  pm.name = "resnet50";
+  pm.input = "miniimagenet_224";
+  pm.sample_shape = {3, 224, 224};
+  if (!opt.stem.empty() && opt.stem != "imagenet")
+    throw std::invalid_argument("resnet50 has only the \"imagenet\" stem");
+  int64_t classes = classes_or(opt, 100);
+  add_layer(pm, "stem", ResNetStem());
+  const int64_t blocks[] = {3, 4, 6, 3};
+  int64_t in = 64;
+  for (int s = 0; s < 4; s++) {
+    int64_t width = 64 << s;
+    for (int64_t i = 0; i < blocks[s]; i++) {
+      add_layer(pm, "layer" + std::to_string(s + 1) + "." + std::to_string(i),
+                Bottleneck(in, width, (i == 0 && s > 0) ? 2 : 1));
+      in = width * 4;
+    }
+  }
+  add_layer(pm, "fc", PoolLinear(2048, classes));
+  return pm;
+}
+
+PlannerModel bert_small(const ModelOptions& opt) {
+  PlannerModel pm;
+  pm.name = "bert_small";
+  if (!opt.stem.empty()) throw std::invalid_argument("bert_small has no stem option");
+  if (opt.seq_len < 1 || opt.seq_len > kBertMaxPos)
+    throw std::invalid_argument("seq_len must be in 1.." + std::to_string(kBertMaxPos));
+  pm.input = "synthetic_seq" + std::to_string(opt.seq_len);
+  pm.sample_shape = {opt.seq_len};
+  pm.token_input = true;
+  pm.vocab = kBertVocab;
+  int64_t classes = classes_or(opt, 2);
+  add_layer(pm, "embeddings", BertEmbeddings());
+  for (int64_t i = 0; i < kBertLayers; i++)
+    add_layer(pm, "encoder.layer." + std::to_string(i), BertLayer());
+  add_layer(pm, "head", BertHead(classes));
+  return pm;
+}
+
+const char* dominant_class(const std::vector<OpRecord>& ops) {
+  // the class with the most forward FLOPs; a layer with a table lookup is "embedding" (its
+  // backward writes a gradient as large as the table). flops_by_class / bytes_by_class keep the rest.
+  std::map<std::string, double> flops;
+  for (const OpRecord& op : ops) {
+    if (std::string(op.cls) == "embedding") return "embedding";
+    flops[op.cls] += op.flops;
+  }
+  const char* best = "elementwise";
+  double best_flops = -1;
+  for (const OpRecord& op : ops)
+    if (flops[op.cls] > best_flops) {
+      best_flops = flops[op.cls];
+      best = op.cls;
+    }
+  return best;
+}
+
+}  // namespace
+
+// -----------------------------------------------------------------------------------------------
+// PlannerModel
+
+Tensor PlannerModel::forward_range(Tensor x, size_t begin, size_t end) const {
+  if (begin > end || end > layers.size()) throw std::out_of_range("bad layer range");
+  for (size_t i = begin; i < end; i++) x = layers[i].forward(x);
+  return x;
+}
+
+Tensor PlannerModel::make_input(int64_t batch) const {
+  std::vector<int64_t> shape = {batch};
+  shape.insert(shape.end(), sample_shape.begin(), sample_shape.end());
+  if (token_input) return torch::randint(0, vocab, shape, torch::kLong);
+  return torch::randn(shape);
+}
+
+std::vector<Tensor> PlannerModel::layer_parameters(size_t i) const {
+  return layers.at(i).ptr()->parameters();
+}
+
+std::vector<Tensor> PlannerModel::parameters() const {
+  std::vector<Tensor> all;
+  for (size_t i = 0; i < layers.size(); i++) {
+    auto p = layer_parameters(i);
+    all.insert(all.end(), p.begin(), p.end());
+  }
+  return all;
+}
+
+int64_t PlannerModel::parameter_count() const {
+  int64_t n = 0;
+  for (const Tensor& p : parameters()) n += p.numel();
+  return n;
+}
+
+void PlannerModel::train(bool on) const {
+  for (const auto& l : layers) l.ptr()->train(on);
+}
+
+PlannerModel make_model(const std::string& name, const ModelOptions& opt) {
+  if (name == "mobilenetv2") return mobilenetv2(opt);
+  if (name == "efficientnet_b1") return efficientnet_b1(opt);
+  if (name == "resnet50") return resnet50(opt);
+  if (name == "bert_small") return bert_small(opt);
+  throw std::invalid_argument("unknown model \"" + name + "\"");
+}
+
+ModelDesc describe(const PlannerModel& m) {
+  const int64_t batch = 2;  // 2 so that batch norm in train mode also works on 1x1 maps
+  const double b = double(batch);
+  ModelDesc d;
+  d.model = m.name;
+  d.input = m.input;
+  Tensor x = m.make_input(batch);
+  for (size_t i = 0; i < m.size(); i++) {
+    Recorder rec;
+    Tensor in = x.is_floating_point() ? x.detach().requires_grad_(true) : x;
+    Tensor out;
+    {
+      RecordScope scope(&rec);
+      out = m.layers[i].forward(in);
+    }
+    LayerDesc l;
+    l.name = m.layer_names[i];
+    l.layer_class = dominant_class(rec.ops);
+    double stored = rec.extra_saved;
+    for (const auto& kv : rec.saved) stored += double(kv.second);
+    for (const OpRecord& op : rec.ops) {
+      double bytes = op.act_bytes / b + op.weight_bytes;
+      l.fwd_flops_per_sample += op.flops / b;
+      l.bwd_flops_per_sample += op.bwd_flops / b;
+      l.bytes_moved_per_sample += bytes;
+      l.flops_by_class[op.cls] += op.flops / b;
+      l.bytes_by_class[op.cls] += bytes;
+    }
+    for (const Tensor& p : m.layer_parameters(i)) l.param_bytes += p.numel() * p.element_size();
+    l.output_activation_bytes_per_sample = static_cast<int64_t>(nb(out) / b);
+    l.stored_activation_bytes_per_sample = static_cast<int64_t>(std::llround(stored / b));
+    l.kernels = static_cast<int64_t>(rec.ops.size());
+    d.layers.push_back(std::move(l));
+    x = out.detach();
+  }
+  return d;
+}
+
+ModelDesc describe_model(const std::string& name, const ModelOptions& opt) {
+  PlannerModel m = make_model(name, opt);
+  m.train(true);
+  return describe(m);
+}
+
+}  // namespace asteroid::exec

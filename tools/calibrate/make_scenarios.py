@@ -1,0 +1,123 @@
+#!/usr/bin/python3
+"""Write the scenario files of scenarios/ (environments A-D x models x links, the failure
+scenario, and the local_cpu cross-check family). Rerunnable; standard library only.
+
+The choices (batch sizes, micro-batch sizes, optimizers) are documented in scenarios/README.md;
+change them here, not in the generated files.
+"""
+
+import argparse
+import json
+import os
+
+# model -> (input, batch size, allowed micro-batch sizes, optimizer)
+MODELS = {
+    "efficientnet_b1": ("cifar10_32", 128, [4, 8, 16, 32, 64, 128], "sgd_momentum"),
+    "mobilenetv2": ("cifar10_32", 128, [4, 8, 16, 32, 64, 128], "sgd_momentum"),
+    "resnet50": ("miniimagenet_224", 32, [2, 4, 8, 16, 32], "sgd_momentum"),
+    "bert_small": ("synthetic_seq128", 32, [2, 4, 8, 16, 32], "adam"),
+}
+
+# PAPER.md section 6, Table 6.
+ENVS = {
+    "A": [("nano", 5)],
+    "B": [("nx", 3), ("tx2", 2)],
+    "C": [("nx", 1), ("tx2", 2), ("nano", 3)],
+    "D": [("tx2", 1), ("nano", 3)],
+}
+TYPE = {"nano": "jetson_nano", "tx2": "jetson_tx2", "nx": "jetson_xavier_nx"}
+PREFIX = {"nano": "nano", "tx2": "tx2_", "nx": "nx"}
+LINKS = {"100": "100Mbps", "1000": "1000Mbps"}
+LATENCY = "0.5ms"  # switch RTT/2 (shared/DEVICES.md: RTT about 0.2-0.5 ms)
+
+# Failure scenario: environment C, the NX leaves about a third into the run.
+FAIL = {"env": "C", "model": "mobilenetv2", "link": "100", "rounds": 220, "leave_at": "30s",
+        "device": "nx0"}
+
+# Local cross-check family (traces measured on this machine by asteroid-profile).
+# (model, devices, batch size, rounds)
+LOCAL = [("mobilenetv2", 2, 32, 20), ("mobilenetv2", 3, 32, 20), ("efficientnet_b1", 2, 32, 20),
+         ("efficientnet_b1", 3, 32, 20), ("resnet50", 2, 16, 5), ("bert_small", 2, 16, 5)]
+
+
+def devices_of(env):
+    out = []
+    for kind, n in ENVS[env]:
+        for i in range(n):
+            out.append({"name": f"{PREFIX[kind]}{i}", "type": TYPE[kind]})
+    return out
+
+
+def env_scenario(env, model, link):
+    inp, batch, micro, opt = MODELS[model]
+    devs = devices_of(env)
+    types = sorted({d["type"] for d in devs})
+    desc = (f"Environment {env} ({', '.join(f'{n} x {TYPE[k]}' for k, n in ENVS[env])}), {model} on "
+            f"{inp}, {LINKS[link]} star network. Jetson traces are derived (tools/calibrate).")
+    return {
+        "schema_version": 1,
+        "name": f"env{env}_{model}_{link}mbps",
+        "description": desc,
+        "cluster": {"devices": devs, "network": {"bandwidth": LINKS[link], "latency": LATENCY}},
+        "model": {"name": model, "input": inp},
+        "training": {"batch_size": batch, "optimizer": opt},
+        "planner": {"strategy": "asteroid", "microbatch_sizes": micro},
+        "traces": {t: f"../traces/{t}/{model}.json" for t in types},
+    }
+
+
+def write(path, obj):
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=2)
+        f.write("\n")
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out-dir", default=os.path.normpath(os.path.join(here, "..", "..", "scenarios")))
+    args = ap.parse_args()
+    os.makedirs(args.out_dir, exist_ok=True)
+    n = 0
+    for env in ENVS:
+        for model in MODELS:
+            for link in LINKS:
+                s = env_scenario(env, model, link)
+                write(os.path.join(args.out_dir, s["name"] + ".json"), s)
+                n += 1
+
+    s = env_scenario(FAIL["env"], FAIL["model"], FAIL["link"])
+    s["name"] = "envC_fail"
+    s["description"] = (f"Environment C, {FAIL['model']}, {LINKS[FAIL['link']]}: {FAIL['device']} (the "
+                        f"Xavier NX) leaves at {FAIL['leave_at']}, about 30% into a run of "
+                        f"{FAIL['rounds']} rounds; 1 s heartbeats, failure after 3 missed beats, "
+                        "lightweight re-planning.")
+    s["training"]["rounds"] = FAIL["rounds"]
+    s["faults"] = {"heartbeat_interval": "1s", "missed_heartbeats": 3,
+                   "replication_interval_rounds": 1, "recovery": "lightweight",
+                   "events": [{"at": FAIL["leave_at"], "device": FAIL["device"], "kind": "leave"}]}
+    write(os.path.join(args.out_dir, "envC_fail.json"), s)
+    n += 1
+
+    for model, ndev, batch, rounds in LOCAL:
+        inp, _, _, opt = MODELS[model]
+        micro = [m for m in (1, 2, 4, 8, 16, 32) if batch % m == 0 and m >= 2]
+        s = {
+            "schema_version": 1,
+            "name": f"local_{model}_{ndev}dev",
+            "description": (f"{ndev} processes on this machine (device type local_cpu, measured trace), "
+                            f"{model}, 1 Gbps: for checking the simulator against real runs here."),
+            "cluster": {"devices": [{"name": f"cpu{i}", "type": "local_cpu"} for i in range(ndev)],
+                        "network": {"bandwidth": "1Gbps", "latency": LATENCY}},
+            "model": {"name": model, "input": inp},
+            "training": {"batch_size": batch, "rounds": rounds, "optimizer": opt},
+            "planner": {"strategy": "asteroid", "microbatch_sizes": micro},
+            "traces": {"local_cpu": f"../traces/local_cpu/{model}.json"},
+        }
+        write(os.path.join(args.out_dir, s["name"] + ".json"), s)
+        n += 1
+    print(f"wrote {n} scenarios to {args.out_dir}")
+
+
+if __name__ == "__main__":
+    main()
