@@ -18,8 +18,8 @@ using namespace asteroid;
 namespace {
 
 const char* kUsage =
-    "usage: asteroid-plan SCENARIO [--strategy NAME] [--json] [-o FILE]\n"
-    "       asteroid-plan SCENARIO --evaluate PLAN.json [--json] [-o FILE]\n";
+    "usage: asteroid-plan SCENARIO [--strategy NAME] [--latency-model pipeline|paper] [--json] [-o FILE]\n"
+    "       asteroid-plan SCENARIO --evaluate PLAN.json [--latency-model M] [--json] [-o FILE]\n";
 
 [[noreturn]] void fail(const std::string& message) {
   std::cerr << "asteroid-plan: " << message << "\n";
@@ -27,7 +27,7 @@ const char* kUsage =
 }
 
 struct Args {
-  std::string scenario, strategy, evaluate, output;
+  std::string scenario, strategy, evaluate, output, latency_model;
   bool json = false;
 };
 
@@ -41,6 +41,7 @@ Args parse_args(int argc, char** argv) {
     };
     if (s == "--strategy") a.strategy = value("--strategy");
     else if (s == "--evaluate") a.evaluate = value("--evaluate");
+    else if (s == "--latency-model") a.latency_model = value("--latency-model");
     else if (s == "-o" || s == "--output") a.output = value("-o");
     else if (s == "--json") a.json = true;
     else if (s == "-h" || s == "--help") { std::cout << kUsage; std::exit(0); }
@@ -51,6 +52,8 @@ Args parse_args(int argc, char** argv) {
   if (a.scenario.empty()) fail(std::string("no scenario given\n") + kUsage);
   if (!a.strategy.empty() && !is_strategy_name(a.strategy))
     fail("--strategy: unknown strategy \"" + a.strategy + "\" (known: " + strategy_name_list() + ")");
+  if (!a.latency_model.empty() && a.latency_model != "pipeline" && a.latency_model != "paper")
+    fail("--latency-model: must be pipeline or paper, found \"" + a.latency_model + "\"");
   if (!a.strategy.empty() && !a.evaluate.empty()) fail("--strategy and --evaluate exclude each other");
   return a;
 }
@@ -70,7 +73,8 @@ int main(int argc, char** argv) {
   Args args = parse_args(argc, argv);
   auto loaded = load_scenario(args.scenario);
   if (!loaded) fail(loaded.error().str());
-  const Scenario& s = loaded.value();
+  Scenario& s = loaded.value();
+  if (!args.latency_model.empty()) s.planner.latency_model = args.latency_model;
   CostModel model = make_cost_model(s);
 
   if (!args.evaluate.empty()) {
@@ -112,6 +116,7 @@ int main(int argc, char** argv) {
     j["scenario"] = s.name;
     j["model"] = s.model;
     j["strategy"] = strategy;
+    j["latency_model"] = s.planner.latency_model;
     j["batch_size"] = s.training.batch_size;
     j["planning_time_s"] = planning_s;
     emit(args, j.dump(2) + "\n");
@@ -119,7 +124,8 @@ int main(int argc, char** argv) {
   }
   std::string text = "scenario " + s.name + ": model " + s.model + ", " +
                      std::to_string(s.devices.size()) + " devices, batch " +
-                     std::to_string(s.training.batch_size) + ", strategy " + strategy + "\n";
+                     std::to_string(s.training.batch_size) + ", strategy " + strategy +
+                     ", latency model " + s.planner.latency_model + "\n";
   text += evaluation_to_text(r.evaluation, model.cluster());
   char buf[64];
   std::snprintf(buf, sizeof buf, "planning time %.1f ms\n", planning_s * 1e3);

@@ -6,6 +6,7 @@
 #include <limits>
 #include <queue>
 
+#include "asteroid/pipeline_schedule.hpp"
 #include "asteroid/units.hpp"
 
 namespace asteroid {
@@ -147,33 +148,43 @@ double CostModel::transfer_s(int boundary_layer, const int* a, int na, const int
   return lat + bytes / bw;
 }
 
-double round_latency(std::vector<StepCost>& steps, int M, int* dominant_step) {
+double round_latency(std::vector<StepCost>& steps, int M, LatencyModel model, int* dominant_step) {
   int S = int(steps.size());
   int dm = 0;
   for (int s = 1; s < S; ++s)
     if (steps[s].E_f + steps[s].E_b > steps[dm].E_f + steps[dm].E_b) dm = s;
   double c_dm = steps[dm].E_f + steps[dm].E_b;
+  double all_steps = 0;
+  for (const auto& st : steps) all_steps += st.E_f + st.E_b;
   double latency = 0;
-  double warmup = 0;
+  double warmup = 0, backward_before = 0;
   for (int s = 0; s < S; ++s) {
     StepCost& st = steps[s];
     st.T_w = warmup;
-    double te = M * c_dm;
-    if (s < dm)
-      for (int i = s; i < dm; ++i) te += steps[i].E_f + steps[i].E_b;
-    else
-      for (int i = dm; i < s; ++i) te -= steps[i].E_f + steps[i].E_b;
-    st.T_e = te;
+    if (model == LatencyModel::paper) {
+      double te = M * c_dm;
+      if (s < dm)
+        for (int i = s; i < dm; ++i) te += steps[i].E_f + steps[i].E_b;
+      else
+        for (int i = dm; i < s; ++i) te -= steps[i].E_f + steps[i].E_b;
+      st.T_e = te;
+    } else {
+      st.T_e = all_steps + (M - 1) * c_dm - backward_before - warmup;
+    }
     latency = std::max(latency, st.total());
     warmup += st.E_f;
+    backward_before += st.E_b;
   }
   if (dominant_step) *dominant_step = dm;
   return latency;
 }
 
+const char* to_string(LatencyModel m) { return m == LatencyModel::paper ? "paper" : "pipeline"; }
+
 Evaluation CostModel::evaluate(const Plan& plan) const {
   Evaluation ev;
   ev.plan = plan;
+  ev.latency_model = options_.latency_model;
   int P = plan.num_stages();
   int beta = plan.microbatch_size;
   for (int p = 0; p < P; ++p) {
@@ -213,9 +224,11 @@ Evaluation CostModel::evaluate(const Plan& plan) const {
       ev.devices.push_back(u);
     }
   }
-  ev.round_latency_s = round_latency(ev.steps, plan.microbatches, &ev.dominant_step);
+  ev.round_latency_s =
+      round_latency(ev.steps, plan.microbatches, options_.latency_model, &ev.dominant_step);
   ev.throughput_samples_per_s =
       ev.round_latency_s > 0 ? plan.microbatch_size * plan.microbatches / ev.round_latency_s : 0;
+  ev.schedule_latency_s = schedule_latency(ev.steps, plan.microbatches).latency_s;
   ev.feasible = true;
   return ev;
 }

@@ -18,6 +18,8 @@ nlohmann::json evaluation_to_json(const Evaluation& e, const Cluster& c) {
   }
   j["round_latency_s"] = e.round_latency_s;
   j["throughput_samples_per_s"] = e.throughput_samples_per_s;
+  j["schedule_latency_s"] = e.schedule_latency_s;
+  j["latency_model"] = to_string(e.latency_model);
   j["plan"] = plan_to_json(e.plan, c);
   nlohmann::json steps = nlohmann::json::array();
   for (const auto& s : e.steps)
@@ -58,8 +60,11 @@ std::string evaluation_to_text(const Evaluation& e, const Cluster& c) {
       o << (i ? ", " : "") << c.devices[sp.devices[i]].name << " (" << sp.shares[i] << ")";
     o << "\n";
   }
-  std::snprintf(buf, sizeof buf, "round latency %.4f s, throughput %.2f samples/s\n",
-                e.round_latency_s, e.throughput_samples_per_s);
+  std::snprintf(buf, sizeof buf, "round latency %.4f s (%s latency model), throughput %.2f samples/s\n",
+                e.round_latency_s, to_string(e.latency_model), e.throughput_samples_per_s);
+  o << buf;
+  std::snprintf(buf, sizeof buf, "1F1B schedule of these steps: %.4f s per round (%.2f samples/s)\n",
+                e.schedule_latency_s, e.plan.microbatch_size * e.plan.microbatches / e.schedule_latency_s);
   o << buf;
   o << "steps (E_f, E_b, T_w, T_e, T_a in seconds):\n";
   for (size_t i = 0; i < e.steps.size(); ++i) {

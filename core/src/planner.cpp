@@ -11,7 +11,8 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // A partial plan, summarised by what the rest of the pipeline needs to finish its latency.
 struct Label {
-  double a, b, c;  // before dm: U, X, m; after dm: V, W, C (see planner.hpp)
+  double a, b, c, d;  // paper, before dm: U, X, m, -; after dm: V, W, C, -;
+                      // pipeline: sum of E_f + E_b, Q, m, sum of E_b (see planner.hpp)
   bool after_dm;
   int parent;      // label of the previous stage, -1 for the first
   int l, e, n, h;  // the stage that made it: layers [l, e], devices order[n..h]
@@ -21,7 +22,8 @@ struct Step {
   double F, B, A, c;
 };
 
-bool dominates(const Label& x, const Label& y) {
+bool dominates(const Label& x, const Label& y, bool paper) {
+  if (!paper) return x.a <= y.a && x.b <= y.b && x.c <= y.c && x.d >= y.d;
   if (x.after_dm != y.after_dm) return false;
   if (!x.after_dm) return x.a <= y.a && x.b <= y.b && x.c <= y.c;
   return x.a <= y.a && x.b <= y.b && x.c >= y.c;
@@ -73,7 +75,8 @@ RestBound rest_bound(const CostModel& m, const std::vector<int>& order) {
 class Search {
  public:
   Search(const CostModel& model, const PlannerOptions& opt)
-      : model_(model), opt_(opt), order_(planner_device_order(model.cluster())) {
+      : model_(model), opt_(opt), order_(planner_device_order(model.cluster())),
+        paper_(model.options().latency_model == LatencyModel::paper) {
     const Cluster& c = model.cluster();
     uniform_network_ = true;
     for (int i = 0; i < c.size() && uniform_network_; ++i)
@@ -101,21 +104,30 @@ class Search {
   // No completion of x from state (l, n) can have a latency below this.
   double lower_bound(const Label& x, int l, int n) const {
     double rest = rest_c(l, n);
+    if (!paper_) return x.a + rest + (M_ - 1) * std::max(x.c, rest) + std::max(x.b, 0.0);
     if (x.after_dm) return rest > x.c ? kInf : x.a;
     return x.a + M_ * std::max(x.c, rest);
+  }
+
+  // The latency of a complete plan's label.
+  double final_value(const Label& x) const {
+    if (!paper_) return x.a + (M_ - 1) * x.c + x.b;
+    return x.after_dm ? x.a : kInf;
   }
 
   // Appends step s to x; writes up to two labels (x continues before dm, or s becomes dm).
   int extend(const Label& x, const Step& s, Label* out) const {
     int k = 0;
-    if (!x.after_dm) {
-      out[k++] = {x.a + s.F, std::max(x.b, s.A) + s.B, std::max(x.c, s.c), false, 0, 0, 0, 0, 0};
+    if (!paper_) {
+      out[k++] = {x.a + s.c, std::max(x.b, s.A - x.d), std::max(x.c, s.c), x.d + s.B, false, 0, 0, 0, 0, 0};
+    } else if (!x.after_dm) {
+      out[k++] = {x.a + s.F, std::max(x.b, s.A) + s.B, std::max(x.c, s.c), 0, false, 0, 0, 0, 0, 0};
       if (s.c >= x.c) {
         double base = x.a + M_ * s.c;
-        out[k++] = {base + std::max(x.b, s.A), base - s.B, s.c, true, 0, 0, 0, 0, 0};
+        out[k++] = {base + std::max(x.b, s.A), base - s.B, s.c, 0, true, 0, 0, 0, 0, 0};
       }
     } else if (s.c <= x.c) {
-      out[k++] = {std::max(x.a, x.b + s.A), x.b - s.B, x.c, true, 0, 0, 0, 0, 0};
+      out[k++] = {std::max(x.a, x.b + s.A), x.b - s.B, x.c, 0, true, 0, 0, 0, 0, 0};
     }
     return k;
   }
@@ -123,9 +135,9 @@ class Search {
   void insert(std::vector<int>& bucket, const Label& lab, int l, int n) {
     if (lower_bound(lab, l, n) >= best) return;
     for (int id : bucket)
-      if (dominates(arena_[id], lab)) return;
+      if (dominates(arena_[id], lab, paper_)) return;
     bucket.erase(std::remove_if(bucket.begin(), bucket.end(),
-                                [&](int id) { return dominates(lab, arena_[id]); }),
+                                [&](int id) { return dominates(lab, arena_[id], paper_); }),
                  bucket.end());
     arena_.push_back(lab);
     bucket.push_back(int(arena_.size()) - 1);
@@ -138,15 +150,15 @@ class Search {
     double rest = rest_c(e1, h1);
     for (int g : gs)
       for (int id : (*cur_)[key(l, g, n)]) {
-        const Label& x = arena_[id];
-        if (x.after_dm ? (rest <= x.c && x.a < best) : (x.a + M_ * std::max(x.c, rest) < best)) return true;
+        if (lower_bound(arena_[id], e1, h1) < best) return true;
       }
     return false;
   }
 
   void finish(const Label& lab, int beta, int P) {
-    if (!lab.after_dm || lab.a >= best) return;
-    best = lab.a;
+    double value = final_value(lab);
+    if (value >= best) return;
+    best = value;
     Plan plan;
     plan.microbatch_size = beta;
     plan.microbatches = model_.options().batch_size / beta;
@@ -174,6 +186,7 @@ class Search {
   const CostModel& model_;
   const PlannerOptions& opt_;
   std::vector<int> order_;
+  bool paper_;
   bool uniform_network_ = true;
   int N_ = 0, L_ = 0;
   double M_ = 1, beta_ = 1;
@@ -195,7 +208,7 @@ void Search::run(int beta, int P) {
   arena_.clear();
   size_t num_keys = size_t(L_ + 1) * N_ * (N_ + 1);
   std::vector<std::vector<int>> cur(num_keys), next(num_keys);
-  arena_.push_back({0, -kInf, 0, false, -1, 0, 0, 0, 0});
+  arena_.push_back({0, -kInf, 0, 0, false, -1, 0, 0, 0, 0});
   cur[key(0, 0, 0)].push_back(0);
   cur_ = &cur;
 

@@ -93,7 +93,12 @@ void parse_training(const JsonReader& r, Scenario& s) {
 }
 
 void parse_planner(const JsonReader& r, Scenario& s) {
-  r.allow_only({"strategy", "microbatch_sizes", "max_stages"});
+  r.allow_only({"strategy", "microbatch_sizes", "max_stages", "latency_model"});
+  if (r.has("latency_model")) {
+    s.planner.latency_model = r.at("latency_model").string();
+    if (s.planner.latency_model != "pipeline" && s.planner.latency_model != "paper")
+      r.at("latency_model").fail("must be \"pipeline\" or \"paper\", found \"" + s.planner.latency_model + "\"");
+  }
   if (r.has("strategy")) {
     s.planner.strategy = r.at("strategy").string();
     if (!is_strategy_name(s.planner.strategy))

@@ -181,6 +181,7 @@ CostModel make_cost_model(const Scenario& s) {
   CostOptions o;
   o.batch_size = s.training.batch_size;
   o.optimizer = s.training.optimizer;
+  o.latency_model = s.planner.latency_model == "paper" ? LatencyModel::paper : LatencyModel::pipeline;
   return CostModel(make_cluster(s), o);
 }
 

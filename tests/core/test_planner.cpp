@@ -89,6 +89,7 @@ Cluster random_cluster(std::mt19937& rng, int num_devices, int num_layers, bool 
 }  // namespace
 
 TEST_CASE("planner: matches exhaustive search on small random clusters", "[planner]") {
+  auto model_kind = GENERATE(LatencyModel::pipeline, LatencyModel::paper);
   int checked = 0, feasible = 0;
   for (int seed = 1; seed <= 120; ++seed) {
     std::mt19937 rng(seed);
@@ -99,13 +100,14 @@ TEST_CASE("planner: matches exhaustive search on small random clusters", "[plann
     CostOptions o;
     o.batch_size = seed % 3 == 0 ? 12 : 16;
     o.optimizer = Optimizer::sgd_momentum;
+    o.latency_model = model_kind;
     CostModel model(cluster, o);
     PlannerOptions opt;
     std::vector<int> betas = microbatch_candidates(o.batch_size, {});
     Plan reference;
     double expected = exhaustive_best(model, betas, &reference);
     auto found = plan_optimal(model, opt);
-    INFO("seed " << seed << ": " << N << " devices, " << L << " layers, uneven links " << uneven);
+    INFO(to_string(model_kind) << " latency, seed " << seed << ": " << N << " devices, " << L << " layers, uneven links " << uneven);
     ++checked;
     if (!std::isfinite(expected)) {
       CHECK_FALSE(found.ok());
@@ -121,7 +123,7 @@ TEST_CASE("planner: matches exhaustive search on small random clusters", "[plann
   }
   CHECK(checked == 120);
   CHECK(feasible >= 60);  // the instances must exercise the search, not only infeasibility
-  WARN("exhaustive comparison: " << feasible << " of " << checked << " instances feasible");
+  WARN("exhaustive comparison (" << to_string(model_kind) << " latency): " << feasible << " of " << checked << " instances feasible");
 }
 
 TEST_CASE("planner: straight pipeline and even-share options match exhaustive search", "[planner]") {

@@ -13,6 +13,17 @@
 //   latency (the paper's T_a, with the latency term added).
 // - Memory of a device: parameters x (2 + optimizer state factor) + K x share x stored activations.
 // - dm is the first step with the largest E_f + E_b.
+// - The latency model. Eq. 4-6 as reconstructed in PAPER.md (`paper`) assumes the dominant step
+//   never waits for its first gradient, and its terms for steps after dm subtract their backward
+//   times: with one micro-batch it counts the dominant step alone, so a planner minimising it
+//   prefers deep pipelines with one or two micro-batches that are three to four times slower when run.
+//   The default (`pipeline`) keeps Eq. 4-8's steps, memory and all-reduce and replaces the round
+//   formula by the classic pipeline bound: the first micro-batch's trip through every step, plus
+//   M - 1 periods of the dominant step; each stage's all-reduce starts when its last backward ends,
+//   that is sum_{i<s} E_b^i before step 0's:
+//     latency = sum_s (E_f^s + E_b^s) + (M - 1) (E_f^dm + E_b^dm) + max_s (T_a^s - sum_{i<s} E_b^i)
+//   It is exact for equal steps and for a dominant last step, and errs on the slow side otherwise
+//   (pipeline_schedule.hpp replays the schedule itself and reports the difference).
 #pragma once
 
 #include <string>
@@ -24,8 +35,11 @@
 
 namespace asteroid {
 
+enum class LatencyModel { pipeline, paper };
+
 struct CostOptions {
   int batch_size = 0;
+  LatencyModel latency_model = LatencyModel::pipeline;
   Optimizer optimizer = Optimizer::sgd_momentum;
   bool ignore_memory = false;   // plan as if memory were unlimited (baselines that do)
   bool ignore_network = false;  // plan as if links were infinitely fast (baselines that do)
@@ -64,8 +78,13 @@ struct Evaluation {
   bool feasible = false;
   std::string reason;
   Plan plan;  // with shares filled in
-  double round_latency_s = 0;
-  double throughput_samples_per_s = 0;
+  LatencyModel latency_model = LatencyModel::pipeline;
+  double round_latency_s = 0;            // under latency_model: what the planner minimises
+  double throughput_samples_per_s = 0;   // B / round_latency_s
+  // The same steps replayed under 1F1B (pipeline_schedule.hpp): no shorter than the real round of
+  // this plan can be on links without contention. Eq. 4-6 leaves out the wait of the dominant step
+  // for its first gradient, so it can be lower.
+  double schedule_latency_s = 0;
   std::vector<StepCost> steps;
   int dominant_step = 0;
   std::vector<DeviceUse> devices;
@@ -100,8 +119,12 @@ class CostModel {
   int num_layers_ = 0;
 };
 
-// The round latency of Eq. 4-6 from the per-step E_f, E_b and T_a, with M micro-batches; fills in
-// T_w and T_e and returns the latency. Shared by the evaluator and by tests.
-double round_latency(std::vector<StepCost>& steps, int microbatches, int* dominant_step);
+// The round latency from the per-step E_f, E_b and T_a, with M micro-batches; fills in T_w (the
+// warm-up before the step's first forward) and T_e (from then to its last backward's end) and
+// returns the latency. Shared by the evaluator and by tests.
+double round_latency(std::vector<StepCost>& steps, int microbatches, LatencyModel model,
+                     int* dominant_step);
+
+const char* to_string(LatencyModel m);
 
 }  // namespace asteroid

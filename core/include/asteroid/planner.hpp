@@ -2,17 +2,20 @@
 // model: contiguous layer ranges x contiguous device groups over the devices sorted by memory (then
 // speed; a prefix of that order may be left idle) x micro-batch size (divisors of B).
 //
-// SUBTLE: the round latency (Eq. 4-6) is not a sum over stages: it depends on the dominant step dm,
-// the first step with the largest E_f + E_b, anywhere in the pipeline. A plain prefix DP is therefore
-// not exact. This planner is a dynamic program over (stages placed, next layer, next device, start of
-// the last group) whose entries hold Pareto sets of partial-plan labels:
-//   before dm:  (U = sum of E_f, X = max_s (T_a^s + sum of E_b from s on), m = max E_f + E_b)
-//   after dm:   (V = latency so far, W = base - sum of E_b since dm, C = E_f + E_b of dm)
-// so that the objective can be finished exactly from either, and dominated labels are dropped.
-// Choosing any step j with E_f + E_b >= every other step as "dm" gives a latency no lower than the
-// true one, and the true dm gives it exactly, so the minimum over labels is the optimum.
-// Labels whose lower bound (U + M m, or V) cannot beat the best complete plan found are pruned, and
-// a stage's layer range stops growing once M (E_f + E_b) alone reaches that bound.
+// SUBTLE: the round latency is not a sum over stages: it depends on the dominant step dm, the first
+// step with the largest E_f + E_b, anywhere in the pipeline, and on where each stage's all-reduce
+// starts. A plain prefix DP is therefore not exact. This planner is a dynamic program over (stages
+// placed, next layer, next device, start of the last group) whose entries hold Pareto sets of
+// partial-plan labels from which the objective can be finished exactly; dominated labels are dropped.
+// - pipeline latency model: (sum of E_f + E_b, Q = max_s (T_a^s - sum_{i<s} E_b^i), m = max E_f + E_b,
+//   sum of E_b); the latency is sum + (M - 1) m + Q.
+// - paper (Eq. 4-6): before dm (U = sum of E_f, X = max_s (T_a^s + sum of E_b from s on), m); after dm
+//   (V = latency so far, W = base - sum of E_b since dm, C = E_f + E_b of dm). Choosing any step j with
+//   E_f + E_b >= every other step as "dm" gives a latency no lower than the true one, and the true dm
+//   gives it exactly, so the minimum over labels is the optimum.
+// Labels whose lower bound cannot beat the best complete plan found are pruned (the bound includes
+// the least time the remaining layers need on the remaining devices), and a stage's layer range stops
+// growing once M x (its slowest device's time) alone reaches the best.
 // Pure: no I/O, no globals.
 #pragma once
 

@@ -47,6 +47,7 @@ struct PlannerSpec {
   std::string strategy = "asteroid";
   std::vector<int> microbatch_sizes;  // empty: every divisor of B
   int max_stages = 0;                 // 0: no limit
+  std::string latency_model = "pipeline";  // pipeline | paper (cost_model.hpp)
 };
 
 enum class FaultKind { leave, slowdown, link_slowdown };
