@@ -1,6 +1,7 @@
 #include "asteroid/planner.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 
@@ -90,6 +91,7 @@ class Search {
 
   double best = kInf;
   Plan best_plan;
+  bool out_of_time = false;
   PlanSearchStats stats;
   std::string last_reason;  // why the last infeasible stage was refused, for the error message
 
@@ -144,6 +146,13 @@ class Search {
     ++stats.labels_created;
   }
 
+  bool past_deadline() {
+    if (opt_.time_limit_s <= 0) return false;
+    if (!out_of_time)
+      out_of_time = std::chrono::steady_clock::now() - start_ > std::chrono::duration<double>(opt_.time_limit_s);
+    return out_of_time;
+  }
+
   // Whether some label at (l, g, n), for g in gs, could still beat the best plan if the stage ending
   // at layer e1 - 1 on devices up to h1 - 1 were added: checked before paying for the stage.
   bool any_label_can_continue(const std::vector<int>& gs, int l, int n, int e1, int h1) const {
@@ -194,6 +203,7 @@ class Search {
   bool have_rest_ = false;
   std::vector<Label> arena_;
   const std::vector<std::vector<int>>* cur_ = nullptr;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
 void Search::run(int beta, int P) {
@@ -220,6 +230,7 @@ void Search::run(int beta, int P) {
     int K = 2 * (P - p) - 1;
     int stages_after = P - 1 - p;
     for (int l = p; l <= L_ - 1 - stages_after; ++l) {
+      if (past_deadline()) return;
       for (int n = p; n <= N_ - 1 - stages_after; ++n) {
         gs_start.clear();
         for (int g = 0; g < N_; ++g) {
@@ -326,6 +337,8 @@ Result<PlannerResult> plan_optimal(const CostModel& model, const PlannerOptions&
   if (betas.empty()) return Error{"", "planner.microbatch_sizes", "no micro-batch size divides the batch size"};
   for (int P = 1; P <= P_max; ++P)
     for (int beta : betas) search.run(beta, P);
+  if (search.best == kInf && search.out_of_time)
+    return Error{"", "", "no plan found within the planner's time limit"};
   if (search.best == kInf) {
     std::string why = search.last_reason.empty() ? "no plan satisfies the constraints"
                                                  : "no plan fits in memory; e.g. " + search.last_reason;
@@ -335,6 +348,7 @@ Result<PlannerResult> plan_optimal(const CostModel& model, const PlannerOptions&
   r.plan = search.best_plan;
   r.round_latency_s = search.best;
   r.stats = search.stats;
+  r.proven_optimal = !search.out_of_time;
   return r;
 }
 

@@ -10,7 +10,7 @@
 namespace asteroid {
 namespace {
 
-using Program = std::vector<std::vector<Instruction>>;
+using Lists = std::vector<std::vector<Instruction>>;
 
 // What pairs a send with its receive: (from, to, channel, micro-batch, stage of the payload).
 using MessageKey = std::tuple<int, int, char, int, int>;
@@ -31,7 +31,7 @@ MessageKey key_of(int device, const Instruction& i) {
 }
 
 // A step x device grid of the program up to a little past `step`, the offending row marked.
-std::string grid(const Program& p, int device, int step, const std::string& why) {
+std::string grid(const Lists& p, int device, int step, const std::string& why) {
   std::vector<int> cols;
   for (int d = 0; d < int(p.size()); ++d)
     if (!p[d].empty()) cols.push_back(d);
@@ -61,7 +61,7 @@ std::string grid(const Program& p, int device, int step, const std::string& why)
 
 }  // namespace
 
-Result<bool> validate_program(const Program& p) {
+Result<bool> validate_program(const Lists& p) {
   auto fail = [&](int d, int s, const std::string& why) -> Result<bool> {
     return Error{"", "", grid(p, d, s, why)};
   };
@@ -143,7 +143,7 @@ Result<bool> validate_program(const Program& p) {
   return true;
 }
 
-Result<int> dry_run(const Program& p) {
+Result<int> dry_run(const Lists& p) {
   const int D = int(p.size());
   std::vector<size_t> pc(D, 0);
   std::multiset<MessageKey> in_flight;

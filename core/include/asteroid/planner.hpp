@@ -16,7 +16,7 @@
 // Labels whose lower bound cannot beat the best complete plan found are pruned (the bound includes
 // the least time the remaining layers need on the remaining devices), and a stage's layer range stops
 // growing once M x (its slowest device's time) alone reaches the best.
-// Pure: no I/O, no globals.
+// Pure: no I/O, no globals (it reads a steady clock only when a time limit is set).
 #pragma once
 
 #include <vector>
@@ -37,6 +37,9 @@ struct PlannerOptions {
   int max_group_size = 0;             // 0: no limit (1: a straight pipeline)
   bool use_all_devices = false;       // forbid leaving devices idle
   ShareRule share_rule = ShareRule::allocate;
+  // Stop searching after this long (0: never) and return the best plan found so far, marked as not
+  // proven optimal. The search is the same; only its end is cut.
+  double time_limit_s = 0;
 };
 
 struct PlanSearchStats {
@@ -46,6 +49,7 @@ struct PlanSearchStats {
 
 struct PlannerResult {
   Plan plan;
+  bool proven_optimal = true;  // false when time_limit_s cut the search
   double round_latency_s = 0;  // as the search computed it; evaluate(plan) gives the same
   PlanSearchStats stats;
 };

@@ -1,0 +1,109 @@
+// The Coordinator of PAPER.md section 5 (DESIGN.md contract 2): a state machine with no I/O and no
+// clock. It is told the time and what happened (a heartbeat, a round finished everywhere, a message
+// overdue, the state transfer done) and answers with actions (declare a device failed, re-plan, move
+// layers, transfer state, replay a round, resume). sim/ feeds it simulated time, exec/ wall time.
+//
+// 1. Heartbeat-guided detection: a device whose last heartbeat is more than
+//    missed_heartbeats x heartbeat_interval old is declared failed at exactly that moment
+//    (next_deadline() says when to call tick()). A message overdue only makes the coordinator check.
+// 2. Topology-driven replication (assign_replicas): a stage whose group has >= 2 devices is its own
+//    copy (every member holds the same weights after the all-reduce); a single-device stage is
+//    copied to the device of a neighbouring stage with the most free memory, every
+//    replication_interval_rounds rounds (the copies are Program instructions, so real traffic).
+// 3. Recovery, by strategy:
+//    lightweight: the failed device's group shrinks and Alg. 1 reruns; or, for a single-device
+//                 stage, its layers go to the neighbouring stages (every cut point between the two
+//                 is tried) and the CostModel picks the best; state moves only for layers a device
+//                 does not already hold (its own, or as a replica). Falls back to `replan` when no
+//                 candidate fits in memory.
+//    replan:      plan_optimal on the survivors; state moves only for layers a device lacks.
+//    restart:     plan_optimal on the survivors; every device of the new plan receives its whole
+//                 stage (weights + optimizer state) from the coordinator's checkpoint (device -1).
+//    Then the rounds since the last checkpoint (the last round whose copies all landed) are replayed.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "asteroid/cost_model.hpp"
+#include "asteroid/planner.hpp"
+#include "asteroid/program.hpp"
+
+namespace asteroid {
+
+enum class Recovery { lightweight, replan, restart };
+const char* to_string(Recovery r);
+bool parse_recovery(const std::string& s, Recovery* out);
+
+struct CoordinatorConfig {
+  double heartbeat_interval_s = 1.0;
+  int missed_heartbeats = 3;
+  int replication_interval_rounds = 1;
+  bool replicate = true;  // false: no copies (fault-free runs that must match the cost model)
+  Recovery recovery = Recovery::lightweight;
+  PlannerOptions planner;
+};
+
+struct StateTransfer {
+  int from = -1;  // device index; -1: the coordinator's checkpoint
+  int to = 0;
+  int first_layer = 0, last_layer = 0;
+  double bytes = 0;  // weights + optimizer state
+};
+
+enum class ActionKind { declare_failed, replan, move_layers, transfer_state, replay_round, resume };
+const char* to_string(ActionKind k);
+
+struct Action {
+  ActionKind kind = ActionKind::declare_failed;
+  int device = -1;    // declare_failed
+  int round = -1;     // replay_round: the first round to run again
+  int plan_id = -1;   // replan, resume
+  std::string detail; // what was decided, for logs and reports
+  std::vector<StateTransfer> transfers;  // transfer_state
+};
+
+// Which device keeps a copy of each single-device stage. Pure; O(devices).
+std::vector<ReplicaAssignment> assign_replicas(const CostModel& model, const Evaluation& ev);
+
+class Coordinator {
+ public:
+  Coordinator(const CostModel& model, const Plan& plan, CoordinatorConfig config);
+
+  const CoordinatorConfig& config() const { return config_; }
+  int plan_id() const { return int(plans_.size()) - 1; }
+  const Plan& plan() const { return plans_.back().plan; }
+  const std::vector<Evaluation>& plans() const { return plans_; }  // by id, with shares
+  const std::vector<ReplicaAssignment>& replicas() const { return replicas_; }
+  bool replicates_after(int round) const;     // copies go out at the end of this round
+  bool alive(int device) const { return alive_[device]; }
+  bool recovering() const { return recovering_; }
+  int last_checkpoint() const { return checkpoint_; }  // -1: the initial weights
+
+  // When tick() must next be called for detection to be on time (infinity: no device to watch).
+  double next_deadline() const;
+
+  void start(double now);
+  std::vector<Action> heartbeat(int device, double now);
+  std::vector<Action> tick(double now);
+  std::vector<Action> message_overdue(int from_device, double now);
+  // Round `round` finished on every device, its copies (if any) landed.
+  std::vector<Action> round_done(int round, double now);
+  std::vector<Action> state_transferred(double now);
+
+ private:
+  std::vector<Action> fail(int device, double now);
+  Evaluation recover(int failed, std::string* detail);
+  std::vector<StateTransfer> transfers_for(const Plan& next) const;
+
+  const CostModel& model_;
+  CoordinatorConfig config_;
+  std::vector<Evaluation> plans_;
+  std::vector<ReplicaAssignment> replicas_;
+  std::vector<bool> alive_;
+  std::vector<double> last_beat_;
+  int checkpoint_ = -1;
+  bool recovering_ = false;
+};
+
+}  // namespace asteroid
