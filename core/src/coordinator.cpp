@@ -63,6 +63,7 @@ std::vector<ReplicaAssignment> assign_replicas(const CostModel& model, const Eva
   const Plan& plan = ev.plan;
   const Cluster& c = model.cluster();
   std::vector<double> free(c.size(), 0);
+  for (int d = 0; d < c.size(); ++d) free[d] = c.devices[d].memory_bytes;  // idle devices
   for (const DeviceUse& u : ev.devices) free[u.device] = u.memory_bytes - u.peak_memory_bytes;
   std::vector<ReplicaAssignment> out;
   for (int s = 0; s < plan.num_stages(); ++s) {
@@ -74,7 +75,12 @@ std::vector<ReplicaAssignment> assign_replicas(const CostModel& model, const Eva
       for (int d : plan.stages[n].devices)
         if (best < 0 || free[d] > free[best]) best = d;
     }
-    if (best < 0) continue;  // a one-stage, one-device plan has no neighbour to copy to
+    if (best < 0) {
+      // A one-stage plan has no neighbour: the copy goes to the idle device with most room.
+      for (int d = 0; d < c.size(); ++d)
+        if (d != sp.devices[0] && (best < 0 || free[d] > free[best])) best = d;
+    }
+    if (best < 0) continue;  // a single device and nothing else: no copy is possible
     free[best] -= state_bytes(model, sp.first_layer, sp.last_layer);
     out.push_back({s, sp.devices[0], best});
   }

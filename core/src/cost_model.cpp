@@ -135,6 +135,22 @@ StageCost CostModel::stage(int first, int last, const int* group, int n, int bet
   return out;
 }
 
+long long CostModel::max_in_flight(int first, int last, const int* group, int n,
+                                  const int* shares) const {
+  constexpr long long kMany = 1LL << 40;
+  if (options_.ignore_memory) return kMany;
+  double static_bytes = memory_static(first, last);
+  double stored = cluster_.devices[group[0]].table->stored_bytes_per_sample(first, last);
+  long long k = kMany;
+  for (int i = 0; i < n; ++i) {
+    double room = cluster_.devices[group[i]].memory_bytes - static_bytes;
+    if (room < 0) return 0;
+    if (shares[i] > 0 && stored > 0)
+      k = std::min<long long>(k, (long long)std::floor(room / (shares[i] * stored)));
+  }
+  return k;
+}
+
 double CostModel::transfer_s(int boundary_layer, const int* a, int na, const int* b, int nb,
                              int beta) const {
   if (options_.ignore_network) return 0;

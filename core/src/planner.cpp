@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <unordered_map>
 #include <cmath>
 #include <limits>
 
@@ -146,6 +148,46 @@ class Search {
     ++stats.labels_created;
   }
 
+  // A stage's cost does not depend on K (the in-flight micro-batches, i.e. on how many stages
+  // follow) as long as no device's memory cap binds: then Alg. 1 hands out the same shares as with
+  // unlimited activation memory. So the cost without activation memory is computed once per
+  // micro-batch size, with the largest K it holds for, and reused across pipeline depths.
+  // Memory: one entry per stage evaluated, at most layers^2 x devices^2 per micro-batch size.
+  StageCost stage_cost(int l, int e, int n, int h, int beta, int K, const std::vector<int>& shares) {
+    const int* group = order_.data() + n;
+    int size = h - n + 1;
+    const int* fixed = shares.empty() ? nullptr : shares.data();
+    auto& cache = cache_[beta];
+    uint64_t key = ((uint64_t(l) * L_ + e) * N_ + n) * N_ + h;
+    auto it = cache.find(key);
+    if (it == cache.end()) {
+      StageCost free = model_.stage(l, e, group, size, beta, 0, fixed);
+      ++stats.stage_evaluations;
+      Cached c{free.fwd_s, free.bwd_s, free.allreduce_s, free.slowest_s, -1};
+      if (free.feasible) c.max_k = model_.max_in_flight(l, e, group, size, free.shares.data());
+      else last_reason = free.reason;
+      it = cache.emplace(key, c).first;
+    }
+    const Cached& c = it->second;
+    if (K <= c.max_k) {
+      StageCost sc;
+      sc.fwd_s = c.fwd;
+      sc.bwd_s = c.bwd;
+      sc.allreduce_s = c.allreduce;
+      sc.slowest_s = c.slowest;
+      return sc;
+    }
+    if (c.max_k < 0) {  // the weights alone do not fit: no K helps
+      StageCost sc;
+      sc.feasible = false;
+      return sc;
+    }
+    ++stats.stage_evaluations;
+    StageCost sc = model_.stage(l, e, group, size, beta, K, fixed);
+    if (!sc.feasible) last_reason = sc.reason;
+    return sc;
+  }
+
   bool past_deadline() {
     if (opt_.time_limit_s <= 0) return false;
     if (!out_of_time)
@@ -204,6 +246,11 @@ class Search {
   std::vector<Label> arena_;
   const std::vector<std::vector<int>>* cur_ = nullptr;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  struct Cached {
+    double fwd, bwd, allreduce, slowest;
+    long long max_k;  // the cost holds for K <= max_k; -1: infeasible at any K
+  };
+  std::unordered_map<int, std::unordered_map<uint64_t, Cached>> cache_;  // per micro-batch size
 };
 
 void Search::run(int beta, int P) {
@@ -264,11 +311,9 @@ void Search::run(int beta, int P) {
           int e_max = L_ - 1 - stages_after;
           for (int e = e_min; e <= e_max; ++e) {
             if (!last && !any_label_can_continue(gs_start, l, n, e + 1, h + 1)) continue;
-            StageCost sc = model_.stage(l, e, group, size, beta, K,
-                                        shares.empty() ? nullptr : shares.data());
-            ++stats.stage_evaluations;
+            StageCost sc = stage_cost(l, e, n, h, beta, K, shares);
             if (!sc.feasible) {
-              last_reason = sc.reason;
+              if (!sc.reason.empty()) last_reason = sc.reason;
               break;  // more layers need more memory
             }
             Step st{sc.fwd_s, sc.bwd_s, sc.allreduce_s, sc.fwd_s + sc.bwd_s};

@@ -105,6 +105,10 @@ class CostModel {
   StageCost stage(int first, int last, const int* group, int n, int beta, int in_flight,
                   const int* fixed_shares = nullptr) const;
 
+  // The most in-flight micro-batches for which every device of `group` can hold its share
+  // (shares[i] samples) of layers [first, last]; a large number when activations take no memory.
+  long long max_in_flight(int first, int last, const int* group, int n, const int* shares) const;
+
   // One direction of the communication step after `boundary_layer`, from group a to group b.
   double transfer_s(int boundary_layer, const int* a, int na, const int* b, int nb, int beta) const;
 
