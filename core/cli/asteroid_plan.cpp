@@ -45,11 +45,11 @@ Args parse_args(int argc, char** argv) {
     else if (s == "-o" || s == "--output") a.output = value("-o");
     else if (s == "--json") a.json = true;
     else if (s == "-h" || s == "--help") { std::cout << kUsage; std::exit(0); }
-    else if (!s.empty() && s[0] == '-') fail("unknown option " + s + "\n" + kUsage);
+    else if (!s.empty() && s[0] == '-') fail("unknown option " + s + " (see --help)");
     else if (a.scenario.empty()) a.scenario = s;
     else fail("more than one scenario given (\"" + a.scenario + "\" and \"" + s + "\")");
   }
-  if (a.scenario.empty()) fail(std::string("no scenario given\n") + kUsage);
+  if (a.scenario.empty()) fail("no scenario given (see --help)");
   if (!a.strategy.empty() && !is_strategy_name(a.strategy))
     fail("--strategy: unknown strategy \"" + a.strategy + "\" (known: " + strategy_name_list() + ")");
   if (!a.latency_model.empty() && a.latency_model != "pipeline" && a.latency_model != "paper")

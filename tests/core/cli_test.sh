@@ -1,0 +1,60 @@
+#!/bin/sh
+# asteroid-plan as a user meets it: a real scenario plans, --json has the promised keys, --evaluate
+# answers an array in order, and bad input is one line on stderr with exit status 2.
+# Usage: cli_test.sh PATH/TO/asteroid-plan SOURCE_DIR
+set -u
+plan="$1"; src="$2"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+expect_error() {  # name, expected substring, command...
+  name="$1"; want="$2"; shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?
+  [ "$rc" -eq 2 ] || fail "$name: exit status $rc, expected 2"
+  [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "$name: stderr is not one line: $(cat "$tmp/err")"
+  grep -q -- "$want" "$tmp/err" || fail "$name: stderr lacks \"$want\": $(cat "$tmp/err")"
+  [ -s "$tmp/out" ] && fail "$name: wrote to stdout"
+}
+
+scenario="$src/scenarios/envC_mobilenetv2_100mbps.json"
+"$plan" "$scenario" --json -o "$tmp/plan.json" || fail "planning $scenario"
+for key in round_latency_s throughput_samples_per_s feasible plan steps devices; do
+  grep -q "\"$key\"" "$tmp/plan.json" || fail "--json output lacks $key"
+done
+# The planner's plan, scored again, gives the same latency.
+/usr/bin/python3 - "$tmp/plan.json" "$tmp/plans.json" <<'PY' || fail "writing plans"
+import json, sys
+p = json.load(open(sys.argv[1]))["plan"]
+bad = dict(p); bad["microbatch_size"] = p["microbatch_size"] * 1000  # does not fit in memory
+json.dump([p, bad], open(sys.argv[2], "w"))
+PY
+"$plan" "$scenario" --evaluate "$tmp/plans.json" --json -o "$tmp/eval.json" 2>"$tmp/err"
+rc=$?
+# The second plan's microbatch_size x microbatches no longer equals the batch: refused.
+[ "$rc" -eq 2 ] || fail "evaluate with an inconsistent plan: exit $rc"
+grep -q 'plans.json: \[1\]: microbatch_size x microbatches' "$tmp/err" || fail "evaluate error: $(cat "$tmp/err")"
+[ -e "$tmp/eval.json" ] && fail "a refused run left an output file"
+/usr/bin/python3 - "$tmp/plan.json" "$tmp/plans.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))["plan"]
+json.dump([p, p], open(sys.argv[2], "w"))
+PY
+"$plan" "$scenario" --evaluate "$tmp/plans.json" --json -o "$tmp/eval.json" || fail "evaluate two plans"
+/usr/bin/python3 - "$tmp/plan.json" "$tmp/eval.json" <<'PY' || fail "evaluate does not reproduce the planner's latency"
+import json, sys
+want = json.load(open(sys.argv[1]))["round_latency_s"]
+got = json.load(open(sys.argv[2]))
+assert len(got) == 2 and all(abs(g["round_latency_s"] - want) <= 1e-9 * want for g in got), (want, got)
+PY
+
+printf '{"schema_version": 1, "cluster": {' >"$tmp/malformed.json"
+expect_error "malformed JSON" "malformed.json: malformed JSON at line 1" "$plan" "$tmp/malformed.json"
+expect_error "missing file" "nowhere.json: cannot open file" "$plan" "$tmp/nowhere.json"
+expect_error "unknown option" "unknown option --fast" "$plan" "$scenario" --fast
+expect_error "unknown strategy" "unknown strategy \"magic\"" "$plan" "$scenario" --strategy magic
+sed 's/"100Mbps"/100/' "$scenario" | sed "s#\.\./traces#$src/traces#g" >"$tmp/nounit.json"
+expect_error "missing unit" "nounit.json: cluster.network.bandwidth: a bare number has no unit" "$plan" "$tmp/nounit.json"
+
+if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
+echo "asteroid-plan command line: all checks passed"
