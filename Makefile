@@ -8,7 +8,8 @@ CMAKE_FLAGS ?=
 .PHONY: run test build configure deps bench clean
 
 run: build
-	$(BUILD)/core/asteroid-plan $(SCENARIO)
+	@if [ -x $(BUILD)/sim/asteroid-sim ]; then $(BUILD)/sim/asteroid-sim $(SCENARIO); \
+	else $(BUILD)/core/asteroid-plan $(SCENARIO); fi
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -59,7 +59,8 @@ const char* to_string(ActionKind k) {
   return "?";
 }
 
-std::vector<ReplicaAssignment> assign_replicas(const CostModel& model, const Evaluation& ev) {
+std::vector<ReplicaAssignment> assign_replicas(const CostModel& model, const Evaluation& ev,
+                                               const std::vector<bool>& alive) {
   const Plan& plan = ev.plan;
   const Cluster& c = model.cluster();
   std::vector<double> free(c.size(), 0);
@@ -78,7 +79,8 @@ std::vector<ReplicaAssignment> assign_replicas(const CostModel& model, const Eva
     if (best < 0) {
       // A one-stage plan has no neighbour: the copy goes to the idle device with most room.
       for (int d = 0; d < c.size(); ++d)
-        if (d != sp.devices[0] && (best < 0 || free[d] > free[best])) best = d;
+        if (d != sp.devices[0] && (alive.empty() || alive[d]) && (best < 0 || free[d] > free[best]))
+          best = d;
     }
     if (best < 0) continue;  // a single device and nothing else: no copy is possible
     free[best] -= state_bytes(model, sp.first_layer, sp.last_layer);
@@ -130,9 +132,21 @@ std::vector<Action> Coordinator::message_overdue(int, double now) {
 }
 
 std::vector<Action> Coordinator::round_done(int round, double) {
-  if (!recovering_ && (!config_.replicate || replicas_.empty() || replicates_after(round)))
+  if (!recovering_ && (!config_.replicate || replicas_.empty()))
     checkpoint_ = std::max(checkpoint_, round);
   return {};
+}
+
+bool Coordinator::begin_copies(int round) {
+  if (recovering_ || !replicates_after(round) || copies_pending_ >= 0) return false;
+  copies_pending_ = round;
+  return true;
+}
+
+void Coordinator::copies_landed(int round) {
+  if (round != copies_pending_) return;
+  copies_pending_ = -1;
+  checkpoint_ = std::max(checkpoint_, round);
 }
 
 std::vector<Action> Coordinator::state_transferred(double) {
@@ -153,6 +167,7 @@ std::vector<Action> Coordinator::state_transferred(double) {
 std::vector<Action> Coordinator::fail(int device, double) {
   alive_[device] = false;
   recovering_ = true;
+  copies_pending_ = -1;  // copies in flight belong to the aborted rounds
   std::vector<Action> out;
   Action declared = action(ActionKind::declare_failed);
   declared.device = device;
@@ -167,7 +182,7 @@ std::vector<Action> Coordinator::fail(int device, double) {
   replan.detail = detail;
   if (next.feasible) {
     plans_.push_back(next);
-    replicas_ = config_.replicate ? assign_replicas(model_, next) : std::vector<ReplicaAssignment>{};
+    replicas_ = config_.replicate ? assign_replicas(model_, next, alive_) : std::vector<ReplicaAssignment>{};
     replan.plan_id = plan_id();
   }
   out.push_back(replan);

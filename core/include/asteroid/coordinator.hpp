@@ -21,6 +21,8 @@
 //    restart:     plan_optimal on the survivors; every device of the new plan receives its whole
 //                 stage (weights + optimizer state) from the coordinator's checkpoint (device -1).
 //    Then the rounds since the last checkpoint (the last round whose copies all landed) are replayed.
+//    Copies of a round are skipped while the previous ones are still in flight, so that a slow
+//    link delays the checkpoint rather than the training.
 #pragma once
 
 #include <string>
@@ -64,8 +66,10 @@ struct Action {
   std::vector<StateTransfer> transfers;  // transfer_state
 };
 
-// Which device keeps a copy of each single-device stage. Pure; O(devices).
-std::vector<ReplicaAssignment> assign_replicas(const CostModel& model, const Evaluation& ev);
+// Which device keeps a copy of each single-device stage; never a device with alive[d] false.
+// Pure; O(devices).
+std::vector<ReplicaAssignment> assign_replicas(const CostModel& model, const Evaluation& ev,
+                                               const std::vector<bool>& alive = {});
 
 class Coordinator {
  public:
@@ -88,8 +92,13 @@ class Coordinator {
   std::vector<Action> heartbeat(int device, double now);
   std::vector<Action> tick(double now);
   std::vector<Action> message_overdue(int from_device, double now);
-  // Round `round` finished on every device, its copies (if any) landed.
+  // Round `round` finished on every device (without copies, that is a checkpoint).
   std::vector<Action> round_done(int round, double now);
+  // Whether this replication round's copies go out: not while an earlier round's copies are still
+  // in flight (the link cannot keep up; the next copies carry newer weights anyway).
+  bool begin_copies(int round);
+  // Every copy of `round` landed: it is the new checkpoint.
+  void copies_landed(int round);
   std::vector<Action> state_transferred(double now);
 
  private:
@@ -104,6 +113,7 @@ class Coordinator {
   std::vector<bool> alive_;
   std::vector<double> last_beat_;
   int checkpoint_ = -1;
+  int copies_pending_ = -1;  // round whose copies are in flight, -1: none
   bool recovering_ = false;
 };
 

@@ -1,0 +1,173 @@
+// asteroid-sim SCENARIO [--rounds N] [--strategy S] [--plan PLAN.json] [--recovery R]
+//              [-o DIR] [--network textbook|default] [--replicate|--no-replicate] [--no-spans]
+// Simulates the scenario's training with SimGrid and writes DIR/report.json, DIR/trace.json and
+// DIR/rounds.csv (DIR defaults to out/<scenario name>/). Bad input: one line on stderr, exit 2.
+// Exit 1 when training could not go on (no plan fits on the survivors).
+#include <simgrid/s4u.hpp>
+#include <xbt/log.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "asteroid/json_reader.hpp"
+#include "asteroid/scenario.hpp"
+#include "asteroid/strategies.hpp"
+#include "asteroid/strategy_names.hpp"
+#include "simulation.hpp"
+#include "summary.hpp"
+
+using namespace asteroid;
+namespace sg4 = simgrid::s4u;
+
+namespace {
+
+const char* kUsage =
+    "usage: asteroid-sim SCENARIO [--rounds N] [--strategy S | --plan PLAN.json]\n"
+    "                    [--recovery lightweight|replan|restart] [-o DIR]\n"
+    "                    [--network textbook|default] [--replicate | --no-replicate] [--no-spans]\n";
+
+[[noreturn]] void fail(const std::string& message) {
+  std::cerr << "asteroid-sim: " << message << "\n";
+  std::exit(2);
+}
+
+struct Args {
+  std::string scenario, strategy, plan, recovery, output, network = "textbook";
+  int rounds = 0;
+  int replicate = -1;  // -1: when the scenario has a fault script
+  bool spans = true;
+};
+
+Args parse_args(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string s = argv[i];
+    auto value = [&](const char* flag) {
+      if (i + 1 >= argc) fail(std::string(flag) + " needs a value");
+      return std::string(argv[++i]);
+    };
+    if (s == "--rounds") {
+      std::string v = value("--rounds");
+      try {
+        a.rounds = std::stoi(v);
+      } catch (...) {
+        a.rounds = 0;
+      }
+      if (a.rounds < 1) fail("--rounds: \"" + v + "\" is not a positive whole number");
+    } else if (s == "--strategy") a.strategy = value("--strategy");
+    else if (s == "--plan") a.plan = value("--plan");
+    else if (s == "--recovery") a.recovery = value("--recovery");
+    else if (s == "-o" || s == "--output") a.output = value("-o");
+    else if (s == "--network") a.network = value("--network");
+    else if (s == "--replicate") a.replicate = 1;
+    else if (s == "--no-replicate") a.replicate = 0;
+    else if (s == "--no-spans") a.spans = false;
+    else if (s == "-h" || s == "--help") { std::cout << kUsage; std::exit(0); }
+    else if (!s.empty() && s[0] == '-') fail("unknown option " + s + "\n" + kUsage);
+    else if (a.scenario.empty()) a.scenario = s;
+    else fail("more than one scenario given (\"" + a.scenario + "\" and \"" + s + "\")");
+  }
+  if (a.scenario.empty()) fail(std::string("no scenario given\n") + kUsage);
+  if (a.network != "textbook" && a.network != "default")
+    fail("--network: \"" + a.network + "\" is neither textbook nor default");
+  if (!a.strategy.empty() && !is_strategy_name(a.strategy))
+    fail("--strategy: unknown strategy \"" + a.strategy + "\" (known: " + strategy_name_list() + ")");
+  if (!a.strategy.empty() && !a.plan.empty()) fail("--strategy and --plan exclude each other");
+  Recovery r;
+  if (!a.recovery.empty() && !parse_recovery(a.recovery, &r))
+    fail("--recovery: \"" + a.recovery + "\" is not lightweight, replan or restart");
+  return a;
+}
+
+void write(const std::string& file, const std::string& text) {
+  auto w = write_file_atomically(file, text);
+  if (!w) fail(w.error().str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  sg4::Engine engine(&argc, argv);  // takes the --cfg= options out of argv (TOOLCHAIN P10)
+  xbt_log_control_set("root.thresh:warning");
+  Args args = parse_args(argc, argv);
+  auto loaded = load_scenario(args.scenario);
+  if (!loaded) fail(loaded.error().str());
+  const Scenario& s = loaded.value();
+  if (!s.network.overrides.empty())
+    std::cerr << "asteroid-sim: note: the scenario's pairwise link overrides are not simulated\n";
+  if (args.network == "textbook") {
+    // Transfer time = latency + size / bandwidth, no TCP factors, no reverse ACK flows (P7).
+    sg4::Engine::set_config("network/model:CM02");
+    sg4::Engine::set_config("network/crosstraffic:0");
+  }
+  CostModel model = make_cost_model(s);
+  PlannerOptions popts = planner_options(s);
+
+  Plan plan;
+  if (!args.plan.empty()) {
+    auto j = read_json_file(args.plan);
+    if (!j) fail(j.error().str());
+    auto p = plan_from_json(j.value(), model.cluster(), model.num_layers(), s.training.batch_size,
+                            args.plan, "");
+    if (!p) fail(p.error().str());
+    plan = p.value();
+  } else {
+    std::string strategy = args.strategy.empty() ? s.planner.strategy : args.strategy;
+    StrategyResult r = run_strategy(strategy, model, popts);
+    if (!r.evaluation.feasible) fail(s.file + ": strategy " + strategy + " finds no plan: " + r.evaluation.reason);
+    plan = r.evaluation.plan;
+  }
+  Evaluation ev = model.evaluate(plan);
+  if (!ev.feasible) fail(args.plan + ": plan does not fit: " + ev.reason);
+
+  sim::SimInput in;
+  in.name = s.name;
+  in.model = &model;
+  in.plan = ev.plan;
+  in.network = s.network;
+  in.faults = s.faults;
+  in.rounds = args.rounds > 0 ? args.rounds : s.training.rounds;
+  in.record_spans = args.spans;
+  in.network_model = args.network;
+  CoordinatorConfig& cc = in.coordinator;
+  cc.heartbeat_interval_s = s.faults.heartbeat_interval_s;
+  cc.missed_heartbeats = s.faults.missed_heartbeats;
+  cc.replication_interval_rounds = s.faults.replication_interval_rounds;
+  cc.replicate = args.replicate >= 0 ? args.replicate == 1 : !s.faults.events.empty();
+  parse_recovery(args.recovery.empty() ? s.faults.recovery : args.recovery, &cc.recovery);
+  cc.planner = popts;
+
+  sim::Simulation simulation(in);
+  sim::SimResult result = simulation.run();
+  RunReport& rep = result.report;
+  rep.config = {{"network_model", args.network}, {"topology", s.network.topology == Topology::wifi ? "wifi" : "star"},
+                {"recovery", to_string(cc.recovery)}, {"replicate", cc.replicate},
+                {"rounds", in.rounds}, {"heartbeat_interval_s", cc.heartbeat_interval_s},
+                {"missed_heartbeats", cc.missed_heartbeats}};
+  rep.summary = sim::summarize(result, model.cluster());
+  rep.summary["predicted_round_latency_s"] = ev.round_latency_s;
+
+  std::string dir = args.output.empty() ? "out/" + s.name : args.output;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) fail(dir + ": cannot create the output directory: " + ec.message());
+  write(dir + "/report.json", report_to_json(rep).dump(1) + "\n");
+  write(dir + "/trace.json", report_to_chrome_trace(rep));
+  write(dir + "/rounds.csv", report_to_rounds_csv(rep));
+
+  std::cout << "scenario " << s.name << ": " << s.model << ", " << s.devices.size() << " devices, "
+            << args.network << " network, recovery " << to_string(cc.recovery) << "\n";
+  for (size_t id = 0; id < rep.plans.size(); ++id) {
+    nlohmann::json bare = rep.plans[id];
+    bare.erase("predicted_round_latency_s");
+    bare.erase("predicted_throughput_samples_per_s");
+    bare.erase("predicted_schedule_latency_s");
+    auto p = plan_from_json(bare, model.cluster(), model.num_layers(), s.training.batch_size, "", "");
+    std::cout << "plan " << id << ": " << (p ? sim::plan_text(p.value(), model.cluster()) : "?\n");
+    std::cout << "  predicted round latency "
+              << rep.plans[id]["predicted_round_latency_s"].get<double>() << " s\n";
+  }
+  std::cout << sim::summary_text(rep.summary);
+  std::cout << "wrote " << dir << "/report.json, trace.json, rounds.csv\n";
+  return result.completed ? 0 : 1;
+}

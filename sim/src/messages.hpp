@@ -1,0 +1,51 @@
+// Mailbox names and control messages of the simulated run. Every data mailbox name carries the
+// epoch (incremented at each recovery) and the round, so that a message of an aborted round can
+// never be taken for one of its replay.
+#pragma once
+
+#include <string>
+
+#include "asteroid/program.hpp"
+
+namespace asteroid::sim {
+
+// Data messages carry no payload, only a simulated size; they all point at this byte.
+inline char kToken = 0;
+
+inline const char* kCoordinatorMailbox = "coordinator";
+constexpr double kControlBytes = 64;        // a heartbeat or an overdue notice on the wire
+constexpr double kTransferTimeout = 3600;   // state copies: a bound, so that no put/get waits forever
+constexpr double kStallTimeout = 600;       // no round committed for this long: the run is stuck
+
+enum class ControlKind { heartbeat, overdue };
+struct ControlMessage {
+  ControlKind kind;
+  int device;  // the sender
+  int peer;    // overdue: the device the message was expected from
+};
+inline void delete_control(void* p) { delete static_cast<ControlMessage*>(p); }
+
+// The mailbox of one message of `in`, executed by `device`: the same name on both ends.
+inline std::string message_name(int epoch, int round, int device, const Instruction& in) {
+  char channel = '?';
+  int from = device, to = in.peer, stage = in.stage;
+  switch (in.op) {
+    case Op::send_activation: channel = 'F'; break;
+    case Op::send_gradient: channel = 'B'; break;
+    case Op::replicate: channel = 'R'; break;
+    case Op::recv_activation: channel = 'F', from = in.peer, to = device, stage = in.stage - 1; break;
+    case Op::recv_gradient: channel = 'B', from = in.peer, to = device, stage = in.stage + 1; break;
+    case Op::recv_replica: channel = 'R', from = in.peer, to = device; break;
+    default: break;
+  }
+  return "e" + std::to_string(epoch) + "/r" + std::to_string(round) + "/" + channel +
+         std::to_string(in.microbatch) + "/s" + std::to_string(stage) + "/" + std::to_string(from) +
+         ">" + std::to_string(to);
+}
+
+inline std::string ring_name(int epoch, int round, int stage, int step, int from, int to) {
+  return "e" + std::to_string(epoch) + "/r" + std::to_string(round) + "/AR/s" + std::to_string(stage) +
+         "/k" + std::to_string(step) + "/" + std::to_string(from) + ">" + std::to_string(to);
+}
+
+}  // namespace asteroid::sim

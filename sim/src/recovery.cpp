@@ -1,0 +1,157 @@
+// The coordinator actor: heartbeats and overdue notices in, the core Coordinator's actions out.
+#include <simgrid/Exception.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+
+#include "messages.hpp"
+#include "simulation.hpp"
+
+namespace sg4 = simgrid::s4u;
+
+namespace asteroid::sim {
+
+void Simulation::coordinator_actor() {
+  auto* mailbox = sg4::Mailbox::by_name(kCoordinatorMailbox);
+  mailbox->set_receiver(sg4::Actor::self());  // heartbeats land even while we are busy
+  coord_.start(0);
+  const double interval = coord_.config().heartbeat_interval_s;
+  std::vector<std::pair<int, int>> reported;  // (device, peer) overdue notices already logged
+  while (!finished_) {
+    const double now = sg4::Engine::get_clock();
+    if (now > last_commit_end_ + kStallTimeout && !coord_.recovering()) {
+      // Nothing committed for so long that something is stuck: stop rather than run forever.
+      result_.report.events.push_back({now, "abort", "", "no round committed for " +
+                                       std::to_string(kStallTimeout) + " s", 0});
+      finished_ = true;
+      result_.end_s = now;
+      break;
+    }
+    const double wake = std::min(coord_.next_deadline(), now + interval);
+    ControlMessage* m = nullptr;
+    sg4::CommPtr c = mailbox->get_async<ControlMessage>(&m);
+    std::vector<sg4::CommPtr> one = {c};
+    // SUBTLE: the Coordinator has no clock; how long it thinks is wall time we charge to the
+    // simulated clock (carry_out), so re-planning costs what the planner really costs.
+    auto call = [&](auto&& f) {
+      auto t0 = std::chrono::steady_clock::now();
+      std::vector<Action> a = f();
+      double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      carry_out(a, wall);
+    };
+    if (sg4::Comm::wait_any_for(one, std::max(0.0, wake - now)) < 0) {
+      c->cancel();
+      call([&] { return coord_.tick(sg4::Engine::get_clock()); });
+      continue;
+    }
+    std::unique_ptr<ControlMessage> msg(m);
+    const double t = sg4::Engine::get_clock();
+    if (msg->kind == ControlKind::heartbeat) {
+      call([&] { return coord_.heartbeat(msg->device, t); });
+      continue;
+    }
+    std::pair<int, int> key{msg->device, msg->peer};
+    if (std::find(reported.begin(), reported.end(), key) == reported.end()) {
+      reported.push_back(key);
+      const auto& names = result_.report.devices;
+      result_.report.events.push_back({t, "message_overdue", names[msg->device],
+                                       "waiting for " + names[msg->peer], 0});
+    }
+    call([&] { return coord_.message_overdue(msg->peer, t); });
+  }
+  mailbox->set_receiver(nullptr);
+}
+
+void Simulation::carry_out(const std::vector<Action>& actions, double planning_wall_s) {
+  const auto& names = result_.report.devices;
+  for (const Action& a : actions) {
+    const double now = sg4::Engine::get_clock();
+    RecoveryRecord* rec = result_.recoveries.empty() ? nullptr : &result_.recoveries.back();
+    switch (a.kind) {
+      case ActionKind::declare_failed: {
+        result_.report.events.push_back({now, "detection", names[a.device], a.detail, 0});
+        if (rec && rec->detection_s < 0) rec->detection_s = now;
+        // Abort the round in progress everywhere; survivors fall back to their checkpoint.
+        ++epoch_;
+        for (auto& w : workers_)
+          if (sg4::Actor::by_pid(w->get_pid())) w->kill();
+        workers_.clear();
+        rounds_.clear();
+        copy_decision_.clear();
+        const int version = coord_.last_checkpoint() + 1;
+        ledger_.rollback(version);
+        auto& rounds = result_.report.rounds;
+        while (!rounds.empty() && rounds.back().round >= version) rounds.pop_back();
+        break;
+      }
+      case ActionKind::replan:
+        sg4::this_actor::sleep_for(planning_wall_s);
+        result_.report.events.push_back({now, "replan", "", a.detail, planning_wall_s});
+        if (rec) rec->replan_s = planning_wall_s;
+        if (a.plan_id < 0) {  // nothing fits on the survivors
+          result_.report.events.push_back({now, "abort", "", "training cannot go on", 0});
+          finished_ = true;
+          result_.end_s = now;
+          return;
+        }
+        break;
+      case ActionKind::move_layers:
+        result_.report.events.push_back({now, "move_layers", "", a.detail, 0});
+        break;
+      case ActionKind::transfer_state: {
+        transfer_state(a.transfers);
+        const double done = sg4::Engine::get_clock();
+        double bytes = 0;
+        for (const StateTransfer& t : a.transfers) bytes += t.bytes;
+        result_.report.events.push_back({now, "state_transfer", "",
+                                         std::to_string(a.transfers.size()) + " transfers, " +
+                                             std::to_string(bytes / 1e6) + " MB",
+                                         done - now});
+        if (rec) rec->transfer_s = done - now, rec->transfer_bytes = bytes;
+        carry_out(coord_.state_transferred(done), 0);
+        return;
+      }
+      case ActionKind::replay_round:
+        result_.report.events.push_back({now, "replay", "", a.detail, 0});
+        next_commit_ = a.round;
+        if (rec) rec->replay_round = a.round;
+        break;
+      case ActionKind::resume:
+        result_.report.events.push_back(
+            {now, "resume", "", "plan " + std::to_string(a.plan_id), 0});
+        if (rec) rec->resume_s = now;
+        start_workers(a.plan_id, next_commit_);
+        break;
+    }
+  }
+}
+
+void Simulation::transfer_state(const std::vector<StateTransfer>& transfers) {
+  // Every move at once, each from its holder's host (or the coordinator's) to its new owner.
+  const int version = coord_.last_checkpoint() + 1;
+  std::vector<sg4::ActorPtr> receivers;
+  for (size_t i = 0; i < transfers.size(); ++i) {
+    const StateTransfer t = transfers[i];
+    const std::string name = "e" + std::to_string(epoch_) + "/transfer" + std::to_string(i);
+    sg4::Host* from = t.from < 0 ? platform_.coordinator : platform_.hosts[t.from];
+    sg4::Actor::create("send_state", from, [name, t] {
+      try {
+        sg4::Mailbox::by_name(name)->put(&kToken, uint64_t(t.bytes), kTransferTimeout);
+      } catch (const simgrid::Exception&) {
+      }
+    })->daemonize();
+    receivers.push_back(sg4::Actor::create("receive_state", platform_.hosts[t.to], [this, name, t, version] {
+      const double t0 = sg4::Engine::get_clock();
+      try {
+        sg4::Mailbox::by_name(name)->get<char>(kTransferTimeout);
+        ledger_.add(t.to, t.first_layer, t.last_layer, version);
+        span(t.to, "TRANSFER", -1, -1, version - 1, t0);
+      } catch (const simgrid::Exception&) {
+      }
+    }));
+  }
+  for (auto& r : receivers) r->join(kTransferTimeout);
+}
+
+}  // namespace asteroid::sim

@@ -1,0 +1,197 @@
+#include "simulation.hpp"
+
+#include <simgrid/Exception.hpp>
+
+#include <algorithm>
+
+#include "messages.hpp"
+
+namespace sg4 = simgrid::s4u;
+
+namespace asteroid::sim {
+
+Simulation::Simulation(SimInput in)
+    : in_(std::move(in)),
+      platform_(build_platform(in_.model->cluster(), in_.network, in_.faults)),
+      coord_(*in_.model, in_.plan, in_.coordinator),
+      ledger_(in_.model->num_devices(), in_.model->num_layers()) {
+  const int n = in_.model->num_devices();
+  host_on_.assign(n, true);
+  queues_.resize(n);
+  // The initial weights: on the devices of their stage, and at the coordinator that sent them.
+  for (const StagePlan& sp : coord_.plan().stages)
+    for (int d : sp.devices) ledger_.add(d, sp.first_layer, sp.last_layer, 0);
+  ledger_.add(ledger_.coordinator(), 0, in_.model->num_layers() - 1, 0);
+  result_.report.scenario = in_.name;
+  result_.report.backend = "sim";
+  for (const Device& d : in_.model->cluster().devices) result_.report.devices.push_back(d.name);
+}
+
+const Program& Simulation::program(int plan_id, int round) const {
+  return coord_.replicates_after(round) ? replicated_.at(plan_id) : plain_.at(plan_id);
+}
+
+void Simulation::span(int device, const std::string& op, int stage, int mb, int round, double start) {
+  if (!in_.record_spans) return;
+  result_.report.spans.push_back({device, op, stage, mb, round, start, sg4::Engine::get_clock()});
+}
+
+void Simulation::start_workers(int plan_id, int first_round) {
+  // Programs of a new plan are made when it is first used; the coordinator's replicas are the
+  // ones of its newest plan.
+  while (int(plain_.size()) <= plan_id) {
+    const Plan& p = coord_.plans()[plain_.size()].plan;
+    plain_.push_back(make_program(*in_.model, p));
+    replicated_.push_back(make_program(*in_.model, p, coord_.replicas()));
+  }
+  const int epoch = epoch_;
+  // Every device with work runs: the plan's devices, and an idle device that keeps a copy.
+  worker_count_ = 0;
+  for (int d = 0; d < in_.model->num_devices(); ++d)
+    if (!plain_[plan_id].device[d].empty() || !replicated_[plan_id].device[d].empty()) {
+      ++worker_count_;
+      for (auto& q : queues_[d]) {
+        q = std::make_shared<SendQueue>();
+        workers_.push_back(sg4::Actor::create("sender", platform_.hosts[d], [this, q] { sender(q); }));
+      }
+      workers_.push_back(sg4::Actor::create("worker_" + in_.model->cluster().devices[d].name,
+                                       platform_.hosts[d], [this, d, epoch, plan_id, first_round] {
+                                         worker(d, epoch, plan_id, first_round);
+                                       }));
+    }
+}
+
+void Simulation::device_round_done(int, int epoch, int round) {
+  if (epoch != epoch_) return;
+  RoundState& rs = rounds_[round];
+  ++rs.devices_done;
+  rs.end = std::max(rs.end, sg4::Engine::get_clock());
+  try_commit();
+}
+
+void Simulation::replica_landed(int epoch, int round, int backup, int stage, int plan_id) {
+  if (epoch != epoch_) return;  // a copy of an aborted round is discarded
+  const StagePlan& sp = coord_.plans()[plan_id].plan.stages[stage];
+  ledger_.add(backup, sp.first_layer, sp.last_layer, round + 1);
+  if (++rounds_[round].replicas_landed < int(coord_.replicas().size())) return;
+  coord_.copies_landed(round);
+  checkpointed();
+}
+
+void Simulation::checkpointed() {
+  const int version = coord_.last_checkpoint() + 1;
+  if (coord_.config().recovery == Recovery::restart)
+    ledger_.add(ledger_.coordinator(), 0, in_.model->num_layers() - 1, version);  // sim/README.md
+  ledger_.prune(version);
+  int copies = ledger_.min_copies(version, host_on_);
+  result_.min_copies = result_.min_copies == 0 ? copies : std::min(result_.min_copies, copies);
+}
+
+void Simulation::try_commit() {
+  const Plan& plan = coord_.plan();
+  const int devices = worker_count_;
+  while (next_commit_ < in_.rounds) {
+    const int r = next_commit_;
+    const RoundState& rs = rounds_[r];
+    if (rs.devices_done < devices) return;
+    result_.report.rounds.push_back(
+        {r, last_commit_end_, rs.end, plan.microbatch_size * plan.microbatches, coord_.plan_id()});
+    last_commit_end_ = rs.end;
+    const int before = coord_.last_checkpoint();
+    coord_.round_done(r, rs.end);
+    if (coord_.last_checkpoint() != before) checkpointed();
+    for (auto& rec : result_.recoveries)
+      if (rec.replayed_s < 0 && rec.resume_s >= 0 && rec.interrupted_round == r) rec.replayed_s = rs.end;
+    ++next_commit_;
+  }
+  finished_ = true;
+  result_.completed = true;
+  result_.end_s = last_commit_end_;
+}
+
+void Simulation::fault_script() {
+  std::vector<FaultEvent> events = in_.faults.events;
+  std::stable_sort(events.begin(), events.end(),
+                   [](const FaultEvent& a, const FaultEvent& b) { return a.time_s < b.time_s; });
+  const Cluster& c = in_.model->cluster();
+  for (const FaultEvent& e : events) {
+    sg4::this_actor::sleep_until(e.time_s);
+    if (finished_) return;
+    const int d = c.index_of(e.device);
+    RunEvent ev{e.time_s, "", e.device, "", 0};
+    switch (e.kind) {
+      case FaultKind::leave: {
+        ev.kind = "failure";
+        ev.detail = e.device + " leaves";
+        platform_.hosts[d]->turn_off();
+        host_on_[d] = false;
+        ledger_.clear(d);
+        RecoveryRecord rec;
+        rec.device = e.device;
+        rec.failure_s = e.time_s;
+        rec.interrupted_round = next_commit_;
+        rec.lost_layers = ledger_.missing(coord_.last_checkpoint() + 1, host_on_);
+        if (!rec.lost_layers.empty()) result_.weights_lost = true;
+        ev.detail += rec.lost_layers.empty()
+                         ? "; every layer's checkpoint is on a survivor"
+                         : "; " + std::to_string(rec.lost_layers.size()) + " layers' checkpoint lost";
+        result_.recoveries.push_back(rec);
+        break;
+      }
+      case FaultKind::slowdown:
+        ev.kind = "slowdown";  // applied by the host's speed profile (platform.cpp)
+        ev.detail = e.device + " runs at x" + std::to_string(e.factor);
+        break;
+      case FaultKind::link_slowdown: {
+        ev.kind = "link_slowdown";
+        ev.detail = e.device + "'s link at " + std::to_string(e.bandwidth_Bps * 8 / 1e6) + " Mbps";
+        sg4::Link* l = platform_.links[d];
+        if (auto* sd = dynamic_cast<sg4::SplitDuplexLink*>(l)) {
+          sd->get_link_up()->set_bandwidth(e.bandwidth_Bps);
+          sd->get_link_down()->set_bandwidth(e.bandwidth_Bps);
+        } else {
+          l->set_bandwidth(e.bandwidth_Bps);
+        }
+        break;
+      }
+    }
+    result_.report.events.push_back(ev);
+  }
+}
+
+SimResult Simulation::run() {
+  sg4::Actor::create("coordinator", platform_.coordinator, [this] { coordinator_actor(); });
+  for (int d = 0; d < int(platform_.hosts.size()); ++d)
+    sg4::Actor::create("heartbeat", platform_.hosts[d], [this, d] { heartbeats(d); })->daemonize();
+  if (!in_.faults.events.empty())
+    sg4::Actor::create("faults", platform_.coordinator, [this] { fault_script(); })->daemonize();
+  start_workers(0, 0);
+  sg4::Engine::get_instance()->run();
+
+  RunReport& rep = result_.report;
+  const Cluster& c = in_.model->cluster();
+  rep.peak_memory_bytes.assign(c.size(), 0);
+  for (size_t id = 0; id < coord_.plans().size(); ++id) {
+    const Evaluation& ev = coord_.plans()[id];
+    nlohmann::json pj = plan_to_json(ev.plan, c);
+    pj["predicted_round_latency_s"] = ev.round_latency_s;
+    pj["predicted_throughput_samples_per_s"] = ev.throughput_samples_per_s;
+    pj["predicted_schedule_latency_s"] = ev.schedule_latency_s;
+    rep.plans.push_back(pj);
+    for (const DeviceUse& u : ev.devices)
+      rep.peak_memory_bytes[u.device] = std::max(rep.peak_memory_bytes[u.device], u.peak_memory_bytes);
+  }
+  // A device that keeps a copy holds that stage's weights and optimizer state besides its own.
+  for (size_t id = 0; id < replicated_.size(); ++id) {
+    std::vector<double> extra(c.size(), 0);
+    for (const auto& list : replicated_[id].device)
+      for (const Instruction& in : list)
+        if (in.op == Op::replicate) extra[in.peer] += in.bytes;
+    for (const DeviceUse& u : coord_.plans()[id].devices)
+      rep.peak_memory_bytes[u.device] =
+          std::max(rep.peak_memory_bytes[u.device], u.peak_memory_bytes + extra[u.device]);
+  }
+  return result_;
+}
+
+}  // namespace asteroid::sim

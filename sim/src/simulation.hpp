@@ -1,0 +1,125 @@
+// One simulated training run: the platform, one actor per device that interprets its Program, a
+// heartbeat actor per device, the coordinator actor that drives the core Coordinator with simulated
+// time, and the fault script. IMPORTANT: one Simulation per process (SimGrid keeps global state,
+// TOOLCHAIN P6); the sg4::Engine must exist, configured, before the Simulation is built.
+//
+// Semantics that are ours (sim/README.md):
+// - Receives are posted when a device starts a round, so a message moves as soon as it is sent
+//   (the receiver's buffers wait for it), and a send never waits for the receiver.
+// - A round of the run is committed when every device of the plan finished it and its copies
+//   (Replicate) landed; the Coordinator's checkpoint is the last committed round it replicated.
+// - A device keeps its stage's state of the last checkpoint until the next one (a snapshot), so
+//   that an interrupted round can be replayed on every survivor from the same weights.
+#pragma once
+
+#include <simgrid/s4u.hpp>
+
+#include <array>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "asteroid/coordinator.hpp"
+#include "asteroid/run_report.hpp"
+#include "asteroid/weight_ledger.hpp"
+#include "platform.hpp"
+
+namespace asteroid::sim {
+
+struct SimInput {
+  std::string name;
+  const CostModel* model = nullptr;
+  Plan plan;
+  NetworkSpec network;
+  FaultSpec faults;
+  CoordinatorConfig coordinator;
+  int rounds = 1;
+  bool record_spans = true;
+  std::string network_model = "textbook";  // for the report only; the engine is configured by main
+};
+
+// What happened around one failure, in simulated seconds.
+struct RecoveryRecord {
+  std::string device;
+  double failure_s = -1, detection_s = -1, replan_s = 0, transfer_s = 0, resume_s = -1;
+  double replayed_s = -1;  // when the interrupted round committed again
+  int replay_round = -1;       // the first round run again (the checkpoint's next)
+  int interrupted_round = -1;  // the round in progress at the failure
+  double transfer_bytes = 0;
+  std::vector<int> lost_layers;  // layers whose checkpoint was on no survivor at the failure
+};
+
+struct SimResult {
+  RunReport report;
+  std::vector<RecoveryRecord> recoveries;
+  int min_copies = 0;          // fewest surviving copies any layer's checkpoint had at a commit
+  bool weights_lost = false;
+  bool completed = false;      // every round committed
+  double end_s = 0;
+};
+
+class Simulation {
+ public:
+  explicit Simulation(SimInput in);
+  SimResult run();
+
+ private:
+  // Messages of one direction (activations downstream, gradients upstream) leave a device one at a
+  // time, in program order: the cost model's communication step is a FIFO channel per direction.
+  struct SendQueue {
+    std::deque<std::pair<std::string, uint64_t>> items;  // (mailbox, bytes); empty name: stop
+    simgrid::s4u::SemaphorePtr ready = simgrid::s4u::Semaphore::create(0);
+  };
+
+  struct RoundState {
+    int devices_done = 0;
+    int replicas_landed = 0;
+    double end = 0;
+  };
+
+  // worker.cpp
+  void worker(int device, int epoch, int plan_id, int first_round);
+  void run_round(int device, int epoch, int plan_id, int round, const std::vector<Instruction>& list);
+  void all_reduce(int device, int epoch, int plan_id, int round, const Instruction& in);
+  void wait_recv(const simgrid::s4u::CommPtr& comm, int device, int peer);
+  void replicate(int device, int epoch, int round, const Instruction& in);
+  void receive_replica(int device, int epoch, int round, const Instruction& in);
+  void heartbeats(int device);
+  void sender(std::shared_ptr<SendQueue> q);
+
+  // simulation.cpp
+  void device_round_done(int device, int epoch, int round);
+  void replica_landed(int epoch, int round, int backup, int stage, int plan_id);
+  void try_commit();
+  void checkpointed();  // the Coordinator's checkpoint moved: prune and count the copies
+  void start_workers(int plan_id, int first_round);
+  void span(int device, const std::string& op, int stage, int mb, int round, double start);
+  void fault_script();
+  const Program& program(int plan_id, int round) const;
+
+  // recovery.cpp
+  void coordinator_actor();
+  void carry_out(const std::vector<Action>& actions, double planning_wall_s);
+  void transfer_state(const std::vector<StateTransfer>& transfers);
+
+  SimInput in_;
+  Platform platform_;
+  Coordinator coord_;
+  WeightLedger ledger_;
+  std::vector<Program> plain_, replicated_;  // by plan id
+  std::vector<simgrid::s4u::ActorPtr> workers_;  // device actors and their senders
+  std::vector<std::array<std::shared_ptr<SendQueue>, 2>> queues_;  // per device: [0] F, [1] B
+  std::vector<bool> host_on_;
+  int epoch_ = 0;
+  int worker_count_ = 0;  // devices that run the current plan's Program
+  std::map<int, RoundState> rounds_;  // of the current epoch
+  std::map<int, bool> copy_decision_;  // of the current epoch: round -> copies sent
+  int next_commit_ = 0;
+  double last_commit_end_ = 0;
+  bool finished_ = false;
+  SimResult result_;
+};
+
+}  // namespace asteroid::sim

@@ -1,0 +1,172 @@
+// The device actors: one round of the Program, instruction by instruction; and the heartbeats.
+#include <simgrid/Exception.hpp>
+
+#include "messages.hpp"
+#include "simulation.hpp"
+
+namespace sg4 = simgrid::s4u;
+
+namespace asteroid::sim {
+
+void Simulation::worker(int d, int epoch, int plan_id, int first_round) {
+  for (int r = first_round; r < in_.rounds; ++r) {
+    if (epoch != epoch_) return;
+    run_round(d, epoch, plan_id, r, program(plan_id, r).device[d]);
+    device_round_done(d, epoch, r);
+  }
+  for (auto& q : queues_[d]) {
+    q->items.push_back({"", 0});
+    q->ready->release();
+  }
+}
+
+void Simulation::run_round(int d, int epoch, int plan_id, int r,
+                           const std::vector<Instruction>& list) {
+  // Receives are posted first: data moves as soon as its sender sends it.
+  std::vector<sg4::CommPtr> posted(list.size());
+  std::vector<char*> sinks(list.size(), nullptr);
+  for (size_t k = 0; k < list.size(); ++k) {
+    const Instruction& in = list[k];
+    if (in.op == Op::recv_activation || in.op == Op::recv_gradient)
+      posted[k] = sg4::Mailbox::by_name(message_name(epoch, r, d, in))->get_async<char>(&sinks[k]);
+  }
+  const StagePlan* sp = nullptr;
+  for (const Instruction& in : list)
+    if (in.op == Op::forward) sp = &program(plan_id, r).plan.stages[in.stage];
+
+  for (size_t k = 0; k < list.size(); ++k) {
+    const Instruction& in = list[k];
+    const double t0 = sg4::Engine::get_clock();
+    switch (in.op) {
+      case Op::forward:
+      case Op::backward:
+        if (in.seconds > 0) sg4::this_actor::execute(in.seconds * kHostSpeed);
+        span(d, op_token(in.op), in.stage, in.microbatch, r, t0);
+        break;
+      case Op::send_activation:
+      case Op::send_gradient:
+      {
+        auto& q = *queues_[d][in.op == Op::send_activation ? 0 : 1];
+        q.items.push_back({message_name(epoch, r, d, in), uint64_t(in.bytes)});
+        q.ready->release();
+        break;
+      }
+      case Op::recv_activation:
+      case Op::recv_gradient:
+        wait_recv(posted[k], d, in.peer);
+        if (sg4::Engine::get_clock() > t0) span(d, op_token(in.op), in.stage, in.microbatch, r, t0);
+        break;
+      case Op::all_reduce:
+        all_reduce(d, epoch, plan_id, r, in);
+        span(d, op_token(in.op), in.stage, -1, r, t0);
+        break;
+      case Op::optimizer_step:
+        // No compute time: the traces have none for the optimizer (sim/README.md).
+        if (sp) ledger_.add(d, sp->first_layer, sp->last_layer, r + 1);
+        span(d, op_token(in.op), in.stage, -1, r, t0);
+        break;
+      case Op::replicate: {
+        // One decision per round for all owners: copies go only when none are in flight.
+        auto it = copy_decision_.find(r);
+        if (it == copy_decision_.end()) it = copy_decision_.emplace(r, coord_.begin_copies(r)).first;
+        if (it->second) replicate(d, epoch, r, in);
+        break;
+      }
+      case Op::recv_replica:
+        receive_replica(d, epoch, r, in);
+        break;
+    }
+  }
+}
+
+void Simulation::wait_recv(const sg4::CommPtr& comm, int d, int peer) {
+  const double overdue =
+      coord_.config().missed_heartbeats * coord_.config().heartbeat_interval_s;
+  auto* coordinator = sg4::Mailbox::by_name(kCoordinatorMailbox);
+  std::vector<sg4::CommPtr> one = {comm};
+  for (;;) {
+    try {
+      if (sg4::Comm::wait_any_for(one, overdue) >= 0) return;
+    } catch (const simgrid::NetworkFailureException&) {
+      // The sender died mid-transfer: nothing will come; wait for the coordinator's verdict.
+      for (;;) {
+        coordinator->put_init(new ControlMessage{ControlKind::overdue, d, peer}, kControlBytes)
+            ->detach(delete_control);
+        sg4::this_actor::sleep_for(overdue);
+      }
+    }
+    coordinator->put_init(new ControlMessage{ControlKind::overdue, d, peer}, kControlBytes)
+        ->detach(delete_control);
+  }
+}
+
+void Simulation::sender(std::shared_ptr<SendQueue> q) {
+  for (;;) {
+    q->ready->acquire();
+    auto [name, bytes] = q->items.front();
+    q->items.pop_front();
+    if (name.empty()) return;
+    try {
+      sg4::Mailbox::by_name(name)->put(&kToken, bytes, kTransferTimeout);
+    } catch (const simgrid::Exception&) {
+      // The receiver left; the coordinator will abort this round.
+    }
+  }
+}
+
+void Simulation::all_reduce(int d, int epoch, int plan_id, int r, const Instruction& in) {
+  // Ring all-reduce: 2(n-1) rounds, each sending 1/n of the gradients to the next member and
+  // receiving 1/n from the previous one (reduce-scatter, then all-gather).
+  const std::vector<int>& g = program(plan_id, r).plan.stages[in.stage].devices;
+  const int n = int(g.size());
+  int i = 0;
+  while (g[i] != d) ++i;
+  const int next = g[(i + 1) % n], prev = g[(i + n - 1) % n];
+  const uint64_t chunk = uint64_t(in.bytes / n);
+  if (chunk == 0) return;
+  for (int k = 0; k < 2 * (n - 1); ++k) {
+    char* sink = nullptr;
+    auto incoming = sg4::Mailbox::by_name(ring_name(epoch, r, in.stage, k, prev, d))->get_async<char>(&sink);
+    sg4::Mailbox::by_name(ring_name(epoch, r, in.stage, k, d, next))->put_init(&kToken, chunk)->detach();
+    wait_recv(incoming, d, prev);
+  }
+}
+
+void Simulation::replicate(int d, int epoch, int r, const Instruction& in) {
+  // Asynchronous: a helper on this host carries the copy while the device goes on.
+  std::string name = message_name(epoch, r, d, in);
+  auto bytes = uint64_t(in.bytes);
+  int stage = in.stage;
+  sg4::Actor::create("replicate", platform_.hosts[d], [this, name, bytes, d, stage, r] {
+    const double t0 = sg4::Engine::get_clock();
+    try {
+      sg4::Mailbox::by_name(name)->put(&kToken, bytes, kTransferTimeout);
+      span(d, "REPLICATE", stage, -1, r, t0);
+    } catch (const simgrid::Exception&) {
+      // The backup left: the copy is lost, and the round does not commit with it.
+    }
+  })->daemonize();
+}
+
+void Simulation::receive_replica(int d, int epoch, int r, const Instruction& in) {
+  std::string name = message_name(epoch, r, d, in);
+  int stage = in.stage, plan_id = coord_.plan_id();
+  sg4::Actor::create("receive_replica", platform_.hosts[d], [this, name, epoch, r, d, stage, plan_id] {
+    try {
+      sg4::Mailbox::by_name(name)->get<char>(kTransferTimeout);
+      replica_landed(epoch, r, d, stage, plan_id);
+    } catch (const simgrid::Exception&) {
+    }
+  })->daemonize();
+}
+
+void Simulation::heartbeats(int d) {
+  auto* coordinator = sg4::Mailbox::by_name(kCoordinatorMailbox);
+  while (!finished_) {
+    coordinator->put_init(new ControlMessage{ControlKind::heartbeat, d, -1}, kControlBytes)
+        ->detach(delete_control);
+    sg4::this_actor::sleep_for(coord_.config().heartbeat_interval_s);
+  }
+}
+
+}  // namespace asteroid::sim

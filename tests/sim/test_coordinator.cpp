@@ -1,0 +1,203 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+#include "asteroid/coordinator.hpp"
+#include "asteroid/weight_ledger.hpp"
+#include "synthetic.hpp"
+
+using namespace asteroid;
+using namespace asteroid::testing;
+
+namespace {
+
+struct Fixture {
+  CostModel model;
+  Plan plan;
+};
+
+// Five devices, three stages: a group {0, 1}, then two single-device stages {2} and {3}; 4 idle.
+Fixture fixture() {
+  std::mt19937 rng(11);
+  auto layers = synthetic_layers(9, rng);
+  Cluster c = synthetic_cluster(layers,
+                                {{"fast", 1.0, 7e9}, {"fast", 1.0, 7e9}, {"mid", 1.4, 7e9},
+                                 {"mid", 1.4, 7e9}, {"slow", 3.5, 3e9}},
+                                12.5e6, 5e-4);
+  CostOptions o;
+  o.batch_size = 16;
+  Plan p;
+  p.microbatch_size = 4;
+  p.microbatches = 4;
+  p.stages = {{0, 3, {0, 1}, {}}, {4, 6, {2}, {}}, {7, 8, {3}, {}}};
+  return {CostModel(c, o), p};
+}
+
+CoordinatorConfig config(Recovery r) {
+  CoordinatorConfig c;
+  c.heartbeat_interval_s = 1.0;
+  c.missed_heartbeats = 3;
+  c.recovery = r;
+  return c;
+}
+
+bool in_plan(const Plan& p, int d) {
+  for (const auto& s : p.stages)
+    if (std::count(s.devices.begin(), s.devices.end(), d)) return true;
+  return false;
+}
+
+// Heartbeats from every device but `silent` each second until `until`; returns the actions.
+std::vector<Action> beat(Coordinator& c, int silent, double until) {
+  std::vector<Action> all;
+  for (double t = 1; t <= until + 1e-9; t += 1)
+    for (int d = 0; d < 5; ++d)
+      if (d != silent) {
+        auto a = c.heartbeat(d, t);
+        all.insert(all.end(), a.begin(), a.end());
+      }
+  return all;
+}
+
+}  // namespace
+
+TEST_CASE("coordinator: a silent device is declared failed exactly missed x interval after its last beat",
+          "[coordinator]") {
+  Fixture f = fixture();
+  Coordinator c(f.model, f.plan, config(Recovery::lightweight));
+  c.start(0);
+  for (int d = 0; d < 5; ++d) c.heartbeat(d, 0.5);
+  CHECK(c.next_deadline() == Approx(3.5));
+  // Device 2 is silent after 0.5 s; the others beat every second.
+  CHECK(beat(c, 2, 3).empty());
+  CHECK(c.tick(3.49).empty());
+  auto a = c.tick(3.5);
+  REQUIRE(!a.empty());
+  CHECK(a[0].kind == ActionKind::declare_failed);
+  CHECK(a[0].device == 2);
+  CHECK_FALSE(c.alive(2));
+  // A late message alone does not condemn a device that still beats.
+  Coordinator c2(f.model, f.plan, config(Recovery::lightweight));
+  c2.start(0);
+  CHECK(c2.message_overdue(3, 2.0).empty());
+}
+
+TEST_CASE("coordinator: single-device stages are copied to a neighbouring stage, groups are their own copy",
+          "[coordinator]") {
+  Fixture f = fixture();
+  Evaluation ev = f.model.evaluate(f.plan);
+  auto r = assign_replicas(f.model, ev);
+  REQUIRE(r.size() == 2);
+  CHECK(r[0].stage == 1);
+  CHECK(r[0].owner == 2);
+  CHECK((r[0].backup == 0 || r[0].backup == 1 || r[0].backup == 3));
+  CHECK(r[1].stage == 2);
+  CHECK(r[1].owner == 3);
+  CHECK(r[1].backup == 2);  // the only neighbour
+  Coordinator c(f.model, f.plan, config(Recovery::lightweight));
+  CHECK(c.replicates_after(0));
+  CoordinatorConfig every3 = config(Recovery::lightweight);
+  every3.replication_interval_rounds = 3;
+  Coordinator c3(f.model, f.plan, every3);
+  CHECK_FALSE(c3.replicates_after(0));
+  CHECK(c3.replicates_after(2));
+}
+
+TEST_CASE("coordinator: lightweight recovery moves the failed stage's layers to neighbours and replays",
+          "[coordinator]") {
+  Fixture f = fixture();
+  Coordinator c(f.model, f.plan, config(Recovery::lightweight));
+  c.start(0);
+  c.round_done(0, 0.5);
+  REQUIRE(c.begin_copies(0));
+  CHECK_FALSE(c.begin_copies(1));  // round 0's copies are still in flight
+  c.round_done(1, 0.9);
+  CHECK(c.last_checkpoint() == -1);
+  c.copies_landed(0);
+  CHECK(c.last_checkpoint() == 0);
+  REQUIRE(c.begin_copies(1));
+  c.copies_landed(1);
+  auto a = beat(c, 2, 4);
+  REQUIRE(a.size() == 4);
+  CHECK(a[0].kind == ActionKind::declare_failed);
+  CHECK(a[1].kind == ActionKind::replan);
+  CHECK_THAT(a[1].detail, Catch::Contains("lightweight"));
+  CHECK(a[2].kind == ActionKind::move_layers);
+  CHECK(a[3].kind == ActionKind::transfer_state);
+  const Plan& p = c.plan();
+  CHECK(c.plan_id() == 1);
+  CHECK(p.num_stages() == 2);
+  CHECK_FALSE(in_plan(p, 2));
+  CHECK(p.stages[0].devices == std::vector<int>{0, 1});  // the group is untouched
+  // Only layers that a device does not hold move, and never from the failed device.
+  for (const StateTransfer& t : a[3].transfers) {
+    CHECK(t.from != 2);
+    CHECK(t.from >= 0);
+    CHECK(in_plan(p, t.to));
+    CHECK(t.first_layer >= 4);
+    CHECK(t.last_layer <= 6);
+  }
+  CHECK(c.recovering());
+  auto b = c.state_transferred(5);
+  REQUIRE(b.size() == 2);
+  CHECK(b[0].kind == ActionKind::replay_round);
+  CHECK(b[0].round == 2);
+  CHECK(b[1].kind == ActionKind::resume);
+  CHECK(b[1].plan_id == 1);
+}
+
+TEST_CASE("coordinator: lightweight recovery of a group member shrinks the group, moving nothing",
+          "[coordinator]") {
+  Fixture f = fixture();
+  Coordinator c(f.model, f.plan, config(Recovery::lightweight));
+  c.start(0);
+  auto a = beat(c, 0, 4);
+  REQUIRE(a.size() == 4);
+  CHECK_THAT(a[1].detail, Catch::Contains("group shrinks"));
+  CHECK(c.plan().stages[0].devices == std::vector<int>{1});
+  CHECK(a[3].transfers.empty());
+}
+
+TEST_CASE("coordinator: replan and restart plan on the survivors; restart ships every stage from the checkpoint",
+          "[coordinator]") {
+  Fixture f = fixture();
+  Coordinator replan(f.model, f.plan, config(Recovery::replan));
+  replan.start(0);
+  auto a = beat(replan, 3, 4);
+  REQUIRE(a.size() == 4);
+  CHECK_THAT(a[1].detail, Catch::Contains("full re-plan on 4 survivors"));
+  CHECK_FALSE(in_plan(replan.plan(), 3));
+  for (const StateTransfer& t : a[3].transfers) CHECK((t.from >= 0 && t.from != 3));
+
+  Coordinator restart(f.model, f.plan, config(Recovery::restart));
+  restart.start(0);
+  auto b = beat(restart, 3, 4);
+  REQUIRE(b.size() == 4);
+  double need = 0, sent = 0;
+  for (const auto& st : restart.plan().stages)
+    for (size_t i = 0; i < st.devices.size(); ++i)
+      need += f.model.cluster().devices[0].table->param_bytes(st.first_layer, st.last_layer) * 2;  // + momentum
+  for (const StateTransfer& t : b[3].transfers) {
+    CHECK(t.from == -1);
+    sent += t.bytes;
+  }
+  CHECK(sent == Approx(need));
+}
+
+TEST_CASE("weight ledger: a checkpoint survives one failure only with two live copies", "[coordinator]") {
+  WeightLedger l(3, 4);
+  std::vector<bool> alive = {true, true, true};
+  l.add(0, 0, 1, 1);
+  l.add(1, 2, 3, 1);
+  l.add(2, 2, 3, 1);  // device 2 keeps a copy of layers 2-3
+  CHECK(l.min_copies(1, alive) == 1);
+  alive[1] = false;
+  l.clear(1);
+  CHECK(l.missing(1, alive).empty());
+  alive[0] = false;
+  l.clear(0);
+  CHECK(l.missing(1, alive) == std::vector<int>{0, 1});
+  l.add(2, 0, 3, 2);
+  l.rollback(1);
+  CHECK(l.missing(2, alive).size() == 4);
+}

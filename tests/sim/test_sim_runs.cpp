@@ -1,0 +1,183 @@
+// Whole simulated runs. Each case runs the asteroid-sim binary as a subprocess (SimGrid allows one
+// simulation per process, TOOLCHAIN P6) on scenario and plan files written to a temporary directory.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+const std::string kScenarios = std::string(ASTEROID_SOURCE_DIR) + "/scenarios/";
+
+fs::path temp_dir(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / ("asteroid_sim_test_" + name + "_" + std::to_string(::getpid()));
+  fs::create_directories(d);
+  return d;
+}
+
+json read(const fs::path& f) {
+  std::ifstream in(f);
+  return json::parse(in);
+}
+
+void write(const fs::path& f, const json& j) { std::ofstream(f) << j.dump(1); }
+
+// A scenario file from scenarios/, with trace paths made absolute so that it can live elsewhere.
+json scenario(const std::string& name) {
+  json s = read(kScenarios + name + ".json");
+  for (auto& [type, path] : s["traces"].items()) path = kScenarios + path.get<std::string>();
+  return s;
+}
+
+// Runs asteroid-sim; returns its exit status and fills `report` from DIR/report.json.
+int run_sim(const fs::path& scenario_file, const fs::path& out, const std::string& extra, json* report) {
+  std::string cmd = std::string(ASTEROID_SIM_BIN) + " " + scenario_file.string() + " -o " + out.string() +
+                    " --no-spans " + extra + " > " + (out / "stdout.txt").string() + " 2>&1";
+  fs::create_directories(out);
+  int status = std::system(cmd.c_str());
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (report && fs::exists(out / "report.json")) *report = read(out / "report.json");
+  return code;
+}
+
+struct Agreement {
+  std::string what;
+  double simulated, predicted, schedule;
+};
+
+Agreement agreement(const fs::path& dir, const std::string& scen, const json* plan, const std::string& tag) {
+  fs::path sf = dir / (tag + ".json");
+  write(sf, scenario(scen));
+  std::string extra = "--rounds 1 --network textbook";
+  if (plan) {
+    write(dir / (tag + "_plan.json"), *plan);
+    extra += " --plan " + (dir / (tag + "_plan.json")).string();
+  }
+  json r;
+  int code = run_sim(sf, dir / tag, extra, &r);
+  REQUIRE(code == 0);
+  const json& p = r["plans"][0];
+  return {tag, r["summary"]["first_round_latency_s"].get<double>(),
+          p["predicted_round_latency_s"].get<double>(), p["predicted_schedule_latency_s"].get<double>()};
+}
+
+json plan(int mb, int M, json stages) { return {{"microbatch_size", mb}, {"microbatches", M}, {"stages", stages}}; }
+
+}  // namespace
+
+TEST_CASE("sim: fault-free rounds on the textbook network agree with the cost model within 2%",
+          "[sim][agreement]") {
+  fs::path dir = temp_dir("agreement");
+  std::vector<Agreement> all;
+  for (std::string env : {"A", "B", "C", "D"})
+    for (std::string m : {"mobilenetv2_100mbps", "mobilenetv2_1000mbps", "bert_small_100mbps", "bert_small_1000mbps"}) {
+      std::string name = "env" + env + "_" + m;
+      all.push_back(agreement(dir, name, nullptr, name));
+    }
+  // Hand-made plans on environment C, MobileNetV2, 100 Mbps: straight pipelines and groups.
+  const std::string c = "envC_mobilenetv2_100mbps";
+  json hand[] = {
+      plan(32, 4, {{{"layers", {0, 9}}, {"devices", {"nx0"}}}, {{"layers", {10, 19}}, {"devices", {"tx2_0"}}}}),
+      plan(16, 8, {{{"layers", {0, 5}}, {"devices", {"tx2_0", "tx2_1"}}},
+                   {{"layers", {6, 12}}, {"devices", {"nx0"}}},
+                   {{"layers", {13, 19}}, {"devices", {"nano0", "nano1"}}}}),
+      plan(8, 16, {{{"layers", {0, 3}}, {"devices", {"nx0"}}}, {{"layers", {4, 7}}, {"devices", {"tx2_0"}}},
+                   {{"layers", {8, 11}}, {"devices", {"tx2_1"}}}, {{"layers", {12, 15}}, {"devices", {"nano0"}}},
+                   {{"layers", {16, 19}}, {"devices", {"nano1"}}}}),
+      plan(64, 2, {{{"layers", {0, 19}}, {"devices", {"nx0", "tx2_0", "tx2_1"}}}}),
+  };
+  for (size_t i = 0; i < std::size(hand); ++i)
+    all.push_back(agreement(dir, c, &hand[i], "hand" + std::to_string(i)));
+
+  for (const Agreement& a : all) {
+    double err = a.simulated / a.predicted - 1, serr = a.simulated / a.schedule - 1;
+    std::printf("agreement %-30s simulated %.4f s  cost model %.4f s (%+.2f%%)  1F1B replay %.4f s (%+.2f%%)\n",
+                a.what.c_str(), a.simulated, a.predicted, 100 * err, a.schedule, 100 * serr);
+  }
+  for (const Agreement& a : all) {
+    INFO(a.what << ": simulated " << a.simulated << " s, predicted " << a.predicted << " s");
+    CHECK(std::abs(a.simulated / a.predicted - 1) <= 0.02);
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("sim: each device of environment C may fail alone and training recovers with no weights lost",
+          "[sim][faults]") {
+  fs::path dir = temp_dir("envC_each");
+  json base = scenario("envC_fail");
+  base["training"]["rounds"] = 16;
+  for (const auto& dev : base["cluster"]["devices"]) {
+    std::string name = dev["name"];
+    json s = base;
+    s["name"] = "envC_fail_" + name;
+    s["faults"]["events"] = {{{"at", "5s"}, {"device", name}, {"kind", "leave"}}};
+    write(dir / (name + ".json"), s);
+    json r;
+    int code = run_sim(dir / (name + ".json"), dir / name, "", &r);
+    INFO("device " << name << ", output in " << (dir / name).string());
+    REQUIRE(code == 0);
+    const json& sum = r["summary"];
+    CHECK(sum["completed"].get<bool>());
+    CHECK(sum["rounds_committed"].get<int>() == 16);
+    CHECK_FALSE(sum["weights_lost"].get<bool>());
+    REQUIRE(sum["failures"].size() == 1);
+    const json& f = sum["failures"][0];
+    CHECK(f["lost_layers"].empty());
+    // Detected within the heartbeat timeout (3 x 1 s) plus a heartbeat's trip.
+    CHECK(f["detection_s"].get<double>() > 0);
+    CHECK(f["detection_s"].get<double>() <= 3.0 + 0.01);
+    CHECK(f.contains("throughput_after"));
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("sim: the three recovery strategies all recover on the same scenario", "[sim][faults]") {
+  fs::path dir = temp_dir("strategies");
+  json s = scenario("envC_fail");
+  s["training"]["rounds"] = 40;
+  s["faults"]["events"][0]["at"] = "10s";
+  write(dir / "s.json", s);
+  for (std::string strategy : {"lightweight", "replan", "restart"}) {
+    json r;
+    int code = run_sim(dir / "s.json", dir / strategy, "--recovery " + strategy, &r);
+    INFO("recovery " << strategy);
+    REQUIRE(code == 0);
+    const json& sum = r["summary"];
+    CHECK(sum["completed"].get<bool>());
+    CHECK_FALSE(sum["weights_lost"].get<bool>());
+    REQUIRE(sum["failures"].size() == 1);
+    const json& f = sum["failures"][0];
+    REQUIRE(f.contains("recovery_s"));
+    std::printf("recovery %-11s detection %.3f s  re-plan %.5f s  state transfer %.3f s (%.1f MB)  "
+                "replay %.3f s  total %.3f s  throughput %.1f -> %.1f samples/s\n",
+                strategy.c_str(), f["detection_s"].get<double>(), f["replan_s"].get<double>(),
+                f["state_transfer_s"].get<double>(), f["state_transfer_bytes"].get<double>() / 1e6,
+                f["replay_s"].get<double>(), f["recovery_s"].get<double>(),
+                f["throughput_before"].get<double>(), f["throughput_after"].get<double>());
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("sim: a bad scenario is one line on stderr and exit status 2", "[sim]") {
+  fs::path dir = temp_dir("bad");
+  json s = scenario("envC_fail");
+  s["cluster"]["network"]["bandwidth"] = "fast";
+  write(dir / "bad.json", s);
+  int code = run_sim(dir / "bad.json", dir / "out", "", nullptr);
+  CHECK(code == 2);
+  std::ifstream in(dir / "out" / "stdout.txt");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  CHECK(std::count(text.begin(), text.end(), '\n') == 1);
+  CHECK_THAT(text, Catch::Contains("bandwidth"));
+  fs::remove_all(dir);
+}
