@@ -3,6 +3,7 @@
 // device mixes of PAPER.md section 6. Prints one line per case; `--csv` prints CSV instead.
 // Usage: bench_planner [--csv] [--quick] [--time-limit SECONDS (per case, default 120)]
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -33,6 +34,43 @@ std::vector<SyntheticDeviceType> mixed(int n) {
 
 double time_limit_s = 120;
 
+struct Measured {
+  std::string name;
+  size_t devices;
+  int layers;
+  double seconds;
+  bool proven;
+};
+std::vector<Measured> measured;
+
+// Growth as an exponent: time ~ size^k between two measured cases.
+void print_growth(bool csv) {
+  if (csv) return;
+  auto find = [](const std::string& n, int layers) -> const Measured* {
+    for (const auto& m : measured)
+      if (m.name == n && m.layers == layers) return &m;
+    return nullptr;
+  };
+  std::printf("growth (time ~ size^k):\n");
+  for (const char* env : {"envA", "envB", "envC", "envD"}) {
+    const Measured* a = find(env, 50);
+    const Measured* b = find(env, 200);
+    if (a && b && a->seconds > 0)
+      std::printf("  %s, 50 -> 200 layers: k = %.2f\n", env, std::log(b->seconds / a->seconds) / std::log(4.0));
+  }
+  const Measured* prev = nullptr;
+  for (const auto& m : measured) {
+    if (m.name.rfind("mixed", 0) != 0) continue;
+    if (prev && prev->proven && m.proven)
+      std::printf("  %zu -> %zu devices at 200 layers: k = %.2f\n", prev->devices, m.devices,
+                  std::log(m.seconds / prev->seconds) / std::log(double(m.devices) / prev->devices));
+    else if (prev)
+      std::printf("  %zu -> %zu devices at 200 layers: at least one case cut by the time limit\n",
+                  prev->devices, m.devices);
+    prev = &m;
+  }
+}
+
 void run(const std::string& name, const std::vector<SyntheticDeviceType>& devices, int layers,
          double target_s, bool csv) {
   std::mt19937 rng(42);
@@ -49,6 +87,7 @@ void run(const std::string& name, const std::vector<SyntheticDeviceType>& device
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   int stages = r ? r->plan.num_stages() : 0;
   bool proven = r && r->proven_optimal;
+  measured.push_back({name, devices.size(), layers, s, proven});
   long long evals = r ? r->stats.stage_evaluations : 0, labels = r ? r->stats.labels_created : 0;
   if (csv) {
     std::printf("%s,%zu,%d,%.6f,%d,%lld,%lld,%.3f,%d\n", name.c_str(), devices.size(), layers, s, stages,
@@ -76,7 +115,8 @@ int main(int argc, char** argv) {
   if (csv) std::printf("case,devices,layers,planning_time_s,stages,stage_evaluations,labels,target_s,proven_optimal\n");
   for (const char* env : {"A", "B", "C", "D"}) run(std::string("env") + env, environment(env), 50, 0.1, csv);
   for (const char* env : {"A", "B", "C", "D"}) run(std::string("env") + env, environment(env), 200, 10, csv);
-  if (quick) return 0;
-  for (int n : {16, 32, 64}) run("mixed" + std::to_string(n), mixed(n), 200, 10, csv);
+  if (!quick)
+    for (int n : {16, 32, 64}) run("mixed" + std::to_string(n), mixed(n), 200, 10, csv);
+  print_growth(csv);
   return 0;
 }
