@@ -152,7 +152,8 @@ long long CostModel::max_in_flight(int first, int last, const int* group, int n,
 }
 
 double CostModel::transfer_s(int boundary_layer, const int* a, int na, const int* b, int nb,
-                             int beta) const {
+                             int beta, double* latency_s) const {
+  if (latency_s) *latency_s = 0;
   if (options_.ignore_network) return 0;
   double bw = kInf, lat = 0;
   for (int i = 0; i < na; ++i)
@@ -161,6 +162,7 @@ double CostModel::transfer_s(int boundary_layer, const int* a, int na, const int
       lat = std::max(lat, cluster_.latency_s[a[i]][b[j]]);
     }
   double bytes = beta * cluster_.devices[a[0]].table->output_bytes_per_sample(boundary_layer);
+  if (latency_s) *latency_s = lat;
   return lat + bytes / bw;
 }
 
@@ -216,9 +218,11 @@ Evaluation CostModel::evaluate(const Plan& plan) const {
     sp.shares = sc.shares;
     if (p > 0) {
       const StagePlan& prev = ev.plan.stages[p - 1];
+      double lat = 0;
       double x = transfer_s(prev.last_layer, prev.devices.data(), int(prev.devices.size()),
-                            sp.devices.data(), int(sp.devices.size()), beta);
+                            sp.devices.data(), int(sp.devices.size()), beta, &lat);
       StepCost comm;
+      comm.L = lat;
       comm.kind = StepKind::communication;
       comm.stage = p - 1;
       comm.E_f = comm.E_b = x;

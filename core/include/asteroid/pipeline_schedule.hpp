@@ -5,10 +5,18 @@
 // - compute step of stage p: min(M, 2(P-p)-1) forwards, then alternating backward/forward, then the
 //   remaining backwards (1F1B with the communication steps counted as pipeline positions, which is
 //   where the cost model's K = 2(P-p)-1 in-flight micro-batches comes from);
-// - communication step: two independent FIFO channels (activations forward, gradients backward: the
-//   links are full duplex);
-// - each stage's all-reduce starts after its last backward.
-// O(S x M) time.
+// - communication step: two FIFO channels, one message at a time each (activations forward,
+//   gradients backward), each message its link latency L and then its bytes;
+// - shared NICs (the default): the devices of a compute step have one full-duplex port on the
+//   switch, so their uplink carries both their activations downstream and their gradients upstream,
+//   and their downlink both directions' incoming messages; flows crossing a port share its rate
+//   max-min fairly, as on a star of full-duplex links (SimGrid's CM02 model, sim/README.md). The
+//   closed form of cost_model.hpp gives each communication step channels of its own, which is the
+//   replay with `shared_nics = false`: on a star, a middle stage whose port is nearly as loaded as
+//   the dominant step waits for its messages, and the real round is longer than both;
+// - each stage's all-reduce starts after its last backward and takes T_a; it is not charged for
+//   sharing the stage's ports with its last gradient still leaving upstream.
+// A fluid event simulation: O(S x M) events, each O(S^2).
 #pragma once
 
 #include <vector>
@@ -22,6 +30,7 @@ struct ScheduleTiming {
   std::vector<double> last_backward_end_s;  // per step
 };
 
-ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int microbatches);
+ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int microbatches,
+                                bool shared_nics = true);
 
 }  // namespace asteroid
