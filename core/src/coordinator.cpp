@@ -207,6 +207,12 @@ Evaluation Coordinator::recover(int failed, std::string* detail) {
   for (int d = 0; d < int(alive_.size()); ++d)
     if (!alive_[d]) dead.push_back(d);
   auto full_replan = [&](const std::string& why) {
+    Evaluation none;
+    if (dead.size() == alive_.size()) {
+      none.reason = "no device is left";
+      *detail = why + "no device is left";
+      return none;
+    }
     SurvivorModel s = survivors_model(model_, dead);
     auto r = plan_optimal(s.model, config_.planner);
     Evaluation ev;

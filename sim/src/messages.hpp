@@ -22,6 +22,8 @@ struct ControlMessage {
   ControlKind kind;
   int device;  // the sender
   int peer;    // overdue: the device the message was expected from
+  double sent_s = 0;  // simulated time it was sent: a heartbeat proves the device alive then, even
+                      // if the coordinator reads it later (it may be busy moving state)
 };
 inline void delete_control(void* p) { delete static_cast<ControlMessage*>(p); }
 

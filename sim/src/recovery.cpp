@@ -48,7 +48,10 @@ void Simulation::coordinator_actor() {
     std::unique_ptr<ControlMessage> msg(m);
     const double t = sg4::Engine::get_clock();
     if (msg->kind == ControlKind::heartbeat) {
-      call([&] { return coord_.heartbeat(msg->device, t); });
+      // Stamped with the send time: beats that queued while the coordinator was busy (moving state)
+      // still count for when they were sent, and arrive in send order, so none is judged late
+      // because an earlier one was read late.
+      call([&] { return coord_.heartbeat(msg->device, std::min(t, msg->sent_s)); });
       continue;
     }
     std::pair<int, int> key{msg->device, msg->peer};

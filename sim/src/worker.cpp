@@ -90,12 +90,12 @@ void Simulation::wait_recv(const sg4::CommPtr& comm, int d, int peer) {
     } catch (const simgrid::NetworkFailureException&) {
       // The sender died mid-transfer: nothing will come; wait for the coordinator's verdict.
       for (;;) {
-        coordinator->put_init(new ControlMessage{ControlKind::overdue, d, peer}, kControlBytes)
+        coordinator->put_init(new ControlMessage{ControlKind::overdue, d, peer, sg4::Engine::get_clock()}, kControlBytes)
             ->detach(delete_control);
         sg4::this_actor::sleep_for(overdue);
       }
     }
-    coordinator->put_init(new ControlMessage{ControlKind::overdue, d, peer}, kControlBytes)
+    coordinator->put_init(new ControlMessage{ControlKind::overdue, d, peer, sg4::Engine::get_clock()}, kControlBytes)
         ->detach(delete_control);
   }
 }
@@ -127,8 +127,16 @@ void Simulation::all_reduce(int d, int epoch, int plan_id, int r, const Instruct
   for (int k = 0; k < 2 * (n - 1); ++k) {
     char* sink = nullptr;
     auto incoming = sg4::Mailbox::by_name(ring_name(epoch, r, in.stage, k, prev, d))->get_async<char>(&sink);
-    sg4::Mailbox::by_name(ring_name(epoch, r, in.stage, k, d, next))->put_init(&kToken, chunk)->detach();
+    // An owned send, not a detached one: if this host is turned off, SimGrid cancels the comms of
+    // its actors, whereas a detached send would stay in the mailbox and be matched later by a
+    // survivor's receive from a host that is off.
+    sg4::CommPtr outgoing = sg4::Mailbox::by_name(ring_name(epoch, r, in.stage, k, d, next))->put_async(&kToken, chunk);
     wait_recv(incoming, d, prev);
+    try {
+      outgoing->wait_for(kTransferTimeout);
+    } catch (const simgrid::Exception&) {
+      // The next member left; the coordinator aborts the round.
+    }
   }
 }
 
@@ -163,7 +171,7 @@ void Simulation::receive_replica(int d, int epoch, int r, const Instruction& in)
 void Simulation::heartbeats(int d) {
   auto* coordinator = sg4::Mailbox::by_name(kCoordinatorMailbox);
   while (!finished_) {
-    coordinator->put_init(new ControlMessage{ControlKind::heartbeat, d, -1}, kControlBytes)
+    coordinator->put_init(new ControlMessage{ControlKind::heartbeat, d, -1, sg4::Engine::get_clock()}, kControlBytes)
         ->detach(delete_control);
     sg4::this_actor::sleep_for(coord_.config().heartbeat_interval_s);
   }
