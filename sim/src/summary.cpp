@@ -111,7 +111,7 @@ std::string summary_text(const nlohmann::json& s) {
   }
   os << "weights check: " << (s["weights_lost"].get<bool>() ? "WEIGHTS LOST" : "no weights lost")
      << "; at every commit each layer's checkpoint had at least " << s["min_checkpoint_copies"].get<int>()
-     << " copies on live devices\n";
+     << (s["min_checkpoint_copies"].get<int>() == 1 ? " copy" : " copies") << " on live devices\n";
   return os.str();
 }
 
