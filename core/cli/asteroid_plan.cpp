@@ -119,6 +119,7 @@ int main(int argc, char** argv) {
     j["latency_model"] = s.planner.latency_model;
     j["batch_size"] = s.training.batch_size;
     j["planning_time_s"] = planning_s;
+    j["proven_optimal"] = r.proven_optimal;
     emit(args, j.dump(2) + "\n");
     return 0;
   }
@@ -128,7 +129,8 @@ int main(int argc, char** argv) {
                      ", latency model " + s.planner.latency_model + "\n";
   text += evaluation_to_text(r.evaluation, model.cluster());
   char buf[64];
-  std::snprintf(buf, sizeof buf, "planning time %.1f ms\n", planning_s * 1e3);
+  std::snprintf(buf, sizeof buf, "planning time %.1f ms%s\n", planning_s * 1e3,
+                r.proven_optimal ? "" : " (time limit reached: the best plan found, not proven optimal)");
   text += buf;
   emit(args, text);
   return 0;

@@ -93,7 +93,8 @@ void parse_training(const JsonReader& r, Scenario& s) {
 }
 
 void parse_planner(const JsonReader& r, Scenario& s) {
-  r.allow_only({"strategy", "microbatch_sizes", "max_stages", "latency_model"});
+  r.allow_only({"strategy", "microbatch_sizes", "max_stages", "latency_model", "time_limit"});
+  if (r.has("time_limit")) s.planner.time_limit_s = r.at("time_limit").seconds();
   if (r.has("latency_model")) {
     s.planner.latency_model = r.at("latency_model").string();
     if (s.planner.latency_model != "pipeline" && s.planner.latency_model != "paper")

@@ -38,6 +38,7 @@ StrategyResult plan_in_view(const std::string& name, const CostModel& truth, con
     return r;
   }
   r.stats = planned->stats;
+  r.proven_optimal = planned->proven_optimal;
   Evaluation in_view = view_model.evaluate(planned->plan);
   assert(in_view.feasible && "the planner's plan must be feasible in its own view");
   r.evaluation = truth.evaluate(in_view.plan);
@@ -189,6 +190,7 @@ PlannerOptions planner_options(const Scenario& s) {
   PlannerOptions o;
   o.microbatch_sizes = s.planner.microbatch_sizes;
   o.max_stages = s.planner.max_stages;
+  o.time_limit_s = s.planner.time_limit_s;
   return o;
 }
 

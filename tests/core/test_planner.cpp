@@ -225,3 +225,26 @@ TEST_CASE("strategies: a baseline that ignores memory reports out of memory", "[
     for (const auto& d : ast.evaluation.devices) CHECK(d.peak_memory_bytes <= d.memory_bytes);
   }
 }
+
+TEST_CASE("planner: a time limit ends the search with the best plan so far, marked unproven", "[planner]") {
+  std::mt19937 rng(9);
+  auto layers = synthetic_layers(60, rng);
+  auto t = jetson_like_types();
+  Cluster c = synthetic_cluster(layers, {t[0], t[1], t[1], t[2], t[2], t[2], t[0], t[1]}, 1.25e7, 5e-4);
+  CostOptions o;
+  o.batch_size = 64;
+  CostModel m(c, o);
+  PlannerOptions quick;
+  quick.time_limit_s = 1e-4;
+  auto cut = plan_optimal(m, quick);
+  auto full = plan_optimal(m, {});
+  REQUIRE(full.ok());
+  CHECK(full->proven_optimal);
+  if (cut.ok()) {
+    CHECK_FALSE(cut->proven_optimal);
+    CHECK(cut->round_latency_s >= full->round_latency_s * (1 - 1e-12));
+    CHECK(m.evaluate(cut->plan).feasible);
+  } else {
+    CHECK(cut.error().message.find("time limit") != std::string::npos);
+  }
+}

@@ -48,6 +48,7 @@ struct PlannerSpec {
   std::vector<int> microbatch_sizes;  // empty: every divisor of B
   int max_stages = 0;                 // 0: no limit
   std::string latency_model = "pipeline";  // pipeline | paper (cost_model.hpp)
+  double time_limit_s = 0;                 // 0: search to the proven optimum
 };
 
 enum class FaultKind { leave, slowdown, link_slowdown };

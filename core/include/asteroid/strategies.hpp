@@ -14,6 +14,7 @@ struct StrategyResult {
   std::string strategy;
   Evaluation evaluation;   // feasible == false: out of memory (reason says where) or no plan
   PlanSearchStats stats;
+  bool proven_optimal = true;  // false when the planner's time limit cut the search
 };
 
 // `base` carries the scenario's planner options (micro-batch sizes, max stages).
