@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <cstdlib>
 #include <iostream>
 #include <stdexcept>
 #include <string>
@@ -174,6 +175,12 @@ int main(int argc, char** argv) {
     if (describe) {
       j = ax::describe_json(ax::describe_model(model, mopt));
     } else {
+      // OpenBLAS sizes its thread pool when it is loaded, before --threads is read: say so when
+      // the two differ, as the times would then include both pools competing for the cores.
+      const char* ob = std::getenv("OPENBLAS_NUM_THREADS");
+      if (!ob || std::atoi(ob) != popt.threads)
+        std::cerr << "asteroid-profile: warning: OPENBLAS_NUM_THREADS is " << (ob ? ob : "unset")
+                  << ", --threads is " << popt.threads << "; set them equal for steady timings\n";
       ProgressBar bar;
       popt.progress = [&bar, &model](double f, const std::string& label) {
         bar.update(f, model + " " + label);
