@@ -93,8 +93,8 @@ int main(int argc, char** argv) {
   auto loaded = load_scenario(args.scenario);
   if (!loaded) fail(loaded.error().str());
   const Scenario& s = loaded.value();
-  if (!s.network.overrides.empty())
-    std::cerr << "asteroid-sim: note: the scenario's pairwise link overrides are not simulated\n";
+  if (!s.network.overrides.empty() && s.network.topology == Topology::wifi)
+    std::cerr << "asteroid-sim: note: pairwise link overrides are not simulated on a wifi medium\n";
   if (args.network == "textbook") {
     // Transfer time = latency + size / bandwidth, no TCP factors, no reverse ACK flows (P7).
     sg4::Engine::set_config("network/model:CM02");

@@ -31,7 +31,57 @@ simgrid::kernel::profile::Profile* speed_profile(const std::string& device, cons
 
 }  // namespace
 
+// With pairwise overrides a star zone cannot say that two devices talk over a link of their own, so
+// the zone routes every pair explicitly: through the two devices' switch links as in the star, or
+// over a dedicated link with the override's bandwidth and latency. O(devices^2) routes, which is why
+// the plain star (O(devices)) stays the default.
+Platform build_overridden_star(const Cluster& c, const NetworkSpec& net, const FaultSpec& faults) {
+  Platform p;
+  auto* zone = sg4::create_full_zone("cluster");
+  std::vector<sg4::Host*> all;
+  for (const Device& d : c.devices) {
+    sg4::Host* h = zone->create_host(d.name, kHostSpeed);
+    h->set_property("memory_bytes", std::to_string((long long)d.memory_bytes));
+    h->set_property("type", d.type);
+    if (auto* prof = speed_profile(d.name, faults)) h->set_speed_profile(prof);
+    h->seal();
+    p.hosts.push_back(h);
+    all.push_back(h);
+  }
+  p.coordinator = zone->create_host("coordinator", kHostSpeed)->seal();
+  all.push_back(p.coordinator);
+  std::vector<sg4::Link*> nic;
+  for (sg4::Host* h : all)
+    nic.push_back(zone->create_split_duplex_link("link_" + h->get_name(), net.bandwidth_Bps)
+                      ->set_latency(net.latency_s / 2)
+                      ->seal());
+  p.links.assign(nic.begin(), nic.begin() + c.size());
+  for (size_t a = 0; a < all.size(); ++a)
+    for (size_t b = a + 1; b < all.size(); ++b) {
+      const LinkOverride* o = nullptr;
+      for (const LinkOverride& x : net.overrides)
+        if ((x.a == all[a]->get_name() && x.b == all[b]->get_name()) ||
+            (x.b == all[a]->get_name() && x.a == all[b]->get_name()))
+          o = &x;
+      std::vector<sg4::LinkInRoute> route;
+      if (o) {
+        auto* l = zone->create_split_duplex_link("pair_" + all[a]->get_name() + "_" + all[b]->get_name(),
+                                                 o->bandwidth_Bps)
+                      ->set_latency(o->latency_s)
+                      ->seal();
+        route = {{l, sg4::LinkInRoute::Direction::UP}};
+      } else {
+        route = {{nic[a], sg4::LinkInRoute::Direction::UP}, {nic[b], sg4::LinkInRoute::Direction::DOWN}};
+      }
+      zone->add_route(all[a]->get_netpoint(), all[b]->get_netpoint(), nullptr, nullptr, route, true);
+    }
+  zone->seal();
+  return p;
+}
+
 Platform build_platform(const Cluster& c, const NetworkSpec& net, const FaultSpec& faults) {
+  if (net.topology == Topology::star && !net.overrides.empty())
+    return build_overridden_star(c, net, faults);
   Platform p;
   auto* zone = sg4::create_star_zone("cluster");
   sg4::Link* air = nullptr;

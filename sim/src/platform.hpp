@@ -6,7 +6,9 @@
 //        a NIC shared by all the flows that leave (or enter) that device.
 //   wifi: every message crosses one shared half-duplex medium of the scenario's bandwidth (all
 //        flows, both directions, share it), with the scenario's latency.
-// Pairwise link overrides of the scenario are not modelled (sim/README.md).
+//   star with pairwise overrides: as the star, except that an overridden pair talks over a link of
+//        its own with the override's bandwidth and latency (not through the switch).
+//   wifi: pairwise overrides are not modelled (a note is printed).
 #pragma once
 
 #include <simgrid/s4u.hpp>
