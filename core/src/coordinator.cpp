@@ -244,10 +244,29 @@ Evaluation Coordinator::recover(int failed, std::string* detail) {
   };
   const StagePlan& st = cur.stages[s];
   if (st.devices.size() > 1) {
-    Plan p = clear_shares(cur);
-    auto& devs = p.stages[s].devices;
+    // The group shrinks and Alg. 1 reruns; the stage's boundaries with its neighbours may also move,
+    // so that the slower stage hands layers to them (or takes some) and the steps stay balanced.
+    // Only the layers that cross a boundary move, and only to a neighbour. O(layers^2) candidates.
+    Plan base = clear_shares(cur);
+    auto& devs = base.stages[s].devices;
     devs.erase(std::find(devs.begin(), devs.end(), failed));
-    candidates.push_back({p, "stage " + std::to_string(s) + " group shrinks, Alg. 1 reruns"});
+    const int P = cur.num_stages(), L = model_.num_layers();
+    const bool has_prev = s > 0, has_next = s + 1 < P;
+    const int first_lo = has_prev ? cur.stages[s - 1].first_layer + 1 : 0;
+    const int first_hi = has_prev ? st.last_layer : 0;
+    const int last_hi = has_next ? cur.stages[s + 1].last_layer - 1 : L - 1;
+    for (int first = first_lo; first <= first_hi; ++first)
+      for (int last = has_next ? first : L - 1; last <= last_hi; ++last) {
+        Plan p = base;
+        p.stages[s].first_layer = first;
+        p.stages[s].last_layer = last;
+        if (has_prev) p.stages[s - 1].last_layer = first - 1;
+        if (has_next) p.stages[s + 1].first_layer = last + 1;
+        std::string what = "stage " + std::to_string(s) + " group shrinks, Alg. 1 reruns";
+        if (first != st.first_layer || last != st.last_layer)
+          what += ", its layers become " + layers_text(first, last);
+        candidates.push_back({p, what});
+      }
   } else if (cur.num_stages() > 1) {
     // Layers first..k go to the previous stage, k+1..last to the next one.
     const bool has_prev = s > 0, has_next = s + 1 < cur.num_stages();

@@ -146,7 +146,7 @@ TEST_CASE("coordinator: lightweight recovery moves the failed stage's layers to 
   CHECK(b[1].plan_id == 1);
 }
 
-TEST_CASE("coordinator: lightweight recovery of a group member shrinks the group, moving nothing",
+TEST_CASE("coordinator: lightweight recovery of a group member shrinks the group and rebalances with neighbours only",
           "[coordinator]") {
   Fixture f = fixture();
   Coordinator c(f.model, f.plan, config(Recovery::lightweight));
@@ -155,7 +155,19 @@ TEST_CASE("coordinator: lightweight recovery of a group member shrinks the group
   REQUIRE(a.size() == 4);
   CHECK_THAT(a[1].detail, Catch::Contains("group shrinks"));
   CHECK(c.plan().stages[0].devices == std::vector<int>{1});
-  CHECK(a[3].transfers.empty());
+  // Every other stage keeps its devices; state moves only to stage 0's survivor or stage 1's devices.
+  REQUIRE(c.plan().num_stages() == f.plan.num_stages());
+  for (int p = 1; p < f.plan.num_stages(); ++p) CHECK(c.plan().stages[p].devices == f.plan.stages[p].devices);
+  for (const StateTransfer& t : a[3].transfers) {
+    bool to_neighbour = t.to == 1;
+    for (int d : f.plan.stages[1].devices) to_neighbour = to_neighbour || t.to == d;
+    CHECK(to_neighbour);
+  }
+  // Rebalancing is a choice among candidates that include the plain shrink: never slower than it.
+  Plan shrunk = f.plan;
+  for (auto& st : shrunk.stages) st.shares.clear();
+  shrunk.stages[0].devices = {1};
+  CHECK(f.model.evaluate(c.plan()).round_latency_s <= f.model.evaluate(shrunk).round_latency_s * (1 + 1e-12));
 }
 
 TEST_CASE("coordinator: replan and restart plan on the survivors; restart ships every stage from the checkpoint",
