@@ -12,7 +12,8 @@
 //    the idle device with the most memory), every
 //    replication_interval_rounds rounds (the copies are Program instructions, so real traffic).
 // 3. Recovery, by strategy:
-//    lightweight: the failed device's group shrinks and Alg. 1 reruns; or, for a single-device
+//    lightweight: the failed device's group shrinks and Alg. 1 reruns, and the stage's boundaries
+//                 with its neighbours may move (every pair of new boundaries is tried); or, for a single-device
 //                 stage, its layers go to the neighbouring stages (every cut point between the two
 //                 is tried) and the CostModel picks the best; state moves only for layers a device
 //                 does not already hold (its own, or as a replica). Falls back to `replan` when no
