@@ -14,8 +14,8 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // A partial plan, summarised by what the rest of the pipeline needs to finish its latency.
 struct Label {
-  double a, b, c, d;  // paper, before dm: U, X, m, -; after dm: V, W, C, -;
-                      // pipeline: sum of E_f + E_b, Q, m, sum of E_b (see planner.hpp)
+  double a, b, c;  // paper, before dm: U, X, m; after dm: V, W, C;
+                   // pipeline: U = sum of E_f, T = max_s (T_a^s + sum of E_b from s on), m (planner.hpp)
   bool after_dm;
   int parent;      // label of the previous stage, -1 for the first
   int l, e, n, h;  // the stage that made it: layers [l, e], devices order[n..h]
@@ -25,8 +25,9 @@ struct Step {
   double F, B, A, c;
 };
 
-bool dominates(const Label& x, const Label& y, bool paper) {
-  if (!paper) return x.a <= y.a && x.b <= y.b && x.c <= y.c && x.d >= y.d;
+// Pipeline labels and paper labels before dm: every component the smaller the better; after dm, a
+// larger C (the dominant step's cost, a cap on later steps) is better.
+bool dominates(const Label& x, const Label& y) {
   if (x.after_dm != y.after_dm) return false;
   if (!x.after_dm) return x.a <= y.a && x.b <= y.b && x.c <= y.c;
   return x.a <= y.a && x.b <= y.b && x.c >= y.c;
@@ -108,7 +109,7 @@ class Search {
   // No completion of x from state (l, n) can have a latency below this.
   double lower_bound(const Label& x, int l, int n) const {
     double rest = rest_c(l, n);
-    if (!paper_) return x.a + rest + (M_ - 1) * std::max(x.c, rest) + std::max(x.b, 0.0);
+    if (!paper_) return x.a + std::max(x.b, 0.0) + rest + (M_ - 1) * std::max(x.c, rest);
     if (x.after_dm) return rest > x.c ? kInf : x.a;
     return x.a + M_ * std::max(x.c, rest);
   }
@@ -123,15 +124,15 @@ class Search {
   int extend(const Label& x, const Step& s, Label* out) const {
     int k = 0;
     if (!paper_) {
-      out[k++] = {x.a + s.c, std::max(x.b, s.A - x.d), std::max(x.c, s.c), x.d + s.B, false, 0, 0, 0, 0, 0};
+      out[k++] = {x.a + s.F, std::max(x.b, s.A) + s.B, std::max(x.c, s.c), false, 0, 0, 0, 0, 0};
     } else if (!x.after_dm) {
-      out[k++] = {x.a + s.F, std::max(x.b, s.A) + s.B, std::max(x.c, s.c), 0, false, 0, 0, 0, 0, 0};
+      out[k++] = {x.a + s.F, std::max(x.b, s.A) + s.B, std::max(x.c, s.c), false, 0, 0, 0, 0, 0};
       if (s.c >= x.c) {
         double base = x.a + M_ * s.c;
-        out[k++] = {base + std::max(x.b, s.A), base - s.B, s.c, 0, true, 0, 0, 0, 0, 0};
+        out[k++] = {base + std::max(x.b, s.A), base - s.B, s.c, true, 0, 0, 0, 0, 0};
       }
     } else if (s.c <= x.c) {
-      out[k++] = {std::max(x.a, x.b + s.A), x.b - s.B, x.c, 0, true, 0, 0, 0, 0, 0};
+      out[k++] = {std::max(x.a, x.b + s.A), x.b - s.B, x.c, true, 0, 0, 0, 0, 0};
     }
     return k;
   }
@@ -139,9 +140,9 @@ class Search {
   void insert(std::vector<int>& bucket, const Label& lab, int l, int n) {
     if (lower_bound(lab, l, n) >= best) return;
     for (int id : bucket)
-      if (dominates(arena_[id], lab, paper_)) return;
+      if (dominates(arena_[id], lab)) return;
     bucket.erase(std::remove_if(bucket.begin(), bucket.end(),
-                                [&](int id) { return dominates(lab, arena_[id], paper_); }),
+                                [&](int id) { return dominates(lab, arena_[id]); }),
                  bucket.end());
     arena_.push_back(lab);
     bucket.push_back(int(arena_.size()) - 1);
@@ -265,7 +266,7 @@ void Search::run(int beta, int P) {
   arena_.clear();
   size_t num_keys = size_t(L_ + 1) * N_ * (N_ + 1);
   std::vector<std::vector<int>> cur(num_keys), next(num_keys);
-  arena_.push_back({0, -kInf, 0, 0, false, -1, 0, 0, 0, 0});
+  arena_.push_back({0, -kInf, 0, false, -1, 0, 0, 0, 0});
   cur[key(0, 0, 0)].push_back(0);
   cur_ = &cur;
 

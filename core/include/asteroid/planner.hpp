@@ -7,8 +7,9 @@
 // starts. A plain prefix DP is therefore not exact. This planner is a dynamic program over (stages
 // placed, next layer, next device, start of the last group) whose entries hold Pareto sets of
 // partial-plan labels from which the objective can be finished exactly; dominated labels are dropped.
-// - pipeline latency model: (sum of E_f + E_b, Q = max_s (T_a^s - sum_{i<s} E_b^i), m = max E_f + E_b,
-//   sum of E_b); the latency is sum + (M - 1) m + Q.
+// - pipeline latency model: (U = sum of E_f, T = max_s (T_a^s + sum of E_b from s to the end so far),
+//   m = max E_f + E_b); the latency sum_s (E_f + E_b) + (M - 1) m + max_s (T_a^s - sum_{i<s} E_b^i)
+//   equals U + (M - 1) m + T of the complete plan, and grows with each of the three.
 // - paper (Eq. 4-6): before dm (U = sum of E_f, X = max_s (T_a^s + sum of E_b from s on), m); after dm
 //   (V = latency so far, W = base - sum of E_b since dm, C = E_f + E_b of dm). Choosing any step j with
 //   E_f + E_b >= every other step as "dm" gives a latency no lower than the true one, and the true dm
