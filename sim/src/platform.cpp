@@ -29,6 +29,16 @@ simgrid::kernel::profile::Profile* speed_profile(const std::string& device, cons
   return simgrid::kernel::profile::ProfileBuilder::from_string("speed_" + device, os.str(), -1);
 }
 
+// One device's host: the profile's time as flops at kHostSpeed, its memory and type as properties,
+// its slowdowns as a speed profile.
+sg4::Host* device_host(sg4::NetZone* zone, const Device& d, const FaultSpec& faults) {
+  sg4::Host* h = zone->create_host(d.name, kHostSpeed);
+  h->set_property("memory_bytes", std::to_string((long long)d.memory_bytes));
+  h->set_property("type", d.type);
+  if (auto* prof = speed_profile(d.name, faults)) h->set_speed_profile(prof);
+  return h->seal();
+}
+
 }  // namespace
 
 // With pairwise overrides a star zone cannot say that two devices talk over a link of their own, so
@@ -40,11 +50,7 @@ Platform build_overridden_star(const Cluster& c, const NetworkSpec& net, const F
   auto* zone = sg4::create_full_zone("cluster");
   std::vector<sg4::Host*> all;
   for (const Device& d : c.devices) {
-    sg4::Host* h = zone->create_host(d.name, kHostSpeed);
-    h->set_property("memory_bytes", std::to_string((long long)d.memory_bytes));
-    h->set_property("type", d.type);
-    if (auto* prof = speed_profile(d.name, faults)) h->set_speed_profile(prof);
-    h->seal();
+    sg4::Host* h = device_host(zone, d, faults);
     p.hosts.push_back(h);
     all.push_back(h);
   }
@@ -102,11 +108,7 @@ Platform build_platform(const Cluster& c, const NetworkSpec& net, const FaultSpe
     p.links.push_back(l);
   };
   for (const Device& d : c.devices) {
-    sg4::Host* h = zone->create_host(d.name, kHostSpeed);
-    h->set_property("memory_bytes", std::to_string((long long)d.memory_bytes));
-    h->set_property("type", d.type);
-    if (auto* prof = speed_profile(d.name, faults)) h->set_speed_profile(prof);
-    h->seal();
+    sg4::Host* h = device_host(zone, d, faults);
     p.hosts.push_back(h);
     attach(h);
   }
