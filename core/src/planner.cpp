@@ -233,7 +233,12 @@ class Search {
     return s;
   }
 
-  size_t key(int l, int g, int n) const { return (size_t(l) * N_ + g) * (N_ + 1) + n; }
+  // On a uniform network the start of the previous group does not matter (g is always 0): the
+  // table then has one row per (layer, device) instead of N.
+  int groups_in_key() const { return uniform_network_ ? 1 : N_; }
+  size_t key(int l, int g, int n) const {
+    return (size_t(l) * groups_in_key() + g) * (N_ + 1) + n;
+  }
 
   const CostModel& model_;
   const PlannerOptions& opt_;
@@ -264,7 +269,7 @@ void Search::run(int beta, int P) {
     have_rest_ = true;
   }
   arena_.clear();
-  size_t num_keys = size_t(L_ + 1) * N_ * (N_ + 1);
+  size_t num_keys = size_t(L_ + 1) * groups_in_key() * (N_ + 1);
   std::vector<std::vector<int>> cur(num_keys), next(num_keys);
   arena_.push_back({0, -kInf, 0, false, -1, 0, 0, 0, 0});
   cur[key(0, 0, 0)].push_back(0);
@@ -281,7 +286,7 @@ void Search::run(int beta, int P) {
       if (past_deadline()) return;
       for (int n = p; n <= N_ - 1 - stages_after; ++n) {
         gs_start.clear();
-        for (int g = 0; g < N_; ++g) {
+        for (int g = 0; g < groups_in_key(); ++g) {
           auto& bucket = cur[key(l, g, n)];
           bucket.erase(std::remove_if(bucket.begin(), bucket.end(),
                                       [&](int id) { return lower_bound(arena_[id], l, n) >= best; }),
@@ -352,7 +357,7 @@ void Search::run(int beta, int P) {
       }
     }
     std::swap(cur, next);
-    for (auto& b : next) b.clear();
+    for (auto& b : next) b.clear();  // O(keys) per stage: cheap now that keys are layers x devices
   }
 }
 
