@@ -35,8 +35,18 @@ double CostModel::memory_static(int first, int last) const {
   return w * (2.0 + optimizer_state_factor(options_.optimizer));
 }
 
+LinkSummary CostModel::group_links(const int* group, int n) const {
+  LinkSummary s{kInf, 0};
+  for (int i = 0; i < n; ++i)
+    for (int j = i + 1; j < n; ++j) {
+      s.bandwidth_Bps = std::min(s.bandwidth_Bps, cluster_.bandwidth_Bps[group[i]][group[j]]);
+      s.latency_s = std::max(s.latency_s, cluster_.latency_s[group[i]][group[j]]);
+    }
+  return s;
+}
+
 StageCost CostModel::stage(int first, int last, const int* group, int n, int beta, int in_flight,
-                           const int* fixed_shares) const {
+                           const int* fixed_shares, const LinkSummary* links) const {
   StageCost out;
   out.shares.assign(n, 0);
   out.peak_memory_bytes.assign(n, 0);
@@ -123,14 +133,9 @@ StageCost CostModel::stage(int first, int last, const int* group, int n, int bet
   }
 
   if (n > 1 && !options_.ignore_network) {
-    double bw = kInf, lat = 0;
-    for (int i = 0; i < n; ++i)
-      for (int j = i + 1; j < n; ++j) {
-        bw = std::min(bw, cluster_.bandwidth_Bps[group[i]][group[j]]);
-        lat = std::max(lat, cluster_.latency_s[group[i]][group[j]]);
-      }
+    LinkSummary s = links ? *links : group_links(group, n);
     double w = t0.param_bytes(first, last);
-    out.allreduce_s = 2.0 * (n - 1) * (w / (n * bw) + lat);
+    out.allreduce_s = 2.0 * (n - 1) * (w / (n * s.bandwidth_Bps) + s.latency_s);
   }
   return out;
 }

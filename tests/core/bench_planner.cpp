@@ -1,7 +1,7 @@
 // Planning-time benchmark (issue targets: under 100 ms for environments A-D with 50 layers; under
 // 10 s for 64 devices x 200 layers). Synthetic models with the shape of real traces; Jetson-like
 // device mixes of PAPER.md section 6. Prints one line per case; `--csv` prints CSV instead.
-// Usage: bench_planner [--csv] [--quick] [--time-limit SECONDS (per case, default 120)]
+// Usage: bench_planner [--csv] [--quick] [--time-limit SECONDS (per case, default 120)] [--case NAME]
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -33,6 +33,7 @@ std::vector<SyntheticDeviceType> mixed(int n) {
 }
 
 double time_limit_s = 120;
+std::string only_case;  // run just this case (e.g. mixed64), for profiling
 
 struct Measured {
   std::string name;
@@ -73,6 +74,7 @@ void print_growth(bool csv) {
 
 void run(const std::string& name, const std::vector<SyntheticDeviceType>& devices, int layers,
          double target_s, bool csv) {
+  if (!only_case.empty() && only_case != name) return;
   std::mt19937 rng(42);
   auto ls = synthetic_layers(layers, rng);
   Cluster c = synthetic_cluster(ls, devices, 12.5e6, 5e-4);
@@ -86,6 +88,11 @@ void run(const std::string& name, const std::vector<SyntheticDeviceType>& device
   auto r = plan_optimal(m, opt);
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   int stages = r ? r->plan.num_stages() : 0;
+  if (getenv("BENCH_VERBOSE") && r) {
+    std::fprintf(stderr, "%s: latency %.4f s, beta %d:", name.c_str(), r->round_latency_s, r->plan.microbatch_size);
+    for (const auto& st : r->plan.stages) std::fprintf(stderr, " [%d-%d]x%zu", st.first_layer, st.last_layer, st.devices.size());
+    std::fprintf(stderr, "\n");
+  }
   bool proven = r && r->proven_optimal;
   measured.push_back({name, devices.size(), layers, s, proven});
   long long evals = r ? r->stats.stage_evaluations : 0, labels = r ? r->stats.labels_created : 0;
@@ -112,6 +119,7 @@ int main(int argc, char** argv) {
   }
   for (int i = 1; i + 1 < argc; ++i)
     if (!std::strcmp(argv[i], "--time-limit")) time_limit_s = std::atof(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--case")) only_case = argv[i + 1];
   if (csv) std::printf("case,devices,layers,planning_time_s,stages,stage_evaluations,labels,target_s,proven_optimal\n");
   for (const char* env : {"A", "B", "C", "D"}) run(std::string("env") + env, environment(env), 50, 0.1, csv);
   for (const char* env : {"A", "B", "C", "D"}) run(std::string("env") + env, environment(env), 200, 10, csv);

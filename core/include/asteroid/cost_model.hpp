@@ -61,6 +61,12 @@ struct StageCost {
   std::vector<double> peak_memory_bytes;
 };
 
+// The slowest link and the largest latency among a group's pairs, when the caller already knows them.
+struct LinkSummary {
+  double bandwidth_Bps = 0;
+  double latency_s = 0;
+};
+
 enum class StepKind { compute, communication };
 
 struct StepCost {
@@ -105,10 +111,13 @@ class CostModel {
   int num_devices() const { return cluster_.size(); }
 
   // Compute step of layers [first, last] on `group` (n devices) for beta samples with K = in_flight
-  // micro-batches kept. `fixed_shares` (n values summing to beta) skips the allocation.
-  // O(n log n + beta log n).
+  // micro-batches kept. `fixed_shares` (n values summing to beta) skips the allocation; `links`
+  // saves the O(n^2) scan of the group's pairs. O(n log n + beta log n).
   StageCost stage(int first, int last, const int* group, int n, int beta, int in_flight,
-                  const int* fixed_shares = nullptr) const;
+                  const int* fixed_shares = nullptr, const LinkSummary* links = nullptr) const;
+
+  // The group's slowest link and largest latency.
+  LinkSummary group_links(const int* group, int n) const;
 
   // The most in-flight micro-batches for which every device of `group` can hold its share
   // (shares[i] samples) of layers [first, last]; a large number when activations take no memory.

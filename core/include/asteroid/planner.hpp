@@ -2,21 +2,16 @@
 // model: contiguous layer ranges x contiguous device groups over the devices sorted by memory (then
 // speed; a prefix of that order may be left idle) x micro-batch size (divisors of B).
 //
-// SUBTLE: the round latency is not a sum over stages: it depends on the dominant step dm, the first
-// step with the largest E_f + E_b, anywhere in the pipeline, and on where each stage's all-reduce
-// starts. A plain prefix DP is therefore not exact. This planner is a dynamic program over (stages
-// placed, next layer, next device, start of the last group) whose entries hold Pareto sets of
-// partial-plan labels from which the objective can be finished exactly; dominated labels are dropped.
-// - pipeline latency model: (U = sum of E_f, T = max_s (T_a^s + sum of E_b from s to the end so far),
-//   m = max E_f + E_b); the latency sum_s (E_f + E_b) + (M - 1) m + max_s (T_a^s - sum_{i<s} E_b^i)
-//   equals U + (M - 1) m + T of the complete plan, and grows with each of the three.
-// - paper (Eq. 4-6): before dm (U = sum of E_f, X = max_s (T_a^s + sum of E_b from s on), m); after dm
-//   (V = latency so far, W = base - sum of E_b since dm, C = E_f + E_b of dm). Choosing any step j with
-//   E_f + E_b >= every other step as "dm" gives a latency no lower than the true one, and the true dm
-//   gives it exactly, so the minimum over labels is the optimum.
-// Labels whose lower bound cannot beat the best complete plan found are pruned (the bound includes
-// the least time the remaining layers need on the remaining devices), and a stage's layer range stops
-// growing once M x (its slowest device's time) alone reaches the best.
+// SUBTLE: the round latency is not a sum over stages: it depends on the dominant step and on where
+// each stage's all-reduce starts, and a stage's memory on how many stages follow it. A plain prefix
+// DP is therefore not exact. The searches are dynamic programs over (next layer, next device)
+// whose entries hold Pareto sets of partial-plan labels from which the objective can be finished
+// exactly; dominated labels are dropped, and so are labels whose lower bound cannot beat the best
+// plan found (quick heuristic plans give the first one).
+// - pipeline latency (default): stages are added from the last to the first, which fixes each
+//   stage's K as it is placed, so one pass covers every pipeline depth (planner_backward.cpp).
+// - paper latency (Eq. 4-6): stages are added from the first, one pass per depth, labels split at
+//   the dominant step (planner_forward.cpp).
 // Pure: no I/O, no globals (it reads a steady clock only when a time limit is set).
 #pragma once
 

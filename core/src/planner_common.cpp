@@ -1,0 +1,77 @@
+#include "planner_common.hpp"
+
+#include <algorithm>
+
+namespace asteroid::planner_detail {
+
+RestBound rest_bound(const CostModel& m, const std::vector<int>& order) {
+  int L = m.num_layers(), B = m.options().batch_size, N = m.num_devices();
+  std::vector<std::vector<double>> rho(N, std::vector<double>(L, kInf));
+  for (int d = 0; d < N; ++d) {
+    const LayerTable& t = *m.cluster().devices[d].table;
+    std::vector<double> ys = {1.0, double(B)};
+    for (double b : t.batch_sizes())
+      if (b <= B) ys.push_back(b);
+    for (double y : ys) {
+      BatchPoint bp = t.locate(y);
+      for (int l = 0; l < L; ++l)
+        rho[d][l] = std::min(rho[d][l], (t.fwd_s(l, l, bp) + t.bwd_s(l, l, bp)) / y);
+    }
+  }
+  std::vector<double> rho_min(L, kInf);
+  for (int d = 0; d < N; ++d)
+    for (int l = 0; l < L; ++l) rho_min[l] = std::min(rho_min[l], rho[d][l]);
+  RestBound r;
+  r.work_after.assign(L + 1, 0.0);
+  for (int l = L - 1; l >= 0; --l) r.work_after[l] = r.work_after[l + 1] + rho_min[l];
+  r.work_before.assign(L + 1, 0.0);
+  for (int l = 0; l < L; ++l) r.work_before[l + 1] = r.work_before[l] + rho_min[l];
+  std::vector<double> inverse_lambda(N);
+  for (int i = 0; i < N; ++i) {
+    int d = order[i];
+    double lambda = kInf;
+    for (int l = 0; l < L; ++l)
+      lambda = std::min(lambda, rho_min[l] > 0 ? rho[d][l] / rho_min[l] : 1.0);
+    inverse_lambda[i] = lambda > 0 && lambda < kInf ? 1.0 / lambda : 1.0;
+  }
+  r.cap_after.assign(N + 1, 0.0);
+  for (int i = N - 1; i >= 0; --i) r.cap_after[i] = r.cap_after[i + 1] + inverse_lambda[i];
+  r.cap_before.assign(N + 1, 0.0);
+  for (int i = 0; i < N; ++i) r.cap_before[i + 1] = r.cap_before[i] + inverse_lambda[i];
+  return r;
+}
+
+bool uniform_network(const Cluster& c) {
+  if (c.size() < 2) return true;
+  double bw = c.bandwidth_Bps[0][1], lat = c.latency_s[0][1];
+  for (int i = 0; i < c.size(); ++i)
+    for (int j = 0; j < c.size(); ++j)
+      if (i != j && (c.bandwidth_Bps[i][j] != bw || c.latency_s[i][j] != lat)) return false;
+  return true;
+}
+
+std::vector<int> even_shares(int beta, int n) {
+  std::vector<int> s(n, beta / n);
+  for (int i = 0; i < beta % n; ++i) ++s[i];
+  return s;
+}
+
+RangeLinks::RangeLinks(const CostModel& m, const std::vector<int>& order) : n_(int(order.size())) {
+  const Cluster& c = m.cluster();
+  table_.assign(size_t(n_) * n_, LinkSummary{kInf, 0});
+  // Every pair inside [n, h] lies inside [n + 1, h] or [n, h - 1], or is (n, h) itself.
+  for (int len = 2; len <= n_; ++len)
+    for (int n = 0; n + len - 1 < n_; ++n) {
+      int h = n + len - 1;
+      LinkSummary s{c.bandwidth_Bps[order[n]][order[h]], c.latency_s[order[n]][order[h]]};
+      if (len > 2) {
+        const LinkSummary& a = get(n + 1, h);
+        const LinkSummary& b = get(n, h - 1);
+        s.bandwidth_Bps = std::min({s.bandwidth_Bps, a.bandwidth_Bps, b.bandwidth_Bps});
+        s.latency_s = std::max({s.latency_s, a.latency_s, b.latency_s});
+      }
+      table_[size_t(n) * n_ + h] = s;
+    }
+}
+
+}  // namespace asteroid::planner_detail

@@ -1,0 +1,81 @@
+// What the planner's searches share (planner.hpp describes the method): lower bounds on the time
+// layers need, link summaries of device ranges, the deadline, and the best plan found so far.
+#pragma once
+
+#include <chrono>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "asteroid/planner.hpp"
+
+namespace asteroid::planner_detail {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Lower bounds on compute time. Let rho(d, l) be the least forward + backward time per sample of
+// layer l on device d at any batch size up to B (times are piecewise linear in the samples, so
+// t(y)/y is smallest at a profiled batch size, at 1, or at B), rho_min(l) the least over devices, and
+// lambda_d = min_l rho(d, l) / rho_min(l) >= 1 how much slower d is at best. A device of a stage with
+// step time C processes at most C / (lambda_d rho_min(stage)) samples, and the stage's devices must
+// process beta; summed over stages, layers W on devices of capacity sum 1 / lambda_d need a step of
+//   C >= beta x W / capacity.
+struct RestBound {
+  std::vector<double> work_after;   // [l]: sum of rho_min over layers >= l
+  std::vector<double> work_before;  // [l]: over layers < l
+  std::vector<double> cap_after;    // [n]: sum of 1 / lambda over devices order[n..]
+  std::vector<double> cap_before;   // [n]: over order[..n)
+};
+RestBound rest_bound(const CostModel& m, const std::vector<int>& order);
+
+// Every pair of distinct devices has the same bandwidth and latency.
+bool uniform_network(const Cluster& c);
+
+std::vector<int> even_shares(int beta, int n);
+
+// The slowest link and largest latency within each range order[n..h], built in O(N^2).
+class RangeLinks {
+ public:
+  RangeLinks(const CostModel& m, const std::vector<int>& order);
+  const LinkSummary& get(int n, int h) const { return table_[size_t(n) * n_ + h]; }
+
+ private:
+  int n_ = 0;
+  std::vector<LinkSummary> table_;
+};
+
+// The best plan so far and how the search went; each search starts from what the previous left.
+struct SearchState {
+  explicit SearchState(double time_limit_s) : time_limit_s(time_limit_s) {}
+
+  double best = kInf;
+  Plan best_plan;
+  bool out_of_time = false;
+  PlanSearchStats stats;
+  std::string last_reason;  // why the last infeasible stage was refused, for the error message
+
+  bool past_deadline() {
+    if (time_limit_s <= 0) return false;
+    if (!out_of_time)
+      out_of_time = std::chrono::steady_clock::now() - start > std::chrono::duration<double>(time_limit_s);
+    return out_of_time;
+  }
+
+ private:
+  double time_limit_s;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+};
+
+// Quick plans (even device groups, layers split by capacity, then by a bisected step time) to give
+// the exact searches a bound to prune with from the start. Updates state.best when one is better.
+void seed_with_heuristic_plans(const CostModel& m, const PlannerOptions& opt,
+                               const std::vector<int>& order, const std::vector<int>& betas,
+                               const RestBound& rb, SearchState& state);
+
+// The exact searches, one per latency model; each improves state.best over all of `betas`.
+void search_stages_backward(const CostModel& m, const PlannerOptions& opt, const std::vector<int>& order,
+                            const std::vector<int>& betas, const RestBound& rb, SearchState& state);
+void search_stages_forward(const CostModel& m, const PlannerOptions& opt, const std::vector<int>& order,
+                           const std::vector<int>& betas, const RestBound& rb, SearchState& state);
+
+}  // namespace asteroid::planner_detail
