@@ -17,6 +17,7 @@
 #include <algorithm>
 
 #include "planner_common.hpp"
+#include "planner_prefix_bound.hpp"
 
 namespace asteroid::planner_detail {
 namespace {
@@ -60,22 +61,13 @@ class BackwardSearch {
                  const RestBound& rest, SearchState& state)
       : model_(model), opt_(opt), order_(order), rest_(rest), st_(state),
         uniform_(uniform_network(model.cluster())), links_(model, order),
-        N_(model.num_devices()), L_(model.num_layers()) {
+        N_(model.num_devices()), L_(model.num_layers()),
+        max_group_(opt.max_group_size > 0 ? opt.max_group_size : N_),
+        front_(model, order, rest, links_, max_group_) {
     const Cluster& c = model.cluster();
-    // The fastest any boundary transfer can be: the best bandwidth and least latency of any pair.
-    best_bw_ = 0;
-    least_lat_ = kInf;
-    for (int i = 0; i < N_; ++i)
-      for (int j = 0; j < N_; ++j)
-        if (i != j) {
-          best_bw_ = std::max(best_bw_, c.bandwidth_Bps[i][j]);
-          least_lat_ = std::min(least_lat_, c.latency_s[i][j]);
-        }
-    if (N_ < 2) least_lat_ = 0;
     min_memory_before_.assign(N_ + 1, kInf);
     for (int i = 0; i < N_; ++i)
       min_memory_before_[i + 1] = std::min(min_memory_before_[i], c.devices[order_[i]].memory_bytes);
-    max_group_ = opt.max_group_size > 0 ? opt.max_group_size : N_;
   }
 
   void run(int beta);
@@ -83,21 +75,12 @@ class BackwardSearch {
  private:
   size_t key(int l, int n, int f) const { return (size_t(l) * (N_ + 1) + n) * groups_ + f; }
 
-  // Least step time the layers before l need on devices order[..n), less a margin for rounding.
-  double prefix_step(int l, int n) const {
-    return beta_ * rest_.work_before[l] / rest_.cap_before[n] * (1 - 1e-9);
-  }
-  // Least forward + backward transfer across the boundary after layer `boundary`.
-  double least_transfer(int boundary) const {
-    if (model_.options().ignore_network) return 0;
-    double bytes = beta_ * model_.cluster().devices[0].table->output_bytes_per_sample(boundary);
-    return 2 * (least_lat_ + bytes / best_bw_) * (1 - 1e-9);
-  }
-
+  // The front (layers before l on devices order[..n)) adds at least front_.sum(l, n) to S and
+  // makes m at least front_.step(l, n); with R' the label's R, S_front + R_total >= max(S_front,
+  // R' + E_f of the front).
   double lower_bound(const Label& x, int l, int n) const {
     if (l == 0) return x.S + (M_ - 1) * x.m + x.R;
-    double r = prefix_step(l, n), c = l < L_ ? least_transfer(l - 1) : 0;
-    return x.S + (M_ - 1) * std::max({x.m, r, c}) + std::max(x.R, r + c);
+    return x.S + (M_ - 1) * std::max(x.m, front_.step(l, n)) + std::max(x.R, front_.sum(l, n));
   }
 
   // Every stage in front of a label at (l, n) with q stages keeps at most 2(q + min(l, n) - 1) + 1
@@ -158,9 +141,9 @@ class BackwardSearch {
   bool uniform_;
   RangeLinks links_;
   int N_, L_;
+  int max_group_;
+  PrefixBound front_;
   int groups_ = 1;  // keys per (l, n): the end of the first group, needed when links differ
-  int max_group_ = 1;
-  double best_bw_ = 0, least_lat_ = 0;
   std::vector<double> min_memory_before_;
   std::vector<double> static_before_, stored_before_;  // useful_stage_bounds
   double M_ = 1, beta_ = 1;
@@ -175,6 +158,7 @@ void BackwardSearch::run(int beta) {
   arena_.clear();
   buckets_.assign(size_t(L_ + 1) * (N_ + 1) * groups_, {});
   useful_stage_bounds();
+  front_.compute(beta, st_.best);
   // Starts: no stage yet, devices order[np..] idle.
   for (int np = opt_.use_all_devices ? N_ : 1; np <= N_; ++np) {
     arena_.push_back({0, -kInf, 0, 0, -1, -1, 0, -1, 0, 0});
@@ -252,10 +236,8 @@ void BackwardSearch::expand(int lp, int np, int f) {
       double c_low = beta_ * (rest_.work_before[e + 1] - rest_.work_before[l]) / capacity * (1 - 1e-9);
       double S_low = S_min + 2 * t + c_low, m_low = std::max({m_min, 2 * t, c_low});
       if (S_low + (M_ - 1) * m_low >= st_.best) break;  // only grows with more layers
-      if (l > 0) {
-        double r = prefix_step(l, n), c = least_transfer(l - 1);
-        if (S_low + r + c + (M_ - 1) * std::max({m_low, r, c}) >= st_.best) continue;
-      }
+      if (l > 0 && S_low + front_.sum(l, n) + (M_ - 1) * std::max(m_low, front_.step(l, n)) >= st_.best)
+        continue;
       StageCost sc = model_.stage(l, e, group, size, int(beta_), 0, shares.empty() ? nullptr : shares.data(), links);
       ++st_.stats.stage_evaluations;
       if (!sc.feasible) {
