@@ -212,7 +212,7 @@ Evaluation CostModel::evaluate(const Plan& plan) const {
   int beta = plan.microbatch_size;
   for (int p = 0; p < P; ++p) {
     StagePlan& sp = ev.plan.stages[p];
-    int K = 2 * (P - p) - 1;
+    int K = std::min(plan.microbatches, 2 * (P - p) - 1);
     StageCost sc = stage(sp.first_layer, sp.last_layer, sp.devices.data(), int(sp.devices.size()),
                          beta, K, sp.shares.empty() ? nullptr : sp.shares.data());
     if (!sc.feasible) {

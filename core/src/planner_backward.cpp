@@ -5,15 +5,16 @@
 // order[n..], the devices after the last stage idle) is summarised by the label (S, R, m, q) of
 // its own steps, q its stage count; putting a step (F, B, A) in front gives
 //   (S + F + B, max(A, R - B), max(m, F + B), q),
-// which grows with each component, so a label with every component no larger is never worse. The
-// front stage's memory depends on K = 2q + 1, so labels compete only at equal q, unless no stage of
-// any completion can reach its memory cap (then q is irrelevant: "qkey" -1).
+// which grows with each component, so a label with every component no larger is never worse (m
+// is dropped when M = 1). The front stage's memory depends on K = min(M, 2q + 1), so labels compete
+// only at equal "qkey": q, capped where K reaches M, or -1 when no stage of any useful completion
+// can reach its memory cap (then q is irrelevant).
 // Because the stages after a stage fix its K, one pass over the states (l, n), from the last layer
 // down, covers every pipeline depth at once.
-// A label at (l, n) cannot finish below S + (M - 1) max(m, pm) + max(R, ps), where the layers
-// before l still need a step of at least r on devices order[..n) (RestBound), plus the transfer c
-// into this stage: pm = max(r, c), ps = r + c (the steps in front add at least their E_f to R's
-// term and at least r + c to S). Labels and stages that cannot beat the best plan are dropped.
+// A label at (l, n) cannot finish below S + (M - 1) max(m, step) + max(R, sum), where step and sum
+// bound the largest step and the sum of steps of the front: layers [0, l) on devices order[..n)
+// (planner_prefix_bound.hpp; the steps in front add at least their E_f to R's term). Labels and
+// stages that cannot beat the best plan are dropped.
 #include <algorithm>
 
 #include "planner_common.hpp"
@@ -89,9 +90,9 @@ class BackwardSearch {
   int qkey(int q, int l, int n) const {
     if (l == 0 || model_.options().ignore_memory) return -1;
     double room = min_memory_before_[n] - static_before_[l];
-    double k_max = 2.0 * (q + std::min(l, n) - 1) + 1;
+    double k_max = std::min(M_, 2.0 * (q + std::min(l, n) - 1) + 1);
     if (room >= 0 && k_max * beta_ * stored_before_[l] <= room) return -1;
-    return q;
+    return std::min(q, q_full_);  // from q_full_ on, every stage in front keeps all M micro-batches
   }
 
   // A stage whose slowest device takes best / M or more cannot be part of a plan that beats the
@@ -147,6 +148,7 @@ class BackwardSearch {
   std::vector<double> min_memory_before_;
   std::vector<double> static_before_, stored_before_;  // useful_stage_bounds
   double M_ = 1, beta_ = 1;
+  int q_full_ = 0;  // the least q with 2q + 1 >= M
   std::vector<Label> arena_;
   std::vector<std::vector<Entry>> buckets_;
 };
@@ -154,6 +156,7 @@ class BackwardSearch {
 void BackwardSearch::run(int beta) {
   beta_ = beta;
   M_ = double(model_.options().batch_size / beta);
+  q_full_ = int(M_) / 2;
   groups_ = uniform_ ? 1 : N_;
   arena_.clear();
   buckets_.assign(size_t(L_ + 1) * (N_ + 1) * groups_, {});
@@ -254,7 +257,7 @@ void BackwardSearch::expand(int lp, int np, int f) {
         const Label& x = arena_[id];
         if (opt_.max_stages > 0 && x.q + 1 + (l > 0 ? (n + max_group_ - 1) / max_group_ : 0) > opt_.max_stages)
           continue;
-        int K = 2 * x.q + 1;
+        int K = std::min(int(M_), 2 * x.q + 1);
         const StageCost* use = &sc;
         if (K > max_k) {
           auto it = std::find_if(by_k.begin(), by_k.end(), [&](const auto& p) { return p.first == K; });
@@ -272,6 +275,7 @@ void BackwardSearch::expand(int lp, int np, int f) {
         }
         Label y = first_placed ? x : extend(x, comm);
         y = extend(y, {use->fwd_s, use->bwd_s, use->allreduce_s});
+        if (M_ == 1) y.m = 0;  // (M - 1) m: no period after the first micro-batch
         y.q = x.q + 1;
         y.parent = id;
         y.l = l;

@@ -1,5 +1,5 @@
 // The exact search for the paper's latency (Eq. 4-6): a dynamic program over (stages placed, next
-// layer, next device, start of the last group), one pass per pipeline depth P (K = 2(P-p)-1 needs
+// layer, next device, start of the last group), one pass per pipeline depth P (K = min(M, 2(P-p)-1) needs
 // it), whose entries hold Pareto sets of partial-plan labels.
 // SUBTLE: the latency depends on the dominant step dm, the first step with the largest E_f + E_b,
 // anywhere in the pipeline. Labels before dm are (U = sum of E_f, X = max_s (T_a^s + sum of E_b
@@ -201,7 +201,7 @@ void Search::run(int beta, int P) {
   Label made[4], tmp[2];
   for (int p = 0; p < P; ++p) {
     bool last = p == P - 1;
-    int K = 2 * (P - p) - 1;
+    int K = std::min(int(M_), 2 * (P - p) - 1);
     int stages_after = P - 1 - p;
     for (int l = p; l <= L_ - 1 - stages_after; ++l) {
       if (st_.past_deadline()) return;

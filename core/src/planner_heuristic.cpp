@@ -96,7 +96,7 @@ class HeuristicPlans {
     int first = 0;
     for (int g = 0; g < G; ++g) {
       StagePlan& s = p.stages[g];
-      int K = 2 * (G - 1 - g) + 1, n = int(s.devices.size());
+      int K = std::min(p.microbatches, 2 * (G - 1 - g) + 1), n = int(s.devices.size());
       const int* fixed = s.shares.empty() ? nullptr : s.shares.data();
       int last_allowed = g == G - 1 ? L_ - 1 : L_ - 1 - (G - 1 - g);
       int last = -1;
@@ -135,7 +135,8 @@ class HeuristicPlans {
       const StagePlan& s = plan.stages[g];
       int n = int(s.devices.size());
       StageCost c = m_.stage(s.first_layer, s.last_layer, s.devices.data(), n, plan.microbatch_size,
-                             2 * (P - 1 - g) + 1, s.shares.empty() ? nullptr : s.shares.data());
+                             std::min(plan.microbatches, 2 * (P - 1 - g) + 1),
+                             s.shares.empty() ? nullptr : s.shares.data());
       ++st_.stats.stage_evaluations;
       if (!c.feasible) return kInf;
       if (g > 0) {

@@ -33,6 +33,7 @@ std::vector<SyntheticDeviceType> mixed(int n) {
 }
 
 double time_limit_s = 120;
+double bandwidth_Bps = 12.5e6;  // 100 Mbps between every pair
 std::string only_case;  // run just this case (e.g. mixed64), for profiling
 
 struct Measured {
@@ -77,7 +78,7 @@ void run(const std::string& name, const std::vector<SyntheticDeviceType>& device
   if (!only_case.empty() && only_case != name) return;
   std::mt19937 rng(42);
   auto ls = synthetic_layers(layers, rng);
-  Cluster c = synthetic_cluster(ls, devices, 12.5e6, 5e-4);
+  Cluster c = synthetic_cluster(ls, devices, bandwidth_Bps, 5e-4);
   CostOptions o;
   o.batch_size = 64;
   CostModel m(c, o);
@@ -120,6 +121,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; ++i)
     if (!std::strcmp(argv[i], "--time-limit")) time_limit_s = std::atof(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--case")) only_case = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--mbps")) bandwidth_Bps = std::atof(argv[i + 1]) * 1e6 / 8;
   if (csv) std::printf("case,devices,layers,planning_time_s,stages,stage_evaluations,labels,target_s,proven_optimal\n");
   for (const char* env : {"A", "B", "C", "D"}) run(std::string("env") + env, environment(env), 50, 0.1, csv);
   for (const char* env : {"A", "B", "C", "D"}) run(std::string("env") + env, environment(env), 200, 10, csv);

@@ -61,9 +61,17 @@ TEST_CASE("cost model: a two-stage pipeline's steps and latency match the hand-c
   // latency = max_s T_w + T_e + T_a; s = 0: 2 x 0.24 + (0.12 + 0.082) = 0.682.
   CHECK(e.round_latency_s == Approx(0.682));
   CHECK(e.throughput_samples_per_s == Approx(8 / 0.682));
-  // memory, K = 3 for stage 0: 2 x 1 MB (weights and gradients) + 3 x 4 x 1 MB.
-  CHECK(e.devices[0].peak_memory_bytes == Approx(2e6 + 12e6));
+  // memory, K = min(M, 3) = 2 for stage 0 (a round has two micro-batches): 2 x 1 MB (weights and
+  // gradients) + 2 x 4 x 1 MB.
+  CHECK(e.devices[0].peak_memory_bytes == Approx(2e6 + 8e6));
   CHECK(e.devices[1].peak_memory_bytes == Approx(2e6 + 4e6));
+  // With four micro-batches of 2, stage 0 keeps K = 3 of them.
+  p.microbatch_size = 2;
+  p.microbatches = 4;
+  Evaluation e4 = m.evaluate(p);
+  REQUIRE(e4.feasible);
+  CHECK(e4.devices[0].peak_memory_bytes == Approx(2e6 + 3 * 2e6));
+  CHECK(e4.devices[1].peak_memory_bytes == Approx(2e6 + 2e6));
 }
 
 TEST_CASE("cost model: Alg. 1 gives the faster device more samples and respects memory caps", "[cost]") {

@@ -1,5 +1,5 @@
 // The HPP cost model of PAPER.md section 3: intra-stage allocation (Alg. 1) under memory caps, step
-// times (Eq. 8), communication steps, 1F1B memory with K = 2(P-p)-1 in-flight micro-batches, and the
+// times (Eq. 8), communication steps, 1F1B memory with K = min(M, 2(P-p)-1) in-flight micro-batches, and the
 // round latency of Eq. 4-6 with the dominant step and ring all-reduce at the group's slowest link.
 //
 // Choices that are ours (README, "Cost model"):
@@ -11,7 +11,8 @@
 //   between the two groups, plus that link's latency; forward and backward alike.
 // - Ring all-reduce: 2(g-1) rounds, each moving w/g bytes over the group's slowest link plus its
 //   latency (the paper's T_a, with the latency term added).
-// - Memory of a device: parameters x (2 + optimizer state factor) + K x share x stored activations.
+// - Memory of a device: parameters x (2 + optimizer state factor) + K x share x stored activations,
+//   K = min(M, 2(P-p)-1): a round has only M micro-batches to keep (program.hpp runs exactly that).
 // - dm is the first step with the largest E_f + E_b.
 // - The latency model. Eq. 4-6 as reconstructed in PAPER.md (`paper`) assumes the dominant step
 //   never waits for its first gradient, and its terms for steps after dm subtract their backward

@@ -4,7 +4,7 @@
 // the real round is longer. This replays the schedule the Program prescribes, step by step:
 // - compute step of stage p: min(M, 2(P-p)-1) forwards, then alternating backward/forward, then the
 //   remaining backwards (1F1B with the communication steps counted as pipeline positions, which is
-//   where the cost model's K = 2(P-p)-1 in-flight micro-batches comes from);
+//   where the cost model's K = min(M, 2(P-p)-1) in-flight micro-batches comes from);
 // - communication step: two FIFO channels, one message at a time each (activations forward,
 //   gradients backward), each message its link latency L and then its bytes;
 // - shared NICs (the default): the devices of a compute step have one full-duplex port on the
