@@ -43,17 +43,27 @@ Label extend(const Label& x, const Step& s) {
   return y;
 }
 
-// A label's place in a state's Pareto set: its components beside its index, so that the dominance
-// scans read memory in order.
+// A label in a state's set, as the dominance test sees it: beside its index, S, and R and m
+// clamped to what any completion makes them at least (R' >= 0 for the first stage's all-reduce
+// term, m >= the front's least step), so that the scans read memory in order.
 struct Entry {
   double S, R, m;
   int qkey;
   int id;
 };
 
-template <class X, class Y>
-bool dominates(const X& x, const Y& y) {
-  return x.qkey == y.qkey && x.S <= y.S && x.R <= y.R && x.m <= y.m;
+// Whether x finishes no later than y with every completion of their state. A completion adds
+// S' >= 0, makes m = max(m, m') and R = max(R - B', R') with B' >= 0, R' >= 0 and m' >= the clamp:
+// then (M - 1) max(m, m') grows by at most (M - 1)(m_x - m_y)+ from y to x, and the R term by at
+// most (R_x - R_y)+, both with the clamped values. With m_x <= m_y and R_x <= R_y this is plain
+// Pareto dominance; otherwise x must make up for them with a smaller S.
+bool dominates(const Entry& x, const Entry& y, double periods) {
+  if (x.qkey != y.qkey) return false;
+  double slack = y.S - x.S;
+  if (slack < 0) return false;
+  if (x.m > y.m) slack -= periods * (x.m - y.m);
+  if (x.R > y.R) slack -= x.R - y.R;
+  return slack >= 0;
 }
 
 class BackwardSearch {
@@ -105,12 +115,13 @@ class BackwardSearch {
   void insert(std::vector<Entry>& bucket, Label y, int l, int n) {
     if (lower_bound(y, l, n) >= st_.best) return;
     y.qkey = qkey(y.q, l, n);
+    Entry ey{y.S, std::max(y.R, 0.0), std::max(y.m, front_.step(l, n)), y.qkey, int(arena_.size())};
     for (const Entry& x : bucket)
-      if (dominates(x, y)) return;
-    bucket.erase(std::remove_if(bucket.begin(), bucket.end(), [&](const Entry& x) { return dominates(y, x); }),
+      if (dominates(x, ey, M_ - 1)) return;
+    bucket.erase(std::remove_if(bucket.begin(), bucket.end(), [&](const Entry& x) { return dominates(ey, x, M_ - 1); }),
                  bucket.end());
     arena_.push_back(y);
-    bucket.push_back({y.S, y.R, y.m, y.qkey, int(arena_.size()) - 1});
+    bucket.push_back(ey);
     ++st_.stats.labels_created;
   }
 
@@ -133,6 +144,9 @@ class BackwardSearch {
   }
 
   void expand(int lp, int np, int f);
+  double param_bytes(int first, int last) const {
+    return model_.cluster().devices[0].table->param_bytes(first, last);
+  }
 
   const CostModel& model_;
   const PlannerOptions& opt_;
@@ -238,8 +252,14 @@ void BackwardSearch::expand(int lp, int np, int f) {
       if (n > 0 && (n + max_group_ - 1) / max_group_ > l) break;  // the devices before need more layers
       double c_low = beta_ * (rest_.work_before[e + 1] - rest_.work_before[l]) / capacity * (1 - 1e-9);
       double S_low = S_min + 2 * t + c_low, m_low = std::max({m_min, 2 * t, c_low});
-      if (S_low + (M_ - 1) * m_low >= st_.best) break;  // only grows with more layers
-      if (l > 0 && S_low + front_.sum(l, n) + (M_ - 1) * std::max(m_low, front_.step(l, n)) >= st_.best)
+      // The new label's R is at least the stage's all-reduce, known before the stage is costed.
+      double allreduce = 0;
+      if (links && !model_.options().ignore_network)
+        allreduce = 2.0 * (size - 1) *
+                    (param_bytes(l, e) / (size * links->bandwidth_Bps) + links->latency_s) * (1 - 1e-9);
+      if (S_low + (M_ - 1) * m_low + allreduce >= st_.best) break;  // all only grow with more layers
+      if (l > 0 && S_low + (M_ - 1) * std::max(m_low, front_.step(l, n)) +
+                           std::max(allreduce, front_.sum(l, n)) >= st_.best)
         continue;
       StageCost sc = model_.stage(l, e, group, size, int(beta_), 0, shares.empty() ? nullptr : shares.data(), links);
       ++st_.stats.stage_evaluations;
