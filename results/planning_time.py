@@ -78,13 +78,14 @@ def main():
                 ["env", "model", "bandwidth_mbps", "devices", "layers", "stages", "planning_time_s"])
 
     md = ["Synthetic cases (bench_planner): planning time against the target it checks.\n\n",
-          c.md_table(["case", "devices", "layers", "planning time (ms)", "target (ms)", "proven optimal",
-                      "met", "stages", "stage evaluations"],
-                     [[b["case"], b["devices"], b["layers"], c.fmt(1e3 * float(b["planning_time_s"]), 2),
+          c.md_table(["case", "links (Mbps)", "devices", "layers", "planning time (ms)", "target (ms)",
+                      "proven optimal", "met", "stages", "stage evaluations"],
+                     [[b["case"], b["bandwidth_mbps"], b["devices"], b["layers"],
+                       c.fmt(1e3 * float(b["planning_time_s"]), 2),
                        c.fmt(1e3 * float(b["target_s"]), 0),
                        "yes" if b.get("proven_optimal", "1") == "1" else f"no (cut at {args.time_limit:g} s)",
                        b["met"], b["stages"], b["stage_evaluations"]] for b in bench],
-                     ["---", "---:", "---:", "---:", "---:", "---", "---", "---:", "---:"])]
+                     ["---", "---:", "---:", "---:", "---:", "---:", "---", "---", "---:", "---:"])]
     if not finished:
         md.append(f"\nbench_planner was stopped after {args.bench_timeout:.0f} s; the cases after the "
                   "last row above did not finish by then.\n")
@@ -101,11 +102,13 @@ def main():
     worst = max(scen_rows, key=lambda r: r["planning_time_s"])
     met = sum(1 for b in bench if b["met"] == "yes")
     cut = [b for b in bench if b.get("proven_optimal", "1") != "1"]
-    biggest = max(bench, key=lambda b: (int(b["devices"]), int(b["layers"])))
+    most = max(int(b["devices"]) for b in bench)
+    biggest = [b for b in bench if int(b["devices"]) == most]
     text = (f"On the paper's scenarios the planner takes at most {1e3 * worst['planning_time_s']:.1f} ms "
             f"({c.MODEL_LABELS[worst['model']]}, environment {worst['env']}). bench_planner: {met} of "
-            f"{len(bench)} synthetic cases meet their target; the largest case run, {biggest['devices']} "
-            f"devices x {biggest['layers']} layers, took {float(biggest['planning_time_s']):.2f} s.")
+            f"{len(bench)} synthetic cases meet their target; the largest cases run, {most} devices x "
+            f"{biggest[0]['layers']} layers, took "
+            + ", ".join(f"{float(b['planning_time_s']):.2f} s at {b['bandwidth_mbps']} Mbps" for b in biggest) + ".")
     growth = []
     for e in sorted({b["case"] for b in bench if b["case"].startswith("env")}):
         pts = {int(b["layers"]): float(b["planning_time_s"]) for b in bench if b["case"] == e}
@@ -127,15 +130,16 @@ def main():
 def draw(out, bench, scen_rows, finished, timeout):
     import matplotlib.pyplot as plt
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
-    for layers in sorted({int(b["layers"]) for b in bench}):
+    for layers, mbps in sorted({(int(b["layers"]), float(b["bandwidth_mbps"])) for b in bench}):
         pts = sorted((int(b["devices"]), float(b["planning_time_s"]), b["case"],
-                      b.get("proven_optimal", "1") == "1") for b in bench if int(b["layers"]) == layers)
-        line, = a1.plot([p[0] for p in pts if p[3]], [p[1] for p in pts if p[3]], "o",
-                        label=f"synthetic, {layers} layers")
+                      b.get("proven_optimal", "1") == "1") for b in bench
+                     if int(b["layers"]) == layers and float(b["bandwidth_mbps"]) == mbps)
+        what = f"synthetic, {layers} layers, {mbps:g} Mbps"
+        line, = a1.plot([p[0] for p in pts if p[3]], [p[1] for p in pts if p[3]], "o-", label=what)
         cut = [p for p in pts if not p[3]]
         if cut:
             a1.plot([p[0] for p in cut], [p[1] for p in cut], "o", mfc="none", color=line.get_color(),
-                    label=f"synthetic, {layers} layers, cut by the time limit")
+                    label=what + ", cut by the time limit")
         for d, t, name, _ in pts:
             a1.annotate(name, (d, t), fontsize=6, xytext=(3, 3), textcoords="offset points")
     for t in sorted({float(b["target_s"]) for b in bench}):

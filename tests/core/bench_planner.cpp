@@ -1,7 +1,10 @@
 // Planning-time benchmark (issue targets: under 100 ms for environments A-D with 50 layers; under
 // 10 s for 64 devices x 200 layers). Synthetic models with the shape of real traces; Jetson-like
-// device mixes of PAPER.md section 6. Prints one line per case; `--csv` prints CSV instead.
-// Usage: bench_planner [--csv] [--quick] [--time-limit SECONDS (per case, default 120)] [--case NAME]
+// device mixes of PAPER.md section 6, every pair linked at 100 Mbps; the mixed clusters also at 1 and
+// 10 Gbps, where larger groups pay off and fewer plans can be ruled out early. Prints one line per
+// case; `--csv` prints CSV instead.
+// Usage: bench_planner [--csv] [--quick] [--time-limit SECONDS (per case, default 120)]
+//                      [--case NAME] [--mbps BANDWIDTH (only the 100 Mbps cases, changed)]
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -33,11 +36,12 @@ std::vector<SyntheticDeviceType> mixed(int n) {
 }
 
 double time_limit_s = 120;
-double bandwidth_Bps = 12.5e6;  // 100 Mbps between every pair
+double main_mbps = 100;  // the links of the main cases
 std::string only_case;  // run just this case (e.g. mixed64), for profiling
 
 struct Measured {
   std::string name;
+  double mbps;
   size_t devices;
   int layers;
   double seconds;
@@ -63,22 +67,23 @@ void print_growth(bool csv) {
   const Measured* prev = nullptr;
   for (const auto& m : measured) {
     if (m.name.rfind("mixed", 0) != 0) continue;
+    if (prev && prev->mbps != m.mbps) prev = nullptr;
     if (prev && prev->proven && m.proven)
-      std::printf("  %zu -> %zu devices at 200 layers: k = %.2f\n", prev->devices, m.devices,
+      std::printf("  %zu -> %zu devices at 200 layers, %g Mbps: k = %.2f\n", prev->devices, m.devices, m.mbps,
                   std::log(m.seconds / prev->seconds) / std::log(double(m.devices) / prev->devices));
     else if (prev)
-      std::printf("  %zu -> %zu devices at 200 layers: at least one case cut by the time limit\n",
-                  prev->devices, m.devices);
+      std::printf("  %zu -> %zu devices at 200 layers, %g Mbps: at least one case cut by the time limit\n",
+                  prev->devices, m.devices, m.mbps);
     prev = &m;
   }
 }
 
 void run(const std::string& name, const std::vector<SyntheticDeviceType>& devices, int layers,
-         double target_s, bool csv) {
+         double mbps, double target_s, bool csv) {
   if (!only_case.empty() && only_case != name) return;
   std::mt19937 rng(42);
   auto ls = synthetic_layers(layers, rng);
-  Cluster c = synthetic_cluster(ls, devices, bandwidth_Bps, 5e-4);
+  Cluster c = synthetic_cluster(ls, devices, mbps * 1e6 / 8, 5e-4);
   CostOptions o;
   o.batch_size = 64;
   CostModel m(c, o);
@@ -95,15 +100,15 @@ void run(const std::string& name, const std::vector<SyntheticDeviceType>& device
     std::fprintf(stderr, "\n");
   }
   bool proven = r && r->proven_optimal;
-  measured.push_back({name, devices.size(), layers, s, proven});
+  measured.push_back({name, mbps, devices.size(), layers, s, proven});
   long long evals = r ? r->stats.stage_evaluations : 0, labels = r ? r->stats.labels_created : 0;
   if (csv) {
-    std::printf("%s,%zu,%d,%.6f,%d,%lld,%lld,%.3f,%d\n", name.c_str(), devices.size(), layers, s, stages,
-                evals, labels, target_s, proven ? 1 : 0);
+    std::printf("%s,%g,%zu,%d,%.6f,%d,%lld,%lld,%.3f,%d\n", name.c_str(), mbps, devices.size(), layers, s,
+                stages, evals, labels, target_s, proven ? 1 : 0);
   } else {
-    std::printf("%-12s %4zu devices %4d layers  %10.2f ms  (target %6.0f ms, %s)  %d stages, %lld stage "
-                "evaluations, %lld labels%s\n",
-                name.c_str(), devices.size(), layers, s * 1e3, target_s * 1e3,
+    std::printf("%-8s %6g Mbps %3zu devices %4d layers  %10.2f ms  (target %6.0f ms, %s)  %d stages, %lld "
+                "stage evaluations, %lld labels%s\n",
+                name.c_str(), mbps, devices.size(), layers, s * 1e3, target_s * 1e3,
                 s <= target_s && proven ? "met" : "MISSED", stages, evals, labels,
                 proven ? "" : "  [time limit hit: best plan so far, not proven optimal]");
   }
@@ -121,12 +126,15 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; ++i)
     if (!std::strcmp(argv[i], "--time-limit")) time_limit_s = std::atof(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--case")) only_case = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--mbps")) bandwidth_Bps = std::atof(argv[i + 1]) * 1e6 / 8;
-  if (csv) std::printf("case,devices,layers,planning_time_s,stages,stage_evaluations,labels,target_s,proven_optimal\n");
-  for (const char* env : {"A", "B", "C", "D"}) run(std::string("env") + env, environment(env), 50, 0.1, csv);
-  for (const char* env : {"A", "B", "C", "D"}) run(std::string("env") + env, environment(env), 200, 10, csv);
+    else if (!std::strcmp(argv[i], "--mbps")) main_mbps = std::atof(argv[i + 1]);
+  if (csv)
+    std::printf("case,bandwidth_mbps,devices,layers,planning_time_s,stages,stage_evaluations,labels,target_s,"
+                "proven_optimal\n");
+  for (const char* env : {"A", "B", "C", "D"}) run(std::string("env") + env, environment(env), 50, main_mbps, 0.1, csv);
+  for (const char* env : {"A", "B", "C", "D"}) run(std::string("env") + env, environment(env), 200, main_mbps, 10, csv);
   if (!quick)
-    for (int n : {16, 32, 64}) run("mixed" + std::to_string(n), mixed(n), 200, 10, csv);
+    for (double mbps : {main_mbps, 1000.0, 10000.0})
+      for (int n : {16, 32, 64}) run("mixed" + std::to_string(n), mixed(n), 200, mbps, 10, csv);
   print_growth(csv);
   return 0;
 }

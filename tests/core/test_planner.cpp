@@ -86,7 +86,69 @@ Cluster random_cluster(std::mt19937& rng, int num_devices, int num_layers, bool 
   return c;
 }
 
+// Like random_cluster, but each device's backward time is its own multiple (0.5 to 3) of its
+// forward time, and link latencies differ too: the step components then move independently.
+Cluster random_cluster_uneven_steps(std::mt19937& rng, int num_devices, int num_layers, bool tight_memory) {
+  auto layers = synthetic_layers(num_layers, rng);
+  auto types = jetson_like_types();
+  std::uniform_int_distribution<int> pick(0, int(types.size()) - 1);
+  std::uniform_real_distribution<double> mem(tight_memory ? 0.004e9 : 0.01e9, tight_memory ? 0.08e9 : 0.4e9);
+  std::uniform_real_distribution<double> ratio(0.5, 3.0), bw(2e6, 1.25e8), lat(1e-4, 5e-3);
+  Cluster c;
+  for (int i = 0; i < num_devices; ++i) {
+    auto t = types[pick(rng)];
+    Profile p = synthetic_profile(layers, t.name, t.slowness, mem(rng));
+    double r = ratio(rng);
+    for (auto& l : p.layers)
+      for (size_t k = 0; k < l.bwd_s.size(); ++k) l.bwd_s[k] = l.fwd_s[k] * r;
+    Device d;
+    d.name = t.name + std::to_string(i);
+    d.type = t.name + std::to_string(i);
+    d.table = std::make_shared<LayerTable>(p);
+    d.memory_bytes = p.memory_bytes;
+    c.devices.push_back(d);
+  }
+  c.bandwidth_Bps.assign(num_devices, std::vector<double>(num_devices, bw(rng)));
+  c.latency_s.assign(num_devices, std::vector<double>(num_devices, lat(rng)));
+  if (rng() % 2)
+    for (int i = 0; i < num_devices; ++i)
+      for (int j = i + 1; j < num_devices; ++j) {
+        c.bandwidth_Bps[i][j] = c.bandwidth_Bps[j][i] = bw(rng);
+        c.latency_s[i][j] = c.latency_s[j][i] = lat(rng);
+      }
+  return c;
+}
+
 }  // namespace
+
+TEST_CASE("planner: matches exhaustive search with many micro-batches and uneven steps", "[planner]") {
+  auto model_kind = GENERATE(LatencyModel::pipeline, LatencyModel::paper);
+  int feasible = 0;
+  for (int seed = 200; seed < 240; ++seed) {
+    std::mt19937 rng(seed);
+    int N = 3 + seed % 4;        // 3..6 devices
+    int L = 5 + (seed * 7) % 5;  // 5..9 layers
+    Cluster cluster = random_cluster_uneven_steps(rng, N, L, seed % 2 == 0);
+    CostOptions o;
+    o.batch_size = seed % 3 == 0 ? 24 : 32;  // up to 32 micro-batches
+    o.optimizer = Optimizer::adam;
+    o.latency_model = model_kind;
+    CostModel model(cluster, o);
+    Plan reference;
+    double expected = exhaustive_best(model, microbatch_candidates(o.batch_size, {}), &reference);
+    auto found = plan_optimal(model, {});
+    INFO(to_string(model_kind) << " latency, seed " << seed << ": " << N << " devices, " << L << " layers");
+    if (!std::isfinite(expected)) {
+      CHECK_FALSE(found.ok());
+      continue;
+    }
+    ++feasible;
+    REQUIRE(found.ok());
+    CHECK(found->round_latency_s == Approx(expected).epsilon(1e-9));
+    CHECK(model.evaluate(found->plan).round_latency_s == Approx(found->round_latency_s).epsilon(1e-9));
+  }
+  CHECK(feasible >= 20);
+}
 
 TEST_CASE("planner: matches exhaustive search on small random clusters", "[planner]") {
   auto model_kind = GENERATE(LatencyModel::pipeline, LatencyModel::paper);
