@@ -1,6 +1,6 @@
 // The exact search for the paper's latency (Eq. 4-6): a dynamic program over (stages placed, next
-// layer, next device, start of the last group), one pass per pipeline depth P (K = min(M, 2(P-p)-1) needs
-// it), whose entries hold Pareto sets of partial-plan labels.
+// layer, next device, start of the last group), one pass per pipeline depth P (a stage's
+// K = min(M, 2(P-p)-1) needs it), whose entries hold Pareto sets of partial-plan labels.
 // SUBTLE: the latency depends on the dominant step dm, the first step with the largest E_f + E_b,
 // anywhere in the pipeline. Labels before dm are (U = sum of E_f, X = max_s (T_a^s + sum of E_b
 // from s on), m); after dm (V = latency so far, W = base - sum of E_b since dm, C = E_f + E_b of dm).
@@ -27,7 +27,8 @@ struct Step {
   double F, B, A, c;
 };
 
-// Before dm: every component the smaller the better; after dm, a larger C (the dominant step's cost, a cap on later steps) is better.
+// Before dm: every component the smaller the better; after dm, a larger C (the dominant step's
+// cost, a cap on later steps) is better.
 bool dominates(const Label& x, const Label& y) {
   if (x.after_dm != y.after_dm) return false;
   if (!x.after_dm) return x.a <= y.a && x.b <= y.b && x.c <= y.c;
@@ -130,8 +131,8 @@ class Search {
     return sc;
   }
 
-  // Whether some label at (l, g, n), for g in gs, could still beat the st_.best plan if the stage ending
-  // at layer e1 - 1 on devices up to h1 - 1 were added: checked before paying for the stage.
+  // Whether some label at (l, g, n), for g in gs, could still beat the best plan if the stage
+  // ending at layer e1 - 1 on devices up to h1 - 1 were added: checked before paying for the stage.
   bool any_label_can_continue(const std::vector<int>& gs, int l, int n, int e1, int h1) const {
     for (int g : gs)
       for (int id : (*cur_)[key(l, g, n)]) {
