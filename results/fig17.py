@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Figure 17: throughput over time in environment C when one device leaves (scenarios/envC_fail.json),
-for the three recovery strategies of asteroid-sim (--recovery lightweight | replan | restart), with
+for the recovery strategies of asteroid-sim (--recovery lightweight | replan | restart | adaptive), with
 the failure, its detection, the re-plan and the resumption marked from the RunReport's events; and
 the recovery time split into detection, re-plan, state transfer and replay (the report's summary).
 
@@ -11,8 +11,8 @@ import os
 
 import common as c
 
-RECOVERIES = ["lightweight", "replan", "restart"]
-COLORS = {"lightweight": "#d62728", "replan": "#1f77b4", "restart": "#7f7f7f"}
+RECOVERIES = ["lightweight", "replan", "restart", "adaptive"]
+COLORS = {"lightweight": "#d62728", "replan": "#1f77b4", "restart": "#7f7f7f", "adaptive": "#2ca02c"}
 # Event kinds of the RunReport drawn as markers, and how.
 MARKERS = {"failure": ("-", "failure"), "detection": (":", "detection"), "replan": ("-.", "re-plan"),
            "resume": ("--", "resume")}
@@ -57,6 +57,7 @@ def main():
              "throughput_before": f.get("throughput_before"), "throughput_after": f.get("throughput_after"),
              "state_transfer_bytes": f.get("state_transfer_bytes"), "recovery_s": f.get("recovery_s"),
              "replay_round": f.get("replay_round"),
+             "decision": next((e.get("detail", "") for e in rep.get("events", []) if e["kind"] == "replan"), ""),
              "plan_before": plan_str(plans[0]) if plans else "",
              "plan_after": plan_str(plans[-1]) if len(plans) > 1 else ""}
         for key, _ in PHASES:
@@ -64,7 +65,7 @@ def main():
         table.append(t)
     cols = (["recovery", "device", "failure_s"] + [k for k, _ in PHASES]
             + ["recovery_s", "state_transfer_bytes", "replay_round", "throughput_before", "throughput_after",
-               "throughput", "rounds", "simulated_s", "completed", "plan_before", "plan_after"])
+               "throughput", "rounds", "simulated_s", "completed", "plan_before", "plan_after", "decision"])
     c.write_csv(os.path.join(out, "recovery.csv"), table, cols)
 
     header = (["recovery"] + [f"{label} (s)" for _, label in PHASES]
@@ -131,7 +132,7 @@ def draw(out, runs, table):
     # Whole run, all strategies: the later ones thinner so that identical curves stay visible.
     for k, (rec, rep, rows) in enumerate(runs):
         xs, ys = step(rows)
-        top.plot(xs, ys, color=COLORS[rec], lw=3.2 - 1.1 * k, label=f"recovery: {rec}")
+        top.plot(xs, ys, color=COLORS[rec], lw=max(0.8, 3.2 - 0.8 * k), label=f"recovery: {rec}")
     fail_t = next((t["failure_s"] for t in table if t["failure_s"] is not None), None)
     if fail_t is not None:
         top.axvline(fail_t, color="k", lw=1)
@@ -205,6 +206,11 @@ def summarize(out, table, errors):
             if a > 0:
                 text += (f" Leaving detection out, recovery takes {a:.2f} s (lightweight) against {b:.2f} s "
                          f"(restart), {b / a:.2f}x.")
+    ad = by.get("adaptive")
+    if ad and ad["decision"].startswith("adaptive: "):
+        chose = "the full re-plan" if "full re-plan" in ad["decision"].split(";")[0] else "the lightweight plan"
+        text += (f" Adaptive recovery weighs the two for the rounds left and chose {chose}: "
+                 f"{ad['decision'].split('; ', 1)[-1]}; its run took {ad['simulated_s']:.1f} s.")
     c.write_text(os.path.join(out, "summary.md"), text + "\n")
 
 

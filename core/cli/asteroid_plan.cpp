@@ -129,9 +129,9 @@ int main(int argc, char** argv) {
                      ", latency model " + s.planner.latency_model + "\n";
   text += evaluation_to_text(r.evaluation, model.cluster());
   char buf[64];
-  std::snprintf(buf, sizeof buf, "planning time %.1f ms%s\n", planning_s * 1e3,
-                r.proven_optimal ? "" : " (time limit reached: the best plan found, not proven optimal)");
+  std::snprintf(buf, sizeof buf, "planning time %.1f ms", planning_s * 1e3);
   text += buf;
+  text += r.proven_optimal ? "\n" : " (time limit reached: the best plan found, not proven optimal)\n";
   emit(args, text);
   return 0;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstdio>
 #include <limits>
 
 #include "asteroid/survivors.hpp"
@@ -34,12 +35,13 @@ const char* to_string(Recovery r) {
     case Recovery::lightweight: return "lightweight";
     case Recovery::replan: return "replan";
     case Recovery::restart: return "restart";
+    case Recovery::adaptive: return "adaptive";
   }
   return "?";
 }
 
 bool parse_recovery(const std::string& s, Recovery* out) {
-  for (Recovery r : {Recovery::lightweight, Recovery::replan, Recovery::restart})
+  for (Recovery r : {Recovery::lightweight, Recovery::replan, Recovery::restart, Recovery::adaptive})
     if (s == to_string(r)) {
       *out = r;
       return true;
@@ -225,9 +227,43 @@ Evaluation Coordinator::recover(int failed, std::string* detail) {
     *detail = why + "full re-plan on " + std::to_string(s.to_full.size()) + " survivors";
     return ev;
   };
-  if (config_.recovery != Recovery::lightweight) return full_replan("");
+  if (config_.recovery == Recovery::replan || config_.recovery == Recovery::restart) return full_replan("");
+  std::string light_detail;
+  Evaluation light = lightweight(failed, &light_detail);
+  if (config_.recovery == Recovery::lightweight) {
+    if (light.feasible) {
+      *detail = light_detail;
+      return light;
+    }
+    return full_replan("lightweight found no candidate that fits, ");
+  }
+  // Adaptive: weigh the two over the rounds left.
+  std::string full_detail;
+  Evaluation full = full_replan("");
+  full_detail = *detail;
+  if (!light.feasible || !full.feasible) {
+    *detail = "adaptive: " + (light.feasible ? light_detail : full_detail);
+    return light.feasible ? light : full;
+  }
+  int left = config_.rounds > 0 ? std::max(1, config_.rounds - (checkpoint_ + 1)) : 1;
+  auto finish_s = [&](const Evaluation& ev, std::string* how) {
+    double moving = estimate_transfer_s(model_.cluster(), transfers_for(ev.plan));
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%.3f s (state transfer %.3f s + %d rounds x %.4f s)",
+                  moving + left * ev.round_latency_s, moving, left, ev.round_latency_s);
+    *how = buf;
+    return moving + left * ev.round_latency_s;
+  };
+  std::string light_how, full_how;
+  double light_s = finish_s(light, &light_how), full_s = finish_s(full, &full_how);
+  bool pick_light = light_s <= full_s;
+  *detail = "adaptive: " + (pick_light ? light_detail : full_detail) + "; the rounds left take " +
+            light_how + " after the lightweight plan, " + full_how + " after the full re-plan";
+  return pick_light ? light : full;
+}
 
-  // Lightweight: candidate plans that touch only the failed device's stage and its neighbours.
+Evaluation Coordinator::lightweight(int failed, std::string* detail) const {
+  // Candidate plans that touch only the failed device's stage and its neighbours.
   const Plan& cur = plan();
   int s = -1;
   for (int p = 0; p < cur.num_stages(); ++p)
@@ -290,8 +326,26 @@ Evaluation Coordinator::recover(int failed, std::string* detail) {
       *detail = "lightweight: " + what + " (" + std::to_string(candidates.size()) + " candidates)";
     }
   }
-  if (best.feasible) return best;
-  return full_replan("lightweight found no candidate that fits, ");
+  return best;
+}
+
+double estimate_transfer_s(const Cluster& c, const std::vector<StateTransfer>& transfers) {
+  std::vector<double> sending(c.size(), 0.0), receiving(c.size(), 0.0);
+  double latency = 0, busiest = 0;
+  for (const StateTransfer& t : transfers) {
+    int from = t.from;
+    if (from < 0) {  // the checkpoint: over the receiver's fastest link
+      from = t.to == 0 && c.size() > 1 ? 1 : 0;
+      for (int j = 0; j < c.size(); ++j)
+        if (j != t.to && c.bandwidth_Bps[j][t.to] > c.bandwidth_Bps[from][t.to]) from = j;
+    }
+    if (from == t.to) continue;
+    double s = t.bytes / c.bandwidth_Bps[from][t.to];
+    latency = std::max(latency, c.latency_s[from][t.to]);
+    if (t.from >= 0) busiest = std::max(busiest, sending[t.from] += s);
+    busiest = std::max(busiest, receiving[t.to] += s);
+  }
+  return transfers.empty() ? 0 : busiest + latency;
 }
 
 std::vector<StateTransfer> Coordinator::transfers_for(const Plan& next) const {

@@ -133,8 +133,9 @@ void parse_faults(const JsonReader& r, Scenario& s) {
     f.replication_interval_rounds = int(r.at("replication_interval_rounds").positive_integer());
   if (r.has("recovery")) {
     f.recovery = r.at("recovery").string();
-    if (f.recovery != "lightweight" && f.recovery != "replan" && f.recovery != "restart")
-      r.at("recovery").fail("must be lightweight, replan or restart, found \"" + f.recovery + "\"");
+    if (f.recovery != "lightweight" && f.recovery != "replan" && f.recovery != "restart" &&
+        f.recovery != "adaptive")
+      r.at("recovery").fail("must be lightweight, replan, restart or adaptive, found \"" + f.recovery + "\"");
   }
   if (!r.has("events")) return;
   JsonReader ev = r.at("events");

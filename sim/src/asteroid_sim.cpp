@@ -23,7 +23,7 @@ namespace {
 
 const char* kUsage =
     "usage: asteroid-sim SCENARIO [--rounds N] [--strategy S | --plan PLAN.json]\n"
-    "                    [--recovery lightweight|replan|restart] [-o DIR]\n"
+    "                    [--recovery lightweight|replan|restart|adaptive] [-o DIR]\n"
     "                    [--network textbook|default] [--replicate | --no-replicate] [--no-spans]\n";
 
 [[noreturn]] void fail(const std::string& message) {
@@ -75,7 +75,7 @@ Args parse_args(int argc, char** argv) {
   if (!a.strategy.empty() && !a.plan.empty()) fail("--strategy and --plan exclude each other");
   Recovery r;
   if (!a.recovery.empty() && !parse_recovery(a.recovery, &r))
-    fail("--recovery: \"" + a.recovery + "\" is not lightweight, replan or restart");
+    fail("--recovery: \"" + a.recovery + "\" is not lightweight, replan, restart or adaptive");
   return a;
 }
 
@@ -136,6 +136,7 @@ int main(int argc, char** argv) {
   cc.replicate = args.replicate >= 0 ? args.replicate == 1 : !s.faults.events.empty();
   parse_recovery(args.recovery.empty() ? s.faults.recovery : args.recovery, &cc.recovery);
   cc.planner = popts;
+  cc.rounds = in.rounds;
 
   sim::Simulation simulation(in);
   sim::SimResult result = simulation.run();

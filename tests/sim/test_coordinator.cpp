@@ -213,3 +213,53 @@ TEST_CASE("weight ledger: a checkpoint survives one failure only with two live c
   l.rollback(1);
   CHECK(l.missing(2, alive).size() == 4);
 }
+
+TEST_CASE("coordinator: adaptive recovery picks whichever of lightweight and full re-plan finishes the rounds left sooner",
+          "[coordinator]") {
+  Fixture f = fixture();
+  // What each would do, and its cost: state transfer once, then the rounds left at its latency.
+  Coordinator light(f.model, f.plan, config(Recovery::lightweight));
+  light.start(0);
+  auto a = beat(light, 3, 4);
+  Coordinator full(f.model, f.plan, config(Recovery::replan));
+  full.start(0);
+  auto b = beat(full, 3, 4);
+  REQUIRE(a.size() == 4);
+  REQUIRE(b.size() == 4);
+  double light_move = estimate_transfer_s(f.model.cluster(), a[3].transfers);
+  double full_move = estimate_transfer_s(f.model.cluster(), b[3].transfers);
+  double light_round = f.model.evaluate(light.plan()).round_latency_s;
+  double full_round = f.model.evaluate(full.plan()).round_latency_s;
+  INFO("lightweight: " << light_move << " s + rounds x " << light_round << " s; full: " << full_move
+                       << " s + rounds x " << full_round << " s");
+  // The fixture is one where the choice depends on the horizon: the full re-plan trains faster but
+  // moves more state.
+  REQUIRE(full_round < light_round);
+  REQUIRE(full_move > light_move);
+  for (int rounds : {1, 2, 5, 20, 100, 1000}) {
+    CoordinatorConfig cfg = config(Recovery::adaptive);
+    cfg.rounds = rounds;
+    Coordinator c(f.model, f.plan, cfg);
+    c.start(0);
+    auto acts = beat(c, 3, 4);
+    REQUIRE(acts.size() == 4);
+    int left = std::max(1, rounds - (c.last_checkpoint() + 1));
+    bool light_sooner = light_move + left * light_round <= full_move + left * full_round;
+    INFO(rounds << " rounds: " << acts[1].detail);
+    CHECK_THAT(acts[1].detail, Catch::Contains("adaptive"));
+    CHECK(c.plan().stages.size() == (light_sooner ? light.plan() : full.plan()).stages.size());
+    CHECK(f.model.evaluate(c.plan()).round_latency_s ==
+          Approx(light_sooner ? light_round : full_round).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("coordinator: the transfer estimate charges the busiest device", "[coordinator]") {
+  Fixture f = fixture();
+  const Cluster& c = f.model.cluster();  // 12.5 MB/s and 0.5 ms between every pair
+  CHECK(estimate_transfer_s(c, {}) == 0);
+  CHECK(estimate_transfer_s(c, {{0, 1, 0, 0, 12.5e6}}) == Approx(1.0005));
+  // Two transfers into one device queue on its link; from one device to two, on the sender's.
+  CHECK(estimate_transfer_s(c, {{0, 2, 0, 0, 12.5e6}, {1, 2, 0, 0, 12.5e6}}) == Approx(2.0005));
+  CHECK(estimate_transfer_s(c, {{0, 1, 0, 0, 12.5e6}, {0, 2, 0, 0, 12.5e6}}) == Approx(2.0005));
+  CHECK(estimate_transfer_s(c, {{0, 1, 0, 0, 12.5e6}, {2, 3, 0, 0, 12.5e6}}) == Approx(1.0005));
+}

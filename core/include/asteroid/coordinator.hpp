@@ -21,6 +21,10 @@
 //    replan:      plan_optimal on the survivors; state moves only for layers a device lacks.
 //    restart:     plan_optimal on the survivors; every device of the new plan receives its whole
 //                 stage (weights + optimizer state) from the coordinator's checkpoint (device -1).
+//    adaptive:    the lightweight plan and the full re-plan, whichever finishes the rounds left
+//                 (config.rounds, counted from the checkpoint) sooner: its state transfer
+//                 (estimate_transfer_s) plus the rounds at its predicted latency. A lightweight plan
+//                 moves little state but may train slower for the rest of the run.
 //    Then the rounds since the last checkpoint (the last round whose copies all landed) are replayed.
 //    Copies of a round are skipped while the previous ones are still in flight, so that a slow
 //    link delays the checkpoint rather than the training.
@@ -35,7 +39,7 @@
 
 namespace asteroid {
 
-enum class Recovery { lightweight, replan, restart };
+enum class Recovery { lightweight, replan, restart, adaptive };
 const char* to_string(Recovery r);
 bool parse_recovery(const std::string& s, Recovery* out);
 
@@ -46,6 +50,7 @@ struct CoordinatorConfig {
   bool replicate = true;  // false: no copies (fault-free runs that must match the cost model)
   Recovery recovery = Recovery::lightweight;
   PlannerOptions planner;
+  int rounds = 0;  // rounds of the whole run, which `adaptive` weighs (0: unknown, one round)
 };
 
 struct StateTransfer {
@@ -66,6 +71,12 @@ struct Action {
   std::string detail; // what was decided, for logs and reports
   std::vector<StateTransfer> transfers;  // transfer_state
 };
+
+// How long the transfers take if they all start together: each device sends and receives its
+// transfers one after another at the pair's bandwidth (the checkpoint, device -1, over the
+// receiver's fastest link), the busiest device sets the time, plus the largest latency. An estimate
+// for choosing a recovery; the backends measure the real time.
+double estimate_transfer_s(const Cluster& c, const std::vector<StateTransfer>& transfers);
 
 // Which device keeps a copy of each single-device stage; never a device with alive[d] false.
 // Pure; O(devices).
@@ -105,6 +116,9 @@ class Coordinator {
  private:
   std::vector<Action> fail(int device, double now);
   Evaluation recover(int failed, std::string* detail);
+  // The best plan that changes only the failed device's stage and its neighbours (infeasible if
+  // none fits).
+  Evaluation lightweight(int failed, std::string* detail) const;
   std::vector<StateTransfer> transfers_for(const Plan& next) const;
 
   const CostModel& model_;
