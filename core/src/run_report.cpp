@@ -1,5 +1,7 @@
 #include "asteroid/run_report.hpp"
 
+#include "asteroid/json_reader.hpp"
+
 #include <cstdio>
 #include <sstream>
 
@@ -72,6 +74,85 @@ std::string report_to_rounds_csv(const RunReport& r) {
     os << line;
   }
   return os.str();
+}
+
+}  // namespace asteroid
+
+namespace asteroid {
+
+Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& file) {
+  try {
+    JsonReader r(j, "");
+    r.allow_only({"scenario", "backend", "config", "plans", "rounds", "events", "peak_memory_bytes",
+                  "summary", "spans"});
+    RunReport out;
+    out.scenario = r.at("scenario").string();
+    out.backend = r.at("backend").string();
+    if (r.has("config")) out.config = r.at("config").json();
+    if (r.has("summary")) out.summary = r.at("summary").json();
+    auto device_index = [&](const std::string& name) {
+      for (size_t d = 0; d < out.devices.size(); ++d)
+        if (out.devices[d] == name) return int(d);
+      out.devices.push_back(name);
+      out.peak_memory_bytes.push_back(0);
+      return int(out.devices.size()) - 1;
+    };
+    if (r.has("peak_memory_bytes")) {
+      JsonReader m = r.at("peak_memory_bytes");
+      for (const std::string& name : m.keys()) out.peak_memory_bytes[device_index(name)] = m.at(name.c_str()).number();
+    }
+    if (r.has("plans")) {
+      JsonReader ps = r.at("plans");
+      for (size_t i = 0; i < ps.size(); ++i) out.plans.push_back(ps.at(i).json());
+    }
+    JsonReader rounds = r.at("rounds");
+    for (size_t i = 0; i < rounds.size(); ++i) {
+      JsonReader x = rounds.at(i);
+      x.allow_only({"round", "start_s", "end_s", "samples", "plan_id"});
+      RoundRecord rr;
+      rr.round = int(x.at("round").integer());
+      rr.start = x.at("start_s").number();
+      rr.end = x.at("end_s").number();
+      if (rr.end < rr.start) x.at("end_s").fail("ends before it starts");
+      rr.samples = int(x.at("samples").integer());
+      if (x.has("plan_id")) rr.plan_id = int(x.at("plan_id").integer());
+      out.rounds.push_back(rr);
+    }
+    if (r.has("events")) {
+      JsonReader evs = r.at("events");
+      for (size_t i = 0; i < evs.size(); ++i) {
+        JsonReader e = evs.at(i);
+        e.allow_only({"time_s", "kind", "detail", "device", "duration_s"});
+        RunEvent ev;
+        ev.time = e.at("time_s").number();
+        ev.kind = e.at("kind").string();
+        if (e.has("detail")) ev.detail = e.at("detail").string();
+        if (e.has("device")) ev.device = e.at("device").string();
+        if (e.has("duration_s")) ev.duration_s = e.at("duration_s").number();
+        out.events.push_back(ev);
+      }
+    }
+    if (r.has("spans")) {
+      JsonReader ss = r.at("spans");
+      for (size_t i = 0; i < ss.size(); ++i) {
+        JsonReader x = ss.at(i);
+        x.allow_only({"device", "op", "stage", "microbatch", "round", "start_s", "end_s"});
+        Span s;
+        s.device = device_index(x.at("device").string());
+        s.op = x.at("op").string();
+        if (x.has("stage")) s.stage = int(x.at("stage").integer());
+        if (x.has("microbatch")) s.microbatch = int(x.at("microbatch").integer());
+        if (x.has("round")) s.round = int(x.at("round").integer());
+        s.start = x.at("start_s").number();
+        s.end = x.at("end_s").number();
+        if (s.end < s.start) x.at("end_s").fail("ends before it starts");
+        out.spans.push_back(s);
+      }
+    }
+    return out;
+  } catch (const InputError& e) {
+    return Error{file, e.path, e.message};
+  }
 }
 
 }  // namespace asteroid

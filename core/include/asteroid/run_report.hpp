@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "asteroid/error.hpp"
+
 namespace asteroid {
 
 struct Span {
@@ -49,6 +51,8 @@ struct RunReport {
 };
 
 nlohmann::json report_to_json(const RunReport& r);
+// Reads what report_to_json wrote (either backend's); an Error names the file and JSON path.
+Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& file);
 // Chrome trace event format ("traceEvents", complete events "ph":"X" in microseconds), one thread
 // per device, events as instant markers on a "coordinator" track.
 std::string report_to_chrome_trace(const RunReport& r);

@@ -1,0 +1,79 @@
+// asteroid-compare A.json B.json [--json] [--rows N] [--max-round-error PERCENT] [-o FILE]
+// Compares two RunReports (report.json of asteroid-sim, or of any backend that writes the format):
+// run length, per-round durations, events, and busy time per device and instruction kind, with B's
+// error relative to A. Bad input: one line on stderr naming the file, the field and the problem;
+// exit status 2. With --max-round-error, exit status 1 when the mean |round error| exceeds it.
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include "asteroid/json_reader.hpp"
+#include "asteroid/report_compare.hpp"
+
+using namespace asteroid;
+
+namespace {
+
+const char* kUsage =
+    "usage: asteroid-compare A.json B.json [--json] [--rows N] [--max-round-error PERCENT] [-o FILE]\n";
+
+[[noreturn]] void fail(const std::string& message) {
+  std::cerr << "asteroid-compare: " << message << "\n";
+  std::exit(2);
+}
+
+double parse_number(const std::string& flag, const std::string& v, double lo) {
+  char* end = nullptr;
+  double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end != '\0' || !(x >= lo)) fail(flag + ": expected a number >= " + std::to_string(int(lo)) + ", found \"" + v + "\"");
+  return x;
+}
+
+RunReport load(const std::string& file) {
+  auto j = read_json_file(file);
+  if (!j) fail(j.error().str());
+  auto r = report_from_json(*j, file);
+  if (!r) fail(r.error().str());
+  return *r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string a_file, b_file, output;
+  bool json = false;
+  int rows = 10;
+  double max_error_percent = -1;
+  for (int i = 1; i < argc; ++i) {
+    std::string s = argv[i];
+    auto value = [&](const char* flag) {
+      if (i + 1 >= argc) fail(std::string(flag) + " needs a value");
+      return std::string(argv[++i]);
+    };
+    if (s == "--json") json = true;
+    else if (s == "--rows") rows = int(parse_number("--rows", value("--rows"), 1));
+    else if (s == "--max-round-error") max_error_percent = parse_number("--max-round-error", value("--max-round-error"), 0);
+    else if (s == "-o" || s == "--output") output = value("-o");
+    else if (s == "-h" || s == "--help") { std::cout << kUsage; return 0; }
+    else if (!s.empty() && s[0] == '-') fail("unknown option " + s + " (see --help)");
+    else if (a_file.empty()) a_file = s;
+    else if (b_file.empty()) b_file = s;
+    else fail("more than two reports given");
+  }
+  if (b_file.empty()) fail("two reports are needed (see --help)");
+  RunReport a = load(a_file), b = load(b_file);
+  ReportComparison c = compare_reports(a, b);
+  std::string text = json ? comparison_to_json(c).dump(2) + "\n" : comparison_to_text(c, rows);
+  if (output.empty()) {
+    std::cout << text;
+  } else if (auto w = write_file_atomically(output, text); !w) {
+    fail(w.error().str());
+  }
+  if (max_error_percent >= 0 && 100 * c.mean_abs_round_error > max_error_percent) {
+    std::fprintf(stderr, "asteroid-compare: mean round error %.2f%% exceeds %.2f%%\n",
+                 100 * c.mean_abs_round_error, max_error_percent);
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,51 @@
+#!/bin/sh
+# asteroid-compare as a user meets it: two simulator reports of one scenario compare; the same
+# report against itself has no error; --max-round-error sets the exit status; bad input is one line
+# on stderr with exit status 2.
+# Usage: compare_test.sh PATH/TO/asteroid-compare PATH/TO/asteroid-sim SOURCE_DIR
+set -u
+compare="$1"; sim="$2"; src="$3"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+expect_error() {  # name, expected substring, command...
+  name="$1"; want="$2"; shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?
+  [ "$rc" -eq 2 ] || fail "$name: exit status $rc, expected 2"
+  [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "$name: stderr is not one line: $(cat "$tmp/err")"
+  grep -q -- "$want" "$tmp/err" || fail "$name: stderr lacks \"$want\": $(cat "$tmp/err")"
+  [ -s "$tmp/out" ] && fail "$name: wrote to stdout"
+}
+
+# A 3-stage plan whose links carry real traffic, so that the two network models differ.
+scenario="$src/scenarios/envC_resnet50_1000mbps.json"
+"$sim" "$scenario" --rounds 3 -o "$tmp/a" >/dev/null 2>&1 || fail "asteroid-sim (textbook)"
+"$sim" "$scenario" --rounds 3 --network default -o "$tmp/b" >/dev/null 2>&1 || fail "asteroid-sim (default)"
+
+"$compare" "$tmp/a/report.json" "$tmp/a/report.json" --max-round-error 0 >"$tmp/self.txt" \
+  || fail "a report against itself: exit $?"
+grep -q "mean |e| 0.00%" "$tmp/self.txt" || fail "self comparison: $(cat "$tmp/self.txt")"
+
+"$compare" "$tmp/a/report.json" "$tmp/b/report.json" --json -o "$tmp/ab.json" || fail "textbook vs default"
+/usr/bin/python3 - "$tmp/ab.json" <<'PY' || fail "comparison JSON"
+import json, sys
+c = json.load(open(sys.argv[1]))
+assert len(c["rounds"]) == 3, c["rounds"]
+assert c["rounds_only_a"] == 0 and c["rounds_only_b"] == 0
+assert c["mean_abs_round_error"] > 0, "the two network models gave identical rounds"
+assert any(o["op"] == "F" for o in c["ops"])
+PY
+"$compare" "$tmp/a/report.json" "$tmp/b/report.json" --max-round-error 0 >/dev/null 2>"$tmp/err"
+[ $? -eq 1 ] || fail "--max-round-error 0 on different reports should exit 1"
+
+printf '{"scenario": "x", "backend": "sim", "rounds": [' >"$tmp/broken.json"
+expect_error "malformed report" "broken.json: malformed JSON" "$compare" "$tmp/broken.json" "$tmp/a/report.json"
+printf '{"scenario": "x", "backend": "sim", "rounds": [{"round": 0, "start_s": 0, "end_s": 1, "samples": 8, "speed": 2}]}' >"$tmp/unknown.json"
+expect_error "unknown key" "unknown.json: rounds\[0\]" "$compare" "$tmp/a/report.json" "$tmp/unknown.json"
+expect_error "missing file" "nothere.json: cannot open file" "$compare" "$tmp/nothere.json" "$tmp/a/report.json"
+expect_error "one report" "two reports are needed" "$compare" "$tmp/a/report.json"
+expect_error "bad option value" "--rows" "$compare" "$tmp/a/report.json" "$tmp/a/report.json" --rows x
+
+[ "$fails" -eq 0 ] || exit 1
+echo "compare_test: all checks passed"

@@ -1,0 +1,94 @@
+#include <catch2/catch.hpp>
+
+#include "asteroid/report_compare.hpp"
+#include "asteroid/run_report.hpp"
+
+using namespace asteroid;
+
+namespace {
+
+// Two devices, three rounds of 1 s each (round 1 replayed once), one F and one B per round.
+RunReport sample(double scale) {
+  RunReport r;
+  r.scenario = "toy";
+  r.backend = "sim";
+  r.config = {{"network_model", "textbook"}};
+  r.devices = {"a", "b"};
+  r.peak_memory_bytes = {1e9, 2e9};
+  r.plans = {{{"microbatch_size", 4}}};
+  double t = 0;
+  for (int round : {0, 1, 1, 2}) {
+    r.rounds.push_back({round, t, t + scale, 8, 0});
+    r.spans.push_back({0, "F", 0, 0, round, t, t + 0.25 * scale});
+    r.spans.push_back({1, "B", 1, 0, round, t + 0.25 * scale, t + 0.75 * scale});
+    t += scale;
+  }
+  r.events.push_back({1.5 * scale, "failure", "b", "", 0});
+  r.summary = {{"rounds", 4}};
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("run report: what report_to_json writes, report_from_json reads back", "[report]") {
+  RunReport r = sample(1.0);
+  auto back = report_from_json(report_to_json(r), "r.json");
+  REQUIRE(back.ok());
+  CHECK(back->devices == r.devices);
+  CHECK(back->peak_memory_bytes == r.peak_memory_bytes);
+  REQUIRE(back->rounds.size() == r.rounds.size());
+  CHECK(back->rounds[2].round == 1);
+  CHECK(back->rounds[2].end == Approx(3.0));
+  REQUIRE(back->spans.size() == r.spans.size());
+  CHECK(back->spans[1].op == "B");
+  CHECK(back->devices[back->spans[1].device] == "b");
+  REQUIRE(back->events.size() == 1);
+  CHECK(back->events[0].device == "b");
+}
+
+TEST_CASE("run report: bad reports are refused with the file and the JSON path", "[report]") {
+  nlohmann::json j = report_to_json(sample(1.0));
+  j["rounds"][1]["speed"] = 3;
+  auto bad = report_from_json(j, "r.json");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().str().find("r.json: rounds[1].speed") != std::string::npos);
+  nlohmann::json k = report_to_json(sample(1.0));
+  k["spans"][0]["end_s"] = -1;
+  auto back = report_from_json(k, "r.json");
+  REQUIRE_FALSE(back.ok());
+  CHECK(back.error().path == "spans[0].end_s");
+  nlohmann::json m = report_to_json(sample(1.0));
+  m.erase("rounds");
+  CHECK_FALSE(report_from_json(m, "r.json").ok());
+}
+
+TEST_CASE("report comparison: a report against itself, and against one 10% slower", "[report]") {
+  ReportComparison same = compare_reports(sample(1.0), sample(1.0));
+  CHECK(same.rounds.size() == 4);  // the replayed round is matched by occurrence
+  CHECK(same.mean_abs_round_error == 0);
+  CHECK(same.rounds_only_a == 0);
+  CHECK(same.rounds_only_b == 0);
+  for (const OpDiff& o : same.ops) CHECK(o.a_s == o.b_s);
+
+  ReportComparison slower = compare_reports(sample(1.0), sample(1.1));
+  CHECK(slower.mean_abs_round_error == Approx(0.1));
+  CHECK(slower.max_abs_round_error == Approx(0.1));
+  CHECK(slower.length_b_s == Approx(4.4));
+  REQUIRE(slower.ops.size() == 2);
+  for (const OpDiff& o : slower.ops) {
+    CHECK(o.count_a == 4);
+    CHECK(o.count_b == 4);
+    CHECK(o.error() == Approx(0.1));
+  }
+  REQUIRE(slower.events.size() == 1);
+  CHECK(slower.events[0].b_s - slower.events[0].a_s == Approx(0.15));
+
+  RunReport shorter = sample(1.0);
+  shorter.rounds.pop_back();
+  ReportComparison missing = compare_reports(sample(1.0), shorter);
+  CHECK(missing.rounds.size() == 3);
+  CHECK(missing.rounds_only_a == 1);
+  nlohmann::json j = comparison_to_json(missing);
+  CHECK(j["rounds_only_a"] == 1);
+  CHECK(comparison_to_text(slower, 5).find("mean |e| 10.00%") != std::string::npos);
+}
