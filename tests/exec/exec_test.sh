@@ -1,0 +1,66 @@
+#!/bin/sh
+# asteroid-exec as a user meets it. bert_small (no batch norm, no dropout) trained for 3 rounds on
+# two worker processes by three plans - one device, a 2-stage pipeline of 4 micro-batches, a
+# data-parallel group with uneven shares - must give the same loss every round (the plans compute
+# the same update), and the loss must fall. The run's report compares with asteroid-sim's on the
+# same plan. Bad input is one line on stderr with exit status 2.
+# Usage: exec_test.sh PATH/TO/asteroid-exec PATH/TO/asteroid-sim PATH/TO/asteroid-compare SOURCE_DIR
+set -u
+exe="$1"; sim="$2"; compare="$3"; src="$4"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+expect_error() {  # name, expected substring, command...
+  name="$1"; want="$2"; shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?
+  [ "$rc" -eq 2 ] || fail "$name: exit status $rc, expected 2"
+  [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "$name: stderr is not one line: $(cat "$tmp/err")"
+  grep -q -- "$want" "$tmp/err" || fail "$name: stderr lacks \"$want\": $(cat "$tmp/err")"
+}
+
+scenario="$src/scenarios/local_bert_small_2dev.json"
+cat >"$tmp/one.json" <<'J'
+{"microbatch_size": 16, "microbatches": 1, "stages": [{"layers": [0, 5], "devices": ["cpu0"]}]}
+J
+cat >"$tmp/pipe.json" <<'J'
+{"microbatch_size": 4, "microbatches": 4,
+ "stages": [{"layers": [0, 2], "devices": ["cpu0"]}, {"layers": [3, 5], "devices": ["cpu1"]}]}
+J
+cat >"$tmp/dp.json" <<'J'
+{"microbatch_size": 8, "microbatches": 2, "stages": [{"layers": [0, 5], "devices": ["cpu0", "cpu1"], "shares": [3, 5]}]}
+J
+for p in one pipe dp; do
+  "$exe" "$scenario" --plan "$tmp/$p.json" --rounds 3 -o "$tmp/$p" >"$tmp/$p.log" 2>&1 \
+    || fail "asteroid-exec with plan $p: $(cat "$tmp/$p.log")"
+done
+/usr/bin/python3 - "$tmp" <<'PY' || fail "losses or report"
+import json, sys
+d = sys.argv[1]
+loss = {}
+for p in ("one", "pipe", "dp"):
+    r = json.load(open(f"{d}/{p}/report.json"))
+    assert r["backend"] == "exec", r["backend"]
+    assert len(r["rounds"]) == 3, r["rounds"]
+    busy = {s["device"] for s in r["spans"]}
+    assert busy == ({"cpu0"} if p == "one" else {"cpu0", "cpu1"}), (p, busy)
+    assert all(x["end_s"] > x["start_s"] for x in r["rounds"]), r["rounds"]
+    loss[p] = r["summary"]["loss_per_round"]
+print("losses per round:", loss)
+for p in ("pipe", "dp"):
+    for a, b in zip(loss["one"], loss[p]):
+        assert abs(a - b) <= 1e-3 * abs(a), f"plan {p}: loss {b} against one device's {a}"
+assert loss["one"][2] < loss["one"][0], "the loss did not fall"
+PY
+"$sim" "$scenario" --plan "$tmp/pipe.json" --rounds 3 -o "$tmp/sim" >/dev/null 2>&1 || fail "asteroid-sim"
+"$compare" "$tmp/sim/report.json" "$tmp/pipe/report.json" >"$tmp/cmp.txt" || fail "asteroid-compare sim vs exec"
+grep -q "3 in both" "$tmp/cmp.txt" || fail "comparison: $(cat "$tmp/cmp.txt")"
+
+expect_error "missing scenario" "nothere.json" "$exe" "$tmp/nothere.json"
+expect_error "failures asked for" "does not inject failures" "$exe" "$src/scenarios/envC_fail.json"
+printf '{"microbatch_size": 16, "microbatches": 1, "stages": [{"layers": [0, 5], "devices": ["gpu7"]}]}' >"$tmp/bad.json"
+expect_error "unknown device in the plan" "bad.json" "$exe" "$scenario" --plan "$tmp/bad.json"
+expect_error "bad option" "--rounds" "$exe" "$scenario" --rounds zero
+
+[ "$fails" -eq 0 ] || exit 1
+echo "exec_test: all checks passed"
