@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs every results script on one small case (make_all.sh --smoke) into a temporary directory and
 # checks that the files each one promises exist and are not empty. Needs asteroid-plan,
-# bench_planner and asteroid-sim in the build directory: a missing binary is a failure.
+# asteroid-compare, bench_planner, asteroid-sim and asteroid-exec in the build directory: a missing
+# binary is a failure.
 # Usage: results/smoke_test.sh [BUILD_DIR]   (default: $ASTEROID_BUILD, else <repo>/build)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -10,7 +11,7 @@ ASTEROID_BUILD=${ASTEROID_BUILD:-$(dirname "$here")/build}
 export ASTEROID_BUILD
 
 fail=0
-for b in core/asteroid-plan tests/core/bench_planner sim/asteroid-sim; do
+for b in core/asteroid-plan core/asteroid-compare tests/core/bench_planner sim/asteroid-sim exec/asteroid-exec; do
   if [ ! -x "$ASTEROID_BUILD/$b" ]; then
     echo "smoke_test: $ASTEROID_BUILD/$b is missing (build it first)" >&2
     fail=1
@@ -34,6 +35,7 @@ for f in \
   planning_time/planning_time.png planning_time/summary.md \
   whatif/bandwidth.csv whatif/devices.csv whatif/bandwidth.png whatif/devices.png whatif/whatif.md \
   whatif/summary.md \
+  crosscheck/crosscheck.csv crosscheck/crosscheck.md crosscheck/crosscheck.png crosscheck/summary.md \
   README.md timings.csv; do
   if [ ! -s "$tmp/$f" ]; then
     echo "smoke_test: $f is missing or empty" >&2

@@ -1,0 +1,162 @@
+#!/usr/bin/python3
+"""Cross-check: the same plan predicted by the cost model, simulated by asteroid-sim and run for
+real by asteroid-exec (worker processes on this machine), on the local_* scenarios whose traces
+were measured here. For each scenario, Asteroid's plan and the straight pipeline (pp); round
+latency from each, with the first round of the real run left out (warm-up); asteroid-compare's
+per-instruction comparison of the simulated and the real run is kept under data/.
+
+Needs asteroid-plan, asteroid-sim, asteroid-exec and asteroid-compare. Writes
+<outroot>/crosscheck/: crosscheck.csv, crosscheck.md, crosscheck.png, summary.md,
+data/<case>/ (plan.json, sim report.json, exec report.json, compare.txt).
+"""
+import glob
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+import common as c
+
+STRATEGIES = ["asteroid", "pp"]
+
+
+def add_args(p):
+    p.add_argument("--rounds", type=int, default=5, help="rounds per run (default 5; the first is warm-up)")
+
+
+def mean_round(report, skip):
+    rows = report["rounds"][skip:]
+    return sum(r["end_s"] - r["start_s"] for r in rows) / len(rows) if rows else None
+
+
+def run_exec(scenario, plan_file, rounds, keep):
+    with tempfile.TemporaryDirectory(prefix="asteroid-exec-") as tmp:
+        c.run([c.require("asteroid-exec"), scenario, "--plan", plan_file, "--rounds", str(rounds), "-o", tmp],
+              timeout=900)
+        os.makedirs(keep, exist_ok=True)
+        shutil.copy(os.path.join(tmp, "report.json"), os.path.join(keep, "exec_report_full.json"))
+    return c.load_json(os.path.join(keep, "exec_report_full.json"))
+
+
+def run_sim(scenario, plan_file, rounds, keep):
+    with tempfile.TemporaryDirectory(prefix="asteroid-sim-") as tmp:
+        c.run([c.require("asteroid-sim"), scenario, "--plan", plan_file, "--rounds", str(rounds), "-o", tmp]
+              + list(c.SIM_OPTIONS), timeout=300)
+        shutil.copy(os.path.join(tmp, "report.json"), os.path.join(keep, "sim_report_full.json"))
+    return c.load_json(os.path.join(keep, "sim_report_full.json"))
+
+
+def main():
+    args = c.parse_args(__doc__, add_args)
+    out = c.out_dir(args.outroot, "crosscheck")
+    for tool in ("asteroid-plan", "asteroid-sim", "asteroid-exec", "asteroid-compare"):
+        c.require(tool)
+    scenarios = sorted(glob.glob(os.path.join(c.SCENARIOS, "local_*.json")))
+    strategies = STRATEGIES
+    rounds = args.rounds
+    if args.smoke:
+        scenarios = [os.path.join(c.SCENARIOS, "local_mobilenetv2_2dev.json")]
+        strategies, rounds = ["asteroid"], 2
+    rows, seen = [], []
+    for scen in scenarios:
+        name = os.path.basename(scen)[:-5]
+        for strategy in strategies:
+            planned = c.plan(scen, strategy)
+            if not planned["feasible"]:
+                c.log(f"crosscheck: {name} {strategy}: no plan ({planned.get('reason', '')})")
+                continue
+            if any(c.same_plan(planned["plan"], p) for n, p in seen if n == name):
+                continue  # pp gave Asteroid's plan again
+            seen.append((name, planned["plan"]))
+            case = f"{name}_{strategy}"
+            keep = os.path.join(out, "data", case)
+            os.makedirs(keep, exist_ok=True)
+            plan_file = os.path.join(keep, "plan.json")
+            with open(plan_file, "w") as f:
+                json.dump(planned["plan"], f, indent=1)
+            c.log(f"crosscheck: {case}")
+            sim = run_sim(scen, plan_file, rounds, keep)
+            real = run_exec(scen, plan_file, rounds, keep)
+            cmp = subprocess.run([c.require("asteroid-compare"), os.path.join(keep, "sim_report_full.json"),
+                                  os.path.join(keep, "exec_report_full.json"), "--rows", "12"],
+                                 capture_output=True, text=True)
+            if cmp.returncode != 0:
+                raise c.ToolError(f"asteroid-compare: {cmp.stderr.strip()}")
+            c.write_text(os.path.join(keep, "compare.txt"), cmp.stdout)
+            for kind, rep in (("sim", sim), ("exec", real)):  # keep the reports, without their spans
+                rep.pop("spans", None)
+                with open(os.path.join(keep, f"{kind}_report.json"), "w") as f:
+                    json.dump(rep, f, indent=1)
+                    f.write("\n")
+                os.unlink(os.path.join(keep, f"{kind}_report_full.json"))
+            skip = 1 if rounds > 1 else 0
+            predicted = planned["round_latency_s"]
+            simulated, measured = mean_round(sim, skip), mean_round(real, skip)
+            devices = sum(len(s["devices"]) for s in planned["plan"]["stages"])
+            losses = real["summary"]["loss_per_round"]
+            rows.append({"case": case, "scenario": name, "strategy": strategy, "plan": c.plan_text(planned),
+                         "workers": devices, "predicted_s": predicted, "simulated_s": simulated,
+                         "measured_s": measured, "sim_vs_model": simulated / predicted - 1,
+                         "exec_vs_sim": measured / simulated - 1, "loss_first": losses[0], "loss_last": losses[-1]})
+    if not rows:
+        raise c.ToolError("no case ran")
+    cols = ["case", "scenario", "strategy", "workers", "plan", "predicted_s", "simulated_s", "measured_s",
+            "sim_vs_model", "exec_vs_sim", "loss_first", "loss_last"]
+    c.write_csv(os.path.join(out, "crosscheck.csv"), rows, cols)
+    md = ("Round latency (s) of one plan three ways: the cost model's prediction, asteroid-sim, and "
+          f"asteroid-exec on worker processes of this machine (mean of rounds 2-{rounds}; round 1 is "
+          "warm-up). Traces: local_cpu, measured here with one thread.\n\n"
+          + c.md_table(["scenario", "plan", "workers", "model", "sim", "exec", "sim vs model", "exec vs sim",
+                        "loss first / last round"],
+                       [[r["scenario"], r["plan"], r["workers"], c.fmt(r["predicted_s"], 4),
+                         c.fmt(r["simulated_s"], 4), c.fmt(r["measured_s"], 4), f"{100 * r['sim_vs_model']:+.1f}%",
+                         f"{100 * r['exec_vs_sim']:+.1f}%", f"{r['loss_first']:.3f} / {r['loss_last']:.3f}"]
+                        for r in rows],
+                       ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"]))
+    c.write_text(os.path.join(out, "crosscheck.md"), md)
+    draw(out, rows)
+    two = [r for r in rows if r["workers"] <= 2]
+    more = [r for r in rows if r["workers"] > 2]
+    text = (f"{len(rows)} plans run three ways. asteroid-exec's rounds against asteroid-sim's: "
+            + spread(two, "exec_vs_sim") + " with at most 2 workers (one core each)")
+    if more:
+        text += ("; " + spread(more, "exec_vs_sim") + " with 3 workers on this machine's 2 cores, where "
+                 "the workers compete for the CPU and the traces (measured alone) cannot know it")
+    text += (". asteroid-sim against the cost model: " + spread(rows, "sim_vs_model") +
+             ". The real runs also contain what the simulator leaves out: the optimizer step, framework "
+             "overheads, and loopback messages far faster than the scenarios' 1 Gbps links "
+             "(asteroid-compare's per-instruction tables are in data/).")
+    c.write_text(os.path.join(out, "summary.md"), text + "\n")
+
+
+def spread(rows, key):
+    if not rows:
+        return "no case"
+    v = sorted(100 * r[key] for r in rows)
+    return f"{v[0]:+.1f}% to {v[-1]:+.1f}%" if len(v) > 1 else f"{v[0]:+.1f}%"
+
+
+def draw(out, rows):
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(rows) + 2), 4))
+    x = range(len(rows))
+    w = 0.27
+    for k, (key, label, color) in enumerate((("predicted_s", "cost model", "#7f7f7f"),
+                                             ("simulated_s", "asteroid-sim", "#1f77b4"),
+                                             ("measured_s", "asteroid-exec", "#d62728"))):
+        ax.bar([i + (k - 1) * w for i in x], [r[key] for r in rows], w, label=label, color=color)
+    ax.set_xticks(list(x))
+    ax.set_xticklabels([f"{r['scenario'].replace('local_', '')}\n{r['strategy']} ({r['workers']} workers)"
+                        for r in rows], fontsize=7)
+    ax.set_ylabel("round latency (s)")
+    ax.set_title("One plan three ways: predicted, simulated, run on worker processes (this machine)",
+                 fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "crosscheck.png"), dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    c.main_guard(main)
