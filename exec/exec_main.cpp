@@ -105,8 +105,14 @@ void write(const std::string& file, const std::string& text) {
   if (!w) fail(w.error().str(), 1);
 }
 
+struct Stop {
+  std::string why;  // empty: every worker finished
+  int status = 0;   // the exit status asteroid-exec ends with
+  std::string device;
+};
+
 // Starts one worker per device; waits for all; stops the rest when one fails or time runs out.
-void run_workers(const std::string& job_file, const std::vector<int>& devices, const Scenario& s,
+Stop run_workers(const std::string& job_file, const std::vector<int>& devices, const Scenario& s,
                  double timeout_s) {
   std::map<pid_t, int> running;
   for (int d : devices) {
@@ -132,7 +138,7 @@ void run_workers(const std::string& job_file, const std::vector<int>& devices, c
     if (pid == 0) {
       if (std::chrono::steady_clock::now() > deadline) {
         stop_all();
-        fail("the run did not finish within " + std::to_string(int(timeout_s)) + " s (--timeout); workers stopped", 1);
+        return {"the run did not finish within " + std::to_string(int(timeout_s)) + " s (--timeout); workers stopped", 1, ""};
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       continue;
@@ -145,10 +151,11 @@ void run_workers(const std::string& job_file, const std::vector<int>& devices, c
       stop_all();
       std::string why = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
                                           : "was killed by signal " + std::to_string(WTERMSIG(status));
-      fail("worker " + s.devices[d].name + " " + why + "; the other workers were stopped",
-           WIFEXITED(status) && WEXITSTATUS(status) == 2 ? 2 : 1);
+      return {"worker " + s.devices[d].name + " " + why + "; the other workers were stopped",
+              WIFEXITED(status) && WEXITSTATUS(status) == 2 ? 2 : 1, s.devices[d].name};
     }
   }
+  return {};
 }
 
 }  // namespace
@@ -210,9 +217,11 @@ int main(int argc, char** argv) {
     std::cout << "\n";
   }
   std::cout << "  micro-batch " << ev.plan.microbatch_size << " x " << ev.plan.microbatches << "\n" << std::flush;
-  run_workers(job_file, devices, s, args.timeout_s);
+  Stop stop = run_workers(job_file, devices, s, args.timeout_s);
+  // A worker that refused its input (status 2) ran nothing: there is nothing to report.
+  if (stop.status == 2) fail(stop.why, 2);
 
-  // Merge the workers' logs into one RunReport.
+  // Merge the workers' logs into one RunReport; after a stop, the rounds every worker finished.
   RunReport rep;
   rep.scenario = s.name;
   rep.backend = "exec";
@@ -222,18 +231,25 @@ int main(int argc, char** argv) {
   rep.peak_memory_bytes.assign(rep.devices.size(), 0);
   rep.plans.push_back(plan_to_json(ev.plan, model.cluster()));
   std::vector<double> round_end(job.rounds, 0), loss(job.rounds, 0);
+  int done = job.rounds;  // rounds that every worker finished
   for (int d : devices) {
     std::string file = worker_log_path(dir, s.devices[d].name);
     auto j = read_json_file(file);
-    if (!j) fail(j.error().str(), 1);
-    auto w = worker_log_from_json(j.value(), file);
-    if (!w) fail(w.error().str(), 1);
+    auto w = j ? worker_log_from_json(j.value(), file) : Result<WorkerLog>(j.error());
+    if (!w) {
+      if (stop.why.empty()) fail(w.error().str(), 1);
+      done = 0;  // stopped before its first log
+      continue;
+    }
     rep.peak_memory_bytes[d] = w->peak_rss_bytes;
+    int finished = 0;
     for (const WorkerRound& r : w->rounds) {
       if (r.round < 0 || r.round >= job.rounds) continue;
       round_end[r.round] = std::max(round_end[r.round], r.end_s);
       if (r.has_loss) loss[r.round] += r.loss;
+      finished = std::max(finished, r.round + 1);
     }
+    done = std::min(done, finished);
     for (Span sp : w->spans) {
       sp.device = d;
       rep.spans.push_back(sp);
@@ -242,13 +258,15 @@ int main(int argc, char** argv) {
   }
   std::remove(job_file.c_str());
   nlohmann::json losses = nlohmann::json::array();
-  for (int r = 0; r < job.rounds; ++r) {
+  for (int r = 0; r < done; ++r) {
     rep.rounds.push_back({r, r > 0 ? round_end[r - 1] : 0.0, round_end[r], s.training.batch_size, 0});
     losses.push_back(loss[r]);
   }
-  double total = round_end.back();
-  double throughput = total > 0 ? double(job.rounds) * s.training.batch_size / total : 0;
-  rep.summary = {{"rounds_committed", job.rounds},
+  if (!stop.why.empty()) rep.events.push_back({done > 0 ? round_end[done - 1] : 0.0, "stop", stop.device, stop.why, 0});
+  double total = done > 0 ? round_end[done - 1] : 0;
+  double throughput = total > 0 ? double(done) * s.training.batch_size / total : 0;
+  rep.summary = {{"rounds_committed", done},
+                 {"completed", stop.why.empty()},
                  {"run_s", total},
                  {"throughput_samples_per_s", throughput},
                  {"predicted_round_latency_s", ev.round_latency_s},
@@ -257,14 +275,19 @@ int main(int argc, char** argv) {
   write(dir + "/trace.json", report_to_chrome_trace(rep));
   write(dir + "/rounds.csv", report_to_rounds_csv(rep));
 
+  if (!stop.why.empty()) {
+    std::cout << "stopped after " << done << " finished rounds; wrote what they did to " << dir
+              << "/report.json, trace.json, rounds.csv\n";
+    fail(stop.why, stop.status);
+  }
   char line[256];
   std::snprintf(line, sizeof line,
                 "rounds %d in %.3f s, throughput %.2f samples/s; round latency %.4f s measured (mean), "
                 "%.4f s predicted by the cost model\n",
-                job.rounds, total, throughput, total / job.rounds, ev.round_latency_s);
+                done, total, throughput, total / done, ev.round_latency_s);
   std::cout << line;
-  std::snprintf(line, sizeof line, "loss %.4f in round 0, %.4f in round %d\n", loss.front(), loss.back(),
-                job.rounds - 1);
+  std::snprintf(line, sizeof line, "loss %.4f in round 0, %.4f in round %d\n", loss.front(), loss[done - 1],
+                done - 1);
   std::cout << line << "wrote " << dir << "/report.json, trace.json, rounds.csv\n";
   return 0;
 }

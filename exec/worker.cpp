@@ -65,6 +65,7 @@ class Worker {
   void setup();
   void run_round(int round);
   void execute(const Instruction& ins, int round);
+  void write_log();
   Range range_of(int stage, int device) const;
   int rank_of(int device) const { return rank_.at(device); }
   double now() const { return std::chrono::duration<double>(Clock::now() - origin_).count(); }
@@ -319,18 +320,31 @@ void Worker::run_round(int round) {
   log_.rounds.push_back(wr);
 }
 
-int Worker::run() {
-  signal(SIGPIPE, SIG_IGN);  // a write into a reset socket must be an error, not a death
-  at::set_num_threads(1);
-  setup();
-  log_.device = name_;
-  for (int r = 0; r < job_.rounds; ++r) run_round(r);
-  all_->barrier()->wait();  // nobody tears the group down while a peer still needs it
+void Worker::write_log() {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   log_.peak_rss_bytes = double(ru.ru_maxrss) * 1024;
   auto w = write_file_atomically(worker_log_path(job_.out_dir, name_), worker_log_to_json(log_).dump() + "\n");
   if (!w) die(name_, w.error().str(), 1);
+}
+
+int Worker::run() {
+  signal(SIGPIPE, SIG_IGN);  // a write into a reset socket must be an error, not a death
+  at::set_num_threads(1);
+  setup();
+  log_.device = name_;
+  // The log is rewritten after a round when a second has passed since the last time, so that a
+  // run that stops still has (nearly) every finished round on disk.
+  double written = now();
+  for (int r = 0; r < job_.rounds; ++r) {
+    run_round(r);
+    if (now() - written >= 1.0 && r + 1 < job_.rounds) {
+      write_log();
+      written = now();
+    }
+  }
+  all_->barrier()->wait();  // nobody tears the group down while a peer still needs it
+  write_log();
   return 0;
 }
 

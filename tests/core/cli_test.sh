@@ -5,17 +5,7 @@
 set -u
 plan="$1"; src="$2"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-
-expect_error() {  # name, expected substring, command...
-  name="$1"; want="$2"; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?
-  [ "$rc" -eq 2 ] || fail "$name: exit status $rc, expected 2"
-  [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "$name: stderr is not one line: $(cat "$tmp/err")"
-  grep -q -- "$want" "$tmp/err" || fail "$name: stderr lacks \"$want\": $(cat "$tmp/err")"
-  [ -s "$tmp/out" ] && fail "$name: wrote to stdout"
-}
+. "$src/tests/cli_checks.sh"
 
 scenario="$src/scenarios/envC_mobilenetv2_100mbps.json"
 "$plan" "$scenario" --json -o "$tmp/plan.json" || fail "planning $scenario"
@@ -56,5 +46,4 @@ expect_error "unknown strategy" "unknown strategy \"magic\"" "$plan" "$scenario"
 sed 's/"100Mbps"/100/' "$scenario" | sed "s#\.\./traces#$src/traces#g" >"$tmp/nounit.json"
 expect_error "missing unit" "nounit.json: cluster.network.bandwidth: a bare number has no unit" "$plan" "$tmp/nounit.json"
 
-if [ "$fails" -ne 0 ]; then echo "$fails check(s) failed"; exit 1; fi
-echo "asteroid-plan command line: all checks passed"
+finish "asteroid-plan command line"

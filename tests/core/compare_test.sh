@@ -6,17 +6,7 @@
 set -u
 compare="$1"; sim="$2"; src="$3"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-
-expect_error() {  # name, expected substring, command...
-  name="$1"; want="$2"; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?
-  [ "$rc" -eq 2 ] || fail "$name: exit status $rc, expected 2"
-  [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "$name: stderr is not one line: $(cat "$tmp/err")"
-  grep -q -- "$want" "$tmp/err" || fail "$name: stderr lacks \"$want\": $(cat "$tmp/err")"
-  [ -s "$tmp/out" ] && fail "$name: wrote to stdout"
-}
+. "$src/tests/cli_checks.sh"
 
 # A 3-stage plan whose links carry real traffic, so that the two network models differ.
 scenario="$src/scenarios/envC_resnet50_1000mbps.json"
@@ -47,5 +37,4 @@ expect_error "missing file" "nothere.json: cannot open file" "$compare" "$tmp/no
 expect_error "one report" "two reports are needed" "$compare" "$tmp/a/report.json"
 expect_error "bad option value" "--rows" "$compare" "$tmp/a/report.json" "$tmp/a/report.json" --rows x
 
-[ "$fails" -eq 0 ] || exit 1
-echo "compare_test: all checks passed"
+finish "compare_test"

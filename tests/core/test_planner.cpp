@@ -119,6 +119,24 @@ Cluster random_cluster_uneven_steps(std::mt19937& rng, int num_devices, int num_
   return c;
 }
 
+// The planner against exhaustive enumeration on one instance; true when a plan exists.
+bool check_against_exhaustive(const CostModel& model) {
+  Plan reference;
+  double expected = exhaustive_best(model, microbatch_candidates(model.options().batch_size, {}), &reference);
+  auto found = plan_optimal(model, {});
+  if (!std::isfinite(expected)) {
+    CHECK_FALSE(found.ok());
+    return false;
+  }
+  REQUIRE(found.ok());
+  CHECK(found->round_latency_s == Approx(expected).epsilon(1e-9));
+  // The planner's own figure is the cost model's figure for its plan.
+  Evaluation e = model.evaluate(found->plan);
+  REQUIRE(e.feasible);
+  CHECK(e.round_latency_s == Approx(found->round_latency_s).epsilon(1e-9));
+  return true;
+}
+
 }  // namespace
 
 TEST_CASE("planner: matches exhaustive search with many micro-batches and uneven steps", "[planner]") {
@@ -134,18 +152,8 @@ TEST_CASE("planner: matches exhaustive search with many micro-batches and uneven
     o.optimizer = Optimizer::adam;
     o.latency_model = model_kind;
     CostModel model(cluster, o);
-    Plan reference;
-    double expected = exhaustive_best(model, microbatch_candidates(o.batch_size, {}), &reference);
-    auto found = plan_optimal(model, {});
     INFO(to_string(model_kind) << " latency, seed " << seed << ": " << N << " devices, " << L << " layers");
-    if (!std::isfinite(expected)) {
-      CHECK_FALSE(found.ok());
-      continue;
-    }
-    ++feasible;
-    REQUIRE(found.ok());
-    CHECK(found->round_latency_s == Approx(expected).epsilon(1e-9));
-    CHECK(model.evaluate(found->plan).round_latency_s == Approx(found->round_latency_s).epsilon(1e-9));
+    if (check_against_exhaustive(model)) ++feasible;
   }
   CHECK(feasible >= 20);
 }
@@ -164,24 +172,9 @@ TEST_CASE("planner: matches exhaustive search on small random clusters", "[plann
     o.optimizer = Optimizer::sgd_momentum;
     o.latency_model = model_kind;
     CostModel model(cluster, o);
-    PlannerOptions opt;
-    std::vector<int> betas = microbatch_candidates(o.batch_size, {});
-    Plan reference;
-    double expected = exhaustive_best(model, betas, &reference);
-    auto found = plan_optimal(model, opt);
     INFO(to_string(model_kind) << " latency, seed " << seed << ": " << N << " devices, " << L << " layers, uneven links " << uneven);
     ++checked;
-    if (!std::isfinite(expected)) {
-      CHECK_FALSE(found.ok());
-      continue;
-    }
-    ++feasible;
-    REQUIRE(found.ok());
-    CHECK(found->round_latency_s == Approx(expected).epsilon(1e-9));
-    // The planner's own figure is the cost model's figure for its plan.
-    Evaluation e = model.evaluate(found->plan);
-    REQUIRE(e.feasible);
-    CHECK(e.round_latency_s == Approx(found->round_latency_s).epsilon(1e-9));
+    if (check_against_exhaustive(model)) ++feasible;
   }
   CHECK(checked == 120);
   CHECK(feasible >= 60);  // the instances must exercise the search, not only infeasibility

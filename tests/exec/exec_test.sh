@@ -8,16 +8,7 @@
 set -u
 exe="$1"; sim="$2"; compare="$3"; src="$4"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-
-expect_error() {  # name, expected substring, command...
-  name="$1"; want="$2"; shift 2
-  "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?
-  [ "$rc" -eq 2 ] || fail "$name: exit status $rc, expected 2"
-  [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "$name: stderr is not one line: $(cat "$tmp/err")"
-  grep -q -- "$want" "$tmp/err" || fail "$name: stderr lacks \"$want\": $(cat "$tmp/err")"
-}
+. "$src/tests/cli_checks.sh"
 
 scenario="$src/scenarios/local_bert_small_2dev.json"
 cat >"$tmp/one.json" <<'J'
@@ -56,11 +47,28 @@ PY
 "$compare" "$tmp/sim/report.json" "$tmp/pipe/report.json" >"$tmp/cmp.txt" || fail "asteroid-compare sim vs exec"
 grep -q "3 in both" "$tmp/cmp.txt" || fail "comparison: $(cat "$tmp/cmp.txt")"
 
+# A run cut by --timeout stops every worker, says so (exit status 1), and still writes the rounds
+# that every worker finished.
+"$exe" "$scenario" --plan "$tmp/pipe.json" --rounds 500 --timeout 6 -o "$tmp/cut" >"$tmp/cut.log" 2>&1
+rc=$?
+[ "$rc" -eq 1 ] || fail "a run cut by --timeout: exit status $rc, expected 1"
+grep -q "did not finish within 6 s" "$tmp/cut.log" || fail "cut run: $(cat "$tmp/cut.log")"
+/usr/bin/python3 - "$tmp/cut/report.json" <<'PY' || fail "the cut run's report"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["summary"]["completed"] is False, r["summary"]
+assert r["summary"]["rounds_committed"] == len(r["rounds"]) < 500, r["summary"]
+assert [e["kind"] for e in r["events"]] == ["stop"], r["events"]
+for x in r["rounds"]:  # a listed round was finished by both workers
+    for dev in ("cpu0", "cpu1"):
+        assert any(s["device"] == dev and s["round"] == x["round"] and s["op"] == "OPT" for s in r["spans"]), (dev, x)
+print("cut after", len(r["rounds"]), "rounds")
+PY
+
 expect_error "missing scenario" "nothere.json" "$exe" "$tmp/nothere.json"
 expect_error "failures asked for" "does not inject failures" "$exe" "$src/scenarios/envC_fail.json"
 printf '{"microbatch_size": 16, "microbatches": 1, "stages": [{"layers": [0, 5], "devices": ["gpu7"]}]}' >"$tmp/bad.json"
 expect_error "unknown device in the plan" "bad.json" "$exe" "$scenario" --plan "$tmp/bad.json"
 expect_error "bad option" "--rounds" "$exe" "$scenario" --rounds zero
 
-[ "$fails" -eq 0 ] || exit 1
-echo "exec_test: all checks passed"
+finish "exec_test"
