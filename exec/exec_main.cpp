@@ -7,12 +7,7 @@
 // rounds, the throughput and the loss. Bad input: one line on stderr, exit status 2; a worker that
 // fails: its message, the other workers stopped, exit status 1.
 // This file is torch-free; the workers are this same binary started with --worker.
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -20,13 +15,13 @@
 #include <iostream>
 #include <map>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "asteroid/json_reader.hpp"
 #include "asteroid/run_report.hpp"
 #include "asteroid/strategies.hpp"
 #include "exec_job.hpp"
+#include "launcher.hpp"
 
 namespace asteroid::exec {
 int run_worker(const std::string& job_file, int device);
@@ -85,77 +80,22 @@ Args parse_args(int argc, char** argv) {
   return a;
 }
 
-// A TCP port nobody listens on now (the store binds it a moment later).
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-    fail("cannot find a free TCP port on 127.0.0.1", 1);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 void write(const std::string& file, const std::string& text) {
   auto w = write_file_atomically(file, text);
   if (!w) fail(w.error().str(), 1);
 }
 
-struct Stop {
-  std::string why;  // empty: every worker finished
-  int status = 0;   // the exit status asteroid-exec ends with
-  std::string device;
-};
-
-// Starts one worker per device; waits for all; stops the rest when one fails or time runs out.
-Stop run_workers(const std::string& job_file, const std::vector<int>& devices, const Scenario& s,
-                 double timeout_s) {
-  std::map<pid_t, int> running;
-  for (int d : devices) {
-    pid_t pid = fork();
-    if (pid < 0) fail("cannot start a worker", 1);
-    if (pid == 0) {
-      std::string dev = std::to_string(d);
-      setenv("OPENBLAS_NUM_THREADS", "1", 1);
-      setenv("OMP_NUM_THREADS", "1", 1);
-      execl("/proc/self/exe", "asteroid-exec", "--worker", job_file.c_str(), dev.c_str(), (char*)nullptr);
-      _exit(127);
-    }
-    running[pid] = d;
+std::string plan_text(const Plan& p, const Scenario& s) {
+  std::string t;
+  for (int i = 0; i < p.num_stages(); ++i) {
+    const StagePlan& sp = p.stages[i];
+    t += "  stage " + std::to_string(i) + ": layers " + std::to_string(sp.first_layer) + "-" +
+         std::to_string(sp.last_layer) + " on";
+    for (size_t k = 0; k < sp.devices.size(); ++k)
+      t += " " + s.devices[sp.devices[k]].name + (k < sp.shares.size() ? " (" + std::to_string(sp.shares[k]) + ")" : "");
+    t += "\n";
   }
-  auto stop_all = [&] {
-    for (auto& [pid, d] : running) kill(pid, SIGKILL);
-    for (auto& [pid, d] : running) waitpid(pid, nullptr, 0);
-  };
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-  while (!running.empty()) {
-    int status = 0;
-    pid_t pid = waitpid(-1, &status, WNOHANG);
-    if (pid == 0) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        stop_all();
-        return {"the run did not finish within " + std::to_string(int(timeout_s)) + " s (--timeout); workers stopped", 1, ""};
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      continue;
-    }
-    if (pid < 0) break;
-    int d = running[pid];
-    running.erase(pid);
-    bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (!ok) {
-      stop_all();
-      std::string why = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
-                                          : "was killed by signal " + std::to_string(WTERMSIG(status));
-      return {"worker " + s.devices[d].name + " " + why + "; the other workers were stopped",
-              WIFEXITED(status) && WEXITSTATUS(status) == 2 ? 2 : 1, s.devices[d].name};
-    }
-  }
-  return {};
+  return t + "  micro-batch " + std::to_string(p.microbatch_size) + " x " + std::to_string(p.microbatches) + "\n";
 }
 
 }  // namespace
@@ -166,8 +106,10 @@ int main(int argc, char** argv) {
   auto loaded = load_scenario(args.scenario);
   if (!loaded) fail(loaded.error().str());
   const Scenario& s = loaded.value();
-  if (!s.faults.events.empty())
-    fail(s.file + ": faults.events: asteroid-exec does not inject failures yet (asteroid-sim does)");
+  for (size_t i = 0; i < s.faults.events.size(); ++i)
+    if (s.faults.events[i].kind != FaultKind::leave)
+      fail(s.file + ": faults.events[" + std::to_string(i) + "].kind: asteroid-exec injects only \"leave\" (asteroid-sim runs " +
+           to_string(s.faults.events[i].kind) + ")");
   CostModel model = make_cost_model(s);
 
   Plan plan;
@@ -190,95 +132,82 @@ int main(int argc, char** argv) {
   std::string mk = "mkdir -p '" + dir + "'";
   if (std::system(mk.c_str()) != 0) fail("cannot create " + dir, 1);
   char resolved[4096];
-  std::string scenario_path = realpath(args.scenario.c_str(), resolved) ? resolved : args.scenario;
+  LaunchOptions lo;
+  lo.scenario_path = realpath(args.scenario.c_str(), resolved) ? resolved : args.scenario;
+  lo.out_dir = realpath(dir.c_str(), resolved) ? resolved : dir;
+  lo.rounds = args.rounds > 0 ? args.rounds : s.training.rounds;
+  lo.learning_rate = args.lr >= 0 ? args.lr : s.training.optimizer == Optimizer::adam ? 0.001 : 0.01;
+  lo.seed = (unsigned long long)args.seed;
+  lo.timeout_s = args.timeout_s;
 
-  ExecJob job;
-  job.scenario = scenario_path;
-  job.plan = plan_to_json(ev.plan, model.cluster());
-  job.rounds = args.rounds > 0 ? args.rounds : s.training.rounds;
-  job.learning_rate = args.lr >= 0 ? args.lr : s.training.optimizer == Optimizer::adam ? 0.001 : 0.01;
-  job.seed = uint64_t(args.seed);
-  job.store_port = free_port();
-  job.timeout_s = args.timeout_s;
-  job.out_dir = dir;
-  std::string job_file = dir + "/job.json";
-  write(job_file, job_to_json(job).dump(2) + "\n");
+  int workers = 0;
+  for (const StagePlan& sp : ev.plan.stages) workers += int(sp.devices.size());
+  std::cout << "scenario " << s.name << ": " << s.model << ", " << workers
+            << " worker processes on this machine (c10d/Gloo on loopback), " << lo.rounds << " rounds";
+  if (!s.faults.events.empty()) std::cout << ", " << s.faults.events.size() << " fault(s), recovery " << s.faults.recovery;
+  std::cout << "\n" << plan_text(ev.plan, s) << std::flush;
 
-  std::vector<int> devices;
-  for (const StagePlan& sp : ev.plan.stages)
-    for (int d : sp.devices) devices.push_back(d);
-  std::cout << "scenario " << s.name << ": " << s.model << ", " << devices.size()
-            << " worker processes on this machine (c10d/Gloo on loopback), " << job.rounds << " rounds\n";
-  for (int p = 0; p < ev.plan.num_stages(); ++p) {
-    const StagePlan& sp = ev.plan.stages[p];
-    std::cout << "  stage " << p << ": layers " << sp.first_layer << "-" << sp.last_layer << " on";
-    for (size_t i = 0; i < sp.devices.size(); ++i)
-      std::cout << " " << s.devices[sp.devices[i]].name << " (" << sp.shares[i] << ")";
-    std::cout << "\n";
-  }
-  std::cout << "  micro-batch " << ev.plan.microbatch_size << " x " << ev.plan.microbatches << "\n" << std::flush;
-  Stop stop = run_workers(job_file, devices, s, args.timeout_s);
-  // A worker that refused its input (status 2) ran nothing: there is nothing to report.
-  if (stop.status == 2) fail(stop.why, 2);
-
-  // Merge the workers' logs into one RunReport; after a stop, the rounds every worker finished.
-  RunReport rep;
-  rep.scenario = s.name;
-  rep.backend = "exec";
-  rep.config = {{"transport", "c10d gloo, loopback"}, {"processes", int(devices.size())},
-                {"rounds", job.rounds}, {"learning_rate", job.learning_rate}, {"seed", job.seed}};
-  for (const DeviceSpec& d : s.devices) rep.devices.push_back(d.name);
-  rep.peak_memory_bytes.assign(rep.devices.size(), 0);
-  rep.plans.push_back(plan_to_json(ev.plan, model.cluster()));
-  std::vector<double> round_end(job.rounds, 0), loss(job.rounds, 0);
-  int done = job.rounds;  // rounds that every worker finished
-  for (int d : devices) {
-    std::string file = worker_log_path(dir, s.devices[d].name);
-    auto j = read_json_file(file);
-    auto w = j ? worker_log_from_json(j.value(), file) : Result<WorkerLog>(j.error());
-    if (!w) {
-      if (stop.why.empty()) fail(w.error().str(), 1);
-      done = 0;  // stopped before its first log
-      continue;
-    }
-    rep.peak_memory_bytes[d] = w->peak_rss_bytes;
-    int finished = 0;
-    for (const WorkerRound& r : w->rounds) {
-      if (r.round < 0 || r.round >= job.rounds) continue;
-      round_end[r.round] = std::max(round_end[r.round], r.end_s);
-      if (r.has_loss) loss[r.round] += r.loss;
-      finished = std::max(finished, r.round + 1);
-    }
-    done = std::min(done, finished);
-    for (Span sp : w->spans) {
-      sp.device = d;
-      rep.spans.push_back(sp);
-    }
-    std::remove(file.c_str());
-  }
-  std::remove(job_file.c_str());
-  nlohmann::json losses = nlohmann::json::array();
-  for (int r = 0; r < done; ++r) {
-    rep.rounds.push_back({r, r > 0 ? round_end[r - 1] : 0.0, round_end[r], s.training.batch_size, 0});
-    losses.push_back(loss[r]);
-  }
-  if (!stop.why.empty()) rep.events.push_back({done > 0 ? round_end[done - 1] : 0.0, "stop", stop.device, stop.why, 0});
-  double total = done > 0 ? round_end[done - 1] : 0;
+  LaunchOutcome run = launch(s, model, ev, lo);
+  if (run.status == 2) fail(run.stop_why, 2);  // a worker refused its input: nothing ran
+  RunReport& rep = run.report;
+  rep.config = {{"transport", "c10d gloo, loopback"}, {"processes", workers}, {"rounds", lo.rounds},
+                {"learning_rate", lo.learning_rate}, {"seed", lo.seed}, {"recovery", s.faults.recovery}};
+  int done = int(rep.rounds.size());
+  double total = done > 0 ? rep.rounds.back().end : 0;
   double throughput = total > 0 ? double(done) * s.training.batch_size / total : 0;
+  if (!run.stop_why.empty()) rep.events.push_back({total, "stop", "", run.stop_why, 0});
+  // Each failure's recovery, as asteroid-sim reports it: from the failure to the end of the round
+  // it interrupted (replayed on the new plan), and the throughput before and after.
+  auto rate = [&](double from, double to) {
+    double samples = 0, first = -1, last = 0;
+    for (const RoundRecord& x : rep.rounds)
+      if (x.start >= from - 1e-9 && x.end <= to + 1e-9) {
+        if (first < 0) first = x.start;
+        last = x.end;
+        samples += x.samples;
+      }
+    return first >= 0 && last > first ? samples / (last - first) : 0.0;
+  };
+  for (nlohmann::json& f : run.failures) {
+    double at = f["failure_s"].get<double>(), resumed = -1;
+    for (const RunEvent& e : rep.events)
+      if (e.kind == "resume" && e.time >= at && resumed < 0) resumed = e.time;
+    const RoundRecord* cut = nullptr;
+    for (const RoundRecord& x : rep.rounds)
+      if (x.end > at && !cut) cut = &x;
+    f["throughput_before"] = rate(0, at);
+    if (cut && resumed >= 0) {
+      f["interrupted_round"] = cut->round;
+      f["replay_s"] = cut->end - resumed;
+      f["recovery_s"] = cut->end - at;
+      f["throughput_after"] = rate(cut->end, 1e300);
+    }
+  }
   rep.summary = {{"rounds_committed", done},
-                 {"completed", stop.why.empty()},
+                 {"completed", run.stop_why.empty()},
                  {"run_s", total},
                  {"throughput_samples_per_s", throughput},
                  {"predicted_round_latency_s", ev.round_latency_s},
-                 {"loss_per_round", losses}};
+                 {"loss_per_round", run.loss_per_round},
+                 {"failures", run.failures}};
   write(dir + "/report.json", report_to_json(rep).dump(1) + "\n");
   write(dir + "/trace.json", report_to_chrome_trace(rep));
   write(dir + "/rounds.csv", report_to_rounds_csv(rep));
 
-  if (!stop.why.empty()) {
+  for (size_t i = 1; i < rep.plans.size(); ++i) {
+    auto p = plan_from_json(rep.plans[i], model.cluster(), model.num_layers(), s.training.batch_size, "", "");
+    if (p) std::cout << "plan " << i << ":\n" << plan_text(p.value(), s);
+  }
+  for (const RunEvent& e : rep.events)
+    if (e.kind != "stop") {
+      char line[160];
+      std::snprintf(line, sizeof line, "  %8.3f s  %-14s ", e.time, e.kind.c_str());
+      std::cout << line << (e.device.empty() ? "" : e.device + ": ") << e.detail << "\n";
+    }
+  if (!run.stop_why.empty()) {
     std::cout << "stopped after " << done << " finished rounds; wrote what they did to " << dir
               << "/report.json, trace.json, rounds.csv\n";
-    fail(stop.why, stop.status);
+    fail(run.stop_why, run.status);
   }
   char line[256];
   std::snprintf(line, sizeof line,
@@ -286,8 +215,8 @@ int main(int argc, char** argv) {
                 "%.4f s predicted by the cost model\n",
                 done, total, throughput, total / done, ev.round_latency_s);
   std::cout << line;
-  std::snprintf(line, sizeof line, "loss %.4f in round 0, %.4f in round %d\n", loss.front(), loss[done - 1],
-                done - 1);
+  std::snprintf(line, sizeof line, "loss %.4f in round 0, %.4f in round %d\n", run.loss_per_round.front(),
+                run.loss_per_round.back(), done - 1);
   std::cout << line << "wrote " << dir << "/report.json, trace.json, rounds.csv\n";
   return 0;
 }

@@ -42,6 +42,9 @@ LOCAL = [("mobilenetv2", 2, 32, 20), ("mobilenetv2", 3, 32, 20), ("efficientnet_
          ("efficientnet_b1", 3, 32, 20), ("resnet50", 2, 16, 5), ("bert_small", 2, 16, 5)]
 
 
+LOCAL_FAIL = {"base": ("mobilenetv2", 3), "leave_at": "3s", "rounds": 24}
+
+
 def devices_of(env):
     out = []
     for kind, n in ENVS[env]:
@@ -118,6 +121,17 @@ def main():
         }
         write(os.path.join(args.out_dir, s["name"] + ".json"), s)
         n += 1
+        if (model, ndev) == LOCAL_FAIL["base"]:
+            # A failure executed for real by asteroid-exec (and simulated): the last device leaves.
+            f = dict(s, name=s["name"] + "_fail")
+            f["description"] = (f"{s['description'][:-1]}; cpu{ndev - 1} leaves at {LOCAL_FAIL['leave_at']} "
+                                f"(its worker is killed), 0.5 s heartbeats, failure after 3 missed beats.")
+            f["training"] = dict(s["training"], rounds=LOCAL_FAIL["rounds"])
+            f["faults"] = {"heartbeat_interval": "0.5s", "missed_heartbeats": 3,
+                           "replication_interval_rounds": 1, "recovery": "lightweight",
+                           "events": [{"at": LOCAL_FAIL["leave_at"], "device": f"cpu{ndev - 1}", "kind": "leave"}]}
+            write(os.path.join(args.out_dir, f["name"] + ".json"), f)
+            n += 1
     print(f"wrote {n} scenarios to {args.out_dir}")
 
 
