@@ -1,5 +1,6 @@
 #include "asteroid/layer_table.hpp"
 
+#include <algorithm>
 #include <cassert>
 
 namespace asteroid {
@@ -14,9 +15,14 @@ LayerTable::LayerTable(const Profile& p, double speed_factor)
   stored_.assign(num_layers_ + 1, 0.0);
   for (int l = 0; l < num_layers_; ++l) {
     const auto& L = p.layers[l];
+    // A layer never takes less time for more samples: a measured point below an earlier one
+    // (noise) is raised to it. Alg. 1's greedy is then exact, and the planner's bounds hold.
+    double f = 0, b = 0;
     for (size_t k = 0; k < K; ++k) {
-      fwd_[k][l + 1] = fwd_[k][l] + L.fwd_s[k] / speed_factor;
-      bwd_[k][l + 1] = bwd_[k][l] + L.bwd_s[k] / speed_factor;
+      f = std::max(f, L.fwd_s[k]);
+      b = std::max(b, L.bwd_s[k]);
+      fwd_[k][l + 1] = fwd_[k][l] + f / speed_factor;
+      bwd_[k][l + 1] = bwd_[k][l] + b / speed_factor;
     }
     params_[l + 1] = params_[l] + L.param_bytes;
     stored_[l + 1] = stored_[l] + L.stored_activation_bytes_per_sample;

@@ -98,6 +98,7 @@ class BackwardSearch {
   // micro-batches; if even the smallest device there holds that many of the largest useful stage
   // (useful_stage_bounds) at full micro-batch, no memory cap binds and q does not matter.
   int qkey(int q, int l, int n) const {
+    if (opt_.max_stages > 0) return q;  // q also limits how many stages may still come
     if (l == 0 || model_.options().ignore_memory) return -1;
     double room = min_memory_before_[n] - static_before_[l];
     double k_max = std::min(M_, 2.0 * (q + std::min(l, n) - 1) + 1);
@@ -209,7 +210,7 @@ void BackwardSearch::useful_stage_bounds() {
   double sum = 0;
   for (int a = 0, b = 0; b < L_; ++b) {
     sum += least[b];
-    while (a < b && sum * (1 + 1e-9) >= tau) sum -= least[a++];
+    while (a < b && sum * (1 - 1e-9) >= tau) sum -= least[a++];
     static_before_[b + 1] = std::max(static_before_[b], t0.param_bytes(a, b) * state_factor);
     stored_before_[b + 1] = std::max(stored_before_[b], t0.stored_bytes_per_sample(a, b));
   }

@@ -12,21 +12,29 @@ using namespace asteroid::testing;
 
 namespace {
 
-// Every plan of the planner's search space, scored by the cost model: the reference the planner
-// must match.
-double exhaustive_best(const CostModel& m, const std::vector<int>& betas, Plan* best_plan) {
+// Every plan of the planner's search space (under `opt`: stage count, group size, all devices,
+// even shares), scored by the cost model: the reference the planner must match.
+double exhaustive_best(const CostModel& m, const std::vector<int>& betas, Plan* best_plan,
+                       const PlannerOptions& opt = {}) {
   std::vector<int> order = planner_device_order(m.cluster());
   int N = m.num_devices(), L = m.num_layers();
   double best = INFINITY;
   for (int beta : betas) {
-    for (int used = 1; used <= N; ++used) {
+    for (int used = opt.use_all_devices ? N : 1; used <= N; ++used) {
       // Device cuts: a subset of the used-1 gaps; layer cuts: a subset of the L-1 gaps, same count.
       for (int dmask = 0; dmask < (1 << (used - 1)); ++dmask) {
         std::vector<int> dcuts;
         for (int i = 0; i < used - 1; ++i)
           if (dmask >> i & 1) dcuts.push_back(i);
         int P = int(dcuts.size()) + 1;
-        if (P > L) continue;
+        if (P > L || (opt.max_stages > 0 && P > opt.max_stages)) continue;
+        bool groups_ok = true;
+        for (int s = 0, d0 = 0; s < P; ++s) {
+          int d1 = s < P - 1 ? dcuts[s] : used - 1;
+          if (opt.max_group_size > 0 && d1 - d0 + 1 > opt.max_group_size) groups_ok = false;
+          d0 = d1 + 1;
+        }
+        if (!groups_ok) continue;
         std::function<void(int, int, std::vector<int>&)> layer_cuts = [&](int from, int need,
                                                                           std::vector<int>& cuts) {
           if (need == 0) {
@@ -41,6 +49,10 @@ double exhaustive_best(const CostModel& m, const std::vector<int>& betas, Plan* 
               sp.first_layer = l0;
               sp.last_layer = l1;
               sp.devices.assign(order.begin() + d0, order.begin() + d1 + 1);
+              if (opt.share_rule == ShareRule::even) {
+                int n = int(sp.devices.size());
+                for (int i = 0; i < n; ++i) sp.shares.push_back(beta / n + (i < beta % n ? 1 : 0));
+              }
               p.stages.push_back(sp);
               l0 = l1 + 1;
               d0 = d1 + 1;
@@ -120,10 +132,10 @@ Cluster random_cluster_uneven_steps(std::mt19937& rng, int num_devices, int num_
 }
 
 // The planner against exhaustive enumeration on one instance; true when a plan exists.
-bool check_against_exhaustive(const CostModel& model) {
+bool check_against_exhaustive(const CostModel& model, const PlannerOptions& opt = {}) {
   Plan reference;
-  double expected = exhaustive_best(model, microbatch_candidates(model.options().batch_size, {}), &reference);
-  auto found = plan_optimal(model, {});
+  double expected = exhaustive_best(model, microbatch_candidates(model.options().batch_size, {}), &reference, opt);
+  auto found = plan_optimal(model, opt);
   if (!std::isfinite(expected)) {
     CHECK_FALSE(found.ok());
     return false;
@@ -135,6 +147,41 @@ bool check_against_exhaustive(const CostModel& model) {
   REQUIRE(e.feasible);
   CHECK(e.round_latency_s == Approx(found->round_latency_s).epsilon(1e-9));
   return true;
+}
+
+// A cluster from hand-written tables: times[d][l][k] is device d's forward + backward time of
+// layer l at batch_sizes[k] (split 1:2), on links too fast to matter.
+Cluster hand_cluster(const std::vector<std::vector<std::vector<double>>>& times,
+                     const std::vector<double>& batch_sizes, const std::vector<double>& memory,
+                     const std::vector<double>& param_bytes, const std::vector<double>& stored_bytes) {
+  Cluster c;
+  int N = int(times.size());
+  for (int d = 0; d < N; ++d) {
+    Profile p;
+    p.device_type = "t" + std::to_string(d);
+    p.memory_bytes = p.usable_memory_bytes = memory[d];
+    p.batch_sizes = batch_sizes;
+    for (size_t l = 0; l < times[d].size(); ++l) {
+      LayerProfile lp;
+      lp.name = "l" + std::to_string(l);
+      lp.param_bytes = param_bytes[l];
+      lp.output_activation_bytes_per_sample = 1e3;
+      lp.stored_activation_bytes_per_sample = stored_bytes[l];
+      for (double v : times[d][l]) {
+        lp.fwd_s.push_back(v / 3);
+        lp.bwd_s.push_back(2 * v / 3);
+      }
+      p.layers.push_back(lp);
+    }
+    Device dv;
+    dv.name = dv.type = "d" + std::to_string(d);
+    dv.table = std::make_shared<LayerTable>(p);
+    dv.memory_bytes = memory[d];
+    c.devices.push_back(dv);
+  }
+  c.bandwidth_Bps.assign(N, std::vector<double>(N, 1e12));
+  c.latency_s.assign(N, std::vector<double>(N, 0.0));
+  return c;
 }
 
 }  // namespace
@@ -156,6 +203,64 @@ TEST_CASE("planner: matches exhaustive search with many micro-batches and uneven
     if (check_against_exhaustive(model)) ++feasible;
   }
   CHECK(feasible >= 20);
+}
+
+TEST_CASE("planner: the options (stage cap, group cap, all devices, even shares) match exhaustive search",
+          "[planner]") {
+  auto model_kind = GENERATE(LatencyModel::pipeline, LatencyModel::paper);
+  int feasible = 0;
+  for (int seed = 300; seed < 372; ++seed) {
+    std::mt19937 rng(seed);
+    int N = 3 + seed % 4, L = 4 + (seed * 5) % 5;
+    Cluster cluster = random_cluster_uneven_steps(rng, N, L, seed % 3 == 0);
+    CostOptions o;
+    o.batch_size = seed % 2 ? 8 : 12;
+    o.latency_model = model_kind;
+    CostModel model(cluster, o);
+    PlannerOptions opt;
+    switch (seed % 4) {
+      case 0: opt.max_stages = 1 + seed % 3; break;
+      case 1: opt.max_group_size = 1 + (seed / 4) % 2; break;
+      case 2: opt.use_all_devices = true; break;
+      case 3: opt.share_rule = ShareRule::even; break;
+    }
+    INFO(to_string(model_kind) << " latency, seed " << seed << ": max_stages " << opt.max_stages << ", max_group "
+                               << opt.max_group_size << ", all devices " << opt.use_all_devices << ", even "
+                               << (opt.share_rule == ShareRule::even));
+    if (check_against_exhaustive(model, opt)) ++feasible;
+  }
+  CHECK(feasible >= 30);
+}
+
+TEST_CASE("planner: times that fall with more samples (measurement noise) do not mislead it", "[planner]") {
+  // Device d1's second layer measures slower at 1 and 2 samples than at 3; d2 can hold only one
+  // sample of it. The tables raise the falling points, so the cost model and the planner agree.
+  Cluster c = hand_cluster({{{0.25, 0.5, 0.75, 1.0}, {20, 40, 60, 80}},
+                            {{10, 20, 30, 40}, {6, 3.5, 1, 4}},
+                            {{10, 20, 30, 40}, {1, 2, 2.5, 10}}},
+                           {1, 2, 3, 4}, {1e9, 1e8, 1.5e6}, {1e3, 1e3}, {1e3, 1e6});
+  CostOptions o;
+  o.batch_size = 4;
+  o.optimizer = Optimizer::adam;
+  CHECK(check_against_exhaustive(CostModel(c, o)));
+  // The raised points: d1's layer 1 takes 6 (its first point) at every share up to 4.
+  BatchPoint b3 = c.devices[1].table->locate(3);
+  CHECK(c.devices[1].table->fwd_s(1, 1, b3) + c.devices[1].table->bwd_s(1, 1, b3) == Approx(6));
+}
+
+TEST_CASE("planner: with a stage cap, a partial plan of more stages does not hide one of fewer", "[planner]") {
+  // Each device is fast on one layer; d2 cannot hold layer 1. With at most 3 stages the best is
+  // {d0}:[0], {d1}:[1], {d2,d3}:[2,3]; a 2-stage suffix [2] on d2, [3] on d3 looks better at
+  // (2, 2) but leaves room for only one stage in front.
+  Cluster c = hand_cluster({{{1}, {10}, {10}, {10}}, {{10}, {1}, {10}, {10}}, {{10}, {10}, {1}, {10}},
+                            {{10}, {10}, {3}, {1}}},
+                           {1}, {1e9, 1e9, 2e8, 1e8}, {1e6, 1e8, 1e6, 1e6}, {1e3, 1e3, 1e3, 1e3});
+  CostOptions o;
+  o.batch_size = 1;
+  o.optimizer = Optimizer::adam;
+  PlannerOptions opt;
+  opt.max_stages = 3;
+  CHECK(check_against_exhaustive(CostModel(c, o), opt));
 }
 
 TEST_CASE("planner: matches exhaustive search on small random clusters", "[planner]") {

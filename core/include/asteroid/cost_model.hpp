@@ -4,9 +4,10 @@
 //
 // Choices that are ours (README, "Cost model"):
 // - Alg. 1 is solved exactly: samples are handed out one at a time to the device whose stage time
-//   (forward + backward) after taking it is smallest, never past its memory cap. For time functions
-//   that grow with the sample count this minimises the slowest device, which is what Alg. 1's
-//   "proportional split, then move samples off the straggler" approximates.
+//   (forward + backward) after taking it is smallest, never past its memory cap. Time functions
+//   grow with the sample count (layer_table.hpp raises a measured point below an earlier one), so
+//   this minimises the slowest device, which is what Alg. 1's "proportional split, then move
+//   samples off the straggler" approximates.
 // - A communication step moves beta x (activation bytes of the boundary layer) over the slowest link
 //   between the two groups, plus that link's latency; forward and backward alike.
 // - Ring all-reduce: 2(g-1) rounds, each moving w/g bytes over the group's slowest link plus its

@@ -1,5 +1,7 @@
 // Prefix sums over a profile's layers, so that the time and bytes of any contiguous layer range cost
-// O(1) (plus O(log K) to locate the batch size among K profiled points).
+// O(1) (plus O(log K) to locate the batch size among K profiled points). Times are made
+// non-decreasing in the batch size (a measured point below an earlier one is raised to it), so
+// that every device's time grows with its share: Alg. 1 and the planner rely on it.
 #pragma once
 
 #include <vector>
