@@ -5,9 +5,12 @@ were measured here. For each scenario, Asteroid's plan and the straight pipeline
 latency from each, with the first round of the real run left out (warm-up); asteroid-compare's
 per-instruction comparison of the simulated and the real run is kept under data/.
 
+And a failure both ways: scenarios/local_mobilenetv2_3dev_fail.json (a device leaves; its worker
+is killed for real), with the recovery split into detection, re-plan, state transfer and replay.
+
 Needs asteroid-plan, asteroid-sim, asteroid-exec and asteroid-compare. Writes
-<outroot>/crosscheck/: crosscheck.csv, crosscheck.md, crosscheck.png, summary.md,
-data/<case>/ (plan.json, sim report.json, exec report.json, compare.txt).
+<outroot>/crosscheck/: crosscheck.csv, crosscheck.md, crosscheck.png, failure.csv, failure.md,
+summary.md, data/<case>/ (plan.json, sim report.json, exec report.json, compare.txt).
 """
 import glob
 import json
@@ -52,7 +55,7 @@ def main():
     out = c.out_dir(args.outroot, "crosscheck")
     for tool in ("asteroid-plan", "asteroid-sim", "asteroid-exec", "asteroid-compare"):
         c.require(tool)
-    scenarios = sorted(glob.glob(os.path.join(c.SCENARIOS, "local_*.json")))
+    scenarios = sorted(f for f in glob.glob(os.path.join(c.SCENARIOS, "local_*.json")) if not f.endswith("_fail.json"))
     strategies = STRATEGIES
     rounds = args.rounds
     if args.smoke:
@@ -127,7 +130,67 @@ def main():
              ". The real runs also contain what the simulator leaves out: the optimizer step, framework "
              "overheads, and loopback messages far faster than the scenarios' 1 Gbps links "
              "(asteroid-compare's per-instruction tables are in data/).")
+    if args.smoke:
+        c.write_text(os.path.join(out, "failure.md"), "(The failure run is left out of --smoke runs.)\n")
+    else:
+        text += " " + failure_both_ways(out)
     c.write_text(os.path.join(out, "summary.md"), text + "\n")
+
+
+PHASES = [("detection_s", "detection"), ("replan_s", "re-plan"), ("transfer_s", "state transfer"),
+          ("replay_s", "replay"), ("recovery_s", "failure to the replayed round's end")]
+
+
+def failure_both_ways(out):
+    """Simulates and runs the failure scenario; writes failure.csv/.md; returns a sentence."""
+    scen = os.path.join(c.SCENARIOS, "local_mobilenetv2_3dev_fail.json")
+    keep = os.path.join(out, "data", "local_mobilenetv2_3dev_fail")
+    os.makedirs(keep, exist_ok=True)
+    runs = {}
+    with tempfile.TemporaryDirectory(prefix="asteroid-fail-") as tmp:
+        c.run([c.require("asteroid-sim"), scen, "-o", os.path.join(tmp, "sim")] + list(c.SIM_OPTIONS), timeout=300)
+        c.run([c.require("asteroid-exec"), scen, "-o", os.path.join(tmp, "exec")], timeout=900)
+        cmp = subprocess.run([c.require("asteroid-compare"), os.path.join(tmp, "sim", "report.json"),
+                              os.path.join(tmp, "exec", "report.json"), "--rows", "12"], capture_output=True, text=True)
+        c.write_text(os.path.join(keep, "compare.txt"), cmp.stdout)
+        for kind in ("sim", "exec"):
+            rep = c.load_json(os.path.join(tmp, kind, "report.json"))
+            rep.pop("spans", None)
+            with open(os.path.join(keep, f"{kind}_report.json"), "w") as f:
+                json.dump(rep, f, indent=1)
+                f.write("\n")
+            runs[kind] = rep
+    rows = []
+    for kind, rep in runs.items():
+        f = rep["summary"]["failures"][0]
+        transfer = f.get("state_transfer_s", f.get("restart_and_transfer_s"))
+        plans = rep.get("plans", [])
+        rows.append({"backend": kind, "device": f["device"], "failure_s": f["failure_s"],
+                     "detection_s": f.get("detection_s"), "replan_s": f.get("replan_s"), "transfer_s": transfer,
+                     "replay_s": f.get("replay_s"), "recovery_s": f.get("recovery_s"),
+                     "state_bytes": f.get("state_transfer_bytes"), "throughput_before": f.get("throughput_before"),
+                     "throughput_after": f.get("throughput_after"), "rounds": len(rep["rounds"]),
+                     "plan_after": c.plan_text({"feasible": True, "plan": plans[-1]}) if plans else ""})
+    c.write_csv(os.path.join(out, "failure.csv"), rows,
+                ["backend", "device", "failure_s"] + [k for k, _ in PHASES]
+                + ["state_bytes", "throughput_before", "throughput_after", "rounds", "plan_after"])
+    md = ("scenarios/local_mobilenetv2_3dev_fail.json both ways: asteroid-sim, and asteroid-exec, which "
+          "kills the device's worker process and recovers for real (state transfer there includes "
+          "starting the new worker processes). Times in seconds.\n\n"
+          + c.md_table(["backend"] + [label for _, label in PHASES] + ["state moved (MB)", "samples/s before",
+                                                                       "samples/s after", "plan after"],
+                       [[r["backend"]] + [c.fmt(r[k], 3) for k, _ in PHASES]
+                        + [c.fmt(r["state_bytes"] / 1e6 if r["state_bytes"] else None, 1),
+                           c.fmt(r["throughput_before"], 1), c.fmt(r["throughput_after"], 1), r["plan_after"]]
+                        for r in rows],
+                       ["---"] + ["---:"] * (len(PHASES) + 3) + ["---"]))
+    c.write_text(os.path.join(out, "failure.md"), md)
+    by = {r["backend"]: r for r in rows}
+    s, e = by["sim"], by["exec"]
+    return (f"The failure both ways: detection {s['detection_s']:.2f} s simulated, {e['detection_s']:.2f} s "
+            f"run; recovery (failure to the replayed round's end) {s['recovery_s']:.2f} s simulated, "
+            f"{e['recovery_s']:.2f} s run, of which {e['transfer_s']:.2f} s restart and state transfer in the "
+            f"real run against {s['transfer_s']:.2f} s of simulated transfer.")
 
 
 def spread(rows, key):

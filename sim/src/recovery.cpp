@@ -18,6 +18,11 @@ void Simulation::coordinator_actor() {
   coord_.start(0);
   const double interval = coord_.config().heartbeat_interval_s;
   std::vector<std::pair<int, int>> reported;  // (device, peer) overdue notices already logged
+  // SUBTLE: one receive stays posted across timeouts. Cancelling it on a timeout would also cancel
+  // a message already matched to it and still on its way: a heartbeat lost in the simulator only,
+  // which made detections up to one interval early.
+  ControlMessage* m = nullptr;
+  sg4::CommPtr c;
   while (!finished_) {
     const double now = sg4::Engine::get_clock();
     if (now > last_commit_end_ + kStallTimeout && !coord_.recovering()) {
@@ -29,8 +34,7 @@ void Simulation::coordinator_actor() {
       break;
     }
     const double wake = std::min(coord_.next_deadline(), now + interval);
-    ControlMessage* m = nullptr;
-    sg4::CommPtr c = mailbox->get_async<ControlMessage>(&m);
+    if (!c) c = mailbox->get_async<ControlMessage>(&m);
     std::vector<sg4::CommPtr> one = {c};
     // SUBTLE: the Coordinator has no clock; how long it thinks is wall time we charge to the
     // simulated clock (carry_out), so re-planning costs what the planner really costs.
@@ -41,11 +45,12 @@ void Simulation::coordinator_actor() {
       carry_out(a, wall);
     };
     if (sg4::Comm::wait_any_for(one, std::max(0.0, wake - now)) < 0) {
-      c->cancel();
       call([&] { return coord_.tick(sg4::Engine::get_clock()); });
       continue;
     }
+    c = nullptr;
     std::unique_ptr<ControlMessage> msg(m);
+    m = nullptr;
     const double t = sg4::Engine::get_clock();
     if (msg->kind == ControlKind::heartbeat) {
       // Stamped with the send time: beats that queued while the coordinator was busy (moving state)
@@ -63,6 +68,7 @@ void Simulation::coordinator_actor() {
     }
     call([&] { return coord_.message_overdue(msg->peer, t); });
   }
+  if (c) c->cancel();
   mailbox->set_receiver(nullptr);
 }
 
