@@ -106,6 +106,9 @@ int main(int argc, char** argv) {
   auto loaded = load_scenario(args.scenario);
   if (!loaded) fail(loaded.error().str());
   const Scenario& s = loaded.value();
+  if (!s.faults.events.empty() && s.faults.recovery == "restart")
+    fail(s.file + ": faults.recovery: asteroid-exec has no coordinator checkpoint store to restart from; "
+         "use lightweight, replan or adaptive (asteroid-sim runs restart)");
   for (size_t i = 0; i < s.faults.events.size(); ++i)
     if (s.faults.events[i].kind != FaultKind::leave)
       fail(s.file + ": faults.events[" + std::to_string(i) + "].kind: asteroid-exec injects only \"leave\" (asteroid-sim runs " +

@@ -357,11 +357,14 @@ void Worker::execute(const Instruction& ins, int round) {
   }
 }
 
-// This stage's layers as of `round`; files older than the last copies are removed.
+// This stage's layers as of `round`; older files are removed. The checkpoint a recovery starts
+// from is the last round whose copies every worker finished; no worker gets more than one round
+// ahead of the slowest (its next round needs everyone's data), so the files of the last copies and
+// later are enough.
 void Worker::checkpoint(int round) {
   if (stage_ >= 0)
     for (int l = first_; l <= last_; ++l) save_tensor(state_->flat(l), layer_file(l, round));
-  int keep_from = round - std::max(1, job_.replicate_every) - 1;
+  int keep_from = round - std::max(1, job_.replicate_every);
   for (const auto& e : std::filesystem::directory_iterator(checkpoint_dir(job_.out_dir, name_))) {
     std::string f = e.path().filename().string();
     auto at = f.rfind(".r");
