@@ -395,10 +395,11 @@ void Worker::run_round(int round) {
   }
   for (auto& [work, tensor] : sends_) work->wait();
   sends_.clear();
-  // Every round when failures may come (the next generation starts from these files), else the
-  // trained state at the end.
-  if (job_.survive_peer_failure || round == job_.rounds - 1) checkpoint(round);
+  // Every round when failures may come (the next generation starts from these files: part of the
+  // round), else the trained state once, after the last round's end.
+  if (job_.survive_peer_failure) checkpoint(round);
   wr.end_s = now();
+  if (!job_.survive_peer_failure && round == job_.rounds - 1) checkpoint(round);
   if (stage_ == plan_.num_stages() - 1) {
     wr.loss = round_loss_;
     wr.has_loss = true;
