@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "asteroid/cli_args.hpp"
 #include "asteroid/json_reader.hpp"
 #include "asteroid/run_report.hpp"
 #include "asteroid/strategies.hpp"
@@ -48,30 +49,20 @@ struct Args {
   long long seed = 1;
 };
 
-double number(const std::string& flag, const std::string& v, double lo) {
-  char* end = nullptr;
-  double x = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end != '\0' || !(x >= lo)) fail(flag + ": expected a number >= " + std::to_string(lo) + ", found \"" + v + "\"");
-  return x;
-}
-
 Args parse_args(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string s = argv[i];
-    auto value = [&](const char* flag) {
-      if (i + 1 >= argc) fail(std::string(flag) + " needs a value");
-      return std::string(argv[++i]);
-    };
-    if (s == "--strategy") a.strategy = value("--strategy");
-    else if (s == "--plan") a.plan = value("--plan");
-    else if (s == "--rounds") a.rounds = int(number("--rounds", value("--rounds"), 1));
-    else if (s == "--lr") a.lr = number("--lr", value("--lr"), 0);
-    else if (s == "--seed") a.seed = (long long)number("--seed", value("--seed"), 0);
-    else if (s == "--timeout") a.timeout_s = number("--timeout", value("--timeout"), 1);
-    else if (s == "-o" || s == "--output") a.output = value("-o");
+  CliArgs args(argc, argv, [](const std::string& m) { fail(m); });
+  while (args.next()) {
+    const std::string& s = args.arg();
+    if (s == "--strategy") a.strategy = args.value();
+    else if (s == "--plan") a.plan = args.value();
+    else if (s == "--rounds") a.rounds = int(args.number(1, true));
+    else if (s == "--lr") a.lr = args.number(0);
+    else if (s == "--seed") a.seed = (long long)args.number(0, true);
+    else if (s == "--timeout") a.timeout_s = args.number(1);
+    else if (s == "-o" || s == "--output") a.output = args.value();
     else if (s == "-h" || s == "--help") { std::cout << kUsage; std::exit(0); }
-    else if (!s.empty() && s[0] == '-') fail("unknown option " + s + " (see --help)");
+    else if (args.is_option()) fail("unknown option " + s + " (see --help)");
     else if (a.scenario.empty()) a.scenario = s;
     else fail("more than one scenario given");
   }

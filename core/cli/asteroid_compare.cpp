@@ -8,6 +8,7 @@
 #include <iostream>
 #include <string>
 
+#include "asteroid/cli_args.hpp"
 #include "asteroid/json_reader.hpp"
 #include "asteroid/report_compare.hpp"
 
@@ -21,13 +22,6 @@ const char* kUsage =
 [[noreturn]] void fail(const std::string& message) {
   std::cerr << "asteroid-compare: " << message << "\n";
   std::exit(2);
-}
-
-double parse_number(const std::string& flag, const std::string& v, double lo) {
-  char* end = nullptr;
-  double x = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end != '\0' || !(x >= lo)) fail(flag + ": expected a number >= " + std::to_string(int(lo)) + ", found \"" + v + "\"");
-  return x;
 }
 
 RunReport load(const std::string& file) {
@@ -45,18 +39,15 @@ int main(int argc, char** argv) {
   bool json = false;
   int rows = 10;
   double max_error_percent = -1;
-  for (int i = 1; i < argc; ++i) {
-    std::string s = argv[i];
-    auto value = [&](const char* flag) {
-      if (i + 1 >= argc) fail(std::string(flag) + " needs a value");
-      return std::string(argv[++i]);
-    };
+  CliArgs args(argc, argv, [](const std::string& m) { fail(m); });
+  while (args.next()) {
+    const std::string& s = args.arg();
     if (s == "--json") json = true;
-    else if (s == "--rows") rows = int(parse_number("--rows", value("--rows"), 1));
-    else if (s == "--max-round-error") max_error_percent = parse_number("--max-round-error", value("--max-round-error"), 0);
-    else if (s == "-o" || s == "--output") output = value("-o");
+    else if (s == "--rows") rows = int(args.number(1, true));
+    else if (s == "--max-round-error") max_error_percent = args.number(0);
+    else if (s == "-o" || s == "--output") output = args.value();
     else if (s == "-h" || s == "--help") { std::cout << kUsage; return 0; }
-    else if (!s.empty() && s[0] == '-') fail("unknown option " + s + " (see --help)");
+    else if (args.is_option()) fail("unknown option " + s + " (see --help)");
     else if (a_file.empty()) a_file = s;
     else if (b_file.empty()) b_file = s;
     else fail("more than two reports given");

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <string>
 
+#include "asteroid/cli_args.hpp"
 #include "asteroid/evaluation_json.hpp"
 #include "asteroid/json_reader.hpp"
 #include "asteroid/scenario.hpp"
@@ -33,19 +34,16 @@ struct Args {
 
 Args parse_args(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string s = argv[i];
-    auto value = [&](const char* flag) {
-      if (i + 1 >= argc) fail(std::string(flag) + " needs a value");
-      return std::string(argv[++i]);
-    };
-    if (s == "--strategy") a.strategy = value("--strategy");
-    else if (s == "--evaluate") a.evaluate = value("--evaluate");
-    else if (s == "--latency-model") a.latency_model = value("--latency-model");
-    else if (s == "-o" || s == "--output") a.output = value("-o");
+  CliArgs args(argc, argv, [](const std::string& m) { fail(m); });
+  while (args.next()) {
+    const std::string& s = args.arg();
+    if (s == "--strategy") a.strategy = args.value();
+    else if (s == "--evaluate") a.evaluate = args.value();
+    else if (s == "--latency-model") a.latency_model = args.value();
+    else if (s == "-o" || s == "--output") a.output = args.value();
     else if (s == "--json") a.json = true;
     else if (s == "-h" || s == "--help") { std::cout << kUsage; std::exit(0); }
-    else if (!s.empty() && s[0] == '-') fail("unknown option " + s + " (see --help)");
+    else if (args.is_option()) fail("unknown option " + s + " (see --help)");
     else if (a.scenario.empty()) a.scenario = s;
     else fail("more than one scenario given (\"" + a.scenario + "\" and \"" + s + "\")");
   }

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "asteroid/cli_args.hpp"
 #include "asteroid/json_reader.hpp"
 #include "asteroid/scenario.hpp"
 #include "asteroid/strategies.hpp"
@@ -40,34 +41,24 @@ struct Args {
 
 Args parse_args(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string s = argv[i];
-    auto value = [&](const char* flag) {
-      if (i + 1 >= argc) fail(std::string(flag) + " needs a value");
-      return std::string(argv[++i]);
-    };
-    if (s == "--rounds") {
-      std::string v = value("--rounds");
-      try {
-        a.rounds = std::stoi(v);
-      } catch (...) {
-        a.rounds = 0;
-      }
-      if (a.rounds < 1) fail("--rounds: \"" + v + "\" is not a positive whole number");
-    } else if (s == "--strategy") a.strategy = value("--strategy");
-    else if (s == "--plan") a.plan = value("--plan");
-    else if (s == "--recovery") a.recovery = value("--recovery");
-    else if (s == "-o" || s == "--output") a.output = value("-o");
-    else if (s == "--network") a.network = value("--network");
+  CliArgs args(argc, argv, [](const std::string& m) { fail(m); });
+  while (args.next()) {
+    const std::string& s = args.arg();
+    if (s == "--rounds") a.rounds = int(args.number(1, true));
+    else if (s == "--strategy") a.strategy = args.value();
+    else if (s == "--plan") a.plan = args.value();
+    else if (s == "--recovery") a.recovery = args.value();
+    else if (s == "-o" || s == "--output") a.output = args.value();
+    else if (s == "--network") a.network = args.value();
     else if (s == "--replicate") a.replicate = 1;
     else if (s == "--no-replicate") a.replicate = 0;
     else if (s == "--no-spans") a.spans = false;
     else if (s == "-h" || s == "--help") { std::cout << kUsage; std::exit(0); }
-    else if (!s.empty() && s[0] == '-') fail("unknown option " + s + "\n" + kUsage);
+    else if (args.is_option()) fail("unknown option " + s + " (see --help)");
     else if (a.scenario.empty()) a.scenario = s;
     else fail("more than one scenario given (\"" + a.scenario + "\" and \"" + s + "\")");
   }
-  if (a.scenario.empty()) fail(std::string("no scenario given\n") + kUsage);
+  if (a.scenario.empty()) fail("no scenario given (see --help)");
   if (a.network != "textbook" && a.network != "default")
     fail("--network: \"" + a.network + "\" is neither textbook nor default");
   if (!a.strategy.empty() && !is_strategy_name(a.strategy))

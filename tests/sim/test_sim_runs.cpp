@@ -199,6 +199,15 @@ TEST_CASE("sim: a bad scenario is one line on stderr and exit status 2", "[sim]"
   std::string text((std::istreambuf_iterator<char>(in)), {});
   CHECK(std::count(text.begin(), text.end(), '\n') == 1);
   CHECK_THAT(text, Catch::Contains("bandwidth"));
+  // Bad options too: one line each.
+  write(dir / "good.json", scenario("envC_fail"));
+  for (const char* options : {"--bogus", "--rounds 0", "--rounds two", "--recovery sometimes"}) {
+    INFO(options);
+    CHECK(run_sim(dir / "good.json", dir / "opt", options, nullptr) == 2);
+    std::ifstream o(dir / "opt" / "stdout.txt");
+    std::string t((std::istreambuf_iterator<char>(o)), {});
+    CHECK(std::count(t.begin(), t.end(), '\n') == 1);
+  }
   fs::remove_all(dir);
 }
 
