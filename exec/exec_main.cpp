@@ -106,21 +106,9 @@ int main(int argc, char** argv) {
            to_string(s.faults.events[i].kind) + ")");
   CostModel model = make_cost_model(s);
 
-  Plan plan;
-  if (!args.plan.empty()) {
-    auto j = read_json_file(args.plan);
-    if (!j) fail(j.error().str());
-    auto p = plan_from_json(j.value(), model.cluster(), model.num_layers(), s.training.batch_size, args.plan, "");
-    if (!p) fail(p.error().str());
-    plan = p.value();
-  } else {
-    std::string strategy = args.strategy.empty() ? s.planner.strategy : args.strategy;
-    StrategyResult r = run_strategy(strategy, model, planner_options(s));
-    if (!r.evaluation.feasible) fail(s.file + ": strategy " + strategy + " finds no plan: " + r.evaluation.reason);
-    plan = r.evaluation.plan;
-  }
-  Evaluation ev = model.evaluate(plan);
-  if (!ev.feasible) fail((args.plan.empty() ? s.file : args.plan) + ": plan does not fit: " + ev.reason);
+  auto chosen = backend_plan(s, model, args.plan, args.strategy);
+  if (!chosen) fail(chosen.error().str());
+  const Evaluation& ev = chosen.value();
 
   std::string dir = args.output.empty() ? "out/" + s.name + "_exec" : args.output;
   std::string mk = "mkdir -p '" + dir + "'";

@@ -1,5 +1,7 @@
 #include "asteroid/strategies.hpp"
 
+#include "asteroid/json_reader.hpp"
+
 #include <algorithm>
 #include <cassert>
 
@@ -192,6 +194,26 @@ PlannerOptions planner_options(const Scenario& s) {
   o.max_stages = s.planner.max_stages;
   o.time_limit_s = s.planner.time_limit_s;
   return o;
+}
+
+Result<Evaluation> backend_plan(const Scenario& s, const CostModel& model, const std::string& plan_file,
+                                const std::string& strategy) {
+  Plan plan;
+  if (!plan_file.empty()) {
+    auto j = read_json_file(plan_file);
+    if (!j) return j.error();
+    auto p = plan_from_json(j.value(), model.cluster(), model.num_layers(), s.training.batch_size, plan_file, "");
+    if (!p) return p.error();
+    plan = p.value();
+  } else {
+    std::string name = strategy.empty() ? s.planner.strategy : strategy;
+    StrategyResult r = run_strategy(name, model, planner_options(s));
+    if (!r.evaluation.feasible) return Error{s.file, "", "strategy " + name + " finds no plan: " + r.evaluation.reason};
+    plan = r.evaluation.plan;
+  }
+  Evaluation ev = model.evaluate(plan);
+  if (!ev.feasible) return Error{plan_file.empty() ? s.file : plan_file, "", "plan does not fit: " + ev.reason};
+  return ev;
 }
 
 }  // namespace asteroid

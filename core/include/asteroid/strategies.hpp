@@ -25,4 +25,10 @@ StrategyResult run_strategy(const std::string& name, const CostModel& model,
 CostModel make_cost_model(const Scenario& s);
 PlannerOptions planner_options(const Scenario& s);
 
+// The plan a backend runs: the one in `plan_file` if given, else the strategy's (the scenario's
+// when `strategy` is empty), scored by the cost model. An Error when the file is bad, no plan is
+// found, or the plan does not fit.
+Result<Evaluation> backend_plan(const Scenario& s, const CostModel& model, const std::string& plan_file,
+                                const std::string& strategy);
+
 }  // namespace asteroid
