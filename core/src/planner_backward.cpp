@@ -5,10 +5,11 @@
 // order[n..], the devices after the last stage idle) is summarised by the label (S, R, m, q) of
 // its own steps, q its stage count; putting a step (F, B, A) in front gives
 //   (S + F + B, max(A, R - B), max(m, F + B), q),
-// which grows with each component, so a label with every component no larger is never worse (m
-// is dropped when M = 1). The front stage's memory depends on K = min(M, 2q + 1), so labels compete
-// only at equal "qkey": q, capped where K reaches M, or -1 when no stage of any useful completion
-// can reach its memory cap (then q is irrelevant).
+// which grows with each component; a label is dropped when another finishes no later under every
+// completion (dominates(): no larger in each component, or smaller in S by enough to cover a
+// larger m or R; m is dropped when M = 1). The front stage's memory depends on K = min(M, 2q + 1),
+// so labels compete only at equal "qkey": q, capped where K reaches M, or -1 when no stage of any
+// useful completion can reach its memory cap (then q is irrelevant); with a stage cap, always q.
 // Because the stages after a stage fix its K, one pass over the states (l, n), from the last layer
 // down, covers every pipeline depth at once.
 // A label at (l, n) cannot finish below S + (M - 1) max(m, step) + max(R, sum), where step and sum
