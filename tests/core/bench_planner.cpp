@@ -5,6 +5,7 @@
 // case; `--csv` prints CSV instead.
 // Usage: bench_planner [--csv] [--quick] [--time-limit SECONDS (per case, default 120)]
 //                      [--case NAME] [--mbps BANDWIDTH (only the 100 Mbps cases, changed)]
+//                      [--latency-model paper (Eq. 4-6; the targets are for the default)]
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -37,6 +38,7 @@ std::vector<SyntheticDeviceType> mixed(int n) {
 
 double time_limit_s = 120;
 double main_mbps = 100;  // the links of the main cases
+LatencyModel latency_model = LatencyModel::pipeline;
 std::string only_case;  // run just this case (e.g. mixed64), for profiling
 
 struct Measured {
@@ -86,6 +88,7 @@ void run(const std::string& name, const std::vector<SyntheticDeviceType>& device
   Cluster c = synthetic_cluster(ls, devices, mbps * 1e6 / 8, 5e-4);
   CostOptions o;
   o.batch_size = 64;
+  o.latency_model = latency_model;
   CostModel m(c, o);
   PlannerOptions opt;
   opt.microbatch_sizes = {1, 2, 4, 8, 16, 32, 64};
@@ -127,6 +130,8 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--time-limit")) time_limit_s = std::atof(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--case")) only_case = argv[i + 1];
     else if (!std::strcmp(argv[i], "--mbps")) main_mbps = std::atof(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--latency-model") && !std::strcmp(argv[i + 1], "paper"))
+      latency_model = LatencyModel::paper;
   if (csv)
     std::printf("case,bandwidth_mbps,devices,layers,planning_time_s,stages,stage_evaluations,labels,target_s,"
                 "proven_optimal\n");
