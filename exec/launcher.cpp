@@ -78,6 +78,15 @@ class Launcher {
              double duration = 0) {
     out_.report.events.push_back({time, kind, device, detail, duration});
   }
+  // Calls the Coordinator; keeps what it decides, and how long deciding took, for the loop.
+  template <class F>
+  void decide(F&& f) {
+    auto t0 = Clock::now();
+    std::vector<Action> a = f();
+    if (a.empty()) return;
+    decided_s_ = std::chrono::duration<double>(Clock::now() - t0).count();
+    pending_.insert(pending_.end(), a.begin(), a.end());
+  }
   void stop(const std::string& why, int status = 1) {
     out_.stop_why = why;
     out_.status = status;
@@ -105,6 +114,8 @@ class Launcher {
   int active_ = 0;                 // workers with instructions this generation
   double recovery_started_ = -1;   // when the generation after a failure was started
   std::vector<nlohmann::json> failures_;
+  std::vector<Action> pending_;  // decided by the Coordinator, not yet carried out
+  double decided_s_ = 0;
   std::vector<std::pair<int, int>> kept_rounds_;  // (generation, last round kept from it)
 };
 
@@ -159,7 +170,8 @@ void Launcher::read_pipes(double now) {
       p.buffer.erase(0, at + 1);
       if (p.killed) continue;  // lines a killed worker left in its pipe
       if (line == "h") {
-        if (coordinating_) coord_.heartbeat(p.device, now);
+        // A beat may be what finds another device overdue: its actions are kept, not dropped.
+        if (coordinating_) decide([&] { return coord_.heartbeat(p.device, now); });
       } else if (line == "s") {
         p.ready = true;
       } else if (line.rfind("r ", 0) == 0) {
@@ -221,7 +233,7 @@ Launcher::End Launcher::generation() {
   spawn(job, job_file);
   if (!out_.stop_why.empty()) return End::stopped;
   if (coordinating_)
-    for (int d : job.workers) coord_.heartbeat(d, t());  // their processes are starting
+    for (int d : job.workers) decide([&] { return coord_.heartbeat(d, t()); });  // their processes are starting
 
   auto deadline = origin_ + std::chrono::duration<double>(o_.timeout_s);
   bool all_ready = false;
@@ -231,14 +243,14 @@ Launcher::End Launcher::generation() {
     // A worker still loading libtorch cannot beat yet; its process is running, so it is alive.
     if (coordinating_)
       for (const Proc& p : procs_)
-        if (!p.ready && !p.exited && !p.killed) coord_.heartbeat(p.device, now);
+        if (!p.ready && !p.exited && !p.killed) decide([&] { return coord_.heartbeat(p.device, now); });
     if (!all_ready && std::all_of(procs_.begin(), procs_.end(), [](const Proc& p) { return p.ready || p.killed; })) {
       all_ready = true;
       if (generation_ == 0) {
         training_start_ = std::chrono::duration<double>(Clock::now() - origin_).count();
         now = t();
         coord_.start(now);
-        for (const Proc& p : procs_) coord_.heartbeat(p.device, now);
+        for (const Proc& p : procs_) decide([&] { return coord_.heartbeat(p.device, now); });
         coordinating_ = true;
       } else {
         event(recovery_started_, "state_transfer", "", "workers restarted on plan " + std::to_string(coord_.plan_id()) +
@@ -264,9 +276,10 @@ Launcher::End Launcher::generation() {
         }
     }
     if (coordinating_) {
-      auto t0 = Clock::now();
-      std::vector<Action> actions = coord_.tick(now);
-      double decided = std::chrono::duration<double>(Clock::now() - t0).count();
+      decide([&] { return coord_.tick(now); });
+      std::vector<Action> actions = std::move(pending_);
+      pending_.clear();
+      double decided = decided_s_;
       if (!actions.empty()) {
         for (const Action& a : actions) {
           if (a.kind == ActionKind::declare_failed) {

@@ -22,7 +22,7 @@ cat >"$tmp/dp.json" <<'J'
 {"microbatch_size": 8, "microbatches": 2, "stages": [{"layers": [0, 5], "devices": ["cpu0", "cpu1"], "shares": [3, 5]}]}
 J
 for p in one pipe dp; do
-  "$exe" "$scenario" --plan "$tmp/$p.json" --rounds 3 -o "$tmp/$p" >"$tmp/$p.log" 2>&1 \
+  "$exe" "$scenario" --plan "$tmp/$p.json" --rounds 3 --timeout 180 -o "$tmp/$p" >"$tmp/$p.log" 2>&1 \
     || fail "asteroid-exec with plan $p: $(cat "$tmp/$p.log")"
   ls "$tmp/$p"/checkpoints/cpu0/layer_0.r2.pt >/dev/null 2>&1 || fail "plan $p: no final checkpoint"
   rm -rf "$tmp/$p/checkpoints"  # bert_small's state is large; the test machine's disk may not be
@@ -87,10 +87,10 @@ s["faults"]["recovery"] = "lightweight"
 s["faults"]["events"] = [{"at": "2s", "device": "cpu1", "kind": "slowdown", "factor": 0.5}]
 json.dump(s, open(sys.argv[3], "w"))
 PY
-"$exe" "$tmp/fail.json" --plan "$tmp/pipe.json" --rounds 8 -o "$tmp/failed" >"$tmp/failed.log" 2>&1 \
+"$exe" "$tmp/fail.json" --plan "$tmp/pipe.json" --rounds 8 --timeout 180 -o "$tmp/failed" >"$tmp/failed.log" 2>&1 \
   || fail "the run with a failure: $(cat "$tmp/failed.log")"
 rm -rf "$tmp/failed/checkpoints"
-"$exe" "$tmp/whole.json" --plan "$tmp/pipe.json" --rounds 8 -o "$tmp/whole" >/dev/null 2>&1 || fail "the run without"
+"$exe" "$tmp/whole.json" --plan "$tmp/pipe.json" --rounds 8 --timeout 180 -o "$tmp/whole" >/dev/null 2>&1 || fail "the run without"
 rm -rf "$tmp/whole/checkpoints"
 /usr/bin/python3 - "$tmp/failed/report.json" "$tmp/whole/report.json" <<'PY' || fail "the failed run's report"
 import json, sys
