@@ -75,6 +75,8 @@ class Worker {
   void restore();
   void run_round(int round);
   void execute(const Instruction& ins, int round);
+  void send_slice(const Tensor& mine, int peer_stage, int peer, int tag);
+  void recv_slice(Tensor& into, const std::vector<int64_t>& sample, int peer_stage, int peer, int tag);
   void checkpoint(int round);
   Range range_of(int stage, int device) const;
   int rank_of(int device) const { return rank_.at(device); }
@@ -252,6 +254,27 @@ void Worker::restore() {
   sends_.clear();
 }
 
+// The rows of `mine` (this device's samples) that `peer` of `peer_stage` also has, sent to it.
+void Worker::send_slice(const Tensor& mine, int peer_stage, int peer, int tag) {
+  Range o = overlap(mine_, range_of(peer_stage, peer));
+  Tensor t = mine.narrow(0, o.lo - mine_.lo, o.hi - o.lo).contiguous();
+  std::vector<Tensor> v{t};
+  sends_.push_back({all_->send(v, rank_of(peer), tag), t});
+}
+
+// The rows of `into` (this device's samples, one sample shaped `sample`) that `peer` of
+// `peer_stage` has, received from it; `into` is allocated on the first message.
+void Worker::recv_slice(Tensor& into, const std::vector<int64_t>& sample, int peer_stage, int peer, int tag) {
+  Range o = overlap(mine_, range_of(peer_stage, peer));
+  std::vector<int64_t> shape{mine_.hi - mine_.lo};
+  shape.insert(shape.end(), sample.begin(), sample.end());
+  if (!into.defined()) into = torch::zeros(shape);
+  shape[0] = o.hi - o.lo;
+  std::vector<Tensor> v{torch::empty(shape)};
+  all_->recv(v, rank_of(peer), tag)->wait();
+  into.narrow(0, o.lo - mine_.lo, o.hi - o.lo).copy_(v[0]);
+}
+
 void Worker::execute(const Instruction& ins, int round) {
   Micro& mb = ins.microbatch >= 0 ? micro_[ins.microbatch] : micro_[0];
   const bool last_stage = stage_ == plan_.num_stages() - 1;
@@ -282,43 +305,18 @@ void Worker::execute(const Instruction& ins, int round) {
       mb.y = Tensor();
       mb.loss = Tensor();
       break;
-    case Op::send_activation: {
-      Range o = overlap(mine_, range_of(stage_ + 1, ins.peer));
-      Tensor t = mb.y.detach().narrow(0, o.lo - mine_.lo, o.hi - o.lo).contiguous();
-      std::vector<Tensor> v{t};
-      sends_.push_back({all_->send(v, rank_of(ins.peer), tag(0)), t});
+    case Op::send_activation:
+      send_slice(mb.y.detach(), stage_ + 1, ins.peer, tag(0));
       break;
-    }
-    case Op::recv_activation: {
-      Range o = overlap(mine_, range_of(stage_ - 1, ins.peer));
-      std::vector<int64_t> shape{mine_.hi - mine_.lo};
-      shape.insert(shape.end(), in_shape_.begin(), in_shape_.end());
-      if (!mb.x.defined()) mb.x = torch::zeros(shape);
-      shape[0] = o.hi - o.lo;
-      std::vector<Tensor> v{torch::empty(shape)};
-      all_->recv(v, rank_of(ins.peer), tag(0))->wait();
-      mb.x.narrow(0, o.lo - mine_.lo, o.hi - o.lo).copy_(v[0]);
+    case Op::recv_activation:
+      recv_slice(mb.x, in_shape_, stage_ - 1, ins.peer, tag(0));
       break;
-    }
-    case Op::send_gradient: {
-      Range o = overlap(mine_, range_of(stage_ - 1, ins.peer));
-      Tensor t = mb.x.grad().narrow(0, o.lo - mine_.lo, o.hi - o.lo).contiguous();
-      std::vector<Tensor> v{t};
-      sends_.push_back({all_->send(v, rank_of(ins.peer), tag(1)), t});
+    case Op::send_gradient:
+      send_slice(mb.x.grad(), stage_ - 1, ins.peer, tag(1));
       break;
-    }
-    case Op::recv_gradient: {
-      Range o = overlap(mine_, range_of(stage_ + 1, ins.peer));
-      std::vector<int64_t> shape{mine_.hi - mine_.lo};
-      const auto& out = out_shape_[last_];
-      shape.insert(shape.end(), out.begin(), out.end());
-      if (!mb.grad_y.defined()) mb.grad_y = torch::zeros(shape);
-      shape[0] = o.hi - o.lo;
-      std::vector<Tensor> v{torch::empty(shape)};
-      all_->recv(v, rank_of(ins.peer), tag(1))->wait();
-      mb.grad_y.narrow(0, o.lo - mine_.lo, o.hi - o.lo).copy_(v[0]);
+    case Op::recv_gradient:
+      recv_slice(mb.grad_y, out_shape_[last_], stage_ + 1, ins.peer, tag(1));
       break;
-    }
     case Op::all_reduce: {
       std::vector<Tensor> grads;
       for (Tensor& p : params_) {
