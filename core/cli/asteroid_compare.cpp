@@ -42,15 +42,25 @@ int main(int argc, char** argv) {
   CliArgs args(argc, argv, [](const std::string& m) { fail(m); });
   while (args.next()) {
     const std::string& s = args.arg();
-    if (s == "--json") json = true;
-    else if (s == "--rows") rows = int(args.number(1, true));
-    else if (s == "--max-round-error") max_error_percent = args.number(0);
-    else if (s == "-o" || s == "--output") output = args.value();
-    else if (s == "-h" || s == "--help") { std::cout << kUsage; return 0; }
-    else if (args.is_option()) fail("unknown option " + s + " (see --help)");
-    else if (a_file.empty()) a_file = s;
-    else if (b_file.empty()) b_file = s;
-    else fail("more than two reports given");
+    if (s == "--json")
+      json = true;
+    else if (s == "--rows")
+      rows = int(args.number(1, true));
+    else if (s == "--max-round-error")
+      max_error_percent = args.number(0);
+    else if (s == "-o" || s == "--output")
+      output = args.value();
+    else if (s == "-h" || s == "--help") {
+      std::cout << kUsage;
+      return 0;
+    } else if (args.is_option())
+      fail("unknown option " + s + " (see --help)");
+    else if (a_file.empty())
+      a_file = s;
+    else if (b_file.empty())
+      b_file = s;
+    else
+      fail("more than two reports given");
   }
   if (b_file.empty()) fail("two reports are needed (see --help)");
   RunReport a = load(a_file), b = load(b_file);

@@ -37,15 +37,25 @@ Args parse_args(int argc, char** argv) {
   CliArgs args(argc, argv, [](const std::string& m) { fail(m); });
   while (args.next()) {
     const std::string& s = args.arg();
-    if (s == "--strategy") a.strategy = args.value();
-    else if (s == "--evaluate") a.evaluate = args.value();
-    else if (s == "--latency-model") a.latency_model = args.value();
-    else if (s == "-o" || s == "--output") a.output = args.value();
-    else if (s == "--json") a.json = true;
-    else if (s == "-h" || s == "--help") { std::cout << kUsage; std::exit(0); }
-    else if (args.is_option()) fail("unknown option " + s + " (see --help)");
-    else if (a.scenario.empty()) a.scenario = s;
-    else fail("more than one scenario given (\"" + a.scenario + "\" and \"" + s + "\")");
+    if (s == "--strategy")
+      a.strategy = args.value();
+    else if (s == "--evaluate")
+      a.evaluate = args.value();
+    else if (s == "--latency-model")
+      a.latency_model = args.value();
+    else if (s == "-o" || s == "--output")
+      a.output = args.value();
+    else if (s == "--json")
+      a.json = true;
+    else if (s == "-h" || s == "--help") {
+      std::cout << kUsage;
+      std::exit(0);
+    } else if (args.is_option())
+      fail("unknown option " + s + " (see --help)");
+    else if (a.scenario.empty())
+      a.scenario = s;
+    else
+      fail("more than one scenario given (\"" + a.scenario + "\" and \"" + s + "\")");
   }
   if (a.scenario.empty()) fail("no scenario given (see --help)");
   if (!a.strategy.empty() && !is_strategy_name(a.strategy))
@@ -97,11 +107,15 @@ int main(int argc, char** argv) {
     std::string text;
     for (const auto& p : plans) {
       Evaluation e = model.evaluate(p);
-      if (args.json) out.push_back(evaluation_to_json(e, model.cluster()));
-      else text += evaluation_to_text(e, model.cluster()) + (plans.size() > 1 ? "\n" : "");
+      if (args.json)
+        out.push_back(evaluation_to_json(e, model.cluster()));
+      else
+        text += evaluation_to_text(e, model.cluster()) + (plans.size() > 1 ? "\n" : "");
     }
-    if (args.json) emit(args, (many ? out.dump() : out[0].dump(2)) + "\n");
-    else emit(args, text);
+    if (args.json)
+      emit(args, (many ? out.dump() : out[0].dump(2)) + "\n");
+    else
+      emit(args, text);
     return 0;
   }
 
@@ -121,9 +135,8 @@ int main(int argc, char** argv) {
     emit(args, j.dump(2) + "\n");
     return 0;
   }
-  std::string text = "scenario " + s.name + ": model " + s.model + ", " +
-                     std::to_string(s.devices.size()) + " devices, batch " +
-                     std::to_string(s.training.batch_size) + ", strategy " + strategy +
+  std::string text = "scenario " + s.name + ": model " + s.model + ", " + std::to_string(s.devices.size()) +
+                     " devices, batch " + std::to_string(s.training.batch_size) + ", strategy " + strategy +
                      ", latency model " + s.planner.latency_model + "\n";
   text += evaluation_to_text(r.evaluation, model.cluster());
   char buf[64];

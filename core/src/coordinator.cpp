@@ -81,8 +81,7 @@ std::vector<ReplicaAssignment> assign_replicas(const CostModel& model, const Eva
     if (best < 0) {
       // A one-stage plan has no neighbour: the copy goes to the idle device with most room.
       for (int d = 0; d < c.size(); ++d)
-        if (d != sp.devices[0] && (alive.empty() || alive[d]) && (best < 0 || free[d] > free[best]))
-          best = d;
+        if (d != sp.devices[0] && (alive.empty() || alive[d]) && (best < 0 || free[d] > free[best])) best = d;
     }
     if (best < 0) continue;  // a single device and nothing else: no copy is possible
     free[best] -= state_bytes(model, sp.first_layer, sp.last_layer);
@@ -134,8 +133,7 @@ std::vector<Action> Coordinator::message_overdue(int, double now) {
 }
 
 std::vector<Action> Coordinator::round_done(int round, double) {
-  if (!recovering_ && (!config_.replicate || replicas_.empty()))
-    checkpoint_ = std::max(checkpoint_, round);
+  if (!recovering_ && (!config_.replicate || replicas_.empty())) checkpoint_ = std::max(checkpoint_, round);
   return {};
 }
 
@@ -194,8 +192,7 @@ std::vector<Action> Coordinator::fail(int device, double) {
   move.plan_id = plan_id();
   for (const StateTransfer& t : moves) {
     if (!move.detail.empty()) move.detail += "; ";
-    move.detail += layers_text(t.first_layer, t.last_layer) + " -> " +
-                   model_.cluster().devices[t.to].name;
+    move.detail += layers_text(t.first_layer, t.last_layer) + " -> " + model_.cluster().devices[t.to].name;
   }
   out.push_back(move);
   Action transfer = action(ActionKind::transfer_state);
@@ -257,8 +254,8 @@ Evaluation Coordinator::recover(int failed, std::string* detail) {
   std::string light_how, full_how;
   double light_s = finish_s(light, &light_how), full_s = finish_s(full, &full_how);
   bool pick_light = light_s <= full_s;
-  *detail = "adaptive: " + (pick_light ? light_detail : full_detail) + "; the rounds left take " +
-            light_how + " after the lightweight plan, " + full_how + " after the full re-plan";
+  *detail = "adaptive: " + (pick_light ? light_detail : full_detail) + "; the rounds left take " + light_how +
+            " after the lightweight plan, " + full_how + " after the full re-plan";
   return pick_light ? light : full;
 }
 
@@ -372,8 +369,7 @@ std::vector<StateTransfer> Coordinator::transfers_for(const Plan& next) const {
           for (int h = 0; h < c.size() && from < 0; ++h)
             if (alive_[h] && holds[h][l]) from = h;
         }
-        if (!out.empty() && out.back().to == d && out.back().from == from &&
-            out.back().last_layer == l - 1) {
+        if (!out.empty() && out.back().to == d && out.back().from == from && out.back().last_layer == l - 1) {
           out.back().last_layer = l;
         } else {
           out.push_back({from, d, l, l, 0});

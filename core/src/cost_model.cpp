@@ -16,14 +16,12 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 std::string over_by(const Device& d, double need) {
   return "device " + d.name + " needs " + units::format_bytes(need) + ", " +
-         units::format_bytes(need - d.memory_bytes) + " more than its " +
-         units::format_bytes(d.memory_bytes);
+         units::format_bytes(need - d.memory_bytes) + " more than its " + units::format_bytes(d.memory_bytes);
 }
 
 }  // namespace
 
-CostModel::CostModel(Cluster cluster, CostOptions options)
-    : cluster_(std::move(cluster)), options_(options) {
+CostModel::CostModel(Cluster cluster, CostOptions options) : cluster_(std::move(cluster)), options_(options) {
   assert(!cluster_.devices.empty() && "a cost model needs devices");
   num_layers_ = cluster_.devices[0].table->num_layers();
 }
@@ -68,8 +66,8 @@ StageCost CostModel::stage(int first, int last, const int* group, int n, int bet
                    over_by(d, static_bytes) + " for weights, gradients and optimizer state";
       return out;
     }
-    cap[i] = act_per_sample > 0 ? (long long)std::floor((d.memory_bytes - static_bytes) / act_per_sample)
-                                : beta;
+    cap[i] =
+        act_per_sample > 0 ? (long long)std::floor((d.memory_bytes - static_bytes) / act_per_sample) : beta;
     cap[i] = std::min<long long>(cap[i], beta);
   }
 
@@ -85,8 +83,8 @@ StageCost CostModel::stage(int first, int last, const int* group, int n, int bet
       if (!options_.ignore_memory && fixed_shares[i] > cap[i]) {
         const Device& d = cluster_.devices[group[i]];
         out.feasible = false;
-        out.reason = "stage with layers " + std::to_string(first) + "-" + std::to_string(last) +
-                     ": " + over_by(d, static_bytes + act_per_sample * fixed_shares[i]) + " for " +
+        out.reason = "stage with layers " + std::to_string(first) + "-" + std::to_string(last) + ": " +
+                     over_by(d, static_bytes + act_per_sample * fixed_shares[i]) + " for " +
                      std::to_string(fixed_shares[i]) + " samples with " + std::to_string(in_flight) +
                      " micro-batches in flight";
         return out;
@@ -140,8 +138,7 @@ StageCost CostModel::stage(int first, int last, const int* group, int n, int bet
   return out;
 }
 
-long long CostModel::max_in_flight(int first, int last, const int* group, int n,
-                                  const int* shares) const {
+long long CostModel::max_in_flight(int first, int last, const int* group, int n, const int* shares) const {
   constexpr long long kMany = 1LL << 40;
   if (options_.ignore_memory) return kMany;
   double static_bytes = memory_static(first, last);
@@ -156,8 +153,8 @@ long long CostModel::max_in_flight(int first, int last, const int* group, int n,
   return k;
 }
 
-double CostModel::transfer_s(int boundary_layer, const int* a, int na, const int* b, int nb,
-                             int beta, double* latency_s) const {
+double CostModel::transfer_s(int boundary_layer, const int* a, int na, const int* b, int nb, int beta,
+                             double* latency_s) const {
   if (latency_s) *latency_s = 0;
   if (options_.ignore_network) return 0;
   double bw = kInf, lat = 0;
@@ -213,8 +210,8 @@ Evaluation CostModel::evaluate(const Plan& plan) const {
   for (int p = 0; p < P; ++p) {
     StagePlan& sp = ev.plan.stages[p];
     int K = std::min(plan.microbatches, 2 * (P - p) - 1);
-    StageCost sc = stage(sp.first_layer, sp.last_layer, sp.devices.data(), int(sp.devices.size()),
-                         beta, K, sp.shares.empty() ? nullptr : sp.shares.data());
+    StageCost sc = stage(sp.first_layer, sp.last_layer, sp.devices.data(), int(sp.devices.size()), beta, K,
+                         sp.shares.empty() ? nullptr : sp.shares.data());
     if (!sc.feasible) {
       ev.feasible = false;
       ev.reason = "out of memory: stage " + std::to_string(p) + " " + sc.reason;
@@ -224,8 +221,8 @@ Evaluation CostModel::evaluate(const Plan& plan) const {
     if (p > 0) {
       const StagePlan& prev = ev.plan.stages[p - 1];
       double lat = 0;
-      double x = transfer_s(prev.last_layer, prev.devices.data(), int(prev.devices.size()),
-                            sp.devices.data(), int(sp.devices.size()), beta, &lat);
+      double x = transfer_s(prev.last_layer, prev.devices.data(), int(prev.devices.size()), sp.devices.data(),
+                            int(sp.devices.size()), beta, &lat);
       StepCost comm;
       comm.L = lat;
       comm.kind = StepKind::communication;
@@ -249,8 +246,7 @@ Evaluation CostModel::evaluate(const Plan& plan) const {
       ev.devices.push_back(u);
     }
   }
-  ev.round_latency_s =
-      round_latency(ev.steps, plan.microbatches, options_.latency_model, &ev.dominant_step);
+  ev.round_latency_s = round_latency(ev.steps, plan.microbatches, options_.latency_model, &ev.dominant_step);
   ev.throughput_samples_per_s =
       ev.round_latency_s > 0 ? plan.microbatch_size * plan.microbatches / ev.round_latency_s : 0;
   ev.schedule_latency_s = schedule_latency(ev.steps, plan.microbatches).latency_s;

@@ -51,8 +51,8 @@ std::string evaluation_to_text(const Evaluation& e, const Cluster& c) {
     return o.str();
   }
   const Plan& p = e.plan;
-  o << "micro-batch " << p.microbatch_size << " x " << p.microbatches << " micro-batches, "
-    << p.num_stages() << (p.num_stages() == 1 ? " stage" : " stages") << "\n";
+  o << "micro-batch " << p.microbatch_size << " x " << p.microbatches << " micro-batches, " << p.num_stages()
+    << (p.num_stages() == 1 ? " stage" : " stages") << "\n";
   for (int s = 0; s < p.num_stages(); ++s) {
     const StagePlan& sp = p.stages[s];
     o << "  stage " << s << ": layers " << sp.first_layer << "-" << sp.last_layer << " on ";
@@ -69,19 +69,18 @@ std::string evaluation_to_text(const Evaluation& e, const Cluster& c) {
   o << "steps (E_f, E_b, T_w, T_e, T_a in seconds):\n";
   for (size_t i = 0; i < e.steps.size(); ++i) {
     const StepCost& s = e.steps[i];
-    std::string name = s.kind == StepKind::compute ? "stage " + std::to_string(s.stage)
-                                                   : "send " + std::to_string(s.stage) + "->" +
-                                                         std::to_string(s.stage + 1);
-    std::snprintf(buf, sizeof buf, "  %-10s %9.4f %9.4f %9.4f %9.4f %9.4f%s\n", name.c_str(), s.E_f,
-                  s.E_b, s.T_w, s.T_e, s.T_a, int(i) == e.dominant_step ? "  <- dominant" : "");
+    std::string name = s.kind == StepKind::compute
+                           ? "stage " + std::to_string(s.stage)
+                           : "send " + std::to_string(s.stage) + "->" + std::to_string(s.stage + 1);
+    std::snprintf(buf, sizeof buf, "  %-10s %9.4f %9.4f %9.4f %9.4f %9.4f%s\n", name.c_str(), s.E_f, s.E_b,
+                  s.T_w, s.T_e, s.T_a, int(i) == e.dominant_step ? "  <- dominant" : "");
     o << buf;
   }
   o << "peak memory per device:\n";
   for (const auto& d : e.devices) {
-    std::snprintf(buf, sizeof buf, "  %-10s %10s of %10s (%4.0f%%)\n",
-                  c.devices[d.device].name.c_str(), units::format_bytes(d.peak_memory_bytes).c_str(),
-                  units::format_bytes(d.memory_bytes).c_str(),
-                  100.0 * d.peak_memory_bytes / d.memory_bytes);
+    std::snprintf(buf, sizeof buf, "  %-10s %10s of %10s (%4.0f%%)\n", c.devices[d.device].name.c_str(),
+                  units::format_bytes(d.peak_memory_bytes).c_str(),
+                  units::format_bytes(d.memory_bytes).c_str(), 100.0 * d.peak_memory_bytes / d.memory_bytes);
     o << buf;
   }
   return o.str();

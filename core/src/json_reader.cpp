@@ -44,13 +44,11 @@ void JsonReader::require_array() const {
 void JsonReader::allow_only(std::initializer_list<const char*> keys) const {
   require_object();
   for (const auto& item : j_.items()) {
-    bool known = std::any_of(keys.begin(), keys.end(),
-                             [&](const char* k) { return item.key() == k; });
+    bool known = std::any_of(keys.begin(), keys.end(), [&](const char* k) { return item.key() == k; });
     if (known) continue;
     std::string list;
     for (const char* k : keys) list += (list.empty() ? "" : ", ") + std::string(k);
-    throw InputError{child(path_, item.key().c_str()),
-                     "unknown key (allowed here: " + list + ")"};
+    throw InputError{child(path_, item.key().c_str()), "unknown key (allowed here: " + list + ")"};
   }
 }
 
@@ -116,8 +114,7 @@ bool JsonReader::boolean() const {
 
 static std::string unit_hint(const nlohmann::json& j, const char* example) {
   if (j.is_number())
-    return "a bare number has no unit; write it as a string with a unit, e.g. \"" + j.dump() +
-           example + "\"";
+    return "a bare number has no unit; write it as a string with a unit, e.g. \"" + j.dump() + example + "\"";
   return std::string("expected a string with a unit, found ") + kind_of(j);
 }
 
@@ -169,13 +166,19 @@ Result<nlohmann::json> read_json_file(const std::string& file) {
     // Report line and column rather than nlohmann's byte offset.
     size_t line = 1, col = 1;
     for (size_t i = 0; i < e.byte && i < text.size(); ++i) {
-      if (text[i] == '\n') { ++line; col = 1; } else { ++col; }
+      if (text[i] == '\n') {
+        ++line;
+        col = 1;
+      } else {
+        ++col;
+      }
     }
     std::string what = e.what();
     auto pos = what.find("syntax error");
     if (pos != std::string::npos) what = what.substr(pos);
-    return Error{file, "", "malformed JSON at line " + std::to_string(line) + ", column " +
-                               std::to_string(col) + ": " + what};
+    return Error{
+        file, "",
+        "malformed JSON at line " + std::to_string(line) + ", column " + std::to_string(col) + ": " + what};
   }
 }
 

@@ -8,14 +8,14 @@ namespace asteroid {
 namespace {
 
 struct Flow {
-  int step = 0;           // communication step
+  int step = 0;  // communication step
   bool backward = false;
   int microbatch = 0;
   bool in_latency = true;
-  double until = 0;       // end of the latency phase
-  double remaining = 0;   // seconds of transfer at the link's full rate
-  double rate = 0;        // fraction of the link's rate it gets now
-  int up = 0, down = 0;   // the sender's uplink and the receiver's downlink
+  double until = 0;      // end of the latency phase
+  double remaining = 0;  // seconds of transfer at the link's full rate
+  double rate = 0;       // fraction of the link's rate it gets now
+  int up = 0, down = 0;  // the sender's uplink and the receiver's downlink
 };
 
 // Max-min fair rates (progressive filling) of the flows in their transfer phase, each crossing two
@@ -65,7 +65,9 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, bool 
   // Links: compute step s has uplink s and downlink S + s (its devices' NICs, both directions of
   // a full-duplex port). Without shared NICs every flow gets links of its own.
   const int nic_links = 2 * S;
-  auto uplink = [&](int compute, int comm, bool bwd) { return shared_nics ? compute : 2 * S + 4 * comm + 2 * bwd; };
+  auto uplink = [&](int compute, int comm, bool bwd) {
+    return shared_nics ? compute : 2 * S + 4 * comm + 2 * bwd;
+  };
   auto downlink = [&](int compute, int comm, bool bwd) {
     return shared_nics ? S + compute : 2 * S + 4 * comm + 2 * bwd + 1;
   };
@@ -84,8 +86,7 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, bool 
     for (int s = 0; s < S; s += 2) {
       if (running[s] || next[s] >= order[s].size()) continue;
       auto [backward, m] = order[s][next[s]];
-      bool ready = !backward ? (s == 0 || f_done[s - 1][m])
-                             : (s == S - 1 ? f_done[s][m] : b_done[s + 1][m]);
+      bool ready = !backward ? (s == 0 || f_done[s - 1][m]) : (s == S - 1 ? f_done[s][m] : b_done[s + 1][m]);
       if (!ready) continue;
       running[s] = true;
       run_end[s] = t + (backward ? steps[s].E_b : steps[s].E_f);

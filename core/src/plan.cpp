@@ -15,13 +15,11 @@ nlohmann::json plan_to_json(const Plan& p, const Cluster& c) {
     if (!s.shares.empty()) js["shares"] = s.shares;
     stages.push_back(js);
   }
-  return {{"microbatch_size", p.microbatch_size},
-          {"microbatches", p.microbatches},
-          {"stages", stages}};
+  return {{"microbatch_size", p.microbatch_size}, {"microbatches", p.microbatches}, {"stages", stages}};
 }
 
-Result<Plan> plan_from_json(const nlohmann::json& j, const Cluster& c, int num_layers,
-                            int batch_size, const std::string& file, const std::string& path) {
+Result<Plan> plan_from_json(const nlohmann::json& j, const Cluster& c, int num_layers, int batch_size,
+                            const std::string& file, const std::string& path) {
   try {
     JsonReader r(j, path);
     // A plan may carry the planner's report beside it; only the plan's own keys are read.

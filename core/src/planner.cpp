@@ -25,7 +25,8 @@ Result<PlannerResult> plan_optimal(const CostModel& model, const PlannerOptions&
   // Largest micro-batches first: they are usually the best, so the bound prunes early.
   std::vector<int> betas = microbatch_candidates(model.options().batch_size, options.microbatch_sizes);
   std::reverse(betas.begin(), betas.end());
-  if (betas.empty()) return Error{"", "planner.microbatch_sizes", "no micro-batch size divides the batch size"};
+  if (betas.empty())
+    return Error{"", "planner.microbatch_sizes", "no micro-batch size divides the batch size"};
   std::vector<int> order = planner_device_order(model.cluster());
   RestBound rb = rest_bound(model, order);
   SearchState state(options.time_limit_s);

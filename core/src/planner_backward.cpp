@@ -71,9 +71,15 @@ class BackwardSearch {
  public:
   BackwardSearch(const CostModel& model, const PlannerOptions& opt, const std::vector<int>& order,
                  const RestBound& rest, SearchState& state)
-      : model_(model), opt_(opt), order_(order), rest_(rest), st_(state),
-        uniform_(uniform_network(model.cluster())), links_(model, order),
-        N_(model.num_devices()), L_(model.num_layers()),
+      : model_(model),
+        opt_(opt),
+        order_(order),
+        rest_(rest),
+        st_(state),
+        uniform_(uniform_network(model.cluster())),
+        links_(model, order),
+        N_(model.num_devices()),
+        L_(model.num_layers()),
         max_group_(opt.max_group_size > 0 ? opt.max_group_size : N_),
         front_(model, order, rest, links_, max_group_) {
     const Cluster& c = model.cluster();
@@ -120,7 +126,8 @@ class BackwardSearch {
     Entry ey{y.S, std::max(y.R, 0.0), std::max(y.m, front_.step(l, n)), y.qkey, int(arena_.size())};
     for (const Entry& x : bucket)
       if (dominates(x, ey, M_ - 1)) return;
-    bucket.erase(std::remove_if(bucket.begin(), bucket.end(), [&](const Entry& x) { return dominates(ey, x, M_ - 1); }),
+    bucket.erase(std::remove_if(bucket.begin(), bucket.end(),
+                                [&](const Entry& x) { return dominates(ey, x, M_ - 1); }),
                  bucket.end());
     arena_.push_back(y);
     bucket.push_back(ey);
@@ -260,10 +267,12 @@ void BackwardSearch::expand(int lp, int np, int f) {
         allreduce = 2.0 * (size - 1) *
                     (param_bytes(l, e) / (size * links->bandwidth_Bps) + links->latency_s) * (1 - 1e-9);
       if (S_low + (M_ - 1) * m_low + allreduce >= st_.best) break;  // all only grow with more layers
-      if (l > 0 && S_low + (M_ - 1) * std::max(m_low, front_.step(l, n)) +
-                           std::max(allreduce, front_.sum(l, n)) >= st_.best)
+      if (l > 0 &&
+          S_low + (M_ - 1) * std::max(m_low, front_.step(l, n)) + std::max(allreduce, front_.sum(l, n)) >=
+              st_.best)
         continue;
-      StageCost sc = model_.stage(l, e, group, size, int(beta_), 0, shares.empty() ? nullptr : shares.data(), links);
+      StageCost sc =
+          model_.stage(l, e, group, size, int(beta_), 0, shares.empty() ? nullptr : shares.data(), links);
       ++st_.stats.stage_evaluations;
       if (!sc.feasible) {
         st_.last_reason = sc.reason;
@@ -277,7 +286,8 @@ void BackwardSearch::expand(int lp, int np, int f) {
       for (size_t i = 0; i < count; ++i) {
         int id = source[i].id;
         const Label& x = arena_[id];
-        if (opt_.max_stages > 0 && x.q + 1 + (l > 0 ? (n + max_group_ - 1) / max_group_ : 0) > opt_.max_stages)
+        if (opt_.max_stages > 0 &&
+            x.q + 1 + (l > 0 ? (n + max_group_ - 1) / max_group_ : 0) > opt_.max_stages)
           continue;
         int K = std::min(int(M_), 2 * x.q + 1);
         const StageCost* use = &sc;

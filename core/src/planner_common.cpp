@@ -30,8 +30,7 @@ RestBound rest_bound(const CostModel& m, const std::vector<int>& order) {
   for (int i = 0; i < N; ++i) {
     int d = order[i];
     double lambda = kInf;
-    for (int l = 0; l < L; ++l)
-      lambda = std::min(lambda, rho_min[l] > 0 ? rho[d][l] / rho_min[l] : 1.0);
+    for (int l = 0; l < L; ++l) lambda = std::min(lambda, rho_min[l] > 0 ? rho[d][l] / rho_min[l] : 1.0);
     inverse_lambda[i] = lambda > 0 && lambda < kInf ? 1.0 / lambda : 1.0;
   }
   r.cap_after.assign(N + 1, 0.0);

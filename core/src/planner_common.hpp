@@ -68,9 +68,8 @@ struct SearchState {
 
 // Quick plans (even device groups, layers split by capacity, then by a bisected step time) to give
 // the exact searches a bound to prune with from the start. Updates state.best when one is better.
-void seed_with_heuristic_plans(const CostModel& m, const PlannerOptions& opt,
-                               const std::vector<int>& order, const std::vector<int>& betas,
-                               const RestBound& rb, SearchState& state);
+void seed_with_heuristic_plans(const CostModel& m, const PlannerOptions& opt, const std::vector<int>& order,
+                               const std::vector<int>& betas, const RestBound& rb, SearchState& state);
 
 // The exact searches, one per latency model; each improves state.best over all of `betas`.
 void search_stages_backward(const CostModel& m, const PlannerOptions& opt, const std::vector<int>& order,

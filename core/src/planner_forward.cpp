@@ -39,7 +39,11 @@ class Search {
  public:
   Search(const CostModel& model, const PlannerOptions& opt, const std::vector<int>& order,
          const RestBound& rest, SearchState& state)
-      : model_(model), opt_(opt), order_(order), rest_(rest), st_(state),
+      : model_(model),
+        opt_(opt),
+        order_(order),
+        rest_(rest),
+        st_(state),
         uniform_network_(uniform_network(model.cluster())) {}
 
   void run(int beta, int P);
@@ -60,9 +64,7 @@ class Search {
   }
 
   // The latency of a complete plan's label.
-  double final_value(const Label& x) const {
-    return x.after_dm ? x.a : kInf;
-  }
+  double final_value(const Label& x) const { return x.after_dm ? x.a : kInf; }
 
   // Appends step s to x; writes up to two labels (x continues before dm, or s becomes dm).
   int extend(const Label& x, const Step& s, Label* out) const {
@@ -83,9 +85,9 @@ class Search {
     if (lower_bound(lab, l, n) >= st_.best) return;
     for (int id : bucket)
       if (dominates(arena_[id], lab)) return;
-    bucket.erase(std::remove_if(bucket.begin(), bucket.end(),
-                                [&](int id) { return dominates(lab, arena_[id]); }),
-                 bucket.end());
+    bucket.erase(
+        std::remove_if(bucket.begin(), bucket.end(), [&](int id) { return dominates(lab, arena_[id]); }),
+        bucket.end());
     arena_.push_back(lab);
     bucket.push_back(int(arena_.size()) - 1);
     ++st_.stats.labels_created;
@@ -107,8 +109,10 @@ class Search {
       StageCost free = model_.stage(l, e, group, size, beta, 0, fixed);
       ++st_.stats.stage_evaluations;
       Cached c{free.fwd_s, free.bwd_s, free.allreduce_s, free.slowest_s, -1};
-      if (free.feasible) c.max_k = model_.max_in_flight(l, e, group, size, free.shares.data());
-      else st_.last_reason = free.reason;
+      if (free.feasible)
+        c.max_k = model_.max_in_flight(l, e, group, size, free.shares.data());
+      else
+        st_.last_reason = free.reason;
       it = cache.emplace(key, c).first;
     }
     const Cached& c = it->second;
@@ -164,9 +168,7 @@ class Search {
   // On a uniform network the start of the previous group does not matter (g is always 0): the
   // table then has one row per (layer, device) instead of N.
   int groups_in_key() const { return uniform_network_ ? 1 : N_; }
-  size_t key(int l, int g, int n) const {
-    return (size_t(l) * groups_in_key() + g) * (N_ + 1) + n;
-  }
+  size_t key(int l, int g, int n) const { return (size_t(l) * groups_in_key() + g) * (N_ + 1) + n; }
 
   const CostModel& model_;
   const PlannerOptions& opt_;
@@ -282,7 +284,6 @@ void Search::run(int beta, int P) {
     for (auto& b : next) b.clear();  // O(keys) per stage: cheap now that keys are layers x devices
   }
 }
-
 
 }  // namespace
 

@@ -37,7 +37,8 @@ class HeuristicPlans {
           double latency = consider(p);
           if (latency < kInf) shapes.push_back({beta, k, G, latency});
         }
-    std::sort(shapes.begin(), shapes.end(), [](const Shape& a, const Shape& b) { return a.latency < b.latency; });
+    std::sort(shapes.begin(), shapes.end(),
+              [](const Shape& a, const Shape& b) { return a.latency < b.latency; });
     if (shapes.size() > kRefined) shapes.resize(kRefined);
     for (const Shape& s : shapes) refine(s);
   }
@@ -80,7 +81,8 @@ class HeuristicPlans {
       } else {
         double target = total_work * rb_.cap_before[positions(p, g).second] / total_cap;
         last = int(std::lower_bound(rb_.work_before.begin(), rb_.work_before.end(), target) -
-                   rb_.work_before.begin()) - 1;
+                   rb_.work_before.begin()) -
+               1;
         last = std::clamp(last, first, L_ - 1 - (G - 1 - g));
       }
       p.stages[g].first_layer = first;
@@ -171,9 +173,8 @@ class HeuristicPlans {
 
 }  // namespace
 
-void seed_with_heuristic_plans(const CostModel& m, const PlannerOptions& opt,
-                               const std::vector<int>& order, const std::vector<int>& betas,
-                               const RestBound& rb, SearchState& state) {
+void seed_with_heuristic_plans(const CostModel& m, const PlannerOptions& opt, const std::vector<int>& order,
+                               const std::vector<int>& betas, const RestBound& rb, SearchState& state) {
   HeuristicPlans(m, opt, order, rb, state).run(betas);
 }
 

@@ -10,7 +10,12 @@ constexpr double kMargin = 1 - 1e-9;  // bounds are shaded so that rounding neve
 
 PrefixBound::PrefixBound(const CostModel& m, const std::vector<int>& order, const RestBound& rb,
                          const RangeLinks& links, int max_group)
-    : m_(m), order_(order), rb_(rb), links_(links), N_(m.num_devices()), L_(m.num_layers()),
+    : m_(m),
+      order_(order),
+      rb_(rb),
+      links_(links),
+      N_(m.num_devices()),
+      L_(m.num_layers()),
       max_group_(max_group) {
   const Cluster& c = m.cluster();
   least_lat_ = N_ < 2 ? 0 : kInf;
@@ -48,7 +53,8 @@ void PrefixBound::compute(int beta, double best) {
         for (int a = n1 == 0 ? 0 : l - 1; a >= (n1 == 0 ? 0 : 1); --a) {
           double c = beta * (rb_.work_before[l] - rb_.work_before[a]) / capacity * kMargin;
           double w = t.param_bytes(a, l - 1);
-          double allreduce = links ? 2.0 * (k - 1) * (w / (k * links->bandwidth_Bps) + links->latency_s) * kMargin : 0;
+          double allreduce =
+              links ? 2.0 * (k - 1) * (w / (k * links->bandwidth_Bps) + links->latency_s) * kMargin : 0;
           // Both only grow with more layers: no longer stage is useful either.
           if (M * c + allreduce >= best) break;
           if (!o.ignore_memory && w * state_factor > memory) break;

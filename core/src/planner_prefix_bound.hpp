@@ -21,8 +21,8 @@ namespace asteroid::planner_detail {
 
 class PrefixBound {
  public:
-  PrefixBound(const CostModel& m, const std::vector<int>& order, const RestBound& rb,
-              const RangeLinks& links, int max_group);
+  PrefixBound(const CostModel& m, const std::vector<int>& order, const RestBound& rb, const RangeLinks& links,
+              int max_group);
 
   // Recomputes the bounds for micro-batch size beta and the best latency so far.
   void compute(int beta, double best);

@@ -19,9 +19,8 @@ double interpolate_time(const std::vector<double>& bs, const std::vector<double>
 
 static LayerProfile parse_layer(const JsonReader& r, size_t num_batches) {
   r.allow_only({"name", "class", "fwd_flops_per_sample", "bwd_flops_per_sample", "param_bytes",
-                "output_activation_bytes_per_sample", "stored_activation_bytes_per_sample",
-                "fwd_s", "bwd_s", "flops_by_class", "bytes_by_class", "bytes_moved_per_sample",
-                "kernels"});
+                "output_activation_bytes_per_sample", "stored_activation_bytes_per_sample", "fwd_s", "bwd_s",
+                "flops_by_class", "bytes_by_class", "bytes_moved_per_sample", "kernels"});
   LayerProfile l;
   l.name = r.at("name").string();
   if (r.has("class")) l.layer_class = r.at("class").string();
@@ -51,8 +50,8 @@ static LayerProfile parse_layer(const JsonReader& r, size_t num_batches) {
 Result<Profile> parse_profile(const nlohmann::json& j, const std::string& file) {
   try {
     JsonReader r(j, "");
-    r.allow_only({"schema_version", "device_type", "device", "model", "input", "provenance",
-                  "batch_sizes", "layers"});
+    r.allow_only(
+        {"schema_version", "device_type", "device", "model", "input", "provenance", "batch_sizes", "layers"});
     long long version = r.at("schema_version").integer();
     if (version != 1)
       r.at("schema_version")
@@ -73,8 +72,7 @@ Result<Profile> parse_profile(const nlohmann::json& j, const std::string& file) 
     prov.require_object();
     std::string kind = prov.at("kind").string();
     if (kind != "measured" && kind != "derived" && kind != "synthetic")
-      prov.at("kind").fail("must be \"measured\", \"derived\" or \"synthetic\", found \"" + kind +
-                           "\"");
+      prov.at("kind").fail("must be \"measured\", \"derived\" or \"synthetic\", found \"" + kind + "\"");
     p.provenance = prov.json();
     JsonReader bs = r.at("batch_sizes");
     for (size_t i = 0; i < bs.size(); ++i) p.batch_sizes.push_back(double(bs.at(i).positive_integer()));
@@ -111,21 +109,18 @@ nlohmann::json profile_to_json(const Profile& p) {
     if (!l.layer_class.empty()) jl["class"] = l.layer_class;
     layers.push_back(jl);
   }
-  nlohmann::json device = {{"memory_bytes", p.memory_bytes},
-                           {"usable_memory_bytes", p.usable_memory_bytes}};
+  nlohmann::json device = {{"memory_bytes", p.memory_bytes}, {"usable_memory_bytes", p.usable_memory_bytes}};
   if (!p.extra_device.is_null()) device["description"] = p.extra_device;
   nlohmann::json bs = nlohmann::json::array();
   for (double b : p.batch_sizes) bs.push_back((long long)b);
-  return {{"schema_version", 1}, {"device_type", p.device_type}, {"device", device},
-          {"model", p.model},    {"input", p.input},             {"provenance", p.provenance},
-          {"batch_sizes", bs},   {"layers", layers}};
+  return {{"schema_version", 1}, {"device_type", p.device_type}, {"device", device},  {"model", p.model},
+          {"input", p.input},    {"provenance", p.provenance},   {"batch_sizes", bs}, {"layers", layers}};
 }
 
 std::string layer_list_mismatch(const Profile& a, const Profile& b) {
   if (a.model != b.model) return "model \"" + a.model + "\" differs from \"" + b.model + "\"";
   if (a.layers.size() != b.layers.size())
-    return std::to_string(a.layers.size()) + " layers differ from " +
-           std::to_string(b.layers.size());
+    return std::to_string(a.layers.size()) + " layers differ from " + std::to_string(b.layers.size());
   auto close = [](double x, double y) { return std::fabs(x - y) <= 1e-6 * std::max(1.0, std::fabs(x)); };
   for (size_t i = 0; i < a.layers.size(); ++i) {
     const auto& x = a.layers[i];

@@ -13,19 +13,24 @@ struct OpName {
   const char* token;
 };
 constexpr OpName kOps[] = {
-    {Op::forward, "F"},          {Op::backward, "B"},
-    {Op::send_activation, "SEND_F"}, {Op::recv_activation, "RECV_F"},
-    {Op::send_gradient, "SEND_B"},   {Op::recv_gradient, "RECV_B"},
-    {Op::all_reduce, "ALLREDUCE"},   {Op::optimizer_step, "OPT"},
-    {Op::replicate, "REPLICATE"},    {Op::recv_replica, "RECV_REPLICA"},
+    {Op::forward, "F"},
+    {Op::backward, "B"},
+    {Op::send_activation, "SEND_F"},
+    {Op::recv_activation, "RECV_F"},
+    {Op::send_gradient, "SEND_B"},
+    {Op::recv_gradient, "RECV_B"},
+    {Op::all_reduce, "ALLREDUCE"},
+    {Op::optimizer_step, "OPT"},
+    {Op::replicate, "REPLICATE"},
+    {Op::recv_replica, "RECV_REPLICA"},
 };
 
 bool has_microbatch(Op op) {
-  return op != Op::all_reduce && op != Op::optimizer_step && op != Op::replicate &&
-         op != Op::recv_replica;
+  return op != Op::all_reduce && op != Op::optimizer_step && op != Op::replicate && op != Op::recv_replica;
 }
-bool has_peer(Op op) { return op != Op::forward && op != Op::backward && op != Op::all_reduce &&
-                              op != Op::optimizer_step; }
+bool has_peer(Op op) {
+  return op != Op::forward && op != Op::backward && op != Op::all_reduce && op != Op::optimizer_step;
+}
 
 int overlap(std::pair<int, int> a, std::pair<int, int> b) {
   return std::max(0, std::min(a.second, b.second) - std::max(a.first, b.first));
@@ -48,9 +53,7 @@ std::string to_string(const Instruction& i) {
 }
 
 Result<Instruction> parse_instruction(const std::string& t) {
-  auto bad = [&](const std::string& why) {
-    return Error{"", "", "instruction \"" + t + "\": " + why};
-  };
+  auto bad = [&](const std::string& why) { return Error{"", "", "instruction \"" + t + "\": " + why}; };
   size_t k = 0;
   auto digits = [&]() {
     size_t start = k;
@@ -167,8 +170,7 @@ Program make_program(const CostModel& model, const Plan& plan_in,
   // Copies go out after the optimizer step, so they carry this round's weights.
   for (const ReplicaAssignment& r : replicas) {
     const StagePlan& sp = plan.stages[r.stage];
-    double bytes = c.devices[r.owner].table->param_bytes(sp.first_layer, sp.last_layer) *
-                   (1.0 + opt_factor);
+    double bytes = c.devices[r.owner].table->param_bytes(sp.first_layer, sp.last_layer) * (1.0 + opt_factor);
     prog.device[r.owner].push_back({Op::replicate, r.stage, -1, r.backup, 0, bytes, 0});
     prog.device[r.backup].push_back({Op::recv_replica, r.stage, -1, r.owner, 0, bytes, 0});
   }
@@ -186,8 +188,7 @@ std::string program_to_text(const Program& p) {
   return os.str();
 }
 
-Result<std::vector<std::vector<Instruction>>> parse_program_text(const std::string& text,
-                                                                 int num_devices) {
+Result<std::vector<std::vector<Instruction>>> parse_program_text(const std::string& text, int num_devices) {
   std::vector<std::vector<Instruction>> out(num_devices);
   std::istringstream is(text);
   std::string line;
@@ -199,16 +200,14 @@ Result<std::vector<std::vector<Instruction>>> parse_program_text(const std::stri
     std::string head;
     ls >> head;
     auto where = "line " + std::to_string(line_no);
-    if (head.empty() || head.back() != ':')
-      return Error{"", where, "must start with \"<device>:\""};
+    if (head.empty() || head.back() != ':') return Error{"", where, "must start with \"<device>:\""};
     int d = -1;
     try {
       d = std::stoi(head.substr(0, head.size() - 1));
     } catch (...) {
       return Error{"", where, "bad device \"" + head + "\""};
     }
-    if (d < 0 || d >= num_devices)
-      return Error{"", where, "device " + std::to_string(d) + " out of range"};
+    if (d < 0 || d >= num_devices) return Error{"", where, "device " + std::to_string(d) + " out of range"};
     std::string tok;
     while (ls >> tok) {
       auto in = parse_instruction(tok);

@@ -39,7 +39,9 @@ std::string grid(const Lists& p, int device, int step, const std::string& why) {
   std::ostringstream os;
   os << why << " (device " << device << ", step " << step << ")\n";
   os << "step";
-  for (int d : cols) os << "\t" << "dev" << d;
+  for (int d : cols)
+    os << "\t"
+       << "dev" << d;
   os << "\n";
   for (int s = first; s <= last; ++s) {
     bool any = false;
@@ -134,8 +136,7 @@ Result<bool> validate_program(const Lists& p) {
         case Op::replicate:
           if (opt_at < 0) return fail(d, s, "replica sent before the optimizer step");
           break;
-        case Op::recv_replica:
-          break;
+        case Op::recv_replica: break;
       }
     }
     if (stage >= 0 && opt_at < 0) return fail(d, int(p[d].size()) - 1, "no optimizer step");
@@ -168,8 +169,8 @@ Result<int> dry_run(const Lists& p) {
         } else if (i.op == Op::all_reduce) {
           bool all_there = true;
           for (int m : group[i.stage]) {
-            bool there = pc[m] < p[m].size() && p[m][pc[m]].op == Op::all_reduce &&
-                         p[m][pc[m]].stage == i.stage;
+            bool there =
+                pc[m] < p[m].size() && p[m][pc[m]].op == Op::all_reduce && p[m][pc[m]].stage == i.stage;
             all_there = all_there && there;
           }
           if (!all_there) break;

@@ -14,7 +14,8 @@ std::string label(const RunReport& r) {
   if (r.config.is_object()) {
     std::string extra;
     for (const char* k : {"network_model", "recovery"})
-      if (r.config.contains(k) && r.config[k].is_string()) extra += (extra.empty() ? "" : ", ") + r.config[k].get<std::string>();
+      if (r.config.contains(k) && r.config[k].is_string())
+        extra += (extra.empty() ? "" : ", ") + r.config[k].get<std::string>();
     if (!extra.empty()) s += " (" + extra + ")";
   }
   return s + ", scenario " + r.scenario;
@@ -108,12 +109,14 @@ std::string comparison_to_text(const ReportComparison& c, int max_rows) {
   t += "\n";
   if (!c.rounds.empty()) {
     std::vector<RoundDiff> r = c.rounds;
-    std::stable_sort(r.begin(), r.end(),
-                     [](const RoundDiff& x, const RoundDiff& y) { return std::fabs(x.error()) > std::fabs(y.error()); });
+    std::stable_sort(r.begin(), r.end(), [](const RoundDiff& x, const RoundDiff& y) {
+      return std::fabs(x.error()) > std::fabs(y.error());
+    });
     if (int(r.size()) > max_rows) r.resize(max_rows);
     t += "  largest round errors:\n  round       A (s)       B (s)    error\n";
     for (const RoundDiff& d : r)
-      t += fmt("  %5.0f", d.round) + fmt(" %11.4f", d.a_s) + fmt(" %11.4f", d.b_s) + "  " + percent(d.error()) + "\n";
+      t += fmt("  %5.0f", d.round) + fmt(" %11.4f", d.a_s) + fmt(" %11.4f", d.b_s) + "  " +
+           percent(d.error()) + "\n";
   }
   if (!c.events.empty() || c.events_only_a || c.events_only_b) {
     t += "events: " + std::to_string(c.events.size()) + " in both, " + std::to_string(c.events_only_a) +
@@ -124,11 +127,13 @@ std::string comparison_to_text(const ReportComparison& c, int max_rows) {
   }
   if (!c.ops.empty()) {
     std::vector<OpDiff> o = c.ops;
-    std::stable_sort(o.begin(), o.end(),
-                     [](const OpDiff& x, const OpDiff& y) { return std::fabs(x.b_s - x.a_s) > std::fabs(y.b_s - y.a_s); });
+    std::stable_sort(o.begin(), o.end(), [](const OpDiff& x, const OpDiff& y) {
+      return std::fabs(x.b_s - x.a_s) > std::fabs(y.b_s - y.a_s);
+    });
     if (int(o.size()) > max_rows) o.resize(max_rows);
     t += "busy time per device and instruction (largest differences; " + std::to_string(c.ops.size()) +
-         " kinds in all):\n  device        op          stage  count A  count B       A (s)       B (s)    error\n";
+         " kinds in all):\n  device        op          stage  count A  count B       A (s)       B (s)    "
+         "error\n";
     for (const OpDiff& d : o) {
       char line[200];
       std::snprintf(line, sizeof line, "  %-13s %-11s %5d  %7d  %7d %11.4f %11.4f  ", d.device.c_str(),
@@ -140,12 +145,19 @@ std::string comparison_to_text(const ReportComparison& c, int max_rows) {
 }
 
 nlohmann::json comparison_to_json(const ReportComparison& c) {
-  nlohmann::json rounds = nlohmann::json::array(), ops = nlohmann::json::array(), events = nlohmann::json::array();
+  nlohmann::json rounds = nlohmann::json::array(), ops = nlohmann::json::array(),
+                 events = nlohmann::json::array();
   for (const RoundDiff& d : c.rounds)
     rounds.push_back({{"round", d.round}, {"a_s", d.a_s}, {"b_s", d.b_s}, {"error", d.error()}});
   for (const OpDiff& d : c.ops)
-    ops.push_back({{"device", d.device}, {"op", d.op}, {"stage", d.stage}, {"count_a", d.count_a},
-                   {"count_b", d.count_b}, {"a_s", d.a_s}, {"b_s", d.b_s}, {"error", d.error()}});
+    ops.push_back({{"device", d.device},
+                   {"op", d.op},
+                   {"stage", d.stage},
+                   {"count_a", d.count_a},
+                   {"count_b", d.count_b},
+                   {"a_s", d.a_s},
+                   {"b_s", d.b_s},
+                   {"error", d.error()}});
   for (const EventDiff& e : c.events)
     events.push_back({{"kind", e.kind}, {"occurrence", e.occurrence}, {"a_s", e.a_s}, {"b_s", e.b_s}});
   return {{"a", c.label_a},

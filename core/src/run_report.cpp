@@ -10,12 +10,19 @@ namespace asteroid {
 nlohmann::json report_to_json(const RunReport& r) {
   nlohmann::json rounds = nlohmann::json::array();
   for (const RoundRecord& x : r.rounds)
-    rounds.push_back({{"round", x.round}, {"start_s", x.start}, {"end_s", x.end},
-                      {"samples", x.samples}, {"plan_id", x.plan_id}});
+    rounds.push_back({{"round", x.round},
+                      {"start_s", x.start},
+                      {"end_s", x.end},
+                      {"samples", x.samples},
+                      {"plan_id", x.plan_id}});
   nlohmann::json spans = nlohmann::json::array();
   for (const Span& s : r.spans)
-    spans.push_back({{"device", r.devices[s.device]}, {"op", s.op}, {"stage", s.stage},
-                     {"microbatch", s.microbatch}, {"round", s.round}, {"start_s", s.start},
+    spans.push_back({{"device", r.devices[s.device]},
+                     {"op", s.op},
+                     {"stage", s.stage},
+                     {"microbatch", s.microbatch},
+                     {"round", s.round},
+                     {"start_s", s.start},
                      {"end_s", s.end}});
   nlohmann::json events = nlohmann::json::array();
   for (const RunEvent& e : r.events) {
@@ -33,32 +40,55 @@ nlohmann::json report_to_json(const RunReport& r) {
   nlohmann::json memory = nlohmann::json::object();
   for (size_t d = 0; d < r.devices.size() && d < r.peak_memory_bytes.size(); ++d)
     memory[r.devices[d]] = r.peak_memory_bytes[d];
-  return {{"scenario", r.scenario}, {"backend", r.backend},   {"config", r.config},
-          {"plans", plans},         {"rounds", rounds},       {"events", events},
-          {"peak_memory_bytes", memory}, {"summary", r.summary}, {"spans", spans}};
+  return {
+      {"scenario", r.scenario}, {"backend", r.backend}, {"config", r.config},          {"plans", plans},
+      {"rounds", rounds},       {"events", events},     {"peak_memory_bytes", memory}, {"summary", r.summary},
+      {"spans", spans}};
 }
 
 std::string report_to_chrome_trace(const RunReport& r) {
   nlohmann::json ev = nlohmann::json::array();
   const int coordinator_tid = int(r.devices.size());
   for (size_t d = 0; d < r.devices.size(); ++d)
-    ev.push_back({{"ph", "M"}, {"pid", 0}, {"tid", int(d)}, {"name", "thread_name"},
+    ev.push_back({{"ph", "M"},
+                  {"pid", 0},
+                  {"tid", int(d)},
+                  {"name", "thread_name"},
                   {"args", {{"name", r.devices[d]}}}});
-  ev.push_back({{"ph", "M"}, {"pid", 0}, {"tid", coordinator_tid}, {"name", "thread_name"},
+  ev.push_back({{"ph", "M"},
+                {"pid", 0},
+                {"tid", coordinator_tid},
+                {"name", "thread_name"},
                 {"args", {{"name", "coordinator"}}}});
   for (const Span& s : r.spans) {
-    std::string name = std::to_string(s.stage) + s.op + (s.microbatch >= 0 ? std::to_string(s.microbatch) : "");
-    ev.push_back({{"ph", "X"}, {"pid", 0}, {"tid", s.device}, {"name", name}, {"cat", s.op},
-                  {"ts", s.start * 1e6}, {"dur", (s.end - s.start) * 1e6},
+    std::string name =
+        std::to_string(s.stage) + s.op + (s.microbatch >= 0 ? std::to_string(s.microbatch) : "");
+    ev.push_back({{"ph", "X"},
+                  {"pid", 0},
+                  {"tid", s.device},
+                  {"name", name},
+                  {"cat", s.op},
+                  {"ts", s.start * 1e6},
+                  {"dur", (s.end - s.start) * 1e6},
                   {"args", {{"round", s.round}}}});
   }
   for (const RunEvent& e : r.events) {
     if (e.duration_s > 0)
-      ev.push_back({{"ph", "X"}, {"pid", 0}, {"tid", coordinator_tid}, {"name", e.kind},
-                    {"ts", e.time * 1e6}, {"dur", e.duration_s * 1e6}, {"args", {{"detail", e.detail}}}});
+      ev.push_back({{"ph", "X"},
+                    {"pid", 0},
+                    {"tid", coordinator_tid},
+                    {"name", e.kind},
+                    {"ts", e.time * 1e6},
+                    {"dur", e.duration_s * 1e6},
+                    {"args", {{"detail", e.detail}}}});
     else
-      ev.push_back({{"ph", "i"}, {"s", "g"}, {"pid", 0}, {"tid", coordinator_tid}, {"name", e.kind},
-                    {"ts", e.time * 1e6}, {"args", {{"detail", e.detail}, {"device", e.device}}}});
+      ev.push_back({{"ph", "i"},
+                    {"s", "g"},
+                    {"pid", 0},
+                    {"tid", coordinator_tid},
+                    {"name", e.kind},
+                    {"ts", e.time * 1e6},
+                    {"args", {{"detail", e.detail}, {"device", e.device}}}});
   }
   return nlohmann::json{{"traceEvents", ev}, {"displayTimeUnit", "ms"}}.dump() + "\n";
 }
@@ -99,7 +129,8 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
     };
     if (r.has("peak_memory_bytes")) {
       JsonReader m = r.at("peak_memory_bytes");
-      for (const std::string& name : m.keys()) out.peak_memory_bytes[device_index(name)] = m.at(name.c_str()).number();
+      for (const std::string& name : m.keys())
+        out.peak_memory_bytes[device_index(name)] = m.at(name.c_str()).number();
     }
     if (r.has("plans")) {
       JsonReader ps = r.at("plans");

@@ -56,9 +56,12 @@ void parse_network(const JsonReader& r, Scenario& s) {
   s.network.latency_s = r.at("latency").seconds();
   if (r.has("topology")) {
     std::string t = r.at("topology").string();
-    if (t == "star") s.network.topology = Topology::star;
-    else if (t == "wifi") s.network.topology = Topology::wifi;
-    else r.at("topology").fail("must be \"star\" or \"wifi\", found \"" + t + "\"");
+    if (t == "star")
+      s.network.topology = Topology::star;
+    else if (t == "wifi")
+      s.network.topology = Topology::wifi;
+    else
+      r.at("topology").fail("must be \"star\" or \"wifi\", found \"" + t + "\"");
   }
   if (!r.has("overrides")) return;
   JsonReader ov = r.at("overrides");
@@ -85,10 +88,14 @@ void parse_training(const JsonReader& r, Scenario& s) {
   if (r.has("rounds")) s.training.rounds = int(r.at("rounds").positive_integer());
   if (r.has("optimizer")) {
     std::string o = r.at("optimizer").string();
-    if (o == "sgd") s.training.optimizer = Optimizer::sgd;
-    else if (o == "sgd_momentum") s.training.optimizer = Optimizer::sgd_momentum;
-    else if (o == "adam") s.training.optimizer = Optimizer::adam;
-    else r.at("optimizer").fail("must be sgd, sgd_momentum or adam, found \"" + o + "\"");
+    if (o == "sgd")
+      s.training.optimizer = Optimizer::sgd;
+    else if (o == "sgd_momentum")
+      s.training.optimizer = Optimizer::sgd_momentum;
+    else if (o == "adam")
+      s.training.optimizer = Optimizer::adam;
+    else
+      r.at("optimizer").fail("must be sgd, sgd_momentum or adam, found \"" + o + "\"");
   }
 }
 
@@ -98,13 +105,14 @@ void parse_planner(const JsonReader& r, Scenario& s) {
   if (r.has("latency_model")) {
     s.planner.latency_model = r.at("latency_model").string();
     if (s.planner.latency_model != "pipeline" && s.planner.latency_model != "paper")
-      r.at("latency_model").fail("must be \"pipeline\" or \"paper\", found \"" + s.planner.latency_model + "\"");
+      r.at("latency_model")
+          .fail("must be \"pipeline\" or \"paper\", found \"" + s.planner.latency_model + "\"");
   }
   if (r.has("strategy")) {
     s.planner.strategy = r.at("strategy").string();
     if (!is_strategy_name(s.planner.strategy))
-      r.at("strategy").fail("unknown strategy \"" + s.planner.strategy + "\" (known: " +
-                            strategy_name_list() + ")");
+      r.at("strategy")
+          .fail("unknown strategy \"" + s.planner.strategy + "\" (known: " + strategy_name_list() + ")");
   }
   if (r.has("microbatch_sizes")) {
     JsonReader mb = r.at("microbatch_sizes");
@@ -121,8 +129,8 @@ void parse_planner(const JsonReader& r, Scenario& s) {
 }
 
 void parse_faults(const JsonReader& r, Scenario& s) {
-  r.allow_only({"heartbeat_interval", "missed_heartbeats", "replication_interval_rounds",
-                "recovery", "events"});
+  r.allow_only(
+      {"heartbeat_interval", "missed_heartbeats", "replication_interval_rounds", "recovery", "events"});
   FaultSpec& f = s.faults;
   if (r.has("heartbeat_interval")) {
     f.heartbeat_interval_s = r.at("heartbeat_interval").seconds();
@@ -147,18 +155,24 @@ void parse_faults(const JsonReader& r, Scenario& s) {
     fe.device = e.at("device").string();
     if (s.device_index(fe.device) < 0) e.at("device").fail("unknown device \"" + fe.device + "\"");
     std::string kind = e.at("kind").string();
-    if (kind == "leave") fe.kind = FaultKind::leave;
-    else if (kind == "slowdown") fe.kind = FaultKind::slowdown;
-    else if (kind == "link_slowdown") fe.kind = FaultKind::link_slowdown;
-    else e.at("kind").fail("must be leave, slowdown or link_slowdown, found \"" + kind + "\"");
+    if (kind == "leave")
+      fe.kind = FaultKind::leave;
+    else if (kind == "slowdown")
+      fe.kind = FaultKind::slowdown;
+    else if (kind == "link_slowdown")
+      fe.kind = FaultKind::link_slowdown;
+    else
+      e.at("kind").fail("must be leave, slowdown or link_slowdown, found \"" + kind + "\"");
     if (fe.kind == FaultKind::slowdown) {
       fe.factor = e.at("factor").number();
       if (fe.factor <= 0 || fe.factor > 1e6) e.at("factor").fail("must be a positive speed factor");
     } else if (e.has("factor")) {
       e.at("factor").fail("only a slowdown has a factor");
     }
-    if (fe.kind == FaultKind::link_slowdown) fe.bandwidth_Bps = e.at("bandwidth").bandwidth();
-    else if (e.has("bandwidth")) e.at("bandwidth").fail("only a link_slowdown has a bandwidth");
+    if (fe.kind == FaultKind::link_slowdown)
+      fe.bandwidth_Bps = e.at("bandwidth").bandwidth();
+    else if (e.has("bandwidth"))
+      e.at("bandwidth").fail("only a link_slowdown has a bandwidth");
     f.events.push_back(fe);
   }
   std::stable_sort(f.events.begin(), f.events.end(),
@@ -182,8 +196,8 @@ Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file
   s.file = file;
   try {
     JsonReader r(j, "");
-    r.allow_only({"schema_version", "name", "description", "cluster", "model", "training",
-                  "planner", "traces", "faults"});
+    r.allow_only({"schema_version", "name", "description", "cluster", "model", "training", "planner",
+                  "traces", "faults"});
     long long version = r.at("schema_version").integer();
     if (version != 1)
       r.at("schema_version")
@@ -228,8 +242,9 @@ Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file
         traces.at(type.c_str()).fail("trace " + e.str());
       }
       if (p->model != s.model)
-        traces.at(type.c_str()).fail("trace \"" + path + "\" is for model \"" + p->model +
-                                     "\", but the scenario's model is \"" + s.model + "\"");
+        traces.at(type.c_str())
+            .fail("trace \"" + path + "\" is for model \"" + p->model + "\", but the scenario's model is \"" +
+                  s.model + "\"");
       if (p->device_type != type)
         traces.at(type.c_str()).fail("trace \"" + path + "\" is for device type \"" + p->device_type + "\"");
       s.profiles[type] = std::move(p).value();
@@ -240,8 +255,8 @@ Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file
       }
       std::string diff = layer_list_mismatch(*first, s.profiles[type]);
       if (!diff.empty())
-        traces.at(type.c_str()).fail("layer list disagrees with the trace of \"" + first_type +
-                                     "\": " + diff);
+        traces.at(type.c_str())
+            .fail("layer list disagrees with the trace of \"" + first_type + "\": " + diff);
     }
     return s;
   } catch (const InputError& e) {

@@ -123,8 +123,8 @@ StrategyResult pipedream_strategy(const CostModel& m, PlannerOptions opt) {
   o.ignore_memory = true;
   o.ignore_network = true;
   opt.share_rule = ShareRule::even;
-  return plan_in_view("pipedream", m, homogeneous_view(m.cluster(), reference_device(m.cluster()), true),
-                      o, opt);
+  return plan_in_view("pipedream", m, homogeneous_view(m.cluster(), reference_device(m.cluster()), true), o,
+                      opt);
 }
 
 // DAPPLE (Fan et al., "DAPPLE: A Pipelined Data Parallel Approach for Training Large Models",
@@ -135,8 +135,8 @@ StrategyResult dapple_strategy(const CostModel& m, PlannerOptions opt) {
   CostOptions o = m.options();
   o.ignore_memory = true;
   opt.share_rule = ShareRule::even;
-  return plan_in_view("dapple", m, homogeneous_view(m.cluster(), reference_device(m.cluster()), true),
-                      o, opt);
+  return plan_in_view("dapple", m, homogeneous_view(m.cluster(), reference_device(m.cluster()), true), o,
+                      opt);
 }
 
 // Alpa (Zheng et al., "Alpa: Automating Inter- and Intra-Operator Parallelism for Distributed Deep
@@ -148,8 +148,7 @@ StrategyResult alpa_strategy(const CostModel& m, PlannerOptions opt) {
   CostOptions o = m.options();
   o.ignore_network = true;
   opt.share_rule = ShareRule::even;
-  return plan_in_view("alpa", m, homogeneous_view(m.cluster(), reference_device(m.cluster()), false),
-                      o, opt);
+  return plan_in_view("alpa", m, homogeneous_view(m.cluster(), reference_device(m.cluster()), false), o, opt);
 }
 
 // HetPipe (Park et al., "HetPipe: Enabling Large DNN Training on (Whimpy) Heterogeneous GPU
@@ -166,8 +165,7 @@ StrategyResult hetpipe_strategy(const CostModel& m, PlannerOptions opt) {
 
 }  // namespace
 
-StrategyResult run_strategy(const std::string& name, const CostModel& model,
-                            const PlannerOptions& base) {
+StrategyResult run_strategy(const std::string& name, const CostModel& model, const PlannerOptions& base) {
   if (name == "asteroid") return asteroid_strategy(model, base);
   if (name == "device") return device_strategy(model, base);
   if (name == "dp") return dp_strategy(model);
@@ -202,17 +200,20 @@ Result<Evaluation> backend_plan(const Scenario& s, const CostModel& model, const
   if (!plan_file.empty()) {
     auto j = read_json_file(plan_file);
     if (!j) return j.error();
-    auto p = plan_from_json(j.value(), model.cluster(), model.num_layers(), s.training.batch_size, plan_file, "");
+    auto p =
+        plan_from_json(j.value(), model.cluster(), model.num_layers(), s.training.batch_size, plan_file, "");
     if (!p) return p.error();
     plan = p.value();
   } else {
     std::string name = strategy.empty() ? s.planner.strategy : strategy;
     StrategyResult r = run_strategy(name, model, planner_options(s));
-    if (!r.evaluation.feasible) return Error{s.file, "", "strategy " + name + " finds no plan: " + r.evaluation.reason};
+    if (!r.evaluation.feasible)
+      return Error{s.file, "", "strategy " + name + " finds no plan: " + r.evaluation.reason};
     plan = r.evaluation.plan;
   }
   Evaluation ev = model.evaluate(plan);
-  if (!ev.feasible) return Error{plan_file.empty() ? s.file : plan_file, "", "plan does not fit: " + ev.reason};
+  if (!ev.feasible)
+    return Error{plan_file.empty() ? s.file : plan_file, "", "plan does not fit: " + ev.reason};
   return ev;
 }
 

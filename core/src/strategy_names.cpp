@@ -5,7 +5,7 @@
 namespace asteroid {
 
 const std::vector<std::string>& strategy_names() {
-  static const std::vector<std::string> names = {"asteroid", "device",  "dp",   "pp",
+  static const std::vector<std::string> names = {"asteroid",  "device", "dp",   "pp",
                                                  "pipedream", "dapple", "alpa", "hetpipe"};
   return names;
 }

@@ -25,8 +25,8 @@ std::optional<double> parse_with(const std::string& text, const UnitTable& table
   while (*end == ' ') ++end;
   std::string unit(end);
   if (unit.empty()) {
-    *why = "\"" + text + "\" has no unit; write the " + kind + " with a unit such as \"" +
-           std::string(text) + table.front().first + "\"";
+    *why = "\"" + text + "\" has no unit; write the " + kind + " with a unit such as \"" + std::string(text) +
+           table.front().first + "\"";
     return std::nullopt;
   }
   if (!std::isfinite(number) || number < 0) {
@@ -44,23 +44,28 @@ std::optional<double> parse_with(const std::string& text, const UnitTable& table
 }  // namespace
 
 std::optional<double> parse_bytes(const std::string& text, std::string* why) {
-  static const UnitTable table = {
-      {"GiB", 1073741824.0}, {"MiB", 1048576.0}, {"KiB", 1024.0}, {"TiB", 1099511627776.0},
-      {"B", 1.0},           {"kB", 1e3},         {"KB", 1e3},     {"MB", 1e6},
-      {"GB", 1e9},          {"TB", 1e12}};
+  static const UnitTable table = {{"GiB", 1073741824.0},
+                                  {"MiB", 1048576.0},
+                                  {"KiB", 1024.0},
+                                  {"TiB", 1099511627776.0},
+                                  {"B", 1.0},
+                                  {"kB", 1e3},
+                                  {"KB", 1e3},
+                                  {"MB", 1e6},
+                                  {"GB", 1e9},
+                                  {"TB", 1e12}};
   return parse_with(text, table, "size", why);
 }
 
 std::optional<double> parse_seconds(const std::string& text, std::string* why) {
-  static const UnitTable table = {{"ms", 1e-3}, {"s", 1.0}, {"us", 1e-6}, {"ns", 1e-9},
-                                  {"min", 60.0}, {"h", 3600.0}};
+  static const UnitTable table = {{"ms", 1e-3}, {"s", 1.0},    {"us", 1e-6},
+                                  {"ns", 1e-9}, {"min", 60.0}, {"h", 3600.0}};
   return parse_with(text, table, "duration", why);
 }
 
 std::optional<double> parse_bandwidth(const std::string& text, std::string* why) {
-  static const UnitTable table = {{"Mbps", 1e6 / 8}, {"Gbps", 1e9 / 8}, {"kbps", 1e3 / 8},
-                                  {"bps", 1.0 / 8},  {"MBps", 1e6},     {"GBps", 1e9},
-                                  {"kBps", 1e3},     {"Bps", 1.0}};
+  static const UnitTable table = {{"Mbps", 1e6 / 8}, {"Gbps", 1e9 / 8}, {"kbps", 1e3 / 8}, {"bps", 1.0 / 8},
+                                  {"MBps", 1e6},     {"GBps", 1e9},     {"kBps", 1e3},     {"Bps", 1.0}};
   auto v = parse_with(text, table, "bandwidth", why);
   if (v && *v <= 0) {
     *why = "\"" + text + "\" must be a positive bandwidth";

@@ -5,8 +5,7 @@
 namespace asteroid {
 
 WeightLedger::WeightLedger(int devices, int layers)
-    : devices_(devices), layers_(layers),
-      held_(devices + 1, std::vector<std::set<int>>(layers)) {}
+    : devices_(devices), layers_(layers), held_(devices + 1, std::vector<std::set<int>>(layers)) {}
 
 void WeightLedger::add(int holder, int first, int last, int version) {
   for (int l = first; l <= last; ++l) held_[holder][l].insert(version);

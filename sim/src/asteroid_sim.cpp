@@ -3,8 +3,8 @@
 // Simulates the scenario's training with SimGrid and writes DIR/report.json, DIR/trace.json and
 // DIR/rounds.csv (DIR defaults to out/<scenario name>/). Bad input: one line on stderr, exit 2.
 // Exit 1 when training could not go on (no plan fits on the survivors).
-#include <simgrid/s4u.hpp>
 #include <xbt/log.h>
+#include <simgrid/s4u.hpp>
 
 #include <filesystem>
 #include <iostream>
@@ -44,19 +44,33 @@ Args parse_args(int argc, char** argv) {
   CliArgs args(argc, argv, [](const std::string& m) { fail(m); });
   while (args.next()) {
     const std::string& s = args.arg();
-    if (s == "--rounds") a.rounds = int(args.number(1, true));
-    else if (s == "--strategy") a.strategy = args.value();
-    else if (s == "--plan") a.plan = args.value();
-    else if (s == "--recovery") a.recovery = args.value();
-    else if (s == "-o" || s == "--output") a.output = args.value();
-    else if (s == "--network") a.network = args.value();
-    else if (s == "--replicate") a.replicate = 1;
-    else if (s == "--no-replicate") a.replicate = 0;
-    else if (s == "--no-spans") a.spans = false;
-    else if (s == "-h" || s == "--help") { std::cout << kUsage; std::exit(0); }
-    else if (args.is_option()) fail("unknown option " + s + " (see --help)");
-    else if (a.scenario.empty()) a.scenario = s;
-    else fail("more than one scenario given (\"" + a.scenario + "\" and \"" + s + "\")");
+    if (s == "--rounds")
+      a.rounds = int(args.number(1, true));
+    else if (s == "--strategy")
+      a.strategy = args.value();
+    else if (s == "--plan")
+      a.plan = args.value();
+    else if (s == "--recovery")
+      a.recovery = args.value();
+    else if (s == "-o" || s == "--output")
+      a.output = args.value();
+    else if (s == "--network")
+      a.network = args.value();
+    else if (s == "--replicate")
+      a.replicate = 1;
+    else if (s == "--no-replicate")
+      a.replicate = 0;
+    else if (s == "--no-spans")
+      a.spans = false;
+    else if (s == "-h" || s == "--help") {
+      std::cout << kUsage;
+      std::exit(0);
+    } else if (args.is_option())
+      fail("unknown option " + s + " (see --help)");
+    else if (a.scenario.empty())
+      a.scenario = s;
+    else
+      fail("more than one scenario given (\"" + a.scenario + "\" and \"" + s + "\")");
   }
   if (a.scenario.empty()) fail("no scenario given (see --help)");
   if (a.network != "textbook" && a.network != "default")
@@ -119,9 +133,12 @@ int main(int argc, char** argv) {
   sim::Simulation simulation(in);
   sim::SimResult result = simulation.run();
   RunReport& rep = result.report;
-  rep.config = {{"network_model", args.network}, {"topology", s.network.topology == Topology::wifi ? "wifi" : "star"},
-                {"recovery", to_string(cc.recovery)}, {"replicate", cc.replicate},
-                {"rounds", in.rounds}, {"heartbeat_interval_s", cc.heartbeat_interval_s},
+  rep.config = {{"network_model", args.network},
+                {"topology", s.network.topology == Topology::wifi ? "wifi" : "star"},
+                {"recovery", to_string(cc.recovery)},
+                {"replicate", cc.replicate},
+                {"rounds", in.rounds},
+                {"heartbeat_interval_s", cc.heartbeat_interval_s},
                 {"missed_heartbeats", cc.missed_heartbeats}};
   rep.summary = sim::summarize(result, model.cluster());
   rep.summary["predicted_round_latency_s"] = ev.round_latency_s;
@@ -143,8 +160,8 @@ int main(int argc, char** argv) {
     bare.erase("predicted_schedule_latency_s");
     auto p = plan_from_json(bare, model.cluster(), model.num_layers(), s.training.batch_size, "", "");
     std::cout << "plan " << id << ": " << (p ? sim::plan_text(p.value(), model.cluster()) : "?\n");
-    std::cout << "  predicted round latency "
-              << rep.plans[id]["predicted_round_latency_s"].get<double>() << " s\n";
+    std::cout << "  predicted round latency " << rep.plans[id]["predicted_round_latency_s"].get<double>()
+              << " s\n";
   }
   std::cout << sim::summary_text(rep.summary);
   std::cout << "wrote " << dir << "/report.json, trace.json, rounds.csv\n";

@@ -13,15 +13,15 @@ namespace asteroid::sim {
 inline char kToken = 0;
 
 inline const char* kCoordinatorMailbox = "coordinator";
-constexpr double kControlBytes = 64;        // a heartbeat or an overdue notice on the wire
-constexpr double kTransferTimeout = 3600;   // state copies: a bound, so that no put/get waits forever
-constexpr double kStallTimeout = 600;       // no round committed for this long: the run is stuck
+constexpr double kControlBytes = 64;       // a heartbeat or an overdue notice on the wire
+constexpr double kTransferTimeout = 3600;  // state copies: a bound, so that no put/get waits forever
+constexpr double kStallTimeout = 600;      // no round committed for this long: the run is stuck
 
 enum class ControlKind { heartbeat, overdue };
 struct ControlMessage {
   ControlKind kind;
-  int device;  // the sender
-  int peer;    // overdue: the device the message was expected from
+  int device;         // the sender
+  int peer;           // overdue: the device the message was expected from
   double sent_s = 0;  // simulated time it was sent: a heartbeat proves the device alive then, even
                       // if the coordinator reads it later (it may be busy moving state)
 };
@@ -41,13 +41,13 @@ inline std::string message_name(int epoch, int round, int device, const Instruct
     default: break;
   }
   return "e" + std::to_string(epoch) + "/r" + std::to_string(round) + "/" + channel +
-         std::to_string(in.microbatch) + "/s" + std::to_string(stage) + "/" + std::to_string(from) +
-         ">" + std::to_string(to);
+         std::to_string(in.microbatch) + "/s" + std::to_string(stage) + "/" + std::to_string(from) + ">" +
+         std::to_string(to);
 }
 
 inline std::string ring_name(int epoch, int round, int stage, int step, int from, int to) {
-  return "e" + std::to_string(epoch) + "/r" + std::to_string(round) + "/AR/s" + std::to_string(stage) +
-         "/k" + std::to_string(step) + "/" + std::to_string(from) + ">" + std::to_string(to);
+  return "e" + std::to_string(epoch) + "/r" + std::to_string(round) + "/AR/s" + std::to_string(stage) + "/k" +
+         std::to_string(step) + "/" + std::to_string(from) + ">" + std::to_string(to);
 }
 
 }  // namespace asteroid::sim

@@ -86,8 +86,7 @@ Platform build_overridden_star(const Cluster& c, const NetworkSpec& net, const F
 }
 
 Platform build_platform(const Cluster& c, const NetworkSpec& net, const FaultSpec& faults) {
-  if (net.topology == Topology::star && !net.overrides.empty())
-    return build_overridden_star(c, net, faults);
+  if (net.topology == Topology::star && !net.overrides.empty()) return build_overridden_star(c, net, faults);
   Platform p;
   auto* zone = sg4::create_star_zone("cluster");
   sg4::Link* air = nullptr;
@@ -103,8 +102,8 @@ Platform build_platform(const Cluster& c, const NetworkSpec& net, const FaultSpe
     auto* l = zone->create_split_duplex_link("link_" + h->get_name(), net.bandwidth_Bps)
                   ->set_latency(net.latency_s / 2)
                   ->seal();
-    zone->add_route(h->get_netpoint(), nullptr, nullptr, nullptr,
-                    {{l, sg4::LinkInRoute::Direction::UP}}, true);
+    zone->add_route(h->get_netpoint(), nullptr, nullptr, nullptr, {{l, sg4::LinkInRoute::Direction::UP}},
+                    true);
     p.links.push_back(l);
   };
   for (const Device& d : c.devices) {

@@ -27,8 +27,8 @@ void Simulation::coordinator_actor() {
     const double now = sg4::Engine::get_clock();
     if (now > last_commit_end_ + kStallTimeout && !coord_.recovering()) {
       // Nothing committed for so long that something is stuck: stop rather than run forever.
-      result_.report.events.push_back({now, "abort", "", "no round committed for " +
-                                       std::to_string(kStallTimeout) + " s", 0});
+      result_.report.events.push_back(
+          {now, "abort", "", "no round committed for " + std::to_string(kStallTimeout) + " s", 0});
       finished_ = true;
       result_.end_s = now;
       break;
@@ -63,8 +63,8 @@ void Simulation::coordinator_actor() {
     if (std::find(reported.begin(), reported.end(), key) == reported.end()) {
       reported.push_back(key);
       const auto& names = result_.report.devices;
-      result_.report.events.push_back({t, "message_overdue", names[msg->device],
-                                       "waiting for " + names[msg->peer], 0});
+      result_.report.events.push_back(
+          {t, "message_overdue", names[msg->device], "waiting for " + names[msg->peer], 0});
     }
     call([&] { return coord_.message_overdue(msg->peer, t); });
   }
@@ -113,10 +113,10 @@ void Simulation::carry_out(const std::vector<Action>& actions, double planning_w
         const double done = sg4::Engine::get_clock();
         double bytes = 0;
         for (const StateTransfer& t : a.transfers) bytes += t.bytes;
-        result_.report.events.push_back({now, "state_transfer", "",
-                                         std::to_string(a.transfers.size()) + " transfers, " +
-                                             std::to_string(bytes / 1e6) + " MB",
-                                         done - now});
+        result_.report.events.push_back(
+            {now, "state_transfer", "",
+             std::to_string(a.transfers.size()) + " transfers, " + std::to_string(bytes / 1e6) + " MB",
+             done - now});
         if (rec) rec->transfer_s = done - now, rec->transfer_bytes = bytes;
         carry_out(coord_.state_transferred(done), 0);
         return;
@@ -127,8 +127,7 @@ void Simulation::carry_out(const std::vector<Action>& actions, double planning_w
         if (rec) rec->replay_round = a.round;
         break;
       case ActionKind::resume:
-        result_.report.events.push_back(
-            {now, "resume", "", "plan " + std::to_string(a.plan_id), 0});
+        result_.report.events.push_back({now, "resume", "", "plan " + std::to_string(a.plan_id), 0});
         if (rec) rec->resume_s = now;
         start_workers(a.plan_id, next_commit_);
         break;

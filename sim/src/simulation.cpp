@@ -54,10 +54,9 @@ void Simulation::start_workers(int plan_id, int first_round) {
         q = std::make_shared<SendQueue>();
         workers_.push_back(sg4::Actor::create("sender", platform_.hosts[d], [this, q] { sender(q); }));
       }
-      workers_.push_back(sg4::Actor::create("worker_" + in_.model->cluster().devices[d].name,
-                                       platform_.hosts[d], [this, d, epoch, plan_id, first_round] {
-                                         worker(d, epoch, plan_id, first_round);
-                                       }));
+      workers_.push_back(sg4::Actor::create(
+          "worker_" + in_.model->cluster().devices[d].name, platform_.hosts[d],
+          [this, d, epoch, plan_id, first_round] { worker(d, epoch, plan_id, first_round); }));
     }
 }
 

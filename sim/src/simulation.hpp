@@ -44,7 +44,7 @@ struct SimInput {
 struct RecoveryRecord {
   std::string device;
   double failure_s = -1, detection_s = -1, replan_s = 0, transfer_s = 0, resume_s = -1;
-  double replayed_s = -1;  // when the interrupted round committed again
+  double replayed_s = -1;      // when the interrupted round committed again
   int replay_round = -1;       // the first round run again (the checkpoint's next)
   int interrupted_round = -1;  // the round in progress at the failure
   double transfer_bytes = 0;
@@ -54,9 +54,9 @@ struct RecoveryRecord {
 struct SimResult {
   RunReport report;
   std::vector<RecoveryRecord> recoveries;
-  int min_copies = 0;          // fewest surviving copies any layer's checkpoint had at a commit
+  int min_copies = 0;  // fewest surviving copies any layer's checkpoint had at a commit
   bool weights_lost = false;
-  bool completed = false;      // every round committed
+  bool completed = false;  // every round committed
   double end_s = 0;
 };
 
@@ -108,13 +108,13 @@ class Simulation {
   Platform platform_;
   Coordinator coord_;
   WeightLedger ledger_;
-  std::vector<Program> plain_, replicated_;  // by plan id
-  std::vector<simgrid::s4u::ActorPtr> workers_;  // device actors and their senders
+  std::vector<Program> plain_, replicated_;                        // by plan id
+  std::vector<simgrid::s4u::ActorPtr> workers_;                    // device actors and their senders
   std::vector<std::array<std::shared_ptr<SendQueue>, 2>> queues_;  // per device: [0] F, [1] B
   std::vector<bool> host_on_;
   int epoch_ = 0;
-  int worker_count_ = 0;  // devices that run the current plan's Program
-  std::map<int, RoundState> rounds_;  // of the current epoch
+  int worker_count_ = 0;               // devices that run the current plan's Program
+  std::map<int, RoundState> rounds_;   // of the current epoch
   std::map<int, bool> copy_decision_;  // of the current epoch: round -> copies sent
   int next_commit_ = 0;
   double last_commit_end_ = 0;

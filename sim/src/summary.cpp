@@ -97,7 +97,8 @@ std::string summary_text(const nlohmann::json& s) {
       os << "  replay         " << fmt("%.3f", f["replay_s"].get<double>()) << " s (rounds "
          << f["replay_round"].get<int>() << "-" << f["interrupted_round"].get<int>()
          << ", from the checkpoint to the interrupted round)\n";
-      os << "  recovery total " << fmt("%.3f", f["recovery_s"].get<double>()) << " s, failure to the interrupted round committed\n";
+      os << "  recovery total " << fmt("%.3f", f["recovery_s"].get<double>())
+         << " s, failure to the interrupted round committed\n";
     }
     os << "  throughput     " << fmt("%.2f", f["throughput_before"].get<double>()) << " samples/s before, ";
     if (f.contains("throughput_after"))

@@ -20,8 +20,7 @@ void Simulation::worker(int d, int epoch, int plan_id, int first_round) {
   }
 }
 
-void Simulation::run_round(int d, int epoch, int plan_id, int r,
-                           const std::vector<Instruction>& list) {
+void Simulation::run_round(int d, int epoch, int plan_id, int r, const std::vector<Instruction>& list) {
   // Receives are posted first: data moves as soon as its sender sends it.
   std::vector<sg4::CommPtr> posted(list.size());
   std::vector<char*> sinks(list.size(), nullptr);
@@ -44,8 +43,7 @@ void Simulation::run_round(int d, int epoch, int plan_id, int r,
         span(d, op_token(in.op), in.stage, in.microbatch, r, t0);
         break;
       case Op::send_activation:
-      case Op::send_gradient:
-      {
+      case Op::send_gradient: {
         auto& q = *queues_[d][in.op == Op::send_activation ? 0 : 1];
         q.items.push_back({message_name(epoch, r, d, in), uint64_t(in.bytes)});
         q.ready->release();
@@ -72,16 +70,13 @@ void Simulation::run_round(int d, int epoch, int plan_id, int r,
         if (it->second) replicate(d, epoch, r, in);
         break;
       }
-      case Op::recv_replica:
-        receive_replica(d, epoch, r, in);
-        break;
+      case Op::recv_replica: receive_replica(d, epoch, r, in); break;
     }
   }
 }
 
 void Simulation::wait_recv(const sg4::CommPtr& comm, int d, int peer) {
-  const double overdue =
-      coord_.config().missed_heartbeats * coord_.config().heartbeat_interval_s;
+  const double overdue = coord_.config().missed_heartbeats * coord_.config().heartbeat_interval_s;
   auto* coordinator = sg4::Mailbox::by_name(kCoordinatorMailbox);
   std::vector<sg4::CommPtr> one = {comm};
   for (;;) {
@@ -90,12 +85,15 @@ void Simulation::wait_recv(const sg4::CommPtr& comm, int d, int peer) {
     } catch (const simgrid::NetworkFailureException&) {
       // The sender died mid-transfer: nothing will come; wait for the coordinator's verdict.
       for (;;) {
-        coordinator->put_init(new ControlMessage{ControlKind::overdue, d, peer, sg4::Engine::get_clock()}, kControlBytes)
+        coordinator
+            ->put_init(new ControlMessage{ControlKind::overdue, d, peer, sg4::Engine::get_clock()},
+                       kControlBytes)
             ->detach(delete_control);
         sg4::this_actor::sleep_for(overdue);
       }
     }
-    coordinator->put_init(new ControlMessage{ControlKind::overdue, d, peer, sg4::Engine::get_clock()}, kControlBytes)
+    coordinator
+        ->put_init(new ControlMessage{ControlKind::overdue, d, peer, sg4::Engine::get_clock()}, kControlBytes)
         ->detach(delete_control);
   }
 }
@@ -130,7 +128,8 @@ void Simulation::all_reduce(int d, int epoch, int plan_id, int r, const Instruct
     // An owned send, not a detached one: if this host is turned off, SimGrid cancels the comms of
     // its actors, whereas a detached send would stay in the mailbox and be matched later by a
     // survivor's receive from a host that is off.
-    sg4::CommPtr outgoing = sg4::Mailbox::by_name(ring_name(epoch, r, in.stage, k, d, next))->put_async(&kToken, chunk);
+    sg4::CommPtr outgoing =
+        sg4::Mailbox::by_name(ring_name(epoch, r, in.stage, k, d, next))->put_async(&kToken, chunk);
     wait_recv(incoming, d, prev);
     try {
       outgoing->wait_for(kTransferTimeout);
@@ -171,7 +170,8 @@ void Simulation::receive_replica(int d, int epoch, int r, const Instruction& in)
 void Simulation::heartbeats(int d) {
   auto* coordinator = sg4::Mailbox::by_name(kCoordinatorMailbox);
   while (!finished_) {
-    coordinator->put_init(new ControlMessage{ControlKind::heartbeat, d, -1, sg4::Engine::get_clock()}, kControlBytes)
+    coordinator
+        ->put_init(new ControlMessage{ControlKind::heartbeat, d, -1, sg4::Engine::get_clock()}, kControlBytes)
         ->detach(delete_control);
     sg4::this_actor::sleep_for(coord_.config().heartbeat_interval_s);
   }

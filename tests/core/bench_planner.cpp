@@ -64,7 +64,8 @@ void print_growth(bool csv) {
     const Measured* a = find(env, 50);
     const Measured* b = find(env, 200);
     if (a && b && a->seconds > 0)
-      std::printf("  %s, 50 -> 200 layers: k = %.2f\n", env, std::log(b->seconds / a->seconds) / std::log(4.0));
+      std::printf("  %s, 50 -> 200 layers: k = %.2f\n", env,
+                  std::log(b->seconds / a->seconds) / std::log(4.0));
   }
   const Measured* prev = nullptr;
   for (const auto& m : measured) {
@@ -80,8 +81,8 @@ void print_growth(bool csv) {
   }
 }
 
-void run(const std::string& name, const std::vector<SyntheticDeviceType>& devices, int layers,
-         double mbps, double target_s, bool csv) {
+void run(const std::string& name, const std::vector<SyntheticDeviceType>& devices, int layers, double mbps,
+         double target_s, bool csv) {
   if (!only_case.empty() && only_case != name) return;
   std::mt19937 rng(42);
   auto ls = synthetic_layers(layers, rng);
@@ -98,8 +99,10 @@ void run(const std::string& name, const std::vector<SyntheticDeviceType>& device
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   int stages = r ? r->plan.num_stages() : 0;
   if (getenv("BENCH_VERBOSE") && r) {
-    std::fprintf(stderr, "%s: latency %.4f s, beta %d:", name.c_str(), r->round_latency_s, r->plan.microbatch_size);
-    for (const auto& st : r->plan.stages) std::fprintf(stderr, " [%d-%d]x%zu", st.first_layer, st.last_layer, st.devices.size());
+    std::fprintf(stderr, "%s: latency %.4f s, beta %d:", name.c_str(), r->round_latency_s,
+                 r->plan.microbatch_size);
+    for (const auto& st : r->plan.stages)
+      std::fprintf(stderr, " [%d-%d]x%zu", st.first_layer, st.last_layer, st.devices.size());
     std::fprintf(stderr, "\n");
   }
   bool proven = r && r->proven_optimal;
@@ -109,11 +112,12 @@ void run(const std::string& name, const std::vector<SyntheticDeviceType>& device
     std::printf("%s,%g,%zu,%d,%.6f,%d,%lld,%lld,%.3f,%d\n", name.c_str(), mbps, devices.size(), layers, s,
                 stages, evals, labels, target_s, proven ? 1 : 0);
   } else {
-    std::printf("%-8s %6g Mbps %3zu devices %4d layers  %10.2f ms  (target %6.0f ms, %s)  %d stages, %lld "
-                "stage evaluations, %lld labels%s\n",
-                name.c_str(), mbps, devices.size(), layers, s * 1e3, target_s * 1e3,
-                s <= target_s && proven ? "met" : "MISSED", stages, evals, labels,
-                proven ? "" : "  [time limit hit: best plan so far, not proven optimal]");
+    std::printf(
+        "%-8s %6g Mbps %3zu devices %4d layers  %10.2f ms  (target %6.0f ms, %s)  %d stages, %lld "
+        "stage evaluations, %lld labels%s\n",
+        name.c_str(), mbps, devices.size(), layers, s * 1e3, target_s * 1e3,
+        s <= target_s && proven ? "met" : "MISSED", stages, evals, labels,
+        proven ? "" : "  [time limit hit: best plan so far, not proven optimal]");
   }
   std::fflush(stdout);
 }
@@ -127,16 +131,22 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--quick")) quick = true;
   }
   for (int i = 1; i + 1 < argc; ++i)
-    if (!std::strcmp(argv[i], "--time-limit")) time_limit_s = std::atof(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--case")) only_case = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--mbps")) main_mbps = std::atof(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--time-limit"))
+      time_limit_s = std::atof(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--case"))
+      only_case = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--mbps"))
+      main_mbps = std::atof(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--latency-model") && !std::strcmp(argv[i + 1], "paper"))
       latency_model = LatencyModel::paper;
   if (csv)
-    std::printf("case,bandwidth_mbps,devices,layers,planning_time_s,stages,stage_evaluations,labels,target_s,"
-                "proven_optimal\n");
-  for (const char* env : {"A", "B", "C", "D"}) run(std::string("env") + env, environment(env), 50, main_mbps, 0.1, csv);
-  for (const char* env : {"A", "B", "C", "D"}) run(std::string("env") + env, environment(env), 200, main_mbps, 10, csv);
+    std::printf(
+        "case,bandwidth_mbps,devices,layers,planning_time_s,stages,stage_evaluations,labels,target_s,"
+        "proven_optimal\n");
+  for (const char* env : {"A", "B", "C", "D"})
+    run(std::string("env") + env, environment(env), 50, main_mbps, 0.1, csv);
+  for (const char* env : {"A", "B", "C", "D"})
+    run(std::string("env") + env, environment(env), 200, main_mbps, 10, csv);
   if (!quick)
     for (double mbps : {main_mbps, 1000.0, 10000.0})
       for (int n : {16, 32, 64}) run("mixed" + std::to_string(n), mixed(n), 200, mbps, 10, csv);

@@ -63,8 +63,8 @@ inline std::vector<SyntheticDeviceType> jetson_like_types() {
 
 // A cluster of devices[i] of the given types over a uniform network.
 inline Cluster synthetic_cluster(const std::vector<SyntheticLayer>& layers,
-                                 const std::vector<SyntheticDeviceType>& devices,
-                                 double bandwidth_Bps, double latency_s) {
+                                 const std::vector<SyntheticDeviceType>& devices, double bandwidth_Bps,
+                                 double latency_s) {
   Cluster c;
   for (size_t i = 0; i < devices.size(); ++i) {
     Device d;

@@ -19,11 +19,11 @@ Cluster hand_cluster(double mem0, double mem1) {
   for (int l = 0; l < 2; ++l) {
     LayerProfile L;
     L.name = "l" + std::to_string(l);
-    L.param_bytes = 1e6;            // 1 MB of weights per layer
+    L.param_bytes = 1e6;  // 1 MB of weights per layer
     L.output_activation_bytes_per_sample = 1e5;
     L.stored_activation_bytes_per_sample = 1e6;
-    L.fwd_s = {0.01, 0.08};         // 10 ms per sample
-    L.bwd_s = {0.02, 0.16};         // 20 ms per sample
+    L.fwd_s = {0.01, 0.08};  // 10 ms per sample
+    L.bwd_s = {0.02, 0.16};  // 20 ms per sample
     p.layers.push_back(L);
   }
   Cluster c;
@@ -128,7 +128,8 @@ std::vector<StepCost> chain(const std::vector<std::pair<double, double>>& fb) {
 
 }  // namespace
 
-TEST_CASE("cost model: the pipeline latency equals the replayed 1F1B schedule for equal steps", "[cost][schedule]") {
+TEST_CASE("cost model: the pipeline latency equals the replayed 1F1B schedule for equal steps",
+          "[cost][schedule]") {
   for (int M : {1, 2, 3, 8}) {
     auto steps = chain({{1, 2}, {1, 2}, {1, 2}, {1, 2}, {1, 2}});
     double replay = schedule_latency(steps, M, /*shared_nics=*/false).latency_s;
@@ -138,9 +139,11 @@ TEST_CASE("cost model: the pipeline latency equals the replayed 1F1B schedule fo
   }
 }
 
-TEST_CASE("cost model: the pipeline latency is exact for a dominant last step and never below the replay", "[cost][schedule]") {
+TEST_CASE("cost model: the pipeline latency is exact for a dominant last step and never below the replay",
+          "[cost][schedule]") {
   auto last = chain({{0.5, 0.5}, {0.2, 0.2}, {1, 1}});
-  CHECK(round_latency(last, 4, LatencyModel::pipeline, nullptr) == Approx(schedule_latency(last, 4).latency_s));
+  CHECK(round_latency(last, 4, LatencyModel::pipeline, nullptr) ==
+        Approx(schedule_latency(last, 4).latency_s));
   std::mt19937 rng(3);
   std::uniform_real_distribution<double> u(0.1, 2.0);
   for (int trial = 0; trial < 200; ++trial) {

@@ -134,7 +134,8 @@ Cluster random_cluster_uneven_steps(std::mt19937& rng, int num_devices, int num_
 // The planner against exhaustive enumeration on one instance; true when a plan exists.
 bool check_against_exhaustive(const CostModel& model, const PlannerOptions& opt = {}) {
   Plan reference;
-  double expected = exhaustive_best(model, microbatch_candidates(model.options().batch_size, {}), &reference, opt);
+  double expected =
+      exhaustive_best(model, microbatch_candidates(model.options().batch_size, {}), &reference, opt);
   auto found = plan_optimal(model, opt);
   if (!std::isfinite(expected)) {
     CHECK_FALSE(found.ok());
@@ -224,9 +225,9 @@ TEST_CASE("planner: the options (stage cap, group cap, all devices, even shares)
       case 2: opt.use_all_devices = true; break;
       case 3: opt.share_rule = ShareRule::even; break;
     }
-    INFO(to_string(model_kind) << " latency, seed " << seed << ": max_stages " << opt.max_stages << ", max_group "
-                               << opt.max_group_size << ", all devices " << opt.use_all_devices << ", even "
-                               << (opt.share_rule == ShareRule::even));
+    INFO(to_string(model_kind) << " latency, seed " << seed << ": max_stages " << opt.max_stages
+                               << ", max_group " << opt.max_group_size << ", all devices "
+                               << opt.use_all_devices << ", even " << (opt.share_rule == ShareRule::even));
     if (check_against_exhaustive(model, opt)) ++feasible;
   }
   CHECK(feasible >= 30);
@@ -248,13 +249,14 @@ TEST_CASE("planner: times that fall with more samples (measurement noise) do not
   CHECK(c.devices[1].table->fwd_s(1, 1, b3) + c.devices[1].table->bwd_s(1, 1, b3) == Approx(6));
 }
 
-TEST_CASE("planner: with a stage cap, a partial plan of more stages does not hide one of fewer", "[planner]") {
+TEST_CASE("planner: with a stage cap, a partial plan of more stages does not hide one of fewer",
+          "[planner]") {
   // Each device is fast on one layer; d2 cannot hold layer 1. With at most 3 stages the best is
   // {d0}:[0], {d1}:[1], {d2,d3}:[2,3]; a 2-stage suffix [2] on d2, [3] on d3 looks better at
   // (2, 2) but leaves room for only one stage in front.
-  Cluster c = hand_cluster({{{1}, {10}, {10}, {10}}, {{10}, {1}, {10}, {10}}, {{10}, {10}, {1}, {10}},
-                            {{10}, {10}, {3}, {1}}},
-                           {1}, {1e9, 1e9, 2e8, 1e8}, {1e6, 1e8, 1e6, 1e6}, {1e3, 1e3, 1e3, 1e3});
+  Cluster c = hand_cluster(
+      {{{1}, {10}, {10}, {10}}, {{10}, {1}, {10}, {10}}, {{10}, {10}, {1}, {10}}, {{10}, {10}, {3}, {1}}},
+      {1}, {1e9, 1e9, 2e8, 1e8}, {1e6, 1e8, 1e6, 1e6}, {1e3, 1e3, 1e3, 1e3});
   CostOptions o;
   o.batch_size = 1;
   o.optimizer = Optimizer::adam;
@@ -268,8 +270,8 @@ TEST_CASE("planner: matches exhaustive search on small random clusters", "[plann
   int checked = 0, feasible = 0;
   for (int seed = 1; seed <= 120; ++seed) {
     std::mt19937 rng(seed);
-    int N = 2 + seed % 5;       // 2..6 devices
-    int L = 4 + (seed * 3) % 7; // 4..10 layers
+    int N = 2 + seed % 5;        // 2..6 devices
+    int L = 4 + (seed * 3) % 7;  // 4..10 layers
     bool uneven = seed % 2 == 0;
     Cluster cluster = random_cluster(rng, N, L, uneven, seed % 3 == 1);
     CostOptions o;
@@ -277,13 +279,15 @@ TEST_CASE("planner: matches exhaustive search on small random clusters", "[plann
     o.optimizer = Optimizer::sgd_momentum;
     o.latency_model = model_kind;
     CostModel model(cluster, o);
-    INFO(to_string(model_kind) << " latency, seed " << seed << ": " << N << " devices, " << L << " layers, uneven links " << uneven);
+    INFO(to_string(model_kind) << " latency, seed " << seed << ": " << N << " devices, " << L
+                               << " layers, uneven links " << uneven);
     ++checked;
     if (check_against_exhaustive(model)) ++feasible;
   }
   CHECK(checked == 120);
   CHECK(feasible >= 60);  // the instances must exercise the search, not only infeasibility
-  WARN("exhaustive comparison (" << to_string(model_kind) << " latency): " << feasible << " of " << checked << " instances feasible");
+  WARN("exhaustive comparison (" << to_string(model_kind) << " latency): " << feasible << " of " << checked
+                                 << " instances feasible");
 }
 
 TEST_CASE("planner: straight pipeline and even-share options match exhaustive search", "[planner]") {
@@ -350,15 +354,18 @@ TEST_CASE("strategies: every baseline yields a plan scored by the true cost mode
   o.batch_size = 32;
   CostModel m(c, o);
   double asteroid = 0;
-  for (const std::string name : {"asteroid", "device", "dp", "pp", "pipedream", "dapple", "alpa", "hetpipe"}) {
+  for (const std::string name :
+       {"asteroid", "device", "dp", "pp", "pipedream", "dapple", "alpa", "hetpipe"}) {
     StrategyResult r = run_strategy(name, m, {});
     INFO(name << ": " << r.evaluation.reason);
     REQUIRE(r.evaluation.feasible);
     // Re-scoring the plan gives the same figure: nothing is taken from a distorted view.
     Evaluation again = m.evaluate(r.evaluation.plan);
     CHECK(again.round_latency_s == Approx(r.evaluation.round_latency_s).epsilon(1e-12));
-    if (name == "asteroid") asteroid = r.evaluation.round_latency_s;
-    else CHECK(asteroid <= r.evaluation.round_latency_s * (1 + 1e-9));
+    if (name == "asteroid")
+      asteroid = r.evaluation.round_latency_s;
+    else
+      CHECK(asteroid <= r.evaluation.round_latency_s * (1 + 1e-9));
   }
   StrategyResult dp = run_strategy("dp", m, {});
   CHECK(dp.evaluation.plan.num_stages() == 1);

@@ -53,8 +53,9 @@ TEST_CASE("scenario: bad input is refused with file, JSON path and problem", "[s
   auto j = valid();
   SECTION("unknown top-level key") {
     j["clusterr"] = 1;
-    CHECK(error_of(j) == "bad.json: clusterr: unknown key (allowed here: schema_version, name, "
-                         "description, cluster, model, training, planner, traces, faults)");
+    CHECK(error_of(j) ==
+          "bad.json: clusterr: unknown key (allowed here: schema_version, name, "
+          "description, cluster, model, training, planner, traces, faults)");
   }
   SECTION("unknown nested key") {
     j["cluster"]["devices"][0]["ram"] = "4GiB";
@@ -74,7 +75,8 @@ TEST_CASE("scenario: bad input is refused with file, JSON path and problem", "[s
   }
   SECTION("unknown device type") {
     j["cluster"]["devices"][0]["type"] = "jetson_orin";
-    CHECK(error_of(j).find("cluster.devices[0].type: unknown device type \"jetson_orin\"") != std::string::npos);
+    CHECK(error_of(j).find("cluster.devices[0].type: unknown device type \"jetson_orin\"") !=
+          std::string::npos);
   }
   SECTION("duplicate device") {
     j["cluster"]["devices"][1]["name"] = "f0";
@@ -86,11 +88,13 @@ TEST_CASE("scenario: bad input is refused with file, JSON path and problem", "[s
   }
   SECTION("unknown model") {
     j["model"]["name"] = "vgg16";
-    CHECK(error_of(j).find("is for model \"synthetic\", but the scenario's model is \"vgg16\"") != std::string::npos);
+    CHECK(error_of(j).find("is for model \"synthetic\", but the scenario's model is \"vgg16\"") !=
+          std::string::npos);
   }
   SECTION("micro-batch that does not divide the batch") {
     j["planner"]["microbatch_sizes"] = {3};
-    CHECK(error_of(j).find("planner.microbatch_sizes[0]: micro-batch size 3 does not divide") != std::string::npos);
+    CHECK(error_of(j).find("planner.microbatch_sizes[0]: micro-batch size 3 does not divide") !=
+          std::string::npos);
   }
   SECTION("zero batch size") {
     j["training"]["batch_size"] = 0;
@@ -114,7 +118,8 @@ TEST_CASE("scenario: bad input is refused with file, JSON path and problem", "[s
   }
   SECTION("schema from the future") {
     j["schema_version"] = 2;
-    CHECK(error_of(j).find("schema_version: this program reads schema_version 1; the file has 2") != std::string::npos);
+    CHECK(error_of(j).find("schema_version: this program reads schema_version 1; the file has 2") !=
+          std::string::npos);
   }
   SECTION("missing trace file") {
     j["traces"]["slow"] = "nowhere.json";

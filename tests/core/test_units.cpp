@@ -27,7 +27,8 @@ TEST_CASE("units: a number without a unit, or with an unknown one, is refused wi
   CHECK_FALSE(units::parse_seconds("fast", &why));
 }
 
-TEST_CASE("profile: times interpolate linearly, scale below the first point, extend above the last", "[profile]") {
+TEST_CASE("profile: times interpolate linearly, scale below the first point, extend above the last",
+          "[profile]") {
   std::vector<double> bs = {2, 4, 8};
   std::vector<double> t = {1.0, 1.5, 3.5};
   CHECK(interpolate_time(bs, t, 1) == Approx(0.5));

@@ -70,7 +70,7 @@ void check_stages(const PlannerModel& m, int64_t batch, const std::vector<size_t
 }  // namespace
 
 TEST_CASE("parameter counts match the published models", "[exec][models]") {
-  CHECK(make_model("resnet50").parameter_count() == 23712932);   // 23.5 M + fc 2048x100
+  CHECK(make_model("resnet50").parameter_count() == 23712932);    // 23.5 M + fc 2048x100
   CHECK(make_model("mobilenetv2").parameter_count() == 2236682);  // 2.22 M + fc 1280x10
   int64_t eff = make_model("efficientnet_b1").parameter_count();  // 6.51 M + fc 1280x10
   CHECK(eff > 6450000);
@@ -184,9 +184,9 @@ TEST_CASE("asteroid-profile --describe lists one entry per module", "[exec][cli]
 }
 
 TEST_CASE("asteroid-profile refuses bad arguments with status 2", "[exec][cli]") {
-  for (const char* args : {"--model nosuch -o x.json", "--model mobilenetv2 --batch-sizes 4,2",
-                           "--model mobilenetv2 --batch-sizes 1,x", "--model resnet50 --seq-len 64",
-                           "--bogus"}) {
+  for (const char* args :
+       {"--model nosuch -o x.json", "--model mobilenetv2 --batch-sizes 4,2",
+        "--model mobilenetv2 --batch-sizes 1,x", "--model resnet50 --seq-len 64", "--bogus"}) {
     std::string cmd = std::string(ASTEROID_PROFILE_BIN) + " " + args + " 2>/dev/null";
     int rc = std::system(cmd.c_str());
     REQUIRE(WIFEXITED(rc));
@@ -203,18 +203,26 @@ TEST_CASE("a measured trace has the format of docs/formats.md", "[exec][profile]
   nlohmann::json j = asteroid::exec::measured_trace_json(r, {});
   std::set<std::string> top;
   for (auto it = j.begin(); it != j.end(); ++it) top.insert(it.key());
-  const std::set<std::string> expected_top = {"schema_version", "device_type", "device", "model",
-                                              "input", "provenance", "batch_sizes", "layers"};
+  const std::set<std::string> expected_top = {"schema_version", "device_type", "device",      "model",
+                                              "input",          "provenance",  "batch_sizes", "layers"};
   CHECK(top == expected_top);
   CHECK(j["device_type"] == "local_cpu");
   CHECK(j["provenance"]["kind"] == "measured");
-  CHECK(j["device"]["usable_memory_bytes"].get<int64_t>() <=
-        j["device"]["memory_bytes"].get<int64_t>());
+  CHECK(j["device"]["usable_memory_bytes"].get<int64_t>() <= j["device"]["memory_bytes"].get<int64_t>());
   CHECK(j["device"]["usable_memory_bytes"].get<int64_t>() > 0);
-  const std::set<std::string> allowed = {
-      "name", "class", "fwd_flops_per_sample", "bwd_flops_per_sample", "param_bytes",
-      "output_activation_bytes_per_sample", "stored_activation_bytes_per_sample", "fwd_s", "bwd_s",
-      "flops_by_class", "bytes_by_class", "bytes_moved_per_sample", "kernels"};
+  const std::set<std::string> allowed = {"name",
+                                         "class",
+                                         "fwd_flops_per_sample",
+                                         "bwd_flops_per_sample",
+                                         "param_bytes",
+                                         "output_activation_bytes_per_sample",
+                                         "stored_activation_bytes_per_sample",
+                                         "fwd_s",
+                                         "bwd_s",
+                                         "flops_by_class",
+                                         "bytes_by_class",
+                                         "bytes_moved_per_sample",
+                                         "kernels"};
   REQUIRE(j["layers"].size() == 20);
   for (const auto& l : j["layers"]) {
     for (auto it = l.begin(); it != l.end(); ++it) CHECK(allowed.count(it.key()) == 1);

@@ -26,7 +26,8 @@ double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock:
 
 double run_binary(const std::string& args) {
   auto t0 = Clock::now();
-  std::string cmd = std::string(ASTEROID_SIM_BIN) + " " + args + " -o /tmp/asteroid_bench_sim --no-spans > /dev/null 2>&1";
+  std::string cmd =
+      std::string(ASTEROID_SIM_BIN) + " " + args + " -o /tmp/asteroid_bench_sim --no-spans > /dev/null 2>&1";
   if (std::system(cmd.c_str()) != 0) std::printf("  (%s failed)\n", args.c_str());
   return since(t0);
 }
@@ -85,9 +86,11 @@ int main() {
   std::printf("%-40s %10s %12s\n", "simulation", "wall s", "target");
   for (std::string env : {"A", "B", "C", "D"}) {
     std::string f = "env" + env + "_mobilenetv2_100mbps.json";
-    std::printf("%-40s %10.3f %12s\n", ("100 rounds " + f).c_str(), run_binary(sc + f + " --rounds 100"), "< 1 s");
+    std::printf("%-40s %10.3f %12s\n", ("100 rounds " + f).c_str(), run_binary(sc + f + " --rounds 100"),
+                "< 1 s");
   }
-  std::printf("%-40s %10.3f %12s\n", "envC_fail.json (its rounds, a failure)", run_binary(sc + "envC_fail.json"), "-");
+  std::printf("%-40s %10.3f %12s\n", "envC_fail.json (its rounds, a failure)",
+              run_binary(sc + "envC_fail.json"), "-");
   double prev = 0;
   for (int n : {64, 256, 1024}) {
     double t = run_synthetic(n);

@@ -73,7 +73,9 @@ Agreement agreement(const fs::path& dir, const std::string& scen, const json* pl
           p["predicted_round_latency_s"].get<double>(), p["predicted_schedule_latency_s"].get<double>()};
 }
 
-json plan(int mb, int M, json stages) { return {{"microbatch_size", mb}, {"microbatches", M}, {"stages", stages}}; }
+json plan(int mb, int M, json stages) {
+  return {{"microbatch_size", mb}, {"microbatches", M}, {"stages", stages}};
+}
 
 // The agreement set: the planner's plans for environments A-D (MobileNetV2 and BERT-small, 100 and
 // 1000 Mbps) and hand-made plans on environment C, MobileNetV2, 100 Mbps: straight pipelines and groups.
@@ -81,27 +83,34 @@ std::vector<Agreement> agreement_set(const std::string& network) {
   fs::path dir = temp_dir("agreement_" + network);
   std::vector<Agreement> all;
   for (std::string env : {"A", "B", "C", "D"})
-    for (std::string m : {"mobilenetv2_100mbps", "mobilenetv2_1000mbps", "bert_small_100mbps", "bert_small_1000mbps"}) {
+    for (std::string m :
+         {"mobilenetv2_100mbps", "mobilenetv2_1000mbps", "bert_small_100mbps", "bert_small_1000mbps"}) {
       std::string name = "env" + env + "_" + m;
       all.push_back(agreement(dir, name, nullptr, name, network));
     }
   const std::string c = "envC_mobilenetv2_100mbps";
   json hand[] = {
-      plan(32, 4, {{{"layers", {0, 9}}, {"devices", {"nx0"}}}, {{"layers", {10, 19}}, {"devices", {"tx2_0"}}}}),
-      plan(16, 8, {{{"layers", {0, 5}}, {"devices", {"tx2_0", "tx2_1"}}},
-                   {{"layers", {6, 12}}, {"devices", {"nx0"}}},
-                   {{"layers", {13, 19}}, {"devices", {"nano0", "nano1"}}}}),
-      plan(8, 16, {{{"layers", {0, 3}}, {"devices", {"nx0"}}}, {{"layers", {4, 7}}, {"devices", {"tx2_0"}}},
-                   {{"layers", {8, 11}}, {"devices", {"tx2_1"}}}, {{"layers", {12, 15}}, {"devices", {"nano0"}}},
-                   {{"layers", {16, 19}}, {"devices", {"nano1"}}}}),
+      plan(32, 4,
+           {{{"layers", {0, 9}}, {"devices", {"nx0"}}}, {{"layers", {10, 19}}, {"devices", {"tx2_0"}}}}),
+      plan(16, 8,
+           {{{"layers", {0, 5}}, {"devices", {"tx2_0", "tx2_1"}}},
+            {{"layers", {6, 12}}, {"devices", {"nx0"}}},
+            {{"layers", {13, 19}}, {"devices", {"nano0", "nano1"}}}}),
+      plan(8, 16,
+           {{{"layers", {0, 3}}, {"devices", {"nx0"}}},
+            {{"layers", {4, 7}}, {"devices", {"tx2_0"}}},
+            {{"layers", {8, 11}}, {"devices", {"tx2_1"}}},
+            {{"layers", {12, 15}}, {"devices", {"nano0"}}},
+            {{"layers", {16, 19}}, {"devices", {"nano1"}}}}),
       plan(64, 2, {{{"layers", {0, 19}}, {"devices", {"nx0", "tx2_0", "tx2_1"}}}}),
   };
   for (size_t i = 0; i < std::size(hand); ++i)
     all.push_back(agreement(dir, c, &hand[i], "hand" + std::to_string(i), network));
   for (const Agreement& a : all)
-    std::printf("agreement[%s] %-28s simulated %.4f s  closed form %.4f s (%+.2f%%)  1F1B replay %.4f s (%+.2f%%)\n",
-                network.c_str(), a.what.c_str(), a.simulated, a.predicted, 100 * (a.simulated / a.predicted - 1),
-                a.schedule, 100 * (a.simulated / a.schedule - 1));
+    std::printf(
+        "agreement[%s] %-28s simulated %.4f s  closed form %.4f s (%+.2f%%)  1F1B replay %.4f s (%+.2f%%)\n",
+        network.c_str(), a.what.c_str(), a.simulated, a.predicted, 100 * (a.simulated / a.predicted - 1),
+        a.schedule, 100 * (a.simulated / a.schedule - 1));
   fs::remove_all(dir);
   return all;
 }
@@ -178,12 +187,13 @@ TEST_CASE("sim: the three recovery strategies all recover on the same scenario",
     REQUIRE(sum["failures"].size() == 1);
     const json& f = sum["failures"][0];
     REQUIRE(f.contains("recovery_s"));
-    std::printf("recovery %-11s detection %.3f s  re-plan %.5f s  state transfer %.3f s (%.1f MB)  "
-                "replay %.3f s  total %.3f s  throughput %.1f -> %.1f samples/s\n",
-                strategy.c_str(), f["detection_s"].get<double>(), f["replan_s"].get<double>(),
-                f["state_transfer_s"].get<double>(), f["state_transfer_bytes"].get<double>() / 1e6,
-                f["replay_s"].get<double>(), f["recovery_s"].get<double>(),
-                f["throughput_before"].get<double>(), f["throughput_after"].get<double>());
+    std::printf(
+        "recovery %-11s detection %.3f s  re-plan %.5f s  state transfer %.3f s (%.1f MB)  "
+        "replay %.3f s  total %.3f s  throughput %.1f -> %.1f samples/s\n",
+        strategy.c_str(), f["detection_s"].get<double>(), f["replan_s"].get<double>(),
+        f["state_transfer_s"].get<double>(), f["state_transfer_bytes"].get<double>() / 1e6,
+        f["replay_s"].get<double>(), f["recovery_s"].get<double>(), f["throughput_before"].get<double>(),
+        f["throughput_after"].get<double>());
   }
   fs::remove_all(dir);
 }
@@ -215,7 +225,8 @@ TEST_CASE("sim: a pairwise link override is simulated as a link of its own", "[s
   fs::path dir = temp_dir("override");
   json base = scenario("envB_mobilenetv2_100mbps");
   json fast = base;
-  fast["cluster"]["network"]["overrides"] = {{{"devices", {"nx2", "tx2_0"}}, {"bandwidth", "1Gbps"}, {"latency", "0.2ms"}}};
+  fast["cluster"]["network"]["overrides"] = {
+      {{"devices", {"nx2", "tx2_0"}}, {"bandwidth", "1Gbps"}, {"latency", "0.2ms"}}};
   write(dir / "base.json", base);
   write(dir / "fast.json", fast);
   json rb, rf;
@@ -224,7 +235,8 @@ TEST_CASE("sim: a pairwise link override is simulated as a link of its own", "[s
   double slow_round = rb["summary"]["first_round_latency_s"].get<double>();
   double fast_round = rf["summary"]["first_round_latency_s"].get<double>();
   double replay = rf["plans"][0]["predicted_schedule_latency_s"].get<double>();
-  INFO("without the override " << slow_round << " s, with it " << fast_round << " s, replay " << replay << " s");
+  INFO("without the override " << slow_round << " s, with it " << fast_round << " s, replay " << replay
+                               << " s");
   // Whatever plan the faster pair brings, the round is shorter and agrees with the cost model.
   CHECK(fast_round < slow_round);
   CHECK(std::abs(fast_round / replay - 1) <= 0.02);

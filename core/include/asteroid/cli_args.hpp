@@ -29,7 +29,8 @@ class CliArgs {
     char* end = nullptr;
     double x = std::strtod(v.c_str(), &end);
     if (v.empty() || *end != '\0' || !(x >= lo) || (whole && x != double((long long)x)))
-      fail_(flag + ": expected " + (whole ? "a whole number" : "a number") + " >= " + trimmed(lo) + ", found \"" + v + "\"");
+      fail_(flag + ": expected " + (whole ? "a whole number" : "a number") + " >= " + trimmed(lo) +
+            ", found \"" + v + "\"");
     return x;
   }
 

@@ -13,11 +13,11 @@
 //    replication_interval_rounds rounds (the copies are Program instructions, so real traffic).
 // 3. Recovery, by strategy:
 //    lightweight: the failed device's group shrinks and Alg. 1 reruns, and the stage's boundaries
-//                 with its neighbours may move (every pair of new boundaries is tried); or, for a single-device
-//                 stage, its layers go to the neighbouring stages (every cut point between the two
-//                 is tried) and the CostModel picks the best; state moves only for layers a device
-//                 does not already hold (its own, or as a replica). Falls back to `replan` when no
-//                 candidate fits in memory.
+//                 with its neighbours may move (every pair of new boundaries is tried); or, for a
+//                 single-device stage, its layers go to the neighbouring stages (every cut point between the
+//                 two is tried) and the CostModel picks the best; state moves only for layers a device does
+//                 not already hold (its own, or as a replica). Falls back to `replan` when no candidate fits
+//                 in memory.
 //    replan:      plan_optimal on the survivors; state moves only for layers a device lacks.
 //    restart:     plan_optimal on the survivors; every device of the new plan receives its whole
 //                 stage (weights + optimizer state) from the coordinator's checkpoint (device -1).
@@ -65,10 +65,10 @@ const char* to_string(ActionKind k);
 
 struct Action {
   ActionKind kind = ActionKind::declare_failed;
-  int device = -1;    // declare_failed
-  int round = -1;     // replay_round: the first round to run again
-  int plan_id = -1;   // replan, resume
-  std::string detail; // what was decided, for logs and reports
+  int device = -1;                       // declare_failed
+  int round = -1;                        // replay_round: the first round to run again
+  int plan_id = -1;                      // replan, resume
+  std::string detail;                    // what was decided, for logs and reports
   std::vector<StateTransfer> transfers;  // transfer_state
 };
 
@@ -92,7 +92,7 @@ class Coordinator {
   const Plan& plan() const { return plans_.back().plan; }
   const std::vector<Evaluation>& plans() const { return plans_; }  // by id, with shares
   const std::vector<ReplicaAssignment>& replicas() const { return replicas_; }
-  bool replicates_after(int round) const;     // copies go out at the end of this round
+  bool replicates_after(int round) const;  // copies go out at the end of this round
   bool alive(int device) const { return alive_[device]; }
   bool recovering() const { return recovering_; }
   int last_checkpoint() const { return checkpoint_; }  // -1: the initial weights

@@ -54,12 +54,12 @@ struct CostOptions {
 // One stage's compute step with its devices' shares.
 struct StageCost {
   bool feasible = true;
-  std::string reason;            // why not, naming the device and the bytes over
-  double fwd_s = 0;              // E_f: slowest device's forward time for its share
-  double bwd_s = 0;              // E_b
-  double allreduce_s = 0;        // T_a
-  double slowest_s = 0;          // max over devices of its forward + backward (what Alg. 1 minimises)
-  std::vector<int> shares;       // per device of the group, sum = beta
+  std::string reason;       // why not, naming the device and the bytes over
+  double fwd_s = 0;         // E_f: slowest device's forward time for its share
+  double bwd_s = 0;         // E_b
+  double allreduce_s = 0;   // T_a
+  double slowest_s = 0;     // max over devices of its forward + backward (what Alg. 1 minimises)
+  std::vector<int> shares;  // per device of the group, sum = beta
   std::vector<double> peak_memory_bytes;
 };
 
@@ -92,8 +92,8 @@ struct Evaluation {
   std::string reason;
   Plan plan;  // with shares filled in
   LatencyModel latency_model = LatencyModel::pipeline;
-  double round_latency_s = 0;            // under latency_model: what the planner minimises
-  double throughput_samples_per_s = 0;   // B / round_latency_s
+  double round_latency_s = 0;           // under latency_model: what the planner minimises
+  double throughput_samples_per_s = 0;  // B / round_latency_s
   // The same steps replayed under 1F1B (pipeline_schedule.hpp): no shorter than the real round of
   // this plan can be on links without contention. Eq. 4-6 leaves out the wait of the dominant step
   // for its first gradient, so it can be lower.
@@ -144,8 +144,7 @@ class CostModel {
 // The round latency from the per-step E_f, E_b and T_a, with M micro-batches; fills in T_w (the
 // warm-up before the step's first forward) and T_e (from then to its last backward's end) and
 // returns the latency. Shared by the evaluator and by tests.
-double round_latency(std::vector<StepCost>& steps, int microbatches, LatencyModel model,
-                     int* dominant_step);
+double round_latency(std::vector<StepCost>& steps, int microbatches, LatencyModel model, int* dominant_step);
 
 const char* to_string(LatencyModel m);
 

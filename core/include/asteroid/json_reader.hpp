@@ -30,8 +30,8 @@ class JsonReader {
   // IMPORTANT: call once per object with every key it may have; any other key is an error.
   void allow_only(std::initializer_list<const char*> keys) const;
   bool has(const char* key) const;
-  JsonReader at(const char* key) const;   // required key
-  JsonReader at(size_t index) const;      // array element
+  JsonReader at(const char* key) const;  // required key
+  JsonReader at(size_t index) const;     // array element
   JsonReader at(int index) const { return at(size_t(index)); }
   size_t size() const;                    // array length (requires an array)
   std::vector<std::string> keys() const;  // object keys in file order (nlohmann sorts them)
@@ -40,13 +40,13 @@ class JsonReader {
   void require_array() const;
   std::string string() const;
   double number() const;
-  long long integer() const;                  // whole number
-  long long positive_integer() const;         // >= 1
+  long long integer() const;           // whole number
+  long long positive_integer() const;  // >= 1
   bool boolean() const;
-  double bytes() const;                       // "4GiB"
-  double seconds() const;                     // "2ms"
-  double bandwidth() const;                   // "100Mbps", in bytes per second
-  std::vector<double> numbers() const;        // array of numbers
+  double bytes() const;                 // "4GiB"
+  double seconds() const;               // "2ms"
+  double bandwidth() const;             // "100Mbps", in bytes per second
+  std::vector<double> numbers() const;  // array of numbers
   std::vector<long long> positive_integers() const;
 
   [[noreturn]] void fail(const std::string& message) const;

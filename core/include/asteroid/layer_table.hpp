@@ -29,16 +29,13 @@ class LayerTable {
   double bwd_s(int first, int last, const BatchPoint& b) const { return range(bwd_, first, last, b); }
 
   double param_bytes(int first, int last) const { return params_[last + 1] - params_[first]; }
-  double stored_bytes_per_sample(int first, int last) const {
-    return stored_[last + 1] - stored_[first];
-  }
+  double stored_bytes_per_sample(int first, int last) const { return stored_[last + 1] - stored_[first]; }
   double output_bytes_per_sample(int layer) const { return output_[layer]; }
   double whole_model_speed() const { return speed_; }
   const std::vector<double>& batch_sizes() const { return batch_sizes_; }
 
  private:
-  double range(const std::vector<std::vector<double>>& t, int first, int last,
-               const BatchPoint& b) const {
+  double range(const std::vector<std::vector<double>>& t, int first, int last, const BatchPoint& b) const {
     const auto& a = t[b.k0];
     const auto& c = t[b.k1];
     return b.w0 * (a[last + 1] - a[first]) + b.w1 * (c[last + 1] - c[first]);

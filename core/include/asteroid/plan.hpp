@@ -36,7 +36,7 @@ nlohmann::json plan_to_json(const Plan& p, const Cluster& c);
 // Reads a plan and checks it against the cluster and the model: known devices, each used once,
 // contiguous layer ranges covering the model, microbatch_size x microbatches = batch_size, shares
 // adding up to the micro-batch. `where` names the plan in messages (file, and "[i]" in an array).
-Result<Plan> plan_from_json(const nlohmann::json& j, const Cluster& c, int num_layers,
-                            int batch_size, const std::string& file, const std::string& path);
+Result<Plan> plan_from_json(const nlohmann::json& j, const Cluster& c, int num_layers, int batch_size,
+                            const std::string& file, const std::string& path);
 
 }  // namespace asteroid

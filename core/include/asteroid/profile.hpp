@@ -29,10 +29,10 @@ struct Profile {
   double usable_memory_bytes = 0;
   std::string model;
   std::string input;
-  nlohmann::json provenance;          // free-form; "kind" is measured | derived | synthetic
-  std::vector<double> batch_sizes;    // strictly increasing, shared by all layers
+  nlohmann::json provenance;        // free-form; "kind" is measured | derived | synthetic
+  std::vector<double> batch_sizes;  // strictly increasing, shared by all layers
   std::vector<LayerProfile> layers;
-  nlohmann::json extra_device;        // the "device" block's description, kept for reports
+  nlohmann::json extra_device;  // the "device" block's description, kept for reports
 
   size_t num_layers() const { return layers.size(); }
 };

@@ -61,11 +61,11 @@ struct ReplicaAssignment {
 };
 
 struct Program {
-  Plan plan;                                    // with shares filled in
-  std::vector<std::vector<Instruction>> device; // per cluster device (unused devices: empty)
+  Plan plan;                                     // with shares filled in
+  std::vector<std::vector<Instruction>> device;  // per cluster device (unused devices: empty)
 
   int num_devices() const { return int(device.size()); }
-  std::vector<int> stage_of_device() const;     // -1 for devices not in the plan
+  std::vector<int> stage_of_device() const;  // -1 for devices not in the plan
 };
 
 // One round of `plan` (shares are filled in by Alg. 1 when missing) on `model`'s cluster, with the
@@ -79,8 +79,7 @@ std::vector<std::pair<int, int>> sample_ranges(const std::vector<int>& shares);
 // One line per device: "<index>: tok tok ...". Devices with no instructions are left out.
 std::string program_to_text(const Program& p);
 // Parses program_to_text's form (bytes and times are not in the text and come back as 0).
-Result<std::vector<std::vector<Instruction>>> parse_program_text(const std::string& text,
-                                                                 int num_devices);
+Result<std::vector<std::vector<Instruction>>> parse_program_text(const std::string& text, int num_devices);
 
 // Checks pairing (every send has its receive with the same slice, and the reverse), per-device
 // order (receive before compute before send, forward before backward of a micro-batch, all

@@ -34,11 +34,11 @@ struct EventDiff {
 };
 
 struct ReportComparison {
-  std::string label_a, label_b;  // backend and config, for the printout
-  std::vector<RoundDiff> rounds;          // rounds in both
+  std::string label_a, label_b;   // backend and config, for the printout
+  std::vector<RoundDiff> rounds;  // rounds in both
   int rounds_only_a = 0, rounds_only_b = 0;
-  std::vector<OpDiff> ops;                // by device, op, stage; in both or either
-  std::vector<EventDiff> events;          // events in both
+  std::vector<OpDiff> ops;        // by device, op, stage; in both or either
+  std::vector<EventDiff> events;  // events in both
   int events_only_a = 0, events_only_b = 0;
   double length_a_s = 0, length_b_s = 0;  // end of the last round
   double mean_abs_round_error = 0, max_abs_round_error = 0;

@@ -39,7 +39,7 @@ struct RunEvent {
 
 struct RunReport {
   std::string scenario;
-  std::string backend;  // "sim" or "exec"
+  std::string backend;    // "sim" or "exec"
   nlohmann::json config;  // backend options (network model, recovery, ...)
   std::vector<std::string> devices;
   std::vector<nlohmann::json> plans;  // index = plan id

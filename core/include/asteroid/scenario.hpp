@@ -15,9 +15,9 @@ namespace asteroid {
 
 struct DeviceSpec {
   std::string name;
-  std::string type;                     // a key of Scenario::traces
-  std::optional<double> memory_bytes;   // usable memory; default: the trace's usable_memory_bytes
-  double speed_factor = 1.0;            // multiplies the trace's speed (1 = as profiled)
+  std::string type;                    // a key of Scenario::traces
+  std::optional<double> memory_bytes;  // usable memory; default: the trace's usable_memory_bytes
+  double speed_factor = 1.0;           // multiplies the trace's speed (1 = as profiled)
 };
 
 struct LinkOverride {
@@ -45,8 +45,8 @@ struct TrainingSpec {
 
 struct PlannerSpec {
   std::string strategy = "asteroid";
-  std::vector<int> microbatch_sizes;  // empty: every divisor of B
-  int max_stages = 0;                 // 0: no limit
+  std::vector<int> microbatch_sizes;       // empty: every divisor of B
+  int max_stages = 0;                      // 0: no limit
   std::string latency_model = "pipeline";  // pipeline | paper (cost_model.hpp)
   double time_limit_s = 0;                 // 0: search to the proven optimum
 };
@@ -57,8 +57,8 @@ struct FaultEvent {
   double time_s = 0;
   std::string device;
   FaultKind kind = FaultKind::leave;
-  double factor = 1.0;          // slowdown: new speed = factor x old speed
-  double bandwidth_Bps = 0;     // link_slowdown: the device's link bandwidth from then on
+  double factor = 1.0;       // slowdown: new speed = factor x old speed
+  double bandwidth_Bps = 0;  // link_slowdown: the device's link bandwidth from then on
 };
 
 struct FaultSpec {

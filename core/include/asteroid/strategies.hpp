@@ -12,14 +12,13 @@ namespace asteroid {
 
 struct StrategyResult {
   std::string strategy;
-  Evaluation evaluation;   // feasible == false: out of memory (reason says where) or no plan
+  Evaluation evaluation;  // feasible == false: out of memory (reason says where) or no plan
   PlanSearchStats stats;
   bool proven_optimal = true;  // false when the planner's time limit cut the search
 };
 
 // `base` carries the scenario's planner options (micro-batch sizes, max stages).
-StrategyResult run_strategy(const std::string& name, const CostModel& model,
-                            const PlannerOptions& base);
+StrategyResult run_strategy(const std::string& name, const CostModel& model, const PlannerOptions& base);
 
 // The scenario's cluster and cost options.
 CostModel make_cost_model(const Scenario& s);

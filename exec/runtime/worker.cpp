@@ -11,8 +11,8 @@
 // its stage's layers after every round and sends copies to its backup after replicating rounds;
 // a later generation starts from those files, moving layers between devices as the job says.
 #include <signal.h>
-#include <unistd.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -22,10 +22,10 @@
 #include <map>
 #include <thread>
 
+#include <torch/torch.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#include <torch/torch.h>
 
 #include "asteroid/json_reader.hpp"
 #include "asteroid/program.hpp"
@@ -83,7 +83,8 @@ class Worker {
   double now() const { return std::chrono::duration<double>(Clock::now() - origin_).count(); }
   void write_log();
   std::string layer_file(int l, int round) const {
-    return checkpoint_dir(job_.out_dir, name_) + "/layer_" + std::to_string(l) + ".r" + std::to_string(round) + ".pt";
+    return checkpoint_dir(job_.out_dir, name_) + "/layer_" + std::to_string(l) + ".r" +
+           std::to_string(round) + ".pt";
   }
 
   const ExecJob& job_;
@@ -132,7 +133,8 @@ void Worker::setup() {
   scenario_ = std::move(loaded.value());
   name_ = scenario_.devices.at(device_).name;
   model_ = std::make_unique<CostModel>(make_cost_model(scenario_));
-  auto p = plan_from_json(job_.plan, model_->cluster(), model_->num_layers(), scenario_.training.batch_size, "job", "plan");
+  auto p = plan_from_json(job_.plan, model_->cluster(), model_->num_layers(), scenario_.training.batch_size,
+                          "job", "plan");
   if (!p) die(name_, p.error().str(), 2);
   plain_ = make_program(*model_, p.value());
   replicated_ = make_program(*model_, p.value(), job_.replicas);
@@ -152,14 +154,21 @@ void Worker::setup() {
   if (holds_state) {
     bool ok = false;
     ModelOptions mo = options_for(scenario_.model, scenario_.input, &ok);
-    if (!ok || !is_model_name(scenario_.model)) die(name_, "model " + scenario_.model + " (" + scenario_.input + ") is not built by asteroid-exec", 2);
+    if (!ok || !is_model_name(scenario_.model))
+      die(name_, "model " + scenario_.model + " (" + scenario_.input + ") is not built by asteroid-exec", 2);
     torch::manual_seed(job_.seed);
     net_ = make_model(scenario_.model, mo);
     has_model_ = true;
     if (net_.input != scenario_.input)
-      die(name_, "model " + scenario_.model + " takes input " + net_.input + ", the scenario says " + scenario_.input, 2);
+      die(name_,
+          "model " + scenario_.model + " takes input " + net_.input + ", the scenario says " +
+              scenario_.input,
+          2);
     if (int(net_.size()) != model_->num_layers())
-      die(name_, "the model has " + std::to_string(net_.size()) + " layers, the traces " + std::to_string(model_->num_layers()), 2);
+      die(name_,
+          "the model has " + std::to_string(net_.size()) + " layers, the traces " +
+              std::to_string(model_->num_layers()),
+          2);
     // One sample through every layer (eval mode: batch norm on one sample) gives the message shapes.
     torch::NoGradGuard no_grad;
     net_.train(false);
@@ -177,7 +186,8 @@ void Worker::setup() {
     if (first_ > 0) in_shape_ = out_shape_[first_ - 1];
     for (int l = first_; l <= last_; ++l)
       for (const Tensor& t : net_.layer_parameters(l)) params_.push_back(t);
-    state_ = std::make_unique<StageState>(net_, first_, last_, scenario_.training.optimizer, job_.learning_rate);
+    state_ =
+        std::make_unique<StageState>(net_, first_, last_, scenario_.training.optimizer, job_.learning_rate);
     // The training batch: the same samples every round, so that the loss must fall.
     torch::manual_seed(job_.seed + 1);
     data_ = net_.make_input(B_);
@@ -197,7 +207,7 @@ void Worker::setup() {
   options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
   options->threads = 1;  // more processes than cores: one Gloo thread each
   all_ = c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("all", store_),
-                                                      rank_of(device_), int(rank_.size()), options);
+                                                     rank_of(device_), int(rank_.size()), options);
   if (stage_ >= 0 && plan_.stages[stage_].devices.size() > 1) {
     const StagePlan& sp = plan_.stages[stage_];
     int gr = int(std::find(sp.devices.begin(), sp.devices.end(), device_) - sp.devices.begin());
@@ -300,23 +310,17 @@ void Worker::execute(const Instruction& ins, int round) {
       break;
     }
     case Op::backward:
-      if (last_stage) mb.loss.backward();
-      else mb.y.backward(mb.grad_y);
+      if (last_stage)
+        mb.loss.backward();
+      else
+        mb.y.backward(mb.grad_y);
       mb.y = Tensor();
       mb.loss = Tensor();
       break;
-    case Op::send_activation:
-      send_slice(mb.y.detach(), stage_ + 1, ins.peer, tag(0));
-      break;
-    case Op::recv_activation:
-      recv_slice(mb.x, in_shape_, stage_ - 1, ins.peer, tag(0));
-      break;
-    case Op::send_gradient:
-      send_slice(mb.x.grad(), stage_ - 1, ins.peer, tag(1));
-      break;
-    case Op::recv_gradient:
-      recv_slice(mb.grad_y, out_shape_[last_], stage_ + 1, ins.peer, tag(1));
-      break;
+    case Op::send_activation: send_slice(mb.y.detach(), stage_ + 1, ins.peer, tag(0)); break;
+    case Op::recv_activation: recv_slice(mb.x, in_shape_, stage_ - 1, ins.peer, tag(0)); break;
+    case Op::send_gradient: send_slice(mb.x.grad(), stage_ - 1, ins.peer, tag(1)); break;
+    case Op::recv_gradient: recv_slice(mb.grad_y, out_shape_[last_], stage_ + 1, ins.peer, tag(1)); break;
     case Op::all_reduce: {
       std::vector<Tensor> grads;
       for (Tensor& p : params_) {
@@ -448,8 +452,10 @@ int Worker::run() {
     run_round(r);
     const WorkerRound& done = log_.rounds.back();
     char line[96];
-    if (done.has_loss) std::snprintf(line, sizeof line, "r %d %.9f %.12g", r, done.end_s, done.loss);
-    else std::snprintf(line, sizeof line, "r %d %.9f -", r, done.end_s);
+    if (done.has_loss)
+      std::snprintf(line, sizeof line, "r %d %.9f %.12g", r, done.end_s, done.loss);
+    else
+      std::snprintf(line, sizeof line, "r %d %.9f -", r, done.end_s);
     tell(line);
     if (now() - written >= 1.0 && r + 1 < job_.rounds) {
       write_log();

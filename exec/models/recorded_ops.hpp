@@ -130,12 +130,33 @@ inline Tensor activation(const Tensor& x, Act a) {
   bool saves_output = false;
   switch (a) {
     case Act::None: return x;
-    case Act::ReLU: y = torch::relu(x); per_elem = 1; saves_output = true; break;
-    case Act::ReLU6: y = torch::hardtanh(x, 0.0, 6.0); per_elem = 2; break;
-    case Act::SiLU: y = torch::silu(x); per_elem = 5; break;
-    case Act::Sigmoid: y = torch::sigmoid(x); per_elem = 4; saves_output = true; break;
-    case Act::Tanh: y = torch::tanh(x); per_elem = 6; saves_output = true; break;
-    case Act::GELU: y = torch::gelu(x); per_elem = 8; break;
+    case Act::ReLU:
+      y = torch::relu(x);
+      per_elem = 1;
+      saves_output = true;
+      break;
+    case Act::ReLU6:
+      y = torch::hardtanh(x, 0.0, 6.0);
+      per_elem = 2;
+      break;
+    case Act::SiLU:
+      y = torch::silu(x);
+      per_elem = 5;
+      break;
+    case Act::Sigmoid:
+      y = torch::sigmoid(x);
+      per_elem = 4;
+      saves_output = true;
+      break;
+    case Act::Tanh:
+      y = torch::tanh(x);
+      per_elem = 6;
+      saves_output = true;
+      break;
+    case Act::GELU:
+      y = torch::gelu(x);
+      per_elem = 8;
+      break;
   }
   if (g_rec) {
     note("elementwise", per_elem * elems(x), elems(x), nb(x) + nb(y), 0);

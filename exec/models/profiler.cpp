@@ -33,8 +33,7 @@ void clear_grads(const std::vector<Tensor>& params) {
 
 }  // namespace
 
-ProfileResult profile_model(const std::string& name, const ModelOptions& opt,
-                            const ProfileOptions& popt) {
+ProfileResult profile_model(const std::string& name, const ModelOptions& opt, const ProfileOptions& popt) {
   if (popt.batch_sizes.empty()) throw std::invalid_argument("no batch sizes");
   for (size_t i = 0; i < popt.batch_sizes.size(); i++) {
     if (popt.batch_sizes[i] < 1) throw std::invalid_argument("batch sizes must be positive");
@@ -108,8 +107,7 @@ ProfileResult profile_model(const std::string& name, const ModelOptions& opt,
         if (it >= popt.warmup) bwd[i].push_back(t);
         if (i > 0) g = ins[i].grad();
       }
-      progress(double(batch), tag + " layers " + std::to_string(it + 1) + "/" +
-                                  std::to_string(iters));
+      progress(double(batch), tag + " layers " + std::to_string(it + 1) + "/" + std::to_string(iters));
     }
     for (size_t i = 0; i < nl; i++) {
       r.fwd_s[i][bi] = median(fwd[i]);
@@ -125,8 +123,7 @@ ProfileResult profile_model(const std::string& name, const ModelOptions& opt,
       auto t0 = Clock::now();
       m.forward(x).backward(grad_out);
       whole.push_back(seconds_since(t0));
-      progress(double(batch), tag + " whole " + std::to_string(it + 1) + "/" +
-                                  std::to_string(popt.repeats));
+      progress(double(batch), tag + " whole " + std::to_string(it + 1) + "/" + std::to_string(popt.repeats));
     }
     r.whole_model_step_s[bi] = median(whole);
 

@@ -111,8 +111,8 @@ class Launcher {
     double loss = 0;    // summed over the last stage's devices
   };
   std::map<int, RoundSeen> rounds_seen_;  // this generation's rounds
-  int active_ = 0;                 // workers with instructions this generation
-  double recovery_started_ = -1;   // when the generation after a failure was started
+  int active_ = 0;                        // workers with instructions this generation
+  double recovery_started_ = -1;          // when the generation after a failure was started
   std::vector<nlohmann::json> failures_;
   std::vector<Action> pending_;  // decided by the Coordinator, not yet carried out
   double decided_s_ = 0;
@@ -212,7 +212,8 @@ Launcher::End Launcher::generation() {
     if (coord_.alive(d) && std::find(job.workers.begin(), job.workers.end(), d) == job.workers.end())
       job.workers.push_back(d);
   job.replicas = coord_.replicas();
-  job.replicate_every = coord_.config().replicate ? std::max(1, coord_.config().replication_interval_rounds) : 0;
+  job.replicate_every =
+      coord_.config().replicate ? std::max(1, coord_.config().replication_interval_rounds) : 0;
   job.transfers = transfers_;
   job.heartbeat_interval_s = coord_.config().heartbeat_interval_s;
   job.survive_peer_failure = !s_.faults.events.empty();
@@ -233,7 +234,8 @@ Launcher::End Launcher::generation() {
   spawn(job, job_file);
   if (!out_.stop_why.empty()) return End::stopped;
   if (coordinating_)
-    for (int d : job.workers) decide([&] { return coord_.heartbeat(d, t()); });  // their processes are starting
+    for (int d : job.workers)
+      decide([&] { return coord_.heartbeat(d, t()); });  // their processes are starting
 
   auto deadline = origin_ + std::chrono::duration<double>(o_.timeout_s);
   bool all_ready = false;
@@ -244,7 +246,8 @@ Launcher::End Launcher::generation() {
     if (coordinating_)
       for (const Proc& p : procs_)
         if (!p.ready && !p.exited && !p.killed) decide([&] { return coord_.heartbeat(p.device, now); });
-    if (!all_ready && std::all_of(procs_.begin(), procs_.end(), [](const Proc& p) { return p.ready || p.killed; })) {
+    if (!all_ready &&
+        std::all_of(procs_.begin(), procs_.end(), [](const Proc& p) { return p.ready || p.killed; })) {
       all_ready = true;
       if (generation_ == 0) {
         training_start_ = std::chrono::duration<double>(Clock::now() - origin_).count();
@@ -253,8 +256,9 @@ Launcher::End Launcher::generation() {
         for (const Proc& p : procs_) decide([&] { return coord_.heartbeat(p.device, now); });
         coordinating_ = true;
       } else {
-        event(recovery_started_, "state_transfer", "", "workers restarted on plan " + std::to_string(coord_.plan_id()) +
-                                                         ", " + std::to_string(transfers_.size()) + " layer ranges moved",
+        event(recovery_started_, "state_transfer", "",
+              "workers restarted on plan " + std::to_string(coord_.plan_id()) + ", " +
+                  std::to_string(transfers_.size()) + " layer ranges moved",
               now - recovery_started_);
         for (const Action& a : coord_.state_transferred(now))
           event(now, a.kind == ActionKind::replay_round ? "replay" : "resume", "", a.detail);
@@ -284,7 +288,8 @@ Launcher::End Launcher::generation() {
         for (const Action& a : actions) {
           if (a.kind == ActionKind::declare_failed) {
             event(now, "detection", s_.devices[a.device].name, a.detail);
-            if (!failures_.empty()) failures_.back()["detection_s"] = now - failures_.back()["failure_s"].get<double>();
+            if (!failures_.empty())
+              failures_.back()["detection_s"] = now - failures_.back()["failure_s"].get<double>();
           } else if (a.kind == ActionKind::replan) {
             event(now, "replan", "", a.detail, decided);
             if (!failures_.empty()) failures_.back()["replan_s"] = decided;
@@ -357,7 +362,8 @@ Launcher::End Launcher::generation() {
     if (Clock::now() > deadline) {
       stop_all();
       merge_logs(generation_, o_.rounds - 1);
-      stop("the run did not finish within " + std::to_string(int(o_.timeout_s)) + " s (--timeout); workers stopped");
+      stop("the run did not finish within " + std::to_string(int(o_.timeout_s)) +
+           " s (--timeout); workers stopped");
       return End::stopped;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -412,7 +418,8 @@ LaunchOutcome Launcher::run() {
 
 }  // namespace
 
-LaunchOutcome launch(const Scenario& s, const CostModel& model, const Evaluation& first, const LaunchOptions& o) {
+LaunchOutcome launch(const Scenario& s, const CostModel& model, const Evaluation& first,
+                     const LaunchOptions& o) {
   return Launcher(s, model, first, o).run();
 }
 

@@ -23,14 +23,12 @@ struct ConvBNActImpl : nn::Module {
   nn::Conv2d conv{nullptr};
   nn::BatchNorm2d bn{nullptr};
   Act act;
-  ConvBNActImpl(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t groups, Act a,
-                double eps = 1e-5)
+  ConvBNActImpl(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t groups, Act a, double eps = 1e-5)
       : act(a) {
-    conv = register_module("conv", nn::Conv2d(nn::Conv2dOptions(in, out, k)
-                                                  .stride(stride)
-                                                  .padding((k - 1) / 2)
-                                                  .groups(groups)
-                                                  .bias(false)));
+    conv = register_module(
+        "conv",
+        nn::Conv2d(
+            nn::Conv2dOptions(in, out, k).stride(stride).padding((k - 1) / 2).groups(groups).bias(false)));
     bn = register_module("bn", nn::BatchNorm2d(nn::BatchNorm2dOptions(out).eps(eps)));
   }
   Tensor forward(Tensor x) { return ops::activation(ops::batchnorm(bn, ops::conv(conv, x)), act); }
@@ -40,9 +38,7 @@ TORCH_MODULE(ConvBNAct);
 // global average pool + linear
 struct PoolLinearImpl : nn::Module {
   nn::Linear fc{nullptr};
-  PoolLinearImpl(int64_t in, int64_t classes) {
-    fc = register_module("fc", nn::Linear(in, classes));
-  }
+  PoolLinearImpl(int64_t in, int64_t classes) { fc = register_module("fc", nn::Linear(in, classes)); }
   Tensor forward(Tensor x) { return ops::linear(fc, ops::spatial_mean(x, false)); }
 };
 TORCH_MODULE(PoolLinear);
@@ -122,8 +118,8 @@ struct BottleneckImpl : nn::Module {
 TORCH_MODULE(Bottleneck);
 
 // BERT
-constexpr int64_t kBertVocab = 30522, kBertMaxPos = 512, kBertHidden = 512, kBertHeads = 8,
-                  kBertFFN = 2048, kBertLayers = 4;
+constexpr int64_t kBertVocab = 30522, kBertMaxPos = 512, kBertHidden = 512, kBertHeads = 8, kBertFFN = 2048,
+                  kBertLayers = 4;
 constexpr double kBertEps = 1e-12;
 
 struct BertEmbeddingsImpl : nn::Module {
@@ -133,8 +129,7 @@ struct BertEmbeddingsImpl : nn::Module {
     word = register_module("word", nn::Embedding(kBertVocab, kBertHidden));
     position = register_module("position", nn::Embedding(kBertMaxPos, kBertHidden));
     token_type = register_module("token_type", nn::Embedding(2, kBertHidden));
-    norm = register_module(
-        "norm", nn::LayerNorm(nn::LayerNormOptions({kBertHidden}).eps(kBertEps)));
+    norm = register_module("norm", nn::LayerNorm(nn::LayerNormOptions({kBertHidden}).eps(kBertEps)));
   }
   Tensor forward(Tensor ids) {  // ids: [N, L] int64
     int64_t len = ids.size(1);
@@ -156,23 +151,20 @@ struct BertLayerImpl : nn::Module {
     k = register_module("key", nn::Linear(kBertHidden, kBertHidden));
     v = register_module("value", nn::Linear(kBertHidden, kBertHidden));
     o = register_module("attn_out", nn::Linear(kBertHidden, kBertHidden));
-    ln1 = register_module("attn_norm",
-                          nn::LayerNorm(nn::LayerNormOptions({kBertHidden}).eps(kBertEps)));
+    ln1 = register_module("attn_norm", nn::LayerNorm(nn::LayerNormOptions({kBertHidden}).eps(kBertEps)));
     ff1 = register_module("ffn_in", nn::Linear(kBertHidden, kBertFFN));
     ff2 = register_module("ffn_out", nn::Linear(kBertFFN, kBertHidden));
-    ln2 = register_module("ffn_norm",
-                          nn::LayerNorm(nn::LayerNormOptions({kBertHidden}).eps(kBertEps)));
+    ln2 = register_module("ffn_norm", nn::LayerNorm(nn::LayerNormOptions({kBertHidden}).eps(kBertEps)));
   }
   Tensor forward(Tensor x) {  // x: [N, L, H]
     const int64_t n = x.size(0), len = x.size(1), d = kBertHidden / kBertHeads;
     auto heads = [&](const Tensor& t) {  // [N,L,H] -> [N,h,L,d]
       return ops::contiguous(t.view({n, len, kBertHeads, d}).transpose(1, 2));
     };
-    Tensor qh = heads(ops::linear(q, x)), kh = heads(ops::linear(k, x)),
-           vh = heads(ops::linear(v, x));
-    Tensor scores = ops::scale(ops::matmul(qh, kh.transpose(-2, -1)), 1.0 / std::sqrt(double(d)),
-                               "attention");
-    Tensor ctx = ops::matmul(ops::softmax(scores), vh);                     // [N,h,L,d]
+    Tensor qh = heads(ops::linear(q, x)), kh = heads(ops::linear(k, x)), vh = heads(ops::linear(v, x));
+    Tensor scores =
+        ops::scale(ops::matmul(qh, kh.transpose(-2, -1)), 1.0 / std::sqrt(double(d)), "attention");
+    Tensor ctx = ops::matmul(ops::softmax(scores), vh);                      // [N,h,L,d]
     ctx = ops::contiguous(ctx.transpose(1, 2)).view({n, len, kBertHidden});  // [N,L,H]
     Tensor h = ops::layernorm(ln1, ops::add(x, ops::linear(o, ctx)));
     Tensor f = ops::linear(ff2, ops::activation(ops::linear(ff1, h), Act::GELU));
@@ -212,8 +204,8 @@ int64_t classes_or(const ModelOptions& opt, int64_t dflt) {
 bool cifar_stem(const std::string& model, const ModelOptions& opt) {
   if (opt.stem.empty() || opt.stem == "cifar") return true;
   if (opt.stem == "imagenet") return false;
-  throw std::invalid_argument("stem for " + model + " must be \"cifar\" or \"imagenet\", not \"" +
-                              opt.stem + "\"");
+  throw std::invalid_argument("stem for " + model + " must be \"cifar\" or \"imagenet\", not \"" + opt.stem +
+                              "\"");
 }
 
 PlannerModel mobilenetv2(const ModelOptions& opt) {
@@ -224,14 +216,16 @@ PlannerModel mobilenetv2(const ModelOptions& opt) {
   bool cifar = cifar_stem(pm.name, opt);
   int64_t classes = classes_or(opt, 10);
   add_layer(pm, "features.0", ConvBNAct(3, 32, 3, cifar ? 1 : 2, 1, Act::ReLU6));
-  struct Cfg { int64_t t, c, n, s; };
-  const Cfg cfg[] = {{1, 16, 1, 1}, {6, 24, 2, cifar ? 1 : 2}, {6, 32, 3, 2}, {6, 64, 4, 2},
-                     {6, 96, 3, 1}, {6, 160, 3, 2},           {6, 320, 1, 1}};
+  struct Cfg {
+    int64_t t, c, n, s;
+  };
+  const Cfg cfg[] = {
+      {1, 16, 1, 1}, {6, 24, 2, cifar ? 1 : 2}, {6, 32, 3, 2}, {6, 64, 4, 2}, {6, 96, 3, 1}, {6, 160, 3, 2},
+      {6, 320, 1, 1}};
   int64_t in = 32, idx = 1;
   for (const Cfg& c : cfg)
     for (int64_t i = 0; i < c.n; i++, idx++) {
-      add_layer(pm, "features." + std::to_string(idx),
-                InvertedResidual(in, c.c, i == 0 ? c.s : 1, c.t));
+      add_layer(pm, "features." + std::to_string(idx), InvertedResidual(in, c.c, i == 0 ? c.s : 1, c.t));
       in = c.c;
     }
   add_layer(pm, "features." + std::to_string(idx), ConvBNAct(in, 1280, 1, 1, 1, Act::ReLU6));
@@ -248,7 +242,9 @@ PlannerModel efficientnet_b1(const ModelOptions& opt) {
   int64_t classes = classes_or(opt, 10);
   const double eps = 1e-3, depth = 1.1;  // B1: width 1.0, depth 1.1
   add_layer(pm, "features.0", ConvBNAct(3, 32, 3, cifar ? 1 : 2, 1, Act::SiLU, eps));
-  struct Cfg { int64_t t, k, s, c, n; };  // B0 stages
+  struct Cfg {
+    int64_t t, k, s, c, n;
+  };  // B0 stages
   const Cfg cfg[] = {{1, 3, 1, 16, 1},  {6, 3, 2, 24, 2},  {6, 5, 2, 40, 2}, {6, 3, 2, 80, 3},
                      {6, 5, 1, 112, 3}, {6, 5, 2, 192, 4}, {6, 3, 1, 320, 1}};
   int64_t in = 32, stage = 1;
@@ -301,8 +297,7 @@ PlannerModel bert_small(const ModelOptions& opt) {
   pm.vocab = kBertVocab;
   int64_t classes = classes_or(opt, 2);
   add_layer(pm, "embeddings", BertEmbeddings());
-  for (int64_t i = 0; i < kBertLayers; i++)
-    add_layer(pm, "encoder.layer." + std::to_string(i), BertLayer());
+  for (int64_t i = 0; i < kBertLayers; i++) add_layer(pm, "encoder.layer." + std::to_string(i), BertLayer());
   add_layer(pm, "head", BertHead(classes));
   return pm;
 }

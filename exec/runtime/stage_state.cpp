@@ -7,7 +7,9 @@
 namespace asteroid::exec {
 namespace {
 
-int buffers_of(Optimizer kind) { return kind == Optimizer::sgd ? 0 : kind == Optimizer::sgd_momentum ? 1 : 2; }
+int buffers_of(Optimizer kind) {
+  return kind == Optimizer::sgd ? 0 : kind == Optimizer::sgd_momentum ? 1 : 2;
+}
 
 constexpr double kMomentum = 0.9, kBeta1 = 0.9, kBeta2 = 0.999, kEps = 1e-8;
 

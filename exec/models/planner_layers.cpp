@@ -15,8 +15,7 @@
 namespace asteroid::exec {
 
 const std::vector<std::string>& model_names() {
-  static const std::vector<std::string> names = {"efficientnet_b1", "mobilenetv2", "resnet50",
-                                                 "bert_small"};
+  static const std::vector<std::string> names = {"efficientnet_b1", "mobilenetv2", "resnet50", "bert_small"};
   return names;
 }
 
@@ -149,14 +148,12 @@ nlohmann::json measured_trace_json(const ProfileResult& r, const ModelOptions& o
       {"usable_memory_note",
        "device.usable_memory_bytes is MemAvailable of /proc/meminfo when the profile was taken"}};
   std::ostringstream desc;
-  desc << "this machine's CPU (" << mi.cpu << ", " << mi.hardware_threads
-       << " hardware threads), libtorch " << r.libtorch_version << " with " << r.threads
-       << " thread(s)";
+  desc << "this machine's CPU (" << mi.cpu << ", " << mi.hardware_threads << " hardware threads), libtorch "
+       << r.libtorch_version << " with " << r.threads << " thread(s)";
   int64_t total = mi.mem_total_bytes, usable = std::min(mi.mem_available_bytes, total);
   return {{"schema_version", 1},
           {"device_type", "local_cpu"},
-          {"device",
-           {{"memory_bytes", total}, {"usable_memory_bytes", usable}, {"description", desc.str()}}},
+          {"device", {{"memory_bytes", total}, {"usable_memory_bytes", usable}, {"description", desc.str()}}},
           {"model", r.desc.model},
           {"input", r.desc.input},
           {"provenance", provenance},

@@ -30,11 +30,11 @@ struct LaunchOptions {
 };
 
 struct LaunchOutcome {
-  RunReport report;         // rounds every worker of a generation finished, spans, events, plans
-  std::vector<double> loss_per_round;  // of report.rounds
+  RunReport report;                      // rounds every worker of a generation finished, spans, events, plans
+  std::vector<double> loss_per_round;    // of report.rounds
   std::vector<nlohmann::json> failures;  // per injected failure: times of detection, re-plan, restart
-  std::string stop_why;     // empty: the run finished
-  int status = 0;           // exit status for asteroid-exec: 0, 1 (stopped), 2 (a worker refused its input)
+  std::string stop_why;                  // empty: the run finished
+  int status = 0;  // exit status for asteroid-exec: 0, 1 (stopped), 2 (a worker refused its input)
 };
 
 LaunchOutcome launch(const Scenario& s, const CostModel& model, const Evaluation& first,

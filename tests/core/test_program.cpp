@@ -12,8 +12,8 @@ namespace {
 CostModel small_model() {
   std::mt19937 rng(7);
   auto layers = synthetic_layers(4, rng);
-  Cluster c = synthetic_cluster(layers, {{"fast", 1.0, 7e9}, {"fast", 1.0, 7e9}, {"fast", 1.0, 7e9}},
-                                12.5e6, 5e-4);
+  Cluster c =
+      synthetic_cluster(layers, {{"fast", 1.0, 7e9}, {"fast", 1.0, 7e9}, {"fast", 1.0, 7e9}}, 12.5e6, 5e-4);
   CostOptions o;
   o.batch_size = 8;
   return CostModel(c, o);
@@ -59,7 +59,8 @@ TEST_CASE("program: text form parses back to the same instructions", "[program]"
   REQUIRE(back.ok());
   for (int d = 0; d < 3; ++d) {
     REQUIRE(back.value()[d].size() == p.device[d].size());
-    for (size_t i = 0; i < p.device[d].size(); ++i) CHECK(to_string(back.value()[d][i]) == to_string(p.device[d][i]));
+    for (size_t i = 0; i < p.device[d].size(); ++i)
+      CHECK(to_string(back.value()[d][i]) == to_string(p.device[d][i]));
   }
   CHECK_FALSE(parse_instruction("1XYZ0").ok());
   CHECK_FALSE(parse_instruction("1SEND_F0").ok());  // no peer
@@ -131,8 +132,7 @@ TEST_CASE("program: peak in-flight micro-batches equal the cost model's K = 2(P-
       Program prog = make_program(m, p);
       REQUIRE(validate_program(prog.device).ok());
       REQUIRE(dry_run(prog.device).ok());
-      for (int s = 0; s < P; ++s)
-        CHECK(peak_in_flight(prog.device[s]) == std::min(M, 2 * (P - s) - 1));
+      for (int s = 0; s < P; ++s) CHECK(peak_in_flight(prog.device[s]) == std::min(M, 2 * (P - s) - 1));
     }
   }
 }

@@ -54,17 +54,29 @@ Args parse_args(int argc, char** argv) {
   CliArgs args(argc, argv, [](const std::string& m) { fail(m); });
   while (args.next()) {
     const std::string& s = args.arg();
-    if (s == "--strategy") a.strategy = args.value();
-    else if (s == "--plan") a.plan = args.value();
-    else if (s == "--rounds") a.rounds = int(args.number(1, true));
-    else if (s == "--lr") a.lr = args.number(0);
-    else if (s == "--seed") a.seed = (long long)args.number(0, true);
-    else if (s == "--timeout") a.timeout_s = args.number(1);
-    else if (s == "-o" || s == "--output") a.output = args.value();
-    else if (s == "-h" || s == "--help") { std::cout << kUsage; std::exit(0); }
-    else if (args.is_option()) fail("unknown option " + s + " (see --help)");
-    else if (a.scenario.empty()) a.scenario = s;
-    else fail("more than one scenario given");
+    if (s == "--strategy")
+      a.strategy = args.value();
+    else if (s == "--plan")
+      a.plan = args.value();
+    else if (s == "--rounds")
+      a.rounds = int(args.number(1, true));
+    else if (s == "--lr")
+      a.lr = args.number(0);
+    else if (s == "--seed")
+      a.seed = (long long)args.number(0, true);
+    else if (s == "--timeout")
+      a.timeout_s = args.number(1);
+    else if (s == "-o" || s == "--output")
+      a.output = args.value();
+    else if (s == "-h" || s == "--help") {
+      std::cout << kUsage;
+      std::exit(0);
+    } else if (args.is_option())
+      fail("unknown option " + s + " (see --help)");
+    else if (a.scenario.empty())
+      a.scenario = s;
+    else
+      fail("more than one scenario given");
   }
   if (a.scenario.empty()) fail("no scenario given (see --help)");
   if (!a.strategy.empty() && !a.plan.empty()) fail("--strategy and --plan exclude each other");
@@ -83,10 +95,12 @@ std::string plan_text(const Plan& p, const Scenario& s) {
     t += "  stage " + std::to_string(i) + ": layers " + std::to_string(sp.first_layer) + "-" +
          std::to_string(sp.last_layer) + " on";
     for (size_t k = 0; k < sp.devices.size(); ++k)
-      t += " " + s.devices[sp.devices[k]].name + (k < sp.shares.size() ? " (" + std::to_string(sp.shares[k]) + ")" : "");
+      t += " " + s.devices[sp.devices[k]].name +
+           (k < sp.shares.size() ? " (" + std::to_string(sp.shares[k]) + ")" : "");
     t += "\n";
   }
-  return t + "  micro-batch " + std::to_string(p.microbatch_size) + " x " + std::to_string(p.microbatches) + "\n";
+  return t + "  micro-batch " + std::to_string(p.microbatch_size) + " x " + std::to_string(p.microbatches) +
+         "\n";
 }
 
 }  // namespace
@@ -98,11 +112,13 @@ int main(int argc, char** argv) {
   if (!loaded) fail(loaded.error().str());
   const Scenario& s = loaded.value();
   if (!s.faults.events.empty() && s.faults.recovery == "restart")
-    fail(s.file + ": faults.recovery: asteroid-exec has no coordinator checkpoint store to restart from; "
+    fail(s.file +
+         ": faults.recovery: asteroid-exec has no coordinator checkpoint store to restart from; "
          "use lightweight, replan or adaptive (asteroid-sim runs restart)");
   for (size_t i = 0; i < s.faults.events.size(); ++i)
     if (s.faults.events[i].kind != FaultKind::leave)
-      fail(s.file + ": faults.events[" + std::to_string(i) + "].kind: asteroid-exec injects only \"leave\" (asteroid-sim runs " +
+      fail(s.file + ": faults.events[" + std::to_string(i) +
+           "].kind: asteroid-exec injects only \"leave\" (asteroid-sim runs " +
            to_string(s.faults.events[i].kind) + ")");
   CostModel model = make_cost_model(s);
 
@@ -126,14 +142,16 @@ int main(int argc, char** argv) {
   for (const StagePlan& sp : ev.plan.stages) workers += int(sp.devices.size());
   std::cout << "scenario " << s.name << ": " << s.model << ", " << workers
             << " worker processes on this machine (c10d/Gloo on loopback), " << lo.rounds << " rounds";
-  if (!s.faults.events.empty()) std::cout << ", " << s.faults.events.size() << " fault(s), recovery " << s.faults.recovery;
+  if (!s.faults.events.empty())
+    std::cout << ", " << s.faults.events.size() << " fault(s), recovery " << s.faults.recovery;
   std::cout << "\n" << plan_text(ev.plan, s) << std::flush;
 
   LaunchOutcome run = launch(s, model, ev, lo);
   if (run.status == 2) fail(run.stop_why, 2);  // a worker refused its input: nothing ran
   RunReport& rep = run.report;
-  rep.config = {{"transport", "c10d gloo, loopback"}, {"processes", workers}, {"rounds", lo.rounds},
-                {"learning_rate", lo.learning_rate}, {"seed", lo.seed}, {"recovery", s.faults.recovery}};
+  rep.config = {
+      {"transport", "c10d gloo, loopback"}, {"processes", workers}, {"rounds", lo.rounds},
+      {"learning_rate", lo.learning_rate},  {"seed", lo.seed},      {"recovery", s.faults.recovery}};
   int done = int(rep.rounds.size());
   double total = done > 0 ? rep.rounds.back().end : 0;
   double throughput = total > 0 ? double(done) * s.training.batch_size / total : 0;

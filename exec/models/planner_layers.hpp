@@ -1,5 +1,5 @@
 // Torch-free view of the planner models: options, per-layer descriptions, measured profiles, and
-// their JSON forms. Only exec/models.cpp and exec/profiler.cpp include libtorch.
+// their JSON forms. Only exec/models/models.cpp and exec/models/profiler.cpp include libtorch.
 #pragma once
 
 #include <cstdint>
@@ -16,8 +16,8 @@ struct ModelOptions {
   // CIFAR models: "cifar" (stride-1 stem, the default) or "imagenet" (stride-2 stem);
   // resnet50: only "imagenet"; bert_small: none. Empty: the model's default.
   std::string stem;
-  int64_t seq_len = 128;       // BERT only: tokens per sample (1..512)
-  int64_t num_classes = 0;     // 0: the model's default (10 CIFAR, 100 Mini-ImageNet, 2 BERT)
+  int64_t seq_len = 128;    // BERT only: tokens per sample (1..512)
+  int64_t num_classes = 0;  // 0: the model's default (10 CIFAR, 100 Mini-ImageNet, 2 BERT)
 };
 
 // Names accepted by make_model / describe_model / profile_model.
@@ -33,8 +33,8 @@ struct LayerDesc {
   int64_t param_bytes = 0;
   int64_t output_activation_bytes_per_sample = 0;
   int64_t stored_activation_bytes_per_sample = 0;
-  double bytes_moved_per_sample = 0;  // activation traffic per sample + weight traffic of one pass
-  int64_t kernels = 0;                // primitive ops launched by one forward
+  double bytes_moved_per_sample = 0;             // activation traffic per sample + weight traffic of one pass
+  int64_t kernels = 0;                           // primitive ops launched by one forward
   std::map<std::string, double> flops_by_class;  // forward FLOPs per sample
   std::map<std::string, double> bytes_by_class;  // parts of bytes_moved_per_sample
 };
@@ -74,8 +74,7 @@ struct ProfileResult {
 };
 
 // Times every layer (see exec/README.md). Throws std::invalid_argument on bad options.
-ProfileResult profile_model(const std::string& name, const ModelOptions& opt,
-                            const ProfileOptions& popt);
+ProfileResult profile_model(const std::string& name, const ModelOptions& opt, const ProfileOptions& popt);
 
 // JSON forms. describe_json: {"schema_version":1,"model","input","layers":[...]}.
 nlohmann::json describe_json(const ModelDesc& d);

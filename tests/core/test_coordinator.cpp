@@ -20,10 +20,10 @@ struct Fixture {
 Fixture fixture() {
   std::mt19937 rng(11);
   auto layers = synthetic_layers(9, rng);
-  Cluster c = synthetic_cluster(layers,
-                                {{"fast", 1.0, 7e9}, {"fast", 1.0, 7e9}, {"mid", 1.4, 7e9},
-                                 {"mid", 1.4, 7e9}, {"slow", 3.5, 3e9}},
-                                12.5e6, 5e-4);
+  Cluster c = synthetic_cluster(
+      layers,
+      {{"fast", 1.0, 7e9}, {"fast", 1.0, 7e9}, {"mid", 1.4, 7e9}, {"mid", 1.4, 7e9}, {"slow", 3.5, 3e9}},
+      12.5e6, 5e-4);
   CostOptions o;
   o.batch_size = 16;
   Plan p;
@@ -146,8 +146,10 @@ TEST_CASE("coordinator: lightweight recovery moves the failed stage's layers to 
   CHECK(b[1].plan_id == 1);
 }
 
-TEST_CASE("coordinator: lightweight recovery of a group member shrinks the group and rebalances with neighbours only",
-          "[coordinator]") {
+TEST_CASE(
+    "coordinator: lightweight recovery of a group member shrinks the group and rebalances with neighbours "
+    "only",
+    "[coordinator]") {
   Fixture f = fixture();
   Coordinator c(f.model, f.plan, config(Recovery::lightweight));
   c.start(0);
@@ -170,8 +172,9 @@ TEST_CASE("coordinator: lightweight recovery of a group member shrinks the group
   CHECK(f.model.evaluate(c.plan()).round_latency_s <= f.model.evaluate(shrunk).round_latency_s * (1 + 1e-12));
 }
 
-TEST_CASE("coordinator: replan and restart plan on the survivors; restart ships every stage from the checkpoint",
-          "[coordinator]") {
+TEST_CASE(
+    "coordinator: replan and restart plan on the survivors; restart ships every stage from the checkpoint",
+    "[coordinator]") {
   Fixture f = fixture();
   Coordinator replan(f.model, f.plan, config(Recovery::replan));
   replan.start(0);
@@ -188,7 +191,8 @@ TEST_CASE("coordinator: replan and restart plan on the survivors; restart ships 
   double need = 0, sent = 0;
   for (const auto& st : restart.plan().stages)
     for (size_t i = 0; i < st.devices.size(); ++i)
-      need += f.model.cluster().devices[0].table->param_bytes(st.first_layer, st.last_layer) * 2;  // + momentum
+      need +=
+          f.model.cluster().devices[0].table->param_bytes(st.first_layer, st.last_layer) * 2;  // + momentum
   for (const StateTransfer& t : b[3].transfers) {
     CHECK(t.from == -1);
     sent += t.bytes;
@@ -214,8 +218,10 @@ TEST_CASE("weight ledger: a checkpoint survives one failure only with two live c
   CHECK(l.missing(2, alive).size() == 4);
 }
 
-TEST_CASE("coordinator: adaptive recovery picks whichever of lightweight and full re-plan finishes the rounds left sooner",
-          "[coordinator]") {
+TEST_CASE(
+    "coordinator: adaptive recovery picks whichever of lightweight and full re-plan finishes the rounds left "
+    "sooner",
+    "[coordinator]") {
   Fixture f = fixture();
   // What each would do, and its cost: state transfer once, then the rounds left at its latency.
   Coordinator light(f.model, f.plan, config(Recovery::lightweight));

@@ -15,9 +15,9 @@ namespace asteroid::exec {
 
 struct PlannerModel {
   std::string name;
-  std::string input;                   // input tag, as in the traces ("cifar10_32", ...)
-  std::vector<int64_t> sample_shape;   // one sample: {3,32,32}, {3,224,224} or {seq_len}
-  bool token_input = false;            // BERT: int64 token ids in [0, vocab)
+  std::string input;                  // input tag, as in the traces ("cifar10_32", ...)
+  std::vector<int64_t> sample_shape;  // one sample: {3,32,32}, {3,224,224} or {seq_len}
+  bool token_input = false;           // BERT: int64 token ids in [0, vocab)
   int64_t vocab = 0;
   std::vector<std::string> layer_names;
   // AnyModule::forward is non-const; the modules are shared, so constness would be shallow anyway

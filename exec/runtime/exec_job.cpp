@@ -9,7 +9,8 @@ nlohmann::json job_to_json(const ExecJob& j) {
   for (const ReplicaAssignment& r : j.replicas)
     replicas.push_back({{"stage", r.stage}, {"owner", r.owner}, {"backup", r.backup}});
   for (const JobTransfer& t : j.transfers)
-    transfers.push_back({{"from", t.from}, {"to", t.to}, {"first_layer", t.first_layer}, {"last_layer", t.last_layer}});
+    transfers.push_back(
+        {{"from", t.from}, {"to", t.to}, {"first_layer", t.first_layer}, {"last_layer", t.last_layer}});
   return {{"scenario", j.scenario},
           {"plan", j.plan},
           {"rounds", j.rounds},
@@ -53,7 +54,8 @@ Result<ExecJob> job_from_json(const nlohmann::json& j, const std::string& file) 
     for (size_t i = 0; i < reps.size(); ++i) {
       JsonReader x = reps.at(i);
       x.allow_only({"stage", "owner", "backup"});
-      out.replicas.push_back({int(x.at("stage").integer()), int(x.at("owner").integer()), int(x.at("backup").integer())});
+      out.replicas.push_back(
+          {int(x.at("stage").integer()), int(x.at("owner").integer()), int(x.at("backup").integer())});
     }
     out.replicate_every = int(r.at("replicate_every").integer());
     JsonReader ts = r.at("transfers");
@@ -79,10 +81,19 @@ nlohmann::json worker_log_to_json(const WorkerLog& w) {
     rounds.push_back(x);
   }
   for (const Span& s : w.spans)
-    spans.push_back({{"op", s.op}, {"stage", s.stage}, {"microbatch", s.microbatch}, {"round", s.round},
-                     {"start_s", s.start}, {"end_s", s.end}});
-  return {{"device", w.device}, {"generation", w.generation}, {"ready_s", w.ready_s}, {"transfer_s", w.transfer_s},
-          {"rounds", rounds}, {"spans", spans}, {"peak_rss_bytes", w.peak_rss_bytes}};
+    spans.push_back({{"op", s.op},
+                     {"stage", s.stage},
+                     {"microbatch", s.microbatch},
+                     {"round", s.round},
+                     {"start_s", s.start},
+                     {"end_s", s.end}});
+  return {{"device", w.device},
+          {"generation", w.generation},
+          {"ready_s", w.ready_s},
+          {"transfer_s", w.transfer_s},
+          {"rounds", rounds},
+          {"spans", spans},
+          {"peak_rss_bytes", w.peak_rss_bytes}};
 }
 
 Result<WorkerLog> worker_log_from_json(const nlohmann::json& j, const std::string& file) {

@@ -1,0 +1,31 @@
+#!/bin/sh
+# The layering of the tree (docs/architecture.md): core/ is backend-free, so it includes no SimGrid,
+# torch (torch, c10, ATen) or Gloo header; sim/ and exec/ are two backends of one core and never
+# include each other's headers (any header that lives in the other folder, or the other's library).
+# Prints every offending line and exits 1 when there is one.
+src=${1:?usage: include_check.sh SOURCE_DIR}
+bad=0
+inc='^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]'
+check() {  # check DIR REGEX WHAT
+  hits=$(grep -rnE "$inc($2)" "$src/$1" --include='*.cpp' --include='*.hpp' --include='*.h' 2>/dev/null)
+  if [ -n "$hits" ]; then
+    echo "$1/ must not include $3:"
+    echo "$hits"
+    bad=1
+  fi
+}
+headers_of() {  # the header names of a folder, as one alternation
+  find "$src/$1" -name '*.hpp' -o -name '*.h' | sed 's#.*/##; s#\.#\\.#g' | sort -u | paste -sd'|'
+}
+torch='torch/|c10/|ATen/|caffe2/|gloo/'
+simgrid='simgrid/|xbt/'
+check core "$simgrid|$torch" "SimGrid, torch or Gloo headers"
+check sim "$torch|(.*/)?($(headers_of exec))\"" "exec/'s or torch headers"
+check exec "$simgrid|(.*/)?($(headers_of sim))\"" "sim/'s or SimGrid headers"
+# The check must be able to fail: a planted include in a copy of core/ is found.
+tmp=$(mktemp -d)
+mkdir -p "$tmp/core" && echo '#include <ATen/ATen.h>' > "$tmp/core/planted.cpp"
+grep -rqE "$inc($simgrid|$torch)" "$tmp/core" || { echo "include_check: missed a planted include"; bad=1; }
+rm -rf "$tmp"
+[ $bad -eq 0 ] && echo "layering holds: core/ is backend-free; sim/ and exec/ are independent"
+exit $bad
