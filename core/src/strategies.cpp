@@ -47,7 +47,7 @@ StrategyResult plan_in_view(const std::string& name, const CostModel& truth, con
   return r;
 }
 
-// Asteroid: heterogeneity-, memory- and communication-aware HPP (PAPER.md sections 2-4).
+// Asteroid: heterogeneity-, memory- and communication-aware HPP (docs/method.md §1-4).
 StrategyResult asteroid_strategy(const CostModel& m, const PlannerOptions& base) {
   return plan_in_view("asteroid", m, m.cluster(), m.options(), base);
 }

@@ -92,7 +92,7 @@ void write(const std::string& file, const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  sg4::Engine engine(&argc, argv);  // takes the --cfg= options out of argv (TOOLCHAIN P10)
+  sg4::Engine engine(&argc, argv);  // takes the --cfg= options out of argv (docs/toolchain-notes.md S4)
   xbt_log_control_set("root.thresh:warning");
   Args args = parse_args(argc, argv);
   auto loaded = load_scenario(args.scenario);
@@ -101,7 +101,8 @@ int main(int argc, char** argv) {
   if (!s.network.overrides.empty() && s.network.topology == Topology::wifi)
     std::cerr << "asteroid-sim: note: pairwise link overrides are not simulated on a wifi medium\n";
   if (args.network == "textbook") {
-    // Transfer time = latency + size / bandwidth, no TCP factors, no reverse ACK flows (P7).
+    // Transfer time = latency + size / bandwidth, no TCP factors, no reverse ACK flows
+    // (docs/toolchain-notes.md S5).
     sg4::Engine::set_config("network/model:CM02");
     sg4::Engine::set_config("network/crosstraffic:0");
   }

@@ -1,7 +1,7 @@
 // One simulated training run: the platform, one actor per device that interprets its Program, a
 // heartbeat actor per device, the coordinator actor that drives the core Coordinator with simulated
 // time, and the fault script. IMPORTANT: one Simulation per process (SimGrid keeps global state,
-// TOOLCHAIN P6); the sg4::Engine must exist, configured, before the Simulation is built.
+// docs/toolchain-notes.md S3); the sg4::Engine must exist, configured, before the Simulation is built.
 //
 // Semantics that are ours (sim/README.md):
 // - Receives are posted when a device starts a round, so a message moves as soon as it is sent

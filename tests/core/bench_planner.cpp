@@ -1,6 +1,6 @@
-// Planning-time benchmark (issue targets: under 100 ms for environments A-D with 50 layers; under
+// Planning-time benchmark (targets: under 100 ms for environments A-D with 50 layers; under
 // 10 s for 64 devices x 200 layers). Synthetic models with the shape of real traces; Jetson-like
-// device mixes of PAPER.md section 6, every pair linked at 100 Mbps; the mixed clusters also at 1 and
+// device mixes of the paper's Table 6, every pair linked at 100 Mbps; the mixed clusters also at 1 and
 // 10 Gbps, where larger groups pay off and fewer plans can be ruled out early. Prints one line per
 // case; `--csv` prints CSV instead.
 // Usage: bench_planner [--csv] [--quick] [--time-limit SECONDS (per case, default 120)]

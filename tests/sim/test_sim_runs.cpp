@@ -1,5 +1,6 @@
 // Whole simulated runs. Each case runs the asteroid-sim binary as a subprocess (SimGrid allows one
-// simulation per process, TOOLCHAIN P6) on scenario and plan files written to a temporary directory.
+// simulation per process, docs/toolchain-notes.md S3) on scenario and plan files written to a
+// temporary directory.
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>

@@ -1,7 +1,8 @@
-// The Coordinator of PAPER.md section 5 (DESIGN.md contract 2): a state machine with no I/O and no
-// clock. It is told the time and what happened (a heartbeat, a round finished everywhere, a message
-// overdue, the state transfer done) and answers with actions (declare a device failed, re-plan, move
-// layers, transfer state, replay a round, resume). sim/ feeds it simulated time, exec/ wall time.
+// The Coordinator, the paper's fault-tolerant pipeline replay (docs/method.md §6): a state machine
+// with no I/O and no clock. It is told the time and what happened (a heartbeat, a round finished
+// everywhere, a message overdue, the state transfer done) and answers with actions (declare a
+// device failed, re-plan, move layers, transfer state, replay a round, resume). sim/ feeds it
+// simulated time, exec/ wall time.
 //
 // 1. Heartbeat-guided detection: a device whose last heartbeat is more than
 //    missed_heartbeats x heartbeat_interval old is declared failed at exactly that moment

@@ -1,8 +1,9 @@
-// The HPP cost model of PAPER.md section 3: intra-stage allocation (Alg. 1) under memory caps, step
-// times (Eq. 8), communication steps, 1F1B memory with K = min(M, 2(P-p)-1) in-flight micro-batches, and the
-// round latency of Eq. 4-6 with the dominant step and ring all-reduce at the group's slowest link.
+// The HPP cost model (the paper's Alg. 1 and Eq. 4-8; docs/method.md §3): intra-stage allocation
+// (Alg. 1) under memory caps, step times (Eq. 8), communication steps, 1F1B memory with
+// K = min(M, 2(P-p)-1) in-flight micro-batches, and the round latency of Eq. 4-6 with the dominant
+// step and ring all-reduce at the group's slowest link.
 //
-// Choices that are ours (README, "Cost model"):
+// Choices that are ours (docs/method.md §8):
 // - Alg. 1 is solved exactly: samples are handed out one at a time to the device whose stage time
 //   (forward + backward) after taking it is smallest, never past its memory cap. Time functions
 //   grow with the sample count (layer_table.hpp raises a measured point below an earlier one), so
@@ -15,7 +16,7 @@
 // - Memory of a device: parameters x (2 + optimizer state factor) + K x share x stored activations,
 //   K = min(M, 2(P-p)-1): a round has only M micro-batches to keep (program.hpp runs exactly that).
 // - dm is the first step with the largest E_f + E_b.
-// - The latency model. Eq. 4-6 as reconstructed in PAPER.md (`paper`) assumes the dominant step
+// - The latency model (docs/method.md §3.6). Eq. 4-6 as we read them (`paper`) assume the dominant step
 //   never waits for its first gradient, and its terms for steps after dm subtract their backward
 //   times: with one micro-batch it counts the dominant step alone, so a planner minimising it
 //   prefers deep pipelines with one or two micro-batches that are three to four times slower when run.

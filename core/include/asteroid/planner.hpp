@@ -1,6 +1,7 @@
-// The HPP planner (PAPER.md section 4, Alg. 2), exactly optimal over its search space under the cost
-// model: contiguous layer ranges x contiguous device groups over the devices sorted by memory (then
-// speed; the last devices of that order may be left idle) x micro-batch size (divisors of B).
+// The HPP planner (the paper's Alg. 2; docs/method.md §4), exactly optimal over its search space
+// under the cost model: contiguous layer ranges x contiguous device groups over the devices sorted
+// by memory (then speed; the last devices of that order may be left idle) x micro-batch size
+// (divisors of B).
 //
 // SUBTLE: the round latency is not a sum over stages: it depends on the dominant step and on where
 // each stage's all-reduce starts, and a stage's memory on how many stages follow it. A plain prefix

@@ -1,4 +1,4 @@
-// The Program (DESIGN.md contract 1): per device, the ordered instructions of one HPP round under
+// The Program (docs/method.md §1.1): per device, the ordered instructions of one HPP round under
 // 1F1B. Both backends execute it; neither invents its own order of work.
 //
 // Choices that are ours (sim/README.md, "The Program"):

@@ -1,4 +1,4 @@
-// Two RunReports side by side (DESIGN.md contract 3): the same scenario run by two backends, or by
+// Two RunReports side by side (docs/architecture.md, data flow): the same scenario run by two backends, or by
 // one backend with two settings. Per round (matched by round number and, for replayed rounds, by
 // occurrence), per instruction kind on each device (busy time summed over the run), and per event
 // (matched by kind and occurrence): A's figure, B's, and B's error relative to A.

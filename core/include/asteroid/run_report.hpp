@@ -1,4 +1,4 @@
-// The RunReport (DESIGN.md contract 3), written alike by both backends: per round start, end and
+// The RunReport (docs/architecture.md, data flow), written alike by both backends: per round start, end and
 // samples; per-instruction spans; events (failure, detection, re-plan, state transfer, resume);
 // peak memory per device; the plans with their ids. Rendered as JSON, as a Chrome trace (Perfetto:
 // one track per device) and as a per-round CSV.
