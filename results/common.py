@@ -185,11 +185,13 @@ def load_json(path):
 
 def scenario_variant(base_path, out_path, edit):
     """Writes a copy of the scenario at base_path, changed by edit(dict), to out_path, with its trace
-    paths made absolute (they are relative to the scenario file)."""
+    paths made relative to out_path's folder (a scenario's trace paths are relative to its file), so
+    that the copy names no path outside the tree it is written into."""
     s = load_json(base_path)
     base_dir = os.path.dirname(os.path.abspath(base_path))
+    out_dir = os.path.dirname(os.path.abspath(out_path))
     s = copy.deepcopy(s)
-    s["traces"] = {k: os.path.normpath(os.path.join(base_dir, v)) for k, v in s["traces"].items()}
+    s["traces"] = {k: os.path.relpath(os.path.join(base_dir, v), out_dir) for k, v in s["traces"].items()}
     edit(s)
     os.makedirs(os.path.dirname(out_path), exist_ok=True)
     with open(out_path, "w") as f:
