@@ -8,7 +8,7 @@ DP, PP and on-device training
 The background of each panel shows the fastest of the four at each point; where Asteroid is within
 --tie of a simpler strategy, that strategy is shown (Asteroid's plan then is, or is as good as, it).
 
-The modified scenarios are written to <outroot>/whatif/scenarios/ (trace paths made absolute).
+The modified scenarios are written to <outroot>/whatif/scenarios/ (trace paths relative to each copy).
 Writes <outroot>/whatif/: bandwidth.csv, bandwidth.png, devices.csv, devices.png, whatif.md,
 summary.md.
 """
