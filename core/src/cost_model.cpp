@@ -4,10 +4,10 @@
 #include <cassert>
 #include <cmath>
 #include <limits>
-#include <queue>
 
 #include "asteroid/pipeline_schedule.hpp"
 #include "asteroid/units.hpp"
+#include "share_allocation.hpp"
 
 namespace asteroid {
 namespace {
@@ -71,12 +71,6 @@ StageCost CostModel::stage(int first, int last, const int* group, int n, int bet
     cap[i] = std::min<long long>(cap[i], beta);
   }
 
-  auto time_of = [&](int i, int y) {
-    const LayerTable& t = *cluster_.devices[group[i]].table;
-    BatchPoint b = t.locate(y);
-    return t.fwd_s(first, last, b) + t.bwd_s(first, last, b);
-  };
-
   if (fixed_shares) {
     for (int i = 0; i < n; ++i) {
       out.shares[i] = fixed_shares[i];
@@ -107,27 +101,24 @@ StageCost CostModel::stage(int first, int last, const int* group, int n, int bet
                    over_by(d, static_bytes + act_per_sample * (cap[worst] + 1));
       return out;
     }
-    // Hand out samples one at a time to the device that would finish soonest with one more.
-    using Item = std::pair<double, int>;  // (time with one more sample, device position)
-    std::priority_queue<Item, std::vector<Item>, std::greater<Item>> next;
-    for (int i = 0; i < n; ++i)
-      if (cap[i] > 0) next.push({time_of(i, 1), i});
-    for (int s = 0; s < beta; ++s) {
-      auto [time, i] = next.top();
-      next.pop();
-      int y = ++out.shares[i];
-      if (y < cap[i]) next.push({time_of(i, y + 1), i});
-    }
+    // Alg. 1, exactly: what handing out samples one at a time to the device that would finish
+    // soonest with one more gives, by water-filling (share_allocation.hpp).
+    std::vector<const LayerTable*> tables(n);
+    for (int i = 0; i < n; ++i) tables[i] = cluster_.devices[group[i]].table.get();
+    detail::allocate_shares(tables.data(), cap.data(), n, first, last, beta, out.shares.data());
   }
 
   for (int i = 0; i < n; ++i) {
     const Device& d = cluster_.devices[group[i]];
     const LayerTable& t = *d.table;
+    out.peak_memory_bytes[i] = static_bytes + act_per_sample * out.shares[i];
+    // Identical devices with equal shares (the common case) have equal times.
+    if (i > 0 && cluster_.devices[group[i - 1]].table == d.table && out.shares[i - 1] == out.shares[i])
+      continue;
     BatchPoint b = t.locate(out.shares[i]);
     out.fwd_s = std::max(out.fwd_s, t.fwd_s(first, last, b));
     out.bwd_s = std::max(out.bwd_s, t.bwd_s(first, last, b));
     out.slowest_s = std::max(out.slowest_s, t.fwd_s(first, last, b) + t.bwd_s(first, last, b));
-    out.peak_memory_bytes[i] = static_bytes + act_per_sample * out.shares[i];
   }
 
   if (n > 1 && !options_.ignore_network) {

@@ -2,6 +2,7 @@
 
 #include "asteroid/cost_model.hpp"
 #include "asteroid/pipeline_schedule.hpp"
+#include "share_allocation.hpp"
 #include "synthetic.hpp"
 
 using namespace asteroid;
@@ -191,4 +192,56 @@ TEST_CASE("cost model: Eq. 4-6 ignores the pipeline fill when there is one micro
   CHECK(round_latency(steps, 1, LatencyModel::paper, nullptr) == Approx(3.0));
   CHECK(round_latency(steps, 1, LatencyModel::pipeline, nullptr) == Approx(9.0));
   CHECK(schedule_latency(steps, 1).latency_s == Approx(9.0));
+}
+
+TEST_CASE("cost model: Alg. 1 by water-filling gives the shares of handing out one sample at a time",
+          "[cost_model]") {
+  // Random tables with plateaus (equal times at consecutive batch sizes), identical devices, memory
+  // caps and groups of up to 12; the reference is the one-at-a-time rule.
+  std::mt19937 rng(17);
+  int compared = 0, with_ties = 0;
+  for (int trial = 0; trial < 400; ++trial) {
+    int L = 3, kinds = 1 + int(rng() % 4), n = 1 + int(rng() % 12);
+    std::vector<std::shared_ptr<LayerTable>> kind_tables;
+    for (int k = 0; k < kinds; ++k) {
+      Profile p;
+      p.device_type = "k" + std::to_string(k);
+      p.batch_sizes = trial % 3 == 0 ? std::vector<double>{4} : std::vector<double>{1, 2, 4, 8, 16};
+      for (int l = 0; l < L; ++l) {
+        LayerProfile lp;
+        lp.name = "l" + std::to_string(l);
+        double f = 0;
+        for (size_t i = 0; i < p.batch_sizes.size(); ++i) {
+          // Plateaus on purpose: a third of the steps add nothing.
+          if (rng() % 3) f += (1 + int(rng() % 4)) * 0.25;
+          lp.fwd_s.push_back(f);
+          lp.bwd_s.push_back(2 * f);
+        }
+        p.layers.push_back(lp);
+      }
+      kind_tables.push_back(std::make_shared<LayerTable>(p));
+    }
+    std::vector<const LayerTable*> tables(n);
+    std::vector<long long> caps(n);
+    long long room = 0;
+    for (int i = 0; i < n; ++i) {
+      int k = int(rng() % kinds);
+      tables[i] = kind_tables[k].get();
+      caps[i] = rng() % 4 == 0 ? (long long)(rng() % 6) : 1000;
+      room += caps[i];
+    }
+    int beta = 1 + int(rng() % 40);
+    if (room < beta) continue;
+    int first = int(rng() % L), last = first + int(rng() % (L - first));
+    std::vector<int> fast(n), slow(n);
+    detail::allocate_shares(tables.data(), caps.data(), n, first, last, beta, fast.data());
+    detail::allocate_shares_one_by_one(tables.data(), caps.data(), n, first, last, beta, slow.data());
+    INFO("trial " << trial << ": " << n << " devices, " << kinds << " kinds, beta " << beta);
+    CHECK(fast == slow);
+    ++compared;
+    for (int i = 1; i < n; ++i)
+      if (tables[i] == tables[0] && slow[i] != slow[0]) ++with_ties;
+  }
+  CHECK(compared >= 300);
+  CHECK(with_ties > 0);  // identical devices with unequal shares: the tie rule was exercised
 }

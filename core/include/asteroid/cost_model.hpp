@@ -4,11 +4,12 @@
 // step and ring all-reduce at the group's slowest link.
 //
 // Choices that are ours (docs/method.md §8):
-// - Alg. 1 is solved exactly: samples are handed out one at a time to the device whose stage time
-//   (forward + backward) after taking it is smallest, never past its memory cap. Time functions
-//   grow with the sample count (layer_table.hpp raises a measured point below an earlier one), so
-//   this minimises the slowest device, which is what Alg. 1's "proportional split, then move
-//   samples off the straggler" approximates.
+// - Alg. 1 is solved exactly: the shares are those of handing out samples one at a time to the
+//   device whose stage time (forward + backward) after taking it is smallest, never past its
+//   memory cap, computed by water-filling over the trace's batch sizes (src/share_allocation.hpp).
+//   Time functions grow with the sample count (layer_table.hpp raises a measured point below an
+//   earlier one), so this minimises the slowest device, which is what Alg. 1's "proportional
+//   split, then move samples off the straggler" approximates.
 // - A communication step moves beta x (activation bytes of the boundary layer) over the slowest link
 //   between the two groups, plus that link's latency; forward and backward alike.
 // - Ring all-reduce: 2(g-1) rounds, each moving w/g bytes over the group's slowest link plus its
@@ -115,7 +116,8 @@ class CostModel {
 
   // Compute step of layers [first, last] on `group` (n devices) for beta samples with K = in_flight
   // micro-batches kept. `fixed_shares` (n values summing to beta) skips the allocation; `links`
-  // saves the O(n^2) scan of the group's pairs. O(n log n + beta log n).
+  // saves the O(n^2) scan of the group's pairs. O(n C + C K log(C K)) for C kinds of device
+  // (same table and memory) among the n and K trace batch sizes.
   StageCost stage(int first, int last, const int* group, int n, int beta, int in_flight,
                   const int* fixed_shares = nullptr, const LinkSummary* links = nullptr) const;
 
