@@ -240,7 +240,7 @@ Evaluation CostModel::evaluate(const Plan& plan) const {
   ev.round_latency_s = round_latency(ev.steps, plan.microbatches, options_.latency_model, &ev.dominant_step);
   ev.throughput_samples_per_s =
       ev.round_latency_s > 0 ? plan.microbatch_size * plan.microbatches / ev.round_latency_s : 0;
-  ev.schedule_latency_s = schedule_latency(ev.steps, plan.microbatches).latency_s;
+  if (options_.replay_schedule) ev.schedule_latency_s = schedule_latency(ev.steps, plan.microbatches).latency_s;
   ev.feasible = true;
   return ev;
 }

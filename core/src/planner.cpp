@@ -20,6 +20,39 @@ std::vector<int> microbatch_candidates(int batch_size, const std::vector<int>& a
   return out;
 }
 
+std::vector<std::vector<int>> device_classes(const Cluster& c) {
+  std::vector<std::vector<int>> classes;
+  std::vector<int> head;  // a member of each class
+  for (int d : planner_device_order(c)) {
+    const Device& x = c.devices[d];
+    size_t k = 0;
+    for (; k < classes.size(); ++k) {
+      const Device& y = c.devices[head[k]];
+      if (x.type == y.type && x.table == y.table && x.memory_bytes == y.memory_bytes) break;
+    }
+    if (k == classes.size()) {
+      classes.emplace_back();
+      head.push_back(d);
+    }
+    classes[k].push_back(d);
+  }
+  return classes;
+}
+
+std::vector<std::vector<int>> planner_device_orders(const Cluster& c, int max_orders) {
+  std::vector<std::vector<int>> classes = device_classes(c);
+  std::vector<int> perm(classes.size());
+  for (size_t k = 0; k < perm.size(); ++k) perm[k] = int(k);
+  std::vector<std::vector<int>> orders;
+  do {
+    std::vector<int> order;
+    for (int k : perm) order.insert(order.end(), classes[k].begin(), classes[k].end());
+    orders.push_back(order);
+  } while (std::next_permutation(perm.begin(), perm.end()) &&
+           (max_orders <= 0 || int(orders.size()) < max_orders));
+  return orders;
+}
+
 Result<PlannerResult> plan_optimal(const CostModel& model, const PlannerOptions& options) {
   using namespace planner_detail;
   // Largest micro-batches first: they are usually the best, so the bound prunes early.
@@ -27,14 +60,24 @@ Result<PlannerResult> plan_optimal(const CostModel& model, const PlannerOptions&
   std::reverse(betas.begin(), betas.end());
   if (betas.empty())
     return Error{"", "planner.microbatch_sizes", "no micro-batch size divides the batch size"};
-  std::vector<int> order = planner_device_order(model.cluster());
-  RestBound rb = rest_bound(model, order);
+  std::vector<std::vector<int>> orders = planner_device_orders(model.cluster(), options.max_device_orders);
+  double all_orders = 1;  // (number of classes)!
+  for (size_t k = 2; k <= device_classes(model.cluster()).size(); ++k) all_orders *= double(k);
+  bool every_order = double(orders.size()) >= all_orders;
   SearchState state(options.time_limit_s);
-  seed_with_heuristic_plans(model, options, order, betas, rb, state);
-  if (model.options().latency_model == LatencyModel::paper)
-    search_stages_forward(model, options, order, betas, rb, state);
-  else
-    search_stages_backward(model, options, order, betas, rb, state);
+  // The memory-then-speed order first: its plans give the others a bound to prune with.
+  for (const std::vector<int>& order : orders) {
+    RestBound rb = rest_bound(model, order);
+    seed_with_heuristic_plans(model, options, order, betas, rb, state);
+  }
+  for (const std::vector<int>& order : orders) {
+    if (state.past_deadline()) break;
+    RestBound rb = rest_bound(model, order);
+    if (model.options().latency_model == LatencyModel::paper)
+      search_stages_forward(model, options, order, betas, rb, state);
+    else
+      search_stages_backward(model, options, order, betas, rb, state);
+  }
   if (state.best == kInf && state.out_of_time)
     return Error{"", "", "no plan found within the planner's time limit"};
   if (state.best == kInf) {
@@ -46,7 +89,7 @@ Result<PlannerResult> plan_optimal(const CostModel& model, const PlannerOptions&
   r.plan = state.best_plan;
   r.round_latency_s = state.best;
   r.stats = state.stats;
-  r.proven_optimal = !state.out_of_time;
+  r.proven_optimal = !state.out_of_time && every_order;
   return r;
 }
 

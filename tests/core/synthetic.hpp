@@ -2,6 +2,8 @@
 // shapes real traces have (a fixed cost plus a per-sample cost, layers of varied size).
 #pragma once
 
+#include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -66,12 +68,17 @@ inline Cluster synthetic_cluster(const std::vector<SyntheticLayer>& layers,
                                  const std::vector<SyntheticDeviceType>& devices, double bandwidth_Bps,
                                  double latency_s) {
   Cluster c;
+  std::map<std::pair<std::string, double>, std::shared_ptr<const LayerTable>> tables;
   for (size_t i = 0; i < devices.size(); ++i) {
     Device d;
     d.name = devices[i].name + std::to_string(i);
     d.type = devices[i].name;
-    d.table = std::make_shared<LayerTable>(
-        synthetic_profile(layers, devices[i].name, devices[i].slowness, devices[i].memory_bytes));
+    // One table per type and speed, shared by its devices, as make_cluster does.
+    auto& t = tables[{d.type, devices[i].slowness}];
+    if (!t)
+      t = std::make_shared<LayerTable>(
+          synthetic_profile(layers, devices[i].name, devices[i].slowness, devices[i].memory_bytes));
+    d.table = t;
     d.memory_bytes = devices[i].memory_bytes;
     c.devices.push_back(d);
   }

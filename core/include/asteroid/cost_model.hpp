@@ -51,6 +51,7 @@ struct CostOptions {
   Optimizer optimizer = Optimizer::sgd_momentum;
   bool ignore_memory = false;   // plan as if memory were unlimited (baselines that do)
   bool ignore_network = false;  // plan as if links were infinitely fast (baselines that do)
+  bool replay_schedule = true;  // evaluate() also replays the 1F1B schedule (schedule_latency_s)
 };
 
 // One stage's compute step with its devices' shares.

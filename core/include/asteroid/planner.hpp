@@ -1,7 +1,12 @@
 // The HPP planner (the paper's Alg. 2; docs/method.md §4), exactly optimal over its search space
-// under the cost model: contiguous layer ranges x contiguous device groups over the devices sorted
-// by memory (then speed; the last devices of that order may be left idle) x micro-batch size
-// (divisors of B).
+// under the cost model. The space:
+// - a device order: any order of the device classes (device_classes: one type, trace table and
+//   memory), each class's devices together in planner_device_order; every such order is searched
+//   (up to max_device_orders), the memory-then-speed order first;
+// - stages: contiguous layer ranges on device groups that are contiguous slices of the order, in
+//   stage order; the last devices of the order may be left idle;
+// - the micro-batch size (divisors of B) and, per stage, the shares of Alg. 1 (or even shares).
+// Memory (1F1B's in-flight micro-batches per stage) is checked for every stage of every order.
 //
 // SUBTLE: the round latency is not a sum over stages: it depends on the dominant step and on where
 // each stage's all-reduce starts, and a stage's memory on how many stages follow it. A plain prefix
@@ -37,6 +42,9 @@ struct PlannerOptions {
   // Stop searching after this long (0: never) and return the best plan found so far, marked as not
   // proven optimal. The search is the same; only its end is cut.
   double time_limit_s = 0;
+  // Search at most this many orders of the device classes (0: all); fewer than all marks the plan
+  // as not proven optimal. 720 = every order of up to 6 classes.
+  int max_device_orders = 720;
 };
 
 struct PlanSearchStats {
@@ -53,6 +61,16 @@ struct PlannerResult {
 
 // Finds the plan with the lowest round latency; an Error (reason: memory) when no plan fits.
 Result<PlannerResult> plan_optimal(const CostModel& model, const PlannerOptions& options);
+
+// The device classes: devices of one type with the same trace table and memory (interchangeable
+// for the compute side of the cost model), each in planner_device_order, the classes in the order
+// of their first member there.
+std::vector<std::vector<int>> device_classes(const Cluster& c);
+
+// The device orders the planner searches: one per order of the device classes (the classes'
+// permutations in lexicographic order, starting with the memory-then-speed order), each class's
+// devices kept together in their planner_device_order. At most `max_orders` (0: all).
+std::vector<std::vector<int>> planner_device_orders(const Cluster& c, int max_orders = 0);
 
 // Micro-batch sizes to try: the given ones, or every divisor of `batch_size`.
 std::vector<int> microbatch_candidates(int batch_size, const std::vector<int>& allowed);
