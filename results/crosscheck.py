@@ -97,7 +97,7 @@ def main():
             predicted = planned["round_latency_s"]
             simulated, measured = mean_round(sim, skip), mean_round(real, skip)
             devices = sum(len(s["devices"]) for s in planned["plan"]["stages"])
-            losses = real["summary"]["loss_per_round"]
+            losses = [x["loss"] for x in real["rounds"]]
             rows.append({"case": case, "scenario": name, "strategy": strategy, "plan": c.plan_text(planned),
                          "workers": devices, "predicted_s": predicted, "simulated_s": simulated,
                          "measured_s": measured, "sim_vs_model": simulated / predicted - 1,
@@ -163,7 +163,7 @@ def failure_both_ways(out):
     rows = []
     for kind, rep in runs.items():
         f = rep["summary"]["failures"][0]
-        transfer = f.get("state_transfer_s", f.get("restart_and_transfer_s"))
+        transfer = f.get("state_transfer_s")
         plans = rep.get("plans", [])
         rows.append({"backend": kind, "device": f["device"], "failure_s": f["failure_s"],
                      "detection_s": f.get("detection_s"), "replan_s": f.get("replan_s"), "transfer_s": transfer,

@@ -52,7 +52,7 @@ def main():
         f = fails[0] if fails else {}
         plans = rep.get("plans", [])
         t = {"recovery": rec, "completed": s.get("completed"), "rounds": s.get("rounds_committed"),
-             "simulated_s": s.get("simulated_s"), "throughput": s.get("throughput_samples_per_s"),
+             "simulated_s": s.get("run_s"), "throughput": s.get("throughput_samples_per_s"),
              "device": f.get("device", ""), "failure_s": f.get("failure_s"),
              "throughput_before": f.get("throughput_before"), "throughput_after": f.get("throughput_after"),
              "state_transfer_bytes": f.get("state_transfer_bytes"), "recovery_s": f.get("recovery_s"),

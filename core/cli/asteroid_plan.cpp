@@ -5,22 +5,27 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
 
+#include "asteroid/backend_setup.hpp"
 #include "asteroid/cli_args.hpp"
 #include "asteroid/evaluation_json.hpp"
 #include "asteroid/json_reader.hpp"
 #include "asteroid/scenario.hpp"
 #include "asteroid/strategies.hpp"
-#include "asteroid/strategy_names.hpp"
+#include "asteroid/vocabulary.hpp"
 
 using namespace asteroid;
 
 namespace {
 
-const char* kUsage =
-    "usage: asteroid-plan SCENARIO [--strategy NAME] [--latency-model pipeline|paper] [--json] [-o FILE]\n"
-    "       asteroid-plan SCENARIO --evaluate PLAN.json [--latency-model M] [--json] [-o FILE]\n";
+std::string usage() {
+  return "usage: asteroid-plan SCENARIO [--strategy NAME] [--latency-model MODEL] [--json] [-o FILE]\n"
+         "       asteroid-plan SCENARIO --evaluate PLAN.json [--latency-model MODEL] [--json] [-o FILE]\n"
+         "strategies:\n" +
+         kStrategies.help(4) + "latency models:\n" + kLatencyModels.help(4);
+}
 
 [[noreturn]] void fail(const std::string& message) {
   std::cerr << "asteroid-plan: " << message << "\n";
@@ -28,7 +33,9 @@ const char* kUsage =
 }
 
 struct Args {
-  std::string scenario, strategy, evaluate, output, latency_model;
+  std::string scenario, evaluate, output;
+  std::optional<Strategy> strategy;
+  std::optional<LatencyModel> latency_model;
   bool json = false;
 };
 
@@ -38,17 +45,17 @@ Args parse_args(int argc, char** argv) {
   while (args.next()) {
     const std::string& s = args.arg();
     if (s == "--strategy")
-      a.strategy = args.value();
+      a.strategy = args.token(kStrategies);
     else if (s == "--evaluate")
       a.evaluate = args.value();
     else if (s == "--latency-model")
-      a.latency_model = args.value();
+      a.latency_model = args.token(kLatencyModels);
     else if (s == "-o" || s == "--output")
       a.output = args.value();
     else if (s == "--json")
       a.json = true;
     else if (s == "-h" || s == "--help") {
-      std::cout << kUsage;
+      std::cout << usage();
       std::exit(0);
     } else if (args.is_option())
       fail("unknown option " + s + " (see --help)");
@@ -58,11 +65,7 @@ Args parse_args(int argc, char** argv) {
       fail("more than one scenario given (\"" + a.scenario + "\" and \"" + s + "\")");
   }
   if (a.scenario.empty()) fail("no scenario given (see --help)");
-  if (!a.strategy.empty() && !is_strategy_name(a.strategy))
-    fail("--strategy: unknown strategy \"" + a.strategy + "\" (known: " + strategy_name_list() + ")");
-  if (!a.latency_model.empty() && a.latency_model != "pipeline" && a.latency_model != "paper")
-    fail("--latency-model: must be pipeline or paper, found \"" + a.latency_model + "\"");
-  if (!a.strategy.empty() && !a.evaluate.empty()) fail("--strategy and --evaluate exclude each other");
+  if (a.strategy && !a.evaluate.empty()) fail("--strategy and --evaluate exclude each other");
   return a;
 }
 
@@ -82,7 +85,7 @@ int main(int argc, char** argv) {
   auto loaded = load_scenario(args.scenario);
   if (!loaded) fail(loaded.error().str());
   Scenario& s = loaded.value();
-  if (!args.latency_model.empty()) s.planner.latency_model = args.latency_model;
+  if (args.latency_model) s.planner.latency_model = *args.latency_model;
   CostModel model = make_cost_model(s);
 
   if (!args.evaluate.empty()) {
@@ -119,7 +122,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  std::string strategy = args.strategy.empty() ? s.planner.strategy : args.strategy;
+  const Strategy strategy = args.strategy.value_or(s.planner.strategy);
   auto t0 = std::chrono::steady_clock::now();
   StrategyResult r = run_strategy(strategy, model, planner_options(s));
   double planning_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -127,8 +130,8 @@ int main(int argc, char** argv) {
     nlohmann::json j = evaluation_to_json(r.evaluation, model.cluster());
     j["scenario"] = s.name;
     j["model"] = s.model;
-    j["strategy"] = strategy;
-    j["latency_model"] = s.planner.latency_model;
+    j["strategy"] = to_string(strategy);
+    j["latency_model"] = to_string(s.planner.latency_model);
     j["batch_size"] = s.training.batch_size;
     j["planning_time_s"] = planning_s;
     j["proven_optimal"] = r.proven_optimal;
@@ -136,8 +139,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::string text = "scenario " + s.name + ": model " + s.model + ", " + std::to_string(s.devices.size()) +
-                     " devices, batch " + std::to_string(s.training.batch_size) + ", strategy " + strategy +
-                     ", latency model " + s.planner.latency_model + "\n";
+                     " devices, batch " + std::to_string(s.training.batch_size) + ", strategy " +
+                     to_string(strategy) + ", latency model " + to_string(s.planner.latency_model) + "\n";
   text += evaluation_to_text(r.evaluation, model.cluster());
   char buf[64];
   std::snprintf(buf, sizeof buf, "planning time %.1f ms", planning_s * 1e3);

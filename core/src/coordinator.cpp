@@ -30,37 +30,6 @@ Action action(ActionKind k) {
 
 }  // namespace
 
-const char* to_string(Recovery r) {
-  switch (r) {
-    case Recovery::lightweight: return "lightweight";
-    case Recovery::replan: return "replan";
-    case Recovery::restart: return "restart";
-    case Recovery::adaptive: return "adaptive";
-  }
-  return "?";
-}
-
-bool parse_recovery(const std::string& s, Recovery* out) {
-  for (Recovery r : {Recovery::lightweight, Recovery::replan, Recovery::restart, Recovery::adaptive})
-    if (s == to_string(r)) {
-      *out = r;
-      return true;
-    }
-  return false;
-}
-
-const char* to_string(ActionKind k) {
-  switch (k) {
-    case ActionKind::declare_failed: return "declare_failed";
-    case ActionKind::replan: return "replan";
-    case ActionKind::move_layers: return "move_layers";
-    case ActionKind::transfer_state: return "transfer_state";
-    case ActionKind::replay_round: return "replay_round";
-    case ActionKind::resume: return "resume";
-  }
-  return "?";
-}
-
 std::vector<ReplicaAssignment> assign_replicas(const CostModel& model, const Evaluation& ev,
                                                const std::vector<bool>& alive) {
   const Plan& plan = ev.plan;

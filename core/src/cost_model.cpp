@@ -190,8 +190,6 @@ double round_latency(std::vector<StepCost>& steps, int M, LatencyModel model, in
   return latency;
 }
 
-const char* to_string(LatencyModel m) { return m == LatencyModel::paper ? "paper" : "pipeline"; }
-
 Evaluation CostModel::evaluate(const Plan& plan) const {
   Evaluation ev;
   ev.plan = plan;

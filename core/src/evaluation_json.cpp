@@ -50,16 +50,7 @@ std::string evaluation_to_text(const Evaluation& e, const Cluster& c) {
     o << "infeasible: " << e.reason << "\n";
     return o.str();
   }
-  const Plan& p = e.plan;
-  o << "micro-batch " << p.microbatch_size << " x " << p.microbatches << " micro-batches, " << p.num_stages()
-    << (p.num_stages() == 1 ? " stage" : " stages") << "\n";
-  for (int s = 0; s < p.num_stages(); ++s) {
-    const StagePlan& sp = p.stages[s];
-    o << "  stage " << s << ": layers " << sp.first_layer << "-" << sp.last_layer << " on ";
-    for (size_t i = 0; i < sp.devices.size(); ++i)
-      o << (i ? ", " : "") << c.devices[sp.devices[i]].name << " (" << sp.shares[i] << ")";
-    o << "\n";
-  }
+  o << plan_to_text(e.plan, c);
   std::snprintf(buf, sizeof buf, "round latency %.4f s (%s latency model), throughput %.2f samples/s\n",
                 e.round_latency_s, to_string(e.latency_model), e.throughput_samples_per_s);
   o << buf;

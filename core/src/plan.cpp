@@ -6,11 +6,38 @@
 
 namespace asteroid {
 
-nlohmann::json plan_to_json(const Plan& p, const Cluster& c) {
+std::vector<std::string> device_names(const Cluster& c) {
+  std::vector<std::string> names;
+  for (const Device& d : c.devices) names.push_back(d.name);
+  return names;
+}
+
+nlohmann::json plan_to_json(const Plan& p, const Cluster& c) { return plan_to_json(p, device_names(c)); }
+
+std::string plan_to_text(const Plan& p, const Cluster& c) { return plan_to_text(p, device_names(c)); }
+
+std::string plan_to_text(const Plan& p, const std::vector<std::string>& device_names) {
+  std::string t = "micro-batch " + std::to_string(p.microbatch_size) + " x " +
+                  std::to_string(p.microbatches) +
+                  (p.microbatches == 1 ? " micro-batch, " : " micro-batches, ") +
+                  std::to_string(p.num_stages()) + (p.num_stages() == 1 ? " stage\n" : " stages\n");
+  for (int s = 0; s < p.num_stages(); ++s) {
+    const StagePlan& sp = p.stages[s];
+    t += "  stage " + std::to_string(s) + ": layers " + std::to_string(sp.first_layer) + "-" +
+         std::to_string(sp.last_layer) + " on ";
+    for (size_t i = 0; i < sp.devices.size(); ++i)
+      t += (i ? ", " : "") + device_names[sp.devices[i]] +
+           (i < sp.shares.size() ? " (" + std::to_string(sp.shares[i]) + ")" : "");
+    t += "\n";
+  }
+  return t;
+}
+
+nlohmann::json plan_to_json(const Plan& p, const std::vector<std::string>& device_names) {
   nlohmann::json stages = nlohmann::json::array();
   for (const auto& s : p.stages) {
     nlohmann::json names = nlohmann::json::array();
-    for (int d : s.devices) names.push_back(c.devices[d].name);
+    for (int d : s.devices) names.push_back(device_names[d]);
     nlohmann::json js = {{"layers", {s.first_layer, s.last_layer}}, {"devices", names}};
     if (!s.shares.empty()) js["shares"] = s.shares;
     stages.push_back(js);

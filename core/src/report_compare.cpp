@@ -81,16 +81,17 @@ ReportComparison compare_reports(const RunReport& a, const RunReport& b) {
 
   std::map<std::pair<std::string, int>, double> events_b;
   std::map<std::string, int> count;
-  for (const RunEvent& e : b.events) events_b[{e.kind, count[e.kind]++}] = e.time;
+  for (const RunEvent& e : b.events) events_b[{to_string(e.kind), count[to_string(e.kind)]++}] = e.time;
   count.clear();
   for (const RunEvent& e : a.events) {
-    int k = count[e.kind]++;
-    auto it = events_b.find({e.kind, k});
+    const std::string kind = to_string(e.kind);
+    int k = count[kind]++;
+    auto it = events_b.find({kind, k});
     if (it == events_b.end()) {
       ++c.events_only_a;
       continue;
     }
-    c.events.push_back({e.kind, k, e.time, it->second});
+    c.events.push_back({kind, k, e.time, it->second});
     events_b.erase(it);
   }
   c.events_only_b = int(events_b.size());

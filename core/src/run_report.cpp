@@ -1,6 +1,7 @@
 #include "asteroid/run_report.hpp"
 
 #include "asteroid/json_reader.hpp"
+#include "asteroid/run_summary.hpp"
 
 #include <cstdio>
 #include <sstream>
@@ -9,12 +10,16 @@ namespace asteroid {
 
 nlohmann::json report_to_json(const RunReport& r) {
   nlohmann::json rounds = nlohmann::json::array();
-  for (const RoundRecord& x : r.rounds)
-    rounds.push_back({{"round", x.round},
-                      {"start_s", x.start},
-                      {"end_s", x.end},
-                      {"samples", x.samples},
-                      {"plan_id", x.plan_id}});
+  for (const RoundRecord& x : r.rounds) {
+    nlohmann::json j = {{"round", x.round},
+                        {"start_s", x.start},
+                        {"end_s", x.end},
+                        {"samples", x.samples},
+                        {"plan_id", x.plan_id}};
+    if (x.loss) j["loss"] = *x.loss;
+    if (x.checkpoint_copies >= 0) j["checkpoint_copies"] = x.checkpoint_copies;
+    rounds.push_back(j);
+  }
   nlohmann::json spans = nlohmann::json::array();
   for (const Span& s : r.spans)
     spans.push_back({{"device", r.devices[s.device]},
@@ -26,24 +31,38 @@ nlohmann::json report_to_json(const RunReport& r) {
                      {"end_s", s.end}});
   nlohmann::json events = nlohmann::json::array();
   for (const RunEvent& e : r.events) {
-    nlohmann::json j = {{"time_s", e.time}, {"kind", e.kind}, {"detail", e.detail}};
+    nlohmann::json j = {{"time_s", e.time}, {"kind", to_string(e.kind)}, {"detail", e.detail}};
     if (!e.device.empty()) j["device"] = e.device;
     if (e.duration_s > 0) j["duration_s"] = e.duration_s;
+    if (e.round >= 0) j["round"] = e.round;
+    if (e.bytes > 0) j["bytes"] = e.bytes;
+    if (!e.lost_layers.empty()) j["lost_layers"] = e.lost_layers;
     events.push_back(j);
   }
   nlohmann::json plans = nlohmann::json::array();
   for (size_t i = 0; i < r.plans.size(); ++i) {
-    nlohmann::json p = r.plans[i];
+    nlohmann::json p = plan_to_json(r.plans[i].plan, r.devices);
     p["id"] = int(i);
+    p["predicted_round_latency_s"] = r.plans[i].predicted_round_latency_s;
+    p["predicted_throughput_samples_per_s"] = r.plans[i].predicted_throughput_samples_per_s;
+    p["predicted_schedule_latency_s"] = r.plans[i].predicted_schedule_latency_s;
     plans.push_back(p);
   }
   nlohmann::json memory = nlohmann::json::object();
   for (size_t d = 0; d < r.devices.size() && d < r.peak_memory_bytes.size(); ++d)
     memory[r.devices[d]] = r.peak_memory_bytes[d];
-  return {
-      {"scenario", r.scenario}, {"backend", r.backend}, {"config", r.config},          {"plans", plans},
-      {"rounds", rounds},       {"events", events},     {"peak_memory_bytes", memory}, {"summary", r.summary},
-      {"spans", spans}};
+  return {{"scenario", r.scenario},
+          {"backend", r.backend},
+          {"config", r.config},
+          {"devices", r.devices},
+          {"plans", plans},
+          {"rounds_planned", r.rounds_planned},
+          {"end_s", r.end_s},
+          {"rounds", rounds},
+          {"events", events},
+          {"peak_memory_bytes", memory},
+          {"summary", summary_to_json(summarize_run(r))},
+          {"spans", spans}};
 }
 
 std::string report_to_chrome_trace(const RunReport& r) {
@@ -77,7 +96,7 @@ std::string report_to_chrome_trace(const RunReport& r) {
       ev.push_back({{"ph", "X"},
                     {"pid", 0},
                     {"tid", coordinator_tid},
-                    {"name", e.kind},
+                    {"name", to_string(e.kind)},
                     {"ts", e.time * 1e6},
                     {"dur", e.duration_s * 1e6},
                     {"args", {{"detail", e.detail}}}});
@@ -86,7 +105,7 @@ std::string report_to_chrome_trace(const RunReport& r) {
                     {"s", "g"},
                     {"pid", 0},
                     {"tid", coordinator_tid},
-                    {"name", e.kind},
+                    {"name", to_string(e.kind)},
                     {"ts", e.time * 1e6},
                     {"args", {{"detail", e.detail}, {"device", e.device}}}});
   }
@@ -95,13 +114,18 @@ std::string report_to_chrome_trace(const RunReport& r) {
 
 std::string report_to_rounds_csv(const RunReport& r) {
   std::ostringstream os;
-  os << "round,start_s,end_s,samples,throughput,plan_id\n";
+  os << "round,start_s,end_s,samples,throughput,plan_id,loss\n";
   char line[160];
   for (const RoundRecord& x : r.rounds) {
     double dt = x.end - x.start;
-    std::snprintf(line, sizeof line, "%d,%.6f,%.6f,%d,%.3f,%d\n", x.round, x.start, x.end, x.samples,
+    std::snprintf(line, sizeof line, "%d,%.6f,%.6f,%d,%.3f,%d,", x.round, x.start, x.end, x.samples,
                   dt > 0 ? x.samples / dt : 0.0, x.plan_id);
     os << line;
+    if (x.loss) {
+      std::snprintf(line, sizeof line, "%.6g", *x.loss);
+      os << line;
+    }
+    os << "\n";
   }
   return os.str();
 }
@@ -109,17 +133,55 @@ std::string report_to_rounds_csv(const RunReport& r) {
 }  // namespace asteroid
 
 namespace asteroid {
+namespace {
+
+// A plan as a report records it: its stages by device name, and the cost model's predictions.
+template <class DeviceIndex>
+PlanRecord plan_record(const JsonReader& j, DeviceIndex&& device_index) {
+  j.allow_only({"id", "microbatch_size", "microbatches", "stages", "predicted_round_latency_s",
+                "predicted_throughput_samples_per_s", "predicted_schedule_latency_s"});
+  PlanRecord rec;
+  rec.plan.microbatch_size = int(j.at("microbatch_size").positive_integer());
+  rec.plan.microbatches = int(j.at("microbatches").positive_integer());
+  JsonReader stages = j.at("stages");
+  for (size_t i = 0; i < stages.size(); ++i) {
+    JsonReader st = stages.at(i);
+    st.allow_only({"layers", "devices", "shares"});
+    StagePlan sp;
+    JsonReader layers = st.at("layers");
+    if (layers.size() != 2) layers.fail("must be [first, last]");
+    sp.first_layer = int(layers.at(0).integer());
+    sp.last_layer = int(layers.at(1).integer());
+    JsonReader devices = st.at("devices");
+    for (size_t k = 0; k < devices.size(); ++k) sp.devices.push_back(device_index(devices.at(k).string()));
+    if (st.has("shares"))
+      for (size_t k = 0; k < st.at("shares").size(); ++k)
+        sp.shares.push_back(int(st.at("shares").at(k).integer()));
+    rec.plan.stages.push_back(sp);
+  }
+  if (j.has("predicted_round_latency_s"))
+    rec.predicted_round_latency_s = j.at("predicted_round_latency_s").number();
+  if (j.has("predicted_throughput_samples_per_s"))
+    rec.predicted_throughput_samples_per_s = j.at("predicted_throughput_samples_per_s").number();
+  if (j.has("predicted_schedule_latency_s"))
+    rec.predicted_schedule_latency_s = j.at("predicted_schedule_latency_s").number();
+  return rec;
+}
+
+}  // namespace
 
 Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& file) {
   try {
     JsonReader r(j, "");
-    r.allow_only({"scenario", "backend", "config", "plans", "rounds", "events", "peak_memory_bytes",
-                  "summary", "spans"});
+    // "summary" is derived from the rest (run_summary.hpp): read past, computed again when needed.
+    r.allow_only({"scenario", "backend", "config", "devices", "plans", "rounds_planned", "end_s", "rounds",
+                  "events", "peak_memory_bytes", "summary", "spans"});
     RunReport out;
     out.scenario = r.at("scenario").string();
     out.backend = r.at("backend").string();
     if (r.has("config")) out.config = r.at("config").json();
-    if (r.has("summary")) out.summary = r.at("summary").json();
+    if (r.has("rounds_planned")) out.rounds_planned = int(r.at("rounds_planned").integer());
+    if (r.has("end_s")) out.end_s = r.at("end_s").number();
     auto device_index = [&](const std::string& name) {
       for (size_t d = 0; d < out.devices.size(); ++d)
         if (out.devices[d] == name) return int(d);
@@ -127,6 +189,8 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
       out.peak_memory_bytes.push_back(0);
       return int(out.devices.size()) - 1;
     };
+    if (r.has("devices"))  // in the writer's order, so that device indices read back as written
+      for (size_t d = 0; d < r.at("devices").size(); ++d) device_index(r.at("devices").at(d).string());
     if (r.has("peak_memory_bytes")) {
       JsonReader m = r.at("peak_memory_bytes");
       for (const std::string& name : m.keys())
@@ -134,12 +198,12 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
     }
     if (r.has("plans")) {
       JsonReader ps = r.at("plans");
-      for (size_t i = 0; i < ps.size(); ++i) out.plans.push_back(ps.at(i).json());
+      for (size_t i = 0; i < ps.size(); ++i) out.plans.push_back(plan_record(ps.at(i), device_index));
     }
     JsonReader rounds = r.at("rounds");
     for (size_t i = 0; i < rounds.size(); ++i) {
       JsonReader x = rounds.at(i);
-      x.allow_only({"round", "start_s", "end_s", "samples", "plan_id"});
+      x.allow_only({"round", "start_s", "end_s", "samples", "plan_id", "loss", "checkpoint_copies"});
       RoundRecord rr;
       rr.round = int(x.at("round").integer());
       rr.start = x.at("start_s").number();
@@ -147,19 +211,26 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
       if (rr.end < rr.start) x.at("end_s").fail("ends before it starts");
       rr.samples = int(x.at("samples").integer());
       if (x.has("plan_id")) rr.plan_id = int(x.at("plan_id").integer());
+      if (x.has("loss")) rr.loss = x.at("loss").number();
+      if (x.has("checkpoint_copies")) rr.checkpoint_copies = int(x.at("checkpoint_copies").integer());
       out.rounds.push_back(rr);
     }
     if (r.has("events")) {
       JsonReader evs = r.at("events");
       for (size_t i = 0; i < evs.size(); ++i) {
         JsonReader e = evs.at(i);
-        e.allow_only({"time_s", "kind", "detail", "device", "duration_s"});
+        e.allow_only({"time_s", "kind", "detail", "device", "duration_s", "round", "bytes", "lost_layers"});
         RunEvent ev;
         ev.time = e.at("time_s").number();
-        ev.kind = e.at("kind").string();
+        ev.kind = e.at("kind").token(kEventKinds);
         if (e.has("detail")) ev.detail = e.at("detail").string();
         if (e.has("device")) ev.device = e.at("device").string();
         if (e.has("duration_s")) ev.duration_s = e.at("duration_s").number();
+        if (e.has("round")) ev.round = int(e.at("round").integer());
+        if (e.has("bytes")) ev.bytes = e.at("bytes").number();
+        if (e.has("lost_layers"))
+          for (size_t k = 0; k < e.at("lost_layers").size(); ++k)
+            ev.lost_layers.push_back(int(e.at("lost_layers").at(k).integer()));
         out.events.push_back(ev);
       }
     }

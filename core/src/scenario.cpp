@@ -4,7 +4,6 @@
 #include <set>
 
 #include "asteroid/json_reader.hpp"
-#include "asteroid/strategy_names.hpp"
 
 namespace asteroid {
 namespace {
@@ -54,15 +53,7 @@ void parse_network(const JsonReader& r, Scenario& s) {
   r.allow_only({"bandwidth", "latency", "topology", "overrides"});
   s.network.bandwidth_Bps = r.at("bandwidth").bandwidth();
   s.network.latency_s = r.at("latency").seconds();
-  if (r.has("topology")) {
-    std::string t = r.at("topology").string();
-    if (t == "star")
-      s.network.topology = Topology::star;
-    else if (t == "wifi")
-      s.network.topology = Topology::wifi;
-    else
-      r.at("topology").fail("must be \"star\" or \"wifi\", found \"" + t + "\"");
-  }
+  if (r.has("topology")) s.network.topology = r.at("topology").token(kTopologies);
   if (!r.has("overrides")) return;
   JsonReader ov = r.at("overrides");
   for (size_t i = 0; i < ov.size(); ++i) {
@@ -86,34 +77,14 @@ void parse_training(const JsonReader& r, Scenario& s) {
   r.allow_only({"batch_size", "rounds", "optimizer"});
   s.training.batch_size = int(r.at("batch_size").positive_integer());
   if (r.has("rounds")) s.training.rounds = int(r.at("rounds").positive_integer());
-  if (r.has("optimizer")) {
-    std::string o = r.at("optimizer").string();
-    if (o == "sgd")
-      s.training.optimizer = Optimizer::sgd;
-    else if (o == "sgd_momentum")
-      s.training.optimizer = Optimizer::sgd_momentum;
-    else if (o == "adam")
-      s.training.optimizer = Optimizer::adam;
-    else
-      r.at("optimizer").fail("must be sgd, sgd_momentum or adam, found \"" + o + "\"");
-  }
+  if (r.has("optimizer")) s.training.optimizer = r.at("optimizer").token(kOptimizers);
 }
 
 void parse_planner(const JsonReader& r, Scenario& s) {
   r.allow_only({"strategy", "microbatch_sizes", "max_stages", "latency_model", "time_limit"});
   if (r.has("time_limit")) s.planner.time_limit_s = r.at("time_limit").seconds();
-  if (r.has("latency_model")) {
-    s.planner.latency_model = r.at("latency_model").string();
-    if (s.planner.latency_model != "pipeline" && s.planner.latency_model != "paper")
-      r.at("latency_model")
-          .fail("must be \"pipeline\" or \"paper\", found \"" + s.planner.latency_model + "\"");
-  }
-  if (r.has("strategy")) {
-    s.planner.strategy = r.at("strategy").string();
-    if (!is_strategy_name(s.planner.strategy))
-      r.at("strategy")
-          .fail("unknown strategy \"" + s.planner.strategy + "\" (known: " + strategy_name_list() + ")");
-  }
+  if (r.has("latency_model")) s.planner.latency_model = r.at("latency_model").token(kLatencyModels);
+  if (r.has("strategy")) s.planner.strategy = r.at("strategy").token(kStrategies);
   if (r.has("microbatch_sizes")) {
     JsonReader mb = r.at("microbatch_sizes");
     for (size_t i = 0; i < mb.size(); ++i) {
@@ -139,12 +110,7 @@ void parse_faults(const JsonReader& r, Scenario& s) {
   if (r.has("missed_heartbeats")) f.missed_heartbeats = int(r.at("missed_heartbeats").positive_integer());
   if (r.has("replication_interval_rounds"))
     f.replication_interval_rounds = int(r.at("replication_interval_rounds").positive_integer());
-  if (r.has("recovery")) {
-    f.recovery = r.at("recovery").string();
-    if (f.recovery != "lightweight" && f.recovery != "replan" && f.recovery != "restart" &&
-        f.recovery != "adaptive")
-      r.at("recovery").fail("must be lightweight, replan, restart or adaptive, found \"" + f.recovery + "\"");
-  }
+  if (r.has("recovery")) f.recovery = r.at("recovery").token(kRecoveries);
   if (!r.has("events")) return;
   JsonReader ev = r.at("events");
   for (size_t i = 0; i < ev.size(); ++i) {
@@ -154,15 +120,7 @@ void parse_faults(const JsonReader& r, Scenario& s) {
     fe.time_s = e.at("at").seconds();
     fe.device = e.at("device").string();
     if (s.device_index(fe.device) < 0) e.at("device").fail("unknown device \"" + fe.device + "\"");
-    std::string kind = e.at("kind").string();
-    if (kind == "leave")
-      fe.kind = FaultKind::leave;
-    else if (kind == "slowdown")
-      fe.kind = FaultKind::slowdown;
-    else if (kind == "link_slowdown")
-      fe.kind = FaultKind::link_slowdown;
-    else
-      e.at("kind").fail("must be leave, slowdown or link_slowdown, found \"" + kind + "\"");
+    fe.kind = e.at("kind").token(kFaultKinds);
     if (fe.kind == FaultKind::slowdown) {
       fe.factor = e.at("factor").number();
       if (fe.factor <= 0 || fe.factor > 1e6) e.at("factor").fail("must be a positive speed factor");
@@ -268,24 +226,6 @@ Result<Scenario> load_scenario(const std::string& file) {
   auto j = read_json_file(file);
   if (!j) return j.error();
   return parse_scenario(j.value(), file, dir_of(file));
-}
-
-const char* to_string(Optimizer o) {
-  switch (o) {
-    case Optimizer::sgd: return "sgd";
-    case Optimizer::sgd_momentum: return "sgd_momentum";
-    case Optimizer::adam: return "adam";
-  }
-  return "?";
-}
-
-const char* to_string(FaultKind k) {
-  switch (k) {
-    case FaultKind::leave: return "leave";
-    case FaultKind::slowdown: return "slowdown";
-    case FaultKind::link_slowdown: return "link_slowdown";
-  }
-  return "?";
 }
 
 double optimizer_state_factor(Optimizer o) {

@@ -165,56 +165,19 @@ StrategyResult hetpipe_strategy(const CostModel& m, PlannerOptions opt) {
 
 }  // namespace
 
-StrategyResult run_strategy(const std::string& name, const CostModel& model, const PlannerOptions& base) {
-  if (name == "asteroid") return asteroid_strategy(model, base);
-  if (name == "device") return device_strategy(model, base);
-  if (name == "dp") return dp_strategy(model);
-  if (name == "pp") return pp_strategy(model, base);
-  if (name == "pipedream") return pipedream_strategy(model, base);
-  if (name == "dapple") return dapple_strategy(model, base);
-  if (name == "alpa") return alpa_strategy(model, base);
-  if (name == "hetpipe") return hetpipe_strategy(model, base);
-  assert(false && "unknown strategy: callers validate names with is_strategy_name");
-  return {};
-}
-
-CostModel make_cost_model(const Scenario& s) {
-  CostOptions o;
-  o.batch_size = s.training.batch_size;
-  o.optimizer = s.training.optimizer;
-  o.latency_model = s.planner.latency_model == "paper" ? LatencyModel::paper : LatencyModel::pipeline;
-  return CostModel(make_cluster(s), o);
-}
-
-PlannerOptions planner_options(const Scenario& s) {
-  PlannerOptions o;
-  o.microbatch_sizes = s.planner.microbatch_sizes;
-  o.max_stages = s.planner.max_stages;
-  o.time_limit_s = s.planner.time_limit_s;
-  return o;
-}
-
-Result<Evaluation> backend_plan(const Scenario& s, const CostModel& model, const std::string& plan_file,
-                                const std::string& strategy) {
-  Plan plan;
-  if (!plan_file.empty()) {
-    auto j = read_json_file(plan_file);
-    if (!j) return j.error();
-    auto p =
-        plan_from_json(j.value(), model.cluster(), model.num_layers(), s.training.batch_size, plan_file, "");
-    if (!p) return p.error();
-    plan = p.value();
-  } else {
-    std::string name = strategy.empty() ? s.planner.strategy : strategy;
-    StrategyResult r = run_strategy(name, model, planner_options(s));
-    if (!r.evaluation.feasible)
-      return Error{s.file, "", "strategy " + name + " finds no plan: " + r.evaluation.reason};
-    plan = r.evaluation.plan;
+StrategyResult run_strategy(Strategy strategy, const CostModel& model, const PlannerOptions& base) {
+  switch (strategy) {
+    case Strategy::asteroid: return asteroid_strategy(model, base);
+    case Strategy::device: return device_strategy(model, base);
+    case Strategy::dp: return dp_strategy(model);
+    case Strategy::pp: return pp_strategy(model, base);
+    case Strategy::pipedream: return pipedream_strategy(model, base);
+    case Strategy::dapple: return dapple_strategy(model, base);
+    case Strategy::alpa: return alpa_strategy(model, base);
+    case Strategy::hetpipe: return hetpipe_strategy(model, base);
   }
-  Evaluation ev = model.evaluate(plan);
-  if (!ev.feasible)
-    return Error{plan_file.empty() ? s.file : plan_file, "", "plan does not fit: " + ev.reason};
-  return ev;
+  assert(false && "every Strategy has a policy");
+  return {};
 }
 
 }  // namespace asteroid

@@ -7,20 +7,20 @@
 // rounds, the throughput and the loss. Bad input: one line on stderr, exit status 2; a worker that
 // fails: its message, the other workers stopped, exit status 1.
 // This file is torch-free; the workers are this same binary started with --worker.
-#include <sys/stat.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "asteroid/backend_setup.hpp"
 #include "asteroid/cli_args.hpp"
 #include "asteroid/json_reader.hpp"
 #include "asteroid/run_report.hpp"
-#include "asteroid/strategies.hpp"
+#include "asteroid/run_summary.hpp"
 #include "exec_job.hpp"
 #include "launcher.hpp"
 
@@ -33,9 +33,12 @@ using namespace asteroid::exec;
 
 namespace {
 
-const char* kUsage =
-    "usage: asteroid-exec SCENARIO [--strategy S | --plan PLAN.json] [--rounds N] [--lr X] [--seed N]\n"
-    "                     [--timeout SECONDS] [-o DIR]\n";
+std::string usage() {
+  return "usage: asteroid-exec SCENARIO [--strategy S | --plan PLAN.json] [--rounds N] [--lr X] [--seed N]\n"
+         "                     [--timeout SECONDS] [-o DIR]\n"
+         "strategies:\n" +
+         kStrategies.help(4);
+}
 
 [[noreturn]] void fail(const std::string& message, int status = 2) {
   std::cerr << "asteroid-exec: " << message << "\n";
@@ -43,8 +46,8 @@ const char* kUsage =
 }
 
 struct Args {
-  std::string scenario, strategy, plan, output;
-  int rounds = 0;
+  std::string scenario, output;
+  RunOverrides run;
   double lr = -1, timeout_s = 600;  // lr -1: 0.001 for Adam, 0.01 for SGD
   long long seed = 1;
 };
@@ -55,11 +58,11 @@ Args parse_args(int argc, char** argv) {
   while (args.next()) {
     const std::string& s = args.arg();
     if (s == "--strategy")
-      a.strategy = args.value();
+      a.run.strategy = args.token(kStrategies);
     else if (s == "--plan")
-      a.plan = args.value();
+      a.run.plan_file = args.value();
     else if (s == "--rounds")
-      a.rounds = int(args.number(1, true));
+      a.run.rounds = int(args.number(1, true));
     else if (s == "--lr")
       a.lr = args.number(0);
     else if (s == "--seed")
@@ -69,7 +72,7 @@ Args parse_args(int argc, char** argv) {
     else if (s == "-o" || s == "--output")
       a.output = args.value();
     else if (s == "-h" || s == "--help") {
-      std::cout << kUsage;
+      std::cout << usage();
       std::exit(0);
     } else if (args.is_option())
       fail("unknown option " + s + " (see --help)");
@@ -79,28 +82,13 @@ Args parse_args(int argc, char** argv) {
       fail("more than one scenario given");
   }
   if (a.scenario.empty()) fail("no scenario given (see --help)");
-  if (!a.strategy.empty() && !a.plan.empty()) fail("--strategy and --plan exclude each other");
+  if (a.run.strategy && !a.run.plan_file.empty()) fail("--strategy and --plan exclude each other");
   return a;
 }
 
 void write(const std::string& file, const std::string& text) {
   auto w = write_file_atomically(file, text);
   if (!w) fail(w.error().str(), 1);
-}
-
-std::string plan_text(const Plan& p, const Scenario& s) {
-  std::string t;
-  for (int i = 0; i < p.num_stages(); ++i) {
-    const StagePlan& sp = p.stages[i];
-    t += "  stage " + std::to_string(i) + ": layers " + std::to_string(sp.first_layer) + "-" +
-         std::to_string(sp.last_layer) + " on";
-    for (size_t k = 0; k < sp.devices.size(); ++k)
-      t += " " + s.devices[sp.devices[k]].name +
-           (k < sp.shares.size() ? " (" + std::to_string(sp.shares[k]) + ")" : "");
-    t += "\n";
-  }
-  return t + "  micro-batch " + std::to_string(p.microbatch_size) + " x " + std::to_string(p.microbatches) +
-         "\n";
 }
 
 }  // namespace
@@ -111,7 +99,7 @@ int main(int argc, char** argv) {
   auto loaded = load_scenario(args.scenario);
   if (!loaded) fail(loaded.error().str());
   const Scenario& s = loaded.value();
-  if (!s.faults.events.empty() && s.faults.recovery == "restart")
+  if (!s.faults.events.empty() && s.faults.recovery == Recovery::restart)
     fail(s.file +
          ": faults.recovery: asteroid-exec has no coordinator checkpoint store to restart from; "
          "use lightweight, replan or adaptive (asteroid-sim runs restart)");
@@ -122,18 +110,19 @@ int main(int argc, char** argv) {
            to_string(s.faults.events[i].kind) + ")");
   CostModel model = make_cost_model(s);
 
-  auto chosen = backend_plan(s, model, args.plan, args.strategy);
+  auto chosen = backend_plan(s, model, args.run);
   if (!chosen) fail(chosen.error().str());
   const Evaluation& ev = chosen.value();
 
   std::string dir = args.output.empty() ? "out/" + s.name + "_exec" : args.output;
-  std::string mk = "mkdir -p '" + dir + "'";
-  if (std::system(mk.c_str()) != 0) fail("cannot create " + dir, 1);
-  char resolved[4096];
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) fail(dir + ": cannot create the output directory: " + ec.message(), 1);
   LaunchOptions lo;
-  lo.scenario_path = realpath(args.scenario.c_str(), resolved) ? resolved : args.scenario;
-  lo.out_dir = realpath(dir.c_str(), resolved) ? resolved : dir;
-  lo.rounds = args.rounds > 0 ? args.rounds : s.training.rounds;
+  lo.scenario_path = std::filesystem::absolute(args.scenario).string();
+  lo.out_dir = std::filesystem::absolute(dir).string();
+  lo.coordinator = coordinator_config(s, args.run);
+  lo.rounds = run_rounds(s, args.run);
   lo.learning_rate = args.lr >= 0 ? args.lr : s.training.optimizer == Optimizer::adam ? 0.001 : 0.01;
   lo.seed = (unsigned long long)args.seed;
   lo.timeout_s = args.timeout_s;
@@ -143,80 +132,37 @@ int main(int argc, char** argv) {
   std::cout << "scenario " << s.name << ": " << s.model << ", " << workers
             << " worker processes on this machine (c10d/Gloo on loopback), " << lo.rounds << " rounds";
   if (!s.faults.events.empty())
-    std::cout << ", " << s.faults.events.size() << " fault(s), recovery " << s.faults.recovery;
-  std::cout << "\n" << plan_text(ev.plan, s) << std::flush;
+    std::cout << ", " << s.faults.events.size() << " fault(s), recovery " << to_string(s.faults.recovery);
+  std::cout << "\n" << plan_to_text(ev.plan, model.cluster()) << std::flush;
 
   LaunchOutcome run = launch(s, model, ev, lo);
   if (run.status == 2) fail(run.stop_why, 2);  // a worker refused its input: nothing ran
   RunReport& rep = run.report;
-  rep.config = {
-      {"transport", "c10d gloo, loopback"}, {"processes", workers}, {"rounds", lo.rounds},
-      {"learning_rate", lo.learning_rate},  {"seed", lo.seed},      {"recovery", s.faults.recovery}};
-  int done = int(rep.rounds.size());
-  double total = done > 0 ? rep.rounds.back().end : 0;
-  double throughput = total > 0 ? double(done) * s.training.batch_size / total : 0;
-  if (!run.stop_why.empty()) rep.events.push_back({total, "stop", "", run.stop_why, 0});
-  // Each failure's recovery, as asteroid-sim reports it: from the failure to the end of the round
-  // it interrupted (replayed on the new plan), and the throughput before and after.
-  auto rate = [&](double from, double to) {
-    double samples = 0, first = -1, last = 0;
-    for (const RoundRecord& x : rep.rounds)
-      if (x.start >= from - 1e-9 && x.end <= to + 1e-9) {
-        if (first < 0) first = x.start;
-        last = x.end;
-        samples += x.samples;
-      }
-    return first >= 0 && last > first ? samples / (last - first) : 0.0;
-  };
-  for (nlohmann::json& f : run.failures) {
-    double at = f["failure_s"].get<double>(), resumed = -1;
-    for (const RunEvent& e : rep.events)
-      if (e.kind == "resume" && e.time >= at && resumed < 0) resumed = e.time;
-    const RoundRecord* cut = nullptr;
-    for (const RoundRecord& x : rep.rounds)
-      if (x.end > at && !cut) cut = &x;
-    f["throughput_before"] = rate(0, at);
-    if (cut && resumed >= 0) {
-      f["interrupted_round"] = cut->round;
-      f["replay_s"] = cut->end - resumed;
-      f["recovery_s"] = cut->end - at;
-      f["throughput_after"] = rate(cut->end, 1e300);
-    }
-  }
-  rep.summary = {{"rounds_committed", done},
-                 {"completed", run.stop_why.empty()},
-                 {"run_s", total},
-                 {"throughput_samples_per_s", throughput},
-                 {"predicted_round_latency_s", ev.round_latency_s},
-                 {"loss_per_round", run.loss_per_round},
-                 {"failures", run.failures}};
+  rep.config = {{"transport", "c10d gloo, loopback"},
+                {"processes", workers},
+                {"rounds", lo.rounds},
+                {"learning_rate", lo.learning_rate},
+                {"seed", lo.seed},
+                {"recovery", to_string(lo.coordinator.recovery)}};
+  const RunSummary summary = summarize_run(rep);
   write(dir + "/report.json", report_to_json(rep).dump(1) + "\n");
   write(dir + "/trace.json", report_to_chrome_trace(rep));
   write(dir + "/rounds.csv", report_to_rounds_csv(rep));
 
-  for (size_t i = 1; i < rep.plans.size(); ++i) {
-    auto p = plan_from_json(rep.plans[i], model.cluster(), model.num_layers(), s.training.batch_size, "", "");
-    if (p) std::cout << "plan " << i << ":\n" << plan_text(p.value(), s);
-  }
+  for (size_t i = 1; i < rep.plans.size(); ++i)
+    std::cout << "plan " << i << ": " << plan_to_text(rep.plans[i].plan, rep.devices);
   for (const RunEvent& e : rep.events)
-    if (e.kind != "stop") {
+    if (e.kind != EventKind::stop) {
       char line[160];
-      std::snprintf(line, sizeof line, "  %8.3f s  %-14s ", e.time, e.kind.c_str());
+      std::snprintf(line, sizeof line, "  %8.3f s  %-14s ", e.time, to_string(e.kind));
       std::cout << line << (e.device.empty() ? "" : e.device + ": ") << e.detail << "\n";
     }
+  std::cout << summary_to_text(summary, rep.backend);
   if (!run.stop_why.empty()) {
-    std::cout << "stopped after " << done << " finished rounds; wrote what they did to " << dir
-              << "/report.json, trace.json, rounds.csv\n";
+    std::cout << "stopped after " << summary.rounds_committed << " finished rounds; wrote what they did to "
+              << dir << "/report.json, trace.json, rounds.csv\n";
     fail(run.stop_why, run.status);
   }
-  char line[256];
-  std::snprintf(line, sizeof line,
-                "rounds %d in %.3f s, throughput %.2f samples/s; round latency %.4f s measured (mean), "
-                "%.4f s predicted by the cost model\n",
-                done, total, throughput, total / done, ev.round_latency_s);
-  std::cout << line;
-  std::snprintf(line, sizeof line, "loss %.4f in round 0, %.4f in round %d\n", run.loss_per_round.front(),
-                run.loss_per_round.back(), done - 1);
-  std::cout << line << "wrote " << dir << "/report.json, trace.json, rounds.csv\n";
+  std::cout << "wrote " << dir << "/report.json, trace.json, rounds.csv\n";
   return 0;
 }

@@ -11,11 +11,11 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
 #include "asteroid/json_reader.hpp"
-#include "asteroid/strategies.hpp"
 #include "exec_job.hpp"
 
 namespace asteroid::exec {
@@ -48,35 +48,38 @@ struct Proc {
 class Launcher {
  public:
   Launcher(const Scenario& s, const CostModel& model, const Evaluation& first, const LaunchOptions& o)
-      : s_(s), model_(model), o_(o), coord_(model, first.plan, config(s, o)) {}
+      : s_(s), model_(model), o_(o), coord_(model, first.plan, o.coordinator) {}
 
   LaunchOutcome run();
 
  private:
-  static CoordinatorConfig config(const Scenario& s, const LaunchOptions& o) {
-    CoordinatorConfig c;
-    c.heartbeat_interval_s = s.faults.heartbeat_interval_s;
-    c.missed_heartbeats = s.faults.missed_heartbeats;
-    c.replication_interval_rounds = s.faults.replication_interval_rounds;
-    c.replicate = !s.faults.events.empty();
-    parse_recovery(s.faults.recovery, &c.recovery);
-    c.planner = planner_options(s);
-    c.rounds = o.rounds;
-    return c;
-  }
-
   enum class End { finished, failed_over, stopped };
+
+  // One generation: make the job of the Coordinator's current plan, start its workers, watch them.
   End generation();
+  ExecJob make_job() const;
   void spawn(const ExecJob& job, const std::string& job_file);
+  End watch();
+  // Steps of watch(), each returning an End when the generation ends there.
+  void on_ready(double now);
+  void inject_faults(double now);
+  std::optional<End> carry_out(const std::vector<Action>& actions, double decided_s, double now);
+  std::optional<End> reap_exits();
+
   void stop_all();
   void read_pipes(double t);
   void merge_logs(int generation, int last_round);
-  double t() const {  // seconds since training started (before: since the launch)
+  int round_in_progress() const;  // the first round not every active worker has reported
+  double t() const {              // seconds since training started (before: since the launch)
     return std::chrono::duration<double>(Clock::now() - origin_).count() - training_start_;
   }
-  void event(double time, const std::string& kind, const std::string& device, const std::string& detail,
-             double duration = 0) {
-    out_.report.events.push_back({time, kind, device, detail, duration});
+  RunEvent& event(double time, EventKind kind, const std::string& device, const std::string& detail,
+                  double duration = 0) {
+    auto& events = out_.report.events;
+    events.push_back({});
+    RunEvent& e = events.back();
+    e.time = time, e.kind = kind, e.device = device, e.detail = detail, e.duration_s = duration;
+    return e;
   }
   // Calls the Coordinator; keeps what it decides, and how long deciding took, for the loop.
   template <class F>
@@ -87,9 +90,16 @@ class Launcher {
     decided_s_ = std::chrono::duration<double>(Clock::now() - t0).count();
     pending_.insert(pending_.end(), a.begin(), a.end());
   }
-  void stop(const std::string& why, int status = 1) {
+  End stop(const std::string& why, int status = 1) {
     out_.stop_why = why;
     out_.status = status;
+    return End::stopped;
+  }
+  // Stops the generation's workers, keeps the rounds they all finished up to `last_round`, stops.
+  End stop_after(int last_round, const std::string& why, int status = 1) {
+    stop_all();
+    merge_logs(generation_, last_round);
+    return stop(why, status);
   }
 
   const Scenario& s_;
@@ -100,9 +110,11 @@ class Launcher {
   Clock::time_point origin_ = Clock::now();
   double training_start_ = 0;  // on the origin's clock: when generation 0 was ready
   bool coordinating_ = false;
+  bool all_ready_ = false;
   int generation_ = 0, start_round_ = 0;
   int generation_plan_ = 0;  // the plan id the current generation runs
   std::vector<JobTransfer> transfers_;
+  double transfer_bytes_ = 0;  // of transfers_
   std::vector<Proc> procs_;
   std::set<size_t> faults_done_;
   struct RoundSeen {
@@ -113,10 +125,8 @@ class Launcher {
   std::map<int, RoundSeen> rounds_seen_;  // this generation's rounds
   int active_ = 0;                        // workers with instructions this generation
   double recovery_started_ = -1;          // when the generation after a failure was started
-  std::vector<nlohmann::json> failures_;
-  std::vector<Action> pending_;  // decided by the Coordinator, not yet carried out
+  std::vector<Action> pending_;           // decided by the Coordinator, not yet carried out
   double decided_s_ = 0;
-  std::vector<std::pair<int, int>> kept_rounds_;  // (generation, last round kept from it)
 };
 
 void Launcher::spawn(const ExecJob& job, const std::string& job_file) {
@@ -191,12 +201,20 @@ void Launcher::read_pipes(double now) {
   }
 }
 
-Launcher::End Launcher::generation() {
-  // Every live device runs a worker: those in the plan train, backups receive copies, sources of
-  // moving state send it, the rest only beat.
+int Launcher::round_in_progress() const {
+  int r = start_round_;
+  for (auto it = rounds_seen_.find(r); it != rounds_seen_.end() && it->second.finishers >= active_;
+       it = rounds_seen_.find(++r)) {
+  }
+  return r;
+}
+
+// Every live device runs a worker: those in the plan train, backups receive copies, sources of
+// moving state send it, the rest only beat.
+ExecJob Launcher::make_job() const {
   ExecJob job;
   job.scenario = o_.scenario_path;
-  job.plan = plan_to_json(coord_.plans().back().plan, model_.cluster());
+  job.plan = plan_to_json(coord_.plan(), model_.cluster());
   job.rounds = o_.rounds;
   job.learning_rate = o_.learning_rate;
   job.seed = o_.seed;
@@ -217,28 +235,31 @@ Launcher::End Launcher::generation() {
   job.transfers = transfers_;
   job.heartbeat_interval_s = coord_.config().heartbeat_interval_s;
   job.survive_peer_failure = !s_.faults.events.empty();
-  if (job.store_port == 0) {
-    stop("cannot find a free TCP port on 127.0.0.1");
-    return End::stopped;
-  }
+  return job;
+}
+
+Launcher::End Launcher::generation() {
+  ExecJob job = make_job();
+  if (job.store_port == 0) return stop("cannot find a free TCP port on 127.0.0.1");
   std::string job_file = o_.out_dir + "/job.g" + std::to_string(generation_) + ".json";
-  if (auto w = write_file_atomically(job_file, job_to_json(job).dump(1) + "\n"); !w) {
-    stop(w.error().str());
-    return End::stopped;
-  }
+  if (auto w = write_file_atomically(job_file, job_to_json(job).dump(1) + "\n"); !w)
+    return stop(w.error().str());
   generation_plan_ = coord_.plan_id();
   Program program = make_program(model_, coord_.plan(), job.replicas);
   active_ = 0;
   for (int d : job.workers) active_ += program.device[d].empty() ? 0 : 1;
   rounds_seen_.clear();
+  all_ready_ = false;
   spawn(job, job_file);
   if (!out_.stop_why.empty()) return End::stopped;
   if (coordinating_)
     for (int d : job.workers)
       decide([&] { return coord_.heartbeat(d, t()); });  // their processes are starting
+  return watch();
+}
 
+Launcher::End Launcher::watch() {
   auto deadline = origin_ + std::chrono::duration<double>(o_.timeout_s);
-  bool all_ready = false;
   for (;;) {
     double now = t();
     read_pipes(now);
@@ -246,128 +267,135 @@ Launcher::End Launcher::generation() {
     if (coordinating_)
       for (const Proc& p : procs_)
         if (!p.ready && !p.exited && !p.killed) decide([&] { return coord_.heartbeat(p.device, now); });
-    if (!all_ready &&
-        std::all_of(procs_.begin(), procs_.end(), [](const Proc& p) { return p.ready || p.killed; })) {
-      all_ready = true;
-      if (generation_ == 0) {
-        training_start_ = std::chrono::duration<double>(Clock::now() - origin_).count();
-        now = t();
-        coord_.start(now);
-        for (const Proc& p : procs_) decide([&] { return coord_.heartbeat(p.device, now); });
-        coordinating_ = true;
-      } else {
-        event(recovery_started_, "state_transfer", "",
-              "workers restarted on plan " + std::to_string(coord_.plan_id()) + ", " +
-                  std::to_string(transfers_.size()) + " layer ranges moved",
-              now - recovery_started_);
-        for (const Action& a : coord_.state_transferred(now))
-          event(now, a.kind == ActionKind::replay_round ? "replay" : "resume", "", a.detail);
-        if (!failures_.empty()) failures_.back()["restart_and_transfer_s"] = now - recovery_started_;
-      }
-    }
-    // Faults: a leave event kills that device's worker.
-    for (size_t i = 0; coordinating_ && i < s_.faults.events.size(); ++i) {
-      const FaultEvent& f = s_.faults.events[i];
-      if (faults_done_.count(i) || now < f.time_s) continue;
-      faults_done_.insert(i);
-      int d = s_.device_index(f.device);
-      for (Proc& p : procs_)
-        if (p.device == d && !p.exited) {
-          kill(p.pid, SIGKILL);
-          p.killed = true;
-          event(now, "failure", f.device, "worker killed (leave)");
-          failures_.push_back({{"device", f.device}, {"failure_s", now}});
-        }
-    }
+    if (!all_ready_ &&
+        std::all_of(procs_.begin(), procs_.end(), [](const Proc& p) { return p.ready || p.killed; }))
+      on_ready(now);
+    now = t();
+    inject_faults(now);
     if (coordinating_) {
       decide([&] { return coord_.tick(now); });
       std::vector<Action> actions = std::move(pending_);
       pending_.clear();
-      double decided = decided_s_;
-      if (!actions.empty()) {
-        for (const Action& a : actions) {
-          if (a.kind == ActionKind::declare_failed) {
-            event(now, "detection", s_.devices[a.device].name, a.detail);
-            if (!failures_.empty())
-              failures_.back()["detection_s"] = now - failures_.back()["failure_s"].get<double>();
-          } else if (a.kind == ActionKind::replan) {
-            event(now, "replan", "", a.detail, decided);
-            if (!failures_.empty()) failures_.back()["replan_s"] = decided;
-            if (a.plan_id < 0) {
-              stop_all();
-              merge_logs(generation_, coord_.last_checkpoint());
-              stop("no plan fits on the survivors: " + a.detail);
-              return End::stopped;
-            }
-          } else if (a.kind == ActionKind::move_layers) {
-            event(now, "move_layers", "", a.detail);
-          } else if (a.kind == ActionKind::transfer_state) {
-            transfers_.clear();
-            double bytes = 0;
-            for (const StateTransfer& x : a.transfers) {
-              if (x.from < 0) {
-                stop_all();
-                merge_logs(generation_, coord_.last_checkpoint());
-                stop("layers " + std::to_string(x.first_layer) + "-" + std::to_string(x.last_layer) +
-                     " have no copy on a live device: their trained weights are lost");
-                return End::stopped;
-              }
-              transfers_.push_back({x.from, x.to, x.first_layer, x.last_layer});
-              bytes += x.bytes;
-            }
-            if (!failures_.empty()) failures_.back()["state_transfer_bytes"] = bytes;
-          }
-        }
-        // The survivors may be blocked on the dead peer: stop them and start over on the new plan.
-        stop_all();
-        merge_logs(generation_, coord_.last_checkpoint());
-        if (!failures_.empty()) failures_.back()["replay_round"] = coord_.last_checkpoint() + 1;
-        start_round_ = coord_.last_checkpoint() + 1;
-        recovery_started_ = t();
-        ++generation_;
-        return End::failed_over;
-      }
+      if (!actions.empty()) return carry_out(actions, decided_s_, now).value_or(End::failed_over);
     }
-    // Exits: every worker done ends the generation; any other exit is an error.
-    int status = 0;
-    pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-      for (Proc& p : procs_) {
-        if (p.pid != pid) continue;
-        p.exited = true;
-        if (p.killed) break;
-        if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-          std::string why = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
-                                              : "was killed by signal " + std::to_string(WTERMSIG(status));
-          stop_all();
-          merge_logs(generation_, o_.rounds - 1);
-          stop("worker " + s_.devices[p.device].name + " " + why + "; the other workers were stopped",
-               WIFEXITED(status) && WEXITSTATUS(status) == 2 ? 2 : 1);
-          return End::stopped;
-        }
-      }
-    }
-    if (std::all_of(procs_.begin(), procs_.end(), [](const Proc& p) { return p.exited; })) {
-      read_pipes(t());
-      for (Proc& p : procs_)
-        if (p.pipe >= 0) close(p.pipe), p.pipe = -1;
-      merge_logs(generation_, o_.rounds - 1);
-      if (std::any_of(procs_.begin(), procs_.end(), [](const Proc& p) { return p.killed; }) &&
-          int(out_.report.rounds.size()) < o_.rounds) {
-        stop("a worker was killed and the others finished without it");
-        return End::stopped;
-      }
-      return End::finished;
-    }
-    if (Clock::now() > deadline) {
-      stop_all();
-      merge_logs(generation_, o_.rounds - 1);
-      stop("the run did not finish within " + std::to_string(int(o_.timeout_s)) +
-           " s (--timeout); workers stopped");
-      return End::stopped;
-    }
+    if (auto end = reap_exits()) return *end;
+    if (Clock::now() > deadline)
+      return stop_after(o_.rounds - 1, "the run did not finish within " + std::to_string(int(o_.timeout_s)) +
+                                           " s (--timeout); workers stopped");
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+}
+
+// Every worker of the generation has its state in place: training starts (generation 0) or
+// resumes after a recovery.
+void Launcher::on_ready(double now) {
+  all_ready_ = true;
+  if (generation_ == 0) {
+    training_start_ = std::chrono::duration<double>(Clock::now() - origin_).count();
+    now = t();
+    coord_.start(now);
+    for (const Proc& p : procs_) decide([&] { return coord_.heartbeat(p.device, now); });
+    coordinating_ = true;
+    return;
+  }
+  event(recovery_started_, EventKind::state_transfer, "",
+        "workers restarted on plan " + std::to_string(coord_.plan_id()) + ", " +
+            std::to_string(transfers_.size()) + " layer ranges moved",
+        now - recovery_started_)
+      .bytes = transfer_bytes_;
+  for (const Action& a : coord_.state_transferred(now)) {
+    if (a.kind == ActionKind::replay_round)
+      event(now, EventKind::replay, "", a.detail).round = a.round;
+    else
+      event(now, EventKind::resume, "", a.detail);
+  }
+}
+
+// A leave event of the scenario kills that device's worker at its time.
+void Launcher::inject_faults(double now) {
+  for (size_t i = 0; coordinating_ && i < s_.faults.events.size(); ++i) {
+    const FaultEvent& f = s_.faults.events[i];
+    if (faults_done_.count(i) || now < f.time_s) continue;
+    faults_done_.insert(i);
+    int d = s_.device_index(f.device);
+    for (Proc& p : procs_)
+      if (p.device == d && !p.exited) {
+        kill(p.pid, SIGKILL);
+        p.killed = true;
+        event(now, EventKind::failure, f.device, "worker killed (leave)").round = round_in_progress();
+      }
+  }
+}
+
+// The Coordinator's actions, as asteroid-sim carries them out (sim/src/recovery.cpp). A failure
+// ends the generation: the survivors may be blocked on the dead peer, so they are stopped and the
+// next generation starts on the new plan.
+std::optional<Launcher::End> Launcher::carry_out(const std::vector<Action>& actions, double decided_s,
+                                                 double now) {
+  for (const Action& a : actions) {
+    switch (a.kind) {
+      case ActionKind::declare_failed:
+        event(now, EventKind::detection, s_.devices[a.device].name, a.detail);
+        break;
+      case ActionKind::replan:
+        event(now, EventKind::replan, "", a.detail, decided_s);
+        if (a.plan_id < 0)
+          return stop_after(coord_.last_checkpoint(), "no plan fits on the survivors: " + a.detail);
+        break;
+      case ActionKind::move_layers: event(now, EventKind::move_layers, "", a.detail); break;
+      case ActionKind::transfer_state:
+        transfers_.clear();
+        transfer_bytes_ = 0;
+        for (const StateTransfer& x : a.transfers) {
+          if (x.from < 0)
+            return stop_after(coord_.last_checkpoint(),
+                              "layers " + std::to_string(x.first_layer) + "-" + std::to_string(x.last_layer) +
+                                  " have no copy on a live device: their trained weights are lost");
+          transfers_.push_back({x.from, x.to, x.first_layer, x.last_layer});
+          transfer_bytes_ += x.bytes;
+        }
+        break;
+      case ActionKind::replay_round:  // the next generation's workers load the checkpoint and replay
+      case ActionKind::resume:        // they resume when their state is in place (on_ready)
+        break;
+    }
+  }
+  stop_all();
+  merge_logs(generation_, coord_.last_checkpoint());
+  start_round_ = coord_.last_checkpoint() + 1;
+  recovery_started_ = t();
+  ++generation_;
+  return std::nullopt;
+}
+
+// Exits: every worker done ends the generation; any other exit is an error.
+std::optional<Launcher::End> Launcher::reap_exits() {
+  int status = 0;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    for (Proc& p : procs_) {
+      if (p.pid != pid) continue;
+      p.exited = true;
+      if (p.killed) break;
+      if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        std::string why = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
+                                            : "was killed by signal " + std::to_string(WTERMSIG(status));
+        return stop_after(
+            o_.rounds - 1,
+            "worker " + s_.devices[p.device].name + " " + why + "; the other workers were stopped",
+            WIFEXITED(status) && WEXITSTATUS(status) == 2 ? 2 : 1);
+      }
+    }
+  }
+  if (!std::all_of(procs_.begin(), procs_.end(), [](const Proc& p) { return p.exited; })) return std::nullopt;
+  read_pipes(t());
+  for (Proc& p : procs_)
+    if (p.pipe >= 0) close(p.pipe), p.pipe = -1;
+  merge_logs(generation_, o_.rounds - 1);
+  if (std::any_of(procs_.begin(), procs_.end(), [](const Proc& p) { return p.killed; }) &&
+      int(out_.report.rounds.size()) < o_.rounds)
+    return stop("a worker was killed and the others finished without it");
+  return End::finished;
 }
 
 // Adds the rounds up to `last_round` that every active worker of `generation` reported finished,
@@ -395,8 +423,14 @@ void Launcher::merge_logs(int generation, int last_round) {
     auto it = rounds_seen_.find(r);
     if (it == rounds_seen_.end() || it->second.finishers < active_) break;
     double start = rep.rounds.empty() ? 0 : rep.rounds.back().end;
-    rep.rounds.push_back({r, start, it->second.end, s_.training.batch_size, generation_plan_});
-    out_.loss_per_round.push_back(it->second.loss);
+    RoundRecord record;
+    record.round = r;
+    record.start = start;
+    record.end = it->second.end;
+    record.samples = s_.training.batch_size;
+    record.plan_id = generation_plan_;
+    record.loss = it->second.loss;
+    rep.rounds.push_back(record);
   }
   std::remove((o_.out_dir + "/job.g" + std::to_string(generation) + ".json").c_str());
 }
@@ -407,12 +441,16 @@ LaunchOutcome Launcher::run() {
   rep.backend = "exec";
   for (const DeviceSpec& d : s_.devices) rep.devices.push_back(d.name);
   rep.peak_memory_bytes.assign(rep.devices.size(), 0);
-  for (;;) {
-    End e = generation();
-    if (e != End::failed_over) break;
+  rep.rounds_planned = o_.rounds;
+  while (generation() == End::failed_over) {
   }
-  for (const Evaluation& ev : coord_.plans()) rep.plans.push_back(plan_to_json(ev.plan, model_.cluster()));
-  out_.failures = failures_;
+  for (const Evaluation& ev : coord_.plans())
+    rep.plans.push_back({ev.plan, ev.round_latency_s, ev.throughput_samples_per_s, ev.schedule_latency_s});
+  rep.end_s = rep.rounds.empty() ? 0 : rep.rounds.back().end;
+  if (!out_.stop_why.empty()) {
+    rep.end_s = std::max(rep.end_s, t());
+    event(rep.end_s, EventKind::stop, "", out_.stop_why);
+  }
   return out_;
 }
 

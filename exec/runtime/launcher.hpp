@@ -21,7 +21,8 @@
 namespace asteroid::exec {
 
 struct LaunchOptions {
-  std::string scenario_path;  // absolute, for the workers
+  std::string scenario_path;      // absolute, for the workers
+  CoordinatorConfig coordinator;  // backend_setup.hpp's coordinator_config
   std::string out_dir;
   int rounds = 1;
   double learning_rate = 0.01;
@@ -30,11 +31,9 @@ struct LaunchOptions {
 };
 
 struct LaunchOutcome {
-  RunReport report;                      // rounds every worker of a generation finished, spans, events, plans
-  std::vector<double> loss_per_round;    // of report.rounds
-  std::vector<nlohmann::json> failures;  // per injected failure: times of detection, re-plan, restart
-  std::string stop_why;                  // empty: the run finished
-  int status = 0;  // exit status for asteroid-exec: 0, 1 (stopped), 2 (a worker refused its input)
+  RunReport report;  // rounds every worker of a generation finished (with their loss), spans, events, plans
+  std::string stop_why;  // empty: the run finished
+  int status = 0;        // exit status for asteroid-exec: 0, 1 (stopped), 2 (a worker refused its input)
 };
 
 LaunchOutcome launch(const Scenario& s, const CostModel& model, const Evaluation& first,

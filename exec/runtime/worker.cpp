@@ -27,9 +27,9 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include "asteroid/backend_setup.hpp"
 #include "asteroid/json_reader.hpp"
 #include "asteroid/program.hpp"
-#include "asteroid/strategies.hpp"
 #include "exec_job.hpp"
 #include "models.hpp"
 #include "stage_state.hpp"

@@ -9,23 +9,25 @@
 #include <filesystem>
 #include <iostream>
 
+#include "asteroid/backend_setup.hpp"
 #include "asteroid/cli_args.hpp"
 #include "asteroid/json_reader.hpp"
+#include "asteroid/run_summary.hpp"
 #include "asteroid/scenario.hpp"
-#include "asteroid/strategies.hpp"
-#include "asteroid/strategy_names.hpp"
 #include "simulation.hpp"
-#include "summary.hpp"
 
 using namespace asteroid;
 namespace sg4 = simgrid::s4u;
 
 namespace {
 
-const char* kUsage =
-    "usage: asteroid-sim SCENARIO [--rounds N] [--strategy S | --plan PLAN.json]\n"
-    "                    [--recovery lightweight|replan|restart|adaptive] [-o DIR]\n"
-    "                    [--network textbook|default] [--replicate | --no-replicate] [--no-spans]\n";
+std::string usage() {
+  return "usage: asteroid-sim SCENARIO [--rounds N] [--strategy S | --plan PLAN.json] [--recovery R] [-o "
+         "DIR]\n"
+         "                    [--network textbook|default] [--replicate | --no-replicate] [--no-spans]\n"
+         "strategies:\n" +
+         kStrategies.help(4) + "recovery strategies:\n" + kRecoveries.help(4);
+}
 
 [[noreturn]] void fail(const std::string& message) {
   std::cerr << "asteroid-sim: " << message << "\n";
@@ -33,9 +35,8 @@ const char* kUsage =
 }
 
 struct Args {
-  std::string scenario, strategy, plan, recovery, output, network = "textbook";
-  int rounds = 0;
-  int replicate = -1;  // -1: when the scenario has a fault script
+  std::string scenario, output, network = "textbook";
+  RunOverrides run;
   bool spans = true;
 };
 
@@ -45,25 +46,25 @@ Args parse_args(int argc, char** argv) {
   while (args.next()) {
     const std::string& s = args.arg();
     if (s == "--rounds")
-      a.rounds = int(args.number(1, true));
+      a.run.rounds = int(args.number(1, true));
     else if (s == "--strategy")
-      a.strategy = args.value();
+      a.run.strategy = args.token(kStrategies);
     else if (s == "--plan")
-      a.plan = args.value();
+      a.run.plan_file = args.value();
     else if (s == "--recovery")
-      a.recovery = args.value();
+      a.run.recovery = args.token(kRecoveries);
     else if (s == "-o" || s == "--output")
       a.output = args.value();
     else if (s == "--network")
       a.network = args.value();
     else if (s == "--replicate")
-      a.replicate = 1;
+      a.run.replicate = true;
     else if (s == "--no-replicate")
-      a.replicate = 0;
+      a.run.replicate = false;
     else if (s == "--no-spans")
       a.spans = false;
     else if (s == "-h" || s == "--help") {
-      std::cout << kUsage;
+      std::cout << usage();
       std::exit(0);
     } else if (args.is_option())
       fail("unknown option " + s + " (see --help)");
@@ -75,12 +76,7 @@ Args parse_args(int argc, char** argv) {
   if (a.scenario.empty()) fail("no scenario given (see --help)");
   if (a.network != "textbook" && a.network != "default")
     fail("--network: \"" + a.network + "\" is neither textbook nor default");
-  if (!a.strategy.empty() && !is_strategy_name(a.strategy))
-    fail("--strategy: unknown strategy \"" + a.strategy + "\" (known: " + strategy_name_list() + ")");
-  if (!a.strategy.empty() && !a.plan.empty()) fail("--strategy and --plan exclude each other");
-  Recovery r;
-  if (!a.recovery.empty() && !parse_recovery(a.recovery, &r))
-    fail("--recovery: \"" + a.recovery + "\" is not lightweight, replan, restart or adaptive");
+  if (a.run.strategy && !a.run.plan_file.empty()) fail("--strategy and --plan exclude each other");
   return a;
 }
 
@@ -107,9 +103,7 @@ int main(int argc, char** argv) {
     sg4::Engine::set_config("network/crosstraffic:0");
   }
   CostModel model = make_cost_model(s);
-  PlannerOptions popts = planner_options(s);
-
-  auto chosen = backend_plan(s, model, args.plan, args.strategy);
+  auto chosen = backend_plan(s, model, args.run);
   if (!chosen) fail(chosen.error().str());
   const Evaluation& ev = chosen.value();
 
@@ -119,30 +113,23 @@ int main(int argc, char** argv) {
   in.plan = ev.plan;
   in.network = s.network;
   in.faults = s.faults;
-  in.rounds = args.rounds > 0 ? args.rounds : s.training.rounds;
+  in.rounds = run_rounds(s, args.run);
   in.record_spans = args.spans;
   in.network_model = args.network;
-  CoordinatorConfig& cc = in.coordinator;
-  cc.heartbeat_interval_s = s.faults.heartbeat_interval_s;
-  cc.missed_heartbeats = s.faults.missed_heartbeats;
-  cc.replication_interval_rounds = s.faults.replication_interval_rounds;
-  cc.replicate = args.replicate >= 0 ? args.replicate == 1 : !s.faults.events.empty();
-  parse_recovery(args.recovery.empty() ? s.faults.recovery : args.recovery, &cc.recovery);
-  cc.planner = popts;
-  cc.rounds = in.rounds;
+  in.coordinator = coordinator_config(s, args.run);
+  const CoordinatorConfig& cc = in.coordinator;
 
   sim::Simulation simulation(in);
   sim::SimResult result = simulation.run();
   RunReport& rep = result.report;
   rep.config = {{"network_model", args.network},
-                {"topology", s.network.topology == Topology::wifi ? "wifi" : "star"},
+                {"topology", to_string(s.network.topology)},
                 {"recovery", to_string(cc.recovery)},
                 {"replicate", cc.replicate},
                 {"rounds", in.rounds},
                 {"heartbeat_interval_s", cc.heartbeat_interval_s},
                 {"missed_heartbeats", cc.missed_heartbeats}};
-  rep.summary = sim::summarize(result, model.cluster());
-  rep.summary["predicted_round_latency_s"] = ev.round_latency_s;
+  const RunSummary summary = summarize_run(rep);
 
   std::string dir = args.output.empty() ? "out/" + s.name : args.output;
   std::error_code ec;
@@ -155,16 +142,10 @@ int main(int argc, char** argv) {
   std::cout << "scenario " << s.name << ": " << s.model << ", " << s.devices.size() << " devices, "
             << args.network << " network, recovery " << to_string(cc.recovery) << "\n";
   for (size_t id = 0; id < rep.plans.size(); ++id) {
-    nlohmann::json bare = rep.plans[id];
-    bare.erase("predicted_round_latency_s");
-    bare.erase("predicted_throughput_samples_per_s");
-    bare.erase("predicted_schedule_latency_s");
-    auto p = plan_from_json(bare, model.cluster(), model.num_layers(), s.training.batch_size, "", "");
-    std::cout << "plan " << id << ": " << (p ? sim::plan_text(p.value(), model.cluster()) : "?\n");
-    std::cout << "  predicted round latency " << rep.plans[id]["predicted_round_latency_s"].get<double>()
-              << " s\n";
+    std::cout << "plan " << id << ": " << plan_to_text(rep.plans[id].plan, rep.devices);
+    std::cout << "  predicted round latency " << rep.plans[id].predicted_round_latency_s << " s\n";
   }
-  std::cout << sim::summary_text(rep.summary);
+  std::cout << summary_to_text(summary, rep.backend);
   std::cout << "wrote " << dir << "/report.json, trace.json, rounds.csv\n";
-  return result.completed ? 0 : 1;
+  return summary.completed ? 0 : 1;
 }

@@ -27,10 +27,9 @@ void Simulation::coordinator_actor() {
     const double now = sg4::Engine::get_clock();
     if (now > last_commit_end_ + kStallTimeout && !coord_.recovering()) {
       // Nothing committed for so long that something is stuck: stop rather than run forever.
-      result_.report.events.push_back(
-          {now, "abort", "", "no round committed for " + std::to_string(kStallTimeout) + " s", 0});
+      event(now, EventKind::abort, "", "no round committed for " + std::to_string(kStallTimeout) + " s");
       finished_ = true;
-      result_.end_s = now;
+      result_.report.end_s = now;
       break;
     }
     const double wake = std::min(coord_.next_deadline(), now + interval);
@@ -63,8 +62,7 @@ void Simulation::coordinator_actor() {
     if (std::find(reported.begin(), reported.end(), key) == reported.end()) {
       reported.push_back(key);
       const auto& names = result_.report.devices;
-      result_.report.events.push_back(
-          {t, "message_overdue", names[msg->device], "waiting for " + names[msg->peer], 0});
+      event(t, EventKind::message_overdue, names[msg->device], "waiting for " + names[msg->peer]);
     }
     call([&] { return coord_.message_overdue(msg->peer, t); });
   }
@@ -76,11 +74,9 @@ void Simulation::carry_out(const std::vector<Action>& actions, double planning_w
   const auto& names = result_.report.devices;
   for (const Action& a : actions) {
     const double now = sg4::Engine::get_clock();
-    RecoveryRecord* rec = result_.recoveries.empty() ? nullptr : &result_.recoveries.back();
     switch (a.kind) {
       case ActionKind::declare_failed: {
-        result_.report.events.push_back({now, "detection", names[a.device], a.detail, 0});
-        if (rec && rec->detection_s < 0) rec->detection_s = now;
+        event(now, EventKind::detection, names[a.device], a.detail);
         // Abort the round in progress everywhere; survivors fall back to their checkpoint.
         ++epoch_;
         for (auto& w : workers_)
@@ -96,39 +92,33 @@ void Simulation::carry_out(const std::vector<Action>& actions, double planning_w
       }
       case ActionKind::replan:
         sg4::this_actor::sleep_for(planning_wall_s);
-        result_.report.events.push_back({now, "replan", "", a.detail, planning_wall_s});
-        if (rec) rec->replan_s = planning_wall_s;
+        event(now, EventKind::replan, "", a.detail, planning_wall_s);
         if (a.plan_id < 0) {  // nothing fits on the survivors
-          result_.report.events.push_back({now, "abort", "", "training cannot go on", 0});
+          event(now, EventKind::abort, "", "training cannot go on: " + a.detail);
           finished_ = true;
-          result_.end_s = now;
+          result_.report.end_s = now;
           return;
         }
         break;
-      case ActionKind::move_layers:
-        result_.report.events.push_back({now, "move_layers", "", a.detail, 0});
-        break;
+      case ActionKind::move_layers: event(now, EventKind::move_layers, "", a.detail); break;
       case ActionKind::transfer_state: {
         transfer_state(a.transfers);
         const double done = sg4::Engine::get_clock();
         double bytes = 0;
         for (const StateTransfer& t : a.transfers) bytes += t.bytes;
-        result_.report.events.push_back(
-            {now, "state_transfer", "",
-             std::to_string(a.transfers.size()) + " transfers, " + std::to_string(bytes / 1e6) + " MB",
-             done - now});
-        if (rec) rec->transfer_s = done - now, rec->transfer_bytes = bytes;
+        event(now, EventKind::state_transfer, "",
+              std::to_string(a.transfers.size()) + " transfers, " + std::to_string(bytes / 1e6) + " MB",
+              done - now)
+            .bytes = bytes;
         carry_out(coord_.state_transferred(done), 0);
         return;
       }
       case ActionKind::replay_round:
-        result_.report.events.push_back({now, "replay", "", a.detail, 0});
+        event(now, EventKind::replay, "", a.detail).round = a.round;
         next_commit_ = a.round;
-        if (rec) rec->replay_round = a.round;
         break;
       case ActionKind::resume:
-        result_.report.events.push_back({now, "resume", "", "plan " + std::to_string(a.plan_id), 0});
-        if (rec) rec->resume_s = now;
+        event(now, EventKind::resume, "", "plan " + std::to_string(a.plan_id));
         start_workers(a.plan_id, next_commit_);
         break;
     }

@@ -24,6 +24,7 @@ Simulation::Simulation(SimInput in)
   ledger_.add(ledger_.coordinator(), 0, in_.model->num_layers() - 1, 0);
   result_.report.scenario = in_.name;
   result_.report.backend = "sim";
+  result_.report.rounds_planned = in_.rounds;
   for (const Device& d : in_.model->cluster().devices) result_.report.devices.push_back(d.name);
 }
 
@@ -82,8 +83,14 @@ void Simulation::checkpointed() {
   if (coord_.config().recovery == Recovery::restart)
     ledger_.add(ledger_.coordinator(), 0, in_.model->num_layers() - 1, version);  // sim/README.md
   ledger_.prune(version);
-  int copies = ledger_.min_copies(version, host_on_);
-  result_.min_copies = result_.min_copies == 0 ? copies : std::min(result_.min_copies, copies);
+  const int copies = ledger_.min_copies(version, host_on_);
+  // Recorded on the committed round that became the checkpoint.
+  auto& rounds = result_.report.rounds;
+  for (auto it = rounds.rbegin(); it != rounds.rend(); ++it)
+    if (it->round == coord_.last_checkpoint()) {
+      it->checkpoint_copies = it->checkpoint_copies < 0 ? copies : std::min(it->checkpoint_copies, copies);
+      break;
+    }
 }
 
 void Simulation::try_commit() {
@@ -93,19 +100,21 @@ void Simulation::try_commit() {
     const int r = next_commit_;
     const RoundState& rs = rounds_[r];
     if (rs.devices_done < devices) return;
-    result_.report.rounds.push_back(
-        {r, last_commit_end_, rs.end, plan.microbatch_size * plan.microbatches, coord_.plan_id()});
+    RoundRecord record;
+    record.round = r;
+    record.start = last_commit_end_;
+    record.end = rs.end;
+    record.samples = plan.microbatch_size * plan.microbatches;
+    record.plan_id = coord_.plan_id();
+    result_.report.rounds.push_back(record);
     last_commit_end_ = rs.end;
     const int before = coord_.last_checkpoint();
     coord_.round_done(r, rs.end);
     if (coord_.last_checkpoint() != before) checkpointed();
-    for (auto& rec : result_.recoveries)
-      if (rec.replayed_s < 0 && rec.resume_s >= 0 && rec.interrupted_round == r) rec.replayed_s = rs.end;
     ++next_commit_;
   }
   finished_ = true;
-  result_.completed = true;
-  result_.end_s = last_commit_end_;
+  result_.report.end_s = last_commit_end_;
 }
 
 void Simulation::fault_script() {
@@ -117,32 +126,29 @@ void Simulation::fault_script() {
     sg4::this_actor::sleep_until(e.time_s);
     if (finished_) return;
     const int d = c.index_of(e.device);
-    RunEvent ev{e.time_s, "", e.device, "", 0};
+    RunEvent ev;
+    ev.time = e.time_s;
+    ev.device = e.device;
     switch (e.kind) {
       case FaultKind::leave: {
-        ev.kind = "failure";
+        ev.kind = EventKind::failure;
         ev.detail = e.device + " leaves";
         platform_.hosts[d]->turn_off();
         host_on_[d] = false;
         ledger_.clear(d);
-        RecoveryRecord rec;
-        rec.device = e.device;
-        rec.failure_s = e.time_s;
-        rec.interrupted_round = next_commit_;
-        rec.lost_layers = ledger_.missing(coord_.last_checkpoint() + 1, host_on_);
-        if (!rec.lost_layers.empty()) result_.weights_lost = true;
-        ev.detail += rec.lost_layers.empty()
+        ev.round = next_commit_;  // the round in progress
+        ev.lost_layers = ledger_.missing(coord_.last_checkpoint() + 1, host_on_);
+        ev.detail += ev.lost_layers.empty()
                          ? "; every layer's checkpoint is on a survivor"
-                         : "; " + std::to_string(rec.lost_layers.size()) + " layers' checkpoint lost";
-        result_.recoveries.push_back(rec);
+                         : "; " + std::to_string(ev.lost_layers.size()) + " layers' checkpoint lost";
         break;
       }
       case FaultKind::slowdown:
-        ev.kind = "slowdown";  // applied by the host's speed profile (platform.cpp)
+        ev.kind = EventKind::slowdown;  // applied by the host's speed profile (platform.cpp)
         ev.detail = e.device + " runs at x" + std::to_string(e.factor);
         break;
       case FaultKind::link_slowdown: {
-        ev.kind = "link_slowdown";
+        ev.kind = EventKind::link_slowdown;
         ev.detail = e.device + "'s link at " + std::to_string(e.bandwidth_Bps * 8 / 1e6) + " Mbps";
         sg4::Link* l = platform_.links[d];
         if (auto* sd = dynamic_cast<sg4::SplitDuplexLink*>(l)) {
@@ -172,11 +178,7 @@ SimResult Simulation::run() {
   rep.peak_memory_bytes.assign(c.size(), 0);
   for (size_t id = 0; id < coord_.plans().size(); ++id) {
     const Evaluation& ev = coord_.plans()[id];
-    nlohmann::json pj = plan_to_json(ev.plan, c);
-    pj["predicted_round_latency_s"] = ev.round_latency_s;
-    pj["predicted_throughput_samples_per_s"] = ev.throughput_samples_per_s;
-    pj["predicted_schedule_latency_s"] = ev.schedule_latency_s;
-    rep.plans.push_back(pj);
+    rep.plans.push_back({ev.plan, ev.round_latency_s, ev.throughput_samples_per_s, ev.schedule_latency_s});
     for (const DeviceUse& u : ev.devices)
       rep.peak_memory_bytes[u.device] = std::max(rep.peak_memory_bytes[u.device], u.peak_memory_bytes);
   }

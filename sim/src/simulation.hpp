@@ -40,24 +40,9 @@ struct SimInput {
   std::string network_model = "textbook";  // for the report only; the engine is configured by main
 };
 
-// What happened around one failure, in simulated seconds.
-struct RecoveryRecord {
-  std::string device;
-  double failure_s = -1, detection_s = -1, replan_s = 0, transfer_s = 0, resume_s = -1;
-  double replayed_s = -1;      // when the interrupted round committed again
-  int replay_round = -1;       // the first round run again (the checkpoint's next)
-  int interrupted_round = -1;  // the round in progress at the failure
-  double transfer_bytes = 0;
-  std::vector<int> lost_layers;  // layers whose checkpoint was on no survivor at the failure
-};
-
+// What the run did; its summary is summarize_run(report) (run_summary.hpp).
 struct SimResult {
   RunReport report;
-  std::vector<RecoveryRecord> recoveries;
-  int min_copies = 0;  // fewest surviving copies any layer's checkpoint had at a commit
-  bool weights_lost = false;
-  bool completed = false;  // every round committed
-  double end_s = 0;
 };
 
 class Simulation {
@@ -96,6 +81,15 @@ class Simulation {
   void checkpointed();  // the Coordinator's checkpoint moved: prune and count the copies
   void start_workers(int plan_id, int first_round);
   void span(int device, const std::string& op, int stage, int mb, int round, double start);
+  // Appends an event to the report and returns it (to add a round, bytes or lost layers).
+  RunEvent& event(double time, EventKind kind, const std::string& device, const std::string& detail,
+                  double duration_s = 0) {
+    auto& events = result_.report.events;
+    events.push_back({});
+    RunEvent& e = events.back();
+    e.time = time, e.kind = kind, e.device = device, e.detail = detail, e.duration_s = duration_s;
+    return e;
+  }
   void fault_script();
   const Program& program(int plan_id, int round) const;
 

@@ -398,9 +398,9 @@ TEST_CASE("strategies: every baseline yields a plan scored by the true cost mode
   o.batch_size = 32;
   CostModel m(c, o);
   double asteroid = 0;
-  for (const std::string name :
-       {"asteroid", "device", "dp", "pp", "pipedream", "dapple", "alpa", "hetpipe"}) {
-    StrategyResult r = run_strategy(name, m, {});
+  for (const auto& term : kStrategies.terms) {
+    StrategyResult r = run_strategy(term.value, m, {});
+    const std::string name = term.token;
     INFO(name << ": " << r.evaluation.reason);
     REQUIRE(r.evaluation.feasible);
     // Re-scoring the plan gives the same figure: nothing is taken from a distorted view.
@@ -411,10 +411,10 @@ TEST_CASE("strategies: every baseline yields a plan scored by the true cost mode
     else
       CHECK(asteroid <= r.evaluation.round_latency_s * (1 + 1e-9));
   }
-  StrategyResult dp = run_strategy("dp", m, {});
+  StrategyResult dp = run_strategy(Strategy::dp, m, {});
   CHECK(dp.evaluation.plan.num_stages() == 1);
   CHECK(dp.evaluation.plan.stages[0].devices.size() == 5);
-  StrategyResult dev = run_strategy("device", m, {});
+  StrategyResult dev = run_strategy(Strategy::device, m, {});
   CHECK(dev.evaluation.plan.stages[0].devices.size() == 1);
   CHECK(c.devices[dev.evaluation.plan.stages[0].devices[0]].type == "fast");
 }
@@ -428,10 +428,10 @@ TEST_CASE("strategies: a baseline that ignores memory reports out of memory", "[
   CostOptions o;
   o.batch_size = 64;
   CostModel m(c, o);
-  StrategyResult dp = run_strategy("dp", m, {});
+  StrategyResult dp = run_strategy(Strategy::dp, m, {});
   CHECK_FALSE(dp.evaluation.feasible);
   CHECK(dp.evaluation.reason.find("out of memory") == 0);
-  StrategyResult ast = run_strategy("asteroid", m, {});
+  StrategyResult ast = run_strategy(Strategy::asteroid, m, {});
   if (ast.evaluation.feasible) {
     for (const auto& d : ast.evaluation.devices) CHECK(d.peak_memory_bytes <= d.memory_bytes);
   }

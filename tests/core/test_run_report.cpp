@@ -15,16 +15,24 @@ RunReport sample(double scale) {
   r.config = {{"network_model", "textbook"}};
   r.devices = {"a", "b"};
   r.peak_memory_bytes = {1e9, 2e9};
-  r.plans = {{{"microbatch_size", 4}}};
+  PlanRecord plan;
+  plan.plan.microbatch_size = 4;
+  plan.plan.microbatches = 2;
+  plan.plan.stages = {{0, 3, {0}, {4}}, {4, 7, {1}, {4}}};
+  r.plans = {plan};
+  r.rounds_planned = 3;
   double t = 0;
   for (int round : {0, 1, 1, 2}) {
-    r.rounds.push_back({round, t, t + scale, 8, 0});
+    RoundRecord record;
+    record.round = round, record.start = t, record.end = t + scale, record.samples = 8;
+    r.rounds.push_back(record);
     r.spans.push_back({0, "F", 0, 0, round, t, t + 0.25 * scale});
     r.spans.push_back({1, "B", 1, 0, round, t + 0.25 * scale, t + 0.75 * scale});
     t += scale;
   }
-  r.events.push_back({1.5 * scale, "failure", "b", "", 0});
-  r.summary = {{"rounds", 4}};
+  RunEvent failure;
+  failure.time = 1.5 * scale, failure.kind = EventKind::failure, failure.device = "b";
+  r.events.push_back(failure);
   return r;
 }
 

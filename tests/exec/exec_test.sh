@@ -38,7 +38,7 @@ for p in ("one", "pipe", "dp"):
     busy = {s["device"] for s in r["spans"]}
     assert busy == ({"cpu0"} if p == "one" else {"cpu0", "cpu1"}), (p, busy)
     assert all(x["end_s"] > x["start_s"] for x in r["rounds"]), r["rounds"]
-    loss[p] = r["summary"]["loss_per_round"]
+    loss[p] = [x["loss"] for x in r["rounds"]]
 print("losses per round:", loss)
 for p in ("pipe", "dp"):
     for a, b in zip(loss["one"], loss[p]):
@@ -106,7 +106,7 @@ assert r["plans"][1]["stages"][0]["devices"] == ["cpu0"], r["plans"][1]
 f = r["summary"]["failures"][0]
 assert f["device"] == "cpu1" and f["replay_round"] >= 0, f
 print("replayed from round", f["replay_round"])
-a, b = r["summary"]["loss_per_round"], w["summary"]["loss_per_round"]
+a, b = [x["loss"] for x in r["rounds"]], [x["loss"] for x in w["rounds"]]
 print("loss with the failure:", a, "without:", b)
 for x, y in zip(a, b):
     assert abs(x - y) <= 1e-3 * abs(y), f"loss {x} with the failure, {y} without: trained state was lost"

@@ -14,6 +14,7 @@
 
 #include <xbt/log.h>
 
+#include "asteroid/run_summary.hpp"
 #include "simulation.hpp"
 #include "synthetic.hpp"
 
@@ -71,7 +72,7 @@ double run_synthetic(int n) {
     in.coordinator.replicate = false;
     sim::Simulation s(in);
     auto r = s.run();
-    std::_Exit(r.completed ? 0 : 1);
+    std::_Exit(summarize_run(r.report).completed ? 0 : 1);
   }
   int status = 0;
   waitpid(pid, &status, 0);

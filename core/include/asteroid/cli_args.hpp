@@ -23,6 +23,14 @@ class CliArgs {
     if (i_ + 1 >= argc_) fail_(arg_ + " needs a value");
     return argv_[++i_];
   }
+  // The value after the current flag as one of a vocabulary's tokens (vocabulary.hpp).
+  template <class V>
+  auto token(const V& vocabulary) {
+    std::string flag = arg_, v = value();
+    auto t = vocabulary.parse(v);
+    if (!t) fail_(flag + ": " + vocabulary.must_be(v));
+    return *t;
+  }
   // The value after the current flag as a number >= lo (whole, if `whole`).
   double number(double lo, bool whole = false) {
     std::string flag = arg_, v = value();

@@ -40,10 +40,6 @@
 
 namespace asteroid {
 
-enum class Recovery { lightweight, replan, restart, adaptive };
-const char* to_string(Recovery r);
-bool parse_recovery(const std::string& s, Recovery* out);
-
 struct CoordinatorConfig {
   double heartbeat_interval_s = 1.0;
   int missed_heartbeats = 3;
@@ -60,9 +56,6 @@ struct StateTransfer {
   int first_layer = 0, last_layer = 0;
   double bytes = 0;  // weights + optimizer state
 };
-
-enum class ActionKind { declare_failed, replan, move_layers, transfer_state, replay_round, resume };
-const char* to_string(ActionKind k);
 
 struct Action {
   ActionKind kind = ActionKind::declare_failed;

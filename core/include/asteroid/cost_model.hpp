@@ -43,8 +43,6 @@
 
 namespace asteroid {
 
-enum class LatencyModel { pipeline, paper };
-
 struct CostOptions {
   int batch_size = 0;
   LatencyModel latency_model = LatencyModel::pipeline;
@@ -149,7 +147,5 @@ class CostModel {
 // warm-up before the step's first forward) and T_e (from then to its last backward's end) and
 // returns the latency. Shared by the evaluator and by tests.
 double round_latency(std::vector<StepCost>& steps, int microbatches, LatencyModel model, int* dominant_step);
-
-const char* to_string(LatencyModel m);
 
 }  // namespace asteroid

@@ -48,6 +48,14 @@ class JsonReader {
   double bandwidth() const;             // "100Mbps", in bytes per second
   std::vector<double> numbers() const;  // array of numbers
   std::vector<long long> positive_integers() const;
+  // A string that must be one of a vocabulary's tokens (vocabulary.hpp); its value.
+  template <class V>
+  auto token(const V& vocabulary) const {
+    std::string s = string();
+    auto v = vocabulary.parse(s);
+    if (!v) fail(vocabulary.must_be(s));
+    return *v;
+  }
 
   [[noreturn]] void fail(const std::string& message) const;
 

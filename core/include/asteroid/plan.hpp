@@ -31,7 +31,20 @@ struct Plan {
   int num_stages() const { return int(stages.size()); }
 };
 
+// The JSON form above; devices by name (device_names[i] names device index i).
+nlohmann::json plan_to_json(const Plan& p, const std::vector<std::string>& device_names);
 nlohmann::json plan_to_json(const Plan& p, const Cluster& c);
+
+// The plan as people read it, one line for the micro-batching and one per stage:
+//   micro-batch 8 x 4 micro-batches, 2 stages
+//     stage 0: layers 0-11 on nx0 (5), tx2_0 (3)
+//     stage 1: layers 12-30 on nano0 (8)
+// (a share shows only when known).
+std::string plan_to_text(const Plan& p, const std::vector<std::string>& device_names);
+std::string plan_to_text(const Plan& p, const Cluster& c);
+
+// The names of the cluster's devices, by index.
+std::vector<std::string> device_names(const Cluster& c);
 
 // Reads a plan and checks it against the cluster and the model: known devices, each used once,
 // contiguous layer ranges covering the model, microbatch_size x microbatches = batch_size, shares

@@ -6,20 +6,23 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "asteroid/error.hpp"
+#include "asteroid/plan.hpp"
+#include "asteroid/vocabulary.hpp"
 
 namespace asteroid {
 
 struct Span {
   int device = 0;
-  std::string op;  // the instruction's token kind: "F", "SEND_F", "ALLREDUCE", "TRANSFER", ...
+  std::string op;  // the instruction's token (program.cpp, kOps): "F", "SEND_F", "ALLREDUCE", "TRANSFER", ...
   int stage = -1;
   int microbatch = -1;
   int round = -1;
-  double start = 0, end = 0;
+  double start = 0, end = 0;  // seconds from the start of training
 };
 
 struct RoundRecord {
@@ -27,36 +30,52 @@ struct RoundRecord {
   double start = 0, end = 0;  // start: when the previous round ended (0 for the first)
   int samples = 0;
   int plan_id = 0;
+  std::optional<double> loss;  // the round's training loss, where the backend computes one (exec)
+  int checkpoint_copies = -1;  // fewest live copies of any layer's checkpoint at this commit; -1: not tracked
 };
 
 struct RunEvent {
-  double time = 0;
-  std::string kind;    // failure, detection, replan, state_transfer, replay, resume, ...
-  std::string device;  // may be empty
-  std::string detail;
-  double duration_s = 0;  // replan and state_transfer: how long it took
+  double time = 0;  // seconds from the start of training
+  EventKind kind = EventKind::failure;
+  std::string device;            // may be empty
+  std::string detail;            // what happened, in words
+  double duration_s = 0;         // replan and state_transfer: how long it took
+  int round = -1;                // replay: the first round run again
+  double bytes = 0;              // state_transfer: weights and optimizer state moved
+  std::vector<int> lost_layers;  // failure: layers whose checkpoint had no live copy
+};
+
+// A plan the run used, with what the cost model predicted for it. Device indices are into
+// RunReport::devices.
+struct PlanRecord {
+  Plan plan;
+  double predicted_round_latency_s = 0;
+  double predicted_throughput_samples_per_s = 0;
+  double predicted_schedule_latency_s = 0;
 };
 
 struct RunReport {
   std::string scenario;
   std::string backend;    // "sim" or "exec"
-  nlohmann::json config;  // backend options (network model, recovery, ...)
+  nlohmann::json config;  // backend options (network model, recovery, ...), free-form
   std::vector<std::string> devices;
-  std::vector<nlohmann::json> plans;  // index = plan id
+  std::vector<PlanRecord> plans;  // index = plan id
+  int rounds_planned = 0;         // the rounds the run was asked to train
+  double end_s = 0;               // when the run ended (the last round's end, or when it stopped)
   std::vector<RoundRecord> rounds;
   std::vector<Span> spans;
   std::vector<RunEvent> events;
   std::vector<double> peak_memory_bytes;  // per device
-  nlohmann::json summary;
 };
 
+// The JSON form (docs/formats.md, "RunReport"); its "summary" is summarize_run(r) (run_summary.hpp).
 nlohmann::json report_to_json(const RunReport& r);
 // Reads what report_to_json wrote (either backend's); an Error names the file and JSON path.
 Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& file);
 // Chrome trace event format ("traceEvents", complete events "ph":"X" in microseconds), one thread
 // per device, events as instant markers on a "coordinator" track.
 std::string report_to_chrome_trace(const RunReport& r);
-// "round,start_s,end_s,samples,throughput,plan_id".
+// "round,start_s,end_s,samples,throughput,plan_id,loss" (loss empty where not computed).
 std::string report_to_rounds_csv(const RunReport& r);
 
 }  // namespace asteroid

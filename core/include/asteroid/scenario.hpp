@@ -10,6 +10,7 @@
 
 #include "asteroid/error.hpp"
 #include "asteroid/profile.hpp"
+#include "asteroid/vocabulary.hpp"
 
 namespace asteroid {
 
@@ -26,16 +27,12 @@ struct LinkOverride {
   double latency_s = 0;
 };
 
-enum class Topology { star, wifi };
-
 struct NetworkSpec {
   double bandwidth_Bps = 0;  // bytes per second between any two devices
   double latency_s = 0;
   Topology topology = Topology::star;
   std::vector<LinkOverride> overrides;
 };
-
-enum class Optimizer { sgd, sgd_momentum, adam };
 
 struct TrainingSpec {
   int batch_size = 0;  // mini-batch B, samples per round
@@ -44,14 +41,12 @@ struct TrainingSpec {
 };
 
 struct PlannerSpec {
-  std::string strategy = "asteroid";
-  std::vector<int> microbatch_sizes;       // empty: every divisor of B
-  int max_stages = 0;                      // 0: no limit
-  std::string latency_model = "pipeline";  // pipeline | paper (cost_model.hpp)
-  double time_limit_s = 0;                 // 0: search to the proven optimum
+  Strategy strategy = Strategy::asteroid;
+  std::vector<int> microbatch_sizes;  // empty: every divisor of B
+  int max_stages = 0;                 // 0: no limit
+  LatencyModel latency_model = LatencyModel::pipeline;
+  double time_limit_s = 0;  // 0: search to the proven optimum
 };
-
-enum class FaultKind { leave, slowdown, link_slowdown };
 
 struct FaultEvent {
   double time_s = 0;
@@ -65,7 +60,7 @@ struct FaultSpec {
   double heartbeat_interval_s = 1.0;
   int missed_heartbeats = 3;
   int replication_interval_rounds = 1;
-  std::string recovery = "lightweight";  // lightweight | replan | restart
+  Recovery recovery = Recovery::lightweight;
   std::vector<FaultEvent> events;
 };
 
@@ -92,9 +87,6 @@ Result<Scenario> load_scenario(const std::string& file);
 // Parses from JSON already in memory; trace paths are resolved against `base_dir`.
 Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file,
                                 const std::string& base_dir);
-
-const char* to_string(Optimizer o);
-const char* to_string(FaultKind k);
 
 // Bytes of optimizer state per parameter byte: 0 for SGD, 1 with momentum, 2 for Adam.
 double optimizer_state_factor(Optimizer o);

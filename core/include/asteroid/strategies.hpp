@@ -7,6 +7,7 @@
 
 #include "asteroid/cost_model.hpp"
 #include "asteroid/planner.hpp"
+#include "asteroid/vocabulary.hpp"
 
 namespace asteroid {
 
@@ -18,16 +19,6 @@ struct StrategyResult {
 };
 
 // `base` carries the scenario's planner options (micro-batch sizes, max stages).
-StrategyResult run_strategy(const std::string& name, const CostModel& model, const PlannerOptions& base);
-
-// The scenario's cluster and cost options.
-CostModel make_cost_model(const Scenario& s);
-PlannerOptions planner_options(const Scenario& s);
-
-// The plan a backend runs: the one in `plan_file` if given, else the strategy's (the scenario's
-// when `strategy` is empty), scored by the cost model. An Error when the file is bad, no plan is
-// found, or the plan does not fit.
-Result<Evaluation> backend_plan(const Scenario& s, const CostModel& model, const std::string& plan_file,
-                                const std::string& strategy);
+StrategyResult run_strategy(Strategy strategy, const CostModel& model, const PlannerOptions& base);
 
 }  // namespace asteroid

@@ -1,0 +1,192 @@
+#include "asteroid/run_summary.hpp"
+
+#include <cstdio>
+#include <limits>
+
+namespace asteroid {
+namespace {
+
+constexpr double kForever = std::numeric_limits<double>::infinity();
+
+// Samples per second over the committed rounds that lie inside [from, to].
+double throughput(const RunReport& r, double from, double to) {
+  double samples = 0, first = -1, last = 0;
+  for (const RoundRecord& x : r.rounds) {
+    if (x.start < from - 1e-9 || x.end > to + 1e-9) continue;
+    if (first < 0) first = x.start;
+    last = x.end;
+    samples += x.samples;
+  }
+  return first >= 0 && last > first ? samples / (last - first) : 0;
+}
+
+// The first event of `kind` at or after `from` (and for `device`, when given).
+const RunEvent* first_event(const RunReport& r, EventKind kind, double from, const std::string& device = "") {
+  for (const RunEvent& e : r.events)
+    if (e.kind == kind && e.time >= from - 1e-12 && (device.empty() || e.device == device)) return &e;
+  return nullptr;
+}
+
+FailureSummary summarize_failure(const RunReport& r, const RunEvent& failure) {
+  FailureSummary f;
+  f.device = failure.device;
+  f.failure_s = failure.time;
+  f.lost_layers = failure.lost_layers;
+  f.interrupted_round = failure.round;
+  double t = failure.time;
+  if (const RunEvent* d = first_event(r, EventKind::detection, t, failure.device)) {
+    f.detection_s = d->time - failure.time;
+    t = d->time;
+  }
+  if (const RunEvent* e = first_event(r, EventKind::replan, t)) f.replan_s = e->duration_s, t = e->time;
+  if (const RunEvent* e = first_event(r, EventKind::state_transfer, t)) {
+    f.state_transfer_s = e->duration_s;
+    f.state_transfer_bytes = e->bytes;
+  }
+  if (const RunEvent* e = first_event(r, EventKind::replay, t)) f.replay_round = e->round;
+  if (const RunEvent* e = first_event(r, EventKind::resume, t)) f.resume_at_s = e->time;
+  if (f.interrupted_round < 0)  // a backend that does not know it: the first round the failure cut
+    for (const RoundRecord& x : r.rounds)
+      if (x.end > failure.time) {
+        f.interrupted_round = x.round;
+        break;
+      }
+  if (f.resume_at_s)
+    for (const RoundRecord& x : r.rounds)
+      if (x.round == f.interrupted_round && x.end >= *f.resume_at_s) {
+        f.replay_s = x.end - *f.resume_at_s;
+        f.recovery_s = x.end - failure.time;
+        break;
+      }
+  return f;
+}
+
+std::string fmt(const char* format, double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, format, v);
+  return b;
+}
+
+}  // namespace
+
+RunSummary summarize_run(const RunReport& r) {
+  RunSummary s;
+  s.rounds_committed = int(r.rounds.size());
+  s.rounds_planned = r.rounds_planned;
+  s.run_s = r.end_s;
+  s.throughput_samples_per_s = throughput(r, 0, kForever);
+  if (!r.rounds.empty()) s.first_round_latency_s = r.rounds.front().end - r.rounds.front().start;
+  if (!r.plans.empty()) s.predicted_round_latency_s = r.plans.front().predicted_round_latency_s;
+  for (const RoundRecord& x : r.rounds) {
+    if (x.checkpoint_copies >= 0)
+      s.min_checkpoint_copies = s.min_checkpoint_copies < 0
+                                    ? x.checkpoint_copies
+                                    : std::min(s.min_checkpoint_copies, x.checkpoint_copies);
+    if (x.loss) {
+      if (!s.first_loss) s.first_loss = x.loss;
+      s.last_loss = x.loss;
+    }
+  }
+  bool stopped = false;
+  for (const RunEvent& e : r.events) {
+    if (e.kind == EventKind::failure) s.failures.push_back(summarize_failure(r, e));
+    if (e.kind == EventKind::stop || e.kind == EventKind::abort) {
+      stopped = true;
+      if (s.stop_reason.empty()) s.stop_reason = e.detail;
+    }
+  }
+  // Throughput windows: from the previous recovery's end to this failure, and from this
+  // recovery's end to the next failure.
+  double previous_end = 0;
+  for (size_t i = 0; i < s.failures.size(); ++i) {
+    FailureSummary& f = s.failures[i];
+    const double next = i + 1 < s.failures.size() ? s.failures[i + 1].failure_s : kForever;
+    f.throughput_before = throughput(r, previous_end, f.failure_s);
+    if (f.recovery_s) {
+      const double end = f.failure_s + *f.recovery_s;
+      f.throughput_after = throughput(r, end, next);
+      previous_end = end;
+    }
+    if (!f.lost_layers.empty()) s.weights_lost = true;
+  }
+  s.completed = !stopped && s.rounds_committed >= s.rounds_planned && s.rounds_planned > 0;
+  return s;
+}
+
+nlohmann::json summary_to_json(const RunSummary& s) {
+  // A figure that does not apply (no detection, training did not resume) is left out, not null.
+  auto put = [](nlohmann::json& j, const char* key, const std::optional<double>& v) {
+    if (v) j[key] = *v;
+  };
+  nlohmann::json failures = nlohmann::json::array();
+  for (const FailureSummary& f : s.failures) {
+    nlohmann::json j = {{"device", f.device},
+                        {"failure_s", f.failure_s},
+                        {"replan_s", f.replan_s},
+                        {"state_transfer_s", f.state_transfer_s},
+                        {"state_transfer_bytes", f.state_transfer_bytes},
+                        {"replay_round", f.replay_round},
+                        {"interrupted_round", f.interrupted_round},
+                        {"throughput_before", f.throughput_before},
+                        {"lost_layers", f.lost_layers}};
+    put(j, "detection_s", f.detection_s);
+    put(j, "resume_at_s", f.resume_at_s);
+    put(j, "replay_s", f.replay_s);
+    put(j, "recovery_s", f.recovery_s);
+    put(j, "throughput_after", f.throughput_after);
+    failures.push_back(j);
+  }
+  nlohmann::json j = {{"completed", s.completed},
+                      {"rounds_committed", s.rounds_committed},
+                      {"rounds_planned", s.rounds_planned},
+                      {"run_s", s.run_s},
+                      {"throughput_samples_per_s", s.throughput_samples_per_s},
+                      {"predicted_round_latency_s", s.predicted_round_latency_s},
+                      {"min_checkpoint_copies", s.min_checkpoint_copies},
+                      {"weights_lost", s.weights_lost},
+                      {"failures", failures}};
+  put(j, "first_round_latency_s", s.first_round_latency_s);
+  put(j, "first_loss", s.first_loss);
+  put(j, "last_loss", s.last_loss);
+  if (!s.stop_reason.empty()) j["stop_reason"] = s.stop_reason;
+  return j;
+}
+
+std::string summary_to_text(const RunSummary& s, const std::string& backend) {
+  std::string t = "rounds committed " + std::to_string(s.rounds_committed) + " of " +
+                  std::to_string(s.rounds_planned) + " in " + fmt("%.2f", s.run_s) +
+                  (backend == "sim" ? " s simulated" : " s") + ", throughput " +
+                  fmt("%.2f", s.throughput_samples_per_s) + " samples/s";
+  if (s.first_round_latency_s) t += ", first round " + fmt("%.4f", *s.first_round_latency_s) + " s";
+  t += " (" + fmt("%.4f", s.predicted_round_latency_s) + " s predicted)\n";
+  if (s.first_loss)
+    t += "loss " + fmt("%.4f", *s.first_loss) + " in the first round, " + fmt("%.4f", *s.last_loss) +
+         " in the last\n";
+  for (const FailureSummary& f : s.failures) {
+    t += "failure of " + f.device + " at " + fmt("%.3f", f.failure_s) + " s\n";
+    if (f.detection_s) t += "  detection      " + fmt("%.3f", *f.detection_s) + " s after it\n";
+    t += "  re-plan        " + fmt("%.4f", f.replan_s) + " s\n";
+    t += "  state transfer " + fmt("%.3f", f.state_transfer_s) + " s (" +
+         fmt("%.2f", f.state_transfer_bytes / 1e6) + " MB)\n";
+    if (f.replay_s)
+      t += "  replay         " + fmt("%.3f", *f.replay_s) + " s (rounds " + std::to_string(f.replay_round) +
+           "-" + std::to_string(f.interrupted_round) + ", from the checkpoint to the interrupted round)\n";
+    if (f.recovery_s)
+      t += "  recovery total " + fmt("%.3f", *f.recovery_s) +
+           " s, failure to the interrupted round committed\n";
+    t += "  throughput     " + fmt("%.2f", f.throughput_before) + " samples/s before, " +
+         (f.throughput_after ? fmt("%.2f", *f.throughput_after) + " after\n" : "training did not resume\n");
+    t += "  weights        " +
+         (f.lost_layers.empty() ? std::string("every layer's checkpoint was on a survivor")
+                                : std::to_string(f.lost_layers.size()) + " layers LOST") +
+         "\n";
+  }
+  if (s.min_checkpoint_copies >= 0 || s.weights_lost)
+    t += std::string("weights check: ") + (s.weights_lost ? "WEIGHTS LOST" : "no weights lost") +
+         "; at every commit each layer's checkpoint had at least " + std::to_string(s.min_checkpoint_copies) +
+         (s.min_checkpoint_copies == 1 ? " copy" : " copies") + " on live devices\n";
+  if (!s.stop_reason.empty()) t += "stopped: " + s.stop_reason + "\n";
+  return t;
+}
+
+}  // namespace asteroid
