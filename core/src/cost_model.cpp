@@ -64,6 +64,7 @@ StageCost CostModel::stage(int first, int last, const int* group, int n, int bet
       out.feasible = false;
       out.reason = "stage with layers " + std::to_string(first) + "-" + std::to_string(last) + ": " +
                    over_by(d, static_bytes) + " for weights, gradients and optimizer state";
+      out.over_bytes = static_bytes - d.memory_bytes;
       return out;
     }
     cap[i] =
@@ -81,6 +82,7 @@ StageCost CostModel::stage(int first, int last, const int* group, int n, int bet
                      over_by(d, static_bytes + act_per_sample * fixed_shares[i]) + " for " +
                      std::to_string(fixed_shares[i]) + " samples with " + std::to_string(in_flight) +
                      " micro-batches in flight";
+        out.over_bytes = static_bytes + act_per_sample * fixed_shares[i] - d.memory_bytes;
         return out;
       }
     }
@@ -99,6 +101,7 @@ StageCost CostModel::stage(int first, int last, const int* group, int n, int bet
                    " samples per micro-batch with " + std::to_string(in_flight) +
                    " in flight; with one more, " +
                    over_by(d, static_bytes + act_per_sample * (cap[worst] + 1));
+      out.over_bytes = static_bytes + act_per_sample * (cap[worst] + 1) - d.memory_bytes;
       return out;
     }
     // Alg. 1, exactly: what handing out samples one at a time to the device that would finish

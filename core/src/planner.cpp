@@ -1,6 +1,7 @@
 #include "asteroid/planner.hpp"
 
 #include <algorithm>
+#include <string>
 
 #include "planner_common.hpp"
 
@@ -19,6 +20,31 @@ std::vector<int> microbatch_candidates(int batch_size, const std::vector<int>& a
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
+
+namespace {
+
+// Options that no plan can meet whatever the memory, named with their numbers; empty when none.
+std::string structural_conflict(int devices, int layers, const PlannerOptions& o) {
+  if (!o.use_all_devices) return "";
+  int group = o.max_group_size > 0 ? o.max_group_size : devices;
+  int stages = (devices + group - 1) / group;  // the fewest that use every device
+  std::string how =
+      group == 1 ? "one device per stage" : "at most " + std::to_string(group) + " devices per stage";
+  if (stages > layers) {
+    if (group == 1)
+      return "a pipeline of every device needs one layer per device: " + std::to_string(devices) +
+             " devices, " + std::to_string(layers) + " layers";
+    return "using all " + std::to_string(devices) + " devices with " + how + " needs " +
+           std::to_string(stages) + " stages of at least one layer each; the model has " +
+           std::to_string(layers) + " layers";
+  }
+  if (o.max_stages > 0 && stages > o.max_stages)
+    return "using all " + std::to_string(devices) + " devices with " + how + " needs " +
+           std::to_string(stages) + " stages; at most " + std::to_string(o.max_stages) + " are allowed";
+  return "";
+}
+
+}  // namespace
 
 std::vector<std::vector<int>> device_classes(const Cluster& c) {
   std::vector<std::vector<int>> classes;
@@ -60,6 +86,9 @@ Result<PlannerResult> plan_optimal(const CostModel& model, const PlannerOptions&
   std::reverse(betas.begin(), betas.end());
   if (betas.empty())
     return Error{"", "planner.microbatch_sizes", "no micro-batch size divides the batch size"};
+  if (std::string conflict = structural_conflict(model.num_devices(), model.num_layers(), options);
+      !conflict.empty())
+    return Error{"", "planner", conflict};
   std::vector<std::vector<int>> orders = planner_device_orders(model.cluster(), options.max_device_orders);
   double all_orders = 1;  // (number of classes)!
   for (size_t k = 2; k <= device_classes(model.cluster()).size(); ++k) all_orders *= double(k);
@@ -81,8 +110,9 @@ Result<PlannerResult> plan_optimal(const CostModel& model, const PlannerOptions&
   if (state.best == kInf && state.out_of_time)
     return Error{"", "", "no plan found within the planner's time limit"};
   if (state.best == kInf) {
-    std::string why = state.last_reason.empty() ? "no plan satisfies the constraints"
-                                                : "no plan fits in memory; e.g. " + state.last_reason;
+    std::string why = state.closest_refusal.empty()
+                          ? "no plan satisfies the constraints"
+                          : "no plan fits in memory; the closest: " + state.closest_refusal;
     return Error{"", "", why};
   }
   PlannerResult r;

@@ -275,7 +275,7 @@ void BackwardSearch::expand(int lp, int np, int f) {
           model_.stage(l, e, group, size, int(beta_), 0, shares.empty() ? nullptr : shares.data(), links);
       ++st_.stats.stage_evaluations;
       if (!sc.feasible) {
-        st_.last_reason = sc.reason;
+        st_.refused(sc, int(beta_));
         break;  // the weights alone do not fit; more layers need more
       }
       // The slowest device only gets slower with more layers, and tighter caps only slow it more.
@@ -300,7 +300,7 @@ void BackwardSearch::expand(int lp, int np, int f) {
             it = by_k.end() - 1;
           }
           if (!it->second.feasible) {
-            st_.last_reason = it->second.reason;
+            st_.refused(it->second, int(beta_));
             continue;
           }
           use = &it->second;

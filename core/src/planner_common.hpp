@@ -52,7 +52,14 @@ struct SearchState {
   Plan best_plan;
   bool out_of_time = false;
   PlanSearchStats stats;
-  std::string last_reason;  // why the last infeasible stage was refused, for the error message
+  // The refused stage that came closest to fitting (fewest bytes over), for the error message.
+  std::string closest_refusal;
+  double closest_over_bytes = kInf;
+  void refused(const StageCost& sc, int beta) {
+    if (sc.reason.empty() || sc.over_bytes >= closest_over_bytes) return;
+    closest_over_bytes = sc.over_bytes;
+    closest_refusal = "micro-batch size " + std::to_string(beta) + ", " + sc.reason;
+  }
 
   bool past_deadline() {
     if (time_limit_s <= 0) return false;

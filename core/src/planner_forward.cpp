@@ -112,7 +112,7 @@ class Search {
       if (free.feasible)
         c.max_k = model_.max_in_flight(l, e, group, size, free.shares.data());
       else
-        st_.last_reason = free.reason;
+        st_.refused(free, beta);
       it = cache.emplace(key, c).first;
     }
     const Cached& c = it->second;
@@ -131,7 +131,7 @@ class Search {
     }
     ++st_.stats.stage_evaluations;
     StageCost sc = model_.stage(l, e, group, size, beta, K, fixed);
-    if (!sc.feasible) st_.last_reason = sc.reason;
+    if (!sc.feasible) st_.refused(sc, beta);
     return sc;
   }
 
@@ -243,7 +243,7 @@ void Search::run(int beta, int P) {
             if (!last && !any_label_can_continue(gs_start, l, n, e + 1, h + 1)) continue;
             StageCost sc = stage_cost(l, e, n, h, beta, K, shares);
             if (!sc.feasible) {
-              if (!sc.reason.empty()) st_.last_reason = sc.reason;
+              st_.refused(sc, beta);
               break;  // more layers need more memory
             }
             Step st{sc.fwd_s, sc.bwd_s, sc.allreduce_s, sc.fwd_s + sc.bwd_s};

@@ -459,3 +459,39 @@ TEST_CASE("planner: a time limit ends the search with the best plan so far, mark
     CHECK(cut.error().message.find("time limit") != std::string::npos);
   }
 }
+
+TEST_CASE("planner: when nothing fits, the error names the binding constraint and its numbers", "[planner]") {
+  std::mt19937 rng(3);
+  auto t = jetson_like_types();
+  {
+    // A pipeline of every device with fewer layers than devices.
+    Cluster c =
+        synthetic_cluster(synthetic_layers(4, rng), {t[0], t[1], t[1], t[2], t[2], t[2]}, 1.25e7, 5e-4);
+    CostOptions o;
+    o.batch_size = 8;
+    StrategyResult pp = run_strategy("pp", CostModel(c, o), {});
+    CHECK_FALSE(pp.evaluation.feasible);
+    CHECK_THAT(pp.evaluation.reason, Catch::Contains("one layer per device: 6 devices, 4 layers"));
+    PlannerOptions opt;
+    opt.use_all_devices = true;
+    opt.max_group_size = 2;
+    opt.max_stages = 2;
+    auto r = plan_optimal(CostModel(c, o), opt);
+    REQUIRE_FALSE(r.ok());
+    CHECK_THAT(r.error().message, Catch::Contains("needs 3 stages; at most 2 are allowed"));
+  }
+  {
+    // Memory: every device is a little short; the message names the closest refusal.
+    auto small = t;
+    for (auto& x : small) x.memory_bytes = 2e6;
+    Cluster c = synthetic_cluster(synthetic_layers(6, rng), {small[0], small[2]}, 1.25e7, 5e-4);
+    CostOptions o;
+    o.batch_size = 8;
+    auto r = plan_optimal(CostModel(c, o), {});
+    REQUIRE_FALSE(r.ok());
+    INFO(r.error().message);
+    CHECK_THAT(r.error().message,
+               Catch::StartsWith("no plan fits in memory; the closest: micro-batch size "));
+    CHECK_THAT(r.error().message, Catch::Contains("more than its"));
+  }
+}

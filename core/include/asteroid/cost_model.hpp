@@ -56,6 +56,7 @@ struct CostOptions {
 struct StageCost {
   bool feasible = true;
   std::string reason;       // why not, naming the device and the bytes over
+  double over_bytes = 0;    // when not feasible: how many bytes that device lacks
   double fwd_s = 0;         // E_f: slowest device's forward time for its share
   double bwd_s = 0;         // E_b
   double allreduce_s = 0;   // T_a

@@ -59,7 +59,10 @@ struct PlannerResult {
   PlanSearchStats stats;
 };
 
-// Finds the plan with the lowest round latency; an Error (reason: memory) when no plan fits.
+// Finds the plan with the lowest round latency. When none exists, an Error that names the binding
+// constraint with its numbers: options no plan can meet (e.g. "a pipeline of every device needs
+// one layer per device: 6 devices, 4 layers"), or, when memory is what refuses, the refused stage
+// that came closest to fitting (its micro-batch size, layers, device, and the bytes it lacks).
 Result<PlannerResult> plan_optimal(const CostModel& model, const PlannerOptions& options);
 
 // The device classes: devices of one type with the same trace table and memory (interchangeable
