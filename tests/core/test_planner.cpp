@@ -469,7 +469,7 @@ TEST_CASE("planner: when nothing fits, the error names the binding constraint an
         synthetic_cluster(synthetic_layers(4, rng), {t[0], t[1], t[1], t[2], t[2], t[2]}, 1.25e7, 5e-4);
     CostOptions o;
     o.batch_size = 8;
-    StrategyResult pp = run_strategy("pp", CostModel(c, o), {});
+    StrategyResult pp = run_strategy(Strategy::pp, CostModel(c, o), {});
     CHECK_FALSE(pp.evaluation.feasible);
     CHECK_THAT(pp.evaluation.reason, Catch::Contains("one layer per device: 6 devices, 4 layers"));
     PlannerOptions opt;
