@@ -1,19 +1,24 @@
-// Planning-time benchmark (targets: under 100 ms for environments A-D with 50 layers; under
-// 10 s for 64 devices x 200 layers). Synthetic models with the shape of real traces; Jetson-like
-// device mixes of the paper's Table 6, every pair linked at 100 Mbps; the mixed clusters also at 1 and
-// 10 Gbps, where larger groups pay off and fewer plans can be ruled out early. Prints one line per
-// case; `--csv` prints CSV instead.
-// Usage: bench_planner [--csv] [--quick] [--time-limit SECONDS (per case, default 120)]
+// Planning-time benchmark. Targets: every scenario in scenarios/ under 10 ms; environments A-D
+// (synthetic models with the shape of real traces, Jetson-like device mixes, every pair linked at
+// 100 Mbps) under 10 ms at 200 layers; 16-64 mixed devices x 200 layers at 0.1, 1 and 10 Gbps, 64
+// of them proven optimal in under 1 s. Each case runs `--repeat` times (default 3) and keeps the
+// fastest (timings here wander with the machine's load). Prints one line per case beside its
+// target and the growth with layers and devices; `--csv` prints CSV instead.
+// Usage: bench_planner [--csv] [--quick] [--repeat N] [--time-limit SECONDS (per case, default 120)]
 //                      [--case NAME] [--mbps BANDWIDTH (only the 100 Mbps cases, changed)]
 //                      [--latency-model paper (Eq. 4-6; the targets are for the default)]
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 
+#include "asteroid/backend_setup.hpp"
 #include "asteroid/planner.hpp"
+#include "asteroid/scenario.hpp"
 #include "synthetic.hpp"
 
 using namespace asteroid;
@@ -37,6 +42,7 @@ std::vector<SyntheticDeviceType> mixed(int n) {
 }
 
 double time_limit_s = 120;
+int repeat = 3;
 double main_mbps = 100;  // the links of the main cases
 LatencyModel latency_model = LatencyModel::pipeline;
 std::string only_case;  // run just this case (e.g. mixed64), for profiling
@@ -94,9 +100,14 @@ void run(const std::string& name, const std::vector<SyntheticDeviceType>& device
   PlannerOptions opt;
   opt.microbatch_sizes = {1, 2, 4, 8, 16, 32, 64};
   opt.time_limit_s = time_limit_s;
-  auto t0 = std::chrono::steady_clock::now();
-  auto r = plan_optimal(m, opt);
-  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  Result<PlannerResult> r = Error{"", "", "not run"};
+  double s = 1e300;
+  for (int i = 0; i < repeat; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    r = plan_optimal(m, opt);
+    s = std::min(s, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    if (s > 1) break;  // one run is enough to see a slow case
+  }
   int stages = r ? r->plan.num_stages() : 0;
   if (getenv("BENCH_VERBOSE") && r) {
     std::fprintf(stderr, "%s: latency %.4f s, beta %d:", name.c_str(), r->round_latency_s,
@@ -122,6 +133,39 @@ void run(const std::string& name, const std::vector<SyntheticDeviceType>& device
   std::fflush(stdout);
 }
 
+// Every scenario in scenarios/ with its own planner options (target: 10 ms each).
+void run_scenarios() {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(std::string(ASTEROID_SOURCE_DIR) + "/scenarios"))
+    if (e.path().extension() == ".json") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  double worst = 0;
+  std::string worst_name;
+  int met = 0;
+  for (const fs::path& f : files) {
+    auto sc = load_scenario(f.string());
+    if (!sc) continue;
+    CostModel m = make_cost_model(*sc);
+    PlannerOptions opt = planner_options(*sc);
+    double s = 1e300;
+    Result<PlannerResult> r = Error{"", "", "not run"};
+    for (int i = 0; i < repeat; ++i) {
+      auto t0 = std::chrono::steady_clock::now();
+      r = plan_optimal(m, opt);
+      s = std::min(s, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::string name = f.stem().string();
+    bool ok = s <= 0.010 && r && r->proven_optimal;
+    met += ok;
+    if (s > worst) worst = s, worst_name = name;
+    std::printf("scenario %-36s %2zu devices %3d layers  %8.2f ms  (target 10 ms, %s)\n", name.c_str(),
+                m.cluster().devices.size(), m.num_layers(), s * 1e3, ok ? "met" : "MISSED");
+  }
+  std::printf("scenarios: %d of %zu within 10 ms; slowest %s, %.2f ms\n", met, files.size(),
+              worst_name.c_str(), worst * 1e3);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -139,17 +183,20 @@ int main(int argc, char** argv) {
       main_mbps = std::atof(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--latency-model") && !std::strcmp(argv[i + 1], "paper"))
       latency_model = LatencyModel::paper;
+    else if (!std::strcmp(argv[i], "--repeat"))
+      repeat = std::max(1, std::atoi(argv[i + 1]));
   if (csv)
     std::printf(
         "case,bandwidth_mbps,devices,layers,planning_time_s,stages,stage_evaluations,labels,target_s,"
         "proven_optimal\n");
+  if (only_case.empty() && !csv) run_scenarios();  // results/planning_time.py times them itself
   for (const char* env : {"A", "B", "C", "D"})
-    run(std::string("env") + env, environment(env), 50, main_mbps, 0.1, csv);
+    run(std::string("env") + env, environment(env), 50, main_mbps, 0.010, csv);
   for (const char* env : {"A", "B", "C", "D"})
-    run(std::string("env") + env, environment(env), 200, main_mbps, 10, csv);
+    run(std::string("env") + env, environment(env), 200, main_mbps, 0.010, csv);
   if (!quick)
     for (double mbps : {main_mbps, 1000.0, 10000.0})
-      for (int n : {16, 32, 64}) run("mixed" + std::to_string(n), mixed(n), 200, mbps, 10, csv);
+      for (int n : {16, 32, 64}) run("mixed" + std::to_string(n), mixed(n), 200, mbps, 1.0, csv);
   print_growth(csv);
   return 0;
 }
