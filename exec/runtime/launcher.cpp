@@ -75,11 +75,7 @@ class Launcher {
   }
   RunEvent& event(double time, EventKind kind, const std::string& device, const std::string& detail,
                   double duration = 0) {
-    auto& events = out_.report.events;
-    events.push_back({});
-    RunEvent& e = events.back();
-    e.time = time, e.kind = kind, e.device = device, e.detail = detail, e.duration_s = duration;
-    return e;
+    return out_.report.add_event(time, kind, device, detail, duration);
   }
   // Calls the Coordinator; keeps what it decides, and how long deciding took, for the loop.
   template <class F>

@@ -81,14 +81,9 @@ class Simulation {
   void checkpointed();  // the Coordinator's checkpoint moved: prune and count the copies
   void start_workers(int plan_id, int first_round);
   void span(int device, const std::string& op, int stage, int mb, int round, double start);
-  // Appends an event to the report and returns it (to add a round, bytes or lost layers).
   RunEvent& event(double time, EventKind kind, const std::string& device, const std::string& detail,
                   double duration_s = 0) {
-    auto& events = result_.report.events;
-    events.push_back({});
-    RunEvent& e = events.back();
-    e.time = time, e.kind = kind, e.device = device, e.detail = detail, e.duration_s = duration_s;
-    return e;
+    return result_.report.add_event(time, kind, device, detail, duration_s);
   }
   void fault_script();
   const Program& program(int plan_id, int round) const;

@@ -66,6 +66,14 @@ struct RunReport {
   std::vector<Span> spans;
   std::vector<RunEvent> events;
   std::vector<double> peak_memory_bytes;  // per device
+
+  // Appends an event and returns it, to add a round, bytes or lost layers.
+  RunEvent& add_event(double time, EventKind kind, const std::string& device, const std::string& detail,
+                      double duration_s = 0) {
+    RunEvent& e = events.emplace_back();
+    e.time = time, e.kind = kind, e.device = device, e.detail = detail, e.duration_s = duration_s;
+    return e;
+  }
 };
 
 // The JSON form (docs/formats.md, "RunReport"); its "summary" is summarize_run(r) (run_summary.hpp).
