@@ -28,14 +28,49 @@ Cluster make_cluster(const Scenario& s) {
     c.devices.push_back(dev);
   }
   int n = c.size();
-  c.bandwidth_Bps.assign(n, std::vector<double>(n, s.network.bandwidth_Bps));
-  c.latency_s.assign(n, std::vector<double>(n, s.network.latency_s));
-  for (const auto& o : s.network.overrides) {
-    int a = c.index_of(o.a), b = c.index_of(o.b);
-    c.bandwidth_Bps[a][b] = c.bandwidth_Bps[b][a] = o.bandwidth_Bps;
-    c.latency_s[a][b] = c.latency_s[b][a] = o.latency_s;
-  }
+  c.network = s.network.network;
+  c.network_host.resize(n);
+  std::iota(c.network_host.begin(), c.network_host.end(), 0);
+  c.bandwidth_Bps.assign(n, std::vector<double>(n, 0));
+  c.latency_s.assign(n, std::vector<double>(n, 0));
+  for (int a = 0; a < n; ++a)
+    for (int b = 0; b < n; ++b)
+      if (a != b) {
+        c.bandwidth_Bps[a][b] = c.network->route_bandwidth_Bps(a, b);
+        c.latency_s[a][b] = c.network->route_latency_s(a, b);
+      }
   return c;
+}
+
+void attach_network_from_matrices(Cluster& c) {
+  const int n = c.size();
+  bool uniform = true;
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j)
+      if (i != j && (c.bandwidth_Bps[i][j] != c.bandwidth_Bps[0][1] || c.latency_s[i][j] != c.latency_s[0][1]))
+        uniform = false;
+  std::vector<std::string> names;
+  for (const Device& d : c.devices) names.push_back(d.name);
+  GraphSpec g;
+  if (uniform && n > 1) {
+    g.switches = {"switch"};
+    for (const std::string& d : names)
+      g.links.push_back({d, "switch", c.bandwidth_Bps[0][1], c.latency_s[0][1] / 2, Duplex::full});
+    g.coordinator = "switch";
+  } else if (n == 1) {
+    g.switches = {"switch"};
+    g.links.push_back({names[0], "switch", 1e12, 0, Duplex::full});
+    g.coordinator = "switch";
+  } else {
+    for (int i = 0; i < n; ++i)
+      for (int j = i + 1; j < n; ++j)
+        g.links.push_back({names[i], names[j], std::min(c.bandwidth_Bps[i][j], c.bandwidth_Bps[j][i]),
+                           std::max(c.latency_s[i][j], c.latency_s[j][i]), Duplex::full});
+  }
+  std::string why;
+  c.network = Network::build(names, g, &why);
+  c.network_host.resize(n);
+  std::iota(c.network_host.begin(), c.network_host.end(), 0);
 }
 
 std::vector<int> planner_device_order(const Cluster& c) {

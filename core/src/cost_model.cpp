@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "asteroid/pipeline_schedule.hpp"
+#include "asteroid/program.hpp"
 #include "asteroid/units.hpp"
 #include "share_allocation.hpp"
 
@@ -24,6 +25,7 @@ std::string over_by(const Device& d, double need) {
 CostModel::CostModel(Cluster cluster, CostOptions options) : cluster_(std::move(cluster)), options_(options) {
   assert(!cluster_.devices.empty() && "a cost model needs devices");
   num_layers_ = cluster_.devices[0].table->num_layers();
+  if (!cluster_.network) attach_network_from_matrices(cluster_);
 }
 
 double CostModel::memory_static(int first, int last) const {
@@ -35,12 +37,39 @@ double CostModel::memory_static(int first, int last) const {
 
 LinkSummary CostModel::group_links(const int* group, int n) const {
   LinkSummary s{kInf, 0};
-  for (int i = 0; i < n; ++i)
-    for (int j = i + 1; j < n; ++j) {
-      s.bandwidth_Bps = std::min(s.bandwidth_Bps, cluster_.bandwidth_Bps[group[i]][group[j]]);
-      s.latency_s = std::max(s.latency_s, cluster_.latency_s[group[i]][group[j]]);
-    }
+  if (n < 2) return s;
+  std::vector<int> used;
+  for (int i = 0; i < n; ++i) {
+    int a = group[i], b = group[(i + 1) % n];
+    cluster_.route_channels(a, b, &used);
+    s.latency_s = std::max(s.latency_s, cluster_.latency_s[a][b]);
+  }
+  std::sort(used.begin(), used.end());
+  const auto& channels = cluster_.network->channels();
+  for (size_t i = 0; i < used.size();) {
+    size_t j = i;
+    while (j < used.size() && used[j] == used[i]) ++j;
+    s.bandwidth_Bps = std::min(s.bandwidth_Bps, channels[used[i]].capacity_Bps / double(j - i));
+    i = j;
+  }
   return s;
+}
+
+bool CostModel::directions_share_channel(const int* a, int na, const int* b, int nb) const {
+  // Without shared channels, a route and a route back to one of its ends never take a directed
+  // channel the same way (both are shortest paths): only two groups of several devices can.
+  if (!cluster_.network->has_shared_channels() && (na == 1 || nb == 1)) return false;
+  std::vector<int> down, up;
+  for (int i = 0; i < na; ++i)
+    for (int j = 0; j < nb; ++j) {
+      cluster_.route_channels(a[i], b[j], &down);
+      cluster_.route_channels(b[j], a[i], &up);
+    }
+  std::sort(down.begin(), down.end());
+  std::sort(up.begin(), up.end());
+  std::vector<int> both;
+  std::set_intersection(down.begin(), down.end(), up.begin(), up.end(), std::back_inserter(both));
+  return !both.empty();
 }
 
 StageCost CostModel::stage(int first, int last, const int* group, int n, int beta, int in_flight,
@@ -164,10 +193,11 @@ double CostModel::transfer_s(int boundary_layer, const int* a, int na, const int
 
 double round_latency(std::vector<StepCost>& steps, int M, LatencyModel model, int* dominant_step) {
   int S = int(steps.size());
+  auto period = [&](const StepCost& st) { return model == LatencyModel::paper ? st.E_f + st.E_b : st.period(); };
   int dm = 0;
   for (int s = 1; s < S; ++s)
-    if (steps[s].E_f + steps[s].E_b > steps[dm].E_f + steps[dm].E_b) dm = s;
-  double c_dm = steps[dm].E_f + steps[dm].E_b;
+    if (period(steps[s]) > period(steps[dm])) dm = s;
+  double c_dm = period(steps[dm]);
   double all_steps = 0;
   for (const auto& st : steps) all_steps += st.E_f + st.E_b;
   double latency = 0;
@@ -191,6 +221,52 @@ double round_latency(std::vector<StepCost>& steps, int M, LatencyModel model, in
   }
   if (dominant_step) *dominant_step = dm;
   return latency;
+}
+
+NetworkUse CostModel::network_use(const Plan& plan) const {
+  NetworkUse use;
+  for (const Channel& ch : cluster_.network->channels()) use.capacity_Bps.push_back(ch.capacity_Bps);
+  const int P = plan.num_stages();
+  use.comm.resize(2 * P - 1);
+  use.ring.resize(2 * P - 1);
+  auto flow = [&](int from, int to, double bytes) {
+    NetFlow f;
+    f.sender = from;
+    f.bytes = bytes;
+    f.latency_s = cluster_.latency_s[from][to];
+    cluster_.route_channels(from, to, &f.channels);
+    return f;
+  };
+  for (int p = 0; p < P; ++p) {
+    const StagePlan& sp = plan.stages[p];
+    const LayerTable& t = *cluster_.devices[sp.devices[0]].table;
+    const int g = int(sp.devices.size());
+    if (g > 1) {
+      RingFlows& r = use.ring[2 * p];
+      r.steps = 2 * (g - 1);
+      double chunk = std::floor(t.param_bytes(sp.first_layer, sp.last_layer) / g);  // as the Program sends it
+      for (int i = 0; i < g; ++i) r.flows.push_back(flow(sp.devices[i], sp.devices[(i + 1) % g], chunk));
+    }
+    if (p == 0) continue;
+    // The slices of the Program (program.hpp): each pair whose sample ranges overlap.
+    const StagePlan& up = plan.stages[p - 1];
+    auto up_r = sample_ranges(up.shares), mine = sample_ranges(sp.shares);
+    StepFlows& f = use.comm[2 * p - 1];
+    const double per_sample = t.output_bytes_per_sample(up.last_layer);
+    for (size_t i = 0; i < up.devices.size(); ++i)
+      for (size_t j = 0; j < sp.devices.size(); ++j) {
+        int n = std::min(up_r[i].second, mine[j].second) - std::max(up_r[i].first, mine[j].first);
+        if (n <= 0) continue;
+        f.forward.push_back(flow(up.devices[i], sp.devices[j], n * per_sample));
+      }
+    for (size_t j = 0; j < sp.devices.size(); ++j)
+      for (size_t i = 0; i < up.devices.size(); ++i) {
+        int n = std::min(up_r[i].second, mine[j].second) - std::max(up_r[i].first, mine[j].first);
+        if (n <= 0) continue;
+        f.backward.push_back(flow(sp.devices[j], up.devices[i], n * per_sample));
+      }
+  }
+  return use;
 }
 
 Evaluation CostModel::evaluate(const Plan& plan) const {
@@ -220,6 +296,9 @@ Evaluation CostModel::evaluate(const Plan& plan) const {
       comm.kind = StepKind::communication;
       comm.stage = p - 1;
       comm.E_f = comm.E_b = x;
+      if (!directions_share_channel(prev.devices.data(), int(prev.devices.size()), sp.devices.data(),
+                                    int(sp.devices.size())))
+        comm.period_s = x;
       ev.steps.push_back(comm);
     }
     StepCost st;
@@ -241,7 +320,11 @@ Evaluation CostModel::evaluate(const Plan& plan) const {
   ev.round_latency_s = round_latency(ev.steps, plan.microbatches, options_.latency_model, &ev.dominant_step);
   ev.throughput_samples_per_s =
       ev.round_latency_s > 0 ? plan.microbatch_size * plan.microbatches / ev.round_latency_s : 0;
-  if (options_.replay_schedule) ev.schedule_latency_s = schedule_latency(ev.steps, plan.microbatches).latency_s;
+  if (options_.replay_schedule && !options_.ignore_network) ev.network_use = network_use(ev.plan);
+  if (options_.replay_schedule)
+    ev.schedule_latency_s = ev.network_use.empty()
+                                ? schedule_latency(ev.steps, plan.microbatches).latency_s
+                                : schedule_latency(ev.steps, plan.microbatches, ev.network_use).latency_s;
   ev.feasible = true;
   return ev;
 }

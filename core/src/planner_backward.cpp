@@ -34,13 +34,14 @@ struct Label {
 
 struct Step {
   double F, B, A;
+  double period = 0;  // 0: F + B (StepCost::period)
 };
 
 Label extend(const Label& x, const Step& s) {
   Label y = x;
   y.S = x.S + s.F + s.B;
   y.R = std::max(s.A, x.R - s.B);
-  y.m = std::max(x.m, s.F + s.B);
+  y.m = std::max(x.m, s.period > 0 ? s.period : s.F + s.B);
   return y;
 }
 
@@ -252,15 +253,20 @@ void BackwardSearch::expand(int lp, int np, int f) {
       t = uniform_ ? model_.transfer_s(e, group, 1, next, 1, int(beta_))
                    : model_.transfer_s(e, group, size, next, f - np + 1, int(beta_));
     }
-    if (M_ * 2 * t >= st_.best) continue;
-    const Step comm{t, t, 0};
+    // Full duplex: the step holds each direction for one transfer per micro-batch.
+    double period = 2 * t;
+    if (!first_placed &&
+        !model_.directions_share_channel(group, size, order_.data() + np, uniform_ ? 1 : f - np + 1))
+      period = t;
+    if (2 * t + (M_ - 1) * period >= st_.best) continue;
+    const Step comm{t, t, 0, period};
     double capacity = rest_.cap_before[h + 1] - rest_.cap_before[n];
     const LinkSummary* links = size > 1 ? &links_.get(n, h) : nullptr;
     int l_low = n == 0 ? 0 : 1, l_high = n == 0 ? 0 : e;
     for (int l = l_high; l >= l_low; --l) {
       if (n > 0 && (n + max_group_ - 1) / max_group_ > l) break;  // the devices before need more layers
       double c_low = beta_ * (rest_.work_before[e + 1] - rest_.work_before[l]) / capacity * (1 - 1e-9);
-      double S_low = S_min + 2 * t + c_low, m_low = std::max({m_min, 2 * t, c_low});
+      double S_low = S_min + 2 * t + c_low, m_low = std::max({m_min, period, c_low});
       // The new label's R is at least the stage's all-reduce, known before the stage is costed.
       double allreduce = 0;
       if (links && !model_.options().ignore_network)

@@ -42,6 +42,7 @@ RestBound rest_bound(const CostModel& m, const std::vector<int>& order) {
 
 bool uniform_network(const Cluster& c) {
   if (c.size() < 2) return true;
+  if (c.network && c.network->star_center() < 0) return false;  // routes of several hops or links
   double bw = c.bandwidth_Bps[0][1], lat = c.latency_s[0][1];
   for (int i = 0; i < c.size(); ++i)
     for (int j = 0; j < c.size(); ++j)
@@ -56,21 +57,10 @@ std::vector<int> even_shares(int beta, int n) {
 }
 
 RangeLinks::RangeLinks(const CostModel& m, const std::vector<int>& order) : n_(int(order.size())) {
-  const Cluster& c = m.cluster();
   table_.assign(size_t(n_) * n_, LinkSummary{kInf, 0});
-  // Every pair inside [n, h] lies inside [n + 1, h] or [n, h - 1], or is (n, h) itself.
+  // The ring all-reduce of each range, priced on the network by the cost model.
   for (int len = 2; len <= n_; ++len)
-    for (int n = 0; n + len - 1 < n_; ++n) {
-      int h = n + len - 1;
-      LinkSummary s{c.bandwidth_Bps[order[n]][order[h]], c.latency_s[order[n]][order[h]]};
-      if (len > 2) {
-        const LinkSummary& a = get(n + 1, h);
-        const LinkSummary& b = get(n, h - 1);
-        s.bandwidth_Bps = std::min({s.bandwidth_Bps, a.bandwidth_Bps, b.bandwidth_Bps});
-        s.latency_s = std::max({s.latency_s, a.latency_s, b.latency_s});
-      }
-      table_[size_t(n) * n_ + h] = s;
-    }
+    for (int n = 0; n + len - 1 < n_; ++n) table_[size_t(n) * n_ + n + len - 1] = m.group_links(order.data() + n, len);
 }
 
 }  // namespace asteroid::planner_detail

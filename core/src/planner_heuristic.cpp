@@ -147,6 +147,8 @@ class HeuristicPlans {
         comm.kind = StepKind::communication;
         comm.E_f = comm.E_b = m_.transfer_s(prev.last_layer, prev.devices.data(), int(prev.devices.size()),
                                             s.devices.data(), n, plan.microbatch_size);
+        if (!m_.directions_share_channel(prev.devices.data(), int(prev.devices.size()), s.devices.data(), n))
+          comm.period_s = comm.E_f;
         steps.push_back(comm);
       }
       StepCost st;

@@ -63,7 +63,8 @@ void PrefixBound::compute(int beta, double best) {
           double comm = a > 0 ? least_transfer(a - 1) : 0;
           size_t to = index(l, n);
           sum0[to] = std::min(sum0[to], sum0[from] + comm + c);
-          step0[to] = std::min(step0[to], std::max({step0[from], comm, c}));
+          // A communication step's period is at least one direction (full duplex).
+          step0[to] = std::min(step0[to], std::max({step0[from], comm / 2, c}));
         }
       }
     }
@@ -75,7 +76,7 @@ void PrefixBound::compute(int beta, double best) {
     for (int n = 0; n <= N_; ++n) {
       double comm = l > 0 && l < L_ ? least_transfer(l - 1) : 0;
       sum_[index(l, n)] = sum0[index(l, n)] + comm;
-      step_[index(l, n)] = std::max(step0[index(l, n)], comm);
+      step_[index(l, n)] = std::max(step0[index(l, n)], comm / 2);
     }
 }
 

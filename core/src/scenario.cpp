@@ -4,6 +4,7 @@
 #include <set>
 
 #include "asteroid/json_reader.hpp"
+#include "scenario_network.hpp"
 
 namespace asteroid {
 namespace {
@@ -46,30 +47,6 @@ void parse_devices(const JsonReader& r, Scenario& s) {
       if (spec.speed_factor <= 0) d.at("speed_factor").fail("must be positive");
     }
     s.devices.push_back(spec);
-  }
-}
-
-void parse_network(const JsonReader& r, Scenario& s) {
-  r.allow_only({"bandwidth", "latency", "topology", "overrides"});
-  s.network.bandwidth_Bps = r.at("bandwidth").bandwidth();
-  s.network.latency_s = r.at("latency").seconds();
-  if (r.has("topology")) s.network.topology = r.at("topology").token(kTopologies);
-  if (!r.has("overrides")) return;
-  JsonReader ov = r.at("overrides");
-  for (size_t i = 0; i < ov.size(); ++i) {
-    JsonReader o = ov.at(i);
-    o.allow_only({"devices", "bandwidth", "latency"});
-    JsonReader pair = o.at("devices");
-    if (pair.size() != 2) pair.fail("must name exactly two devices");
-    LinkOverride lo;
-    lo.a = pair.at(0).string();
-    lo.b = pair.at(1).string();
-    if (s.device_index(lo.a) < 0) pair.at(0).fail("unknown device \"" + lo.a + "\"");
-    if (s.device_index(lo.b) < 0) pair.at(1).fail("unknown device \"" + lo.b + "\"");
-    if (lo.a == lo.b) pair.fail("a link joins two different devices");
-    lo.bandwidth_Bps = o.has("bandwidth") ? o.at("bandwidth").bandwidth() : s.network.bandwidth_Bps;
-    lo.latency_s = o.has("latency") ? o.at("latency").seconds() : s.network.latency_s;
-    s.network.overrides.push_back(lo);
   }
 }
 

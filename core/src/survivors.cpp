@@ -10,7 +10,11 @@ SurvivorModel survivors_model(const CostModel& full, const std::vector<int>& dea
   for (int d = 0; d < c.size(); ++d)
     if (std::find(dead.begin(), dead.end(), d) == dead.end()) keep.push_back(d);
   Cluster s;
-  for (int d : keep) s.devices.push_back(c.devices[d]);
+  s.network = c.network;
+  for (int d : keep) {
+    s.devices.push_back(c.devices[d]);
+    s.network_host.push_back(c.network_host[d]);
+  }
   s.bandwidth_Bps.assign(keep.size(), std::vector<double>(keep.size(), 0));
   s.latency_s.assign(keep.size(), std::vector<double>(keep.size(), 0));
   for (size_t i = 0; i < keep.size(); ++i)

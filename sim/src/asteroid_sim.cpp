@@ -94,8 +94,6 @@ int main(int argc, char** argv) {
   auto loaded = load_scenario(args.scenario);
   if (!loaded) fail(loaded.error().str());
   const Scenario& s = loaded.value();
-  if (!s.network.overrides.empty() && s.network.topology == Topology::wifi)
-    std::cerr << "asteroid-sim: note: pairwise link overrides are not simulated on a wifi medium\n";
   if (args.network == "textbook") {
     // Transfer time = latency + size / bandwidth, no TCP factors, no reverse ACK flows
     // (docs/toolchain-notes.md S5).
@@ -111,7 +109,6 @@ int main(int argc, char** argv) {
   in.name = s.name;
   in.model = &model;
   in.plan = ev.plan;
-  in.network = s.network;
   in.faults = s.faults;
   in.rounds = run_rounds(s, args.run);
   in.record_spans = args.spans;

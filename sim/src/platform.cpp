@@ -39,81 +39,85 @@ sg4::Host* device_host(sg4::NetZone* zone, const Device& d, const FaultSpec& fau
   return h->seal();
 }
 
-}  // namespace
+// A SimGrid link per link of the graph (split-duplex when full duplex, shared when half), and one
+// shared link per medium.
+struct Links {
+  std::vector<sg4::Link*> link;    // per NetLink; null for a station's attachment
+  std::vector<sg4::Link*> medium;  // per node; null unless a medium
+};
 
-// With pairwise overrides a star zone cannot say that two devices talk over a link of their own, so
-// the zone routes every pair explicitly: through the two devices' switch links as in the star, or
-// over a dedicated link with the override's bandwidth and latency. O(devices^2) routes, which is why
-// the plain star (O(devices)) stays the default.
-Platform build_overridden_star(const Cluster& c, const NetworkSpec& net, const FaultSpec& faults) {
-  Platform p;
-  auto* zone = sg4::create_full_zone("cluster");
-  std::vector<sg4::Host*> all;
-  for (const Device& d : c.devices) {
-    sg4::Host* h = device_host(zone, d, faults);
-    p.hosts.push_back(h);
-    all.push_back(h);
-  }
-  p.coordinator = zone->create_host("coordinator", kHostSpeed)->seal();
-  all.push_back(p.coordinator);
-  std::vector<sg4::Link*> nic;
-  for (sg4::Host* h : all)
-    nic.push_back(zone->create_split_duplex_link("link_" + h->get_name(), net.bandwidth_Bps)
-                      ->set_latency(net.latency_s / 2)
-                      ->seal());
-  p.links.assign(nic.begin(), nic.begin() + c.size());
-  for (size_t a = 0; a < all.size(); ++a)
-    for (size_t b = a + 1; b < all.size(); ++b) {
-      const LinkOverride* o = nullptr;
-      for (const LinkOverride& x : net.overrides)
-        if ((x.a == all[a]->get_name() && x.b == all[b]->get_name()) ||
-            (x.b == all[a]->get_name() && x.a == all[b]->get_name()))
-          o = &x;
-      std::vector<sg4::LinkInRoute> route;
-      if (o) {
-        auto* l = zone->create_split_duplex_link("pair_" + all[a]->get_name() + "_" + all[b]->get_name(),
-                                                 o->bandwidth_Bps)
-                      ->set_latency(o->latency_s)
-                      ->seal();
-        route = {{l, sg4::LinkInRoute::Direction::UP}};
-      } else {
-        route = {{nic[a], sg4::LinkInRoute::Direction::UP}, {nic[b], sg4::LinkInRoute::Direction::DOWN}};
-      }
-      zone->add_route(all[a]->get_netpoint(), all[b]->get_netpoint(), nullptr, nullptr, route, true);
+Links create_links(sg4::NetZone* zone, const Network& net) {
+  Links out;
+  for (const NetLink& l : net.links()) {
+    sg4::Link* x = nullptr;
+    if (!l.station) {
+      std::string name = "link_" + net.nodes()[l.a].name + "_" + net.nodes()[l.b].name;
+      if (l.duplex == Duplex::full)
+        x = zone->create_split_duplex_link(name, l.bandwidth_Bps)->set_latency(l.latency_s)->seal();
+      else
+        x = zone->create_link(name, l.bandwidth_Bps)->set_latency(l.latency_s)->seal();
     }
-  zone->seal();
-  return p;
+    out.link.push_back(x);
+  }
+  for (const NetNode& n : net.nodes())
+    out.medium.push_back(n.kind == NodeKind::medium
+                             ? zone->create_link(n.name, n.bandwidth_Bps)->set_latency(n.latency_s)->seal()
+                             : nullptr);
+  return out;
 }
 
-Platform build_platform(const Cluster& c, const NetworkSpec& net, const FaultSpec& faults) {
-  if (net.topology == Topology::star && !net.overrides.empty()) return build_overridden_star(c, net, faults);
+sg4::LinkInRoute in_route(const Links& links, const Network& net, const RouteStep& st) {
+  if (st.medium >= 0) return sg4::LinkInRoute(links.medium[st.medium]);
+  sg4::Link* l = links.link[st.link];
+  if (net.links()[st.link].duplex == Duplex::half) return sg4::LinkInRoute(l);
+  return {l, st.forward ? sg4::LinkInRoute::Direction::UP : sg4::LinkInRoute::Direction::DOWN};
+}
+
+}  // namespace
+
+Platform build_platform(const Cluster& c, const FaultSpec& faults) {
+  const Network& net = *c.network;
+  const int hosts = c.size() + 1;  // the devices, then the coordinator
   Platform p;
-  auto* zone = sg4::create_star_zone("cluster");
-  sg4::Link* air = nullptr;
-  if (net.topology == Topology::wifi) {
-    air = zone->create_link("air", net.bandwidth_Bps)->set_latency(net.latency_s)->seal();
-  }
-  auto attach = [&](sg4::Host* h) {
-    if (air) {
-      zone->add_route(h->get_netpoint(), nullptr, nullptr, nullptr, {sg4::LinkInRoute(air)}, true);
-      p.links.push_back(air);
-      return;
-    }
-    auto* l = zone->create_split_duplex_link("link_" + h->get_name(), net.bandwidth_Bps)
-                  ->set_latency(net.latency_s / 2)
-                  ->seal();
-    zone->add_route(h->get_netpoint(), nullptr, nullptr, nullptr, {{l, sg4::LinkInRoute::Direction::UP}},
-                    true);
-    p.links.push_back(l);
-  };
-  for (const Device& d : c.devices) {
-    sg4::Host* h = device_host(zone, d, faults);
-    p.hosts.push_back(h);
-    attach(h);
-  }
+  const int center = net.star_center();
+  // A star is a star zone (routes O(hosts)); any other graph gets every pair's route spelled out.
+  auto* zone = center >= 0 ? sg4::create_star_zone("cluster") : sg4::create_full_zone("cluster");
+  std::vector<sg4::Host*> all;
+  for (const Device& d : c.devices) all.push_back(device_host(zone, d, faults));
+  p.hosts = all;
   p.coordinator = zone->create_host("coordinator", kHostSpeed)->seal();
-  attach(p.coordinator);
-  p.links.pop_back();  // links[] is per device only
+  all.push_back(p.coordinator);
+  Links links = create_links(zone, net);
+  auto host_of = [&](int h) { return h < c.size() ? c.network_host[h] : net.coordinator(); };
+  for (int h = 0; h < c.size(); ++h) {
+    int own = net.host_link(host_of(h)), medium = net.host_medium(host_of(h));
+    p.links.push_back(own >= 0 ? links.link[own] : medium >= 0 ? links.medium[medium] : nullptr);
+  }
+  if (center >= 0) {
+    for (int h = 0; h < hosts; ++h) {
+      int host = host_of(h), own = net.host_link(host);
+      if (own < 0 && net.host_medium(host) < 0) continue;  // a coordinator left out of the graph
+      std::vector<sg4::LinkInRoute> up;
+      if (own >= 0)
+        up.push_back(in_route(links, net, {own, net.links()[own].a == host, -1}));
+      else
+        up.emplace_back(links.medium[net.host_medium(host)]);
+      zone->add_route(all[h]->get_netpoint(), nullptr, nullptr, nullptr, up, true);
+    }
+  } else {
+    for (int a = 0; a < hosts; ++a)
+      for (int b = a + 1; b < hosts; ++b) {
+        std::vector<sg4::LinkInRoute> route;
+        bool reached = true;
+        for (const RouteStep& st : net.route(host_of(a), host_of(b))) {
+          if (st.link == -2) reached = false;
+          if (!reached) break;
+          route.push_back(in_route(links, net, st));
+        }
+        if (reached)
+          zone->add_route(all[a]->get_netpoint(), all[b]->get_netpoint(), nullptr, nullptr, route, true);
+      }
+  }
   zone->seal();
   return p;
 }

@@ -12,7 +12,7 @@ namespace asteroid::sim {
 
 Simulation::Simulation(SimInput in)
     : in_(std::move(in)),
-      platform_(build_platform(in_.model->cluster(), in_.network, in_.faults)),
+      platform_(build_platform(in_.model->cluster(), in_.faults)),
       coord_(*in_.model, in_.plan, in_.coordinator),
       ledger_(in_.model->num_devices(), in_.model->num_layers()) {
   const int n = in_.model->num_devices();

@@ -32,7 +32,6 @@ struct SimInput {
   std::string name;
   const CostModel* model = nullptr;
   Plan plan;
-  NetworkSpec network;
   FaultSpec faults;
   CoordinatorConfig coordinator;
   int rounds = 1;

@@ -65,8 +65,6 @@ double run_synthetic(int n) {
     in.name = "synthetic";
     in.model = &model;
     in.plan = p;
-    in.network.bandwidth_Bps = 125e6;
-    in.network.latency_s = 5e-4;
     in.rounds = 1;
     in.record_spans = false;
     in.coordinator.replicate = false;

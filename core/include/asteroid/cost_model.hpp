@@ -10,13 +10,23 @@
 //   Time functions grow with the sample count (layer_table.hpp raises a measured point below an
 //   earlier one), so this minimises the slowest device, which is what Alg. 1's "proportional
 //   split, then move samples off the straggler" approximates.
-// - A communication step moves beta x (activation bytes of the boundary layer) over the slowest link
-//   between the two groups, plus that link's latency; forward and backward alike.
-// - Ring all-reduce: 2(g-1) rounds, each moving w/g bytes over the group's slowest link plus its
-//   latency (the paper's T_a, with the latency term added).
+// - Links are the network graph's routes (network.hpp). A communication step moves beta x
+//   (activation bytes of the boundary layer) over the slowest route between the two groups, plus
+//   that route's latency; forward and backward alike. In steady 1F1B its activations and gradients
+//   travel at once: on full-duplex links they take opposite directions and the step holds each for
+//   one transfer per micro-batch (its period is max(E_f, E_b)); where the two directions share a
+//   channel (a half-duplex link, a medium) they queue behind each other (E_f + E_b).
+// - Ring all-reduce: 2(g-1) ring steps, each moving w/g bytes from every member to the next at once;
+//   a ring step takes w/g over the rate of its slowest flow (a channel crossed by k of the ring's
+//   flows gives each 1/k of its rate: a medium all of them) plus the largest latency on the ring.
+//   On a star that is the paper's T_a with its latency term.
+// - Traffic of different steps that meets on a channel (a middle stage's switch port carrying its
+//   activations and its gradients, a medium, an uplink between two switches) is not in the closed
+//   form: the 1F1B replay (pipeline_schedule.hpp) shares every channel flow by flow, as the
+//   simulator does (Evaluation::network_use).
 // - Memory of a device: parameters x (2 + optimizer state factor) + K x share x stored activations,
 //   K = min(M, 2(P-p)-1): a round has only M micro-batches to keep (program.hpp runs exactly that).
-// - dm is the first step with the largest E_f + E_b.
+// - dm is the first step with the largest period (`paper`: the largest E_f + E_b).
 // - The latency model (docs/method.md §3.6). Eq. 4-6 as we read them (`paper`) assume the dominant step
 //   never waits for its first gradient, and its terms for steps after dm subtract their backward
 //   times: with one micro-batch it counts the dominant step alone, so a planner minimising it
@@ -25,19 +35,19 @@
 //   formula by the classic pipeline bound: the first micro-batch's trip through every step, plus
 //   M - 1 periods of the dominant step; each stage's all-reduce starts when its last backward ends,
 //   that is sum_{i<s} E_b^i before step 0's:
-//     latency = sum_s (E_f^s + E_b^s) + (M - 1) (E_f^dm + E_b^dm) + max_s (T_a^s - sum_{i<s} E_b^i)
-//   It is exact for equal steps and for a dominant last step, and errs on the slow side otherwise
+//     latency = sum_s (E_f^s + E_b^s) + (M - 1) period^dm + max_s (T_a^s - sum_{i<s} E_b^i)
+//   with a step's period as above (E_f + E_b for a compute step). It is exact
+//   for equal steps and for a dominant last step, and errs on the slow side otherwise
 //   (pipeline_schedule.hpp replays the schedule itself and reports the difference), as long as each
-//   communication step has links of its own. On a star, a middle stage's port carries its
-//   activations and its gradients at once; the replay shares it (schedule_latency_s), this formula
-//   does not, and where a port is nearly as loaded as the dominant step the real round is longer
-//   (sim/README.md: envA_bert_small_100mbps, +8.9%).
+//   communication step has channels of its own. Where steps share channels (a middle stage's port
+//   on a star, a medium) the replay shares them (schedule_latency_s) and this formula does not.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "asteroid/cluster.hpp"
+#include "asteroid/network_use.hpp"
 #include "asteroid/plan.hpp"
 #include "asteroid/scenario.hpp"
 
@@ -78,7 +88,11 @@ struct StepCost {
   int stage = 0;  // compute: the stage; communication: the stage it leaves
   double E_f = 0, E_b = 0, T_w = 0, T_e = 0, T_a = 0;
   double L = 0;  // communication: the link latency included in E_f and E_b (the rest is bytes / bandwidth)
+  // Seconds per micro-batch the step holds its busiest resource in steady 1F1B; 0 means E_f + E_b
+  // (a compute step, or a communication step whose two directions share a channel).
+  double period_s = 0;
   double total() const { return T_w + T_e + T_a; }
+  double period() const { return period_s > 0 ? period_s : E_f + E_b; }
 };
 
 struct DeviceUse {
@@ -103,6 +117,7 @@ struct Evaluation {
   std::vector<StepCost> steps;
   int dominant_step = 0;
   std::vector<DeviceUse> devices;
+  NetworkUse network_use;  // the round's flows on the network's channels (empty when ignored)
 };
 
 class CostModel {
@@ -121,7 +136,9 @@ class CostModel {
   StageCost stage(int first, int last, const int* group, int n, int beta, int in_flight,
                   const int* fixed_shares = nullptr, const LinkSummary* links = nullptr) const;
 
-  // The group's slowest link and largest latency.
+  // The ring all-reduce's links in `group` (in that order, a ring): the rate of its slowest flow
+  // when every member sends to the next at once (a channel crossed by k of the ring's flows gives
+  // each 1/k), and the largest latency among them. O(n x hops log).
   LinkSummary group_links(const int* group, int n) const;
 
   // The most in-flight micro-batches for which every device of `group` can hold its share
@@ -133,8 +150,17 @@ class CostModel {
   double transfer_s(int boundary_layer, const int* a, int na, const int* b, int nb, int beta,
                     double* latency_s = nullptr) const;
 
+  // Whether the communication step between groups a and b has its two directions on a common
+  // channel (a half-duplex link or a medium on some route): then its period is E_f + E_b, else
+  // max(E_f, E_b) (full duplex).
+  bool directions_share_channel(const int* a, int na, const int* b, int nb) const;
+
   // Scores a plan: fills in shares, checks memory, computes every step and the round latency.
   Evaluation evaluate(const Plan& plan) const;
+
+  // The flows of one round of `plan` (shares filled in) on the network's channels: the Program's
+  // slices between neighbouring stages and each group's ring all-reduce.
+  NetworkUse network_use(const Plan& plan) const;
 
  private:
   double memory_static(int first, int last) const;

@@ -17,6 +17,16 @@
 // - each stage's all-reduce starts after its last backward and takes T_a; it is not charged for
 //   sharing the stage's ports with its last gradient still leaving upstream.
 // A fluid event simulation: O(S x M) events, each O(S^2).
+//
+// With the round's flows on the network graph (NetworkUse, from CostModel::network_use), the
+// replay runs them instead of the star's ports: each message of a communication step is its
+// slices, one flow per pair of devices, each sender sending one at a time per direction (as the
+// Program's devices do); each all-reduce is its 2(g-1) ring steps, every member's flow at once and
+// the next ring step when all of them landed; every flow waits its route's latency, then shares
+// the channels it crosses max-min fairly (a full-duplex link's two directions are two channels, a
+// half-duplex link or a medium one), its rate also bounded by SimGrid's TCP window over its round
+// trip (CM02's gamma / 2 latency). This is what the simulator runs, so where steps meet on a
+// channel (a middle stage's port, a medium, an uplink) the replay waits as the simulator does.
 #pragma once
 
 #include <vector>
@@ -32,5 +42,8 @@ struct ScheduleTiming {
 
 ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int microbatches,
                                 bool shared_nics = true);
+
+// The replay on the network graph; `use` has an entry per step (schedule_flows.cpp).
+ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int microbatches, const NetworkUse& use);
 
 }  // namespace asteroid

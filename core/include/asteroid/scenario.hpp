@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "asteroid/error.hpp"
+#include "asteroid/network.hpp"
 #include "asteroid/profile.hpp"
 #include "asteroid/vocabulary.hpp"
 
@@ -28,10 +29,13 @@ struct LinkOverride {
 };
 
 struct NetworkSpec {
-  double bandwidth_Bps = 0;  // bytes per second between any two devices
-  double latency_s = 0;
   Topology topology = Topology::star;
+  // The shorthands: every device's link (star) or the medium (wifi), and pairwise links.
+  double bandwidth_Bps = 0;  // bytes per second
+  double latency_s = 0;      // device to device
   std::vector<LinkOverride> overrides;
+  GraphSpec graph;  // what every topology is: the shorthands are written out as graphs
+  std::shared_ptr<const Network> network;  // built from `graph` and checked when loaded
 };
 
 struct TrainingSpec {

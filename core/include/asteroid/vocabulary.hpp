@@ -119,10 +119,11 @@ inline constexpr auto kOptimizers = vocabulary<Optimizer>(
     Term<Optimizer>{Optimizer::adam, "adam", "Adam: two buffers per parameter"});
 
 // --- Network topologies (docs/formats.md) ---
-enum class Topology { star, wifi };
+enum class Topology { star, wifi, graph };
 inline constexpr auto kTopologies = vocabulary<Topology>(
     "topology", Term<Topology>{Topology::star, "star", "one full-duplex port per device on one switch"},
-    Term<Topology>{Topology::wifi, "wifi", "one shared half-duplex medium"});
+    Term<Topology>{Topology::wifi, "wifi", "one shared half-duplex medium"},
+    Term<Topology>{Topology::graph, "graph", "switches, media and links as the scenario names them"});
 
 // --- Scripted faults (docs/formats.md, "faults") ---
 enum class FaultKind { leave, slowdown, link_slowdown };

@@ -1,0 +1,39 @@
+// What a plan's round sends over the network, flow by flow, for the 1F1B replay
+// (pipeline_schedule.hpp) to share the channels of the network graph (network.hpp) as the
+// simulator does: the slices of each communication step and the ring steps of each all-reduce.
+#pragma once
+
+#include <vector>
+
+namespace asteroid {
+
+// One transfer between two devices: it waits its route's latency, then moves its bytes at the
+// rate it gets on the channels it crosses.
+struct NetFlow {
+  int sender = 0;  // device index: a device sends one message at a time per direction
+  std::vector<int> channels;
+  double bytes = 0;
+  double latency_s = 0;
+};
+
+// The flows of one micro-batch's message through a communication step: one per pair of devices
+// whose sample slices overlap, in the order their senders send them.
+struct StepFlows {
+  std::vector<NetFlow> forward;   // activations, downstream
+  std::vector<NetFlow> backward;  // gradients, upstream
+};
+
+// A ring all-reduce: `steps` ring steps (2(g-1)), each the flows of `flows` at once.
+struct RingFlows {
+  int steps = 0;
+  std::vector<NetFlow> flows;
+};
+
+struct NetworkUse {
+  std::vector<double> capacity_Bps;  // per channel of the network
+  std::vector<StepFlows> comm;       // per step of the pipeline; empty for a compute step
+  std::vector<RingFlows> ring;       // per step; steps == 0 without an all-reduce
+  bool empty() const { return comm.empty(); }
+};
+
+}  // namespace asteroid
