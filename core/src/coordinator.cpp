@@ -41,20 +41,33 @@ std::vector<ReplicaAssignment> assign_replicas(const CostModel& model, const Eva
   for (int s = 0; s < plan.num_stages(); ++s) {
     const StagePlan& sp = plan.stages[s];
     if (sp.devices.size() != 1) continue;  // the group is its own copy
+    const int owner = sp.devices[0];
+    const double bytes = state_bytes(model, sp.first_layer, sp.last_layer);
+    // By the path to it: the candidate the copy reaches soonest over its route (bottleneck and
+    // latency of the network graph), among those with room for it; then the most room.
+    auto better = [&](int d, int than) {
+      if (than < 0) return true;
+      bool fits = free[d] >= bytes, fits_than = free[than] >= bytes;
+      if (fits != fits_than) return fits;
+      double t = bytes / c.bandwidth_Bps[owner][d] + c.latency_s[owner][d];
+      double t_than = bytes / c.bandwidth_Bps[owner][than] + c.latency_s[owner][than];
+      if (t != t_than) return t < t_than;
+      return free[d] > free[than];
+    };
     int best = -1;
     for (int n : {s - 1, s + 1}) {
       if (n < 0 || n >= plan.num_stages()) continue;
       for (int d : plan.stages[n].devices)
-        if (best < 0 || free[d] > free[best]) best = d;
+        if (better(d, best)) best = d;
     }
     if (best < 0) {
-      // A one-stage plan has no neighbour: the copy goes to the idle device with most room.
+      // A one-stage plan has no neighbour: the copy goes to an idle device, chosen alike.
       for (int d = 0; d < c.size(); ++d)
-        if (d != sp.devices[0] && (alive.empty() || alive[d]) && (best < 0 || free[d] > free[best])) best = d;
+        if (d != owner && (alive.empty() || alive[d]) && better(d, best)) best = d;
     }
     if (best < 0) continue;  // a single device and nothing else: no copy is possible
-    free[best] -= state_bytes(model, sp.first_layer, sp.last_layer);
-    out.push_back({s, sp.devices[0], best});
+    free[best] -= bytes;
+    out.push_back({s, owner, best});
   }
   return out;
 }

@@ -6,6 +6,7 @@
 #include <deque>
 #include <limits>
 #include <map>
+#include <queue>
 
 #include "asteroid/pipeline_schedule.hpp"
 
@@ -31,15 +32,17 @@ struct Active {
 // Max-min fair rates (progressive filling) of the flows in their transfer phase; a flow's own bound
 // is its TCP window over its round trip.
 void share(std::vector<Active*>& flows, const std::vector<double>& capacity) {
+  if (flows.empty()) return;
   std::vector<double> cap = capacity;
-  std::vector<int> users(cap.size(), 0);
+  std::vector<int> users(cap.size(), 0), used;  // used: the channels some flow crosses
   for (Active* f : flows)
-    for (int c : f->flow->channels) ++users[c];
+    for (int c : f->flow->channels)
+      if (users[c]++ == 0) used.push_back(c);
   std::vector<bool> fixed(flows.size(), false);
   size_t left = flows.size();
   while (left > 0) {
     double level = kInf;
-    for (size_t c = 0; c < cap.size(); ++c)
+    for (int c : used)
       if (users[c] > 0) level = std::min(level, std::max(0.0, cap[c]) / users[c]);
     for (size_t i = 0; i < flows.size(); ++i)
       if (!fixed[i] && flows[i]->flow->latency_s > 0)
@@ -80,14 +83,21 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, const
   // A device sends one message at a time per direction: one queue per (step, direction, sender).
   std::map<std::tuple<int, int, int>, int> queue_of;
   std::vector<std::deque<std::pair<int, const NetFlow*>>> queues;  // (micro-batch, flow)
+  std::vector<std::pair<int, int>> queue_step;                     // (step, direction)
   std::vector<bool> queue_busy;
   for (int s = 1; s < S; s += 2)
     for (int dir = 0; dir < 2; ++dir)
       for (const NetFlow& f : dir == 0 ? use.comm[s].forward : use.comm[s].backward)
         if (queue_of.emplace(std::make_tuple(s, dir, f.sender), int(queues.size())).second) {
           queues.emplace_back();
+          queue_step.push_back({s, dir});
           queue_busy.push_back(false);
         }
+  std::vector<int> waiting;  // idle queues with a flow to start
+  std::vector<bool> is_waiting(queues.size(), false);
+  auto wake = [&](int q) {
+    if (!queue_busy[q] && !queues[q].empty() && !is_waiting[q]) is_waiting[q] = true, waiting.push_back(q);
+  };
   std::vector<std::vector<int>> pending[2] = {std::vector<std::vector<int>>(S, std::vector<int>(M, 0)),
                                               std::vector<std::vector<int>>(S, std::vector<int>(M, 0))};
   std::vector<int> ring_step(S, 0), ring_left(S, 0);
@@ -97,6 +107,11 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, const
   std::vector<size_t> next(S, 0);
   std::vector<bool> running(S, false);
   std::vector<double> run_end(S, 0.0);
+  // Compute steps whose next operation may have become ready, and the running ones by end time:
+  // each event touches only the steps next to what changed (deep pipelines have thousands).
+  std::vector<int> check;
+  for (int s = 0; s < S; s += 2) check.push_back(s);
+  std::priority_queue<std::pair<double, int>, std::vector<std::pair<double, int>>, std::greater<>> ends;
   int remaining = 0;
   for (int s = 0; s < S; ++s) remaining += 2 * M + (s % 2 == 0 ? 1 : 0);
   double t = 0;
@@ -123,16 +138,26 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, const
       --remaining;
     }
   };
+  auto message_done = [&](int s, int dir, int m) {
+    done[dir][s][m] = true;
+    if (dir == 1) b_end[s][m] = t;
+    --remaining;
+    check.push_back(dir == 0 ? s + 1 : s - 1);
+  };
   // A message of comm step s is sent: its flows join their senders' queues.
   auto send = [&](int s, int dir, int m) {
     const auto& flows = dir == 0 ? use.comm[s].forward : use.comm[s].backward;
     pending[dir][s][m] = int(flows.size());
-    for (const NetFlow& f : flows) queues[queue_of.at({s, dir, f.sender})].push_back({m, &f});
-    if (flows.empty()) done[dir][s][m] = true, --remaining;
+    for (const NetFlow& f : flows) {
+      int q = queue_of.at({s, dir, f.sender});
+      queues[q].push_back({m, &f});
+      wake(q);
+    }
+    if (flows.empty()) message_done(s, dir, m);
   };
 
   while (remaining > 0) {
-    for (int s = 0; s < S; s += 2) {
+    for (int s : check) {
       if (running[s] || next[s] >= order[s].size()) continue;
       auto [backward, m] = order[s][next[s]];
       bool ready =
@@ -140,15 +165,17 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, const
       if (!ready) continue;
       running[s] = true;
       run_end[s] = t + (backward ? steps[s].E_b : steps[s].E_f);
+      ends.push({run_end[s], s});
     }
-    for (auto& [key, q] : queue_of) {
-      if (queue_busy[q] || queues[q].empty()) continue;
+    check.clear();
+    for (int q : waiting) {
+      is_waiting[q] = false;
       auto [m, f] = queues[q].front();
       queues[q].pop_front();
       Active a;
       a.flow = f;
-      a.step = std::get<0>(key);
-      a.dir = std::get<1>(key);
+      a.step = queue_step[q].first;
+      a.dir = queue_step[q].second;
       a.microbatch = m;
       a.queue = q;
       a.until = t + f->latency_s;
@@ -156,14 +183,13 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, const
       active.push_back(a);
       queue_busy[q] = true;
     }
+    waiting.clear();
     std::vector<Active*> moving;
     for (Active& a : active)
       if (!a.in_latency) moving.push_back(&a);
     share(moving, use.capacity_Bps);
 
-    double next_t = kInf;
-    for (int s = 0; s < S; s += 2)
-      if (running[s]) next_t = std::min(next_t, run_end[s]);
+    double next_t = ends.empty() ? kInf : ends.top().first;
     for (Active& a : active) {
       a.end = a.in_latency ? kInf : a.remaining <= 0 ? t : a.rate > 0 ? t + a.remaining / a.rate : kInf;
       next_t = std::min(next_t, a.in_latency ? a.until : a.end);
@@ -174,9 +200,11 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, const
     for (Active* a : moving) a->remaining -= a->rate * (next_t - t);
     t = next_t;
 
-    for (int s = 0; s < S; s += 2) {
-      if (!running[s] || run_end[s] > t) continue;
+    while (!ends.empty() && ends.top().first <= t) {
+      int s = ends.top().second;
+      ends.pop();
       auto [backward, m] = order[s][next[s]++];
+      check.push_back(s);
       running[s] = false;
       done[backward][s][m] = true;
       --remaining;
@@ -201,11 +229,8 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, const
         continue;
       }
       queue_busy[a.queue] = false;
-      if (--pending[a.dir][a.step][a.microbatch] == 0) {
-        done[a.dir][a.step][a.microbatch] = true;
-        if (a.dir == 1) b_end[a.step][a.microbatch] = t;
-        --remaining;
-      }
+      wake(a.queue);
+      if (--pending[a.dir][a.step][a.microbatch] == 0) message_done(a.step, a.dir, a.microbatch);
     }
     active.swap(still);
     for (int s : rings_done) {

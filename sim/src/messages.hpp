@@ -45,9 +45,4 @@ inline std::string message_name(int epoch, int round, int device, const Instruct
          std::to_string(to);
 }
 
-inline std::string ring_name(int epoch, int round, int stage, int step, int from, int to) {
-  return "e" + std::to_string(epoch) + "/r" + std::to_string(round) + "/AR/s" + std::to_string(stage) + "/k" +
-         std::to_string(step) + "/" + std::to_string(from) + ">" + std::to_string(to);
-}
-
 }  // namespace asteroid::sim

@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "asteroid/coordinator.hpp"
@@ -55,6 +56,12 @@ class Simulation {
   struct SendQueue {
     std::deque<std::pair<std::string, uint64_t>> items;  // (mailbox, bytes); empty name: stop
     simgrid::s4u::SemaphorePtr ready = simgrid::s4u::Semaphore::create(0);
+  };
+
+  // One stage's all-reduce of one round: its members arrive, the last one runs the ring.
+  struct RingState {
+    int arrived = 0;
+    simgrid::s4u::SemaphorePtr done = simgrid::s4u::Semaphore::create(0);
   };
 
   struct RoundState {
@@ -101,9 +108,10 @@ class Simulation {
   std::vector<std::array<std::shared_ptr<SendQueue>, 2>> queues_;  // per device: [0] F, [1] B
   std::vector<bool> host_on_;
   int epoch_ = 0;
-  int worker_count_ = 0;               // devices that run the current plan's Program
-  std::map<int, RoundState> rounds_;   // of the current epoch
-  std::map<int, bool> copy_decision_;  // of the current epoch: round -> copies sent
+  int worker_count_ = 0;                                  // devices that run the current plan's Program
+  std::map<int, RoundState> rounds_;                      // of the current epoch
+  std::map<std::tuple<int, int, int>, RingState> rings_;  // (epoch, round, stage) of an all-reduce under way
+  std::map<int, bool> copy_decision_;                     // of the current epoch: round -> copies sent
   int next_commit_ = 0;
   double last_commit_end_ = 0;
   bool finished_ = false;

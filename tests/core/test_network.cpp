@@ -2,6 +2,7 @@
 // and the cost model's pricing on them (full duplex, shared media, rings, the replay).
 #include <catch2/catch.hpp>
 
+#include "asteroid/coordinator.hpp"
 #include "asteroid/cost_model.hpp"
 #include "asteroid/pipeline_schedule.hpp"
 #include "asteroid/scenario.hpp"
@@ -231,4 +232,34 @@ TEST_CASE("cost model: the replay on a medium shares it between both directions 
   bytes *= p.microbatches;
   for (const NetFlow& x : ring.flows) bytes += ring.steps * x.bytes;
   CHECK(ev.schedule_latency_s >= bytes / 1.25e6);
+}
+
+TEST_CASE("replication: a single-device stage's backup is the neighbour its copy reaches soonest",
+          "[network][coordinator]") {
+  // Two rooms joined by a 100 Mbps uplink: a0's stage is copied into the next stage, whose devices
+  // are a1 (same room) and b0 (across the uplink, with far more free memory).
+  json j = scenario_with(two_rooms());
+  j["cluster"]["devices"][2]["memory"] = "64GiB";
+  auto r = parse_scenario(j, "net.json", kData);
+  REQUIRE(r.ok());
+  CostModel m = model_of(r.value());
+  Plan p;
+  p.microbatch_size = 4;
+  p.microbatches = 4;
+  p.stages = {{0, 1, {0}, {}}, {2, 3, {1, 2}, {}}};
+  Evaluation ev = m.evaluate(p);
+  REQUIRE(ev.feasible);
+  auto replicas = assign_replicas(m, ev);
+  REQUIRE(replicas.size() == 1);
+  CHECK(replicas[0].owner == 0);
+  CHECK(replicas[0].backup == 1);
+  // On one switch, the paths are alike and the most free memory decides.
+  json js = scenario_with(json::parse(R"({"bandwidth": "1Gbps", "latency": "0.5ms"})"));
+  js["cluster"]["devices"][2]["memory"] = "64GiB";
+  auto s2 = parse_scenario(js, "net.json", kData);
+  REQUIRE(s2.ok());
+  CostModel m2 = model_of(s2.value());
+  auto replicas2 = assign_replicas(m2, m2.evaluate(p));
+  REQUIRE(replicas2.size() == 1);
+  CHECK(replicas2[0].backup == 2);
 }

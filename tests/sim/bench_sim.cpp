@@ -2,6 +2,9 @@
 //   100 rounds of each environment A-D (MobileNetV2, 100 Mbps)  target < 1 s each
 //   envC_fail.json whole                                        (no target)
 //   one round of a synthetic cluster of 64, 256, 1024 devices   target < 10 s for 1024
+//   one round of 1024 devices in every shape of plan: one data-parallel group, a pipeline of 1024
+//   single-device stages, and groups in between                target < 10 s each
+// `bench_sim DEVICES STAGES` runs one synthetic round only (for profiling).
 // Scenario runs go through the asteroid-sim binary (one SimGrid simulation per process); the
 // synthetic clusters run in a child process each, with a hand-made plan (no planner time).
 #include <sys/wait.h>
@@ -33,8 +36,10 @@ double run_binary(const std::string& args) {
   return since(t0);
 }
 
-// One round of n devices: 8 stages of n/8 devices each, 32 layers, in a child process.
-double run_synthetic(int n) {
+// One round of n devices in P stages of n/P devices each, max(32, P) layers, M = 8 micro-batches
+// of n/P samples (one per device), memory ignored (the shapes, not the fit, are measured); in a
+// child process.
+double run_synthetic(int n, int P) {
   auto t0 = Clock::now();
   std::fflush(stdout);  // the child must not print the parent's buffer again
   pid_t pid = fork();
@@ -46,18 +51,19 @@ double run_synthetic(int n) {
     xbt_log_control_set("root.thresh:warning");
     simgrid::s4u::Engine::set_config("network/model:CM02");
     std::mt19937 rng(1);
-    auto layers = testing::synthetic_layers(32, rng);
+    const int L = std::max(32, P), g = n / P, M = 8;
+    auto layers = testing::synthetic_layers(L, rng);
     std::vector<testing::SyntheticDeviceType> types;
     for (int i = 0; i < n; ++i) types.push_back(testing::jetson_like_types()[i % 3]);
     CostOptions o;
-    o.batch_size = 8 * n;
+    o.batch_size = M * g;
+    o.ignore_memory = true;
     CostModel model(testing::synthetic_cluster(layers, types, 125e6, 5e-4), o);
     Plan p;
-    p.microbatch_size = n;
-    p.microbatches = 8;
-    const int P = 8, g = n / P;
+    p.microbatch_size = g;
+    p.microbatches = M;
     for (int s = 0; s < P; ++s) {
-      StagePlan st{4 * s, 4 * s + 3, {}, {}};
+      StagePlan st{L * s / P, L * (s + 1) / P - 1, {}, {}};
       for (int k = 0; k < g; ++k) st.devices.push_back(s * g + k);
       p.stages.push_back(st);
     }
@@ -80,7 +86,12 @@ double run_synthetic(int n) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc == 3) {  // bench_sim DEVICES STAGES: one synthetic round only
+    std::printf("1 round, %s devices, %s stages: %.3f s\n", argv[1], argv[2],
+                run_synthetic(std::atoi(argv[1]), std::atoi(argv[2])));
+    return 0;
+  }
   const std::string sc = std::string(ASTEROID_SOURCE_DIR) + "/scenarios/";
   std::printf("%-40s %10s %12s\n", "simulation", "wall s", "target");
   for (std::string env : {"A", "B", "C", "D"}) {
@@ -92,11 +103,17 @@ int main() {
               run_binary(sc + "envC_fail.json"), "-");
   double prev = 0;
   for (int n : {64, 256, 1024}) {
-    double t = run_synthetic(n);
-    std::printf("%-40s %10.3f %12s", ("1 round, synthetic " + std::to_string(n) + " devices").c_str(), t,
+    double t = run_synthetic(n, 8);
+    std::printf("%-40s %10.3f %12s", ("1 round, " + std::to_string(n) + " devices, 8 stages").c_str(), t,
                 n == 1024 ? "< 10 s" : "-");
     if (prev > 0) std::printf("   x%.1f for x4 devices", t / prev);
     std::printf("\n");
     prev = t;
+  }
+  for (int P : {1, 32, 512, 1024}) {
+    std::string shape = P == 1      ? "one group of 1024"
+                        : P == 1024 ? "1024 stages of 1"
+                                    : std::to_string(P) + " stages of " + std::to_string(1024 / P);
+    std::printf("%-40s %10.3f %12s\n", ("1 round, " + shape).c_str(), run_synthetic(1024, P), "< 10 s");
   }
 }

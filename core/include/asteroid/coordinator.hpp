@@ -9,8 +9,10 @@
 //    (next_deadline() says when to call tick()). A message overdue only makes the coordinator check.
 // 2. Topology-driven replication (assign_replicas): a stage whose group has >= 2 devices is its own
 //    copy (every member holds the same weights after the all-reduce); a single-device stage is
-//    copied to the device of a neighbouring stage with the most free memory (a one-stage plan: to
-//    the idle device with the most memory), every
+//    copied to a device of a neighbouring stage (a one-stage plan: an idle device) chosen by the
+//    path to it: among those with room for the copy, the one its route on the network graph
+//    delivers it to soonest (bytes over the route's bottleneck plus its latency), then the one
+//    with the most free memory; every
 //    replication_interval_rounds rounds (the copies are Program instructions, so real traffic).
 // 3. Recovery, by strategy:
 //    lightweight: the failed device's group shrinks and Alg. 1 reruns, and the stage's boundaries
