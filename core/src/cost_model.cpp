@@ -38,6 +38,17 @@ double CostModel::memory_static(int first, int last) const {
 LinkSummary CostModel::group_links(const int* group, int n) const {
   LinkSummary s{kInf, 0};
   if (n < 2) return s;
+  const Network& net = *cluster_.network;
+  if (net.star_center() >= 0 && !net.has_shared_channels()) {
+    // A star of full-duplex links: flow i -> i+1 crosses i's uplink and i+1's downlink, which no
+    // other flow of the ring crosses.
+    for (int i = 0; i < n; ++i) {
+      int a = group[i], b = group[(i + 1) % n];
+      s.bandwidth_Bps = std::min(s.bandwidth_Bps, cluster_.bandwidth_Bps[a][b]);
+      s.latency_s = std::max(s.latency_s, cluster_.latency_s[a][b]);
+    }
+    return s;
+  }
   std::vector<int> used;
   for (int i = 0; i < n; ++i) {
     int a = group[i], b = group[(i + 1) % n];
@@ -57,8 +68,10 @@ LinkSummary CostModel::group_links(const int* group, int n) const {
 
 bool CostModel::directions_share_channel(const int* a, int na, const int* b, int nb) const {
   // Without shared channels, a route and a route back to one of its ends never take a directed
-  // channel the same way (both are shortest paths): only two groups of several devices can.
-  if (!cluster_.network->has_shared_channels() && (na == 1 || nb == 1)) return false;
+  // channel the same way (both are shortest paths): only two groups of several devices can, and
+  // not on a star (a device's uplink carries only what it sends).
+  const Network& net = *cluster_.network;
+  if (!net.has_shared_channels() && (na == 1 || nb == 1 || net.star_center() >= 0)) return false;
   std::vector<int> down, up;
   for (int i = 0; i < na; ++i)
     for (int j = 0; j < nb; ++j) {
@@ -193,7 +206,9 @@ double CostModel::transfer_s(int boundary_layer, const int* a, int na, const int
 
 double round_latency(std::vector<StepCost>& steps, int M, LatencyModel model, int* dominant_step) {
   int S = int(steps.size());
-  auto period = [&](const StepCost& st) { return model == LatencyModel::paper ? st.E_f + st.E_b : st.period(); };
+  auto period = [&](const StepCost& st) {
+    return model == LatencyModel::paper ? st.E_f + st.E_b : st.period();
+  };
   int dm = 0;
   for (int s = 1; s < S; ++s)
     if (period(steps[s]) > period(steps[dm])) dm = s;

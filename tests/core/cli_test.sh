@@ -46,4 +46,33 @@ expect_error "unknown strategy" "unknown strategy \"magic\"" "$plan" "$scenario"
 sed 's/"100Mbps"/100/' "$scenario" | sed "s#\.\./traces#$src/traces#g" >"$tmp/nounit.json"
 expect_error "missing unit" "nounit.json: cluster.network.bandwidth: a bare number has no unit" "$plan" "$tmp/nounit.json"
 
+# Bad topologies: a loop that makes routes ambiguous, a device left unconnected, a link to a node
+# that does not exist, a link without bandwidth.
+for bad in loop island unknown nobandwidth; do
+  /usr/bin/python3 - "$src" "$tmp/$bad.json" "$bad" <<'PY' || fail "writing $bad.json"
+import json, sys
+src, out, bad = sys.argv[1:]
+s = json.load(open(src + "/scenarios/envC_two_rooms_resnet50.json"))
+s["traces"] = {k: src + "/scenarios/" + v for k, v in s["traces"].items()}
+links = s["cluster"]["network"]["links"]
+if bad == "loop":
+    links.append({"between": ["office", "lab"], "bandwidth": "1Gbps", "latency": "0.3ms"})
+elif bad == "island":
+    links[:] = [l for l in links if "nano2" not in l["between"]]
+elif bad == "unknown":
+    links[0]["between"][1] = "attic"
+else:
+    del links[6]["bandwidth"]
+json.dump(s, open(out, "w"))
+PY
+done
+expect_error "ambiguous routes" 'loop.json: cluster.network: devices "nx0" and "nano0" are joined by two routes' \
+  "$plan" "$tmp/loop.json"
+expect_error "a device not connected" 'island.json: cluster.network: device "nano2" is not connected' \
+  "$plan" "$tmp/island.json"
+expect_error "a link to an unknown node" 'unknown.json: cluster.network.links\[0\].between\[1\]: unknown node "attic"' \
+  "$plan" "$tmp/unknown.json"
+expect_error "a link without bandwidth" 'nobandwidth.json: cluster.network.links\[6\].bandwidth: missing' \
+  "$plan" "$tmp/nobandwidth.json"
+
 finish "asteroid-plan command line"

@@ -57,10 +57,10 @@ struct Agreement {
   double simulated, predicted, schedule;
 };
 
-Agreement agreement(const fs::path& dir, const std::string& scen, const json* plan, const std::string& tag,
+Agreement agreement(const fs::path& dir, const json& scen, const json* plan, const std::string& tag,
                     const std::string& network = "textbook") {
   fs::path sf = dir / (tag + ".json");
-  write(sf, scenario(scen));
+  write(sf, scen);
   std::string extra = "--rounds 1 --network " + network;
   if (plan) {
     write(dir / (tag + "_plan.json"), *plan);
@@ -79,7 +79,11 @@ json plan(int mb, int M, json stages) {
 }
 
 // The agreement set: the planner's plans for environments A-D (MobileNetV2 and BERT-small, 100 and
-// 1000 Mbps) and hand-made plans on environment C, MobileNetV2, 100 Mbps: straight pipelines and groups.
+// 1000 Mbps), for the networks beyond one switch (two rooms, Wi-Fi bridged to a switch, environment C
+// all on one Wi-Fi medium), and hand-made plans on environment C, MobileNetV2, 100 Mbps (straight
+// pipelines and groups) and on the two-room and Wi-Fi networks (rings across the uplink and on the
+// medium).
+constexpr size_t kAgreementCases = 27;
 std::vector<Agreement> agreement_set(const std::string& network) {
   fs::path dir = temp_dir("agreement_" + network);
   std::vector<Agreement> all;
@@ -87,9 +91,14 @@ std::vector<Agreement> agreement_set(const std::string& network) {
     for (std::string m :
          {"mobilenetv2_100mbps", "mobilenetv2_1000mbps", "bert_small_100mbps", "bert_small_1000mbps"}) {
       std::string name = "env" + env + "_" + m;
-      all.push_back(agreement(dir, name, nullptr, name, network));
+      all.push_back(agreement(dir, scenario(name), nullptr, name, network));
     }
-  const std::string c = "envC_mobilenetv2_100mbps";
+  for (std::string name : {"envC_two_rooms_resnet50", "envC_wifi_efficientnet_b1"})
+    all.push_back(agreement(dir, scenario(name), nullptr, name, network));
+  json air = scenario("envC_mobilenetv2_1000mbps");
+  air["cluster"]["network"]["topology"] = "wifi";
+  all.push_back(agreement(dir, air, nullptr, "envC_mobilenetv2_wifi", network));
+  const json c = scenario("envC_mobilenetv2_100mbps");
   json hand[] = {
       plan(32, 4,
            {{{"layers", {0, 9}}, {"devices", {"nx0"}}}, {{"layers", {10, 19}}, {"devices", {"tx2_0"}}}}),
@@ -107,6 +116,28 @@ std::vector<Agreement> agreement_set(const std::string& network) {
   };
   for (size_t i = 0; i < std::size(hand); ++i)
     all.push_back(agreement(dir, c, &hand[i], "hand" + std::to_string(i), network));
+  // Rings that cross the uplink or the bridge, and a ring on the medium beside transfers on it.
+  json rooms[] = {
+      plan(8, 4,
+           {{{"layers", {0, 8}}, {"devices", {"nx0", "nano0"}}},
+            {{"layers", {9, 17}}, {"devices", {"tx2_0", "nano1", "tx2_1", "nano2"}}}}),
+      plan(4, 8,
+           {{{"layers", {0, 5}}, {"devices", {"nano0"}}},
+            {{"layers", {6, 11}}, {"devices", {"nx0"}}},
+            {{"layers", {12, 17}}, {"devices", {"nano1", "nano2"}}}}),
+  };
+  json wifi[] = {
+      plan(32, 4,
+           {{{"layers", {0, 12}}, {"devices", {"nx0", "tx2_0"}}},
+            {{"layers", {13, 25}}, {"devices", {"nano0", "nano1", "tx2_1"}}}}),
+      plan(128, 1, {{{"layers", {0, 25}}, {"devices", {"tx2_0", "tx2_1", "nano0"}}}}),
+  };
+  for (size_t i = 0; i < std::size(rooms); ++i)
+    all.push_back(
+        agreement(dir, scenario("envC_two_rooms_resnet50"), &rooms[i], "rooms" + std::to_string(i), network));
+  for (size_t i = 0; i < std::size(wifi); ++i)
+    all.push_back(
+        agreement(dir, scenario("envC_wifi_efficientnet_b1"), &wifi[i], "wifi" + std::to_string(i), network));
   for (const Agreement& a : all)
     std::printf(
         "agreement[%s] %-28s simulated %.4f s  closed form %.4f s (%+.2f%%)  1F1B replay %.4f s (%+.2f%%)\n",
@@ -120,10 +151,12 @@ std::vector<Agreement> agreement_set(const std::string& network) {
 
 TEST_CASE("sim: fault-free rounds on the textbook network agree with the cost model within 2%",
           "[sim][agreement]") {
-  for (const Agreement& a : agreement_set("textbook")) {
+  auto all = agreement_set("textbook");
+  CHECK(all.size() == kAgreementCases);
+  for (const Agreement& a : all) {
     INFO(a.what << ": simulated " << a.simulated << " s, 1F1B replay " << a.schedule << " s, closed form "
                 << a.predicted << " s");
-    // The replay of the steps on the star's shared ports is the prediction to match.
+    // The replay of the round's flows on the network's channels is the prediction to match.
     CHECK(std::abs(a.simulated / a.schedule - 1) <= 0.02);
     // The closed form is a pessimistic bound on the replay with a channel per communication step
     // (tests/core); where ports shared by a stage's activations and gradients make the replay itself
@@ -138,7 +171,7 @@ TEST_CASE("sim: fault-free rounds on SimGrid's default network (LV08), reported 
   // LV08 adds TCP factors (bandwidth x 0.97, latency x 13.01, reverse ACK traffic) that the cost
   // model does not have: the differences are printed, not asserted.
   auto all = agreement_set("default");
-  CHECK(all.size() == 20);
+  CHECK(all.size() == kAgreementCases);
 }
 
 TEST_CASE("sim: each device of environment C may fail alone and training recovers with no weights lost",

@@ -44,6 +44,26 @@ LOCAL = [("mobilenetv2", 2, 32, 20), ("mobilenetv2", 3, 32, 20), ("efficientnet_
 
 LOCAL_FAIL = {"base": ("mobilenetv2", 3), "leave_at": "3s", "rounds": 24}
 
+# Networks beyond one switch (docs/formats.md, "Network"), on environment C's boards at 1 Gbps:
+# (name, model, network). Wired links 1 Gbps with 0.1 ms each way (a switch hop); Wi-Fi a 400 Mbps
+# medium (what one station-to-station transfer gets on 802.11ac/ax through an access point) with
+# 1 ms, its access point on the lab switch by a 1 Gbps port.
+WIRED = {"bandwidth": "1Gbps", "latency": "0.1ms"}
+TOPOLOGIES = [
+    ("envC_two_rooms_resnet50", "resnet50", {
+        "switches": ["lab", "office"],
+        "links": [dict(WIRED, between=[d, "lab"]) for d in ("nx0", "tx2_0", "tx2_1")]
+        + [dict(WIRED, between=[d, "office"]) for d in ("nano0", "nano1", "nano2")]
+        + [{"between": ["lab", "office"], "bandwidth": "1Gbps", "latency": "0.3ms"}],
+    }),
+    ("envC_wifi_efficientnet_b1", "efficientnet_b1", {
+        "switches": ["lab"],
+        "media": [{"name": "wlan", "bandwidth": "400Mbps", "latency": "1ms",
+                   "stations": ["tx2_0", "tx2_1", "nano0", "nano1", "nano2"]}],
+        "links": [dict(WIRED, between=["nx0", "lab"]), dict(WIRED, between=["wlan", "lab"])],
+    }),
+]
+
 
 def devices_of(env):
     out = []
@@ -132,6 +152,20 @@ def main():
                            "events": [{"at": LOCAL_FAIL["leave_at"], "device": f"cpu{ndev - 1}", "kind": "leave"}]}
             write(os.path.join(args.out_dir, f["name"] + ".json"), f)
             n += 1
+    for name, model, network in TOPOLOGIES:
+        s = env_scenario("C", model, "1000")
+        s["name"] = name
+        s["description"] = {
+            "envC_two_rooms_resnet50": "Environment C in two rooms: the Xavier NX and the TX2s on the lab's "
+                                       "switch, the Nanos on the office's, one 1 Gbps uplink between them; "
+                                       "resnet50 on miniimagenet_224.",
+            "envC_wifi_efficientnet_b1": "Environment C with the TX2s and Nanos on Wi-Fi (one 400 Mbps medium "
+                                         "behind an access point on the lab switch) and the Xavier NX wired; "
+                                         "efficientnet_b1 on cifar10_32.",
+        }[name] + " Jetson traces are derived (tools/calibrate)."
+        s["cluster"]["network"] = network
+        write(os.path.join(args.out_dir, name + ".json"), s)
+        n += 1
     print(f"wrote {n} scenarios to {args.out_dir}")
 
 
