@@ -88,14 +88,26 @@ bool CostModel::directions_share_channel(const int* a, int na, const int* b, int
 StageCost CostModel::stage(int first, int last, const int* group, int n, int beta, int in_flight,
                            const int* fixed_shares, const LinkSummary* links) const {
   StageCost out;
+  stage(out, first, last, group, n, beta, in_flight, fixed_shares, links);
+  return out;
+}
+
+void CostModel::stage(StageCost& out, int first, int last, const int* group, int n, int beta, int in_flight,
+                      const int* fixed_shares, const LinkSummary* links) const {
+  out.feasible = true;
+  out.reason.clear();
+  out.over_bytes = out.fwd_s = out.bwd_s = out.allreduce_s = out.slowest_s = 0;
   out.shares.assign(n, 0);
   out.peak_memory_bytes.assign(n, 0);
   const LayerTable& t0 = *cluster_.devices[group[0]].table;
   double static_bytes = memory_static(first, last);
   double act_per_sample = in_flight * t0.stored_bytes_per_sample(first, last);
 
-  // Memory caps: the most samples per micro-batch each device can hold.
-  std::vector<long long> cap(n);
+  // Memory caps: the most samples per micro-batch each device can hold (scratch kept across calls:
+  // the planner makes millions).
+  thread_local std::vector<long long> cap;
+  thread_local std::vector<const LayerTable*> tables;
+  cap.assign(n, 0);
   for (int i = 0; i < n; ++i) {
     const Device& d = cluster_.devices[group[i]];
     if (options_.ignore_memory) {
@@ -107,7 +119,7 @@ StageCost CostModel::stage(int first, int last, const int* group, int n, int bet
       out.reason = "stage with layers " + std::to_string(first) + "-" + std::to_string(last) + ": " +
                    over_by(d, static_bytes) + " for weights, gradients and optimizer state";
       out.over_bytes = static_bytes - d.memory_bytes;
-      return out;
+      return;
     }
     cap[i] =
         act_per_sample > 0 ? (long long)std::floor((d.memory_bytes - static_bytes) / act_per_sample) : beta;
@@ -125,7 +137,7 @@ StageCost CostModel::stage(int first, int last, const int* group, int n, int bet
                      std::to_string(fixed_shares[i]) + " samples with " + std::to_string(in_flight) +
                      " micro-batches in flight";
         out.over_bytes = static_bytes + act_per_sample * fixed_shares[i] - d.memory_bytes;
-        return out;
+        return;
       }
     }
   } else {
@@ -144,11 +156,11 @@ StageCost CostModel::stage(int first, int last, const int* group, int n, int bet
                    " in flight; with one more, " +
                    over_by(d, static_bytes + act_per_sample * (cap[worst] + 1));
       out.over_bytes = static_bytes + act_per_sample * (cap[worst] + 1) - d.memory_bytes;
-      return out;
+      return;
     }
     // Alg. 1, exactly: what handing out samples one at a time to the device that would finish
     // soonest with one more gives, by water-filling (share_allocation.hpp).
-    std::vector<const LayerTable*> tables(n);
+    tables.resize(n);
     for (int i = 0; i < n; ++i) tables[i] = cluster_.devices[group[i]].table.get();
     detail::allocate_shares(tables.data(), cap.data(), n, first, last, beta, out.shares.data());
   }
@@ -171,7 +183,6 @@ StageCost CostModel::stage(int first, int last, const int* group, int n, int bet
     double w = t0.param_bytes(first, last);
     out.allreduce_s = 2.0 * (n - 1) * (w / (n * s.bandwidth_Bps) + s.latency_s);
   }
-  return out;
 }
 
 long long CostModel::max_in_flight(int first, int last, const int* group, int n, const int* shares) const {

@@ -94,21 +94,26 @@ Result<PlannerResult> plan_optimal(const CostModel& model, const PlannerOptions&
   for (size_t k = 2; k <= device_classes(model.cluster()).size(); ++k) all_orders *= double(k);
   bool every_order = double(orders.size()) >= all_orders;
   SearchState state(options.time_limit_s);
-  // The memory-then-speed order first: its plans give the others a bound to prune with.
-  for (const std::vector<int>& order : orders) {
-    RestBound rb = rest_bound(model, order);
-    seed_with_heuristic_plans(model, options, order, betas, rb, state);
-  }
+  // Quick plans in the memory-then-speed order give the first bound to prune with; the exact
+  // search of that order, searched first, gives the others a tight one.
+  seed_with_heuristic_plans(model, options, orders[0], betas, rest_bound(model, orders[0]), state);
   for (const std::vector<int>& order : orders) {
     if (state.past_deadline()) break;
-    RestBound rb = rest_bound(model, order);
     if (model.options().latency_model == LatencyModel::paper)
-      search_stages_forward(model, options, order, betas, rb, state);
+      search_stages_forward(model, options, order, betas, rest_bound(model, order), state);
     else
-      search_stages_backward(model, options, order, betas, rb, state);
+      search_stages_backward(model, options, order, betas, state);
   }
   if (state.best == kInf && state.out_of_time)
     return Error{"", "", "no plan found within the planner's time limit"};
+  if (state.best == kInf && state.closest_refusal.empty()) {
+    // The searches' bounds refused every stage before costing one (the weights alone fit no
+    // device): the closest refusal among single layers on each device at the smallest micro-batch.
+    int beta = betas.back();
+    for (const std::vector<int>& cls : device_classes(model.cluster()))
+      for (int l = 0; l < model.num_layers(); ++l)
+        state.refused(model.stage(l, l, &cls[0], 1, beta, 1), beta);
+  }
   if (state.best == kInf) {
     std::string why = state.closest_refusal.empty()
                           ? "no plan satisfies the constraints"

@@ -12,10 +12,10 @@
 // useful completion can reach its memory cap (then q is irrelevant); with a stage cap, always q.
 // Because the stages after a stage fix its K, one pass over the states (l, n), from the last layer
 // down, covers every pipeline depth at once.
-// A label at (l, n) cannot finish below S + (M - 1) max(m, step) + max(R, sum), where step and sum
-// bound the largest step and the sum of steps of the front: layers [0, l) on devices order[..n)
-// (planner_prefix_bound.hpp; the steps in front add at least their E_f to R's term). Labels and
-// stages that cannot beat the best plan are dropped.
+// A label at (l, n) cannot finish below what the cheapest front (layers [0, l) on devices
+// order[..n)) adds to it under a relaxation of the stage costs (planner_prefix_bound.hpp); labels
+// and stages that cannot beat the best plan are dropped, and so is a micro-batch size whose whole
+// relaxation cannot.
 #include <algorithm>
 
 #include "planner_common.hpp"
@@ -71,18 +71,17 @@ bool dominates(const Entry& x, const Entry& y, double periods) {
 class BackwardSearch {
  public:
   BackwardSearch(const CostModel& model, const PlannerOptions& opt, const std::vector<int>& order,
-                 const RestBound& rest, SearchState& state)
+                 SearchState& state)
       : model_(model),
         opt_(opt),
         order_(order),
-        rest_(rest),
         st_(state),
         uniform_(uniform_network(model.cluster())),
         links_(model, order),
         N_(model.num_devices()),
         L_(model.num_layers()),
         max_group_(opt.max_group_size > 0 ? opt.max_group_size : N_),
-        front_(model, order, rest, links_, max_group_) {
+        front_(model, order, rest_, links_, max_group_) {
     const Cluster& c = model.cluster();
     min_memory_before_.assign(N_ + 1, kInf);
     for (int i = 0; i < N_; ++i)
@@ -94,12 +93,11 @@ class BackwardSearch {
  private:
   size_t key(int l, int n, int f) const { return (size_t(l) * (N_ + 1) + n) * groups_ + f; }
 
-  // The front (layers before l on devices order[..n)) adds at least front_.sum(l, n) to S and
-  // makes m at least front_.step(l, n); with R' the label's R, S_front + R_total >= max(S_front,
-  // R' + E_f of the front).
+  // The least latency any front (layers before l on devices order[..n)) can finish x with
+  // (planner_prefix_bound.hpp).
   double lower_bound(const Label& x, int l, int n) const {
     if (l == 0) return x.S + (M_ - 1) * x.m + x.R;
-    return x.S + (M_ - 1) * std::max(x.m, front_.step(l, n)) + std::max(x.R, front_.sum(l, n));
+    return front_.completion(l, n, x.S, x.R, x.m);
   }
 
   // Every stage in front of a label at (l, n) with q stages keeps at most 2(q + min(l, n) - 1) + 1
@@ -161,7 +159,7 @@ class BackwardSearch {
   const CostModel& model_;
   const PlannerOptions& opt_;
   const std::vector<int>& order_;
-  const RestBound& rest_;
+  RestBound rest_;  // for the micro-batch size of the run
   SearchState& st_;
   bool uniform_;
   RangeLinks links_;
@@ -175,17 +173,20 @@ class BackwardSearch {
   int q_full_ = 0;  // the least q with 2q + 1 >= M
   std::vector<Label> arena_;
   std::vector<std::vector<Entry>> buckets_;
+  StageCost scratch_;
 };
 
 void BackwardSearch::run(int beta) {
   beta_ = beta;
   M_ = double(model_.options().batch_size / beta);
+  rest_ = rest_bound(model_, order_, beta);
   q_full_ = int(M_) / 2;
   groups_ = uniform_ ? 1 : N_;
+  front_.compute(beta, st_.best);
+  if (front_.root_bound() >= st_.best) return;  // no plan of this micro-batch size can beat the best
   arena_.clear();
   buckets_.assign(size_t(L_ + 1) * (N_ + 1) * groups_, {});
   useful_stage_bounds();
-  front_.compute(beta, st_.best);
   // Starts: no stage yet, devices order[np..] idle.
   for (int np = opt_.use_all_devices ? N_ : 1; np <= N_; ++np) {
     arena_.push_back({0, -kInf, 0, 0, -1, -1, 0, -1, 0, 0});
@@ -273,12 +274,9 @@ void BackwardSearch::expand(int lp, int np, int f) {
         allreduce = 2.0 * (size - 1) *
                     (param_bytes(l, e) / (size * links->bandwidth_Bps) + links->latency_s) * (1 - 1e-9);
       if (S_low + (M_ - 1) * m_low + allreduce >= st_.best) break;  // all only grow with more layers
-      if (l > 0 &&
-          S_low + (M_ - 1) * std::max(m_low, front_.step(l, n)) + std::max(allreduce, front_.sum(l, n)) >=
-              st_.best)
-        continue;
-      StageCost sc =
-          model_.stage(l, e, group, size, int(beta_), 0, shares.empty() ? nullptr : shares.data(), links);
+      if (l > 0 && front_.completion(l, n, S_low, allreduce, m_low) >= st_.best) continue;
+      StageCost& sc = scratch_;
+      model_.stage(sc, l, e, group, size, int(beta_), 0, shares.empty() ? nullptr : shares.data(), links);
       ++st_.stats.stage_evaluations;
       if (!sc.feasible) {
         st_.refused(sc, int(beta_));
@@ -332,8 +330,8 @@ void BackwardSearch::expand(int lp, int np, int f) {
 }  // namespace
 
 void search_stages_backward(const CostModel& m, const PlannerOptions& opt, const std::vector<int>& order,
-                            const std::vector<int>& betas, const RestBound& rb, SearchState& state) {
-  BackwardSearch search(m, opt, order, rb, state);
+                            const std::vector<int>& betas, SearchState& state) {
+  BackwardSearch search(m, opt, order, state);
   for (int beta : betas) {
     if (state.past_deadline()) return;
     search.run(beta);

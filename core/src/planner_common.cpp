@@ -4,8 +4,9 @@
 
 namespace asteroid::planner_detail {
 
-RestBound rest_bound(const CostModel& m, const std::vector<int>& order) {
-  int L = m.num_layers(), B = m.options().batch_size, N = m.num_devices();
+RestBound rest_bound(const CostModel& m, const std::vector<int>& order, int max_samples) {
+  int L = m.num_layers(), N = m.num_devices();
+  int B = max_samples > 0 ? max_samples : m.options().batch_size;
   std::vector<std::vector<double>> rho(N, std::vector<double>(L, kInf));
   for (int d = 0; d < N; ++d) {
     const LayerTable& t = *m.cluster().devices[d].table;
@@ -18,20 +19,23 @@ RestBound rest_bound(const CostModel& m, const std::vector<int>& order) {
         rho[d][l] = std::min(rho[d][l], (t.fwd_s(l, l, bp) + t.bwd_s(l, l, bp)) / y);
     }
   }
+  RestBound r;
   std::vector<double> rho_min(L, kInf);
   for (int d = 0; d < N; ++d)
     for (int l = 0; l < L; ++l) rho_min[l] = std::min(rho_min[l], rho[d][l]);
-  RestBound r;
   r.work_after.assign(L + 1, 0.0);
   for (int l = L - 1; l >= 0; --l) r.work_after[l] = r.work_after[l + 1] + rho_min[l];
   r.work_before.assign(L + 1, 0.0);
   for (int l = 0; l < L; ++l) r.work_before[l + 1] = r.work_before[l] + rho_min[l];
   std::vector<double> inverse_lambda(N);
+  r.lambda.assign(N, 1.0);
   for (int i = 0; i < N; ++i) {
     int d = order[i];
     double lambda = kInf;
     for (int l = 0; l < L; ++l) lambda = std::min(lambda, rho_min[l] > 0 ? rho[d][l] / rho_min[l] : 1.0);
-    inverse_lambda[i] = lambda > 0 && lambda < kInf ? 1.0 / lambda : 1.0;
+    if (!(lambda > 0 && lambda < kInf)) lambda = 1.0;
+    r.lambda[i] = lambda;
+    inverse_lambda[i] = 1.0 / lambda;
   }
   r.cap_after.assign(N + 1, 0.0);
   for (int i = N - 1; i >= 0; --i) r.cap_after[i] = r.cap_after[i + 1] + inverse_lambda[i];

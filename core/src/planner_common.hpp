@@ -20,13 +20,16 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 // step time C processes at most C / (lambda_d rho_min(stage)) samples, and the stage's devices must
 // process beta; summed over stages, layers W on devices of capacity sum 1 / lambda_d need a step of
 //   C >= beta x W / capacity.
+// With `max_samples` = beta (a device of a stage never computes more than beta samples), the
+// bounds are those of that micro-batch size; 0 means the batch size B.
 struct RestBound {
   std::vector<double> work_after;   // [l]: sum of rho_min over layers >= l
   std::vector<double> work_before;  // [l]: over layers < l
   std::vector<double> cap_after;    // [n]: sum of 1 / lambda over devices order[n..]
   std::vector<double> cap_before;   // [n]: over order[..n)
+  std::vector<double> lambda;       // [n]: lambda of order[n]
 };
-RestBound rest_bound(const CostModel& m, const std::vector<int>& order);
+RestBound rest_bound(const CostModel& m, const std::vector<int>& order, int max_samples = 0);
 
 // Every pair of distinct devices has the same bandwidth and latency.
 bool uniform_network(const Cluster& c);
@@ -80,7 +83,7 @@ void seed_with_heuristic_plans(const CostModel& m, const PlannerOptions& opt, co
 
 // The exact searches, one per latency model; each improves state.best over all of `betas`.
 void search_stages_backward(const CostModel& m, const PlannerOptions& opt, const std::vector<int>& order,
-                            const std::vector<int>& betas, const RestBound& rb, SearchState& state);
+                            const std::vector<int>& betas, SearchState& state);
 void search_stages_forward(const CostModel& m, const PlannerOptions& opt, const std::vector<int>& order,
                            const std::vector<int>& betas, const RestBound& rb, SearchState& state);
 

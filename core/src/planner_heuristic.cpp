@@ -91,9 +91,10 @@ class HeuristicPlans {
     }
   }
 
-  // Fills stages greedily with the most layers whose step stays within tau; false if the layers
-  // do not all fit.
-  bool split_within(Plan& p, double tau) const {
+  // Fills stages greedily with the most layers whose step stays within tau (found by bisection:
+  // a step only grows with more layers, and so does the memory it needs); false if the layers do
+  // not all fit.
+  bool split_within(Plan& p, double tau) {
     int G = p.num_stages(), beta = p.microbatch_size;
     int first = 0;
     for (int g = 0; g < G; ++g) {
@@ -101,11 +102,18 @@ class HeuristicPlans {
       int K = std::min(p.microbatches, 2 * (G - 1 - g) + 1), n = int(s.devices.size());
       const int* fixed = s.shares.empty() ? nullptr : s.shares.data();
       int last_allowed = g == G - 1 ? L_ - 1 : L_ - 1 - (G - 1 - g);
-      int last = -1;
-      for (int e = first; e <= last_allowed; ++e) {
-        StageCost c = m_.stage(first, e, s.devices.data(), n, beta, K, fixed);
-        if (!c.feasible || c.fwd_s + c.bwd_s > tau) break;
-        last = e;
+      auto within = [&](int e) {
+        m_.stage(scratch_, first, e, s.devices.data(), n, beta, K, fixed);
+        return scratch_.feasible && scratch_.fwd_s + scratch_.bwd_s <= tau;
+      };
+      int last = first - 1, hi = last_allowed + 1;  // within(last) holds (or last < first), within(hi) not
+      if (g == G - 1) {
+        if (!within(last_allowed)) return false;
+        last = last_allowed;
+      }
+      while (hi - last > 1) {
+        int mid = (last + hi) / 2;
+        (within(mid) ? last : hi) = mid;
       }
       if (last < first || (g == G - 1 && last != L_ - 1)) return false;
       s.first_layer = first;
@@ -118,7 +126,7 @@ class HeuristicPlans {
   void refine(const Shape& s) {
     Plan p = shaped(s.beta, s.group_size, s.groups);
     double lo = 0, hi = s.latency;  // no step of a plan exceeds its round latency
-    for (int i = 0; i < 30; ++i) {
+    for (int i = 0; i < 16; ++i) {
       double tau = (lo + hi) / 2;
       if (split_within(p, tau)) {
         consider(p);
@@ -171,6 +179,7 @@ class HeuristicPlans {
   const RestBound& rb_;
   SearchState& st_;
   int N_, L_;
+  StageCost scratch_;
 };
 
 }  // namespace

@@ -1,12 +1,14 @@
 #include "planner_prefix_bound.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace asteroid::planner_detail {
 
 namespace {
 constexpr double kMargin = 1 - 1e-9;  // bounds are shaded so that rounding never cuts an optimum
-}
+constexpr int kGrid = 8;              // step caps between tau_lo and the largest useful m
+}  // namespace
 
 PrefixBound::PrefixBound(const CostModel& m, const std::vector<int>& order, const RestBound& rb,
                          const RangeLinks& links, int max_group)
@@ -25,6 +27,7 @@ PrefixBound::PrefixBound(const CostModel& m, const std::vector<int>& order, cons
         best_bw_ = std::max(best_bw_, c.bandwidth_Bps[i][j]);
         least_lat_ = std::min(least_lat_, c.latency_s[i][j]);
       }
+  for (int i = 0; i < N_; ++i) memory_.push_back(c.devices[order_[i]].memory_bytes);
 }
 
 double PrefixBound::least_transfer(int boundary) const {
@@ -33,51 +36,174 @@ double PrefixBound::least_transfer(int boundary) const {
   return 2 * (least_lat_ + bytes / best_bw_) * kMargin;
 }
 
-void PrefixBound::compute(int beta, double best) {
-  beta_ = beta;
-  double M = double(m_.options().batch_size / beta);
+void PrefixBound::least_sums(double tau, std::vector<double>& out) {
   const CostOptions& o = m_.options();
   const LayerTable& t = *m_.cluster().devices[0].table;
-  double state_factor = 2.0 + optimizer_state_factor(o.optimizer);
-  std::vector<double> sum0(size_t(L_ + 1) * (N_ + 1), kInf), step0(sum0.size(), kInf);
-  sum0[index(0, 0)] = step0[index(0, 0)] = 0;
+  const double state_factor = 2.0 + optimizer_state_factor(o.optimizer);
+  const std::vector<double>& wb = rb_.work_before;
+  out.assign(size_t(L_ + 1) * (N_ + 1), kInf);
+  out[index(0, 0)] = 0;
+  std::vector<int> window(L_ + 1);  // deque of candidate starts a, by increasing a
+  std::vector<double> before(L_ + 1), least_after(L_ + 2);
   for (int n = 1; n <= N_; ++n) {
-    // The stage's devices are order[n1..n-1]; the smallest memory is the last one's.
-    double memory = m_.cluster().devices[order_[n - 1]].memory_bytes;
+    double lam_min = kInf, memory = kInf;
     for (int k = 1; k <= std::min(n, max_group_); ++k) {
-      int n1 = n - k;
-      double capacity = rb_.cap_before[n] - rb_.cap_before[n1];
+      const int n1 = n - k;
+      lam_min = std::min(lam_min, rb_.lambda[n1]);
+      memory = std::min(memory, memory_[n1]);
+      const double capacity = rb_.cap_before[n] - rb_.cap_before[n1];
+      // The stage's step is at least coef x the work of its layers (the top of the header).
+      const double coef = std::max(beta_ / capacity, std::ceil(beta_ / k) * lam_min) * kMargin;
+      // Its all-reduce: slope x its parameter bytes + fixed.
       const LinkSummary* links = k > 1 && !o.ignore_network ? &links_.get(n1, n - 1) : nullptr;
-      for (int l = 1; l <= L_; ++l) {
-        // Stage [a, l - 1]; a = 0 exactly when it is the first stage (n1 = 0).
-        for (int a = n1 == 0 ? 0 : l - 1; a >= (n1 == 0 ? 0 : 1); --a) {
-          double c = beta * (rb_.work_before[l] - rb_.work_before[a]) / capacity * kMargin;
-          double w = t.param_bytes(a, l - 1);
-          double allreduce =
-              links ? 2.0 * (k - 1) * (w / (k * links->bandwidth_Bps) + links->latency_s) * kMargin : 0;
-          // Both only grow with more layers: no longer stage is useful either.
-          if (M * c + allreduce >= best) break;
-          if (!o.ignore_memory && w * state_factor > memory) break;
-          size_t from = index(a, n1);
-          if (step0[from] == kInf) continue;
-          double comm = a > 0 ? least_transfer(a - 1) : 0;
-          size_t to = index(l, n);
-          sum0[to] = std::min(sum0[to], sum0[from] + comm + c);
-          // A communication step's period is at least one direction (full duplex).
-          step0[to] = std::min(step0[to], std::max({step0[from], comm / 2, c}));
+      const double slope = links ? 2.0 * (k - 1) / (k * links->bandwidth_Bps) * kMargin : 0;
+      const double fixed = links ? 2.0 * (k - 1) * links->latency_s * kMargin : 0;
+      auto step = [&](int a, int l) { return coef * (wb[l] - wb[a]); };
+      auto allreduce = [&](int a, int l) { return slope * t.param_bytes(a, l - 1) + fixed; };
+      auto fits = [&](int a, int l) {  // stage [a, l - 1]; every condition only tightens with more layers
+        double c = step(a, l);
+        return c <= tau && (o.ignore_memory || t.param_bytes(a, l - 1) * state_factor <= memory) &&
+               M_ * c + allreduce(a, l) < best_;
+      };
+      if (n1 == 0) {  // the first stage: layers [0, l)
+        for (int l = 1; l <= L_ && fits(0, l); ++l)
+          out[index(l, n)] = std::min(out[index(l, n)], step(0, l) + allreduce(0, l));
+        continue;
+      }
+      // Stages [a, l - 1], a >= 1, after a front at (a, n1): before(a) is that front's value with
+      // the transfer into a; U = step + max(before(a), allreduce). Replacing before(a) by the least
+      // over starts from a on keeps a lower bound and makes it non-decreasing in a, while the
+      // all-reduce falls with a: from the first start a* where before(a) >= allreduce on, U is
+      // step + before(a) (a sliding minimum); below it, step + allreduce falls with a, so a* - 1
+      // is the best there. a* only moves forward with l.
+      for (int a = 1; a <= L_; ++a) {
+        double v = out[index(a, n1)];
+        before[a] = a < L_ && v < kInf && comm_period(a) <= tau ? v + comm_[a] : kInf;
+      }
+      least_after[L_ + 1] = kInf;
+      for (int a = L_; a >= 1; --a) least_after[a] = std::min(before[a], least_after[a + 1]);
+      auto value = [&](int a) { return least_after[a] - coef * wb[a]; };
+      int head = 0, tail = 0, lo = 1, star = 1;
+      for (int l = 2; l <= L_; ++l) {
+        while (lo < l && !fits(lo, l)) ++lo;
+        while (star < l && least_after[star] < allreduce(star, l)) ++star;
+        int from = std::max(lo, star);
+        int a = l - 1;
+        if (a >= from && least_after[a] < kInf) {
+          while (tail > head && value(window[tail - 1]) >= value(a)) --tail;
+          window[tail++] = a;
         }
+        while (tail > head && window[head] < from) ++head;
+        double& u = out[index(l, n)];
+        if (tail > head) u = std::min(u, value(window[head]) + coef * wb[l]);
+        if (star - 1 >= lo && least_after[star - 1] < kInf)
+          u = std::min(u, step(star - 1, l) + allreduce(star - 1, l));
       }
     }
   }
-  // Add the transfer into the stage at l (none after the last layer).
-  sum_.assign(sum0.size(), kInf);
-  step_.assign(sum0.size(), kInf);
-  for (int l = 0; l <= L_; ++l)
+  // The transfer into the stage at l is in `before` of the next stage; here it is added for the
+  // bound of a label at l (none after the last layer).
+  for (int l = 1; l < L_; ++l)
     for (int n = 0; n <= N_; ++n) {
-      double comm = l > 0 && l < L_ ? least_transfer(l - 1) : 0;
-      sum_[index(l, n)] = sum0[index(l, n)] + comm;
-      step_[index(l, n)] = std::max(step0[index(l, n)], comm / 2);
+      double& v = out[index(l, n)];
+      v = comm_period(l) <= tau ? v + comm_[l] : kInf;
     }
+}
+
+void PrefixBound::least_steps(std::vector<double>& out) {
+  const CostOptions& o = m_.options();
+  const LayerTable& t = *m_.cluster().devices[0].table;
+  const double state_factor = 2.0 + optimizer_state_factor(o.optimizer);
+  const std::vector<double>& wb = rb_.work_before;
+  out.assign(size_t(L_ + 1) * (N_ + 1), kInf);
+  out[index(0, 0)] = 0;
+  std::vector<double> least_after(L_ + 2);
+  for (int n = 1; n <= N_; ++n) {
+    double lam_min = kInf, memory = kInf;
+    for (int k = 1; k <= std::min(n, max_group_); ++k) {
+      const int n1 = n - k;
+      lam_min = std::min(lam_min, rb_.lambda[n1]);
+      memory = std::min(memory, memory_[n1]);
+      const double capacity = rb_.cap_before[n] - rb_.cap_before[n1];
+      const double coef = std::max(beta_ / capacity, std::ceil(beta_ / k) * lam_min) * kMargin;
+      const LinkSummary* links = k > 1 && !o.ignore_network ? &links_.get(n1, n - 1) : nullptr;
+      const double slope = links ? 2.0 * (k - 1) / (k * links->bandwidth_Bps) * kMargin : 0;
+      const double fixed = links ? 2.0 * (k - 1) * links->latency_s * kMargin : 0;
+      auto step = [&](int a, int l) { return coef * (wb[l] - wb[a]); };
+      auto fits = [&](int a, int l) {
+        double c = step(a, l), w = t.param_bytes(a, l - 1);
+        return (o.ignore_memory || w * state_factor <= memory) && M_ * c + slope * w + fixed < best_;
+      };
+      if (n1 == 0) {
+        for (int l = 1; l <= L_ && fits(0, l); ++l) out[index(l, n)] = std::min(out[index(l, n)], step(0, l));
+        continue;
+      }
+      // The front at a and the transfer into a give max(out(a, n1), period(a)); its least over
+      // starts from a on is non-decreasing in a while the stage's step falls with a: the best
+      // start is where they cross (a lower bound: the least over later starts stands in).
+      least_after[L_] = least_after[L_ + 1] = kInf;
+      for (int a = L_ - 1; a >= 1; --a) {
+        double v = out[index(a, n1)];
+        least_after[a] = std::min(v < kInf ? std::max(v, comm_period(a)) : kInf, least_after[a + 1]);
+      }
+      int lo = 1, cross = 1;
+      for (int l = 2; l <= L_; ++l) {
+        while (lo < l && !fits(lo, l)) ++lo;
+        while (cross < l && least_after[cross] < step(cross, l)) ++cross;
+        double& b = out[index(l, n)];
+        int a = std::max(cross, lo);
+        if (a < l && least_after[a] < kInf) b = std::min(b, least_after[a]);
+        if (cross - 1 >= lo && least_after[cross - 1] < kInf) b = std::min(b, step(cross - 1, l));
+      }
+    }
+  }
+  for (int l = 1; l < L_; ++l)
+    for (int n = 0; n <= N_; ++n) out[index(l, n)] = std::max(out[index(l, n)], comm_period(l));
+}
+
+double PrefixBound::root(const std::vector<double>& values) const {
+  double r = kInf;
+  for (int n = 1; n <= N_; ++n) r = std::min(r, values[index(L_, n)]);
+  return r;
+}
+
+void PrefixBound::compute(int beta, double best) {
+  beta_ = beta;
+  best_ = best;
+  M_ = double(m_.options().batch_size / beta);
+  comm_.assign(L_ + 1, 0.0);
+  for (int a = 1; a < L_; ++a) comm_[a] = least_transfer(a - 1);
+  // No step of a plan that beats the best takes best / M or more (latency >= M m).
+  least_sums(best < kInf ? best / M_ : kInf, sum_inf_);
+  least_steps(step_);
+  taus_.clear();
+  capped_.clear();
+  tau_lo_ = root(step_);
+  // Every plan has S + R >= the root's least value and m >= tau_lo.
+  root_bound_ = root(sum_inf_) < kInf ? root(sum_inf_) + (M_ - 1) * tau_lo_ : kInf;
+  if (M_ > 1 && root_bound_ < best) {
+    // Every plan that beats the best has m < (best - least sum) / (M - 1).
+    double hi = (best - root(sum_inf_)) / (M_ - 1);
+    for (int j = 1; j <= kGrid && hi > tau_lo_; ++j) taus_.push_back(tau_lo_ + (hi - tau_lo_) * j / kGrid);
+    capped_.resize(taus_.size());
+    for (size_t j = 0; j < taus_.size(); ++j) least_sums(taus_[j], capped_[j]);
+  }
+}
+
+double PrefixBound::completion(int l, int n, double S, double R, double m) const {
+  const size_t i = index(l, n);
+  if (sum_inf_[i] == kInf) return kInf;
+  if (M_ == 1) return S + std::max(R, sum_inf_[i]);
+  double periods = M_ - 1;
+  m = std::max({m, step_[i], tau_lo_});
+  double least = periods * std::max(m, taus_.empty() ? 0 : taus_.back()) + std::max(R, sum_inf_[i]);
+  double prev = 0;
+  for (size_t j = 0; j < taus_.size(); ++j) {
+    double h = capped_[j][i];
+    if (h < kInf) least = std::min(least, periods * std::max(m, prev) + std::max(R, h));
+    prev = taus_[j];
+  }
+  return S + least;
 }
 
 }  // namespace asteroid::planner_detail

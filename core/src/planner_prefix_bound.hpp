@@ -1,16 +1,26 @@
 // Lower bounds on what the front of a pipeline adds, for the backward search: the layers [0, l) on
 // exactly the devices order[..n), split into stages of contiguous layers and devices.
 //
-// A stage that cannot be part of a plan beating the best one found is "useless": latency >= M x
-// (its E_f + E_b) + its all-reduce (cost_model.hpp: the all-reduce starts after the stage's own
-// backward, and the steps before it add their E_f), and E_f + E_b >= beta x work / capacity
-// (RestBound); its weights must also fit its smallest device. A relaxed dynamic program over
-// splits of the front into useful stages, each costed at that bound, gives
-//   sum(l, n):  the least sum of E_f + E_b over the front's steps (transfers between its stages, and
-//               the one into the stage at l, at the fastest link),
-//   step(l, n): the least largest step.
-// Infinite when no split into useful stages exists. O(L^2 N^2) in the worst case; usefulness
-// usually cuts stages to a few layers.
+// Each stage of the front is costed by a relaxation that never exceeds its true step E_f + E_b:
+// with W the least per-sample work of its layers (RestBound, at shares up to beta), a group of k
+// devices needs at least beta W / capacity (fractional shares) and at least ceil(beta / k) W
+// lambda_min (some device takes ceil(beta / k) samples, none is faster than the group's fastest);
+// both are coef(group) x W, so a stage's cost is separable in its two ends. Transfers are costed at
+// the fastest link. Weights must fit the group's smallest memory, and a stage must be useful: M x
+// its step plus its all-reduce below the best latency (cost_model.hpp: the all-reduce starts after
+// the stage's last backward).
+//
+// The round latency is S + (M - 1) m + R: a front that adds little to S has large steps, and the
+// other way round, so the front's least sum and least largest step, bounded apart, are far too
+// weak together. For a grid of step caps tau_0 < ... < tau_{K-1}, H_j(l, n) is the least sum of
+// the front's steps when every step is at most tau_j (a dynamic program over (l, n) with a
+// sliding-window minimum per group, O(L N G) for G group sizes), and H_inf the least sum with no
+// cap. A front whose largest step lies in (tau_{j-1}, tau_j] adds at least H_j to S and makes m at
+// least tau_{j-1}; every complete plan has m >= tau_lo (the least cap at which the whole model fits
+// some devices), so for a label (S, R, m) at (l, n)
+//   latency >= S + min_j [ (M - 1) max(m, tau_{j-1}) + max(R, H_j(l, n)) ],  tau_{-1} = tau_lo.
+// The grid lies between tau_lo and the largest m a plan beating the best can have, so it is as
+// fine as it needs to be where the optimum is.
 #pragma once
 
 #include <vector>
@@ -27,23 +37,43 @@ class PrefixBound {
   // Recomputes the bounds for micro-batch size beta and the best latency so far.
   void compute(int beta, double best);
 
-  double sum(int l, int n) const { return sum_[index(l, n)]; }
+  // The least latency a label (S, R, m) at (l, n), l > 0, can finish with (see the top).
+  double completion(int l, int n, double S, double R, double m) const;
+
+  // No plan of this micro-batch size has a lower latency (infinite when none fits).
+  double root_bound() const { return root_bound_; }
+
+  // The front's least largest step and least sum of steps (infinite when no front fits).
   double step(int l, int n) const { return step_[index(l, n)]; }
+  double sum(int l, int n) const { return sum_inf_[index(l, n)]; }
 
   // Least forward + backward transfer across the boundary after layer `boundary`.
   double least_transfer(int boundary) const;
 
  private:
   size_t index(int l, int n) const { return size_t(l) * (N_ + 1) + n; }
+  // The least sum of steps of each front with every step at most tau (kInf: no cap) into `out`.
+  void least_sums(double tau, std::vector<double>& out);
+  // The least largest step of each front into `out`.
+  void least_steps(std::vector<double>& out);
+  // A transfer's least share of m: one direction (full duplex, cost_model.hpp).
+  double comm_period(int a) const { return comm_[a] / 2; }
+  // The least value over fronts of the whole model on some devices (idle after them).
+  double root(const std::vector<double>& sums) const;
 
   const CostModel& m_;
   const std::vector<int>& order_;
   const RestBound& rb_;
   const RangeLinks& links_;
   int N_, L_, max_group_;
-  double beta_ = 1;
+  double beta_ = 1, M_ = 1, best_ = kInf;
   double best_bw_ = 0, least_lat_ = 0;
-  std::vector<double> sum_, step_;
+  double tau_lo_ = 0, root_bound_ = 0;
+  std::vector<double> taus_;                 // the grid
+  std::vector<std::vector<double>> capped_;  // [j][index]: H_j, the transfer into l included
+  std::vector<double> sum_inf_, step_;       // H_inf (transfer included); least step
+  std::vector<double> comm_;                 // [a]: least transfer into a stage starting at a
+  std::vector<double> memory_;               // [i]: memory of order[i]
 };
 
 }  // namespace asteroid::planner_detail

@@ -39,8 +39,32 @@ double total_share(const ShareClass* cs, int num, double tau) {
 
 }  // namespace
 
+namespace {
+
+// One class (the same table and cap on every device, the planner's usual group): the even split,
+// q = beta / n each and one more to the first beta % n, is the beta smallest items exactly when no
+// tie lets a device take a second item of one level before the others take their first: T(q) <
+// T(q + 1), and T(q + 1) < T(q + 2) when some devices take q + 1. False when it cannot tell.
+bool even_split_of_one_class(const LayerTable* const* tables, const long long* caps, int n, int first,
+                             int last, int beta, int* shares) {
+  const LayerTable* t = tables[0];
+  long long cap = std::min<long long>(caps[0], beta);
+  for (int i = 1; i < n; ++i)
+    if (tables[i] != t || std::min<long long>(caps[i], beta) != cap) return false;
+  int q = beta / n, r = beta % n;
+  if (q + (r > 0) > cap) return false;  // the caller guarantees room; leave odd cases to the general rule
+  auto T = [&](long long y) { return step_time(*t, first, last, int(y)); };
+  if (q + 1 <= cap && !(T(q) < T(q + 1))) return false;
+  if (r > 0 && q + 2 <= cap && !(T(q + 1) < T(q + 2))) return false;
+  for (int i = 0; i < n; ++i) shares[i] = q + (i < r);
+  return true;
+}
+
+}  // namespace
+
 void allocate_shares(const LayerTable* const* tables, const long long* caps, int n, int first, int last,
                      int beta, int* shares) {
+  if (even_split_of_one_class(tables, caps, n, first, last, beta, shares)) return;
   // Scratch reused across calls (the planner makes millions): classes keep their buffers.
   thread_local std::vector<ShareClass> pool;
   thread_local std::vector<int> class_of;

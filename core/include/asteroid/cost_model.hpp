@@ -135,6 +135,9 @@ class CostModel {
   // (same table and memory) among the n and K trace batch sizes.
   StageCost stage(int first, int last, const int* group, int n, int beta, int in_flight,
                   const int* fixed_shares = nullptr, const LinkSummary* links = nullptr) const;
+  // The same into `out`, reusing its buffers (the planner's inner loop).
+  void stage(StageCost& out, int first, int last, const int* group, int n, int beta, int in_flight,
+             const int* fixed_shares = nullptr, const LinkSummary* links = nullptr) const;
 
   // The ring all-reduce's links in `group` (in that order, a ring): the rate of its slowest flow
   // when every member sends to the next at once (a channel crossed by k of the ring's flows gives
