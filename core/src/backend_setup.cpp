@@ -1,7 +1,10 @@
 #include "asteroid/backend_setup.hpp"
 
+#include <algorithm>
+
 #include "asteroid/json_reader.hpp"
 #include "asteroid/strategies.hpp"
+#include "asteroid/survivors.hpp"
 
 namespace asteroid {
 
@@ -34,6 +37,7 @@ CoordinatorConfig coordinator_config(const Scenario& s, const RunOverrides& o) {
   c.recovery = o.recovery.value_or(s.faults.recovery);
   c.planner = planner_options(s);
   c.rounds = run_rounds(s, o);
+  c.absent = absent_at_start(s.devices, s.faults);
   return c;
 }
 
@@ -51,13 +55,19 @@ Result<Evaluation> backend_plan(const Scenario& s, const CostModel& model, const
     if (!p) return p.error();
     plan = p.value();
   } else {
+    // On the devices there at the start (those that join later are planned in when they come).
     Strategy strategy = o.strategy.value_or(s.planner.strategy);
-    StrategyResult r = run_strategy(strategy, model, planner_options(s));
+    SurvivorModel present = survivors_model(model, absent_at_start(s.devices, s.faults));
+    StrategyResult r = run_strategy(strategy, present.model, planner_options(s));
     if (!r.evaluation.feasible)
       return Error{s.file, "",
                    std::string("strategy ") + to_string(strategy) + " finds no plan: " + r.evaluation.reason};
-    plan = r.evaluation.plan;
+    plan = to_full_indices(r.evaluation.plan, present.to_full);
   }
+  for (int d : absent_at_start(s.devices, s.faults))
+    for (const StagePlan& sp : plan.stages)
+      if (std::count(sp.devices.begin(), sp.devices.end(), d))
+        return Error{o.plan_file, "", "the plan uses " + s.devices[d].name + ", which joins only later"};
   Evaluation ev = model.evaluate(plan);
   if (!ev.feasible)
     return Error{o.plan_file.empty() ? s.file : o.plan_file, "", "plan does not fit: " + ev.reason};

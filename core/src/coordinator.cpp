@@ -1,3 +1,5 @@
+// The Coordinator's state machine: detection, checkpoints, what each device holds, joins, and the
+// order of the actions. How a recovery plan is chosen is in coordinator_plans.cpp.
 #include "asteroid/coordinator.hpp"
 
 #include <algorithm>
@@ -5,81 +7,46 @@
 #include <cstdio>
 #include <limits>
 
-#include "asteroid/survivors.hpp"
+#include "coordinator_internal.hpp"
 
 namespace asteroid {
-namespace {
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
+using coordinator_detail::action;
+using coordinator_detail::layers_text;
 
-double state_bytes(const CostModel& m, int first, int last) {
-  return m.cluster().devices[0].table->param_bytes(first, last) *
-         (1.0 + optimizer_state_factor(m.options().optimizer));
-}
-
-std::string layers_text(int first, int last) {
-  return first == last ? "layer " + std::to_string(first)
-                       : "layers " + std::to_string(first) + "-" + std::to_string(last);
-}
-
-Action action(ActionKind k) {
-  Action a;
-  a.kind = k;
-  return a;
-}
-
-}  // namespace
-
-std::vector<ReplicaAssignment> assign_replicas(const CostModel& model, const Evaluation& ev,
-                                               const std::vector<bool>& alive) {
-  const Plan& plan = ev.plan;
-  const Cluster& c = model.cluster();
-  std::vector<double> free(c.size(), 0);
-  for (int d = 0; d < c.size(); ++d) free[d] = c.devices[d].memory_bytes;  // idle devices
-  for (const DeviceUse& u : ev.devices) free[u.device] = u.memory_bytes - u.peak_memory_bytes;
-  std::vector<ReplicaAssignment> out;
-  for (int s = 0; s < plan.num_stages(); ++s) {
-    const StagePlan& sp = plan.stages[s];
-    if (sp.devices.size() != 1) continue;  // the group is its own copy
-    const int owner = sp.devices[0];
-    const double bytes = state_bytes(model, sp.first_layer, sp.last_layer);
-    // By the path to it: the candidate the copy reaches soonest over its route (bottleneck and
-    // latency of the network graph), among those with room for it; then the most room.
-    auto better = [&](int d, int than) {
-      if (than < 0) return true;
-      bool fits = free[d] >= bytes, fits_than = free[than] >= bytes;
-      if (fits != fits_than) return fits;
-      double t = bytes / c.bandwidth_Bps[owner][d] + c.latency_s[owner][d];
-      double t_than = bytes / c.bandwidth_Bps[owner][than] + c.latency_s[owner][than];
-      if (t != t_than) return t < t_than;
-      return free[d] > free[than];
-    };
-    int best = -1;
-    for (int n : {s - 1, s + 1}) {
-      if (n < 0 || n >= plan.num_stages()) continue;
-      for (int d : plan.stages[n].devices)
-        if (better(d, best)) best = d;
-    }
-    if (best < 0) {
-      // A one-stage plan has no neighbour: the copy goes to an idle device, chosen alike.
-      for (int d = 0; d < c.size(); ++d)
-        if (d != owner && (alive.empty() || alive[d]) && better(d, best)) best = d;
-    }
-    if (best < 0) continue;  // a single device and nothing else: no copy is possible
-    free[best] -= bytes;
-    out.push_back({s, owner, best});
+std::string layer_list_text(const std::vector<int>& layers) {
+  std::string out;
+  for (size_t i = 0; i < layers.size();) {
+    size_t j = i;
+    while (j + 1 < layers.size() && layers[j + 1] == layers[j] + 1) ++j;
+    out += (out.empty() ? "" : ", ") +
+           (i == j ? std::to_string(layers[i]) : std::to_string(layers[i]) + "-" + std::to_string(layers[j]));
+    i = j + 1;
   }
-  return out;
+  return (layers.size() == 1 ? "layer " : "layers ") + out;
 }
 
 Coordinator::Coordinator(const CostModel& model, const Plan& plan, CoordinatorConfig config)
     : model_(model), config_(std::move(config)) {
+  const int n = model_.num_devices();
+  alive_.assign(n, true);
+  for (int d : config_.absent) alive_[d] = false;
   Evaluation ev = model_.evaluate(plan);
   assert(ev.feasible && "the coordinator starts from a feasible plan");
   plans_.push_back(ev);
-  if (config_.replicate) replicas_ = assign_replicas(model_, ev);
-  alive_.assign(model_.num_devices(), true);
-  last_beat_.assign(model_.num_devices(), 0.0);
+  if (config_.replicate) replicas_ = assign_replicas(model_, ev, alive_);
+  last_beat_.assign(n, 0.0);
+  // The initial weights: on the devices of their stage, and in the store that sent them.
+  holds_.assign(n, std::vector<bool>(model_.num_layers(), false));
+  for (const StagePlan& sp : plan.stages)
+    for (int d : sp.devices) {
+      assert(alive_[d] && "the first plan uses present devices only");
+      for (int l = sp.first_layer; l <= sp.last_layer; ++l) holds_[d][l] = true;
+    }
+}
+
+bool Coordinator::holds(int device, int layer) const {
+  return device < 0 ? store_holds_ : alive_[device] && holds_[device][layer];
 }
 
 bool Coordinator::replicates_after(int round) const {
@@ -88,7 +55,7 @@ bool Coordinator::replicates_after(int round) const {
 }
 
 double Coordinator::next_deadline() const {
-  double t = kInf;
+  double t = coordinator_detail::kInf;
   const double timeout = config_.missed_heartbeats * config_.heartbeat_interval_s;
   for (int d = 0; d < int(alive_.size()); ++d)
     if (alive_[d]) t = std::min(t, last_beat_[d] + timeout);
@@ -104,9 +71,11 @@ std::vector<Action> Coordinator::heartbeat(int device, double now) {
 
 std::vector<Action> Coordinator::tick(double now) {
   const double timeout = config_.missed_heartbeats * config_.heartbeat_interval_s;
+  std::vector<int> overdue;
   for (int d = 0; d < int(alive_.size()); ++d)
-    if (alive_[d] && now >= last_beat_[d] + timeout) return fail(d, now);
-  return {};
+    if (alive_[d] && now >= last_beat_[d] + timeout) overdue.push_back(d);
+  if (overdue.empty()) return {};
+  return fail(overdue, now);
 }
 
 std::vector<Action> Coordinator::message_overdue(int, double now) {
@@ -114,9 +83,10 @@ std::vector<Action> Coordinator::message_overdue(int, double now) {
   return tick(now);
 }
 
-std::vector<Action> Coordinator::round_done(int round, double) {
-  if (!recovering_ && (!config_.replicate || replicas_.empty())) checkpoint_ = std::max(checkpoint_, round);
-  return {};
+std::vector<Action> Coordinator::round_done(int round, double now) {
+  if (recovering_ || round != done_through_ + 1) return {};
+  done_through_ = round;
+  return promote(now);
 }
 
 bool Coordinator::begin_copies(int round) {
@@ -125,15 +95,44 @@ bool Coordinator::begin_copies(int round) {
   return true;
 }
 
-void Coordinator::copies_landed(int round) {
-  if (round != copies_pending_) return;
+std::vector<Action> Coordinator::copies_landed(int round, double now) {
+  if (round != copies_pending_) return {};
   copies_pending_ = -1;
-  checkpoint_ = std::max(checkpoint_, round);
+  copies_landed_ = round;
+  return promote(now);
+}
+
+std::vector<Action> Coordinator::promote(double now) {
+  // With copies, a checkpoint is a round whose copies landed; without, any finished round.
+  const bool copies = config_.replicate && !replicas_.empty();
+  const int r = copies ? (copies_landed_ <= done_through_ ? copies_landed_ : -1) : done_through_;
+  if (recovering_ || r <= checkpoint_) return {};
+  checkpoint_ = r;
+  const Plan& p = plans_[running_].plan;
+  for (auto& row : holds_) std::fill(row.begin(), row.end(), false);
+  for (const StagePlan& sp : p.stages)
+    for (int d : sp.devices)
+      for (int l = sp.first_layer; l <= sp.last_layer; ++l) holds_[d][l] = true;
+  if (copies)
+    for (const ReplicaAssignment& a : replicas_) {
+      const StagePlan& sp = p.stages[a.stage];
+      for (int l = sp.first_layer; l <= sp.last_layer; ++l) holds_[a.backup][l] = true;
+    }
+  // The store has the initial weights only; under `restart` it is assumed to keep every checkpoint
+  // (sim/README.md: its upload is not modelled).
+  store_holds_ = config_.recovery == Recovery::restart;
+  return joined_.empty() ? std::vector<Action>{} : consider_joins(now);
 }
 
 std::vector<Action> Coordinator::state_transferred(double) {
   assert(recovering_ && "state_transferred outside a recovery");
   recovering_ = false;
+  running_ = plan_id();
+  for (const StateTransfer& t : moving_)
+    for (int l = t.first_layer; l <= t.last_layer; ++l) holds_[t.to][l] = true;
+  moving_.clear();
+  done_through_ = checkpoint_;
+  copies_landed_ = -1;
   std::vector<Action> out;
   Action replay = action(ActionKind::replay_round);
   replay.round = checkpoint_ + 1;
@@ -146,219 +145,140 @@ std::vector<Action> Coordinator::state_transferred(double) {
   return out;
 }
 
-std::vector<Action> Coordinator::fail(int device, double) {
-  alive_[device] = false;
+std::vector<int> Coordinator::lost_layers() const {
+  std::vector<int> lost;
+  for (int l = 0; l < model_.num_layers(); ++l) {
+    bool held = store_holds_;
+    for (int d = 0; d < int(alive_.size()) && !held; ++d) held = holds(d, l);
+    if (!held) lost.push_back(l);
+  }
+  return lost;
+}
+
+std::vector<Action> Coordinator::fail(const std::vector<int>& devices, double now) {
+  const double timeout = config_.missed_heartbeats * config_.heartbeat_interval_s;
+  std::vector<Action> out;
+  for (int d : devices) {
+    alive_[d] = false;
+    for (size_t l = 0; l < holds_[d].size(); ++l) holds_[d][l] = false;
+    joined_.erase(std::remove(joined_.begin(), joined_.end(), d), joined_.end());
+    Action declared = action(ActionKind::declare_failed);
+    declared.device = d;
+    char silent[64];
+    std::snprintf(silent, sizeof silent, " (silent for %.3f s)", now - last_beat_[d]);
+    declared.detail = "device " + model_.cluster().devices[d].name + " missed " +
+                      std::to_string(config_.missed_heartbeats) + " heartbeats" +
+                      (now - last_beat_[d] > timeout * 1.001 ? silent : "");
+    out.push_back(declared);
+    Action fence = action(ActionKind::fence);
+    fence.device = d;
+    fence.detail = "device " + model_.cluster().devices[d].name + " is out of the run until it joins again";
+    out.push_back(fence);
+  }
+  const bool again = recovering_;
   recovering_ = true;
   copies_pending_ = -1;  // copies in flight belong to the aborted rounds
-  std::vector<Action> out;
-  Action declared = action(ActionKind::declare_failed);
-  declared.device = device;
-  declared.detail = "device " + model_.cluster().devices[device].name + " missed " +
-                    std::to_string(config_.missed_heartbeats) + " heartbeats";
-  out.push_back(declared);
+  Action rollback = action(ActionKind::rollback);
+  rollback.round = checkpoint_;
+  rollback.detail = "back to the checkpoint after round " + std::to_string(checkpoint_);
+  out.push_back(rollback);
 
+  std::vector<int> lost = lost_layers();
+  if (!lost.empty()) {
+    Action stop = action(ActionKind::replan);
+    stop.lost_layers = lost;
+    stop.detail = "no live device holds the checkpoint of " + layer_list_text(lost) +
+                  ": their trained weights are lost";
+    out.push_back(stop);
+    return out;
+  }
   std::string detail;
-  Evaluation next = recover(device, &detail);
-  std::vector<StateTransfer> moves = next.feasible ? transfers_for(next.plan) : std::vector<StateTransfer>{};
+  Evaluation next = recover(&detail);
+  if (again) detail = "a failure during the recovery: the recovery starts again; " + detail;
+  if (!next.feasible) {
+    Action stop = action(ActionKind::replan);
+    stop.detail = detail;
+    out.push_back(stop);
+    return out;
+  }
+  switch_to(next, detail, out);
+  return out;
+}
+
+void Coordinator::switch_to(const Evaluation& next, const std::string& detail, std::vector<Action>& out) {
+  std::vector<StateTransfer> moves = transfers_for(next.plan);
+  moving_ = moves;
+  plans_.push_back(next);
+  replicas_ = config_.replicate ? assign_replicas(model_, next, alive_) : std::vector<ReplicaAssignment>{};
   Action replan = action(ActionKind::replan);
   replan.detail = detail;
-  if (next.feasible) {
-    plans_.push_back(next);
-    replicas_ = config_.replicate ? assign_replicas(model_, next, alive_) : std::vector<ReplicaAssignment>{};
-    replan.plan_id = plan_id();
-  }
+  replan.plan_id = plan_id();
   out.push_back(replan);
-  if (!next.feasible) return out;  // nothing fits on the survivors: training cannot go on
-
   Action move = action(ActionKind::move_layers);
   move.plan_id = plan_id();
   for (const StateTransfer& t : moves) {
     if (!move.detail.empty()) move.detail += "; ";
     move.detail += layers_text(t.first_layer, t.last_layer) + " -> " + model_.cluster().devices[t.to].name;
   }
+  if (moves.empty()) move.detail = "nothing moves: every device already holds its layers";
   out.push_back(move);
   Action transfer = action(ActionKind::transfer_state);
   transfer.transfers = moves;
   out.push_back(transfer);
-  return out;
 }
 
-Evaluation Coordinator::recover(int failed, std::string* detail) {
-  std::vector<int> dead;
-  for (int d = 0; d < int(alive_.size()); ++d)
-    if (!alive_[d]) dead.push_back(d);
-  auto full_replan = [&](const std::string& why) {
-    Evaluation none;
-    if (dead.size() == alive_.size()) {
-      none.reason = "no device is left";
-      *detail = why + "no device is left";
-      return none;
-    }
-    SurvivorModel s = survivors_model(model_, dead);
-    auto r = plan_optimal(s.model, config_.planner);
-    Evaluation ev;
-    if (!r) {
-      ev.reason = r.error().message;
-      *detail = why + "no plan fits on the survivors: " + ev.reason;
-      return ev;
-    }
-    ev = model_.evaluate(to_full_indices(r->plan, s.to_full));
-    *detail = why + "full re-plan on " + std::to_string(s.to_full.size()) + " survivors";
-    return ev;
-  };
-  if (config_.recovery == Recovery::replan || config_.recovery == Recovery::restart) return full_replan("");
-  std::string light_detail;
-  Evaluation light = lightweight(failed, &light_detail);
-  if (config_.recovery == Recovery::lightweight) {
-    if (light.feasible) {
-      *detail = light_detail;
-      return light;
-    }
-    return full_replan("lightweight found no candidate that fits, ");
-  }
-  // Adaptive: weigh the two over the rounds left.
-  std::string full_detail;
-  Evaluation full = full_replan("");
-  full_detail = *detail;
-  if (!light.feasible || !full.feasible) {
-    *detail = "adaptive: " + (light.feasible ? light_detail : full_detail);
-    return light.feasible ? light : full;
-  }
-  int left = config_.rounds > 0 ? std::max(1, config_.rounds - (checkpoint_ + 1)) : 1;
-  auto finish_s = [&](const Evaluation& ev, std::string* how) {
-    double moving = estimate_transfer_s(model_.cluster(), transfers_for(ev.plan));
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "%.3f s (state transfer %.3f s + %d rounds x %.4f s)",
-                  moving + left * ev.round_latency_s, moving, left, ev.round_latency_s);
-    *how = buf;
-    return moving + left * ev.round_latency_s;
-  };
-  std::string light_how, full_how;
-  double light_s = finish_s(light, &light_how), full_s = finish_s(full, &full_how);
-  bool pick_light = light_s <= full_s;
-  *detail = "adaptive: " + (pick_light ? light_detail : full_detail) + "; the rounds left take " + light_how +
-            " after the lightweight plan, " + full_how + " after the full re-plan";
-  return pick_light ? light : full;
+std::vector<Action> Coordinator::join(int device, double now) {
+  if (alive_[device]) return {};
+  alive_[device] = true;
+  last_beat_[device] = now;
+  std::fill(holds_[device].begin(), holds_[device].end(), false);
+  joined_.push_back(device);
+  if (recovering_) return {};  // weighed at the next checkpoint
+  return consider_joins(now);
 }
 
-Evaluation Coordinator::lightweight(int failed, std::string* detail) const {
-  // Candidate plans that touch only the failed device's stage and its neighbours.
-  const Plan& cur = plan();
-  int s = -1;
-  for (int p = 0; p < cur.num_stages(); ++p)
-    for (int d : cur.stages[p].devices)
-      if (d == failed) s = p;
-  if (s < 0) {  // an idle device left: nothing to move
-    *detail = "the failed device held no stage";
-    return plans_.back();
+std::vector<Action> Coordinator::consider_joins(double now) {
+  std::string names;
+  for (int d : joined_) names += (names.empty() ? "" : ", ") + model_.cluster().devices[d].name;
+  joined_.clear();
+  std::string detail;
+  Evaluation next = full_replan("", &detail);
+  const Evaluation& cur = plans_[running_];
+  const int rounds = std::max(1, config_.rounds);
+  // Staying: the rounds not finished yet. Switching: the rounds since the checkpoint are lost.
+  const int left_stay = std::max(0, rounds - (done_through_ + 1));
+  const int left_switch = std::max(0, rounds - (checkpoint_ + 1));
+  const double stay_s = left_stay * cur.round_latency_s;
+  std::vector<Action> out;
+  Action decision = action(ActionKind::replan);
+  decision.plan_id = plan_id();
+  char buf[320];
+  if (!next.feasible || left_stay == 0) {
+    decision.detail =
+        names + " joined; the plan stays (" + (next.feasible ? "no round is left" : detail) + ")";
+    out.push_back(decision);
+    return out;
   }
-  std::vector<std::pair<Plan, std::string>> candidates;
-  auto clear_shares = [](Plan p) {
-    for (auto& st : p.stages) st.shares.clear();
-    return p;
-  };
-  const StagePlan& st = cur.stages[s];
-  if (st.devices.size() > 1) {
-    // The group shrinks and Alg. 1 reruns; the stage's boundaries with its neighbours may also move,
-    // so that the slower stage hands layers to them (or takes some) and the steps stay balanced.
-    // Only the layers that cross a boundary move, and only to a neighbour. O(layers^2) candidates.
-    Plan base = clear_shares(cur);
-    auto& devs = base.stages[s].devices;
-    devs.erase(std::find(devs.begin(), devs.end(), failed));
-    const int P = cur.num_stages(), L = model_.num_layers();
-    const bool has_prev = s > 0, has_next = s + 1 < P;
-    const int first_lo = has_prev ? cur.stages[s - 1].first_layer + 1 : 0;
-    const int first_hi = has_prev ? st.last_layer : 0;
-    const int last_hi = has_next ? cur.stages[s + 1].last_layer - 1 : L - 1;
-    for (int first = first_lo; first <= first_hi; ++first)
-      for (int last = has_next ? first : L - 1; last <= last_hi; ++last) {
-        Plan p = base;
-        p.stages[s].first_layer = first;
-        p.stages[s].last_layer = last;
-        if (has_prev) p.stages[s - 1].last_layer = first - 1;
-        if (has_next) p.stages[s + 1].first_layer = last + 1;
-        std::string what = "stage " + std::to_string(s) + " group shrinks, Alg. 1 reruns";
-        if (first != st.first_layer || last != st.last_layer)
-          what += ", its layers become " + layers_text(first, last);
-        candidates.push_back({p, what});
-      }
-  } else if (cur.num_stages() > 1) {
-    // Layers first..k go to the previous stage, k+1..last to the next one.
-    const bool has_prev = s > 0, has_next = s + 1 < cur.num_stages();
-    for (int k = st.first_layer - 1; k <= st.last_layer; ++k) {
-      if (!has_prev && k != st.first_layer - 1) continue;
-      if (!has_next && k != st.last_layer) continue;
-      Plan p = clear_shares(cur);
-      if (has_prev && k >= st.first_layer) p.stages[s - 1].last_layer = k;
-      if (has_next && k < st.last_layer) p.stages[s + 1].first_layer = k + 1;
-      p.stages.erase(p.stages.begin() + s);
-      std::string what = "stage " + std::to_string(s) + " (" + layers_text(st.first_layer, st.last_layer) +
-                         ") split at layer " + std::to_string(k) + " between its neighbours";
-      candidates.push_back({p, what});
-    }
+  const double move_s = estimate_transfer_s(model_.cluster(), transfers_for(next.plan));
+  const double switch_s = move_s + left_switch * next.round_latency_s;
+  std::snprintf(buf, sizeof buf,
+                "%s joined; a plan on %d devices finishes the rounds left in %.3f s (state transfer %.3f s "
+                "+ %d rounds x %.4f s), the running plan in %.3f s (%d rounds x %.4f s)",
+                names.c_str(), int(std::count(alive_.begin(), alive_.end(), true)), switch_s, move_s,
+                left_switch, next.round_latency_s, stay_s, left_stay, cur.round_latency_s);
+  if (switch_s >= stay_s) {
+    decision.detail = std::string(buf) + ": the plan stays";
+    out.push_back(decision);
+    return out;
   }
-  Evaluation best;
-  for (auto& [p, what] : candidates) {
-    Evaluation ev = model_.evaluate(p);
-    if (ev.feasible && (!best.feasible || ev.round_latency_s < best.round_latency_s)) {
-      best = ev;
-      *detail = "lightweight: " + what + " (" + std::to_string(candidates.size()) + " candidates)";
-    }
-  }
-  return best;
-}
-
-double estimate_transfer_s(const Cluster& c, const std::vector<StateTransfer>& transfers) {
-  std::vector<double> sending(c.size(), 0.0), receiving(c.size(), 0.0);
-  double latency = 0, busiest = 0;
-  for (const StateTransfer& t : transfers) {
-    int from = t.from;
-    if (from < 0) {  // the checkpoint: over the receiver's fastest link
-      from = t.to == 0 && c.size() > 1 ? 1 : 0;
-      for (int j = 0; j < c.size(); ++j)
-        if (j != t.to && c.bandwidth_Bps[j][t.to] > c.bandwidth_Bps[from][t.to]) from = j;
-    }
-    if (from == t.to) continue;
-    double s = t.bytes / c.bandwidth_Bps[from][t.to];
-    latency = std::max(latency, c.latency_s[from][t.to]);
-    if (t.from >= 0) busiest = std::max(busiest, sending[t.from] += s);
-    busiest = std::max(busiest, receiving[t.to] += s);
-  }
-  return transfers.empty() ? 0 : busiest + latency;
-}
-
-std::vector<StateTransfer> Coordinator::transfers_for(const Plan& next) const {
-  const Cluster& c = model_.cluster();
-  const int L = model_.num_layers();
-  const Plan& cur = plan();
-  // holds[d][l]: device d has layer l's state of the last checkpoint (its stage or a copy).
-  std::vector<std::vector<bool>> holds(c.size(), std::vector<bool>(L, false));
-  for (const StagePlan& sp : cur.stages)
-    for (int d : sp.devices)
-      for (int l = sp.first_layer; l <= sp.last_layer; ++l) holds[d][l] = true;
-  for (const ReplicaAssignment& r : replicas_) {
-    const StagePlan& sp = cur.stages[r.stage];
-    for (int l = sp.first_layer; l <= sp.last_layer; ++l) holds[r.backup][l] = true;
-  }
-  std::vector<StateTransfer> out;
-  for (const StagePlan& sp : next.stages)
-    for (int d : sp.devices) {
-      for (int l = sp.first_layer; l <= sp.last_layer; ++l) {
-        int from = -1;
-        if (config_.recovery != Recovery::restart) {
-          if (holds[d][l]) continue;
-          // No survivor holds it (no copies were kept): the coordinator's checkpoint serves it.
-          for (int h = 0; h < c.size() && from < 0; ++h)
-            if (alive_[h] && holds[h][l]) from = h;
-        }
-        if (!out.empty() && out.back().to == d && out.back().from == from && out.back().last_layer == l - 1) {
-          out.back().last_layer = l;
-        } else {
-          out.push_back({from, d, l, l, 0});
-        }
-      }
-    }
-  for (StateTransfer& t : out) t.bytes = state_bytes(model_, t.first_layer, t.last_layer);
+  recovering_ = true;
+  copies_pending_ = -1;
+  Action rollback = action(ActionKind::rollback);
+  rollback.round = checkpoint_;
+  rollback.detail = "back to the checkpoint after round " + std::to_string(checkpoint_) + " to re-plan";
+  out.push_back(rollback);
+  switch_to(next, std::string(buf) + ": re-plan (" + detail + ")", out);
+  (void)now;
   return out;
 }
 

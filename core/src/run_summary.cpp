@@ -1,5 +1,6 @@
 #include "asteroid/run_summary.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 
@@ -96,20 +97,23 @@ RunSummary summarize_run(const RunReport& r) {
     }
   }
   // Throughput windows: from the previous recovery's end to this failure, and from this
-  // recovery's end to the next failure.
-  double previous_end = 0;
-  for (size_t i = 0; i < s.failures.size(); ++i) {
-    FailureSummary& f = s.failures[i];
-    const double next = i + 1 < s.failures.size() ? s.failures[i + 1].failure_s : kForever;
-    f.throughput_before = throughput(r, previous_end, f.failure_s);
-    if (f.recovery_s) {
-      const double end = f.failure_s + *f.recovery_s;
-      f.throughput_after = throughput(r, end, next);
-      previous_end = end;
+  // recovery's end to the next failure. Failures at the same moment share their windows.
+  for (FailureSummary& f : s.failures) {
+    double previous_end = 0, next = kForever;
+    for (const FailureSummary& g : s.failures) {
+      if (g.failure_s < f.failure_s && g.recovery_s)
+        previous_end = std::max(previous_end, g.failure_s + *g.recovery_s);
+      if (g.failure_s > f.failure_s) next = std::min(next, g.failure_s);
     }
+    f.throughput_before = throughput(r, previous_end, f.failure_s);
+    if (f.recovery_s) f.throughput_after = throughput(r, f.failure_s + *f.recovery_s, next);
     if (!f.lost_layers.empty()) s.weights_lost = true;
   }
-  s.completed = !stopped && s.rounds_committed >= s.rounds_planned && s.rounds_planned > 0;
+  // Completed: rounds 0..planned-1 each committed once, in order (a skipped or repeated round is
+  // not a finished run), and nothing stopped it.
+  bool every_round = s.rounds_planned > 0 && s.rounds_committed == s.rounds_planned;
+  for (int i = 0; every_round && i < s.rounds_committed; ++i) every_round = r.rounds[size_t(i)].round == i;
+  s.completed = !stopped && every_round;
   return s;
 }
 

@@ -110,14 +110,46 @@ void parse_faults(const JsonReader& r, Scenario& s) {
       e.at("bandwidth").fail("only a link_slowdown has a bandwidth");
     f.events.push_back(fe);
   }
-  std::stable_sort(f.events.begin(), f.events.end(),
-                   [](const FaultEvent& a, const FaultEvent& b) { return a.time_s < b.time_s; });
-  int leaving = 0;
-  for (const auto& e : f.events) leaving += e.kind == FaultKind::leave;
-  if (leaving >= int(s.devices.size())) ev.fail("every device leaves; nothing could go on training");
+  // In time order (the file's order among events at the same time), each device leaves only while
+  // present and joins only while absent; one whose first leave-or-join is a join starts absent.
+  std::vector<size_t> order(f.events.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return f.events[a].time_s < f.events[b].time_s; });
+  std::vector<FaultEvent> sorted;
+  for (size_t i : order) sorted.push_back(f.events[i]);
+  f.events = sorted;
+  std::vector<bool> present(s.devices.size(), true);
+  for (int d : absent_at_start(s.devices, f)) present[d] = false;
+  if (std::count(present.begin(), present.end(), true) == 0)
+    ev.fail("every device joins later; the run has no device to start on");
+  for (size_t k = 0; k < order.size(); ++k) {
+    const FaultEvent& e = f.events[k];
+    const int d = s.device_index(e.device);
+    if (e.kind == FaultKind::leave) {
+      if (!present[d]) ev.at(order[k]).fail(e.device + " leaves while it is not there");
+      present[d] = false;
+      if (std::count(present.begin(), present.end(), true) == 0)
+        ev.at(order[k]).fail("every device has left; nothing could go on training");
+    } else if (e.kind == FaultKind::join) {
+      if (present[d]) ev.at(order[k]).fail(e.device + " joins while it is there");
+      present[d] = true;
+    }
+  }
 }
 
 }  // namespace
+
+std::vector<int> absent_at_start(const std::vector<DeviceSpec>& devices, const FaultSpec& f) {
+  std::vector<int> out;
+  for (size_t d = 0; d < devices.size(); ++d)
+    for (const FaultEvent& e : f.events)
+      if (e.device == devices[d].name && (e.kind == FaultKind::leave || e.kind == FaultKind::join)) {
+        if (e.kind == FaultKind::join) out.push_back(int(d));
+        break;
+      }
+  return out;
+}
 
 int Scenario::device_index(const std::string& n) const {
   for (size_t i = 0; i < devices.size(); ++i)

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
+#include "asteroid/coordinator.hpp"
 #include "asteroid/program.hpp"
 
 namespace asteroid::sim {
@@ -12,20 +14,28 @@ namespace asteroid::sim {
 // Data messages carry no payload, only a simulated size; they all point at this byte.
 inline char kToken = 0;
 
-inline const char* kCoordinatorMailbox = "coordinator";
 constexpr double kControlBytes = 64;       // a heartbeat or an overdue notice on the wire
-constexpr double kTransferTimeout = 3600;  // state copies: a bound, so that no put/get waits forever
-constexpr double kStallTimeout = 600;      // no round committed for this long: the run is stuck
+constexpr double kTransferTimeout = 3600;  // data and copies: a bound, so that no put/get waits forever
+constexpr double kStallTimeout = 600;      // no round committed (or state moved) for this long: stuck
 
-enum class ControlKind { heartbeat, overdue };
-struct ControlMessage {
-  ControlKind kind;
-  int device;         // the sender
-  int peer;           // overdue: the device the message was expected from
-  double sent_s = 0;  // simulated time it was sent: a heartbeat proves the device alive then, even
-                      // if the coordinator reads it later (it may be busy moving state)
+// What reaches the coordinator actor (control.cpp).
+enum class ControlKind {
+  heartbeat,      // device: alive at sent_s
+  overdue,        // device waited past the deadline for peer
+  join,           // device joined or returned (the fault script)
+  transfer_done,  // the state transfer of `epoch` ended (ok: every part landed)
+  decided,        // actions the Coordinator returned to a worker (a checkpoint that weighed a join)
 };
-inline void delete_control(void* p) { delete static_cast<ControlMessage*>(p); }
+struct ControlMessage {
+  ControlKind kind = ControlKind::heartbeat;
+  int device = -1;              // the sender
+  int peer = -1;                // overdue: the device the message was expected from
+  double sent_s = 0;            // simulated time it was sent: a heartbeat proves the device alive then, even
+                                // if the coordinator reads it later (it may be busy re-planning)
+  int epoch = 0;                // transfer_done
+  bool ok = true;               // transfer_done
+  std::vector<Action> actions;  // decided
+};
 
 // The mailbox of one message of `in`, executed by `device`: the same name on both ends.
 inline std::string message_name(int epoch, int round, int device, const Instruction& in) {

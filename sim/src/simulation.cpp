@@ -17,6 +17,8 @@ Simulation::Simulation(SimInput in)
       ledger_(in_.model->num_devices(), in_.model->num_layers()) {
   const int n = in_.model->num_devices();
   host_on_.assign(n, true);
+  for (int d : in_.coordinator.absent) host_on_[d] = false;
+  failure_recorded_.assign(n, false);
   queues_.resize(n);
   // The initial weights: on the devices of their stage, and at the coordinator that sent them.
   for (const StagePlan& sp : coord_.plan().stages)
@@ -46,11 +48,14 @@ void Simulation::start_workers(int plan_id, int first_round) {
     replicated_.push_back(make_program(*in_.model, p, coord_.replicas()));
   }
   const int epoch = epoch_;
-  // Every device with work runs: the plan's devices, and an idle device that keeps a copy.
+  // Every device with work runs: the plan's devices, and an idle device that keeps a copy. A host
+  // already off (its device left and is not declared yet) runs nothing: the round cannot finish
+  // without it, and the coordinator's detection aborts it.
   worker_count_ = 0;
   for (int d = 0; d < in_.model->num_devices(); ++d)
     if (!plain_[plan_id].device[d].empty() || !replicated_[plan_id].device[d].empty()) {
       ++worker_count_;
+      if (!platform_.hosts[d]->is_on()) continue;
       for (auto& q : queues_[d]) {
         q = std::make_shared<SendQueue>();
         workers_.push_back(sg4::Actor::create("sender", platform_.hosts[d], [this, q] { sender(q); }));
@@ -74,8 +79,14 @@ void Simulation::replica_landed(int epoch, int round, int backup, int stage, int
   const StagePlan& sp = coord_.plans()[plan_id].plan.stages[stage];
   ledger_.add(backup, sp.first_layer, sp.last_layer, round + 1);
   if (++rounds_[round].replicas_landed < int(coord_.replicas().size())) return;
-  coord_.copies_landed(round);
-  checkpointed();
+  const int before = coord_.last_checkpoint();
+  std::vector<Action> decided = coord_.copies_landed(round, sg4::Engine::get_clock());
+  if (coord_.last_checkpoint() != before) checkpointed();
+  if (!decided.empty()) {
+    ControlMessage m;
+    m.kind = ControlKind::decided, m.actions = std::move(decided);
+    post_control(-1, std::move(m));
+  }
 }
 
 void Simulation::checkpointed() {
@@ -83,6 +94,13 @@ void Simulation::checkpointed() {
   if (coord_.config().recovery == Recovery::restart)
     ledger_.add(ledger_.coordinator(), 0, in_.model->num_layers() - 1, version);  // sim/README.md
   ledger_.prune(version);
+  // The ledger, kept from what the devices did, must agree with the Coordinator at every checkpoint.
+  std::vector<int> missing = ledger_.missing(version, host_on_);
+  if (!missing.empty()) {
+    stop("ledger check at the checkpoint of round " + std::to_string(coord_.last_checkpoint()) + ": " +
+         layer_list_text(missing) + " have no live copy");
+    return;
+  }
   const int copies = ledger_.min_copies(version, host_on_);
   // Recorded on the committed round that became the checkpoint.
   auto& rounds = result_.report.rounds;
@@ -108,10 +126,17 @@ void Simulation::try_commit() {
     record.plan_id = coord_.plan_id();
     result_.report.rounds.push_back(record);
     last_commit_end_ = rs.end;
-    const int before = coord_.last_checkpoint();
-    coord_.round_done(r, rs.end);
-    if (coord_.last_checkpoint() != before) checkpointed();
+    progress_s_ = std::max(progress_s_, rs.end);
     ++next_commit_;
+    const int before = coord_.last_checkpoint();
+    std::vector<Action> decided = coord_.round_done(r, rs.end);
+    if (coord_.last_checkpoint() != before) checkpointed();
+    if (!decided.empty()) {  // a join weighed at this checkpoint: the coordinator actor carries it out
+      ControlMessage m;
+      m.kind = ControlKind::decided, m.actions = std::move(decided);
+      post_control(-1, std::move(m));
+    }
+    if (finished_) return;
   }
   finished_ = true;
   result_.report.end_s = last_commit_end_;
@@ -130,17 +155,21 @@ void Simulation::fault_script() {
     ev.time = e.time_s;
     ev.device = e.device;
     switch (e.kind) {
-      case FaultKind::leave: {
+      case FaultKind::leave:
         ev.kind = EventKind::failure;
-        ev.detail = e.device + " leaves";
-        platform_.hosts[d]->turn_off();
-        host_on_[d] = false;
-        ledger_.clear(d);
-        ev.round = next_commit_;  // the round in progress
-        ev.lost_layers = ledger_.missing(coord_.last_checkpoint() + 1, host_on_);
-        ev.detail += ev.lost_layers.empty()
-                         ? "; every layer's checkpoint is on a survivor"
-                         : "; " + std::to_string(ev.lost_layers.size()) + " layers' checkpoint lost";
+        if (host_on_[d]) device_gone(d, e.time_s, "leaves");
+        continue;  // device_gone records the failure
+      case FaultKind::join: {
+        ev.kind = EventKind::join;
+        if (host_on_[d]) continue;  // still there: nothing to do
+        platform_.hosts[d]->turn_on();
+        host_on_[d] = true;
+        failure_recorded_[d] = false;
+        ev.detail = e.device + " joins";
+        sg4::Actor::create("heartbeat", platform_.hosts[d], [this, d] { heartbeats(d); })->daemonize();
+        ControlMessage m;
+        m.kind = ControlKind::join, m.device = d, m.sent_s = e.time_s;
+        post_control(-1, m);
         break;
       }
       case FaultKind::slowdown:
@@ -164,10 +193,29 @@ void Simulation::fault_script() {
   }
 }
 
+void Simulation::device_gone(int d, double now, const std::string& why) {
+  platform_.hosts[d]->turn_off();  // its actors die, its transfers fail
+  host_on_[d] = false;
+  ledger_.clear(d);
+  if (failure_recorded_[d]) return;
+  failure_recorded_[d] = true;
+  RunEvent& ev =
+      event(now, EventKind::failure, result_.report.devices[d], result_.report.devices[d] + " " + why);
+  ev.round = next_commit_;  // the round in progress
+  ev.lost_layers = ledger_.missing(coord_.last_checkpoint() + 1, host_on_);
+  ev.detail += ev.lost_layers.empty() ? "; every layer's checkpoint is on a survivor"
+                                      : "; no live copy of " + layer_list_text(ev.lost_layers);
+}
+
 SimResult Simulation::run() {
   sg4::Actor::create("coordinator", platform_.coordinator, [this] { coordinator_actor(); });
-  for (int d = 0; d < int(platform_.hosts.size()); ++d)
+  for (int d = 0; d < int(platform_.hosts.size()); ++d) {
+    if (!host_on_[d]) {  // joins later
+      platform_.hosts[d]->turn_off();
+      continue;
+    }
     sg4::Actor::create("heartbeat", platform_.hosts[d], [this, d] { heartbeats(d); })->daemonize();
+  }
   if (!in_.faults.events.empty())
     sg4::Actor::create("faults", platform_.coordinator, [this] { fault_script(); })->daemonize();
   start_workers(0, 0);

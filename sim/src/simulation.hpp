@@ -18,6 +18,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -25,6 +26,7 @@
 #include "asteroid/coordinator.hpp"
 #include "asteroid/run_report.hpp"
 #include "asteroid/weight_ledger.hpp"
+#include "messages.hpp"
 #include "platform.hpp"
 
 namespace asteroid::sim {
@@ -77,14 +79,13 @@ class Simulation {
   void wait_recv(const simgrid::s4u::CommPtr& comm, int device, int peer);
   void replicate(int device, int epoch, int round, const Instruction& in);
   void receive_replica(int device, int epoch, int round, const Instruction& in);
-  void heartbeats(int device);
   void sender(std::shared_ptr<SendQueue> q);
 
   // simulation.cpp
   void device_round_done(int device, int epoch, int round);
   void replica_landed(int epoch, int round, int backup, int stage, int plan_id);
   void try_commit();
-  void checkpointed();  // the Coordinator's checkpoint moved: prune and count the copies
+  void checkpointed();  // the Coordinator's checkpoint moved: prune, check and count the copies
   void start_workers(int plan_id, int first_round);
   void span(int device, const std::string& op, int stage, int mb, int round, double start);
   RunEvent& event(double time, EventKind kind, const std::string& device, const std::string& detail,
@@ -92,11 +93,25 @@ class Simulation {
     return result_.report.add_event(time, kind, device, detail, duration_s);
   }
   void fault_script();
+  // A device goes away (leave, fence): its host off, its state gone; a failure event unless one
+  // is already recorded since it (re)joined.
+  void device_gone(int device, double now, const std::string& why);
   const Program& program(int plan_id, int round) const;
 
-  // recovery.cpp
+  // control.cpp: the control path (heartbeats, notices, the coordinator actor)
   void coordinator_actor();
+  void handle(ControlMessage& m);
+  void heartbeats(int device);
+  // Sends `m` from `device`'s host to the coordinator: it arrives after the control path's transit
+  // time, unless the host goes off on the way. device < 0: from the coordinator host, at once.
+  void post_control(int device, ControlMessage m);
+  double control_transit_s(int device) const;
+  // Stops the run: the reason as a stop event (and on the console, via the summary); exit status 1.
+  void stop(const std::string& reason);
+
+  // recovery.cpp
   void carry_out(const std::vector<Action>& actions, double planning_wall_s);
+  void rollback();
   void transfer_state(const std::vector<StateTransfer>& transfers);
 
   SimInput in_;
@@ -107,6 +122,14 @@ class Simulation {
   std::vector<simgrid::s4u::ActorPtr> workers_;                    // device actors and their senders
   std::vector<std::array<std::shared_ptr<SendQueue>, 2>> queues_;  // per device: [0] F, [1] B
   std::vector<bool> host_on_;
+  std::vector<bool> failure_recorded_;  // per device: a failure event since it (re)joined
+  std::deque<ControlMessage> control_;  // arrived at the coordinator, not yet handled
+  simgrid::s4u::MutexPtr control_mutex_ = simgrid::s4u::Mutex::create();
+  simgrid::s4u::ConditionVariablePtr control_cv_ = simgrid::s4u::ConditionVariable::create();
+  std::vector<simgrid::s4u::ActorPtr> transfer_actors_;  // of the state transfer under way
+  size_t transfer_event_ = 0;                            // its state_transfer event
+  std::set<std::pair<int, int>> overdue_logged_;         // (device, peer) notices already in the report
+  double progress_s_ = 0;  // the last commit or resume: the stall timeout counts from it
   int epoch_ = 0;
   int worker_count_ = 0;                                  // devices that run the current plan's Program
   std::map<int, RoundState> rounds_;                      // of the current epoch

@@ -1,4 +1,4 @@
-// The device actors: one round of the Program, instruction by instruction; and the heartbeats.
+// The device actors: one round of the Program, instruction by instruction.
 #include <simgrid/Exception.hpp>
 
 #include "messages.hpp"
@@ -77,7 +77,11 @@ void Simulation::run_round(int d, int epoch, int plan_id, int r, const std::vect
 
 void Simulation::wait_recv(const sg4::CommPtr& comm, int d, int peer) {
   const double overdue = coord_.config().missed_heartbeats * coord_.config().heartbeat_interval_s;
-  auto* coordinator = sg4::Mailbox::by_name(kCoordinatorMailbox);
+  auto notice = [&] {
+    ControlMessage m;
+    m.kind = ControlKind::overdue, m.device = d, m.peer = peer, m.sent_s = sg4::Engine::get_clock();
+    post_control(d, m);
+  };
   std::vector<sg4::CommPtr> one = {comm};
   for (;;) {
     try {
@@ -85,16 +89,11 @@ void Simulation::wait_recv(const sg4::CommPtr& comm, int d, int peer) {
     } catch (const simgrid::NetworkFailureException&) {
       // The sender died mid-transfer: nothing will come; wait for the coordinator's verdict.
       for (;;) {
-        coordinator
-            ->put_init(new ControlMessage{ControlKind::overdue, d, peer, sg4::Engine::get_clock()},
-                       kControlBytes)
-            ->detach(delete_control);
+        notice();
         sg4::this_actor::sleep_for(overdue);
       }
     }
-    coordinator
-        ->put_init(new ControlMessage{ControlKind::overdue, d, peer, sg4::Engine::get_clock()}, kControlBytes)
-        ->detach(delete_control);
+    notice();
   }
 }
 
@@ -183,16 +182,6 @@ void Simulation::receive_replica(int d, int epoch, int r, const Instruction& in)
     } catch (const simgrid::Exception&) {
     }
   })->daemonize();
-}
-
-void Simulation::heartbeats(int d) {
-  auto* coordinator = sg4::Mailbox::by_name(kCoordinatorMailbox);
-  while (!finished_) {
-    coordinator
-        ->put_init(new ControlMessage{ControlKind::heartbeat, d, -1, sg4::Engine::get_clock()}, kControlBytes)
-        ->detach(delete_control);
-    sg4::this_actor::sleep_for(coord_.config().heartbeat_interval_s);
-  }
 }
 
 }  // namespace asteroid::sim

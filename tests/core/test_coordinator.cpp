@@ -118,19 +118,22 @@ TEST_CASE("coordinator: lightweight recovery moves the failed stage's layers to 
   REQUIRE(c.begin_copies(1));
   c.copies_landed(1);
   auto a = beat(c, 2, 4);
-  REQUIRE(a.size() == 4);
+  REQUIRE(a.size() == 6);
   CHECK(a[0].kind == ActionKind::declare_failed);
-  CHECK(a[1].kind == ActionKind::replan);
-  CHECK_THAT(a[1].detail, Catch::Contains("lightweight"));
-  CHECK(a[2].kind == ActionKind::move_layers);
-  CHECK(a[3].kind == ActionKind::transfer_state);
+  CHECK(a[1].kind == ActionKind::fence);
+  CHECK(a[1].device == 2);
+  CHECK(a[2].kind == ActionKind::rollback);
+  CHECK(a[3].kind == ActionKind::replan);
+  CHECK_THAT(a[3].detail, Catch::Contains("lightweight"));
+  CHECK(a[4].kind == ActionKind::move_layers);
+  CHECK(a[5].kind == ActionKind::transfer_state);
   const Plan& p = c.plan();
   CHECK(c.plan_id() == 1);
   CHECK(p.num_stages() == 2);
   CHECK_FALSE(in_plan(p, 2));
   CHECK(p.stages[0].devices == std::vector<int>{0, 1});  // the group is untouched
   // Only layers that a device does not hold move, and never from the failed device.
-  for (const StateTransfer& t : a[3].transfers) {
+  for (const StateTransfer& t : a[5].transfers) {
     CHECK(t.from != 2);
     CHECK(t.from >= 0);
     CHECK(in_plan(p, t.to));
@@ -154,13 +157,13 @@ TEST_CASE(
   Coordinator c(f.model, f.plan, config(Recovery::lightweight));
   c.start(0);
   auto a = beat(c, 0, 4);
-  REQUIRE(a.size() == 4);
-  CHECK_THAT(a[1].detail, Catch::Contains("group shrinks"));
+  REQUIRE(a.size() == 6);
+  CHECK_THAT(a[3].detail, Catch::Contains("group shrinks"));
   CHECK(c.plan().stages[0].devices == std::vector<int>{1});
   // Every other stage keeps its devices; state moves only to stage 0's survivor or stage 1's devices.
   REQUIRE(c.plan().num_stages() == f.plan.num_stages());
   for (int p = 1; p < f.plan.num_stages(); ++p) CHECK(c.plan().stages[p].devices == f.plan.stages[p].devices);
-  for (const StateTransfer& t : a[3].transfers) {
+  for (const StateTransfer& t : a[5].transfers) {
     bool to_neighbour = t.to == 1;
     for (int d : f.plan.stages[1].devices) to_neighbour = to_neighbour || t.to == d;
     CHECK(to_neighbour);
@@ -178,22 +181,25 @@ TEST_CASE(
   Fixture f = fixture();
   Coordinator replan(f.model, f.plan, config(Recovery::replan));
   replan.start(0);
+  replan.round_done(0, 0.5);  // a checkpoint with copies: every layer is on two devices
+  REQUIRE(replan.begin_copies(0));
+  replan.copies_landed(0);
   auto a = beat(replan, 3, 4);
-  REQUIRE(a.size() == 4);
-  CHECK_THAT(a[1].detail, Catch::Contains("full re-plan on 4 survivors"));
+  REQUIRE(a.size() == 6);
+  CHECK_THAT(a[3].detail, Catch::Contains("full re-plan on 4 survivors"));
   CHECK_FALSE(in_plan(replan.plan(), 3));
-  for (const StateTransfer& t : a[3].transfers) CHECK((t.from >= 0 && t.from != 3));
+  for (const StateTransfer& t : a[5].transfers) CHECK((t.from >= 0 && t.from != 3));
 
   Coordinator restart(f.model, f.plan, config(Recovery::restart));
   restart.start(0);
   auto b = beat(restart, 3, 4);
-  REQUIRE(b.size() == 4);
+  REQUIRE(b.size() == 6);
   double need = 0, sent = 0;
   for (const auto& st : restart.plan().stages)
     for (size_t i = 0; i < st.devices.size(); ++i)
       need +=
           f.model.cluster().devices[0].table->param_bytes(st.first_layer, st.last_layer) * 2;  // + momentum
-  for (const StateTransfer& t : b[3].transfers) {
+  for (const StateTransfer& t : b[5].transfers) {
     CHECK(t.from == -1);
     sent += t.bytes;
   }
@@ -230,10 +236,10 @@ TEST_CASE(
   Coordinator full(f.model, f.plan, config(Recovery::replan));
   full.start(0);
   auto b = beat(full, 3, 4);
-  REQUIRE(a.size() == 4);
-  REQUIRE(b.size() == 4);
-  double light_move = estimate_transfer_s(f.model.cluster(), a[3].transfers);
-  double full_move = estimate_transfer_s(f.model.cluster(), b[3].transfers);
+  REQUIRE(a.size() == 6);
+  REQUIRE(b.size() == 6);
+  double light_move = estimate_transfer_s(f.model.cluster(), a[5].transfers);
+  double full_move = estimate_transfer_s(f.model.cluster(), b[5].transfers);
   double light_round = f.model.evaluate(light.plan()).round_latency_s;
   double full_round = f.model.evaluate(full.plan()).round_latency_s;
   INFO("lightweight: " << light_move << " s + rounds x " << light_round << " s; full: " << full_move
@@ -248,11 +254,11 @@ TEST_CASE(
     Coordinator c(f.model, f.plan, cfg);
     c.start(0);
     auto acts = beat(c, 3, 4);
-    REQUIRE(acts.size() == 4);
+    REQUIRE(acts.size() == 6);
     int left = std::max(1, rounds - (c.last_checkpoint() + 1));
     bool light_sooner = light_move + left * light_round <= full_move + left * full_round;
-    INFO(rounds << " rounds: " << acts[1].detail);
-    CHECK_THAT(acts[1].detail, Catch::Contains("adaptive"));
+    INFO(rounds << " rounds: " << acts[3].detail);
+    CHECK_THAT(acts[3].detail, Catch::Contains("adaptive"));
     CHECK(c.plan().stages.size() == (light_sooner ? light.plan() : full.plan()).stages.size());
     CHECK(f.model.evaluate(c.plan()).round_latency_s ==
           Approx(light_sooner ? light_round : full_round).epsilon(1e-12));
@@ -268,4 +274,233 @@ TEST_CASE("coordinator: the transfer estimate charges the busiest device", "[coo
   CHECK(estimate_transfer_s(c, {{0, 2, 0, 0, 12.5e6}, {1, 2, 0, 0, 12.5e6}}) == Approx(2.0005));
   CHECK(estimate_transfer_s(c, {{0, 1, 0, 0, 12.5e6}, {0, 2, 0, 0, 12.5e6}}) == Approx(2.0005));
   CHECK(estimate_transfer_s(c, {{0, 1, 0, 0, 12.5e6}, {2, 3, 0, 0, 12.5e6}}) == Approx(1.0005));
+}
+
+namespace {
+
+const Action* find(const std::vector<Action>& acts, ActionKind k, int nth = 0) {
+  for (const Action& a : acts)
+    if (a.kind == k && nth-- == 0) return &a;
+  return nullptr;
+}
+
+int count(const std::vector<Action>& acts, ActionKind k) {
+  return int(std::count_if(acts.begin(), acts.end(), [&](const Action& a) { return a.kind == k; }));
+}
+
+// Heartbeats from the devices not in `silent` each second from `from` to `until`.
+std::vector<Action> beat_but(Coordinator& c, std::vector<int> silent, double from, double until) {
+  std::vector<Action> all;
+  for (double t = from; t <= until + 1e-9; t += 1)
+    for (int d = 0; d < 5; ++d)
+      if (std::find(silent.begin(), silent.end(), d) == silent.end()) {
+        auto a = c.heartbeat(d, t);
+        all.insert(all.end(), a.begin(), a.end());
+      }
+  return all;
+}
+
+}  // namespace
+
+TEST_CASE("coordinator: devices overdue together are declared in one tick and recovery plans on the others",
+          "[coordinator][faults]") {
+  Fixture f = fixture();
+  for (Recovery r : {Recovery::lightweight, Recovery::replan, Recovery::restart, Recovery::adaptive}) {
+    INFO(to_string(r));
+    Coordinator c(f.model, f.plan, config(r));
+    c.start(0);
+    // Devices 1 and 3 stop beating at the same moment.
+    CHECK(beat_but(c, {}, 1, 1).empty());
+    CHECK(beat_but(c, {1, 3}, 2, 3).empty());
+    auto a = c.tick(4.0);
+    REQUIRE(count(a, ActionKind::declare_failed) == 2);
+    CHECK(count(a, ActionKind::fence) == 2);
+    CHECK(count(a, ActionKind::rollback) == 1);
+    REQUIRE(count(a, ActionKind::replan) == 1);
+    CHECK(find(a, ActionKind::replan)->plan_id == 1);
+    CHECK_FALSE(c.alive(1));
+    CHECK_FALSE(c.alive(3));
+    CHECK_FALSE(in_plan(c.plan(), 1));
+    CHECK_FALSE(in_plan(c.plan(), 3));
+    for (const StateTransfer& t : find(a, ActionKind::transfer_state)->transfers) {
+      CHECK(t.from != 1);
+      CHECK(t.from != 3);
+    }
+    // Their later beats (a paused device waking up) change nothing: they are fenced.
+    CHECK(c.heartbeat(1, 4.5).empty());
+    CHECK_FALSE(c.alive(1));
+  }
+}
+
+TEST_CASE(
+    "coordinator: a failure during a recovery starts it again from the running plan, on the true survivors",
+    "[coordinator][faults]") {
+  Fixture f = fixture();
+  Coordinator c(f.model, f.plan, config(Recovery::lightweight));
+  c.start(0);
+  c.round_done(0, 0.5);
+  REQUIRE(c.begin_copies(0));
+  c.copies_landed(0);
+  REQUIRE(c.last_checkpoint() == 0);
+  // Device 3 stops after the start, device 0 after 1 s: 3 is declared at 3 s while 0 still counts
+  // as alive (its deadline is 4 s), so the first recovery plans on it.
+  auto first = beat_but(c, {3}, 1, 1);
+  auto more = beat_but(c, {0, 3}, 2, 3);
+  first.insert(first.end(), more.begin(), more.end());
+  REQUIRE(count(first, ActionKind::declare_failed) == 1);
+  CHECK(find(first, ActionKind::declare_failed)->device == 3);
+  REQUIRE(c.recovering());
+  CHECK(in_plan(c.plan(), 0));  // not known yet
+  // Device 0 is declared during the state transfer: the recovery starts again without both.
+  auto second = c.tick(4.0);
+  REQUIRE(count(second, ActionKind::declare_failed) == 1);
+  CHECK(find(second, ActionKind::declare_failed)->device == 0);
+  REQUIRE(find(second, ActionKind::replan));
+  CHECK_THAT(find(second, ActionKind::replan)->detail, Catch::Contains("starts again"));
+  CHECK(c.plan_id() == 2);
+  CHECK_FALSE(in_plan(c.plan(), 0));
+  CHECK_FALSE(in_plan(c.plan(), 3));
+  // State comes only from live holders of the checkpoint, never from a failed device.
+  for (const StateTransfer& t : find(second, ActionKind::transfer_state)->transfers) {
+    CHECK(t.from != 0);
+    CHECK(t.from != 3);
+    if (t.from >= 0)
+      for (int l = t.first_layer; l <= t.last_layer; ++l) CHECK(c.holds(t.from, l));
+  }
+  auto done = c.state_transferred(6.0);
+  REQUIRE(find(done, ActionKind::replay_round));
+  CHECK(find(done, ActionKind::replay_round)->round == 1);
+  CHECK_FALSE(c.recovering());
+}
+
+TEST_CASE(
+    "coordinator: a checkpoint needs the round finished everywhere and its copies landed, in either order",
+    "[coordinator][faults]") {
+  Fixture f = fixture();
+  Coordinator c(f.model, f.plan, config(Recovery::lightweight));
+  c.start(0);
+  // Copies of round 0 land before the group's optimizer step finished: not a checkpoint yet.
+  REQUIRE(c.begin_copies(0));
+  c.copies_landed(0);
+  CHECK(c.last_checkpoint() == -1);
+  c.round_done(0, 1.0);
+  CHECK(c.last_checkpoint() == 0);
+  // Round 1 finished but its copies are still in flight: the checkpoint stays at 0.
+  REQUIRE(c.begin_copies(1));
+  c.round_done(1, 2.0);
+  CHECK(c.last_checkpoint() == 0);
+  // A failure now replays from round 1: no round is skipped.
+  auto a = beat_but(c, {3}, 1, 3);
+  auto t = c.tick(3.0);
+  a.insert(a.end(), t.begin(), t.end());
+  REQUIRE(find(a, ActionKind::rollback));
+  CHECK(find(a, ActionKind::rollback)->round == 0);
+  auto done = c.state_transferred(4.0);
+  CHECK(find(done, ActionKind::replay_round)->round == 1);
+  // Rounds finished out of order are not taken.
+  CoordinatorConfig none = config(Recovery::lightweight);
+  none.replicate = false;
+  Coordinator e(f.model, f.plan, none);
+  e.round_done(1, 1.0);
+  CHECK(e.last_checkpoint() == -1);
+  e.round_done(0, 1.0);
+  CHECK(e.last_checkpoint() == 0);
+}
+
+TEST_CASE("coordinator: when no live device holds a layer's checkpoint, the run stops and names the layers",
+          "[coordinator][faults]") {
+  Fixture f = fixture();
+  CoordinatorConfig cfg = config(Recovery::lightweight);
+  cfg.replicate = false;  // no copies: a single-device stage lives on its device only
+  Coordinator c(f.model, f.plan, cfg);
+  c.start(0);
+  c.round_done(0, 0.5);
+  REQUIRE(c.last_checkpoint() == 0);
+  auto a = beat_but(c, {2}, 1, 3);
+  auto t = c.tick(3.0);
+  a.insert(a.end(), t.begin(), t.end());
+  const Action* stop = find(a, ActionKind::replan);
+  REQUIRE(stop);
+  CHECK(stop->plan_id == -1);
+  CHECK(stop->lost_layers == std::vector<int>{4, 5, 6});
+  CHECK_THAT(stop->detail, Catch::Contains("layers 4-6"));
+  CHECK_FALSE(find(a, ActionKind::transfer_state));
+  // Before the first checkpoint the store still has the initial weights: nothing is lost.
+  Coordinator fresh(f.model, f.plan, cfg);
+  fresh.start(0);
+  auto b = beat_but(fresh, {2}, 1, 3);
+  REQUIRE(find(b, ActionKind::replan));
+  CHECK(find(b, ActionKind::replan)->plan_id == 1);
+  for (const StateTransfer& x : find(b, ActionKind::transfer_state)->transfers)
+    if (x.first_layer >= 4 && x.last_layer <= 6) CHECK(x.from == -1);
+}
+
+TEST_CASE("coordinator: a device that joins is planned in when that finishes the rounds left sooner",
+          "[coordinator][faults]") {
+  Fixture f = fixture();
+  // Device 0 (fast) is absent at the start: the plan runs on the others.
+  Plan without = f.plan;
+  without.stages[0].devices = {1};
+  CoordinatorConfig many = config(Recovery::lightweight);
+  many.absent = {0};
+  many.rounds = 1000;
+  Coordinator c(f.model, without, many);
+  c.start(0);
+  c.round_done(0, 1.0);
+  c.begin_copies(0);
+  c.copies_landed(0, 1.0);
+  REQUIRE(c.last_checkpoint() == 0);
+  CHECK_FALSE(c.alive(0));
+  auto a = c.join(0, 1.5);
+  CHECK(c.alive(0));
+  const Action* r = find(a, ActionKind::replan);
+  REQUIRE(r);
+  INFO(r->detail);
+  CHECK_THAT(r->detail, Catch::Contains("joined"));
+  // With 999 rounds left the faster plan wins, the state transfer counted.
+  REQUIRE(find(a, ActionKind::rollback));
+  CHECK(r->plan_id == 1);
+  CHECK(in_plan(c.plan(), 0));
+  CHECK(f.model.evaluate(c.plan()).round_latency_s < f.model.evaluate(without).round_latency_s);
+  // The newcomer holds nothing: what it runs is sent to it, from live holders.
+  bool to_newcomer = false;
+  for (const StateTransfer& t : find(a, ActionKind::transfer_state)->transfers) {
+    to_newcomer = to_newcomer || t.to == 0;
+    CHECK(t.from != 0);
+  }
+  CHECK(to_newcomer);
+  CHECK(find(c.state_transferred(3.0), ActionKind::replay_round)->round == 1);
+
+  // With one round left, staying is sooner: the plan stays, and says why.
+  CoordinatorConfig few = many;
+  few.rounds = 2;
+  Coordinator s(f.model, without, few);
+  s.start(0);
+  s.round_done(0, 1.0);
+  s.begin_copies(0);
+  s.copies_landed(0, 1.0);
+  auto b = s.join(0, 1.5);
+  REQUIRE(find(b, ActionKind::replan));
+  CHECK(find(b, ActionKind::replan)->plan_id == 0);
+  CHECK_THAT(find(b, ActionKind::replan)->detail, Catch::Contains("stays"));
+  CHECK_FALSE(find(b, ActionKind::rollback));
+  CHECK_FALSE(s.recovering());
+}
+
+TEST_CASE("coordinator: a join during a recovery is weighed at the next checkpoint",
+          "[coordinator][faults]") {
+  Fixture f = fixture();
+  CoordinatorConfig cfg = config(Recovery::lightweight);
+  cfg.rounds = 1000;
+  Coordinator c(f.model, f.plan, cfg);
+  c.start(0);
+  beat_but(c, {0}, 1, 3);
+  REQUIRE(c.recovering());
+  CHECK(c.join(0, 3.5).empty());  // device 0 comes back while the recovery runs
+  c.state_transferred(4.0);
+  c.round_done(0, 5.0);
+  REQUIRE(c.begin_copies(0));
+  auto b = c.copies_landed(0, 5.5);
+  REQUIRE(find(b, ActionKind::replan));
+  CHECK_THAT(find(b, ActionKind::replan)->detail, Catch::Contains("joined"));
 }

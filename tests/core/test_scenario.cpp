@@ -114,7 +114,26 @@ TEST_CASE("scenario: bad input is refused with file, JSON path and problem", "[s
   }
   SECTION("every device leaves") {
     j["faults"]["events"].push_back({{"at", "11s"}, {"device", "f0"}, {"kind", "leave"}});
-    CHECK(error_of(j).find("faults.events: every device leaves") != std::string::npos);
+    CHECK(error_of(j).find("faults.events[1]: every device has left") != std::string::npos);
+  }
+  SECTION("a device leaves twice, or joins while there") {
+    nlohmann::json twice = j;
+    twice["faults"]["events"].push_back(j["faults"]["events"][0]);
+    CHECK(error_of(twice).find("faults.events[1]: s0 leaves while it is not there") != std::string::npos);
+    j["faults"]["events"].push_back({{"at", "1s"}, {"device", "f0"}, {"kind", "join"}});
+    j["faults"]["events"].push_back({{"at", "2s"}, {"device", "f0"}, {"kind", "leave"}});
+    j["faults"]["events"].push_back({{"at", "3s"}, {"device", "f0"}, {"kind", "join"}});
+    j["faults"]["events"].push_back({{"at", "4s"}, {"device", "f0"}, {"kind", "join"}});
+    CHECK(error_of(j).find("faults.events[4]: f0 joins while it is there") != std::string::npos);
+  }
+  SECTION("leave and join in any order, a device absent at the start") {
+    j["faults"]["events"] = {{{"at", "0.5s"}, {"device", "f0"}, {"kind", "join"}},
+                             {{"at", "1s"}, {"device", "s0"}, {"kind", "leave"}},
+                             {{"at", "9s"}, {"device", "s0"}, {"kind", "join"}}};
+    auto r = parse_scenario(j, "ok.json", kData);
+    REQUIRE(r.ok());
+    CHECK(absent_at_start(r->devices, r->faults) == std::vector<int>{0});
+    CHECK(r->faults.events[1].time_s == 1);  // sorted by time
   }
   SECTION("schema from the future") {
     j["schema_version"] = 2;

@@ -276,3 +276,136 @@ TEST_CASE("sim: a pairwise link override is simulated as a link of its own", "[s
   CHECK(std::abs(fast_round / replay - 1) <= 0.02);
   fs::remove_all(dir);
 }
+
+namespace {
+
+std::vector<json> events_of(const json& report, const std::string& kind) {
+  std::vector<json> out;
+  for (const json& e : report["events"])
+    if (e["kind"] == kind) out.push_back(e);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("sim: two devices leaving together are declared in one tick and training recovers on the rest",
+          "[sim][faults]") {
+  fs::path dir = temp_dir("fail2");
+  json s = scenario("envC_fail2");
+  s["training"]["rounds"] = 30;
+  write(dir / "s.json", s);
+  for (std::string recovery : {"lightweight", "replan", "restart", "adaptive"}) {
+    INFO("recovery " << recovery);
+    json r;
+    REQUIRE(run_sim(dir / "s.json", dir / recovery, "--recovery " + recovery, &r) == 0);
+    const json& sum = r["summary"];
+    CHECK(sum["completed"].get<bool>());
+    CHECK(sum["rounds_committed"].get<int>() == 30);
+    CHECK_FALSE(sum["weights_lost"].get<bool>());
+    CHECK(sum["min_checkpoint_copies"].get<int>() >= 1);
+    auto detections = events_of(r, "detection");
+    REQUIRE(detections.size() == 2);
+    CHECK(detections[0]["time_s"] == detections[1]["time_s"]);
+    REQUIRE(events_of(r, "replan").size() == 1);  // one recovery for both
+    // The new plan uses neither device that left.
+    const json& last = r["plans"].back();
+    for (const json& st : last["stages"])
+      for (const json& d : st["devices"]) {
+        CHECK(d != "nx0");
+        CHECK(d != "nano2");
+      }
+    // Rounds 0..29 each once, in order.
+    for (int i = 0; i < 30; ++i) CHECK(r["rounds"][i]["round"] == i);
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("sim: a second failure during the recovery restarts it on the true survivors", "[sim][faults]") {
+  fs::path dir = temp_dir("during");
+  json s = scenario("envC_fail");
+  s["training"]["rounds"] = 30;
+  // tx2_1 receives nx0's layers in the recovery and leaves while they are on the way.
+  s["faults"]["events"] = {{{"at", "30s"}, {"device", "nx0"}, {"kind", "leave"}},
+                           {{"at", "32.5s"}, {"device", "tx2_1"}, {"kind", "leave"}}};
+  write(dir / "s.json", s);
+  json r;
+  REQUIRE(run_sim(dir / "s.json", dir / "out", "", &r) == 0);
+  const json& sum = r["summary"];
+  CHECK(sum["completed"].get<bool>());
+  CHECK_FALSE(sum["weights_lost"].get<bool>());
+  auto replans = events_of(r, "replan");
+  REQUIRE(replans.size() == 2);
+  CHECK_THAT(replans[1]["detail"].get<std::string>(), Catch::Contains("starts again"));
+  REQUIRE(sum["failures"].size() == 2);
+  for (const json& f : sum["failures"]) CHECK(f["lost_layers"].empty());
+  fs::remove_all(dir);
+}
+
+TEST_CASE("sim: a device that returns is planned back in when that is sooner", "[sim][faults][join]") {
+  fs::path dir = temp_dir("rejoin");
+  json s = scenario("envC_fail");
+  s["faults"]["events"] = {{{"at", "30s"}, {"device", "nx0"}, {"kind", "leave"}},
+                           {{"at", "50s"}, {"device", "nx0"}, {"kind", "join"}}};
+  write(dir / "s.json", s);
+  json r;
+  REQUIRE(run_sim(dir / "s.json", dir / "out", "", &r) == 0);
+  CHECK(r["summary"]["completed"].get<bool>());
+  REQUIRE(events_of(r, "join").size() == 1);
+  auto replans = events_of(r, "replan");
+  REQUIRE(replans.size() == 2);
+  CHECK_THAT(replans[1]["detail"].get<std::string>(), Catch::Contains("nx0 joined"));
+  // 60 rounds, 25 left at the return: the six-device plan with its transfer is sooner.
+  CHECK_THAT(replans[1]["detail"].get<std::string>(), Catch::Contains("re-plan"));
+  bool nx0_back = false;
+  for (const json& st : r["plans"].back()["stages"])
+    for (const json& d : st["devices"]) nx0_back = nx0_back || d == "nx0";
+  CHECK(nx0_back);
+  // Rounds after the return run at the six-device plan's speed, faster than on five.
+  const json& rounds = r["rounds"];
+  double five = 0, six = 0;
+  for (const json& x : rounds) {
+    double dt = x["end_s"].get<double>() - x["start_s"].get<double>();
+    if (x["plan_id"] == 1) five = dt;
+    if (x["plan_id"] == 2) six = dt;
+  }
+  CHECK(six < five);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("sim: extreme slowdowns and links either train on or stop with the reason on the console",
+          "[sim][faults]") {
+  fs::path dir = temp_dir("extreme");
+  json base = scenario("envC_fail");
+  base["training"]["rounds"] = 20;
+  struct Case {
+    const char* name;
+    json event;
+  } cases[] = {
+      {"slow10", {{"at", "5s"}, {"device", "tx2_0"}, {"kind", "slowdown"}, {"factor", 0.1}}},
+      {"slow1000", {{"at", "5s"}, {"device", "tx2_0"}, {"kind", "slowdown"}, {"factor", 0.001}}},
+      {"link1k", {{"at", "5s"}, {"device", "tx2_0"}, {"kind", "link_slowdown"}, {"bandwidth", "1kbps"}}},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    json s = base;
+    s["faults"]["events"] = {c.event};
+    write(dir / (std::string(c.name) + ".json"), s);
+    json r;
+    int code = run_sim(dir / (std::string(c.name) + ".json"), dir / c.name, "", &r);
+    REQUIRE((code == 0 || code == 1));
+    const json& sum = r["summary"];
+    // Heartbeats are never starved: no device is taken for failed, none is lost.
+    CHECK(events_of(r, "detection").empty());
+    CHECK_FALSE(sum["weights_lost"].get<bool>());
+    if (code == 0) {
+      CHECK(sum["completed"].get<bool>());
+    } else {
+      CHECK_FALSE(sum["completed"].get<bool>());
+      REQUIRE(sum.contains("stop_reason"));
+      std::ifstream out(dir / c.name / "stdout.txt");
+      std::string text((std::istreambuf_iterator<char>(out)), {});
+      CHECK_THAT(text, Catch::Contains("stopped: " + sum["stop_reason"].get<std::string>()));
+    }
+  }
+  fs::remove_all(dir);
+}

@@ -1,36 +1,50 @@
 // The Coordinator, the paper's fault-tolerant pipeline replay (docs/method.md §6): a state machine
 // with no I/O and no clock. It is told the time and what happened (a heartbeat, a round finished
-// everywhere, a message overdue, the state transfer done) and answers with actions (declare a
-// device failed, re-plan, move layers, transfer state, replay a round, resume). sim/ feeds it
-// simulated time, exec/ wall time.
+// everywhere, copies landed, a device joined, the state transfer done) and answers with actions
+// (declare a device failed, fence it, roll back, re-plan, move layers, transfer state, replay a
+// round, resume). sim/ feeds it simulated time, exec/ wall time.
 //
-// 1. Heartbeat-guided detection: a device whose last heartbeat is more than
-//    missed_heartbeats x heartbeat_interval old is declared failed at exactly that moment
-//    (next_deadline() says when to call tick()). A message overdue only makes the coordinator check.
+// 1. Heartbeat-guided detection: a device whose last heartbeat is missed_heartbeats x
+//    heartbeat_interval old is declared failed at exactly that moment (next_deadline() says when to
+//    call tick()); every device overdue at that moment is declared in the same call, and recovery
+//    plans on the others only. A declared device is fenced (the backend makes sure it never acts
+//    again: a paused or slow device that was only late must not come back into the run on its own);
+//    its later heartbeats are ignored. A message overdue only makes the coordinator check.
 // 2. Topology-driven replication (assign_replicas): a stage whose group has >= 2 devices is its own
 //    copy (every member holds the same weights after the all-reduce); a single-device stage is
 //    copied to a device of a neighbouring stage (a one-stage plan: an idle device) chosen by the
 //    path to it: among those with room for the copy, the one its route on the network graph
 //    delivers it to soonest (bytes over the route's bottleneck plus its latency), then the one
-//    with the most free memory; every
-//    replication_interval_rounds rounds (the copies are Program instructions, so real traffic).
-// 3. Recovery, by strategy:
-//    lightweight: the failed device's group shrinks and Alg. 1 reruns, and the stage's boundaries
+//    with the most free memory; every replication_interval_rounds rounds (the copies are Program
+//    instructions, so real traffic). Copies of a round are skipped while the previous ones are
+//    still in flight, so that a slow link delays the checkpoint rather than the training.
+// 3. Checkpoints: round r is the checkpoint once every device finished r (its optimizer step
+//    included: round_done) and, when the plan has copies, r's copies all landed (copies_landed),
+//    in either order. The coordinator keeps which live devices hold each layer's checkpoint (its
+//    stage, a copy, state moved to it in a recovery; the initial weights are also in its own store,
+//    and with `restart` every checkpoint is).
+// 4. Recovery, by strategy, from the plan that was running and the devices alive:
+//    lightweight: each failed device's group shrinks and Alg. 1 reruns, and the stage's boundaries
 //                 with its neighbours may move (every pair of new boundaries is tried); or, for a
-//                 single-device stage, its layers go to the neighbouring stages (every cut point between the
-//                 two is tried) and the CostModel picks the best; state moves only for layers a device does
-//                 not already hold (its own, or as a replica). Falls back to `replan` when no candidate fits
-//                 in memory.
+//                 single-device stage, its layers go to the neighbouring stages (every cut point
+//                 between the two is tried) and the CostModel picks the best; failed devices are
+//                 handled one after the other. Falls back to `replan` when no candidate fits.
 //    replan:      plan_optimal on the survivors; state moves only for layers a device lacks.
 //    restart:     plan_optimal on the survivors; every device of the new plan receives its whole
 //                 stage (weights + optimizer state) from the coordinator's checkpoint (device -1).
 //    adaptive:    the lightweight plan and the full re-plan, whichever finishes the rounds left
 //                 (config.rounds, counted from the checkpoint) sooner: its state transfer
-//                 (estimate_transfer_s) plus the rounds at its predicted latency. A lightweight plan
-//                 moves little state but may train slower for the rest of the run.
-//    Then the rounds since the last checkpoint (the last round whose copies all landed) are replayed.
-//    Copies of a round are skipped while the previous ones are still in flight, so that a slow
-//    link delays the checkpoint rather than the training.
+//                 (estimate_transfer_s) plus the rounds at its predicted latency.
+//    Then the rounds since the checkpoint are replayed. A failure declared while a recovery is
+//    under way abandons it and starts again from the running plan with the true survivors. When a
+//    layer's checkpoint is on no live device, or no plan fits, the replan action has plan_id -1
+//    (and names the lost layers): the run cannot go on.
+// 5. Joins: a device that joins (or returns) is alive again and holds nothing. At the next moment
+//    no recovery is under way (at once, or at the next checkpoint), the coordinator plans on every
+//    live device and switches when that finishes the rounds left sooner than staying: the state
+//    transfer plus the rounds from the checkpoint at the new latency, against the rounds not yet
+//    done at the current latency. A switch is carried out like a recovery (roll back to the
+//    checkpoint, move state, replay); the decision either way is a replan action.
 #pragma once
 
 #include <string>
@@ -49,7 +63,8 @@ struct CoordinatorConfig {
   bool replicate = true;  // false: no copies (fault-free runs that must match the cost model)
   Recovery recovery = Recovery::lightweight;
   PlannerOptions planner;
-  int rounds = 0;  // rounds of the whole run, which `adaptive` weighs (0: unknown, one round)
+  int rounds = 0;           // rounds of the whole run, which `adaptive` and joins weigh (0: unknown, one)
+  std::vector<int> absent;  // devices not there at the start (they join later); the plan avoids them
 };
 
 struct StateTransfer {
@@ -61,11 +76,12 @@ struct StateTransfer {
 
 struct Action {
   ActionKind kind = ActionKind::declare_failed;
-  int device = -1;                       // declare_failed
-  int round = -1;                        // replay_round: the first round to run again
-  int plan_id = -1;                      // replan, resume
+  int device = -1;                       // declare_failed, fence
+  int round = -1;                        // replay_round: the first round to run again; rollback: to after it
+  int plan_id = -1;                      // replan (-1: the run cannot go on), resume
   std::string detail;                    // what was decided, for logs and reports
   std::vector<StateTransfer> transfers;  // transfer_state
+  std::vector<int> lost_layers;          // replan with plan_id -1: layers with no live copy, if any
 };
 
 // How long the transfers take if they all start together: each device sends and receives its
@@ -79,8 +95,12 @@ double estimate_transfer_s(const Cluster& c, const std::vector<StateTransfer>& t
 std::vector<ReplicaAssignment> assign_replicas(const CostModel& model, const Evaluation& ev,
                                                const std::vector<bool>& alive = {});
 
+// "layers 3-5, 9" for a sorted list of layer indices.
+std::string layer_list_text(const std::vector<int>& layers);
+
 class Coordinator {
  public:
+  // `plan` must be feasible and use no device of config.absent.
   Coordinator(const CostModel& model, const Plan& plan, CoordinatorConfig config);
 
   const CoordinatorConfig& config() const { return config_; }
@@ -92,38 +112,62 @@ class Coordinator {
   bool alive(int device) const { return alive_[device]; }
   bool recovering() const { return recovering_; }
   int last_checkpoint() const { return checkpoint_; }  // -1: the initial weights
+  // Whether `device` holds layer `layer`'s checkpoint, by the coordinator's account (-1: its store).
+  bool holds(int device, int layer) const;
 
   // When tick() must next be called for detection to be on time (infinity: no device to watch).
   double next_deadline() const;
 
   void start(double now);
+  // A heartbeat sent at `now`; one from a device declared failed is ignored.
   std::vector<Action> heartbeat(int device, double now);
+  // Declares every device overdue at `now` and recovers once, on the others.
   std::vector<Action> tick(double now);
   std::vector<Action> message_overdue(int from_device, double now);
-  // Round `round` finished on every device (without copies, that is a checkpoint).
+  // Round `round` finished on every device of the plan, optimizer steps included.
   std::vector<Action> round_done(int round, double now);
   // Whether this replication round's copies go out: not while an earlier round's copies are still
   // in flight (the link cannot keep up; the next copies carry newer weights anyway).
   bool begin_copies(int round);
-  // Every copy of `round` landed: it is the new checkpoint.
-  void copies_landed(int round);
+  // Every copy of `round` landed (with round_done(round), in either order, it is the checkpoint).
+  std::vector<Action> copies_landed(int round, double now = 0);
+  // A device joins or returns (alive again, holding nothing); when the plan changes for it, the
+  // actions roll back and move state like a recovery.
+  std::vector<Action> join(int device, double now);
   std::vector<Action> state_transferred(double now);
 
  private:
-  std::vector<Action> fail(int device, double now);
-  Evaluation recover(int failed, std::string* detail);
-  // The best plan that changes only the failed device's stage and its neighbours (infeasible if
-  // none fits).
-  Evaluation lightweight(int failed, std::string* detail) const;
+  std::vector<Action> fail(const std::vector<int>& devices, double now);
+  // Moves the checkpoint to `round` when it is finished everywhere and its copies (if any) landed.
+  std::vector<Action> promote(double now);
+  // The recovery's plan on the live devices, from the running plan.
+  Evaluation recover(std::string* detail);
+  // Plans on every live device.
+  Evaluation full_replan(const std::string& why, std::string* detail) const;
+  // The best plan that changes only the failed devices' stages and their neighbours (infeasible if
+  // none fits); the devices are taken out one at a time.
+  Evaluation lightweight(std::string* detail) const;
+  Evaluation lightweight_one(const Plan& cur, int failed, std::string* detail) const;
   std::vector<StateTransfer> transfers_for(const Plan& next) const;
+  std::vector<int> lost_layers() const;
+  // Starts moving to `next` (chosen by recover or a join): replan, move_layers, transfer_state.
+  void switch_to(const Evaluation& next, const std::string& detail, std::vector<Action>& out);
+  std::vector<Action> consider_joins(double now);
 
   const CostModel& model_;
   CoordinatorConfig config_;
   std::vector<Evaluation> plans_;
-  std::vector<ReplicaAssignment> replicas_;
+  std::vector<ReplicaAssignment> replicas_;  // of plans_.back()
   std::vector<bool> alive_;
   std::vector<double> last_beat_;
+  std::vector<std::vector<bool>> holds_;  // [device][layer]: holds the checkpoint's version
+  bool store_holds_ = true;               // the coordinator's store holds the checkpoint
+  std::vector<int> joined_;               // devices that joined and were not yet weighed
+  std::vector<StateTransfer> moving_;     // the transfers of the recovery under way
+  int running_ = 0;                       // the plan the workers run (or ran before a recovery)
   int checkpoint_ = -1;
+  int done_through_ = -1;    // rounds finished everywhere, in order, since the checkpoint's plan
+  int copies_landed_ = -1;   // the last round whose copies all landed
   int copies_pending_ = -1;  // round whose copies are in flight, -1: none
   bool recovering_ = false;
 };

@@ -53,7 +53,7 @@ struct RunSummary {
   std::string stop_reason;                      // the stop or abort event's detail, when there is one
 };
 
-// O(rounds x failures + events).
+// O(rounds x failures + failures^2 + events).
 RunSummary summarize_run(const RunReport& r);
 
 nlohmann::json summary_to_json(const RunSummary& s);

@@ -85,6 +85,10 @@ struct Scenario {
   int device_index(const std::string& name) const;  // -1 when unknown
 };
 
+// The devices whose first leave-or-join event is a join: not there when the run starts (events
+// sorted by time). O(devices x events).
+std::vector<int> absent_at_start(const std::vector<DeviceSpec>& devices, const FaultSpec& f);
+
 // Loads, validates, and loads the traces the scenario names. Every error names file and JSON path.
 Result<Scenario> load_scenario(const std::string& file);
 

@@ -126,11 +126,13 @@ inline constexpr auto kTopologies = vocabulary<Topology>(
     Term<Topology>{Topology::graph, "graph", "switches, media and links as the scenario names them"});
 
 // --- Scripted faults (docs/formats.md, "faults") ---
-enum class FaultKind { leave, slowdown, link_slowdown };
+enum class FaultKind { leave, slowdown, link_slowdown, join };
 inline constexpr auto kFaultKinds = vocabulary<FaultKind>(
-    "fault kind", Term<FaultKind>{FaultKind::leave, "leave", "the device leaves for good"},
+    "fault kind", Term<FaultKind>{FaultKind::leave, "leave", "the device leaves (until it joins again)"},
     Term<FaultKind>{FaultKind::slowdown, "slowdown", "the device's speed is multiplied by `factor`"},
-    Term<FaultKind>{FaultKind::link_slowdown, "link_slowdown", "the device's link drops to `bandwidth`"});
+    Term<FaultKind>{FaultKind::link_slowdown, "link_slowdown", "the device's link drops to `bandwidth`"},
+    Term<FaultKind>{FaultKind::join, "join",
+                    "the device joins (first event: absent until then) or returns after leaving"});
 
 // --- What a run reports happening (run_report.hpp; docs/formats.md, "RunReport") ---
 enum class EventKind {
@@ -146,6 +148,8 @@ enum class EventKind {
   resume,           // training goes on (plan id)
   stop,             // the run stopped before its last round (why)
   abort,            // the simulator gave up (nothing can go on)
+  join,             // a device joined or returned (scripted)
+  fenced,           // a device declared failed was stopped for good (its process or host)
 };
 inline constexpr auto kEventKinds = vocabulary<EventKind>(
     "event kind", Term<EventKind>{EventKind::failure, "failure", "a device left or its worker died"},
@@ -160,12 +164,27 @@ inline constexpr auto kEventKinds = vocabulary<EventKind>(
     Term<EventKind>{EventKind::replay, "replay", "the rounds since the checkpoint run again"},
     Term<EventKind>{EventKind::resume, "resume", "training goes on"},
     Term<EventKind>{EventKind::stop, "stop", "the run stopped before its last round"},
-    Term<EventKind>{EventKind::abort, "abort", "the run cannot go on"});
+    Term<EventKind>{EventKind::abort, "abort", "the run cannot go on"},
+    Term<EventKind>{EventKind::join, "join", "a device joined or returned"},
+    Term<EventKind>{EventKind::fenced, "fenced", "a device declared failed was stopped for good"});
 
 // --- The Coordinator's actions (coordinator.hpp) ---
-enum class ActionKind { declare_failed, replan, move_layers, transfer_state, replay_round, resume };
+enum class ActionKind {
+  declare_failed,
+  fence,
+  rollback,
+  replan,
+  move_layers,
+  transfer_state,
+  replay_round,
+  resume
+};
 inline constexpr auto kActionKinds = vocabulary<ActionKind>(
     "action", Term<ActionKind>{ActionKind::declare_failed, "declare_failed", "a device is failed"},
+    Term<ActionKind>{ActionKind::fence, "fence",
+                     "stop the device for good (its process, its host): it must never act again"},
+    Term<ActionKind>{ActionKind::rollback, "rollback",
+                     "stop the rounds in progress; every device goes back to the checkpoint"},
     Term<ActionKind>{ActionKind::replan, "replan", "a new plan (plan_id < 0: none fits)"},
     Term<ActionKind>{ActionKind::move_layers, "move_layers", "layers change owner"},
     Term<ActionKind>{ActionKind::transfer_state, "transfer_state", "state to move before resuming"},

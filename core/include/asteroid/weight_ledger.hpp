@@ -23,6 +23,8 @@ class WeightLedger {
   // Versions older than `version` are no longer needed anywhere (a newer checkpoint exists).
   void prune(int version);
 
+  bool holds(int holder, int layer, int version) const { return held_[holder][layer].count(version) > 0; }
+
   // Layers whose `version` is held by no holder with alive[holder] (the coordinator is always
   // alive). O(holders x layers).
   std::vector<int> missing(int version, const std::vector<bool>& alive) const;

@@ -1,0 +1,247 @@
+// How the Coordinator chooses a plan after failures (lightweight, replan, restart, adaptive), what
+// state has to move for it, and where copies go (coordinator.hpp, 2 and 4).
+#include <algorithm>
+#include <cstdio>
+
+#include "asteroid/coordinator.hpp"
+#include "asteroid/survivors.hpp"
+#include "coordinator_internal.hpp"
+
+namespace asteroid {
+
+using coordinator_detail::layers_text;
+using coordinator_detail::state_bytes;
+
+std::vector<ReplicaAssignment> assign_replicas(const CostModel& model, const Evaluation& ev,
+                                               const std::vector<bool>& alive) {
+  const Plan& plan = ev.plan;
+  const Cluster& c = model.cluster();
+  std::vector<double> free(c.size(), 0);
+  for (int d = 0; d < c.size(); ++d) free[d] = c.devices[d].memory_bytes;  // idle devices
+  for (const DeviceUse& u : ev.devices) free[u.device] = u.memory_bytes - u.peak_memory_bytes;
+  std::vector<ReplicaAssignment> out;
+  for (int s = 0; s < plan.num_stages(); ++s) {
+    const StagePlan& sp = plan.stages[s];
+    if (sp.devices.size() != 1) continue;  // the group is its own copy
+    const int owner = sp.devices[0];
+    const double bytes = state_bytes(model, sp.first_layer, sp.last_layer);
+    // By the path to it: the candidate the copy reaches soonest over its route (bottleneck and
+    // latency of the network graph), among those with room for it; then the most room.
+    auto better = [&](int d, int than) {
+      if (than < 0) return true;
+      bool fits = free[d] >= bytes, fits_than = free[than] >= bytes;
+      if (fits != fits_than) return fits;
+      double t = bytes / c.bandwidth_Bps[owner][d] + c.latency_s[owner][d];
+      double t_than = bytes / c.bandwidth_Bps[owner][than] + c.latency_s[owner][than];
+      if (t != t_than) return t < t_than;
+      return free[d] > free[than];
+    };
+    int best = -1;
+    for (int n : {s - 1, s + 1}) {
+      if (n < 0 || n >= plan.num_stages()) continue;
+      for (int d : plan.stages[n].devices)
+        if (better(d, best)) best = d;
+    }
+    if (best < 0) {
+      // A one-stage plan has no neighbour: the copy goes to an idle device, chosen alike.
+      for (int d = 0; d < c.size(); ++d)
+        if (d != owner && (alive.empty() || alive[d]) && better(d, best)) best = d;
+    }
+    if (best < 0) continue;  // a single device and nothing else: no copy is possible
+    free[best] -= bytes;
+    out.push_back({s, owner, best});
+  }
+  return out;
+}
+
+Evaluation Coordinator::full_replan(const std::string& why, std::string* detail) const {
+  std::vector<int> dead;
+  for (int d = 0; d < int(alive_.size()); ++d)
+    if (!alive_[d]) dead.push_back(d);
+  Evaluation none;
+  if (dead.size() == alive_.size()) {
+    none.reason = "no device is left";
+    *detail = why + "no device is left";
+    return none;
+  }
+  SurvivorModel s = survivors_model(model_, dead);
+  auto r = plan_optimal(s.model, config_.planner);
+  if (!r) {
+    none.reason = r.error().message;
+    *detail =
+        why + "no plan fits on the " + std::to_string(s.to_full.size()) + " live devices: " + none.reason;
+    return none;
+  }
+  Evaluation ev = model_.evaluate(to_full_indices(r->plan, s.to_full));
+  *detail = why + "full re-plan on " + std::to_string(s.to_full.size()) + " survivors";
+  return ev;
+}
+
+Evaluation Coordinator::recover(std::string* detail) {
+  if (config_.recovery == Recovery::replan || config_.recovery == Recovery::restart)
+    return full_replan("", detail);
+  std::string light_detail;
+  Evaluation light = lightweight(&light_detail);
+  if (config_.recovery == Recovery::lightweight) {
+    if (light.feasible) {
+      *detail = light_detail;
+      return light;
+    }
+    return full_replan("lightweight found no candidate that fits, ", detail);
+  }
+  // Adaptive: weigh the two over the rounds left.
+  std::string full_detail;
+  Evaluation full = full_replan("", &full_detail);
+  if (!light.feasible || !full.feasible) {
+    *detail = "adaptive: " + (light.feasible ? light_detail : full_detail);
+    return light.feasible ? light : full;
+  }
+  int left = config_.rounds > 0 ? std::max(1, config_.rounds - (checkpoint_ + 1)) : 1;
+  auto finish_s = [&](const Evaluation& ev, std::string* how) {
+    double moving = estimate_transfer_s(model_.cluster(), transfers_for(ev.plan));
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%.3f s (state transfer %.3f s + %d rounds x %.4f s)",
+                  moving + left * ev.round_latency_s, moving, left, ev.round_latency_s);
+    *how = buf;
+    return moving + left * ev.round_latency_s;
+  };
+  std::string light_how, full_how;
+  double light_s = finish_s(light, &light_how), full_s = finish_s(full, &full_how);
+  bool pick_light = light_s <= full_s;
+  *detail = "adaptive: " + (pick_light ? light_detail : full_detail) + "; the rounds left take " + light_how +
+            " after the lightweight plan, " + full_how + " after the full re-plan";
+  return pick_light ? light : full;
+}
+
+Evaluation Coordinator::lightweight(std::string* detail) const {
+  // The failed devices of the running plan, taken out one at a time.
+  Evaluation cur = plans_[running_];
+  std::string what;
+  int removed = 0;
+  for (const StagePlan& sp : plans_[running_].plan.stages)
+    for (int d : sp.devices) {
+      if (alive_[d]) continue;
+      std::string step;
+      cur = lightweight_one(cur.plan, d, &step);
+      if (!cur.feasible) return cur;
+      what += (what.empty() ? "" : "; ") + step;
+      ++removed;
+    }
+  if (removed == 0) {
+    *detail = "lightweight: no failed device held a stage";
+    return cur;
+  }
+  *detail = "lightweight: " + what;
+  return cur;
+}
+
+Evaluation Coordinator::lightweight_one(const Plan& cur, int failed, std::string* detail) const {
+  // Candidate plans that touch only the failed device's stage and its neighbours.
+  int s = -1;
+  for (int p = 0; p < cur.num_stages(); ++p)
+    for (int d : cur.stages[p].devices)
+      if (d == failed) s = p;
+  Evaluation best;
+  best.reason = "the failed device was the plan's only one";
+  if (s < 0) return best;
+  std::vector<std::pair<Plan, std::string>> candidates;
+  auto clear_shares = [](Plan p) {
+    for (auto& st : p.stages) st.shares.clear();
+    return p;
+  };
+  const StagePlan& st = cur.stages[s];
+  if (st.devices.size() > 1) {
+    // The group shrinks and Alg. 1 reruns; the stage's boundaries with its neighbours may also move,
+    // so that the slower stage hands layers to them (or takes some) and the steps stay balanced.
+    // Only the layers that cross a boundary move, and only to a neighbour. O(layers^2) candidates.
+    Plan base = clear_shares(cur);
+    auto& devs = base.stages[s].devices;
+    devs.erase(std::find(devs.begin(), devs.end(), failed));
+    const int P = cur.num_stages(), L = model_.num_layers();
+    const bool has_prev = s > 0, has_next = s + 1 < P;
+    const int first_lo = has_prev ? cur.stages[s - 1].first_layer + 1 : 0;
+    const int first_hi = has_prev ? st.last_layer : 0;
+    const int last_hi = has_next ? cur.stages[s + 1].last_layer - 1 : L - 1;
+    for (int first = first_lo; first <= first_hi; ++first)
+      for (int last = has_next ? first : L - 1; last <= last_hi; ++last) {
+        Plan p = base;
+        p.stages[s].first_layer = first;
+        p.stages[s].last_layer = last;
+        if (has_prev) p.stages[s - 1].last_layer = first - 1;
+        if (has_next) p.stages[s + 1].first_layer = last + 1;
+        std::string what = "stage " + std::to_string(s) + " group shrinks, Alg. 1 reruns";
+        if (first != st.first_layer || last != st.last_layer)
+          what += ", its layers become " + layers_text(first, last);
+        candidates.push_back({p, what});
+      }
+  } else if (cur.num_stages() > 1) {
+    // Layers first..k go to the previous stage, k+1..last to the next one.
+    const bool has_prev = s > 0, has_next = s + 1 < cur.num_stages();
+    for (int k = st.first_layer - 1; k <= st.last_layer; ++k) {
+      if (!has_prev && k != st.first_layer - 1) continue;
+      if (!has_next && k != st.last_layer) continue;
+      Plan p = clear_shares(cur);
+      if (has_prev && k >= st.first_layer) p.stages[s - 1].last_layer = k;
+      if (has_next && k < st.last_layer) p.stages[s + 1].first_layer = k + 1;
+      p.stages.erase(p.stages.begin() + s);
+      std::string what = "stage " + std::to_string(s) + " (" + layers_text(st.first_layer, st.last_layer) +
+                         ") split at layer " + std::to_string(k) + " between its neighbours";
+      candidates.push_back({p, what});
+    }
+  }
+  for (auto& [p, what] : candidates) {
+    Evaluation ev = model_.evaluate(p);
+    if (ev.feasible && (!best.feasible || ev.round_latency_s < best.round_latency_s)) {
+      best = ev;
+      *detail = what + " (" + std::to_string(candidates.size()) + " candidates)";
+    } else if (!ev.feasible && !best.feasible) {
+      best.reason = ev.reason;
+    }
+  }
+  return best;
+}
+
+double estimate_transfer_s(const Cluster& c, const std::vector<StateTransfer>& transfers) {
+  std::vector<double> sending(c.size(), 0.0), receiving(c.size(), 0.0);
+  double latency = 0, busiest = 0;
+  for (const StateTransfer& t : transfers) {
+    int from = t.from;
+    if (from < 0) {  // the checkpoint: over the receiver's fastest link
+      from = t.to == 0 && c.size() > 1 ? 1 : 0;
+      for (int j = 0; j < c.size(); ++j)
+        if (j != t.to && c.bandwidth_Bps[j][t.to] > c.bandwidth_Bps[from][t.to]) from = j;
+    }
+    if (from == t.to) continue;
+    double s = t.bytes / c.bandwidth_Bps[from][t.to];
+    latency = std::max(latency, c.latency_s[from][t.to]);
+    if (t.from >= 0) busiest = std::max(busiest, sending[t.from] += s);
+    busiest = std::max(busiest, receiving[t.to] += s);
+  }
+  return transfers.empty() ? 0 : busiest + latency;
+}
+
+std::vector<StateTransfer> Coordinator::transfers_for(const Plan& next) const {
+  const Cluster& c = model_.cluster();
+  std::vector<StateTransfer> out;
+  for (const StagePlan& sp : next.stages)
+    for (int d : sp.devices) {
+      for (int l = sp.first_layer; l <= sp.last_layer; ++l) {
+        int from = -1;
+        if (config_.recovery != Recovery::restart) {
+          if (holds(d, l)) continue;
+          // From a live device that holds it; else from the store (which then must hold it).
+          for (int h = 0; h < c.size() && from < 0; ++h)
+            if (holds(h, l)) from = h;
+        }
+        if (!out.empty() && out.back().to == d && out.back().from == from && out.back().last_layer == l - 1) {
+          out.back().last_layer = l;
+        } else {
+          out.push_back({from, d, l, l, 0});
+        }
+      }
+    }
+  for (StateTransfer& t : out) t.bytes = state_bytes(model_, t.first_layer, t.last_layer);
+  return out;
+}
+
+}  // namespace asteroid
