@@ -2,7 +2,8 @@
 // Compares two RunReports (report.json of asteroid-sim, or of any backend that writes the format):
 // run length, per-round durations, events, and busy time per device and instruction kind, with B's
 // error relative to A. Bad input: one line on stderr naming the file, the field and the problem;
-// exit status 2. With --max-round-error, exit status 1 when the mean |round error| exceeds it.
+// exit status 2. With --max-round-error, exit status 1 when the mean |round error| exceeds it, or
+// when no round is in both reports (nothing to check).
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   std::string a_file, b_file, output;
   bool json = false;
   int rows = 10;
+  bool rows_given = false;
   double max_error_percent = -1;
   CliArgs args(argc, argv, [](const std::string& m) { fail(m); });
   while (args.next()) {
@@ -45,9 +47,9 @@ int main(int argc, char** argv) {
     if (s == "--json")
       json = true;
     else if (s == "--rows")
-      rows = int(args.number(1, true));
+      rows = int(args.number(1, true, 1e6)), rows_given = true;
     else if (s == "--max-round-error")
-      max_error_percent = args.number(0);
+      max_error_percent = args.number(0, false, 1e6);
     else if (s == "-o" || s == "--output")
       output = args.value();
     else if (s == "-h" || s == "--help") {
@@ -63,6 +65,7 @@ int main(int argc, char** argv) {
       fail("more than two reports given");
   }
   if (b_file.empty()) fail("two reports are needed (see --help)");
+  if (json && rows_given) fail("--rows limits the text tables; --json writes every row");
   RunReport a = load(a_file), b = load(b_file);
   ReportComparison c = compare_reports(a, b);
   std::string text = json ? comparison_to_json(c).dump(2) + "\n" : comparison_to_text(c, rows);
@@ -70,6 +73,11 @@ int main(int argc, char** argv) {
     std::cout << text;
   } else if (auto w = write_file_atomically(output, text); !w) {
     fail(w.error().str());
+  }
+  if (max_error_percent >= 0 && c.rounds.empty()) {
+    std::fprintf(stderr, "asteroid-compare: no round is in both reports: nothing to check against %.2f%%\n",
+                 max_error_percent);
+    return 1;
   }
   if (max_error_percent >= 0 && 100 * c.mean_abs_round_error > max_error_percent) {
     std::fprintf(stderr, "asteroid-compare: mean round error %.2f%% exceeds %.2f%%\n",

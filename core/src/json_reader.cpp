@@ -1,11 +1,13 @@
 #include "asteroid/json_reader.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 
+#include "asteroid/limits.hpp"
 #include "asteroid/units.hpp"
 
 namespace asteroid {
@@ -98,7 +100,63 @@ long long JsonReader::integer() const {
     if (j_.is_number()) fail("expected a whole number, found " + j_.dump());
     fail(std::string("expected a whole number, found ") + kind_of(j_));
   }
+  if (j_.is_number_unsigned() && j_.get<unsigned long long>() > (unsigned long long)LLONG_MAX)
+    fail("whole number too large: " + j_.dump());
   return j_.get<long long>();
+}
+
+namespace {
+
+std::string number_text(double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.10g", v);
+  return b;
+}
+
+}  // namespace
+
+int JsonReader::integer_in(long long lo, long long hi) const {
+  long long v = integer();
+  if (v < lo || v > hi)
+    fail("must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], found " + std::to_string(v));
+  return int(v);
+}
+
+double JsonReader::number_in(double lo, double hi) const {
+  double v = number();
+  if (!(v >= lo && v <= hi))
+    fail("must be in [" + number_text(lo) + ", " + number_text(hi) + "], found " + number_text(v));
+  return v;
+}
+
+double JsonReader::bytes_in(double lo, double hi) const {
+  double v = bytes();
+  if (!(v >= lo && v <= hi))
+    fail("must be in [" + units::format_bytes(lo) + ", " + units::format_bytes(hi) + "], found " +
+         j_.get<std::string>());
+  return v;
+}
+
+double JsonReader::seconds_in(double lo, double hi) const {
+  double v = seconds();
+  if (!(v >= lo && v <= hi))
+    fail("must be in [" + units::format_seconds(lo) + ", " + units::format_seconds(hi) + "], found " +
+         j_.get<std::string>());
+  return v;
+}
+
+double JsonReader::bandwidth_in(double lo, double hi) const {
+  double v = bandwidth();
+  if (!(v >= lo && v <= hi))
+    fail("must be in [" + units::format_bandwidth(lo) + ", " + units::format_bandwidth(hi) + "], found " +
+         j_.get<std::string>());
+  return v;
+}
+
+size_t JsonReader::size_at_most(size_t max) const {
+  size_t n = size();
+  if (n > max) fail("at most " + std::to_string(max) + " entries, found " + std::to_string(n));
+  return n;
 }
 
 long long JsonReader::positive_integer() const {
@@ -154,18 +212,17 @@ std::vector<long long> JsonReader::positive_integers() const {
   return out;
 }
 
-Result<nlohmann::json> read_json_file(const std::string& file) {
-  std::ifstream in(file);
-  if (!in) return Error{file, "", "cannot open file"};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    // Report line and column rather than nlohmann's byte offset.
+namespace {
+
+struct TooDeep {};
+
+}  // namespace
+
+Result<nlohmann::json> parse_json_text(const std::string& text, const std::string& file) {
+  auto where = [&](size_t byte) {
+    // Line and column rather than nlohmann's byte offset.
     size_t line = 1, col = 1;
-    for (size_t i = 0; i < e.byte && i < text.size(); ++i) {
+    for (size_t i = 0; i < byte && i < text.size(); ++i) {
       if (text[i] == '\n') {
         ++line;
         col = 1;
@@ -173,13 +230,39 @@ Result<nlohmann::json> read_json_file(const std::string& file) {
         ++col;
       }
     }
+    return "line " + std::to_string(line) + ", column " + std::to_string(col);
+  };
+  try {
+    // Nesting is bounded as it is read: deep documents would overflow the stack of the recursive
+    // copies and dumps downstream.
+    return nlohmann::json::parse(text, [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+      if (depth > limits::kMaxJsonDepth) throw TooDeep{};
+      return true;
+    });
+  } catch (const TooDeep&) {
+    return Error{file, "", "JSON nested deeper than " + std::to_string(limits::kMaxJsonDepth) + " levels"};
+  } catch (const nlohmann::json::parse_error& e) {
     std::string what = e.what();
     auto pos = what.find("syntax error");
     if (pos != std::string::npos) what = what.substr(pos);
-    return Error{
-        file, "",
-        "malformed JSON at line " + std::to_string(line) + ", column " + std::to_string(col) + ": " + what};
+    return Error{file, "", "malformed JSON at " + where(e.byte) + ": " + what};
+  } catch (const nlohmann::json::out_of_range& e) {
+    // A number beyond a double ("1e400").
+    std::string what = e.what();
+    auto pos = what.find("] ");
+    return Error{file, "", "malformed JSON: " + (pos == std::string::npos ? what : what.substr(pos + 2))};
+  } catch (const nlohmann::json::exception& e) {
+    return Error{file, "", std::string("malformed JSON: ") + e.what()};
   }
+}
+
+Result<nlohmann::json> read_json_file(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) return Error{file, "", "cannot open file"};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return Error{file, "", "cannot read file"};
+  return parse_json_text(ss.str(), file);
 }
 
 Result<bool> write_file_atomically(const std::string& file, const std::string& text) {

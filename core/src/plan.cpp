@@ -3,6 +3,7 @@
 #include <set>
 
 #include "asteroid/json_reader.hpp"
+#include "asteroid/limits.hpp"
 
 namespace asteroid {
 
@@ -52,13 +53,14 @@ Result<Plan> plan_from_json(const nlohmann::json& j, const Cluster& c, int num_l
     // A plan may carry the planner's report beside it; only the plan's own keys are read.
     r.allow_only({"microbatch_size", "microbatches", "stages", "strategy", "predicted"});
     Plan p;
-    p.microbatch_size = int(r.at("microbatch_size").positive_integer());
-    p.microbatches = int(r.at("microbatches").positive_integer());
-    if (p.microbatch_size * p.microbatches != batch_size)
-      r.fail("microbatch_size x microbatches = " + std::to_string(p.microbatch_size * p.microbatches) +
-             ", but the scenario's batch_size is " + std::to_string(batch_size));
+    p.microbatch_size = r.at("microbatch_size").integer_in(1, limits::kMaxBatchSize);
+    p.microbatches = r.at("microbatches").integer_in(1, limits::kMaxBatchSize);
+    const long long product = (long long)p.microbatch_size * p.microbatches;  // < 2^40: no overflow
+    if (product != batch_size)
+      r.fail("microbatch_size x microbatches = " + std::to_string(product) + ", but the scenario's batch_size is " +
+             std::to_string(batch_size));
     JsonReader stages = r.at("stages");
-    if (stages.size() == 0) stages.fail("a plan needs at least one stage");
+    if (stages.size_at_most(size_t(num_layers)) == 0) stages.fail("a plan needs at least one stage");
     std::set<int> used;
     int next_layer = 0;
     for (size_t i = 0; i < stages.size(); ++i) {
@@ -67,8 +69,8 @@ Result<Plan> plan_from_json(const nlohmann::json& j, const Cluster& c, int num_l
       StagePlan sp;
       JsonReader layers = s.at("layers");
       if (layers.size() != 2) layers.fail("must be [first, last] (inclusive, 0-based)");
-      sp.first_layer = int(layers.at(0).integer());
-      sp.last_layer = int(layers.at(1).integer());
+      sp.first_layer = layers.at(0).integer_in(0, num_layers - 1);
+      sp.last_layer = layers.at(1).integer_in(0, num_layers - 1);
       if (sp.first_layer != next_layer)
         layers.at(0).fail("stage starts at layer " + std::to_string(sp.first_layer) +
                           " but the previous stage ended at " + std::to_string(next_layer - 1));
@@ -77,7 +79,7 @@ Result<Plan> plan_from_json(const nlohmann::json& j, const Cluster& c, int num_l
                           std::to_string(num_layers - 1) + "]");
       next_layer = sp.last_layer + 1;
       JsonReader devs = s.at("devices");
-      if (devs.size() == 0) devs.fail("a stage needs at least one device");
+      if (devs.size_at_most(size_t(c.size())) == 0) devs.fail("a stage needs at least one device");
       for (size_t k = 0; k < devs.size(); ++k) {
         std::string name = devs.at(k).string();
         int d = c.index_of(name);
@@ -88,12 +90,11 @@ Result<Plan> plan_from_json(const nlohmann::json& j, const Cluster& c, int num_l
       if (s.has("shares")) {
         JsonReader sh = s.at("shares");
         if (sh.size() != sp.devices.size()) sh.fail("needs one share per device");
-        int sum = 0;
+        long long sum = 0;  // at most devices x kMaxBatchSize: no overflow
         for (size_t k = 0; k < sh.size(); ++k) {
-          long long v = sh.at(k).integer();
-          if (v < 0) sh.at(k).fail("a share must not be negative");
-          sp.shares.push_back(int(v));
-          sum += int(v);
+          int v = sh.at(k).integer_in(0, p.microbatch_size);
+          sp.shares.push_back(v);
+          sum += v;
         }
         if (sum != p.microbatch_size)
           sh.fail("shares add up to " + std::to_string(sum) + ", not the micro-batch size " +
@@ -107,6 +108,8 @@ Result<Plan> plan_from_json(const nlohmann::json& j, const Cluster& c, int num_l
     return p;
   } catch (const InputError& e) {
     return Error{file, e.path, e.message};
+  } catch (const nlohmann::json::exception& e) {
+    return Error{file, path, std::string("unreadable JSON value: ") + e.what()};
   }
 }
 

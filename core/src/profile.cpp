@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "asteroid/json_reader.hpp"
+#include "asteroid/limits.hpp"
 
 namespace asteroid {
 
@@ -24,25 +25,20 @@ static LayerProfile parse_layer(const JsonReader& r, size_t num_batches) {
   LayerProfile l;
   l.name = r.at("name").string();
   if (r.has("class")) l.layer_class = r.at("class").string();
-  auto nonneg = [&](const char* key, bool required) {
+  auto nonneg = [&](const char* key, bool required, double max) {
     if (!required && !r.has(key)) return 0.0;
-    double v = r.at(key).number();
-    if (v < 0) r.at(key).fail("must not be negative");
-    return v;
+    return r.at(key).number_in(0, max);
   };
-  l.fwd_flops_per_sample = nonneg("fwd_flops_per_sample", false);
-  l.bwd_flops_per_sample = nonneg("bwd_flops_per_sample", false);
-  l.param_bytes = nonneg("param_bytes", true);
-  l.output_activation_bytes_per_sample = nonneg("output_activation_bytes_per_sample", true);
-  l.stored_activation_bytes_per_sample = nonneg("stored_activation_bytes_per_sample", true);
+  l.fwd_flops_per_sample = nonneg("fwd_flops_per_sample", false, limits::kMaxLayerFlops);
+  l.bwd_flops_per_sample = nonneg("bwd_flops_per_sample", false, limits::kMaxLayerFlops);
+  l.param_bytes = nonneg("param_bytes", true, limits::kMaxLayerBytes);
+  l.output_activation_bytes_per_sample = nonneg("output_activation_bytes_per_sample", true, limits::kMaxLayerBytes);
+  l.stored_activation_bytes_per_sample = nonneg("stored_activation_bytes_per_sample", true, limits::kMaxLayerBytes);
   for (auto [key, out] : {std::pair{"fwd_s", &l.fwd_s}, std::pair{"bwd_s", &l.bwd_s}}) {
     JsonReader arr = r.at(key);
-    *out = arr.numbers();
-    if (out->size() != num_batches)
-      arr.fail("has " + std::to_string(out->size()) + " values but batch_sizes has " +
-               std::to_string(num_batches));
-    for (size_t i = 0; i < out->size(); ++i)
-      if ((*out)[i] < 0) arr.at(i).fail("a time must not be negative");
+    if (arr.size() != num_batches)
+      arr.fail("has " + std::to_string(arr.size()) + " values but batch_sizes has " + std::to_string(num_batches));
+    for (size_t i = 0; i < arr.size(); ++i) out->push_back(arr.at(i).number_in(0, limits::kMaxLayerSeconds));
   }
   return l;
 }
@@ -61,8 +57,8 @@ Result<Profile> parse_profile(const nlohmann::json& j, const std::string& file) 
     p.device_type = r.at("device_type").string();
     JsonReader dev = r.at("device");
     dev.allow_only({"memory_bytes", "usable_memory_bytes", "description"});
-    p.memory_bytes = dev.at("memory_bytes").number();
-    p.usable_memory_bytes = dev.at("usable_memory_bytes").number();
+    p.memory_bytes = dev.at("memory_bytes").number_in(limits::kMinMemoryBytes, limits::kMaxMemoryBytes);
+    p.usable_memory_bytes = dev.at("usable_memory_bytes").number_in(0, limits::kMaxMemoryBytes);
     if (p.usable_memory_bytes <= 0 || p.usable_memory_bytes > p.memory_bytes)
       dev.at("usable_memory_bytes").fail("must be positive and at most memory_bytes");
     if (dev.has("description")) p.extra_device = dev.at("description").json();
@@ -75,17 +71,20 @@ Result<Profile> parse_profile(const nlohmann::json& j, const std::string& file) 
       prov.at("kind").fail("must be \"measured\", \"derived\" or \"synthetic\", found \"" + kind + "\"");
     p.provenance = prov.json();
     JsonReader bs = r.at("batch_sizes");
-    for (size_t i = 0; i < bs.size(); ++i) p.batch_sizes.push_back(double(bs.at(i).positive_integer()));
+    for (size_t i = 0; i < bs.size_at_most(limits::kMaxTraceBatchSizes); ++i)
+      p.batch_sizes.push_back(double(bs.at(i).integer_in(1, limits::kMaxBatchSize)));
     if (p.batch_sizes.empty()) bs.fail("must list at least one batch size");
     for (size_t i = 1; i < p.batch_sizes.size(); ++i)
       if (p.batch_sizes[i] <= p.batch_sizes[i - 1]) bs.at(i).fail("batch sizes must increase");
     JsonReader layers = r.at("layers");
-    if (layers.size() == 0) layers.fail("must list at least one layer");
+    if (layers.size_at_most(limits::kMaxLayers) == 0) layers.fail("must list at least one layer");
     for (size_t i = 0; i < layers.size(); ++i)
       p.layers.push_back(parse_layer(layers.at(i), p.batch_sizes.size()));
     return p;
   } catch (const InputError& e) {
     return Error{file, e.path, e.message};
+  } catch (const nlohmann::json::exception& e) {
+    return Error{file, "", std::string("unreadable JSON value: ") + e.what()};
   }
 }
 

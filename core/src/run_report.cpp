@@ -1,6 +1,7 @@
 #include "asteroid/run_report.hpp"
 
 #include "asteroid/json_reader.hpp"
+#include "asteroid/limits.hpp"
 #include "asteroid/run_summary.hpp"
 
 #include <cstdio>
@@ -35,6 +36,7 @@ nlohmann::json report_to_json(const RunReport& r) {
     if (!e.device.empty()) j["device"] = e.device;
     if (e.duration_s > 0) j["duration_s"] = e.duration_s;
     if (e.round >= 0) j["round"] = e.round;
+    if (e.plan_id >= 0) j["plan_id"] = e.plan_id;
     if (e.bytes > 0) j["bytes"] = e.bytes;
     if (!e.lost_layers.empty()) j["lost_layers"] = e.lost_layers;
     events.push_back(j);
@@ -141,22 +143,23 @@ PlanRecord plan_record(const JsonReader& j, DeviceIndex&& device_index) {
   j.allow_only({"id", "microbatch_size", "microbatches", "stages", "predicted_round_latency_s",
                 "predicted_throughput_samples_per_s", "predicted_schedule_latency_s"});
   PlanRecord rec;
-  rec.plan.microbatch_size = int(j.at("microbatch_size").positive_integer());
-  rec.plan.microbatches = int(j.at("microbatches").positive_integer());
+  rec.plan.microbatch_size = j.at("microbatch_size").integer_in(1, limits::kMaxBatchSize);
+  rec.plan.microbatches = j.at("microbatches").integer_in(1, limits::kMaxBatchSize);
   JsonReader stages = j.at("stages");
-  for (size_t i = 0; i < stages.size(); ++i) {
+  for (size_t i = 0; i < stages.size_at_most(limits::kMaxLayers); ++i) {
     JsonReader st = stages.at(i);
     st.allow_only({"layers", "devices", "shares"});
     StagePlan sp;
     JsonReader layers = st.at("layers");
     if (layers.size() != 2) layers.fail("must be [first, last]");
-    sp.first_layer = int(layers.at(0).integer());
-    sp.last_layer = int(layers.at(1).integer());
+    sp.first_layer = layers.at(0).integer_in(0, limits::kMaxLayers - 1);
+    sp.last_layer = layers.at(1).integer_in(sp.first_layer, limits::kMaxLayers - 1);
     JsonReader devices = st.at("devices");
-    for (size_t k = 0; k < devices.size(); ++k) sp.devices.push_back(device_index(devices.at(k).string()));
+    for (size_t k = 0; k < devices.size_at_most(limits::kMaxDevices); ++k)
+      sp.devices.push_back(device_index(devices.at(k).string()));
     if (st.has("shares"))
-      for (size_t k = 0; k < st.at("shares").size(); ++k)
-        sp.shares.push_back(int(st.at("shares").at(k).integer()));
+      for (size_t k = 0; k < st.at("shares").size_at_most(limits::kMaxDevices); ++k)
+        sp.shares.push_back(st.at("shares").at(k).integer_in(0, rec.plan.microbatch_size));
     rec.plan.stages.push_back(sp);
   }
   if (j.has("predicted_round_latency_s"))
@@ -180,8 +183,8 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
     out.scenario = r.at("scenario").string();
     out.backend = r.at("backend").string();
     if (r.has("config")) out.config = r.at("config").json();
-    if (r.has("rounds_planned")) out.rounds_planned = int(r.at("rounds_planned").integer());
-    if (r.has("end_s")) out.end_s = r.at("end_s").number();
+    if (r.has("rounds_planned")) out.rounds_planned = r.at("rounds_planned").integer_in(0, limits::kMaxRounds);
+    if (r.has("end_s")) out.end_s = r.at("end_s").number_in(-limits::kMaxReportTimeS, limits::kMaxReportTimeS);
     auto device_index = [&](const std::string& name) {
       for (size_t d = 0; d < out.devices.size(); ++d)
         if (out.devices[d] == name) return int(d);
@@ -190,7 +193,8 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
       return int(out.devices.size()) - 1;
     };
     if (r.has("devices"))  // in the writer's order, so that device indices read back as written
-      for (size_t d = 0; d < r.at("devices").size(); ++d) device_index(r.at("devices").at(d).string());
+      for (size_t d = 0; d < r.at("devices").size_at_most(limits::kMaxDevices); ++d)
+        device_index(r.at("devices").at(d).string());
     if (r.has("peak_memory_bytes")) {
       JsonReader m = r.at("peak_memory_bytes");
       for (const std::string& name : m.keys())
@@ -198,39 +202,43 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
     }
     if (r.has("plans")) {
       JsonReader ps = r.at("plans");
-      for (size_t i = 0; i < ps.size(); ++i) out.plans.push_back(plan_record(ps.at(i), device_index));
+      for (size_t i = 0; i < ps.size_at_most(limits::kMaxPlans); ++i)
+        out.plans.push_back(plan_record(ps.at(i), device_index));
     }
     JsonReader rounds = r.at("rounds");
     for (size_t i = 0; i < rounds.size(); ++i) {
       JsonReader x = rounds.at(i);
       x.allow_only({"round", "start_s", "end_s", "samples", "plan_id", "loss", "checkpoint_copies"});
       RoundRecord rr;
-      rr.round = int(x.at("round").integer());
-      rr.start = x.at("start_s").number();
-      rr.end = x.at("end_s").number();
+      rr.round = x.at("round").integer_in(0, limits::kMaxRounds - 1);
+      rr.start = x.at("start_s").number_in(-limits::kMaxReportTimeS, limits::kMaxReportTimeS);
+      rr.end = x.at("end_s").number_in(-limits::kMaxReportTimeS, limits::kMaxReportTimeS);
       if (rr.end < rr.start) x.at("end_s").fail("ends before it starts");
-      rr.samples = int(x.at("samples").integer());
-      if (x.has("plan_id")) rr.plan_id = int(x.at("plan_id").integer());
+      rr.samples = x.at("samples").integer_in(0, limits::kMaxBatchSize);
+      if (x.has("plan_id")) rr.plan_id = x.at("plan_id").integer_in(0, limits::kMaxPlans - 1);
       if (x.has("loss")) rr.loss = x.at("loss").number();
-      if (x.has("checkpoint_copies")) rr.checkpoint_copies = int(x.at("checkpoint_copies").integer());
+      if (x.has("checkpoint_copies"))
+        rr.checkpoint_copies = x.at("checkpoint_copies").integer_in(-1, limits::kMaxDevices + 1);
       out.rounds.push_back(rr);
     }
     if (r.has("events")) {
       JsonReader evs = r.at("events");
       for (size_t i = 0; i < evs.size(); ++i) {
         JsonReader e = evs.at(i);
-        e.allow_only({"time_s", "kind", "detail", "device", "duration_s", "round", "bytes", "lost_layers"});
+        e.allow_only(
+            {"time_s", "kind", "detail", "device", "duration_s", "round", "plan_id", "bytes", "lost_layers"});
         RunEvent ev;
-        ev.time = e.at("time_s").number();
+        ev.time = e.at("time_s").number_in(-limits::kMaxReportTimeS, limits::kMaxReportTimeS);
         ev.kind = e.at("kind").token(kEventKinds);
         if (e.has("detail")) ev.detail = e.at("detail").string();
         if (e.has("device")) ev.device = e.at("device").string();
-        if (e.has("duration_s")) ev.duration_s = e.at("duration_s").number();
-        if (e.has("round")) ev.round = int(e.at("round").integer());
-        if (e.has("bytes")) ev.bytes = e.at("bytes").number();
+        if (e.has("duration_s")) ev.duration_s = e.at("duration_s").number_in(0, limits::kMaxReportTimeS);
+        if (e.has("round")) ev.round = e.at("round").integer_in(-1, limits::kMaxRounds - 1);
+        if (e.has("plan_id")) ev.plan_id = e.at("plan_id").integer_in(-1, limits::kMaxPlans - 1);
+        if (e.has("bytes")) ev.bytes = e.at("bytes").number_in(0, 1e18);
         if (e.has("lost_layers"))
-          for (size_t k = 0; k < e.at("lost_layers").size(); ++k)
-            ev.lost_layers.push_back(int(e.at("lost_layers").at(k).integer()));
+          for (size_t k = 0; k < e.at("lost_layers").size_at_most(limits::kMaxLayers); ++k)
+            ev.lost_layers.push_back(e.at("lost_layers").at(k).integer_in(0, limits::kMaxLayers - 1));
         out.events.push_back(ev);
       }
     }
@@ -242,11 +250,12 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
         Span s;
         s.device = device_index(x.at("device").string());
         s.op = x.at("op").string();
-        if (x.has("stage")) s.stage = int(x.at("stage").integer());
-        if (x.has("microbatch")) s.microbatch = int(x.at("microbatch").integer());
-        if (x.has("round")) s.round = int(x.at("round").integer());
-        s.start = x.at("start_s").number();
-        s.end = x.at("end_s").number();
+        if (x.has("stage")) s.stage = x.at("stage").integer_in(-1, limits::kMaxLayers - 1);
+        if (x.has("microbatch")) s.microbatch = x.at("microbatch").integer_in(-1, limits::kMaxBatchSize);
+        if (x.has("round")) s.round = x.at("round").integer_in(-1, limits::kMaxRounds - 1);
+        // Spans may start before training does (a backend's set-up): any time within the bound.
+        s.start = x.at("start_s").number_in(-limits::kMaxReportTimeS, limits::kMaxReportTimeS);
+        s.end = x.at("end_s").number_in(-limits::kMaxReportTimeS, limits::kMaxReportTimeS);
         if (s.end < s.start) x.at("end_s").fail("ends before it starts");
         out.spans.push_back(s);
       }
@@ -254,6 +263,8 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
     return out;
   } catch (const InputError& e) {
     return Error{file, e.path, e.message};
+  } catch (const nlohmann::json::exception& e) {
+    return Error{file, "", std::string("unreadable JSON value: ") + e.what()};
   }
 }
 

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "asteroid/json_reader.hpp"
+#include "asteroid/limits.hpp"
 #include "scenario_network.hpp"
 
 namespace asteroid {
@@ -21,13 +22,31 @@ std::string stem_of(const std::string& file) {
   return dot == std::string::npos ? base : base.substr(0, dot);
 }
 
+bool name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+         c == '.';
+}
+
+bool is_plain_name(const std::string& n) {
+  return !n.empty() && n.size() <= 100 && n[0] != '.' && std::all_of(n.begin(), n.end(), name_char);
+}
+
+// The file's stem with every other character made '_'.
+std::string plain_name(std::string n) {
+  for (char& c : n)
+    if (!name_char(c)) c = '_';
+  if (n.size() > 100) n.resize(100);
+  if (n.empty() || n[0] == '.') n.insert(n.begin(), '_');
+  return n;
+}
+
 std::string resolve(const std::string& base_dir, const std::string& path) {
   if (!path.empty() && path[0] == '/') return path;
   return base_dir + "/" + path;
 }
 
 void parse_devices(const JsonReader& r, Scenario& s) {
-  if (r.size() == 0) r.fail("a cluster needs at least one device");
+  if (r.size_at_most(limits::kMaxDevices) == 0) r.fail("a cluster needs at least one device");
   std::set<std::string> seen;
   for (size_t i = 0; i < r.size(); ++i) {
     JsonReader d = r.at(i);
@@ -37,75 +56,70 @@ void parse_devices(const JsonReader& r, Scenario& s) {
     if (spec.name.empty()) d.at("name").fail("must not be empty");
     if (!seen.insert(spec.name).second) d.at("name").fail("duplicate device name \"" + spec.name + "\"");
     spec.type = d.at("type").string();
-    if (d.has("memory")) {
-      double m = d.at("memory").bytes();
-      if (m <= 0) d.at("memory").fail("must be positive");
-      spec.memory_bytes = m;
-    }
-    if (d.has("speed_factor")) {
-      spec.speed_factor = d.at("speed_factor").number();
-      if (spec.speed_factor <= 0) d.at("speed_factor").fail("must be positive");
-    }
+    if (d.has("memory"))
+      spec.memory_bytes = d.at("memory").bytes_in(limits::kMinMemoryBytes, limits::kMaxMemoryBytes);
+    if (d.has("speed_factor"))
+      spec.speed_factor = d.at("speed_factor").number_in(limits::kMinSpeedFactor, limits::kMaxSpeedFactor);
     s.devices.push_back(spec);
   }
 }
 
 void parse_training(const JsonReader& r, Scenario& s) {
   r.allow_only({"batch_size", "rounds", "optimizer"});
-  s.training.batch_size = int(r.at("batch_size").positive_integer());
-  if (r.has("rounds")) s.training.rounds = int(r.at("rounds").positive_integer());
+  s.training.batch_size = r.at("batch_size").integer_in(1, limits::kMaxBatchSize);
+  if (r.has("rounds")) s.training.rounds = r.at("rounds").integer_in(1, limits::kMaxRounds);
   if (r.has("optimizer")) s.training.optimizer = r.at("optimizer").token(kOptimizers);
 }
 
 void parse_planner(const JsonReader& r, Scenario& s) {
   r.allow_only({"strategy", "microbatch_sizes", "max_stages", "latency_model", "time_limit"});
-  if (r.has("time_limit")) s.planner.time_limit_s = r.at("time_limit").seconds();
+  if (r.has("time_limit"))
+    s.planner.time_limit_s = r.at("time_limit").seconds_in(0, limits::kMaxPlannerTimeLimitS);
   if (r.has("latency_model")) s.planner.latency_model = r.at("latency_model").token(kLatencyModels);
   if (r.has("strategy")) s.planner.strategy = r.at("strategy").token(kStrategies);
   if (r.has("microbatch_sizes")) {
     JsonReader mb = r.at("microbatch_sizes");
-    for (size_t i = 0; i < mb.size(); ++i) {
-      long long v = mb.at(i).positive_integer();
+    for (size_t i = 0; i < mb.size_at_most(limits::kMaxBatchSize); ++i) {
+      int v = mb.at(i).integer_in(1, s.training.batch_size);
       if (s.training.batch_size % v != 0)
         mb.at(i).fail("micro-batch size " + std::to_string(v) + " does not divide batch_size " +
                       std::to_string(s.training.batch_size));
-      s.planner.microbatch_sizes.push_back(int(v));
+      s.planner.microbatch_sizes.push_back(v);
     }
     if (s.planner.microbatch_sizes.empty()) mb.fail("must allow at least one micro-batch size");
   }
-  if (r.has("max_stages")) s.planner.max_stages = int(r.at("max_stages").positive_integer());
+  if (r.has("max_stages")) s.planner.max_stages = r.at("max_stages").integer_in(1, limits::kMaxDevices);
 }
 
 void parse_faults(const JsonReader& r, Scenario& s) {
   r.allow_only(
       {"heartbeat_interval", "missed_heartbeats", "replication_interval_rounds", "recovery", "events"});
   FaultSpec& f = s.faults;
-  if (r.has("heartbeat_interval")) {
-    f.heartbeat_interval_s = r.at("heartbeat_interval").seconds();
-    if (f.heartbeat_interval_s <= 0) r.at("heartbeat_interval").fail("must be positive");
-  }
-  if (r.has("missed_heartbeats")) f.missed_heartbeats = int(r.at("missed_heartbeats").positive_integer());
+  if (r.has("heartbeat_interval"))
+    f.heartbeat_interval_s =
+        r.at("heartbeat_interval").seconds_in(limits::kMinHeartbeatIntervalS, limits::kMaxHeartbeatIntervalS);
+  if (r.has("missed_heartbeats"))
+    f.missed_heartbeats = r.at("missed_heartbeats").integer_in(1, limits::kMaxMissedHeartbeats);
   if (r.has("replication_interval_rounds"))
-    f.replication_interval_rounds = int(r.at("replication_interval_rounds").positive_integer());
+    f.replication_interval_rounds = r.at("replication_interval_rounds").integer_in(1, limits::kMaxRounds);
   if (r.has("recovery")) f.recovery = r.at("recovery").token(kRecoveries);
   if (!r.has("events")) return;
   JsonReader ev = r.at("events");
-  for (size_t i = 0; i < ev.size(); ++i) {
+  for (size_t i = 0; i < ev.size_at_most(limits::kMaxFaultEvents); ++i) {
     JsonReader e = ev.at(i);
     e.allow_only({"at", "device", "kind", "factor", "bandwidth"});
     FaultEvent fe;
-    fe.time_s = e.at("at").seconds();
+    fe.time_s = e.at("at").seconds_in(0, limits::kMaxEventTimeS);
     fe.device = e.at("device").string();
     if (s.device_index(fe.device) < 0) e.at("device").fail("unknown device \"" + fe.device + "\"");
     fe.kind = e.at("kind").token(kFaultKinds);
     if (fe.kind == FaultKind::slowdown) {
-      fe.factor = e.at("factor").number();
-      if (fe.factor <= 0 || fe.factor > 1e6) e.at("factor").fail("must be a positive speed factor");
+      fe.factor = e.at("factor").number_in(limits::kMinSlowdownFactor, limits::kMaxSlowdownFactor);
     } else if (e.has("factor")) {
       e.at("factor").fail("only a slowdown has a factor");
     }
     if (fe.kind == FaultKind::link_slowdown)
-      fe.bandwidth_Bps = e.at("bandwidth").bandwidth();
+      fe.bandwidth_Bps = e.at("bandwidth").bandwidth_in(limits::kMinBandwidthBps, limits::kMaxBandwidthBps);
     else if (e.has("bandwidth"))
       e.at("bandwidth").fail("only a link_slowdown has a bandwidth");
     f.events.push_back(fe);
@@ -120,6 +134,7 @@ void parse_faults(const JsonReader& r, Scenario& s) {
   for (size_t i : order) sorted.push_back(f.events[i]);
   f.events = sorted;
   std::vector<bool> present(s.devices.size(), true);
+  std::vector<double> speed(s.devices.size(), 1.0);  // slowdowns multiply
   for (int d : absent_at_start(s.devices, f)) present[d] = false;
   if (std::count(present.begin(), present.end(), true) == 0)
     ev.fail("every device joins later; the run has no device to start on");
@@ -134,6 +149,11 @@ void parse_faults(const JsonReader& r, Scenario& s) {
     } else if (e.kind == FaultKind::join) {
       if (present[d]) ev.at(order[k]).fail(e.device + " joins while it is there");
       present[d] = true;
+    } else if (e.kind == FaultKind::slowdown) {
+      speed[d] *= e.factor;
+      if (speed[d] < limits::kMinSlowdownFactor || speed[d] > limits::kMaxSlowdownFactor)
+        ev.at(order[k]).fail("the slowdowns of " + e.device + " multiply to " + std::to_string(speed[d]) +
+                             ", outside [1e-06, 1e+06]");
     }
   }
 }
@@ -170,7 +190,15 @@ Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file
       r.at("schema_version")
           .fail("this program reads schema_version 1; the file has " + std::to_string(version) +
                 (version > 1 ? " (written by a newer version?)" : ""));
-    s.name = r.has("name") ? r.at("name").string() : stem_of(file);
+    // The name becomes the default output folder (out/<name>/): a plain file name, never a path.
+    if (r.has("name")) {
+      s.name = r.at("name").string();
+      if (!is_plain_name(s.name))
+        r.at("name").fail("\"" + s.name +
+                          "\" must be 1 to 100 letters, digits, '_', '-' or '.', not starting with '.'");
+    } else {
+      s.name = plain_name(stem_of(file));
+    }
     if (r.has("description")) s.description = r.at("description").string();
 
     JsonReader cluster = r.at("cluster");
@@ -228,6 +256,8 @@ Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file
     return s;
   } catch (const InputError& e) {
     return Error{file, e.path, e.message};
+  } catch (const nlohmann::json::exception& e) {
+    return Error{file, "", std::string("unreadable JSON value: ") + e.what()};
   }
 }
 

@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "asteroid/limits.hpp"
+
 namespace asteroid {
 namespace {
 
@@ -12,7 +14,8 @@ constexpr const char* kWifiMedium = "air";
 void parse_overrides(const JsonReader& r, Scenario& s) {
   if (!r.has("overrides")) return;
   JsonReader ov = r.at("overrides");
-  for (size_t i = 0; i < ov.size(); ++i) {
+  const size_t n = s.devices.size();
+  for (size_t i = 0; i < ov.size_at_most(n * (n - 1) / 2); ++i) {
     JsonReader o = ov.at(i);
     o.allow_only({"devices", "bandwidth", "latency"});
     JsonReader pair = o.at("devices");
@@ -23,8 +26,12 @@ void parse_overrides(const JsonReader& r, Scenario& s) {
     if (s.device_index(lo.a) < 0) pair.at(0).fail("unknown device \"" + lo.a + "\"");
     if (s.device_index(lo.b) < 0) pair.at(1).fail("unknown device \"" + lo.b + "\"");
     if (lo.a == lo.b) pair.fail("a link joins two different devices");
-    lo.bandwidth_Bps = o.has("bandwidth") ? o.at("bandwidth").bandwidth() : s.network.bandwidth_Bps;
-    lo.latency_s = o.has("latency") ? o.at("latency").seconds() : s.network.latency_s;
+    lo.bandwidth_Bps =
+        o.has("bandwidth")
+            ? o.at("bandwidth").bandwidth_in(limits::kMinBandwidthBps, limits::kMaxBandwidthBps)
+            : s.network.bandwidth_Bps;
+    lo.latency_s =
+        o.has("latency") ? o.at("latency").seconds_in(0, limits::kMaxLatencyS) : s.network.latency_s;
     s.network.overrides.push_back(lo);
   }
 }
@@ -71,14 +78,18 @@ void parse_graph(const JsonReader& r, Scenario& s) {
   };
   if (r.has("switches")) {
     JsonReader sw = r.at("switches");
-    for (size_t i = 0; i < sw.size(); ++i) g.switches.push_back(new_name(sw.at(i)));
+    for (size_t i = 0; i < sw.size_at_most(limits::kMaxDevices); ++i)
+      g.switches.push_back(new_name(sw.at(i)));
   }
   if (r.has("media")) {
     JsonReader media = r.at("media");
-    for (size_t i = 0; i < media.size(); ++i) {
+    for (size_t i = 0; i < media.size_at_most(limits::kMaxDevices); ++i) {
       JsonReader m = media.at(i);
       m.allow_only({"name", "bandwidth", "latency", "stations"});
-      MediumSpec spec{new_name(m.at("name")), m.at("bandwidth").bandwidth(), m.at("latency").seconds(), {}};
+      MediumSpec spec{new_name(m.at("name")),
+                      m.at("bandwidth").bandwidth_in(limits::kMinBandwidthBps, limits::kMaxBandwidthBps),
+                      m.at("latency").seconds_in(0, limits::kMaxLatencyS),
+                      {}};
       JsonReader st = m.at("stations");
       std::set<std::string> seen;
       for (size_t k = 0; k < st.size(); ++k) {
@@ -94,7 +105,7 @@ void parse_graph(const JsonReader& r, Scenario& s) {
   }
   if (r.has("links")) {
     JsonReader links = r.at("links");
-    for (size_t i = 0; i < links.size(); ++i) {
+    for (size_t i = 0; i < links.size_at_most(limits::kMaxLinks); ++i) {
       JsonReader l = links.at(i);
       l.allow_only({"between", "bandwidth", "latency", "duplex"});
       JsonReader ends = l.at("between");
@@ -108,8 +119,8 @@ void parse_graph(const JsonReader& r, Scenario& s) {
           ends.at(k).fail("unknown node \"" + end + "\" (not a device, switch or medium of this network)");
       }
       if (spec.a == spec.b) ends.fail("a link joins two different nodes");
-      spec.bandwidth_Bps = l.at("bandwidth").bandwidth();
-      spec.latency_s = l.at("latency").seconds();
+      spec.bandwidth_Bps = l.at("bandwidth").bandwidth_in(limits::kMinBandwidthBps, limits::kMaxBandwidthBps);
+      spec.latency_s = l.at("latency").seconds_in(0, limits::kMaxLatencyS);
       if (l.has("duplex")) {
         std::string d = l.at("duplex").string();
         if (d == "half")
@@ -150,8 +161,8 @@ void parse_network(const JsonReader& r, Scenario& s) {
   if (n.topology == Topology::graph) {
     parse_graph(r, s);
   } else {
-    n.bandwidth_Bps = r.at("bandwidth").bandwidth();
-    n.latency_s = r.at("latency").seconds();
+    n.bandwidth_Bps = r.at("bandwidth").bandwidth_in(limits::kMinBandwidthBps, limits::kMaxBandwidthBps);
+    n.latency_s = r.at("latency").seconds_in(0, limits::kMaxLatencyS);
     parse_overrides(r, s);
     shorthand_graph(r, s);
   }

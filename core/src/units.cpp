@@ -34,7 +34,13 @@ std::optional<double> parse_with(const std::string& text, const UnitTable& table
     return std::nullopt;
   }
   for (const auto& [name, scale] : table)
-    if (unit == name) return number * scale;
+    if (unit == name) {
+      if (!std::isfinite(number * scale)) {
+        *why = "\"" + text + "\" is too large";
+        return std::nullopt;
+      }
+      return number * scale;
+    }
   std::string known;
   for (const auto& [name, scale] : table) known += (known.empty() ? "" : ", ") + std::string(name);
   *why = "unknown " + std::string(kind) + " unit \"" + unit + "\" (known: " + known + ")";

@@ -12,6 +12,7 @@
 #include "asteroid/backend_setup.hpp"
 #include "asteroid/cli_args.hpp"
 #include "asteroid/json_reader.hpp"
+#include "asteroid/limits.hpp"
 #include "asteroid/run_summary.hpp"
 #include "asteroid/scenario.hpp"
 #include "simulation.hpp"
@@ -46,7 +47,7 @@ Args parse_args(int argc, char** argv) {
   while (args.next()) {
     const std::string& s = args.arg();
     if (s == "--rounds")
-      a.run.rounds = int(args.number(1, true));
+      a.run.rounds = int(args.number(1, true, limits::kMaxRounds));
     else if (s == "--strategy")
       a.run.strategy = args.token(kStrategies);
     else if (s == "--plan")

@@ -75,4 +75,34 @@ expect_error "a link to an unknown node" 'unknown.json: cluster.network.links\[0
 expect_error "a link without bandwidth" 'nobandwidth.json: cluster.network.links\[6\].bandwidth: missing' \
   "$plan" "$tmp/nobandwidth.json"
 
+# Every number in range: refused in one line, never a crash or a wrap-around.
+/usr/bin/python3 - "$scenario" "$src" "$tmp" <<'PY' || fail "writing out-of-range scenarios"
+import json, os, sys
+scenario, src, tmp = sys.argv[1:]
+base = json.load(open(scenario))
+for t in base["traces"]:
+    base["traces"][t] = os.path.join(src, "scenarios", base["traces"][t])
+def put(name, edit):
+    s = json.loads(json.dumps(base))
+    edit(s)
+    json.dump(s, open(os.path.join(tmp, name + ".json"), "w"))
+put("rounds_wrap", lambda s: s["training"].update(rounds=4294967297))
+put("batch_huge", lambda s: s["training"].update(batch_size=10**12))
+put("bandwidth_inf", lambda s: s["cluster"]["network"].update(bandwidth="1e308GBps"))
+put("heartbeat_ns", lambda s: s.update(faults={"heartbeat_interval": "1ns"}))
+put("event_far", lambda s: s.update(faults={"events": [{"at": "1e308s", "device": s["cluster"]["devices"][0]["name"], "kind": "leave"}]}))
+put("name_escape", lambda s: s.update(name="../../etc"))
+text = json.dumps(base)
+open(os.path.join(tmp, "number_overflow.json"), "w").write(text.replace('"batch_size": ', '"batch_size": 1e400, "x": ', 1))
+open(os.path.join(tmp, "deep.json"), "w").write(text[:-1] + ', "description": ' + "[" * 100000 + "]" * 100000 + "}")
+PY
+expect_error "rounds beyond an int" "training.rounds: must be in \[1, 1000000\], found 4294967297" "$plan" "$tmp/rounds_wrap.json"
+expect_error "batch beyond the bound" "training.batch_size: must be in" "$plan" "$tmp/batch_huge.json"
+expect_error "bandwidth infinite after units" "cluster.network.bandwidth: \"1e308GBps\" is too large" "$plan" "$tmp/bandwidth_inf.json"
+expect_error "a heartbeat every nanosecond" "faults.heartbeat_interval: must be in" "$plan" "$tmp/heartbeat_ns.json"
+expect_error "an event after 1e308 s" "faults.events\[0\].at: \"1e308s\" is too large\|faults.events\[0\].at: must be in" "$plan" "$tmp/event_far.json"
+expect_error "a name that is a path" "name: \"../../etc\" must be" "$plan" "$tmp/name_escape.json"
+expect_error "a number beyond a double" "number_overflow.json: malformed JSON: number overflow" "$plan" "$tmp/number_overflow.json"
+expect_error "nesting 100000 deep" "deep.json: JSON nested deeper than 64 levels" "$plan" "$tmp/deep.json"
+
 finish "asteroid-plan command line"

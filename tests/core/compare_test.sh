@@ -36,5 +36,20 @@ expect_error "unknown key" "unknown.json: rounds\[0\]" "$compare" "$tmp/a/report
 expect_error "missing file" "nothere.json: cannot open file" "$compare" "$tmp/nothere.json" "$tmp/a/report.json"
 expect_error "one report" "two reports are needed" "$compare" "$tmp/a/report.json"
 expect_error "bad option value" "--rows" "$compare" "$tmp/a/report.json" "$tmp/a/report.json" --rows x
+expect_error "rows beyond an int" "--rows: expected a whole number in \[1, 1000000\]" \
+  "$compare" "$tmp/a/report.json" "$tmp/a/report.json" --rows 1e300
+expect_error "rows with --json" "--rows limits the text tables" \
+  "$compare" "$tmp/a/report.json" "$tmp/a/report.json" --rows 3 --json
+expect_error "error bound out of range" "--max-round-error: expected a number" \
+  "$compare" "$tmp/a/report.json" "$tmp/a/report.json" --max-round-error inf
+printf '{"scenario": "x", "backend": "sim", "rounds": [{"round": 0, "start_s": 0, "end_s": 1e400, "samples": 8}]}' >"$tmp/huge.json"
+expect_error "a number beyond a double" "huge.json: malformed JSON" "$compare" "$tmp/huge.json" "$tmp/a/report.json"
+printf '{"scenario": "x", "backend": "sim", "rounds": [{"round": 99999999999, "start_s": 0, "end_s": 1, "samples": 8}]}' >"$tmp/big.json"
+expect_error "a round beyond the bound" "big.json: rounds\[0\].round: must be in" "$compare" "$tmp/big.json" "$tmp/a/report.json"
+# Nothing in common: the check cannot pass.
+printf '{"scenario": "x", "backend": "sim", "rounds": []}' >"$tmp/empty.json"
+"$compare" "$tmp/a/report.json" "$tmp/empty.json" --max-round-error 50 >/dev/null 2>"$tmp/err"
+[ $? -eq 1 ] || fail "--max-round-error with no round in both reports should exit 1"
+grep -q "nothing to check" "$tmp/err" || fail "nothing-to-compare message: $(cat "$tmp/err")"
 
 finish "compare_test"

@@ -98,7 +98,7 @@ TEST_CASE("scenario: bad input is refused with file, JSON path and problem", "[s
   }
   SECTION("zero batch size") {
     j["training"]["batch_size"] = 0;
-    CHECK(error_of(j).find("training.batch_size: must be at least 1") != std::string::npos);
+    CHECK(error_of(j).find("training.batch_size: must be in [1, 1048576], found 0") != std::string::npos);
   }
   SECTION("fractional batch size") {
     j["training"]["batch_size"] = 16.5;

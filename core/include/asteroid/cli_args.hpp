@@ -2,6 +2,11 @@
 // a lower bound, with problems reported through the program's own one-line fail().
 #pragma once
 
+#include <cerrno>
+#include <cfloat>
+#include <climits>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -31,19 +36,28 @@ class CliArgs {
     if (!t) fail_(flag + ": " + vocabulary.must_be(v));
     return *t;
   }
-  // The value after the current flag as a number >= lo (whole, if `whole`).
-  double number(double lo, bool whole = false) {
+  // The value after the current flag as a number in [lo, hi] (whole, if `whole`). A whole number is
+  // at most INT_MAX unless `hi` says otherwise, so that it fits the int it is stored in.
+  double number(double lo, bool whole = false, double hi = -1) {
+    if (hi < 0) hi = whole ? double(INT_MAX) : DBL_MAX;
     std::string flag = arg_, v = value();
     char* end = nullptr;
+    errno = 0;
     double x = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end != '\0' || !(x >= lo) || (whole && x != double((long long)x)))
-      fail_(flag + ": expected " + (whole ? "a whole number" : "a number") + " >= " + trimmed(lo) +
-            ", found \"" + v + "\"");
+    bool ok = !v.empty() && *end == '\0' && errno != ERANGE && x >= lo && x <= hi && (!whole || x == std::floor(x));
+    if (!ok)
+      fail_(flag + ": expected " + (whole ? "a whole number" : "a number") + " in [" + trimmed(lo) + ", " +
+            trimmed(hi) + "], found \"" + v + "\"");
     return x;
   }
 
  private:
   static std::string trimmed(double x) {
+    if (x >= 1e15) {
+      char b[32];
+      std::snprintf(b, sizeof b, "%g", x);
+      return b;
+    }
     std::string s = std::to_string(x);
     s.erase(s.find_last_not_of('0') + 1);
     if (!s.empty() && s.back() == '.') s.pop_back();

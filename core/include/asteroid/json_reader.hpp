@@ -48,6 +48,14 @@ class JsonReader {
   double bandwidth() const;             // "100Mbps", in bytes per second
   std::vector<double> numbers() const;  // array of numbers
   std::vector<long long> positive_integers() const;
+  // Bounded readers (limits.hpp): the value, or an error naming the range, e.g. "must be in
+  // [1, 4096], found 5000". integer_in needs hi <= INT_MAX and returns an int.
+  int integer_in(long long lo, long long hi) const;
+  double number_in(double lo, double hi) const;
+  double bytes_in(double lo, double hi) const;
+  double seconds_in(double lo, double hi) const;
+  double bandwidth_in(double lo, double hi) const;  // bytes per second
+  size_t size_at_most(size_t max) const;            // array length, at most `max`
   // A string that must be one of a vocabulary's tokens (vocabulary.hpp); its value.
   template <class V>
   auto token(const V& vocabulary) const {
@@ -64,8 +72,11 @@ class JsonReader {
   std::string path_;
 };
 
-// Parses a file into JSON. Errors (missing file, syntax) come back with the file name and where.
+// Parses a file into JSON. Errors (missing file, syntax, a number beyond a double, nesting deeper
+// than limits::kMaxJsonDepth) come back with the file name and where.
 Result<nlohmann::json> read_json_file(const std::string& file);
+// The same for text already in memory; `file` names it in messages.
+Result<nlohmann::json> parse_json_text(const std::string& text, const std::string& file);
 
 // Writes text to `file` whole: to a temporary file beside it, then rename.
 Result<bool> write_file_atomically(const std::string& file, const std::string& text);

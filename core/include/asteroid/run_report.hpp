@@ -41,6 +41,7 @@ struct RunEvent {
   std::string detail;            // what happened, in words
   double duration_s = 0;         // replan and state_transfer: how long it took
   int round = -1;                // replay: the first round run again
+  int plan_id = -1;              // replan: the plan chosen (-1: none; a join may keep the running one); resume
   double bytes = 0;              // state_transfer: weights and optimizer state moved
   std::vector<int> lost_layers;  // failure: layers whose checkpoint had no live copy
 };
