@@ -46,7 +46,9 @@ Coordinator::Coordinator(const CostModel& model, const Plan& plan, CoordinatorCo
 }
 
 bool Coordinator::holds(int device, int layer) const {
-  return device < 0 ? store_holds_ : alive_[device] && holds_[device][layer];
+  if (device < 0) return store_holds_;
+  // The initial weights come from the run's seed: any live device can make them.
+  return alive_[device] && (checkpoint_ < 0 || holds_[device][layer]);
 }
 
 bool Coordinator::replicates_after(int round) const {

@@ -20,10 +20,8 @@ Simulation::Simulation(SimInput in)
   for (int d : in_.coordinator.absent) host_on_[d] = false;
   failure_recorded_.assign(n, false);
   queues_.resize(n);
-  // The initial weights: on the devices of their stage, and at the coordinator that sent them.
-  for (const StagePlan& sp : coord_.plan().stages)
-    for (int d : sp.devices) ledger_.add(d, sp.first_layer, sp.last_layer, 0);
-  ledger_.add(ledger_.coordinator(), 0, in_.model->num_layers() - 1, 0);
+  // The initial weights come from the run's seed: every device (and the coordinator) can make them.
+  for (int d = 0; d <= n; ++d) ledger_.add(d, 0, in_.model->num_layers() - 1, 0);
   result_.report.scenario = in_.name;
   result_.report.backend = "sim";
   result_.report.rounds_planned = in_.rounds;
@@ -165,6 +163,7 @@ void Simulation::fault_script() {
         platform_.hosts[d]->turn_on();
         host_on_[d] = true;
         failure_recorded_[d] = false;
+        if (coord_.last_checkpoint() < 0) ledger_.add(d, 0, in_.model->num_layers() - 1, 0);  // the seed's
         ev.detail = e.device + " joins";
         sg4::Actor::create("heartbeat", platform_.hosts[d], [this, d] { heartbeats(d); })->daemonize();
         ControlMessage m;

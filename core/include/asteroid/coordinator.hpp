@@ -21,8 +21,9 @@
 // 3. Checkpoints: round r is the checkpoint once every device finished r (its optimizer step
 //    included: round_done) and, when the plan has copies, r's copies all landed (copies_landed),
 //    in either order. The coordinator keeps which live devices hold each layer's checkpoint (its
-//    stage, a copy, state moved to it in a recovery; the initial weights are also in its own store,
-//    and with `restart` every checkpoint is).
+//    stage, a copy, state moved to it in a recovery). Before the first checkpoint every live device
+//    holds it: the initial weights come from the run's seed. With `restart` the coordinator's own
+//    store holds every checkpoint.
 // 4. Recovery, by strategy, from the plan that was running and the devices alive:
 //    lightweight: each failed device's group shrinks and Alg. 1 reruns, and the stage's boundaries
 //                 with its neighbours may move (every pair of new boundaries is tried); or, for a
