@@ -3,9 +3,11 @@
 for the recovery strategies of asteroid-sim (--recovery lightweight | replan | restart | adaptive), with
 the failure, its detection, the re-plan and the resumption marked from the RunReport's events; and
 the recovery time split into detection, re-plan, state transfer and replay (the report's summary).
+A last panel shows the device returning (scenarios/envC_rejoin.json): the Coordinator plans it back
+in when that finishes the rounds left sooner, the state transfer counted.
 
-Needs asteroid-sim. Writes <outroot>/fig17/: fig17.png, recovery.csv, recovery.md, summary.md,
-data/<recovery>/ (report.json without spans, rounds.csv).
+Needs asteroid-sim. Writes <outroot>/fig17/: fig17.png, recovery.csv, recovery.md, rejoin.csv,
+summary.md, data/<recovery>/ and data/rejoin/ (report.json without spans, rounds.csv).
 """
 import os
 
@@ -23,6 +25,8 @@ PHASES = [("detection_s", "detection"), ("replan_s", "re-plan"), ("state_transfe
 def add_args(p):
     p.add_argument("--scenario", default=os.path.join(c.SCENARIOS, "envC_fail.json"))
     p.add_argument("--rounds", type=int, default=0, help="simulated rounds (default: the scenario's)")
+    p.add_argument("--rejoin-scenario", default=os.path.join(c.SCENARIOS, "envC_rejoin.json"),
+                   help="the device leaves and returns (the last panel)")
 
 
 def main():
@@ -33,6 +37,10 @@ def main():
 
     def one(rec):
         try:
+            if rec == "rejoin":  # under the scenario's own recovery strategy
+                rep, rows = c.simulate(args.rejoin_scenario, os.path.join(out, "data", rec),
+                                       rounds=args.rounds or None)
+                return rec, rep, rows, ""
             rep, rows = c.simulate(args.scenario, os.path.join(out, "data", rec), recovery=rec,
                                    rounds=args.rounds or None)
             return rec, rep, rows, ""
@@ -40,7 +48,9 @@ def main():
             c.log(f"fig17: recovery {rec}: {e}")
             return rec, None, None, str(e)
 
-    results = c.parallel(one, recoveries)
+    results = c.parallel(one, recoveries + ["rejoin"])
+    rejoin = next(((rep, rows) for rec, rep, rows, err in results if rec == "rejoin" and not err), None)
+    results = [x for x in results if x[0] != "rejoin"]
     errors = {rec: err for rec, _, _, err in results if err}
     runs = [(rec, rep, rows) for rec, rep, rows, err in results if not err]
     if not runs:
@@ -83,8 +93,12 @@ def main():
           "throughput before the failure and after the replayed round.\n\n"
           + c.md_table(header, rows, ["---"] + ["---:"] * (len(header) - 2) + ["---"]))
     c.write_text(os.path.join(out, "recovery.md"), md)
-    draw(out, runs, table)
-    summarize(out, table, errors)
+    if rejoin:
+        write_rejoin(out, *rejoin)
+    else:
+        errors["rejoin"] = "the rejoin simulation failed"
+    draw(out, runs, table, rejoin)
+    summarize(out, table, errors, rejoin[0] if rejoin else None)
     if errors:
         raise c.ToolError(f"{len(errors)} simulation(s) failed: {', '.join(errors)}")
 
@@ -121,12 +135,62 @@ def step(rows):
     return xs, ys
 
 
-def draw(out, runs, table):
+REJOIN_MARKERS = {"failure": ("-", "leave"), "detection": (":", "detection"), "join": ("-", "return"),
+                  "replan": ("-.", "re-plan"), "resume": ("--", "resume")}
+
+
+def rejoin_rows(rep):
+    """One row per failure and per join of the rejoin run, from its summary."""
+    s = rep["summary"]
+    rows = []
+    for f in s.get("failures", []):
+        rows.append({"event": "leave", "device": f["device"], "at_s": f["failure_s"],
+                     "decision": next((e["detail"] for e in rep["events"]
+                                       if e["kind"] == "replan" and e["time_s"] >= f["failure_s"]), ""),
+                     "state_transfer_s": f.get("state_transfer_s"),
+                     "state_transfer_bytes": f.get("state_transfer_bytes"),
+                     "throughput_after": f.get("throughput_after")})
+    for j in s.get("joins", []):
+        rows.append({"event": "return", "device": j["device"], "at_s": j["join_s"], "decision": j["decision"],
+                     "state_transfer_s": j["state_transfer_s"] if j["replanned"] else None,
+                     "state_transfer_bytes": j["state_transfer_bytes"] if j["replanned"] else None,
+                     "throughput_after": j.get("throughput_after")})
+    return sorted(rows, key=lambda r: r["at_s"])
+
+
+def write_rejoin(out, rep, rows):
+    c.write_csv(os.path.join(out, "rejoin.csv"), rejoin_rows(rep),
+                ["event", "device", "at_s", "state_transfer_s", "state_transfer_bytes", "throughput_after",
+                 "decision"])
+
+
+def draw_rejoin(ax, rep, rows):
+    xs, ys = step(rows)
+    ax.plot(xs, ys, color="#9467bd", lw=1.6)
+    level = 0
+    for e in rep.get("events", []):
+        if e["kind"] not in REJOIN_MARKERS:
+            continue
+        ls, label = REJOIN_MARKERS[e["kind"]]
+        ax.axvline(e["time_s"], color="k", ls=ls, lw=0.9)
+        ax.text(e["time_s"], 0.92 - 0.17 * level, " " + label, transform=ax.get_xaxis_transform(), fontsize=7)
+        level = (level + 1) % 4
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("samples/s")
+    ax.set_xlabel("simulated time (s)")
+    joins = rep["summary"].get("joins", [])
+    what = ("planned back in" if joins and joins[0]["replanned"] else "not planned back in") if joins else ""
+    ax.set_title(f"the device leaves and returns ({rep['scenario']}, recovery {rep['config'].get('recovery')}): "
+                 f"{what}", fontsize=9, color="#9467bd")
+
+
+def draw(out, runs, table, rejoin=None):
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
     n = len(runs)
-    fig = plt.figure(figsize=(11, 3.2 + 2.0 * n))
-    gs = fig.add_gridspec(1 + n, 1, height_ratios=[1.6] + [1] * n)
+    extra = 1 if rejoin else 0
+    fig = plt.figure(figsize=(11, 3.2 + 2.0 * (n + extra)))
+    gs = fig.add_gridspec(1 + n + extra, 1, height_ratios=[1.6] + [1] * n + [1.3] * extra)
     top = fig.add_subplot(gs[0])
     by = {t["recovery"]: t for t in table}
     # Whole run, all strategies: the later ones thinner so that identical curves stay visible.
@@ -172,6 +236,8 @@ def draw(out, runs, table):
         span = max(ends) - fail_t
         axes[0].set_xlim(fail_t - max(2 * span, 5), max(ends) + max(2 * span, 5))
     axes[-1].set_xlabel("simulated time (s)")
+    if rejoin:
+        draw_rejoin(fig.add_subplot(gs[1 + n]), *rejoin)
     handles = [Patch(color=col) for col in PHASE_COLORS.values()]
     axes[0].legend(handles, list(PHASE_COLORS), fontsize=7, ncol=4, loc="lower left")
     dev = next((t["device"] for t in table if t["device"]), "a device")
@@ -182,7 +248,7 @@ def draw(out, runs, table):
     plt.close(fig)
 
 
-def summarize(out, table, errors):
+def summarize(out, table, errors, rejoin=None):
     by = {t["recovery"]: t for t in table}
     parts = []
     for t in table:
@@ -211,6 +277,19 @@ def summarize(out, table, errors):
         chose = "the full re-plan" if "full re-plan" in ad["decision"].split(";")[0] else "the lightweight plan"
         text += (f" Adaptive recovery weighs the two for the rounds left and chose {chose}: "
                  f"{ad['decision'].split('; ', 1)[-1]}; its run took {ad['simulated_s']:.1f} s.")
+    if rejoin:
+        s = rejoin["summary"]
+        for j in s.get("joins", []):
+            fails = [f for f in s.get("failures", []) if f["device"] == j["device"] and f["failure_s"] < j["join_s"]]
+            before = fails[-1].get("throughput_after") if fails else None
+            if j["replanned"]:
+                text += (f" When {j['device']} returns ({rejoin['scenario']}, at {j['join_s']:.0f} s) the coordinator "
+                         f"plans it back in: {j['decision'].split(': ', 1)[0].split('; ', 1)[-1]}; "
+                         f"{j['state_transfer_bytes'] / 1e6:.0f} MB move in {j['state_transfer_s']:.2f} s, and "
+                         f"the throughput goes from {c.fmt(before, 1)} to {c.fmt(j.get('throughput_after'), 1)} "
+                         "samples/s.")
+            else:
+                text += f" When {j['device']} returns at {j['join_s']:.0f} s the plan stays: {j['decision']}."
     c.write_text(os.path.join(out, "summary.md"), text + "\n")
 
 

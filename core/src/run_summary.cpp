@@ -62,6 +62,26 @@ FailureSummary summarize_failure(const RunReport& r, const RunEvent& failure) {
   return f;
 }
 
+JoinSummary summarize_join(const RunReport& r, const RunEvent& join, int newest_plan_before) {
+  JoinSummary j;
+  j.device = join.device;
+  j.join_s = join.time;
+  for (const RunEvent& e : r.events) {
+    if (e.kind != EventKind::replan || e.time < join.time - 1e-12 ||
+        e.detail.find(join.device) == std::string::npos || e.detail.find("joined") == std::string::npos)
+      continue;
+    j.decision = e.detail;
+    j.replanned = e.plan_id > newest_plan_before;
+    if (j.replanned) {
+      if (const RunEvent* t = first_event(r, EventKind::state_transfer, e.time))
+        j.state_transfer_s = t->duration_s, j.state_transfer_bytes = t->bytes;
+      if (const RunEvent* t = first_event(r, EventKind::resume, e.time)) j.resume_at_s = t->time;
+    }
+    break;
+  }
+  return j;
+}
+
 std::string fmt(const char* format, double v) {
   char b[64];
   std::snprintf(b, sizeof b, format, v);
@@ -89,8 +109,11 @@ RunSummary summarize_run(const RunReport& r) {
     }
   }
   bool stopped = false;
+  int newest_plan = 0;
   for (const RunEvent& e : r.events) {
     if (e.kind == EventKind::failure) s.failures.push_back(summarize_failure(r, e));
+    if (e.kind == EventKind::join) s.joins.push_back(summarize_join(r, e, newest_plan));
+    if (e.kind == EventKind::replan) newest_plan = std::max(newest_plan, e.plan_id);
     if (e.kind == EventKind::stop || e.kind == EventKind::abort) {
       stopped = true;
       if (s.stop_reason.empty()) s.stop_reason = e.detail;
@@ -98,17 +121,29 @@ RunSummary summarize_run(const RunReport& r) {
   }
   // Throughput windows: from the previous recovery's end to this failure, and from this
   // recovery's end to the next failure. Failures at the same moment share their windows.
+  // A join that changed the plan also bounds the windows.
+  auto next_change = [&](double after) {
+    double next = kForever;
+    for (const FailureSummary& g : s.failures)
+      if (g.failure_s > after) next = std::min(next, g.failure_s);
+    for (const JoinSummary& g : s.joins)
+      if (g.replanned && g.join_s > after) next = std::min(next, g.join_s);
+    return next;
+  };
   for (FailureSummary& f : s.failures) {
-    double previous_end = 0, next = kForever;
-    for (const FailureSummary& g : s.failures) {
+    double previous_end = 0;
+    const double next = next_change(f.failure_s);
+    for (const FailureSummary& g : s.failures)
       if (g.failure_s < f.failure_s && g.recovery_s)
         previous_end = std::max(previous_end, g.failure_s + *g.recovery_s);
-      if (g.failure_s > f.failure_s) next = std::min(next, g.failure_s);
-    }
+    for (const JoinSummary& g : s.joins)
+      if (g.join_s < f.failure_s && g.resume_at_s) previous_end = std::max(previous_end, *g.resume_at_s);
     f.throughput_before = throughput(r, previous_end, f.failure_s);
     if (f.recovery_s) f.throughput_after = throughput(r, f.failure_s + *f.recovery_s, next);
     if (!f.lost_layers.empty()) s.weights_lost = true;
   }
+  for (JoinSummary& j : s.joins)
+    if (j.resume_at_s) j.throughput_after = throughput(r, *j.resume_at_s, next_change(j.join_s));
   // Completed: rounds 0..planned-1 each committed once, in order (a skipped or repeated round is
   // not a finished run), and nothing stopped it.
   bool every_round = s.rounds_planned > 0 && s.rounds_committed == s.rounds_planned;
@@ -140,6 +175,18 @@ nlohmann::json summary_to_json(const RunSummary& s) {
     put(j, "throughput_after", f.throughput_after);
     failures.push_back(j);
   }
+  nlohmann::json joins = nlohmann::json::array();
+  for (const JoinSummary& x : s.joins) {
+    nlohmann::json j = {{"device", x.device},
+                        {"join_s", x.join_s},
+                        {"replanned", x.replanned},
+                        {"decision", x.decision},
+                        {"state_transfer_s", x.state_transfer_s},
+                        {"state_transfer_bytes", x.state_transfer_bytes}};
+    put(j, "resume_at_s", x.resume_at_s);
+    put(j, "throughput_after", x.throughput_after);
+    joins.push_back(j);
+  }
   nlohmann::json j = {{"completed", s.completed},
                       {"rounds_committed", s.rounds_committed},
                       {"rounds_planned", s.rounds_planned},
@@ -148,7 +195,8 @@ nlohmann::json summary_to_json(const RunSummary& s) {
                       {"predicted_round_latency_s", s.predicted_round_latency_s},
                       {"min_checkpoint_copies", s.min_checkpoint_copies},
                       {"weights_lost", s.weights_lost},
-                      {"failures", failures}};
+                      {"failures", failures},
+                      {"joins", joins}};
   put(j, "first_round_latency_s", s.first_round_latency_s);
   put(j, "first_loss", s.first_loss);
   put(j, "last_loss", s.last_loss);
@@ -184,6 +232,15 @@ std::string summary_to_text(const RunSummary& s, const std::string& backend) {
          (f.lost_layers.empty() ? std::string("every layer's checkpoint was on a survivor")
                                 : std::to_string(f.lost_layers.size()) + " layers LOST") +
          "\n";
+  }
+  for (const JoinSummary& x : s.joins) {
+    t += "join of " + x.device + " at " + fmt("%.3f", x.join_s) + " s: " +
+         (x.replanned ? "planned in" : x.decision.empty() ? "not weighed (the run ended)" : "the plan stays") +
+         "\n";
+    if (x.replanned)
+      t += "  state transfer " + fmt("%.3f", x.state_transfer_s) + " s (" +
+           fmt("%.2f", x.state_transfer_bytes / 1e6) + " MB)" +
+           (x.throughput_after ? ", then " + fmt("%.2f", *x.throughput_after) + " samples/s" : "") + "\n";
   }
   if (s.min_checkpoint_copies >= 0 || s.weights_lost)
     t += std::string("weights check: ") + (s.weights_lost ? "WEIGHTS LOST" : "no weights lost") +

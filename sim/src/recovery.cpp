@@ -28,7 +28,7 @@ void Simulation::carry_out(const std::vector<Action>& actions, double planning_w
       case ActionKind::rollback: rollback(); break;
       case ActionKind::replan:
         sg4::this_actor::sleep_for(planning_wall_s);
-        event(now, EventKind::replan, "", a.detail, planning_wall_s);
+        event(now, EventKind::replan, "", a.detail, planning_wall_s).plan_id = a.plan_id;
         if (a.plan_id < 0) {  // the checkpoint has no live copy of some layer, or nothing fits
           stop(a.lost_layers.empty() ? "training cannot go on: " + a.detail : a.detail);
           return;
@@ -41,7 +41,7 @@ void Simulation::carry_out(const std::vector<Action>& actions, double planning_w
         next_commit_ = a.round;
         break;
       case ActionKind::resume:
-        event(now, EventKind::resume, "", "plan " + std::to_string(a.plan_id));
+        event(now, EventKind::resume, "", "plan " + std::to_string(a.plan_id)).plan_id = a.plan_id;
         progress_s_ = now;
         start_workers(a.plan_id, next_commit_);
         break;

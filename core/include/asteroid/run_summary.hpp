@@ -37,6 +37,18 @@ struct FailureSummary {
   std::vector<int> lost_layers;            // layers whose checkpoint had no live copy
 };
 
+// A device that joined or returned, and what the Coordinator made of it.
+struct JoinSummary {
+  std::string device;
+  double join_s = 0;
+  bool replanned = false;               // the plan changed to include it
+  std::string decision;                 // the replan event's detail: the two finishing times
+  double state_transfer_s = 0;          // when replanned
+  double state_transfer_bytes = 0;
+  std::optional<double> resume_at_s;    // when training went on, on the new plan
+  std::optional<double> throughput_after;  // samples/s from the resume to the next failure or join
+};
+
 struct RunSummary {
   bool completed = false;  // every planned round committed and nothing stopped the run
   int rounds_committed = 0;
@@ -49,6 +61,7 @@ struct RunSummary {
       -1;                     // fewest live copies of a layer's checkpoint at any commit; -1: not tracked
   bool weights_lost = false;  // some failure found a layer with no live copy
   std::vector<FailureSummary> failures;
+  std::vector<JoinSummary> joins;
   std::optional<double> first_loss, last_loss;  // training loss of the first and last committed rounds
   std::string stop_reason;                      // the stop or abort event's detail, when there is one
 };
