@@ -27,7 +27,8 @@ class HeuristicPlans {
     int max_group = opt_.max_group_size > 0 ? opt_.max_group_size : N_;
     std::vector<Shape> shapes;
     for (int beta : betas)
-      for (int k = 1; k <= max_group; ++k)
+      for (int k = 1; k <= max_group; ++k) {
+        if (out_of_time()) break;
         for (int G = 1; (G - 1) * k < N_; ++G) {
           int used = std::min(N_, G * k);
           if (opt_.use_all_devices && used != N_) continue;
@@ -37,13 +38,19 @@ class HeuristicPlans {
           double latency = consider(p);
           if (latency < kInf) shapes.push_back({beta, k, G, latency});
         }
+      }
     std::sort(shapes.begin(), shapes.end(),
               [](const Shape& a, const Shape& b) { return a.latency < b.latency; });
     if (shapes.size() > kRefined) shapes.resize(kRefined);
-    for (const Shape& s : shapes) refine(s);
+    for (const Shape& s : shapes)
+      if (!out_of_time()) refine(s);
   }
 
  private:
+  // Past the time limit once some plan is found (without one, the seeding goes on: it is quick
+  // next to the searches, and the limit returns the best plan found).
+  bool out_of_time() { return st_.best < kInf && st_.past_deadline(); }
+
   static constexpr size_t kRefined = 8;
 
   // Groups of k consecutive devices of the order (the last may be smaller), no layers yet.
@@ -126,7 +133,7 @@ class HeuristicPlans {
   void refine(const Shape& s) {
     Plan p = shaped(s.beta, s.group_size, s.groups);
     double lo = 0, hi = s.latency;  // no step of a plan exceeds its round latency
-    for (int i = 0; i < 16; ++i) {
+    for (int i = 0; i < 16 && !out_of_time(); ++i) {
       double tau = (lo + hi) / 2;
       if (split_within(p, tau)) {
         consider(p);
