@@ -161,6 +161,36 @@ nlohmann::json measured_trace_json(const ProfileResult& r, const ModelOptions& o
           {"layers", layers}};
 }
 
+nlohmann::json dispatch_json(const DispatchResult& r) {
+  MachineInfo mi = machine_info();
+  const DispatchOptions& o = r.options;
+  return {{"schema_version", 1},
+          {"kind", "measured"},
+          {"what", "eager-mode dispatch cost per op of libtorch on this machine's CPU"},
+          {"machine", mi.hostname},
+          {"cpu", mi.cpu},
+          {"hardware_threads", mi.hardware_threads},
+          {"threads", o.threads},
+          {"libtorch", r.libtorch_version},
+          {"date", iso_date_utc()},
+          {"method", "asteroid-profile --dispatch: CPU tensors of one element; a chain of " +
+                         std::to_string(o.ops) +
+                         " ops alternating multiply by a constant tensor and sigmoid (each op and each "
+                         "backward node launches exactly one kernel), timed whole with a steady clock: "
+                         "forward under NoGradGuard, forward recording the autograd graph from a leaf that "
+                         "requires grad, then backward of that chain. Per op = chain time / ops. " +
+                         std::to_string(o.warmup) + " untimed chains, then the minimum over " +
+                         std::to_string(o.repeats) + " timed ones (timings on a loaded machine only grow)."},
+          {"ops_per_chain", o.ops},
+          {"repeats", o.repeats},
+          {"warmup", o.warmup},
+          {"statistic", "minimum over repeats"},
+          {"forward_no_grad_s_per_op", round_sig(r.forward_no_grad_s, 4)},
+          {"forward_autograd_s_per_op", round_sig(r.forward_autograd_s, 4)},
+          {"backward_s_per_op", round_sig(r.backward_s, 4)},
+          {"training_s_per_op", round_sig(0.5 * (r.forward_autograd_s + r.backward_s), 4)}};
+}
+
 MachineInfo machine_info() {
   MachineInfo mi;
   char host[256] = {0};

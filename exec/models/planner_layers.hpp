@@ -81,6 +81,30 @@ nlohmann::json describe_json(const ModelDesc& d);
 // A measured trace in the format of docs/formats.md (device_type "local_cpu").
 nlohmann::json measured_trace_json(const ProfileResult& r, const ModelOptions& opt);
 
+// Eager-mode dispatch cost of libtorch on this machine's CPU (asteroid-profile --dispatch): the
+// fixed CPU time per op that a framework spends whatever the op's size, measured on ops of one
+// element. Chains of `ops` tiny ops (alternately multiply by a constant tensor and sigmoid, so that
+// every op and every backward node is exactly one kernel), timed whole; the minimum over `repeats`
+// timed chains after `warmup` untimed ones. Seconds per op.
+struct DispatchOptions {
+  int ops = 2000;
+  int repeats = 20;
+  int warmup = 3;
+  int threads = 1;
+};
+struct DispatchResult {
+  DispatchOptions options;
+  double forward_no_grad_s = 0;   // per op, under NoGradGuard
+  double forward_autograd_s = 0;  // per op, recording the autograd graph
+  double backward_s = 0;          // per backward node (one kernel each), engine included
+  std::string libtorch_version;
+};
+// Throws std::invalid_argument on bad options.
+DispatchResult measure_dispatch(const DispatchOptions& opt);
+// {"schema_version":1,"kind":"measured",...,"training_s_per_op"}: training_s_per_op is the mean of
+// forward_autograd_s and backward_s, the CPU time per op (forward or backward) of a training step.
+nlohmann::json dispatch_json(const DispatchResult& r);
+
 // Machine facts read from /proc (0 or "unknown" when unavailable).
 struct MachineInfo {
   std::string hostname;

@@ -1,5 +1,5 @@
-// asteroid-profile: describes a planner model (--describe) or times its layers on this machine and
-// writes a measured trace (docs/formats.md).
+// asteroid-profile: describes a planner model (--describe), times its layers on this machine and
+// writes a measured trace (docs/formats.md), or measures libtorch's fixed cost per op (--dispatch).
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,8 +21,11 @@ const char* kUsage =
     "usage: asteroid-profile --model NAME [--describe] [-o FILE]\n"
     "         [--batch-sizes 1,2,4,8,16,32] [--threads N] [--repeats R] [--warmup W]\n"
     "         [--stem cifar|imagenet] [--seq-len N]\n"
+    "       asteroid-profile --dispatch [--repeats R] [--warmup W] [--threads N] [-o FILE]\n"
     "  NAME: efficientnet_b1 | mobilenetv2 | resnet50 | bert_small\n"
     "  --describe   write the layer list (FLOPs, bytes) instead of timing\n"
+    "  --dispatch   measure the eager-mode CPU cost per op on tiny tensors (JSON; no model;\n"
+    "               --repeats defaults to 20 there, the minimum is kept)\n"
     "  -o FILE      output file (default: standard output)\n"
     "  --threads    libtorch intra-op threads (default 1)\n"
     "  --repeats    timed iterations per batch size, the median is kept (default 5)\n"
@@ -114,7 +117,7 @@ void write_whole(const std::string& path, const std::string& text) {
 
 int main(int argc, char** argv) {
   std::string model, out;
-  bool describe = false;
+  bool describe = false, dispatch = false, repeats_given = false;
   ax::ModelOptions mopt;
   ax::ProfileOptions popt;
   bool seq_given = false;
@@ -132,6 +135,8 @@ int main(int argc, char** argv) {
         model = value();
       } else if (a == "--describe") {
         describe = true;
+      } else if (a == "--dispatch") {
+        dispatch = true;
       } else if (a == "-o" || a == "--output") {
         out = value();
       } else if (a == "--batch-sizes") {
@@ -141,6 +146,7 @@ int main(int argc, char** argv) {
         if (popt.threads < 1 || popt.threads > 1024) throw UsageError("--threads must be 1..1024");
       } else if (a == "--repeats") {
         popt.repeats = static_cast<int>(parse_int("--repeats", value()));
+        repeats_given = true;
         if (popt.repeats < 1 || popt.repeats > 10000) throw UsageError("--repeats must be 1..10000");
       } else if (a == "--warmup") {
         popt.warmup = static_cast<int>(parse_int("--warmup", value()));
@@ -157,8 +163,10 @@ int main(int argc, char** argv) {
         throw UsageError("unknown argument \"" + a + "\" (see --help)");
       }
     }
-    if (model.empty()) throw UsageError("--model NAME is required (see --help)");
-    if (!ax::is_model_name(model))
+    if (dispatch && (describe || !model.empty()))
+      throw UsageError("--dispatch measures no model: leave out --model and --describe");
+    if (model.empty() && !dispatch) throw UsageError("--model NAME is required (see --help)");
+    if (!dispatch && !ax::is_model_name(model))
       throw UsageError("unknown model \"" + model +
                        "\" (known: efficientnet_b1, mobilenetv2, resnet50, bert_small)");
     if (!mopt.stem.empty() && model != "mobilenetv2" && model != "efficientnet_b1" &&
@@ -172,7 +180,13 @@ int main(int argc, char** argv) {
 
   try {
     nlohmann::json j;
-    if (describe) {
+    if (dispatch) {
+      ax::DispatchOptions dopt;
+      dopt.threads = popt.threads;
+      dopt.warmup = popt.warmup;
+      if (repeats_given) dopt.repeats = popt.repeats;
+      j = ax::dispatch_json(ax::measure_dispatch(dopt));
+    } else if (describe) {
       j = ax::describe_json(ax::describe_model(model, mopt));
     } else {
       // OpenBLAS sizes its thread pool when it is loaded, before --threads is read: say so when

@@ -184,14 +184,31 @@ TEST_CASE("asteroid-profile --describe lists one entry per module", "[exec][cli]
 }
 
 TEST_CASE("asteroid-profile refuses bad arguments with status 2", "[exec][cli]") {
-  for (const char* args :
-       {"--model nosuch -o x.json", "--model mobilenetv2 --batch-sizes 4,2",
-        "--model mobilenetv2 --batch-sizes 1,x", "--model resnet50 --seq-len 64", "--bogus"}) {
+  for (const char* args : {"--model nosuch -o x.json", "--model mobilenetv2 --batch-sizes 4,2",
+                           "--model mobilenetv2 --batch-sizes 1,x", "--model resnet50 --seq-len 64",
+                           "--bogus", "--dispatch --model mobilenetv2", "--dispatch --repeats 0"}) {
     std::string cmd = std::string(ASTEROID_PROFILE_BIN) + " " + args + " 2>/dev/null";
     int rc = std::system(cmd.c_str());
     REQUIRE(WIFEXITED(rc));
     CHECK(WEXITSTATUS(rc) == 2);
   }
+}
+
+TEST_CASE("asteroid-profile --dispatch measures a positive cost per op in its JSON form", "[exec][profile]") {
+  asteroid::exec::DispatchOptions o;
+  o.ops = 200;
+  o.repeats = 3;
+  o.warmup = 1;
+  auto r = asteroid::exec::measure_dispatch(o);
+  CHECK(r.forward_no_grad_s > 0);
+  CHECK(r.forward_autograd_s > 0);
+  CHECK(r.backward_s > 0);
+  nlohmann::json j = asteroid::exec::dispatch_json(r);
+  CHECK(j["kind"] == "measured");
+  CHECK(j["training_s_per_op"].get<double>() > 0);
+  CHECK(j["ops_per_chain"] == 200);
+  o.ops = 3;
+  CHECK_THROWS_AS(asteroid::exec::measure_dispatch(o), std::invalid_argument);
 }
 
 TEST_CASE("a measured trace has the format of docs/formats.md", "[exec][profile]") {
