@@ -26,9 +26,9 @@ SCENARIOS = os.path.join(REPO, "scenarios")
 MODELS = ["efficientnet_b1", "mobilenetv2", "resnet50", "bert_small"]
 MODEL_LABELS = {"efficientnet_b1": "EfficientNet-B1", "mobilenetv2": "MobileNetV2",
                 "resnet50": "ResNet50", "bert_small": "BERT-small"}
-STRATEGY_LABELS = {"asteroid": "Asteroid", "device": "on-device", "dp": "DP", "pp": "PP",
+STRATEGY_LABELS = {"asteroid": "Asteroid", "device": "on-device", "dp": "DP", "pp": "PP", "pp_net": "PP (network-aware)",
                    "pipedream": "PipeDream", "dapple": "DAPPLE", "alpa": "Alpa", "hetpipe": "HetPipe"}
-STRATEGY_COLORS = {"asteroid": "#d62728", "device": "#7f7f7f", "dp": "#1f77b4", "pp": "#2ca02c",
+STRATEGY_COLORS = {"asteroid": "#d62728", "device": "#7f7f7f", "dp": "#1f77b4", "pp": "#2ca02c", "pp_net": "#bcbd22",
                    "pipedream": "#9467bd", "dapple": "#8c564b", "alpa": "#e377c2", "hetpipe": "#17becf"}
 
 

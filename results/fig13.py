@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""Figure 13: training throughput of Asteroid against DP, PP, PipeDream, DAPPLE, Alpa and HetPipe on
-environments B and C at 100 and 1000 Mbps, for each model. A plan that does not fit in memory
-(asteroid-plan: feasible false, reason "out of memory ...") is drawn as an x.
+"""Figure 13: training throughput of Asteroid against DP, PP (plain and network-aware), PipeDream,
+DAPPLE, Alpa and HetPipe on environments B and C at 100 and 1000 Mbps, for each model. A plan that
+does not fit in memory (asteroid-plan: feasible false, reason "out of memory ...") is drawn as an x.
 
 Each strategy's plan comes from asteroid-plan (core/include/asteroid/strategies.hpp says what each
 baseline's planner sees); its throughput is asteroid-sim's when the simulator is built, with the cost
@@ -12,7 +12,7 @@ import os
 
 import common as c
 
-STRATEGIES = ["asteroid", "dp", "pp", "pipedream", "dapple", "alpa", "hetpipe"]
+STRATEGIES = ["asteroid", "dp", "pp", "pp_net", "pipedream", "dapple", "alpa", "hetpipe"]
 ENVS = ["B", "C"]
 BANDWIDTHS = [100, 1000]
 

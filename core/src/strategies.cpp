@@ -100,12 +100,25 @@ StrategyResult dp_strategy(const CostModel& m) {
   return r;
 }
 
-// Pipeline parallelism: one device per stage, every device used, the best layer split and
-// micro-batch size under the cost model (a GPipe/1F1B pipeline with a tuned partition).
+// Plain pipeline parallelism, as the paper's "PP" baseline: one device per stage, every device
+// used, layers split to balance each device's computation (and to fit its memory); the network is
+// not considered while planning (links taken as free), so the split and the micro-batch size are
+// those of a compute-balanced GPipe/1F1B pipeline. Scored on the true cluster, links included.
 StrategyResult pp_strategy(const CostModel& m, PlannerOptions opt) {
+  CostOptions o = m.options();
+  o.ignore_network = true;
   opt.max_group_size = 1;
   opt.use_all_devices = true;
-  return plan_in_view("pp", m, m.cluster(), m.options(), opt);
+  return plan_in_view("pp", m, m.cluster(), o, opt);
+}
+
+// Network-aware pipeline parallelism: one device per stage, every device used, the best split and
+// micro-batch size under the full cost model (links included). A much stronger baseline than the
+// paper's PP: the best pure pipeline there is.
+StrategyResult pp_net_strategy(const CostModel& m, PlannerOptions opt) {
+  opt.max_group_size = 1;
+  opt.use_all_devices = true;
+  return plan_in_view("pp_net", m, m.cluster(), m.options(), opt);
 }
 
 // The reference device of baselines that assume identical devices: the one they would profile on,
@@ -171,6 +184,7 @@ StrategyResult run_strategy(Strategy strategy, const CostModel& model, const Pla
     case Strategy::device: return device_strategy(model, base);
     case Strategy::dp: return dp_strategy(model);
     case Strategy::pp: return pp_strategy(model, base);
+    case Strategy::pp_net: return pp_net_strategy(model, base);
     case Strategy::pipedream: return pipedream_strategy(model, base);
     case Strategy::dapple: return dapple_strategy(model, base);
     case Strategy::alpa: return alpa_strategy(model, base);

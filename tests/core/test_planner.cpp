@@ -416,6 +416,13 @@ TEST_CASE("strategies: every baseline yields a plan scored by the true cost mode
   CHECK(dp.evaluation.plan.stages[0].devices.size() == 5);
   StrategyResult dev = run_strategy(Strategy::device, m, {});
   CHECK(dev.evaluation.plan.stages[0].devices.size() == 1);
+  // Both pipelines: one device per stage, every device; the network-aware one is never slower.
+  StrategyResult pp = run_strategy(Strategy::pp, m, {}), pp_net = run_strategy(Strategy::pp_net, m, {});
+  for (const StrategyResult* r : {&pp, &pp_net}) {
+    CHECK(r->evaluation.plan.num_stages() == 5);
+    for (const auto& st : r->evaluation.plan.stages) CHECK(st.devices.size() == 1);
+  }
+  CHECK(pp_net.evaluation.round_latency_s <= pp.evaluation.round_latency_s * (1 + 1e-9));
   CHECK(c.devices[dev.evaluation.plan.stages[0].devices[0]].type == "fast");
 }
 

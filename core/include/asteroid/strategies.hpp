@@ -1,6 +1,7 @@
 // Planning strategies, each a documented policy whose plan is scored by the same cost model, so that
-// comparisons are fair: asteroid, device, dp, pp, pipedream, dapple, alpa, hetpipe. A strategy whose
-// plan does not fit in memory comes back infeasible with an "out of memory" reason (the paper's x).
+// comparisons are fair: asteroid, device, dp, pp, pp_net, pipedream, dapple, alpa, hetpipe. A
+// strategy whose plan does not fit in memory comes back infeasible with an "out of memory" reason
+// (the paper's x).
 #pragma once
 
 #include <string>

@@ -74,14 +74,16 @@ constexpr auto vocabulary(const char* what, T... terms) {
 }
 
 // --- Planning strategies (strategies.hpp runs them; README.md, "Baselines") ---
-enum class Strategy { asteroid, device, dp, pp, pipedream, dapple, alpa, hetpipe };
+enum class Strategy { asteroid, device, dp, pp, pp_net, pipedream, dapple, alpa, hetpipe };
 inline constexpr auto kStrategies = vocabulary<Strategy>(
     "strategy",
     Term<Strategy>{Strategy::asteroid, "asteroid",
                    "the exact HPP planner (stages x data-parallel groups, Alg. 1)"},
     Term<Strategy>{Strategy::device, "device", "the whole model on the fastest device that fits"},
     Term<Strategy>{Strategy::dp, "dp", "every device, whole model, equal shares (data parallelism)"},
-    Term<Strategy>{Strategy::pp, "pp", "one device per stage, all devices (pipeline parallelism)"},
+    Term<Strategy>{Strategy::pp, "pp",
+                   "one device per stage, all devices, split to balance computation; links ignored"},
+    Term<Strategy>{Strategy::pp_net, "pp_net", "one device per stage, all devices, best split with links"},
     Term<Strategy>{Strategy::pipedream, "pipedream",
                    "replicated stages, equal shares, identical devices assumed"},
     Term<Strategy>{Strategy::dapple, "dapple", "replicated stages, equal shares, links modelled"},
