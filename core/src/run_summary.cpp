@@ -52,9 +52,11 @@ FailureSummary summarize_failure(const RunReport& r, const RunEvent& failure) {
         f.interrupted_round = x.round;
         break;
       }
+  // Recovery ends with the first round at or after the interrupted one that ends after the resume:
+  // the replayed round, or the next one when the failed device held no stage and its round went on.
   if (f.resume_at_s)
     for (const RoundRecord& x : r.rounds)
-      if (x.round == f.interrupted_round && x.end >= *f.resume_at_s) {
+      if (x.round >= f.interrupted_round && x.end >= *f.resume_at_s) {
         f.replay_s = x.end - *f.resume_at_s;
         f.recovery_s = x.end - failure.time;
         break;
