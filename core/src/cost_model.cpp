@@ -255,9 +255,11 @@ NetworkUse CostModel::network_use(const Plan& plan) const {
   const int P = plan.num_stages();
   use.comm.resize(2 * P - 1);
   use.ring.resize(2 * P - 1);
+  use.members.resize(2 * P - 1);
   auto flow = [&](int from, int to, double bytes) {
     NetFlow f;
     f.sender = from;
+    f.receiver = to;
     f.bytes = bytes;
     f.latency_s = cluster_.latency_s[from][to];
     cluster_.route_channels(from, to, &f.channels);
@@ -267,6 +269,15 @@ NetworkUse CostModel::network_use(const Plan& plan) const {
     const StagePlan& sp = plan.stages[p];
     const LayerTable& t = *cluster_.devices[sp.devices[0]].table;
     const int g = int(sp.devices.size());
+    StageMembers& members = use.members[2 * p];
+    for (int i = 0; i < g; ++i) {
+      const LayerTable& own = *cluster_.devices[sp.devices[i]].table;
+      const bool idle = sp.shares[i] == 0;
+      BatchPoint b = own.locate(idle ? 1 : sp.shares[i]);
+      members.devices.push_back(sp.devices[i]);
+      members.fwd_s.push_back(idle ? 0 : own.fwd_s(sp.first_layer, sp.last_layer, b));
+      members.bwd_s.push_back(idle ? 0 : own.bwd_s(sp.first_layer, sp.last_layer, b));
+    }
     if (g > 1) {
       RingFlows& r = use.ring[2 * p];
       r.steps = 2 * (g - 1);

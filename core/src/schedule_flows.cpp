@@ -66,10 +66,49 @@ void share(std::vector<Active*>& flows, const std::vector<double>& capacity) {
 ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, const NetworkUse& use) {
   const int S = int(steps.size());
   assert(S % 2 == 1 && int(use.comm.size()) == S && int(use.ring.size()) == S);
-  // done[dir][s][m]: step s finished micro-batch m forward (0) / backward (1).
-  std::vector<std::vector<bool>> done[2] = {std::vector<std::vector<bool>>(S, std::vector<bool>(M, false)),
-                                            std::vector<std::vector<bool>>(S, std::vector<bool>(M, false))};
-  std::vector<std::vector<double>> b_end(S, std::vector<double>(M, 0.0));
+  // Compute units: each member of each compute step, with its own 1F1B order and times. Without
+  // members (a caller that has none), a compute step is one unit with the step's times.
+  struct Unit {
+    int step = 0, device = -1;
+    double fwd_s = 0, bwd_s = 0;
+    size_t next = 0;  // index into the step's order
+    bool running = false;
+    std::vector<bool> fwd_done;
+    std::vector<int> in_left[2];  // per micro-batch: flows still to land, forward / backward
+  };
+  std::vector<Unit> units;
+  std::vector<std::vector<int>> units_of(S);
+  std::map<int, int> unit_of_device;
+  for (int s = 0; s < S; s += 2) {
+    const bool has = int(use.members.size()) == S && !use.members[s].devices.empty();
+    const int g = has ? int(use.members[s].devices.size()) : 1;
+    for (int i = 0; i < g; ++i) {
+      Unit u;
+      u.step = s;
+      u.device = has ? use.members[s].devices[i] : -1;
+      u.fwd_s = has ? use.members[s].fwd_s[i] : steps[s].E_f;
+      u.bwd_s = has ? use.members[s].bwd_s[i] : steps[s].E_b;
+      u.fwd_done.assign(M, false);
+      for (auto& v : u.in_left) v.assign(M, 0);
+      if (u.device >= 0) unit_of_device[u.device] = int(units.size());
+      units_of[s].push_back(int(units.size()));
+      units.push_back(std::move(u));
+    }
+  }
+  // The unit a flow lands on: its receiver, or the step's only unit.
+  auto receiver_unit = [&](const NetFlow& f, int step) {
+    auto it = unit_of_device.find(f.receiver);
+    return it != unit_of_device.end() && units[it->second].step == step ? it->second : units_of[step][0];
+  };
+  // The flows a unit sends after a forward (dir 0) or backward (dir 1): those of its device, or all
+  // when the step has a single unit.
+  auto sends_from = [&](const NetFlow& f, const Unit& u) { return u.device < 0 || f.sender == u.device; };
+  for (int s = 1; s < S; s += 2)
+    for (int dir = 0; dir < 2; ++dir)
+      for (const NetFlow& f : dir == 0 ? use.comm[s].forward : use.comm[s].backward) {
+        Unit& r = units[receiver_unit(f, dir == 0 ? s + 1 : s - 1)];
+        for (int m = 0; m < M; ++m) ++r.in_left[dir][m];
+      }
   std::vector<std::vector<std::pair<bool, int>>> order(S);  // compute steps: (is_backward, micro-batch)
   for (int s = 0; s < S; s += 2) {
     int warmup = std::min(M, S - s);
@@ -98,22 +137,20 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, const
   auto wake = [&](int q) {
     if (!queue_busy[q] && !queues[q].empty() && !is_waiting[q]) is_waiting[q] = true, waiting.push_back(q);
   };
-  std::vector<std::vector<int>> pending[2] = {std::vector<std::vector<int>>(S, std::vector<int>(M, 0)),
-                                              std::vector<std::vector<int>>(S, std::vector<int>(M, 0))};
-  std::vector<int> ring_step(S, 0), ring_left(S, 0);
+  std::vector<double> last_backward(S, 0.0);  // per step: its last backward op or gradient message
+  std::vector<int> ring_step(S, 0), ring_left(S, 0), members_left(S, 0);
+  for (int s = 0; s < S; s += 2) members_left[s] = int(units_of[s].size());
   std::vector<double> end(S, 0.0);  // when the step's round is over (its all-reduce included)
 
   std::vector<Active> active;
-  std::vector<size_t> next(S, 0);
-  std::vector<bool> running(S, false);
-  std::vector<double> run_end(S, 0.0);
-  // Compute steps whose next operation may have become ready, and the running ones by end time:
-  // each event touches only the steps next to what changed (deep pipelines have thousands).
-  std::vector<int> check;
-  for (int s = 0; s < S; s += 2) check.push_back(s);
+  std::vector<double> run_end(units.size(), 0.0);
+  // Units whose next operation may have become ready, and the running ones by end time: each event
+  // touches only the units next to what changed (deep pipelines have thousands).
+  std::vector<int> check(units.size());
+  for (size_t u = 0; u < units.size(); ++u) check[u] = int(u);
   std::priority_queue<std::pair<double, int>, std::vector<std::pair<double, int>>, std::greater<>> ends;
-  int remaining = 0;
-  for (int s = 0; s < S; ++s) remaining += 2 * M + (s % 2 == 0 ? 1 : 0);
+  long long ops_left = (long long)units.size() * 2 * M;
+  int stages_left = (S + 1) / 2;
   double t = 0;
 
   auto start_ring_step = [&](int s) {
@@ -129,43 +166,41 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, const
     ring_left[s] = int(use.ring[s].flows.size());
   };
   auto compute_finished = [&](int s) {
-    // The stage's round ends with its all-reduce: ring steps on the network, or T_a.
+    // The stage's round ends with its all-reduce, once its last member is done: ring steps on the
+    // network, or T_a.
+    if (--members_left[s] > 0) return;
     if (use.ring[s].steps > 0 && !use.ring[s].flows.empty()) {
       ring_step[s] = 1;
       start_ring_step(s);
     } else {
       end[s] = t + steps[s].T_a;
-      --remaining;
+      --stages_left;
     }
   };
-  auto message_done = [&](int s, int dir, int m) {
-    done[dir][s][m] = true;
-    if (dir == 1) b_end[s][m] = t;
-    --remaining;
-    check.push_back(dir == 0 ? s + 1 : s - 1);
-  };
-  // A message of comm step s is sent: its flows join their senders' queues.
-  auto send = [&](int s, int dir, int m) {
-    const auto& flows = dir == 0 ? use.comm[s].forward : use.comm[s].backward;
-    pending[dir][s][m] = int(flows.size());
-    for (const NetFlow& f : flows) {
+  // A unit's operation ended: its flows of the next (forward) or previous (backward) communication
+  // step join their senders' queues.
+  auto send = [&](const Unit& u, int dir, int m) {
+    const int s = dir == 0 ? u.step + 1 : u.step - 1;
+    if (s < 0 || s >= S) return;
+    for (const NetFlow& f : dir == 0 ? use.comm[s].forward : use.comm[s].backward) {
+      if (!sends_from(f, u)) continue;
       int q = queue_of.at({s, dir, f.sender});
       queues[q].push_back({m, &f});
       wake(q);
     }
-    if (flows.empty()) message_done(s, dir, m);
   };
 
-  while (remaining > 0) {
-    for (int s : check) {
-      if (running[s] || next[s] >= order[s].size()) continue;
-      auto [backward, m] = order[s][next[s]];
-      bool ready =
-          !backward ? (s == 0 || done[0][s - 1][m]) : (s == S - 1 ? done[0][s][m] : done[1][s + 1][m]);
+  while (ops_left > 0 || stages_left > 0) {
+    for (int ui : check) {
+      Unit& u = units[ui];
+      const int s = u.step;
+      if (u.running || u.next >= order[s].size()) continue;
+      auto [backward, m] = order[s][u.next];
+      bool ready = !backward ? u.in_left[0][m] == 0 : (s == S - 1 ? u.fwd_done[m] : u.in_left[1][m] == 0);
       if (!ready) continue;
-      running[s] = true;
-      run_end[s] = t + (backward ? steps[s].E_b : steps[s].E_f);
-      ends.push({run_end[s], s});
+      u.running = true;
+      run_end[ui] = t + (backward ? u.bwd_s : u.fwd_s);
+      ends.push({run_end[ui], ui});
     }
     check.clear();
     for (int q : waiting) {
@@ -201,17 +236,17 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, const
     t = next_t;
 
     while (!ends.empty() && ends.top().first <= t) {
-      int s = ends.top().second;
+      int ui = ends.top().second;
       ends.pop();
-      auto [backward, m] = order[s][next[s]++];
-      check.push_back(s);
-      running[s] = false;
-      done[backward][s][m] = true;
-      --remaining;
-      if (backward) b_end[s][m] = t;
-      if (!backward && s + 1 < S) send(s + 1, 0, m);
-      if (backward && s > 0) send(s - 1, 1, m);
-      if (backward && next[s] == order[s].size()) compute_finished(s);
+      Unit& u = units[ui];
+      auto [backward, m] = order[u.step][u.next++];
+      check.push_back(ui);
+      u.running = false;
+      --ops_left;
+      if (!backward) u.fwd_done[m] = true;
+      if (backward) last_backward[u.step] = std::max(last_backward[u.step], t);
+      send(u, backward ? 1 : 0, m);
+      if (backward && u.next == order[u.step].size()) compute_finished(u.step);
     }
     std::vector<Active> still;
     std::vector<int> rings_done;
@@ -230,7 +265,9 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, const
       }
       queue_busy[a.queue] = false;
       wake(a.queue);
-      if (--pending[a.dir][a.step][a.microbatch] == 0) message_done(a.step, a.dir, a.microbatch);
+      if (a.dir == 1) last_backward[a.step] = std::max(last_backward[a.step], t);
+      int ri = receiver_unit(*a.flow, a.dir == 0 ? a.step + 1 : a.step - 1);
+      if (--units[ri].in_left[a.dir][a.microbatch] == 0) check.push_back(ri);
     }
     active.swap(still);
     for (int s : rings_done) {
@@ -239,16 +276,13 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, const
         start_ring_step(s);
       } else {
         end[s] = t;
-        --remaining;
+        --stages_left;
       }
     }
   }
   ScheduleTiming timing;
-  timing.last_backward_end_s.resize(S);
-  for (int s = 0; s < S; ++s) {
-    timing.last_backward_end_s[s] = *std::max_element(b_end[s].begin(), b_end[s].end());
-    timing.latency_s = std::max({timing.latency_s, timing.last_backward_end_s[s], end[s]});
-  }
+  timing.last_backward_end_s = last_backward;
+  for (int s = 0; s < S; ++s) timing.latency_s = std::max({timing.latency_s, last_backward[s], end[s]});
   return timing;
 }
 

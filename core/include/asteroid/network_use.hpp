@@ -10,7 +10,8 @@ namespace asteroid {
 // One transfer between two devices: it waits its route's latency, then moves its bytes at the
 // rate it gets on the channels it crosses.
 struct NetFlow {
-  int sender = 0;  // device index: a device sends one message at a time per direction
+  int sender = 0;    // device index: a device sends one message at a time per direction
+  int receiver = 0;  // device index: it computes on this flow's samples once they landed
   std::vector<int> channels;
   double bytes = 0;
   double latency_s = 0;
@@ -29,10 +30,19 @@ struct RingFlows {
   std::vector<NetFlow> flows;
 };
 
+// The devices of a compute step and each one's forward / backward time (seconds) per micro-batch
+// for its share: a data-parallel group's members run the 1F1B order each on its own, as the
+// Program's devices do, each waiting only for the slices it computes on.
+struct StageMembers {
+  std::vector<int> devices;
+  std::vector<double> fwd_s, bwd_s;
+};
+
 struct NetworkUse {
-  std::vector<double> capacity_Bps;  // per channel of the network
-  std::vector<StepFlows> comm;       // per step of the pipeline; empty for a compute step
-  std::vector<RingFlows> ring;       // per step; steps == 0 without an all-reduce
+  std::vector<double> capacity_Bps;   // per channel of the network
+  std::vector<StageMembers> members;  // per step; empty for a communication step
+  std::vector<StepFlows> comm;        // per step of the pipeline; empty for a compute step
+  std::vector<RingFlows> ring;        // per step; steps == 0 without an all-reduce
   bool empty() const { return comm.empty(); }
 };
 

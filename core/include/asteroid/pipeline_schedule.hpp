@@ -21,8 +21,10 @@
 // With the round's flows on the network graph (NetworkUse, from CostModel::network_use), the
 // replay runs them instead of the star's ports: each message of a communication step is its
 // slices, one flow per pair of devices, each sender sending one at a time per direction (as the
-// Program's devices do); each all-reduce is its 2(g-1) ring steps, every member's flow at once and
-// the next ring step when all of them landed; every flow waits its route's latency, then shares
+// Program's devices do); the members of a data-parallel group run the 1F1B order each on its own
+// time for its share, each starting an operation when the slices it computes on have landed (a
+// group in lock-step would wait for its slowest slice); each all-reduce is its 2(g-1) ring steps,
+// every member's flow at once and the next ring step when all of them landed; every flow waits its route's latency, then shares
 // the channels it crosses max-min fairly (a full-duplex link's two directions are two channels, a
 // half-duplex link or a medium one), its rate also bounded by SimGrid's TCP window over its round
 // trip (CM02's gamma / 2 latency). This is what the simulator runs, so where steps meet on a
