@@ -140,17 +140,24 @@ void Simulation::all_reduce(int d, int epoch, int plan_id, int r, const Instruct
   for (int i = 0; i < n; ++i) latency = std::max(latency, c.latency_s[g[i]][g[(i + 1) % n]]);
   const int steps = 2 * (n - 1), per_batch = (steps + kRingBatches - 1) / kRingBatches;
   std::vector<sg4::CommPtr> batch(n);
+  auto stall = [&] {
+    // A member left: nothing more will come; the coordinator aborts the round.
+    const double overdue = coord_.config().missed_heartbeats * coord_.config().heartbeat_interval_s;
+    for (;;) sg4::this_actor::sleep_for(overdue);
+  };
   for (int k = 0; k < steps; k += per_batch) {
     const int m = std::min(per_batch, steps - k);
     try {
       if (m > 1) sg4::this_actor::sleep_for((m - 1) * latency);
+      // A member already off (it left before its turn, not declared yet) takes no transfer:
+      // SimGrid refuses to start one to a host that is off.
+      for (int i = 0; i < n; ++i)
+        if (!platform_.hosts[g[i]]->is_on()) stall();
       for (int i = 0; i < n; ++i)
         batch[i] = sg4::Comm::sendto_async(platform_.hosts[g[i]], platform_.hosts[g[(i + 1) % n]], m * chunk);
       sg4::Comm::wait_all(batch);
     } catch (const simgrid::Exception&) {
-      // A member left mid-ring: nothing more will come; the coordinator aborts the round.
-      const double overdue = coord_.config().missed_heartbeats * coord_.config().heartbeat_interval_s;
-      for (;;) sg4::this_actor::sleep_for(overdue);
+      stall();
     }
   }
   for (int i = 1; i < n; ++i) done->release();
