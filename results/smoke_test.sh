@@ -28,6 +28,7 @@ fi
 
 for f in \
   table4/table4.csv table4/table4.md table4/throughput_all.csv table4/speedup.png table4/summary.md \
+  assumptions/assumptions.csv assumptions/assumptions.md assumptions/summary.md \
   fig12/configurations.csv fig12/configurations.md fig12/summary.md \
   fig13/fig13.csv fig13/fig13.md fig13/fig13.png fig13/summary.md \
   fig17/recovery.csv fig17/recovery.md fig17/fig17.png fig17/summary.md \

@@ -1,4 +1,4 @@
-// Alg. 1 (intra-stage allocation, PAPER.md section 4.1) solved exactly by water-filling.
+// Alg. 1 (intra-stage allocation; docs/method.md section 3.2) solved exactly by water-filling.
 //
 // Each device d of a stage's group has a step time T_d(y) (forward + backward of the stage's layers
 // for y samples, piecewise linear between the trace's batch sizes and non-decreasing, layer_table.hpp)

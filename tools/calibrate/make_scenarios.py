@@ -20,7 +20,7 @@ MODELS = {
     "bert_small": ("synthetic_seq512", 32, [1, 2, 4, 8, 16, 32], "adam"),
 }
 
-# PAPER.md section 6, Table 6.
+# The paper's Table 6 (evaluation environments).
 ENVS = {
     "A": [("nano", 5)],
     "B": [("nx", 3), ("tx2", 2)],
@@ -30,7 +30,7 @@ ENVS = {
 TYPE = {"nano": "jetson_nano", "tx2": "jetson_tx2", "nx": "jetson_xavier_nx"}
 PREFIX = {"nano": "nano", "tx2": "tx2_", "nx": "nx"}
 LINKS = {"100": "100Mbps", "1000": "1000Mbps"}
-LATENCY = "0.5ms"  # switch RTT/2 (shared/DEVICES.md: RTT about 0.2-0.5 ms)
+LATENCY = "0.5ms"  # half of a switched Ethernet round trip (0.2-0.5 ms)
 
 # Failure scenario: environment C, the NX (the first stage of the planned pipeline) leaves about a
 # third into the run.
