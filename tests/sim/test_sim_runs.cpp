@@ -324,9 +324,22 @@ TEST_CASE("sim: a second failure during the recovery restarts it on the true sur
   fs::path dir = temp_dir("during");
   json s = scenario("envC_fail");
   s["training"]["rounds"] = 30;
-  // tx2_1 receives nx0's layers in the recovery and leaves while they are on the way.
+  // nx0 leaves alone first, to learn which device receives its layers and when they are on the way.
+  s["faults"]["events"] = {{{"at", "30s"}, {"device", "nx0"}, {"kind", "leave"}}};
+  write(dir / "one.json", s);
+  json one;
+  REQUIRE(run_sim(dir / "one.json", dir / "one", "", &one) == 0);
+  auto moves = events_of(one, "move_layers");
+  auto transfers = events_of(one, "state_transfer");
+  REQUIRE(moves.size() == 1);
+  REQUIRE(transfers.size() == 1);
+  const std::string detail = moves[0]["detail"];  // "layers a-b -> DEVICE"
+  const std::string receiver = detail.substr(detail.rfind("-> ") + 3);
+  const double middle = transfers[0]["time_s"].get<double>() + transfers[0]["duration_s"].get<double>() / 2;
+  INFO("receiver " << receiver << ", transfer under way at " << middle << " s");
+  // Then the receiver leaves while the layers are on the way.
   s["faults"]["events"] = {{{"at", "30s"}, {"device", "nx0"}, {"kind", "leave"}},
-                           {{"at", "32.5s"}, {"device", "tx2_1"}, {"kind", "leave"}}};
+                           {{"at", std::to_string(middle) + "s"}, {"device", receiver}, {"kind", "leave"}}};
   write(dir / "s.json", s);
   json r;
   REQUIRE(run_sim(dir / "s.json", dir / "out", "", &r) == 0);
