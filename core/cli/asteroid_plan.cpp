@@ -135,6 +135,10 @@ int main(int argc, char** argv) {
     j["batch_size"] = s.training.batch_size;
     j["planning_time_s"] = planning_s;
     j["proven_optimal"] = r.proven_optimal;
+    if (strategy == Strategy::asteroid) {
+      j["replay_candidates"] = r.replay_candidates;
+      j["closed_form_optimum_schedule_latency_s"] = r.optimum_replay_s;
+    }
     emit(args, j.dump(2) + "\n");
     return 0;
   }
@@ -142,7 +146,13 @@ int main(int argc, char** argv) {
                      " devices, batch " + std::to_string(s.training.batch_size) + ", strategy " +
                      to_string(strategy) + ", latency model " + to_string(s.planner.latency_model) + "\n";
   text += evaluation_to_text(r.evaluation, model.cluster());
-  char buf[64];
+  char buf[256];
+  if (r.replay_candidates > 0) {
+    std::snprintf(buf, sizeof buf,
+                  "chosen by the 1F1B replay among %d plans (the closed-form optimum replays at %.4f s)\n",
+                  r.replay_candidates, r.optimum_replay_s);
+    text += buf;
+  }
   std::snprintf(buf, sizeof buf, "planning time %.1f ms", planning_s * 1e3);
   text += buf;
   text += r.proven_optimal ? "\n" : " (time limit reached: the best plan found, not proven optimal)\n";

@@ -1,6 +1,7 @@
 #include "asteroid/strategies.hpp"
 
 #include "asteroid/json_reader.hpp"
+#include "asteroid/replay_choice.hpp"
 
 #include <algorithm>
 #include <cassert>
@@ -48,8 +49,26 @@ StrategyResult plan_in_view(const std::string& name, const CostModel& truth, con
 }
 
 // Asteroid: heterogeneity-, memory- and communication-aware HPP (docs/method.md §1-4).
+// Under the pipeline latency model the closed-form optimum is replayed, and where its replay is
+// longer, the plan is chosen by the replay among the optima per micro-batch size and stage cap
+// (replay_choice.hpp).
 StrategyResult asteroid_strategy(const CostModel& m, const PlannerOptions& base) {
-  return plan_in_view("asteroid", m, m.cluster(), m.options(), base);
+  if (m.options().latency_model != LatencyModel::pipeline)
+    return plan_in_view("asteroid", m, m.cluster(), m.options(), base);
+  StrategyResult r;
+  r.strategy = "asteroid";
+  auto planned = plan_optimal(m, base);
+  if (!planned) {
+    r.evaluation = infeasible(planned.error().message);
+    return r;
+  }
+  ReplayChoice c = choose_by_replay(m, base, *planned);
+  r.evaluation = std::move(c.evaluation);
+  r.stats = c.stats;
+  r.proven_optimal = c.proven_optimal;
+  r.replay_candidates = c.candidates;
+  r.optimum_replay_s = c.optimum_replay_s;
+  return r;
 }
 
 // On-device training: the whole model on the single fastest device that can hold it, with gradient

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "asteroid/planner.hpp"
+#include "asteroid/replay_choice.hpp"
 #include "asteroid/strategies.hpp"
 #include "synthetic.hpp"
 
@@ -406,10 +407,17 @@ TEST_CASE("strategies: every baseline yields a plan scored by the true cost mode
     // Re-scoring the plan gives the same figure: nothing is taken from a distorted view.
     Evaluation again = m.evaluate(r.evaluation.plan);
     CHECK(again.round_latency_s == Approx(r.evaluation.round_latency_s).epsilon(1e-12));
-    if (name == "asteroid")
-      asteroid = r.evaluation.round_latency_s;
-    else
+    if (name == "asteroid") {
+      // The closed-form optimum beats every baseline under the closed form; the plan chosen by the
+      // replay (replay_choice.hpp) replays no longer than that optimum.
+      auto optimum = plan_optimal(m, {});
+      REQUIRE(optimum);
+      asteroid = optimum->round_latency_s;
+      CHECK(r.evaluation.schedule_latency_s <= m.evaluate(optimum->plan).schedule_latency_s * (1 + 1e-9));
+      if (r.replay_candidates == 0) CHECK(r.evaluation.round_latency_s == Approx(asteroid).epsilon(1e-12));
+    } else {
       CHECK(asteroid <= r.evaluation.round_latency_s * (1 + 1e-9));
+    }
   }
   StrategyResult dp = run_strategy(Strategy::dp, m, {});
   CHECK(dp.evaluation.plan.num_stages() == 1);
@@ -500,5 +508,44 @@ TEST_CASE("planner: when nothing fits, the error names the binding constraint an
     CHECK_THAT(r.error().message,
                Catch::StartsWith("no plan fits in memory; the closest: micro-batch size "));
     CHECK_THAT(r.error().message, Catch::Contains("more than its"));
+  }
+}
+
+TEST_CASE("strategies: asteroid chooses by the 1F1B replay where the closed form misleads", "[strategies]") {
+  // Slow links: messages take about as long as the stages compute, so the closed-form optimum's
+  // replay is longer than its closed form and candidates are replayed (replay_choice.hpp).
+  std::mt19937 rng(5);
+  auto layers = synthetic_layers(8, rng);
+  auto t = jetson_like_types();
+  for (double bandwidth : {1.25e6, 2.5e6, 1.25e7}) {
+    Cluster c = synthetic_cluster(layers, {t[0], t[1], t[1], t[2]}, bandwidth, 5e-4);
+    CostOptions o;
+    o.batch_size = 16;
+    CostModel m(c, o);
+    StrategyResult r = run_strategy(Strategy::asteroid, m, {});
+    REQUIRE(r.evaluation.feasible);
+    auto optimum = plan_optimal(m, {});
+    REQUIRE(optimum);
+    const double optimum_replay = m.evaluate(optimum->plan).schedule_latency_s;
+    INFO("bandwidth " << bandwidth << " B/s: optimum replays " << optimum_replay << " s, closed form "
+                      << optimum->round_latency_s << " s, chosen replays "
+                      << r.evaluation.schedule_latency_s);
+    CHECK(r.optimum_replay_s == Approx(optimum_replay).epsilon(1e-12));
+    CHECK(r.evaluation.schedule_latency_s <= optimum_replay * (1 + 1e-12));
+    if (optimum_replay <= optimum->round_latency_s * (1 + kReplayGap)) {
+      CHECK(r.replay_candidates == 0);
+      continue;
+    }
+    CHECK(r.replay_candidates > 0);
+    // Never worse in the replay than the best single-stage plan of any micro-batch size, which is
+    // among the candidates.
+    for (int beta : microbatch_candidates(16, {})) {
+      PlannerOptions one;
+      one.microbatch_sizes = {beta};
+      one.max_stages = 1;
+      auto single = plan_optimal(m, one);
+      if (!single) continue;
+      CHECK(r.evaluation.schedule_latency_s <= m.evaluate(single->plan).schedule_latency_s * (1 + 1e-12));
+    }
   }
 }

@@ -17,6 +17,10 @@ struct StrategyResult {
   Evaluation evaluation;  // feasible == false: out of memory (reason says where) or no plan
   PlanSearchStats stats;
   bool proven_optimal = true;  // false when the planner's time limit cut the search
+  // asteroid: plans replayed to choose by the 1F1B replay (0: the closed-form optimum was kept),
+  // and the closed-form optimum's replay (replay_choice.hpp).
+  int replay_candidates = 0;
+  double optimum_replay_s = 0;
 };
 
 // `base` carries the scenario's planner options (micro-batch sizes, max stages).
