@@ -4,6 +4,7 @@
 #include "asteroid/limits.hpp"
 #include "asteroid/run_summary.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
@@ -53,6 +54,9 @@ nlohmann::json report_to_json(const RunReport& r) {
   nlohmann::json memory = nlohmann::json::object();
   for (size_t d = 0; d < r.devices.size() && d < r.peak_memory_bytes.size(); ++d)
     memory[r.devices[d]] = r.peak_memory_bytes[d];
+  nlohmann::json clocks = nlohmann::json::object();
+  for (size_t d = 0; d < r.devices.size() && d < r.clock_offset_bound_s.size(); ++d)
+    clocks[r.devices[d]] = r.clock_offset_bound_s[d];
   return {{"scenario", r.scenario},
           {"backend", r.backend},
           {"config", r.config},
@@ -63,6 +67,7 @@ nlohmann::json report_to_json(const RunReport& r) {
           {"rounds", rounds},
           {"events", events},
           {"peak_memory_bytes", memory},
+          {"clock_offset_bound_s", clocks},
           {"summary", summary_to_json(summarize_run(r))},
           {"spans", spans}};
 }
@@ -178,7 +183,7 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
     JsonReader r(j, "");
     // "summary" is derived from the rest (run_summary.hpp): read past, computed again when needed.
     r.allow_only({"scenario", "backend", "config", "devices", "plans", "rounds_planned", "end_s", "rounds",
-                  "events", "peak_memory_bytes", "summary", "spans"});
+                  "events", "peak_memory_bytes", "clock_offset_bound_s", "summary", "spans"});
     RunReport out;
     out.scenario = r.at("scenario").string();
     out.backend = r.at("backend").string();
@@ -199,6 +204,14 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
       JsonReader m = r.at("peak_memory_bytes");
       for (const std::string& name : m.keys())
         out.peak_memory_bytes[device_index(name)] = m.at(name.c_str()).number();
+    }
+    if (r.has("clock_offset_bound_s")) {
+      JsonReader c = r.at("clock_offset_bound_s");
+      for (const std::string& name : c.keys()) {
+        size_t d = size_t(device_index(name));
+        out.clock_offset_bound_s.resize(std::max(out.clock_offset_bound_s.size(), d + 1), 0.0);
+        out.clock_offset_bound_s[d] = c.at(name.c_str()).number_in(0, limits::kMaxReportTimeS);
+      }
     }
     if (r.has("plans")) {
       JsonReader ps = r.at("plans");

@@ -110,6 +110,8 @@ RunSummary summarize_run(const RunReport& r) {
       s.last_loss = x.loss;
     }
   }
+  for (double b : r.clock_offset_bound_s)
+    s.clock_offset_bound_s = std::max(s.clock_offset_bound_s.value_or(0), b);
   bool stopped = false;
   int newest_plan = 0;
   for (const RunEvent& e : r.events) {
@@ -202,6 +204,7 @@ nlohmann::json summary_to_json(const RunSummary& s) {
   put(j, "first_round_latency_s", s.first_round_latency_s);
   put(j, "first_loss", s.first_loss);
   put(j, "last_loss", s.last_loss);
+  put(j, "clock_offset_bound_s", s.clock_offset_bound_s);
   if (!s.stop_reason.empty()) j["stop_reason"] = s.stop_reason;
   return j;
 }
@@ -216,6 +219,9 @@ std::string summary_to_text(const RunSummary& s, const std::string& backend) {
   if (s.first_loss)
     t += "loss " + fmt("%.4f", *s.first_loss) + " in the first round, " + fmt("%.4f", *s.last_loss) +
          " in the last\n";
+  if (s.clock_offset_bound_s)
+    t += "clocks: every worker's spans on the coordinator's clock within " +
+         fmt("%.3f", *s.clock_offset_bound_s * 1e3) + " ms (offsets measured when they joined)\n";
   for (const FailureSummary& f : s.failures) {
     t += "failure of " + f.device + " at " + fmt("%.3f", f.failure_s) + " s\n";
     if (f.detection_s) t += "  detection      " + fmt("%.3f", *f.detection_s) + " s after it\n";

@@ -50,7 +50,7 @@ void parse_devices(const JsonReader& r, Scenario& s) {
   std::set<std::string> seen;
   for (size_t i = 0; i < r.size(); ++i) {
     JsonReader d = r.at(i);
-    d.allow_only({"name", "type", "memory", "speed_factor"});
+    d.allow_only({"name", "type", "memory", "speed_factor", "host"});
     DeviceSpec spec;
     spec.name = d.at("name").string();
     if (spec.name.empty()) d.at("name").fail("must not be empty");
@@ -60,6 +60,12 @@ void parse_devices(const JsonReader& r, Scenario& s) {
       spec.memory_bytes = d.at("memory").bytes_in(limits::kMinMemoryBytes, limits::kMaxMemoryBytes);
     if (d.has("speed_factor"))
       spec.speed_factor = d.at("speed_factor").number_in(limits::kMinSpeedFactor, limits::kMaxSpeedFactor);
+    if (d.has("host")) {
+      spec.host = d.at("host").string();
+      if (spec.host.empty() || spec.host[0] == '-' ||
+          spec.host.find_first_of(" \t\n'\"") != std::string::npos)
+        d.at("host").fail("expected an ssh destination such as \"jetson@192.168.1.21\"");
+    }
     s.devices.push_back(spec);
   }
 }

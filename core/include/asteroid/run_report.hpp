@@ -67,6 +67,9 @@ struct RunReport {
   std::vector<Span> spans;
   std::vector<RunEvent> events;
   std::vector<double> peak_memory_bytes;  // per device
+  // Per device (exec, workers on other hosts): how far its spans may be off the coordinator's
+  // clock, half the best of the round trips that measured its offset; empty: one clock (sim).
+  std::vector<double> clock_offset_bound_s;
 
   // Appends an event and returns it, to add a round, bytes or lost layers.
   RunEvent& add_event(double time, EventKind kind, const std::string& device, const std::string& detail,

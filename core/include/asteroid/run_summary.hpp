@@ -63,6 +63,7 @@ struct RunSummary {
   std::vector<FailureSummary> failures;
   std::vector<JoinSummary> joins;
   std::optional<double> first_loss, last_loss;  // training loss of the first and last committed rounds
+  std::optional<double> clock_offset_bound_s;   // the largest of the report's per-device bounds (exec)
   std::string stop_reason;                      // the stop or abort event's detail, when there is one
 };
 

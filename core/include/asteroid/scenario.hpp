@@ -20,6 +20,7 @@ struct DeviceSpec {
   std::string type;                    // a key of Scenario::traces
   std::optional<double> memory_bytes;  // usable memory; default: the trace's usable_memory_bytes
   double speed_factor = 1.0;           // multiplies the trace's speed (1 = as profiled)
+  std::string host;  // asteroid-exec: where ssh starts its worker; empty: not started over ssh
 };
 
 struct LinkOverride {
