@@ -3,148 +3,185 @@
 #include "asteroid/json_reader.hpp"
 
 namespace asteroid::exec {
+namespace {
 
-nlohmann::json job_to_json(const ExecJob& j) {
-  nlohmann::json replicas = nlohmann::json::array(), transfers = nlohmann::json::array();
+using nlohmann::json;
+
+json plan_json(const Plan& p) {
+  json stages = json::array();
+  for (const StagePlan& s : p.stages)
+    stages.push_back({{"first_layer", s.first_layer},
+                      {"last_layer", s.last_layer},
+                      {"devices", s.devices},
+                      {"shares", s.shares}});
+  return {{"microbatch_size", p.microbatch_size}, {"microbatches", p.microbatches}, {"stages", stages}};
+}
+
+int index_in(const JsonReader& r, int n) {
+  long long v = r.integer();
+  if (v < 0 || v >= n) r.fail("expected a device index in 0.." + std::to_string(n - 1));
+  return int(v);
+}
+
+Plan plan_of(const JsonReader& r, int num_devices) {
+  r.allow_only({"microbatch_size", "microbatches", "stages"});
+  Plan p;
+  p.microbatch_size = int(r.at("microbatch_size").positive_integer());
+  p.microbatches = int(r.at("microbatches").positive_integer());
+  JsonReader stages = r.at("stages");
+  for (size_t i = 0; i < stages.size(); ++i) {
+    JsonReader s = stages.at(i);
+    s.allow_only({"first_layer", "last_layer", "devices", "shares"});
+    StagePlan sp;
+    sp.first_layer = int(s.at("first_layer").integer());
+    sp.last_layer = int(s.at("last_layer").integer());
+    for (size_t k = 0; k < s.at("devices").size(); ++k)
+      sp.devices.push_back(index_in(s.at("devices").at(k), num_devices));
+    for (long long x : s.at("shares").positive_integers()) sp.shares.push_back(int(x));
+    if (sp.shares.size() != sp.devices.size()) s.at("shares").fail("one share per device");
+    p.stages.push_back(sp);
+  }
+  return p;
+}
+
+json program_json(const std::vector<std::vector<Instruction>>& program) {
+  json out = json::array();
+  for (const auto& list : program) {
+    json tokens = json::array();
+    for (const Instruction& i : list) tokens.push_back(to_string(i));
+    out.push_back(tokens);
+  }
+  return out;
+}
+
+std::vector<std::vector<Instruction>> program_of(const JsonReader& r, int num_devices) {
+  if (int(r.size()) != num_devices) r.fail("one instruction list per device");
+  std::vector<std::vector<Instruction>> out(num_devices);
+  for (int d = 0; d < num_devices; ++d) {
+    JsonReader list = r.at(d);
+    for (size_t k = 0; k < list.size(); ++k) {
+      auto i = parse_instruction(list.at(k).string());
+      if (!i) list.at(k).fail(i.error().message);
+      if (i->peer >= num_devices) list.at(k).fail("its peer is not a device");
+      out[d].push_back(i.value());
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+json job_to_json(const ExecJob& j) {
+  json replicas = json::array(), transfers = json::array();
   for (const ReplicaAssignment& r : j.replicas)
     replicas.push_back({{"stage", r.stage}, {"owner", r.owner}, {"backup", r.backup}});
   for (const JobTransfer& t : j.transfers)
     transfers.push_back(
         {{"from", t.from}, {"to", t.to}, {"first_layer", t.first_layer}, {"last_layer", t.last_layer}});
-  return {{"scenario", j.scenario},
-          {"plan", j.plan},
+  return {{"devices", j.devices},
+          {"model", j.model},
+          {"input", j.input},
+          {"optimizer", to_string(j.optimizer)},
+          {"batch_size", j.batch_size},
+          {"num_layers", j.num_layers},
           {"rounds", j.rounds},
           {"learning_rate", j.learning_rate},
           {"seed", j.seed},
-          {"store_port", j.store_port},
+          {"plan", plan_json(j.plan)},
+          {"program", program_json(j.program)},
+          {"program_with_copies", program_json(j.program_with_copies)},
+          {"addresses", j.addresses},
           {"timeout_s", j.timeout_s},
-          {"out_dir", j.out_dir},
           {"generation", j.generation},
           {"start_round", j.start_round},
-          {"origin_ns", j.origin_ns},
           {"workers", j.workers},
           {"replicas", replicas},
           {"replicate_every", j.replicate_every},
           {"transfers", transfers},
-          {"heartbeat_interval_s", j.heartbeat_interval_s},
           {"survive_peer_failure", j.survive_peer_failure}};
 }
 
-Result<ExecJob> job_from_json(const nlohmann::json& j, const std::string& file) {
+Result<ExecJob> job_from_json(const json& j, const std::string& where) {
   try {
     JsonReader r(j, "");
-    r.allow_only({"scenario", "plan", "rounds", "learning_rate", "seed", "store_port", "timeout_s", "out_dir",
-                  "generation", "start_round", "origin_ns", "workers", "replicas", "replicate_every",
-                  "transfers", "heartbeat_interval_s", "survive_peer_failure"});
+    r.allow_only({"devices",
+                  "model",
+                  "input",
+                  "optimizer",
+                  "batch_size",
+                  "num_layers",
+                  "rounds",
+                  "learning_rate",
+                  "seed",
+                  "plan",
+                  "program",
+                  "program_with_copies",
+                  "addresses",
+                  "timeout_s",
+                  "generation",
+                  "start_round",
+                  "workers",
+                  "replicas",
+                  "replicate_every",
+                  "transfers",
+                  "survive_peer_failure"});
     ExecJob out;
-    out.scenario = r.at("scenario").string();
-    out.plan = r.at("plan").json();
+    JsonReader devices = r.at("devices");
+    for (size_t i = 0; i < devices.size(); ++i) out.devices.push_back(devices.at(i).string());
+    const int n = int(out.devices.size());
+    if (n == 0) devices.fail("no devices");
+    out.model = r.at("model").string();
+    out.input = r.at("input").string();
+    out.optimizer = r.at("optimizer").token(kOptimizers);
+    out.batch_size = int(r.at("batch_size").positive_integer());
+    out.num_layers = int(r.at("num_layers").positive_integer());
     out.rounds = int(r.at("rounds").positive_integer());
     out.learning_rate = r.at("learning_rate").number();
     out.seed = uint64_t(r.at("seed").integer());
-    out.store_port = int(r.at("store_port").positive_integer());
+    out.plan = plan_of(r.at("plan"), n);
+    out.program = program_of(r.at("program"), n);
+    out.program_with_copies = program_of(r.at("program_with_copies"), n);
+    JsonReader addresses = r.at("addresses");
+    if (int(addresses.size()) != n) addresses.fail("one address per device");
+    for (int i = 0; i < n; ++i) out.addresses.push_back(addresses.at(i).string());
     out.timeout_s = r.at("timeout_s").number();
-    out.out_dir = r.at("out_dir").string();
     out.generation = int(r.at("generation").integer());
     out.start_round = int(r.at("start_round").integer());
-    out.origin_ns = r.at("origin_ns").integer();
     JsonReader w = r.at("workers");
-    for (size_t i = 0; i < w.size(); ++i) out.workers.push_back(int(w.at(i).integer()));
+    for (size_t i = 0; i < w.size(); ++i) out.workers.push_back(index_in(w.at(i), n));
     JsonReader reps = r.at("replicas");
     for (size_t i = 0; i < reps.size(); ++i) {
       JsonReader x = reps.at(i);
       x.allow_only({"stage", "owner", "backup"});
       out.replicas.push_back(
-          {int(x.at("stage").integer()), int(x.at("owner").integer()), int(x.at("backup").integer())});
+          {int(x.at("stage").integer()), index_in(x.at("owner"), n), index_in(x.at("backup"), n)});
     }
     out.replicate_every = int(r.at("replicate_every").integer());
     JsonReader ts = r.at("transfers");
     for (size_t i = 0; i < ts.size(); ++i) {
       JsonReader x = ts.at(i);
       x.allow_only({"from", "to", "first_layer", "last_layer"});
-      out.transfers.push_back({int(x.at("from").integer()), int(x.at("to").integer()),
+      out.transfers.push_back({index_in(x.at("from"), n), index_in(x.at("to"), n),
                                int(x.at("first_layer").integer()), int(x.at("last_layer").integer())});
     }
-    out.heartbeat_interval_s = r.at("heartbeat_interval_s").number();
     out.survive_peer_failure = r.at("survive_peer_failure").boolean();
+    // What the worker indexes with: stages, layers, shares.
+    for (const StagePlan& sp : out.plan.stages) {
+      int sum = 0;
+      for (int x : sp.shares) sum += x;
+      if (sp.first_layer < 0 || sp.last_layer < sp.first_layer || sp.last_layer >= out.num_layers ||
+          sum != out.plan.microbatch_size)
+        r.at("plan").fail("a stage whose layers or shares do not fit the model and the micro-batch");
+    }
+    for (const ReplicaAssignment& x : out.replicas)
+      if (x.stage < 0 || x.stage >= out.plan.num_stages()) reps.fail("a replica of a stage the plan lacks");
+    for (const JobTransfer& t : out.transfers)
+      if (t.first_layer < 0 || t.last_layer < t.first_layer || t.last_layer >= out.num_layers)
+        ts.fail("a transfer of layers the model lacks");
     return out;
   } catch (const InputError& e) {
-    return Error{file, e.path, e.message};
+    return Error{where, e.path, e.message};
   }
-}
-
-nlohmann::json worker_log_to_json(const WorkerLog& w) {
-  nlohmann::json rounds = nlohmann::json::array(), spans = nlohmann::json::array();
-  for (const WorkerRound& r : w.rounds) {
-    nlohmann::json x = {{"round", r.round}, {"start_s", r.start_s}, {"end_s", r.end_s}};
-    if (r.has_loss) x["loss"] = r.loss;
-    rounds.push_back(x);
-  }
-  for (const Span& s : w.spans)
-    spans.push_back({{"op", s.op},
-                     {"stage", s.stage},
-                     {"microbatch", s.microbatch},
-                     {"round", s.round},
-                     {"start_s", s.start},
-                     {"end_s", s.end}});
-  return {{"device", w.device},
-          {"generation", w.generation},
-          {"ready_s", w.ready_s},
-          {"transfer_s", w.transfer_s},
-          {"rounds", rounds},
-          {"spans", spans},
-          {"peak_rss_bytes", w.peak_rss_bytes}};
-}
-
-Result<WorkerLog> worker_log_from_json(const nlohmann::json& j, const std::string& file) {
-  try {
-    JsonReader r(j, "");
-    r.allow_only({"device", "generation", "ready_s", "transfer_s", "rounds", "spans", "peak_rss_bytes"});
-    WorkerLog w;
-    w.device = r.at("device").string();
-    w.generation = int(r.at("generation").integer());
-    w.ready_s = r.at("ready_s").number();
-    w.transfer_s = r.at("transfer_s").number();
-    w.peak_rss_bytes = r.at("peak_rss_bytes").number();
-    JsonReader rounds = r.at("rounds");
-    for (size_t i = 0; i < rounds.size(); ++i) {
-      JsonReader x = rounds.at(i);
-      x.allow_only({"round", "start_s", "end_s", "loss"});
-      WorkerRound wr;
-      wr.round = int(x.at("round").integer());
-      wr.start_s = x.at("start_s").number();
-      wr.end_s = x.at("end_s").number();
-      if (x.has("loss")) {
-        wr.loss = x.at("loss").number();
-        wr.has_loss = true;
-      }
-      w.rounds.push_back(wr);
-    }
-    JsonReader spans = r.at("spans");
-    for (size_t i = 0; i < spans.size(); ++i) {
-      JsonReader x = spans.at(i);
-      x.allow_only({"op", "stage", "microbatch", "round", "start_s", "end_s"});
-      Span s;
-      s.op = x.at("op").string();
-      s.stage = int(x.at("stage").integer());
-      s.microbatch = int(x.at("microbatch").integer());
-      s.round = int(x.at("round").integer());
-      s.start = x.at("start_s").number();
-      s.end = x.at("end_s").number();
-      w.spans.push_back(s);
-    }
-    return w;
-  } catch (const InputError& e) {
-    return Error{file, e.path, e.message};
-  }
-}
-
-std::string worker_log_path(const std::string& out_dir, const std::string& device, int generation) {
-  return out_dir + "/worker_" + device + ".g" + std::to_string(generation) + ".json";
-}
-
-std::string checkpoint_dir(const std::string& out_dir, const std::string& device) {
-  return out_dir + "/checkpoints/" + device;
 }
 
 }  // namespace asteroid::exec

@@ -1,18 +1,22 @@
-// asteroid-exec SCENARIO [--strategy S | --plan PLAN.json] [--rounds N] [--lr X (default: 0.001
-//                        for Adam, 0.01 for SGD)] [--seed N] [--timeout SECONDS] [-o DIR]
-// Runs the plan for real: one worker process per device of the plan on this machine, each
-// executing its list of the Program with libtorch, talking over c10d/Gloo on loopback
-// (worker.cpp). Writes the RunReport of the run (report.json, trace.json, rounds.csv, the same
-// format as asteroid-sim's, so that asteroid-compare can hold the two side by side) and prints the
-// rounds, the throughput and the loss. Bad input: one line on stderr, exit status 2; a worker that
-// fails: its message, the other workers stopped, exit status 1.
-// This file is torch-free; the workers are this same binary started with --worker.
-#include <chrono>
+// asteroid-exec SCENARIO [--strategy S | --plan PLAN.json] [--rounds N] [--lr X] [--seed N]
+//                        [--recovery R] [--replicate | --no-replicate] [--timeout SECONDS] [-o DIR]
+//                        [--listen ADDRESS:PORT] [--token-file F] [--keep-checkpoints] [--remote-exec PATH]
+// asteroid-exec worker --coordinator ADDRESS:PORT --device NAME ...   (worker_main.cpp)
+// Runs the plan for real: the coordinator (this process) listens, one worker per device joins it
+// (started here, over ssh, or by hand on the device's host), and each worker executes its list of
+// the Program with libtorch, talking to its peers over c10d/Gloo (worker.cpp). Writes the RunReport
+// of the run (report.json, trace.json, rounds.csv, the same format as asteroid-sim's, so that
+// asteroid-compare can hold the two side by side) and prints the rounds, the throughput and the
+// loss. Bad input: one line on stderr, exit status 2; a run that fails: exit status 1, with the
+// report of the rounds it finished.
+// This file is torch-free; the workers are this same binary started with `worker`.
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -21,11 +25,11 @@
 #include "asteroid/json_reader.hpp"
 #include "asteroid/run_report.hpp"
 #include "asteroid/run_summary.hpp"
-#include "exec_job.hpp"
 #include "launcher.hpp"
+#include "token.hpp"
 
 namespace asteroid::exec {
-int run_worker(const std::string& job_file, int device);
+int worker_main(int argc, char** argv);
 }
 
 using namespace asteroid;
@@ -35,9 +39,18 @@ namespace {
 
 std::string usage() {
   return "usage: asteroid-exec SCENARIO [--strategy S | --plan PLAN.json] [--rounds N] [--lr X] [--seed N]\n"
-         "                     [--timeout SECONDS] [-o DIR]\n"
+         "                     [--recovery R] [--replicate | --no-replicate] [--timeout SECONDS] [-o DIR]\n"
+         "                     [--listen ADDRESS:PORT] [--token-file FILE] [--keep-checkpoints]\n"
+         "                     [--remote-exec PATH]\n"
+         "       asteroid-exec worker --coordinator ADDRESS:PORT --device NAME [--token-file FILE] ...\n"
+         "                     (asteroid-exec worker --help)\n"
+         "  --listen       where workers join (default 127.0.0.1 and a free port). Without it, this\n"
+         "                 machine runs a worker per device; with it, start `asteroid-exec worker` on\n"
+         "                 each device's host (or give the device a \"host\" in the scenario: ssh)\n"
+         "  --token-file   the shared secret workers prove (default ~/.config/asteroid/token, made\n"
+         "                 with mode 0600 when absent)\n"
          "strategies:\n" +
-         kStrategies.help(4);
+         kStrategies.help(4) + "recovery strategies:\n" + kRecoveries.help(4);
 }
 
 [[noreturn]] void fail(const std::string& message, int status = 2) {
@@ -46,10 +59,11 @@ std::string usage() {
 }
 
 struct Args {
-  std::string scenario, output;
+  std::string scenario, output, listen, token_file, remote_exec = "asteroid-exec";
   RunOverrides run;
   double lr = -1, timeout_s = 600;  // lr -1: 0.001 for Adam, 0.01 for SGD
   long long seed = 1;
+  bool keep_checkpoints = false;
 };
 
 Args parse_args(int argc, char** argv) {
@@ -63,6 +77,12 @@ Args parse_args(int argc, char** argv) {
       a.run.plan_file = args.value();
     else if (s == "--rounds")
       a.run.rounds = int(args.number(1, true));
+    else if (s == "--recovery")
+      a.run.recovery = args.token(kRecoveries);
+    else if (s == "--replicate")
+      a.run.replicate = true;
+    else if (s == "--no-replicate")
+      a.run.replicate = false;
     else if (s == "--lr")
       a.lr = args.number(0);
     else if (s == "--seed")
@@ -71,6 +91,14 @@ Args parse_args(int argc, char** argv) {
       a.timeout_s = args.number(1);
     else if (s == "-o" || s == "--output")
       a.output = args.value();
+    else if (s == "--listen")
+      a.listen = args.value();
+    else if (s == "--token-file")
+      a.token_file = args.value();
+    else if (s == "--keep-checkpoints")
+      a.keep_checkpoints = true;
+    else if (s == "--remote-exec")
+      a.remote_exec = args.value();
     else if (s == "-h" || s == "--help") {
       std::cout << usage();
       std::exit(0);
@@ -91,15 +119,19 @@ void write(const std::string& file, const std::string& text) {
   if (!w) fail(w.error().str(), 1);
 }
 
+bool loopback(const std::string& host) { return host.rfind("127.", 0) == 0 || host == "localhost"; }
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 4 && std::string(argv[1]) == "--worker") return run_worker(argv[2], std::atoi(argv[3]));
+  if (argc >= 2 && std::string(argv[1]) == "worker") return worker_main(argc, argv);
+  std::signal(SIGPIPE, SIG_IGN);
   Args args = parse_args(argc, argv);
   auto loaded = load_scenario(args.scenario);
   if (!loaded) fail(loaded.error().str());
   const Scenario& s = loaded.value();
-  if (!s.faults.events.empty() && s.faults.recovery == Recovery::restart)
+  CoordinatorConfig coordinator = coordinator_config(s, args.run);
+  if (!s.faults.events.empty() && coordinator.recovery == Recovery::restart)
     fail(s.file +
          ": faults.recovery: asteroid-exec has no coordinator checkpoint store to restart from; "
          "use lightweight, replan or adaptive (asteroid-sim runs restart)");
@@ -109,41 +141,93 @@ int main(int argc, char** argv) {
            "].kind: asteroid-exec injects only \"leave\" (asteroid-sim runs " +
            to_string(s.faults.events[i].kind) + ")");
   CostModel model = make_cost_model(s);
-
   auto chosen = backend_plan(s, model, args.run);
   if (!chosen) fail(chosen.error().str());
   const Evaluation& ev = chosen.value();
+
+  // Where workers join, and the secret they prove.
+  auto at = parse_endpoint(args.listen.empty() ? "127.0.0.1:0" : args.listen, "--listen");
+  if (!at) fail(at.error().str());
+  for (const DeviceSpec& d : s.devices)
+    if (!d.host.empty() && (args.listen.empty() || loopback(at->host) || at->host == "0.0.0.0"))
+      fail(s.file + ": device " + d.name + " has host " + d.host +
+           ": give --listen an address that host can reach (not loopback or 0.0.0.0)");
+  const std::string token_file = args.token_file.empty() ? default_token_file() : args.token_file;
+  auto token = load_or_create_token(token_file);
+  if (!token) fail(token.error().str());
+  ControlServer::Options so;
+  for (const DeviceSpec& d : s.devices) so.devices.push_back(d.name);
+  so.scenario = s.name;
+  so.token = token.value();
+  so.token_file = token_file;
+  so.heartbeat_interval_s = coordinator.heartbeat_interval_s;
+  so.silence_limit_s = std::max(10.0, 5 * coordinator.missed_heartbeats * coordinator.heartbeat_interval_s);
+  Console console(isatty(STDOUT_FILENO) != 0);
+  so.log = [&console](const std::string& line) { console.line(line); };
+  ControlServer server(so);
+  auto bound = server.listen(at.value());
+  if (!bound) fail(bound.error().str());
 
   std::string dir = args.output.empty() ? "out/" + s.name + "_exec" : args.output;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) fail(dir + ": cannot create the output directory: " + ec.message(), 1);
   LaunchOptions lo;
-  lo.scenario_path = std::filesystem::absolute(args.scenario).string();
-  lo.out_dir = std::filesystem::absolute(dir).string();
-  lo.coordinator = coordinator_config(s, args.run);
+  lo.coordinator = coordinator;
   lo.rounds = run_rounds(s, args.run);
   lo.learning_rate = args.lr >= 0 ? args.lr : s.training.optimizer == Optimizer::adam ? 0.001 : 0.01;
   lo.seed = (unsigned long long)args.seed;
   lo.timeout_s = args.timeout_s;
+  lo.keep_checkpoints = args.keep_checkpoints;
 
-  int workers = 0;
-  for (const StagePlan& sp : ev.plan.stages) workers += int(sp.devices.size());
-  std::cout << "scenario " << s.name << ": " << s.model << ", " << workers
-            << " worker processes on this machine (c10d/Gloo on loopback), " << lo.rounds << " rounds";
+  int in_plan = 0;
+  for (const StagePlan& sp : ev.plan.stages) in_plan += int(sp.devices.size());
+  std::cout << "scenario " << s.name << ": " << s.model << ", " << in_plan << " devices in the plan of "
+            << s.devices.size() << ", " << lo.rounds << " rounds";
   if (!s.faults.events.empty())
-    std::cout << ", " << s.faults.events.size() << " fault(s), recovery " << to_string(s.faults.recovery);
-  std::cout << "\n" << plan_to_text(ev.plan, model.cluster()) << std::flush;
+    std::cout << ", " << s.faults.events.size() << " fault(s), recovery " << to_string(coordinator.recovery);
+  std::cout << "\n" << plan_to_text(ev.plan, model.cluster());
+  std::cout << "coordinator listening on " << bound->str() << " (token " << token_file << ")\n" << std::flush;
 
-  LaunchOutcome run = launch(s, model, ev, lo);
+  // The workers this coordinator starts: over ssh where the scenario names a host, here for the
+  // rest unless --listen says that people start them.
+  WorkerProcesses processes;
+  WorkerCommand wc;
+  wc.coordinator = bound.value();
+  wc.token_file = token_file;
+  wc.token = token.value();
+  wc.checkpoint_dir = std::filesystem::absolute(dir).string() + "/checkpoints";
+  wc.remote_exec = args.remote_exec;
+  if (const char* ssh = std::getenv("ASTEROID_SSH")) wc.ssh = ssh;
+  std::vector<std::string> by_hand;
+  for (const DeviceSpec& d : s.devices) {
+    std::string why;
+    if (d.host.empty() && !args.listen.empty()) {
+      by_hand.push_back(d.name);
+      continue;
+    }
+    if (!processes.start(wc, d.name, d.host, &why))
+      fail("cannot start the worker of " + d.name + ": " + why, 1);
+    if (d.host.empty()) ++lo.local_workers;
+  }
+  lo.links_shaped = lo.local_workers == 0;
+  for (const std::string& name : by_hand)
+    std::cout << "  on the host of " << name << ": asteroid-exec worker --coordinator " << bound->str()
+              << " --device " << name << (args.token_file.empty() ? "" : " --token-file " + token_file)
+              << "\n";
+  std::cout << std::flush;
+
+  LaunchOutcome run = launch(s, model, ev, lo, server, processes, console);
   if (run.status == 2) fail(run.stop_why, 2);  // a worker refused its input: nothing ran
   RunReport& rep = run.report;
-  rep.config = {{"transport", "c10d gloo, loopback"},
-                {"processes", workers},
-                {"rounds", lo.rounds},
-                {"learning_rate", lo.learning_rate},
-                {"seed", lo.seed},
-                {"recovery", to_string(lo.coordinator.recovery)}};
+  rep.config = {
+      {"transport", lo.local_workers == int(s.devices.size()) ? "c10d gloo, loopback" : "c10d gloo"},
+      {"coordinator", bound->str()},
+      {"workers_here", lo.local_workers},
+      {"rounds", lo.rounds},
+      {"learning_rate", lo.learning_rate},
+      {"seed", lo.seed},
+      {"recovery", to_string(lo.coordinator.recovery)}};
   const RunSummary summary = summarize_run(rep);
   write(dir + "/report.json", report_to_json(rep).dump(1) + "\n");
   write(dir + "/trace.json", report_to_chrome_trace(rep));
@@ -151,16 +235,11 @@ int main(int argc, char** argv) {
 
   for (size_t i = 1; i < rep.plans.size(); ++i)
     std::cout << "plan " << i << ": " << plan_to_text(rep.plans[i].plan, rep.devices);
-  for (const RunEvent& e : rep.events)
-    if (e.kind != EventKind::stop) {
-      char line[160];
-      std::snprintf(line, sizeof line, "  %8.3f s  %-14s ", e.time, to_string(e.kind));
-      std::cout << line << (e.device.empty() ? "" : e.device + ": ") << e.detail << "\n";
-    }
   std::cout << summary_to_text(summary, rep.backend);
   if (!run.stop_why.empty()) {
     std::cout << "stopped after " << summary.rounds_committed << " finished rounds; wrote what they did to "
-              << dir << "/report.json, trace.json, rounds.csv\n";
+              << dir << "/report.json, trace.json, rounds.csv\n"
+              << std::flush;
     fail(run.stop_why, run.status);
   }
   std::cout << "wrote " << dir << "/report.json, trace.json, rounds.csv\n";

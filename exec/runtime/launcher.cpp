@@ -1,100 +1,107 @@
 #include "launcher.hpp"
 
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <optional>
 #include <set>
-#include <thread>
 
-#include "asteroid/json_reader.hpp"
 #include "exec_job.hpp"
 
 namespace asteroid::exec {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-// A TCP port nobody listens on now (the store binds it a moment later).
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  bool ok = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-            getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-  if (fd >= 0) close(fd);
-  return ok ? ntohs(addr.sin_port) : 0;
-}
-
-struct Proc {
+// A worker of the current generation, as the launcher sees it.
+struct Peer {
   int device = 0;
-  pid_t pid = 0;
-  int pipe = -1;
-  std::string buffer;
-  bool exited = false, killed = false, ready = false;
+  bool ready = false, done = false;
+  bool killed = false;      // by the scenario's leave event
+  bool lost = false;        // its control connection closed on its own
+  bool restarting = false;  // told to stop; its fresh process has not said so yet
+  bool peer_lost = false;   // it lost a Gloo peer (expected after a failure)
+  bool gone() const { return killed || lost; }
 };
+
+std::string fmt(const char* format, double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, format, v);
+  return b;
+}
 
 class Launcher {
  public:
-  Launcher(const Scenario& s, const CostModel& model, const Evaluation& first, const LaunchOptions& o)
-      : s_(s), model_(model), o_(o), coord_(model, first.plan, o.coordinator) {}
+  Launcher(const Scenario& s, const CostModel& model, const Evaluation& first, const LaunchOptions& o,
+           ControlServer& server, WorkerProcesses& processes, Console& console)
+      : s_(s),
+        model_(model),
+        o_(o),
+        coord_(model, first.plan, o.coordinator),
+        server_(server),
+        processes_(processes),
+        console_(console) {}
 
   LaunchOutcome run();
 
  private:
   enum class End { finished, failed_over, stopped };
 
-  // One generation: make the job of the Coordinator's current plan, start its workers, watch them.
+  bool wait_for_joins();
+  // One generation: make the job of the Coordinator's current plan, hand it out, watch the workers.
   End generation();
   ExecJob make_job() const;
-  void spawn(const ExecJob& job, const std::string& job_file);
+  bool restart_survivors();
   End watch();
   // Steps of watch(), each returning an End when the generation ends there.
+  void handle(const ServerEvent& e, double now);
+  void on_round(int device, const Round& r);
   void on_ready(double now);
   void inject_faults(double now);
   std::optional<End> carry_out(const std::vector<Action>& actions, double decided_s, double now);
-  std::optional<End> reap_exits();
+  std::optional<End> check_end();
+  void beat_for_the_silent(double now);
 
-  void stop_all();
-  void read_pipes(double t);
-  void merge_logs(int generation, int last_round);
+  void stop_generation();  // every live worker restarts (its process may be stuck on a dead peer)
+  void finish_all();       // every worker is told the run is over; waits for them to go
+  void merge(int last_round);
+  void check_prediction();
   int round_in_progress() const;  // the first round not every active worker has reported
-  double t() const {              // seconds since training started (before: since the launch)
-    return std::chrono::duration<double>(Clock::now() - origin_).count() - training_start_;
+  Peer* peer(int device) {
+    for (Peer& p : peers_)
+      if (p.device == device) return &p;
+    return nullptr;
   }
+  double t() const { return now_s() - origin_s_ - training_start_; }  // seconds since training started
+  double worker_t(int device, int64_t ns) const {
+    return server_.link(device).to_coordinator_s(ns) - origin_s_ - training_start_;
+  }
+  const std::string& name(int d) const { return s_.devices[d].name; }
   RunEvent& event(double time, EventKind kind, const std::string& device, const std::string& detail,
                   double duration = 0) {
+    if (kind != EventKind::stop)
+      console_.line(fmt("%9.3f s  ", time) + to_string(kind) + "  " + (device.empty() ? "" : device + ": ") +
+                    detail);
     return out_.report.add_event(time, kind, device, detail, duration);
   }
   // Calls the Coordinator; keeps what it decides, and how long deciding took, for the loop.
   template <class F>
   void decide(F&& f) {
-    auto t0 = Clock::now();
+    double t0 = now_s();
     std::vector<Action> a = f();
     if (a.empty()) return;
-    decided_s_ = std::chrono::duration<double>(Clock::now() - t0).count();
+    decided_s_ = now_s() - t0;
     pending_.insert(pending_.end(), a.begin(), a.end());
   }
   End stop(const std::string& why, int status = 1) {
-    out_.stop_why = why;
-    out_.status = status;
+    if (out_.stop_why.empty()) {
+      out_.stop_why = why;
+      out_.status = status;
+    }
     return End::stopped;
   }
-  // Stops the generation's workers, keeps the rounds they all finished up to `last_round`, stops.
+  // Keeps the rounds every worker finished up to `last_round`, and stops.
   End stop_after(int last_round, const std::string& why, int status = 1) {
-    stop_all();
-    merge_logs(generation_, last_round);
+    merge(last_round);
     return stop(why, status);
   }
 
@@ -102,169 +109,180 @@ class Launcher {
   const CostModel& model_;
   const LaunchOptions& o_;
   Coordinator coord_;
+  ControlServer& server_;
+  WorkerProcesses& processes_;
+  Console& console_;
   LaunchOutcome out_;
-  Clock::time_point origin_ = Clock::now();
+  const double origin_s_ = now_s();
   double training_start_ = 0;  // on the origin's clock: when generation 0 was ready
-  bool coordinating_ = false;
-  bool all_ready_ = false;
+  double next_beat_ = 0;
+  bool started_ = false, coordinating_ = false, all_ready_ = false, finishing_ = false;
   int generation_ = 0, start_round_ = 0;
   int generation_plan_ = 0;  // the plan id the current generation runs
   std::vector<JobTransfer> transfers_;
   double transfer_bytes_ = 0;  // of transfers_
-  std::vector<Proc> procs_;
+  std::vector<Peer> peers_;
+  std::vector<Span> spans_;  // this generation's
   std::set<size_t> faults_done_;
   struct RoundSeen {
     int finishers = 0;  // active workers that reported it
     double end = 0;     // the last of their ends, from the start of training
     double loss = 0;    // summed over the last stage's devices
+    bool has_loss = false;
   };
   std::map<int, RoundSeen> rounds_seen_;  // this generation's rounds
   int active_ = 0;                        // workers with instructions this generation
   double recovery_started_ = -1;          // when the generation after a failure was started
   std::vector<Action> pending_;           // decided by the Coordinator, not yet carried out
   double decided_s_ = 0;
+  std::optional<Failed> failed_;  // a worker that cannot go on, and its device
+  int failed_device_ = -1;
+  bool prediction_checked_ = false;
+  std::vector<double> checkpoint_bytes_;  // per device, the most seen
 };
 
-void Launcher::spawn(const ExecJob& job, const std::string& job_file) {
-  procs_.clear();
-  for (int d : job.workers) {
-    int fds[2];
-    if (pipe(fds) != 0) {
-      stop("cannot create a pipe");
-      return;
-    }
-    pid_t pid = fork();
-    if (pid == 0) {
-      close(fds[0]);
-      setenv("ASTEROID_EXEC_PIPE_FD", std::to_string(fds[1]).c_str(), 1);
-      setenv("OPENBLAS_NUM_THREADS", "1", 1);
-      setenv("OMP_NUM_THREADS", "1", 1);
-      std::string dev = std::to_string(d);
-      execl("/proc/self/exe", "asteroid-exec", "--worker", job_file.c_str(), dev.c_str(), (char*)nullptr);
-      _exit(127);
-    }
-    close(fds[1]);
-    fcntl(fds[0], F_SETFL, O_NONBLOCK);
-    Proc p;
-    p.device = d;
-    p.pid = pid;
-    p.pipe = fds[0];
-    procs_.push_back(p);
+bool Launcher::wait_for_joins() {
+  const int n = int(s_.devices.size());
+  std::vector<bool> joined(size_t(n), false);
+  int count = 0;
+  const bool all_local = o_.local_workers == n;
+  if (!all_local) {
+    std::string list;
+    for (const DeviceSpec& d : s_.devices) list += " " + d.name;
+    console_.line("waiting for " + std::to_string(n) + " workers to join:" + list);
   }
-}
-
-void Launcher::stop_all() {
-  for (Proc& p : procs_)
-    if (!p.exited) kill(p.pid, SIGKILL);
-  for (Proc& p : procs_) {
-    if (!p.exited) waitpid(p.pid, nullptr, 0);
-    p.exited = true;
-    if (p.pipe >= 0) close(p.pipe);
-    p.pipe = -1;
-  }
-}
-
-void Launcher::read_pipes(double now) {
-  for (Proc& p : procs_) {
-    if (p.pipe < 0) continue;
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(p.pipe, buf, sizeof buf)) > 0) p.buffer.append(buf, size_t(n));
-    size_t at;
-    while ((at = p.buffer.find('\n')) != std::string::npos) {
-      std::string line = p.buffer.substr(0, at);
-      p.buffer.erase(0, at + 1);
-      if (p.killed) continue;  // lines a killed worker left in its pipe
-      if (line == "h") {
-        // A beat may be what finds another device overdue: its actions are kept, not dropped.
-        if (coordinating_) decide([&] { return coord_.heartbeat(p.device, now); });
-      } else if (line == "s") {
-        p.ready = true;
-      } else if (line.rfind("r ", 0) == 0) {
-        int r = 0;
-        double end = 0;
-        char loss[64] = "-";
-        if (std::sscanf(line.c_str(), "r %d %lf %63s", &r, &end, loss) < 2) continue;
-        RoundSeen& seen = rounds_seen_[r];
-        seen.end = std::max(seen.end, end - training_start_);
-        if (loss[0] != '-') seen.loss += std::atof(loss);
-        if (++seen.finishers == active_ && coordinating_) {
-          coord_.round_done(r, now);
-          if (coord_.begin_copies(r)) coord_.copies_landed(r);  // copies are part of the round here
-        }
+  double bound = 0;
+  while (count < n) {
+    for (const ServerEvent& e : server_.poll(0.05)) {
+      if (e.kind == ServerEvent::Kind::joined) {
+        joined[size_t(e.device)] = true;
+        ++count;
+        const WorkerLink& l = server_.link(e.device);
+        bound = std::max(bound, double(l.clock_bound_ns) * 1e-9);
+        if (!all_local)
+          console_.line(name(e.device) + " joined from " + l.from + " (host " + l.host + ", pid " +
+                        std::to_string(l.pid) + "); its clock reads " +
+                        fmt("%+.3f", double(l.clock_offset_ns) * 1e-6) + " ms from ours, within " +
+                        fmt("%.3f", double(l.clock_bound_ns) * 1e-6) + " ms");
+      } else if (e.kind == ServerEvent::Kind::closed) {
+        console_.line(name(e.device) + " left before the run started (" + e.detail + ")");
+        server_.forget(e.device);
+        joined[size_t(e.device)] = false;
+        --count;
       }
     }
+    for (const std::string& exited : processes_.reap())
+      return stop("the worker process of " + exited + " before the run started", 1), false;
+    if (now_s() - origin_s_ > o_.timeout_s) {
+      std::string missing;
+      for (int d = 0; d < n; ++d)
+        if (!joined[size_t(d)]) missing += " " + name(d);
+      return stop("workers did not join within " + std::to_string(int(o_.timeout_s)) +
+                  " s (--timeout):" + missing),
+             false;
+    }
   }
-}
-
-int Launcher::round_in_progress() const {
-  int r = start_round_;
-  for (auto it = rounds_seen_.find(r); it != rounds_seen_.end() && it->second.finishers >= active_;
-       it = rounds_seen_.find(++r)) {
-  }
-  return r;
+  if (all_local)
+    console_.line(std::to_string(n) + " workers joined; clocks within " + fmt("%.3f", bound * 1e3) + " ms");
+  return true;
 }
 
 // Every live device runs a worker: those in the plan train, backups receive copies, sources of
 // moving state send it, the rest only beat.
 ExecJob Launcher::make_job() const {
   ExecJob job;
-  job.scenario = o_.scenario_path;
-  job.plan = plan_to_json(coord_.plan(), model_.cluster());
+  for (const DeviceSpec& d : s_.devices) job.devices.push_back(d.name);
+  job.model = s_.model;
+  job.input = s_.input;
+  job.optimizer = s_.training.optimizer;
+  job.batch_size = s_.training.batch_size;
+  job.num_layers = model_.num_layers();
   job.rounds = o_.rounds;
   job.learning_rate = o_.learning_rate;
   job.seed = o_.seed;
-  job.store_port = free_port();
+  job.replicas = coord_.replicas();
+  Program plain = make_program(model_, coord_.plan());
+  Program copies = make_program(model_, coord_.plan(), job.replicas);
+  job.plan = plain.plan;
+  job.program = plain.device;
+  job.program_with_copies = copies.device;
   job.timeout_s = std::max(30.0, std::min(o_.timeout_s, 300.0));
-  job.out_dir = o_.out_dir;
   job.generation = generation_;
   job.start_round = start_round_;
-  job.origin_ns = origin_.time_since_epoch().count();
   for (const StagePlan& sp : coord_.plan().stages)
     for (int d : sp.devices) job.workers.push_back(d);
   for (int d = 0; d < model_.num_devices(); ++d)
     if (coord_.alive(d) && std::find(job.workers.begin(), job.workers.end(), d) == job.workers.end())
       job.workers.push_back(d);
-  job.replicas = coord_.replicas();
+  job.addresses.assign(s_.devices.size(), "");
+  for (int d : job.workers) job.addresses[size_t(d)] = server_.link(d).address;
   job.replicate_every =
       coord_.config().replicate ? std::max(1, coord_.config().replication_interval_rounds) : 0;
   job.transfers = transfers_;
-  job.heartbeat_interval_s = coord_.config().heartbeat_interval_s;
-  job.survive_peer_failure = !s_.faults.events.empty();
+  job.survive_peer_failure = coord_.config().replicate;
   return job;
 }
 
+// The survivors of a failure restart their processes; the next job waits for all of them.
+bool Launcher::restart_survivors() {
+  const double deadline = now_s() + 60;
+  for (;;) {
+    std::vector<ServerEvent> events = server_.poll(0.005);
+    for (const ServerEvent& e : events) handle(e, t());
+    beat_for_the_silent(t());
+    if (std::none_of(peers_.begin(), peers_.end(), [](const Peer& p) { return p.restarting; })) return true;
+    for (const Peer& p : peers_)
+      if (p.restarting && !server_.joined(p.device))
+        return stop("worker " + name(p.device) + " was lost while the workers restarted"), false;
+    if (now_s() > deadline) return stop("the workers did not restart within 60 s"), false;
+  }
+}
+
 Launcher::End Launcher::generation() {
+  if (generation_ > 0 && !restart_survivors()) return End::stopped;
   ExecJob job = make_job();
-  if (job.store_port == 0) return stop("cannot find a free TCP port on 127.0.0.1");
-  std::string job_file = o_.out_dir + "/job.g" + std::to_string(generation_) + ".json";
-  if (auto w = write_file_atomically(job_file, job_to_json(job).dump(1) + "\n"); !w)
-    return stop(w.error().str());
   generation_plan_ = coord_.plan_id();
-  Program program = make_program(model_, coord_.plan(), job.replicas);
   active_ = 0;
-  for (int d : job.workers) active_ += program.device[d].empty() ? 0 : 1;
+  for (int d : job.workers)
+    active_ += job.program[size_t(d)].empty() && job.program_with_copies[size_t(d)].empty() ? 0 : 1;
   rounds_seen_.clear();
+  spans_.clear();
   all_ready_ = false;
-  spawn(job, job_file);
-  if (!out_.stop_why.empty()) return End::stopped;
+  failed_.reset();
+  peers_.clear();
+  server_.clear_store();
+  const nlohmann::json j = job_to_json(job);
+  for (int d : job.workers) {
+    peers_.push_back({});
+    peers_.back().device = d;
+    if (!server_.send(d, Job{j})) return stop("the control connection to " + name(d) + " broke");
+  }
   if (coordinating_)
-    for (int d : job.workers)
-      decide([&] { return coord_.heartbeat(d, t()); });  // their processes are starting
+    for (int d : job.workers) decide([&] { return coord_.heartbeat(d, t()); });
   return watch();
 }
 
+void Launcher::beat_for_the_silent(double now) {
+  if (now_s() >= next_beat_) {
+    server_.beat_all();
+    next_beat_ = now_s() + o_.coordinator.heartbeat_interval_s;
+  }
+  // A worker whose process is restarting cannot beat; its connection is open, so it is alive.
+  if (coordinating_)
+    for (const Peer& p : peers_)
+      if (p.restarting && !p.gone()) decide([&] { return coord_.heartbeat(p.device, now); });
+}
+
 Launcher::End Launcher::watch() {
-  auto deadline = origin_ + std::chrono::duration<double>(o_.timeout_s);
   for (;;) {
+    // Beats are timed when they are read, not before the wait: a coordinator that was not scheduled
+    // for a while must not take its own delay for its workers' silence.
+    std::vector<ServerEvent> events = server_.poll(0.005);
     double now = t();
-    read_pipes(now);
-    // A worker still loading libtorch cannot beat yet; its process is running, so it is alive.
-    if (coordinating_)
-      for (const Proc& p : procs_)
-        if (!p.ready && !p.exited && !p.killed) decide([&] { return coord_.heartbeat(p.device, now); });
+    for (const ServerEvent& e : events) handle(e, now);
+    beat_for_the_silent(now);
     if (!all_ready_ &&
-        std::all_of(procs_.begin(), procs_.end(), [](const Proc& p) { return p.ready || p.killed; }))
+        std::all_of(peers_.begin(), peers_.end(), [](const Peer& p) { return p.ready || p.gone(); }))
       on_ready(now);
     now = t();
     inject_faults(now);
@@ -274,12 +292,110 @@ Launcher::End Launcher::watch() {
       pending_.clear();
       if (!actions.empty()) return carry_out(actions, decided_s_, now).value_or(End::failed_over);
     }
-    if (auto end = reap_exits()) return *end;
-    if (Clock::now() > deadline)
+    if (auto end = check_end()) return *end;
+    if (now_s() - origin_s_ > o_.timeout_s)
       return stop_after(o_.rounds - 1, "the run did not finish within " + std::to_string(int(o_.timeout_s)) +
                                            " s (--timeout); workers stopped");
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+}
+
+void Launcher::handle(const ServerEvent& e, double now) {
+  Peer* p = peer(e.device);
+  if (e.kind == ServerEvent::Kind::closed) {
+    if (!p || p->gone() || finishing_) return;
+    p->lost = true;
+    if (p->done || p->restarting) return;  // finished its part; or lost while restarting (restart_survivors)
+    event(now, EventKind::failure, name(e.device),
+          "its worker is gone (the control connection " + e.detail + ")")
+        .round = round_in_progress();
+    return;
+  }
+  if (e.kind != ServerEvent::Kind::message || !p) return;
+  const Message& m = e.message;
+  auto current = [&](int generation) { return generation == generation_; };
+  if (std::holds_alternative<Beat>(m)) {
+    if (coordinating_ && !p->gone()) decide([&] { return coord_.heartbeat(e.device, now); });
+  } else if (const Ready* r = std::get_if<Ready>(&m)) {
+    if (current(r->generation)) p->ready = true;
+  } else if (const Round* r = std::get_if<Round>(&m)) {
+    if (current(r->generation)) on_round(e.device, *r);
+  } else if (const Done* d = std::get_if<Done>(&m)) {
+    if (current(d->generation)) p->done = true;
+  } else if (const PeerLost* l = std::get_if<PeerLost>(&m)) {
+    if (!current(l->generation) || p->peer_lost) return;
+    p->peer_lost = true;
+    console_.line(fmt("%9.3f s  ", now) + name(e.device) +
+                  ": lost a Gloo peer mid-round (expected when a device fails); it waits for the new plan");
+  } else if (const Failed* f = std::get_if<Failed>(&m)) {
+    if (!failed_) failed_ = *f, failed_device_ = e.device;
+  } else if (std::holds_alternative<Restarted>(m)) {
+    p->restarting = false;
+  }
+}
+
+void Launcher::on_round(int d, const Round& r) {
+  RoundSeen& seen = rounds_seen_[r.round];
+  seen.end = std::max(seen.end, worker_t(d, r.end_ns));
+  if (r.loss) seen.loss += *r.loss, seen.has_loss = true;
+  for (const SpanRecord& x : r.spans) {
+    Span sp;
+    sp.device = d;
+    sp.op = x.op;
+    sp.stage = x.stage;
+    sp.microbatch = x.microbatch;
+    sp.round = r.round;
+    sp.start = worker_t(d, x.start_ns);
+    sp.end = worker_t(d, x.end_ns);
+    spans_.push_back(sp);
+  }
+  auto& memory = out_.report.peak_memory_bytes[size_t(d)];
+  memory = std::max(memory, r.peak_rss_bytes);
+  if (r.checkpoint_bytes > 0 && checkpoint_bytes_[size_t(d)] == 0) {
+    const WorkerLink& l = server_.link(d);
+    const int kept = std::max(1, coord_.config().replication_interval_rounds) + 1;
+    console_.line("checkpoints: " + name(d) + " keeps its layers in " + l.host + ":" + l.checkpoint_dir +
+                  " (" + bytes_text(r.checkpoint_bytes) + ", at most the last " + std::to_string(kept) +
+                  " rounds" + (o_.keep_checkpoints ? ", kept at the end)" : ", removed at the end)"));
+  }
+  checkpoint_bytes_[size_t(d)] = std::max(checkpoint_bytes_[size_t(d)], r.checkpoint_bytes);
+  if (++seen.finishers != active_) return;
+  if (coordinating_) {
+    coord_.round_done(r.round, t());
+    if (coord_.begin_copies(r.round)) coord_.copies_landed(r.round);  // copies are part of the round here
+  }
+  // Progress: this round's rate, and the time left at the mean of the generation's last rounds.
+  auto prev = rounds_seen_.find(r.round - 1);
+  double start = prev != rounds_seen_.end() ? prev->second.end : std::max(0.0, seen.end - 1e-9);
+  if (prev == rounds_seen_.end() && !out_.report.rounds.empty()) start = out_.report.rounds.back().end;
+  if (r.round == 0) start = 0;
+  double took = seen.end - start, recent = 0;
+  int n = 0;
+  for (auto it = rounds_seen_.find(r.round); n < 5 && it != rounds_seen_.begin(); ++n) {
+    auto before = std::prev(it);
+    recent += it->second.end - before->second.end;
+    it = before;
+  }
+  double mean = n > 0 ? recent / n : took;
+  console_.progress(r.round, o_.rounds, took > 0 ? s_.training.batch_size / took : 0,
+                    seen.has_loss ? std::optional<double>(seen.loss) : std::nullopt,
+                    mean * (o_.rounds - r.round - 1));
+  if (!prediction_checked_ && generation_ == 0 && r.round >= 3) check_prediction();
+}
+
+// Rounds far from the cost model's prediction are worth a word, with the likely reason.
+void Launcher::check_prediction() {
+  prediction_checked_ = true;
+  const double measured = (rounds_seen_.at(3).end - rounds_seen_.at(0).end) / 3;  // round 0 warms up
+  const double predicted = coord_.plans()[size_t(generation_plan_)].round_latency_s;
+  const double ratio = measured / predicted;
+  if (!(ratio > 2 || ratio < 0.5)) return;
+  std::vector<std::string> reasons = prediction_gap_reasons(s_, o_.local_workers, o_.links_shaped, ratio > 1);
+  std::string why;
+  for (const std::string& r : reasons) why += (why.empty() ? "" : "; ") + r;
+  console_.line("warning: rounds take " + fmt("%.3f", measured) + " s, the cost model predicts " +
+                fmt("%.3f", predicted) + " s (" + fmt("%.1f", ratio > 1 ? ratio : 1 / ratio) +
+                (ratio > 1 ? "x slower" : "x faster") + ")" +
+                (why.empty() ? ": the traces may not describe these devices" : ", likely because " + why));
 }
 
 // Every worker of the generation has its state in place: training starts (generation 0) or
@@ -287,11 +403,12 @@ Launcher::End Launcher::watch() {
 void Launcher::on_ready(double now) {
   all_ready_ = true;
   if (generation_ == 0) {
-    training_start_ = std::chrono::duration<double>(Clock::now() - origin_).count();
+    training_start_ = now_s() - origin_s_;
     now = t();
     coord_.start(now);
-    for (const Proc& p : procs_) decide([&] { return coord_.heartbeat(p.device, now); });
+    for (const Peer& p : peers_) decide([&] { return coord_.heartbeat(p.device, now); });
     coordinating_ = true;
+    console_.line("training: " + std::to_string(o_.rounds) + " rounds");
     return;
   }
   event(recovery_started_, EventKind::state_transfer, "",
@@ -307,32 +424,36 @@ void Launcher::on_ready(double now) {
   }
 }
 
-// A leave event of the scenario kills that device's worker at its time.
+// A leave event of the scenario: that device's worker kills itself, as abruptly as a power cut.
 void Launcher::inject_faults(double now) {
   for (size_t i = 0; coordinating_ && i < s_.faults.events.size(); ++i) {
     const FaultEvent& f = s_.faults.events[i];
     if (faults_done_.count(i) || now < f.time_s) continue;
     faults_done_.insert(i);
-    int d = s_.device_index(f.device);
-    for (Proc& p : procs_)
-      if (p.device == d && !p.exited) {
-        kill(p.pid, SIGKILL);
-        p.killed = true;
-        event(now, EventKind::failure, f.device, "worker killed (leave)").round = round_in_progress();
-      }
+    Peer* p = peer(s_.device_index(f.device));
+    if (!p || p->gone()) continue;
+    server_.send(p->device, Leave{});
+    p->killed = true;
+    event(now, EventKind::failure, f.device, "worker killed (leave)").round = round_in_progress();
   }
 }
 
 // The Coordinator's actions, as asteroid-sim carries them out (sim/src/recovery.cpp). A failure
-// ends the generation: the survivors may be blocked on the dead peer, so they are stopped and the
-// next generation starts on the new plan.
+// ends the generation: the survivors may be blocked on the dead peer, so they restart their
+// processes and the next generation starts on the new plan.
 std::optional<Launcher::End> Launcher::carry_out(const std::vector<Action>& actions, double decided_s,
                                                  double now) {
   for (const Action& a : actions) {
     switch (a.kind) {
-      case ActionKind::declare_failed:
-        event(now, EventKind::detection, s_.devices[a.device].name, a.detail);
+      case ActionKind::declare_failed: {
+        event(now, EventKind::detection, name(a.device), a.detail);
+        Peer* p = peer(a.device);
+        if (p && !p->gone()) {  // silent but connected (hung): it is out of the run now
+          server_.send(a.device, Leave{});
+          p->killed = true;
+        }
         break;
+      }
       case ActionKind::replan:
         event(now, EventKind::replan, "", a.detail, decided_s);
         if (a.plan_id < 0)
@@ -356,79 +477,88 @@ std::optional<Launcher::End> Launcher::carry_out(const std::vector<Action>& acti
         break;
     }
   }
-  stop_all();
-  merge_logs(generation_, coord_.last_checkpoint());
+  merge(coord_.last_checkpoint());
+  stop_generation();
   start_round_ = coord_.last_checkpoint() + 1;
   recovery_started_ = t();
   ++generation_;
   return std::nullopt;
 }
 
-// Exits: every worker done ends the generation; any other exit is an error.
-std::optional<Launcher::End> Launcher::reap_exits() {
-  int status = 0;
-  pid_t pid;
-  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-    for (Proc& p : procs_) {
-      if (p.pid != pid) continue;
-      p.exited = true;
-      if (p.killed) break;
-      if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-        std::string why = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
-                                            : "was killed by signal " + std::to_string(WTERMSIG(status));
-        return stop_after(
-            o_.rounds - 1,
-            "worker " + s_.devices[p.device].name + " " + why + "; the other workers were stopped",
-            WIFEXITED(status) && WEXITSTATUS(status) == 2 ? 2 : 1);
-      }
+// A worker that cannot go on stops the run; every worker done ends the generation.
+std::optional<Launcher::End> Launcher::check_end() {
+  if (failed_) {
+    const bool after_loss = std::any_of(peers_.begin(), peers_.end(), [](const Peer& p) { return p.gone(); });
+    if (after_loss) {
+      std::string lost;
+      for (const Peer& p : peers_)
+        if (p.gone()) lost += (lost.empty() ? "" : ", ") + name(p.device);
+      return stop_after(o_.rounds - 1, name(failed_device_) + " could not go on after " + lost +
+                                           " was lost (no copies to recover from: --replicate keeps them)");
     }
+    return stop_after(o_.rounds - 1, "worker " + name(failed_device_) + " failed: " + failed_->message,
+                      failed_->status == 2 ? 2 : 1);
   }
-  if (!std::all_of(procs_.begin(), procs_.end(), [](const Proc& p) { return p.exited; })) return std::nullopt;
-  read_pipes(t());
-  for (Proc& p : procs_)
-    if (p.pipe >= 0) close(p.pipe), p.pipe = -1;
-  merge_logs(generation_, o_.rounds - 1);
-  if (std::any_of(procs_.begin(), procs_.end(), [](const Proc& p) { return p.killed; }) &&
+  if (!std::all_of(peers_.begin(), peers_.end(), [](const Peer& p) { return p.done || p.gone(); }))
+    return std::nullopt;
+  merge(o_.rounds - 1);
+  if (std::any_of(peers_.begin(), peers_.end(), [](const Peer& p) { return p.gone(); }) &&
       int(out_.report.rounds.size()) < o_.rounds)
-    return stop("a worker was killed and the others finished without it");
+    return stop("a worker was lost and the others finished without it");
   return End::finished;
 }
 
-// Adds the rounds up to `last_round` that every active worker of `generation` reported finished,
-// and the spans of the workers' logs (all of them: work thrown away by a failure is work done), to
-// the report.
-void Launcher::merge_logs(int generation, int last_round) {
-  RunReport& rep = out_.report;
-  int first_round = rep.rounds.empty() ? 0 : rep.rounds.back().round + 1;
-  for (const Proc& p : procs_) {
-    std::string file = worker_log_path(o_.out_dir, s_.devices[p.device].name, generation);
-    auto j = read_json_file(file);
-    if (!j) continue;
-    auto w = worker_log_from_json(j.value(), file);
-    if (!w) continue;
-    rep.peak_memory_bytes[p.device] = std::max(rep.peak_memory_bytes[p.device], w->peak_rss_bytes);
-    for (Span sp : w->spans) {
-      sp.device = p.device;
-      sp.start -= training_start_;
-      sp.end -= training_start_;
-      rep.spans.push_back(sp);
+void Launcher::stop_generation() {
+  for (Peer& p : peers_)
+    if (!p.gone()) {
+      server_.send(p.device, Stop{generation_});
+      p.restarting = true;
     }
-    std::remove(file.c_str());
-  }
+}
+
+void Launcher::finish_all() {
+  finishing_ = true;
+  for (int d = 0; d < int(s_.devices.size()); ++d) server_.send(d, Finish{o_.keep_checkpoints});
+  const double deadline = now_s() + 10;
+  auto any_open = [&] {
+    for (int d = 0; d < int(s_.devices.size()); ++d)
+      if (server_.joined(d)) return true;
+    return false;
+  };
+  while (any_open() && now_s() < deadline) server_.poll(0.02);
+  for (int d = 0; d < int(s_.devices.size()); ++d) server_.drop(d);
+  int killed = processes_.finish(5);
+  if (killed > 0) console_.line(std::to_string(killed) + " worker processes did not stop when told; killed");
+}
+
+// Adds the rounds up to `last_round` that every active worker of this generation reported
+// finished, and the generation's spans (all of them: work thrown away by a failure is work done),
+// to the report.
+void Launcher::merge(int last_round) {
+  RunReport& rep = out_.report;
+  rep.spans.insert(rep.spans.end(), spans_.begin(), spans_.end());
+  spans_.clear();
+  int first_round = rep.rounds.empty() ? 0 : rep.rounds.back().round + 1;
   for (int r = first_round; r <= last_round; ++r) {
     auto it = rounds_seen_.find(r);
     if (it == rounds_seen_.end() || it->second.finishers < active_) break;
-    double start = rep.rounds.empty() ? 0 : rep.rounds.back().end;
     RoundRecord record;
     record.round = r;
-    record.start = start;
+    record.start = rep.rounds.empty() ? 0 : rep.rounds.back().end;
     record.end = it->second.end;
     record.samples = s_.training.batch_size;
     record.plan_id = generation_plan_;
-    record.loss = it->second.loss;
+    if (it->second.has_loss) record.loss = it->second.loss;
     rep.rounds.push_back(record);
   }
-  std::remove((o_.out_dir + "/job.g" + std::to_string(generation) + ".json").c_str());
+}
+
+int Launcher::round_in_progress() const {
+  int r = start_round_;
+  for (auto it = rounds_seen_.find(r); it != rounds_seen_.end() && it->second.finishers >= active_;
+       it = rounds_seen_.find(++r)) {
+  }
+  return r;
 }
 
 LaunchOutcome Launcher::run() {
@@ -437,9 +567,22 @@ LaunchOutcome Launcher::run() {
   rep.backend = "exec";
   for (const DeviceSpec& d : s_.devices) rep.devices.push_back(d.name);
   rep.peak_memory_bytes.assign(rep.devices.size(), 0);
+  checkpoint_bytes_.assign(rep.devices.size(), 0);
   rep.rounds_planned = o_.rounds;
-  while (generation() == End::failed_over) {
+  if (wait_for_joins()) {
+    started_ = true;
+    server_.close_joins("the run has started: devices join before it starts");
+    for (int d = 0; d < int(s_.devices.size()); ++d)
+      rep.clock_offset_bound_s.push_back(double(server_.link(d).clock_bound_ns) * 1e-9);
+    while (generation() == End::failed_over) {
+    }
   }
+  console_.done();
+  finish_all();
+  double most = *std::max_element(checkpoint_bytes_.begin(), checkpoint_bytes_.end());
+  if (most > 0)
+    console_.line(std::string("checkpoints: ") + (o_.keep_checkpoints ? "kept" : "removed") + " (at most " +
+                  bytes_text(most) + " on one worker)");
   for (const Evaluation& ev : coord_.plans())
     rep.plans.push_back({ev.plan, ev.round_latency_s, ev.throughput_samples_per_s, ev.schedule_latency_s});
   rep.end_s = rep.rounds.empty() ? 0 : rep.rounds.back().end;
@@ -453,8 +596,9 @@ LaunchOutcome Launcher::run() {
 }  // namespace
 
 LaunchOutcome launch(const Scenario& s, const CostModel& model, const Evaluation& first,
-                     const LaunchOptions& o) {
-  return Launcher(s, model, first, o).run();
+                     const LaunchOptions& o, ControlServer& server, WorkerProcesses& processes,
+                     Console& console) {
+  return Launcher(s, model, first, o, server, processes, console).run();
 }
 
 }  // namespace asteroid::exec

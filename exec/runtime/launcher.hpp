@@ -1,15 +1,17 @@
-// asteroid-exec's launcher: runs a plan as generations of worker processes on this machine, one
-// per live device, and drives the core Coordinator (coordinator.hpp) with wall-clock time, as
-// asteroid-sim drives it with simulated time. Torch-free.
+// asteroid-exec's coordinator loop: waits for every device's worker to join (control_server.hpp),
+// runs the plan as generations of jobs, one worker per live device, and drives the core Coordinator
+// (coordinator.hpp) with wall-clock time, as asteroid-sim drives it with simulated time. Torch-free.
 //
-// Workers report on a pipe: heartbeats, each round done, ready after state moved. Faults of the
-// scenario (`leave` only) are injected by killing the device's worker (SIGKILL) at the event's
-// time from the start of training. The Coordinator detects the silence, re-plans and says which
-// layers move where; the launcher then stops the generation's surviving workers (they may be
-// blocked on the dead peer) and starts the next generation on the new plan, which loads the
-// checkpoint (the last round whose copies landed: every worker keeps its stage's layers per round
-// and receives its backup copies) from the survivors' files, moving layers between devices over
-// Gloo, and replays the rounds after it.
+// Workers report over their control connections: heartbeats, each round done (with its spans and
+// loss), ready after state moved, done. Faults of the scenario (`leave` only) are injected by
+// telling the device's worker to kill itself at the event's time from the start of training; a
+// worker that dies on its own (or is killed) is a failure the same way. The Coordinator detects the
+// silence, re-plans and says which layers move where; the launcher then stops the generation's
+// surviving workers (they may be blocked on the dead peer: each restarts its process) and starts
+// the next generation on the new plan, which loads the checkpoint (the last round whose copies
+// landed: every worker keeps its stage's layers per round in its own directory and receives its
+// backup copies) from the survivors' own disks, moving layers between devices over Gloo, and
+// replays the rounds after it.
 #pragma once
 
 #include <string>
@@ -17,17 +19,21 @@
 #include "asteroid/coordinator.hpp"
 #include "asteroid/run_report.hpp"
 #include "asteroid/scenario.hpp"
+#include "console.hpp"
+#include "control_server.hpp"
+#include "worker_processes.hpp"
 
 namespace asteroid::exec {
 
 struct LaunchOptions {
-  std::string scenario_path;      // absolute, for the workers
   CoordinatorConfig coordinator;  // backend_setup.hpp's coordinator_config
-  std::string out_dir;
   int rounds = 1;
   double learning_rate = 0.01;
   unsigned long long seed = 1;
-  double timeout_s = 600;  // the whole run
+  double timeout_s = 600;         // the whole run, joins included
+  bool keep_checkpoints = false;  // else every worker removes its checkpoints at the end
+  int local_workers = 0;          // workers on this machine (for the prediction check)
+  bool links_shaped = false;      // workers talk over real or shaped links, not loopback
 };
 
 struct LaunchOutcome {
@@ -36,7 +42,10 @@ struct LaunchOutcome {
   int status = 0;        // exit status for asteroid-exec: 0, 1 (stopped), 2 (a worker refused its input)
 };
 
+// The workers join through `server` (already listening); `processes` are the ones this coordinator
+// started (stopped at the end). Returns when the run is over and every worker has been told so.
 LaunchOutcome launch(const Scenario& s, const CostModel& model, const Evaluation& first,
-                     const LaunchOptions& o);
+                     const LaunchOptions& o, ControlServer& server, WorkerProcesses& processes,
+                     Console& console);
 
 }  // namespace asteroid::exec

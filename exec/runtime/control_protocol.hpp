@@ -1,0 +1,174 @@
+// The control protocol between asteroid-exec's coordinator and its workers (exec/README.md,
+// "Control protocol"): length-prefixed frames over one TCP connection per worker. Torch-free, no
+// I/O: encode() and decode() are pure functions of their arguments, so a fuzzer can drive decode()
+// with arbitrary bytes.
+//
+// A frame is an 8-byte header, then a JSON object of `length` bytes:
+//   bytes 0-1  'A' 'X'            magic: anything else is not this protocol
+//   byte  2    kProtocolVersion
+//   byte  3    the message type (MsgType)
+//   bytes 4-7  length, big-endian, at most kMaxBodyBytes
+// Every body is checked strictly: known keys only, each of the right kind (the rules of
+// json_reader.hpp). Store values (bytes that Gloo's rendezvous exchanges) travel as hex strings.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "asteroid/error.hpp"
+
+namespace asteroid::exec {
+
+constexpr uint8_t kProtocolVersion = 1;
+constexpr size_t kHeaderBytes = 8;
+constexpr size_t kMaxBodyBytes = 16u << 20;  // a job of 64 devices is about 100 kB
+
+enum class MsgType : uint8_t {
+  // coordinator -> worker
+  challenge = 1,  // first frame on every connection
+  welcome = 2,
+  refuse = 3,
+  clock_ping = 4,
+  job = 5,
+  store_reply = 6,
+  stop = 7,
+  leave = 8,
+  finish = 9,
+  // worker -> coordinator
+  hello = 20,
+  clock_pong = 21,
+  restarted = 22,
+  store_request = 23,
+  ready = 24,
+  round = 25,
+  done = 26,
+  peer_lost = 27,
+  failed = 28,
+  // both ways
+  beat = 40,
+};
+
+// --- coordinator -> worker ---
+struct Challenge {    // the nonce a worker's proof covers (token.hpp)
+  std::string nonce;  // 64 hex digits
+};
+struct Welcome {
+  int device = 0;  // index in the scenario
+  std::string name;
+  double heartbeat_interval_s = 1;
+  double silence_limit_s = 30;  // the worker stops when the coordinator is silent this long
+};
+struct Refuse {
+  std::string reason;
+};
+struct ClockPing {
+  int id = 0;
+  int64_t coordinator_ns = 0;  // the coordinator's steady clock when sent
+};
+struct Job {
+  nlohmann::json job;  // exec_job.hpp's form, checked by job_from_json
+};
+struct StoreReply {
+  int64_t id = 0;
+  bool ok = true;      // false: `error` says why (an unknown operation)
+  std::string value;   // get: the value's bytes
+  int64_t number = 0;  // add: the new value; check: 1 if all present; count: the number of keys
+  std::string error;
+};
+struct Stop {  // the generation ends: the worker restarts its process and waits for the next job
+  int generation = 0;
+};
+struct Leave {};  // the scenario's `leave` fault: the worker kills itself (SIGKILL)
+struct Finish {   // the run is over
+  bool keep_checkpoints = false;
+};
+
+// --- worker -> coordinator ---
+struct Hello {
+  std::string device;  // the name it claims
+  std::string proof;   // 64 hex digits: HMAC-SHA256(token, nonce + device), token.hpp
+  std::string host;    // its host name, for messages
+  int64_t pid = 0;
+  std::string address;  // where its Gloo peers reach it; empty: the address it connects from
+  std::string checkpoint_dir;
+};
+struct ClockPong {
+  int id = 0;
+  int64_t coordinator_ns = 0;  // echoed
+  int64_t worker_ns = 0;       // the worker's steady clock when it answered
+};
+struct Restarted {  // a fresh process after Stop, on the same connection
+  int generation = 0;
+};
+enum class StoreOp { set, get, add, check, wait, remove, count };
+struct StoreRequest {
+  int64_t id = 0;
+  StoreOp op = StoreOp::get;
+  std::vector<std::string> keys;  // set/get/add/remove: one; check/wait: any; count: none
+  std::string value;              // set
+  int64_t delta = 0;              // add
+};
+struct Ready {  // state in place; the generation's rounds start
+  int generation = 0;
+  int64_t ready_ns = 0;  // worker clock
+  double transfer_s = 0;
+};
+struct SpanRecord {
+  std::string op;
+  int stage = -1, microbatch = -1;
+  int64_t start_ns = 0, end_ns = 0;  // worker clock
+};
+struct Round {
+  int generation = 0;
+  int round = 0;
+  int64_t start_ns = 0, end_ns = 0;  // worker clock
+  std::optional<double> loss;        // the last stage's devices: their part of the round's loss
+  std::vector<SpanRecord> spans;
+  double checkpoint_bytes = 0;  // on this worker's disk after the round
+  double peak_rss_bytes = 0;
+};
+struct Done {
+  int generation = 0;
+};
+struct PeerLost {  // a Gloo peer went away mid-round: expected after a failure
+  int generation = 0;
+  std::string what;
+};
+struct Failed {  // the worker cannot go on
+  int generation = 0;
+  int status = 1;  // 2: it refused its input
+  std::string message;
+};
+struct Beat {};
+
+using Message =
+    std::variant<Challenge, Welcome, Refuse, ClockPing, Job, StoreReply, Stop, Leave, Finish, Hello,
+                 ClockPong, Restarted, StoreRequest, Ready, Round, Done, PeerLost, Failed, Beat>;
+
+MsgType type_of(const Message& m);
+const char* to_string(MsgType t);
+
+// The frame of a message: header and body.
+std::string encode(const Message& m);
+
+// How many bytes the first frame of `buffer` has: 0 while its header is incomplete; an Error when
+// the header is not this protocol's (wrong magic or version, unknown type, length over the limit).
+// Pure. O(1).
+Result<size_t> frame_size(std::string_view buffer);
+
+// The message of exactly one frame (frame_size(frame) == frame.size()). An Error says what is wrong
+// (header, JSON syntax, a missing or unknown key, a value of the wrong kind). Pure; never throws.
+// O(frame size).
+Result<Message> decode(std::string_view frame);
+
+// Hex of bytes and back (nullopt: not an even-length string of hex digits).
+std::string to_hex(std::string_view bytes);
+std::optional<std::string> from_hex(std::string_view hex);
+
+}  // namespace asteroid::exec

@@ -1,0 +1,199 @@
+// The control protocol of asteroid-exec (exec/runtime/control_protocol.hpp), the job it carries and
+// the join token: torch-free, so these build and run without libtorch's cost.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "control_protocol.hpp"
+#include "exec_job.hpp"
+#include "token.hpp"
+
+using namespace asteroid;
+using namespace asteroid::exec;
+
+namespace {
+
+std::vector<Message> one_of_each() {
+  Round r;
+  r.generation = 2;
+  r.round = 7;
+  r.start_ns = 123456789012345;
+  r.end_ns = 123456799012345;
+  r.loss = 2.25;
+  r.spans = {{"F", 0, 1, 10, 20}, {"ALLREDUCE", 1, -1, 30, 40}};
+  r.checkpoint_bytes = 1e6;
+  r.peak_rss_bytes = 3e8;
+  StoreRequest q;
+  q.id = 9;
+  q.op = StoreOp::set;
+  q.keys = {"g0/all/0"};
+  q.value = std::string("\0\x01\xff binary", 10);
+  StoreReply a;
+  a.id = 9;
+  a.value = std::string("\0\x02", 2);
+  a.number = 3;
+  return {Challenge{std::string(64, 'a')},
+          Welcome{1, "cpu1", 0.5, 30},
+          Refuse{"wrong token"},
+          ClockPing{3, 42},
+          Job{nlohmann::json{{"x", 1}}},
+          a,
+          Stop{4},
+          Leave{},
+          Finish{true},
+          Hello{"cpu1", std::string(64, '0'), "host", 77, "10.0.0.2", "/tmp/c"},
+          ClockPong{3, 42, 43},
+          Restarted{4},
+          q,
+          Ready{1, 5, 0.25},
+          r,
+          Done{1},
+          PeerLost{1, "Connection reset by peer"},
+          Failed{1, 2, "no such model"},
+          Beat{}};
+}
+
+}  // namespace
+
+TEST_CASE("every message survives encode and decode") {
+  for (const Message& m : one_of_each()) {
+    std::string f = encode(m);
+    auto size = frame_size(f);
+    REQUIRE(size.ok());
+    CHECK(size.value() == f.size());
+    auto back = decode(f);
+    INFO(to_string(type_of(m)));
+    REQUIRE(back.ok());
+    CHECK(back->index() == m.index());
+    CHECK(encode(back.value()) == f);  // every field came back
+  }
+}
+
+TEST_CASE("a frame is read only when whole") {
+  std::string f = encode(Hello{"cpu0", std::string(64, 'f'), "h", 1, "", "/c"});
+  for (size_t n = 0; n < kHeaderBytes; ++n) {
+    auto size = frame_size(std::string_view(f).substr(0, n));
+    REQUIRE(size.ok());
+    CHECK(size.value() == 0);
+  }
+  CHECK(frame_size(std::string_view(f).substr(0, kHeaderBytes)).value() == f.size());
+  CHECK_FALSE(decode(std::string_view(f).substr(0, f.size() - 1)).ok());
+}
+
+TEST_CASE("bytes that are not the protocol are refused with a reason") {
+  CHECK(frame_size("GET / HTTP/1.1\r\n").error().message.find("magic") != std::string::npos);
+  std::string f = encode(Beat{});
+  f[2] = 9;
+  CHECK(frame_size(f).error().message.find("protocol version 9") != std::string::npos);
+  f = encode(Beat{});
+  f[3] = 99;
+  CHECK(frame_size(f).error().message.find("unknown message type") != std::string::npos);
+  f = encode(Beat{});
+  f[4] = char(0x7f);  // a body of 2 GB
+  CHECK_FALSE(frame_size(f).ok());
+
+  auto frame = [](MsgType t, const std::string& body) {
+    std::string h = {'A', 'X', char(kProtocolVersion), char(uint8_t(t)), 0, 0, 0, 0};
+    for (int i = 0; i < 4; ++i) h[4 + i] = char((body.size() >> (24 - 8 * i)) & 0xff);
+    return h + body;
+  };
+  CHECK(decode(frame(MsgType::beat, "{")).error().message == "the body is not JSON");
+  CHECK(decode(frame(MsgType::beat, "[]")).error().message.find("object") != std::string::npos);
+  CHECK(decode(frame(MsgType::stop, "{}")).error().path == "stop.generation");
+  CHECK(decode(frame(MsgType::stop, R"({"generation":1,"x":2})")).error().path == "stop.x");
+  CHECK(decode(frame(MsgType::stop, R"({"generation":"1"})")).error().path == "stop.generation");
+  CHECK_FALSE(decode(frame(MsgType::challenge, R"({"nonce":"xyz"})")).ok());
+  CHECK_FALSE(
+      decode(frame(MsgType::store_request, R"({"id":1,"op":"get","keys":["a","b"],"value":"","delta":0})"))
+          .ok());
+  CHECK_FALSE(
+      decode(frame(MsgType::store_request, R"({"id":1,"op":"nuke","keys":[],"value":"","delta":0})")).ok());
+  CHECK_FALSE(
+      decode(frame(MsgType::store_request, R"({"id":1,"op":"set","keys":["k"],"value":"0g","delta":0})"))
+          .ok());
+  CHECK_FALSE(
+      decode(frame(MsgType::round, R"({"generation":0,"round":0,"start_ns":0,"end_ns":0,"spans":[[1]],)"
+                                   R"("checkpoint_bytes":0,"peak_rss_bytes":0})"))
+          .ok());
+}
+
+TEST_CASE("hex round trip") {
+  std::string all;
+  for (int i = 0; i < 256; ++i) all += char(i);
+  CHECK(from_hex(to_hex(all)).value() == all);
+  CHECK_FALSE(from_hex("abc"));
+  CHECK_FALSE(from_hex("zz"));
+}
+
+TEST_CASE("the token file: made private once, proofs bind nonce and device") {
+  auto dir = std::filesystem::temp_directory_path() / ("asteroid_token_test_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::string file = (dir / "sub" / "token").string();
+  auto t = load_or_create_token(file);
+  REQUIRE(t.ok());
+  CHECK(t->size() == 64);
+  struct stat st;
+  REQUIRE(stat(file.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(load_or_create_token(file).value() == t.value());  // an existing token is kept
+  CHECK(load_token(file).value() == t.value());
+  chmod(file.c_str(), 0644);
+  CHECK(load_token(file).error().message.find("chmod 600") != std::string::npos);
+  chmod(file.c_str(), 0600);
+  { std::ofstream(file) << "not a token\n"; }
+  CHECK_FALSE(load_token(file).ok());
+  CHECK_FALSE(load_token((dir / "absent").string()).ok());
+
+  std::string n1 = random_nonce(), n2 = random_nonce();
+  CHECK(n1 != n2);
+  std::string p = token_proof(t.value(), n1, "cpu0");
+  CHECK(p.size() == 64);
+  CHECK(same_proof(p, token_proof(t.value(), n1, "cpu0")));
+  CHECK_FALSE(same_proof(p, token_proof(t.value(), n2, "cpu0")));
+  CHECK_FALSE(same_proof(p, token_proof(t.value(), n1, "cpu1")));
+  CHECK_FALSE(same_proof(p, token_proof(std::string(64, '0'), n1, "cpu0")));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a job survives its JSON form, and a bad one is refused") {
+  ExecJob j;
+  j.devices = {"a", "b"};
+  j.model = "bert_small";
+  j.input = "synthetic_seq128";
+  j.optimizer = Optimizer::adam;
+  j.batch_size = 8;
+  j.num_layers = 6;
+  j.plan.microbatch_size = 4;
+  j.plan.microbatches = 2;
+  j.plan.stages = {{0, 2, {0}, {4}}, {3, 5, {1}, {4}}};
+  auto f = parse_instruction("0F0"), s = parse_instruction("0SEND_F0@1");
+  REQUIRE(f.ok());
+  REQUIRE(s.ok());
+  j.program = {{f.value(), s.value()}, {}};
+  j.program_with_copies = j.program;
+  j.addresses = {"10.0.0.1", "10.0.0.2"};
+  j.workers = {0, 1};
+  j.replicas = {{0, 0, 1}};
+  j.transfers = {{1, 0, 3, 5}};
+  j.survive_peer_failure = true;
+  nlohmann::json text = job_to_json(j);
+  auto back = job_from_json(text, "job");
+  REQUIRE(back.ok());
+  CHECK(job_to_json(back.value()) == text);
+
+  nlohmann::json bad = text;
+  bad["workers"] = {0, 5};
+  CHECK(job_from_json(bad, "job").error().path == "workers[1]");
+  bad = text;
+  bad["plan"]["stages"][1]["last_layer"] = 6;  // past the model
+  CHECK_FALSE(job_from_json(bad, "job").ok());
+  bad = text;
+  bad["program"][0][0] = "0XYZ0";
+  CHECK_FALSE(job_from_json(bad, "job").ok());
+  bad = text;
+  bad["replicas"][0]["stage"] = 2;
+  CHECK_FALSE(job_from_json(bad, "job").ok());
+}
