@@ -153,6 +153,10 @@ bool Launcher::wait_for_joins() {
   }
   double bound = 0;
   while (count < n) {
+    if (now_s() >= next_beat_) {  // the early ones must not take the wait for silence
+      server_.beat_all();
+      next_beat_ = now_s() + o_.coordinator.heartbeat_interval_s;
+    }
     for (const ServerEvent& e : server_.poll(0.05)) {
       if (e.kind == ServerEvent::Kind::joined) {
         joined[size_t(e.device)] = true;
