@@ -73,8 +73,6 @@ std::string this_cpu() {
   return "";
 }
 
-}  // namespace
-
 std::vector<std::string> prediction_gap_reasons(const Scenario& s, int local_workers, bool shaped,
                                                 bool slower) {
   std::vector<std::string> why;
@@ -112,6 +110,21 @@ std::vector<std::string> prediction_gap_reasons(const Scenario& s, int local_wor
   if (!slower && !shaped)
     why.push_back("messages go at this machine's loopback speed, not the scenario's links");
   return why;
+}
+
+}  // namespace
+
+std::string prediction_warning(const Scenario& s, int local_workers, bool shaped, double measured_s,
+                               double predicted_s) {
+  const double ratio = measured_s / predicted_s;
+  if (!(ratio > 2 || ratio < 0.5)) return "";
+  std::string why;
+  for (const std::string& r : prediction_gap_reasons(s, local_workers, shaped, ratio > 1))
+    why += (why.empty() ? "" : "; ") + r;
+  char text[160];
+  std::snprintf(text, sizeof text, "warning: rounds take %.3f s, the cost model predicts %.3f s (%.1fx %s)",
+                measured_s, predicted_s, ratio > 1 ? ratio : 1 / ratio, ratio > 1 ? "slower" : "faster");
+  return text + (why.empty() ? ": the traces may not describe these devices" : ", likely because " + why);
 }
 
 }  // namespace asteroid::exec

@@ -36,11 +36,12 @@ std::string duration_text(double s);
 // "12.3 MB".
 std::string bytes_text(double bytes);
 
-// Why measured rounds may be slower (`slower`) or faster than the cost model predicts for this run:
-// traces not measured on this machine, a scaled device speed, workers sharing its cores, a busy
-// machine, loopback in place of the scenario's links. Empty when none applies. `local_workers`:
-// workers on this machine; `shaped`: whether the workers' links are the scenario's (real or shaped).
-std::vector<std::string> prediction_gap_reasons(const Scenario& s, int local_workers, bool shaped,
-                                                bool slower);
+// A warning when the measured round time is more than 2x off the cost model's prediction, with the
+// likely reasons: traces not measured on this machine, a scaled device speed, workers sharing its
+// cores, a busy machine, loopback in place of the scenario's links. Empty when within 2x.
+// `measured_s`, `predicted_s`: seconds per round; `local_workers`: workers on this machine;
+// `shaped`: whether the workers' links are the scenario's (real or shaped).
+std::string prediction_warning(const Scenario& s, int local_workers, bool shaped, double measured_s,
+                               double predicted_s);
 
 }  // namespace asteroid::exec

@@ -391,15 +391,8 @@ void Launcher::check_prediction() {
   prediction_checked_ = true;
   const double measured = (rounds_seen_.at(3).end - rounds_seen_.at(0).end) / 3;  // round 0 warms up
   const double predicted = coord_.plans()[size_t(generation_plan_)].round_latency_s;
-  const double ratio = measured / predicted;
-  if (!(ratio > 2 || ratio < 0.5)) return;
-  std::vector<std::string> reasons = prediction_gap_reasons(s_, o_.local_workers, o_.links_shaped, ratio > 1);
-  std::string why;
-  for (const std::string& r : reasons) why += (why.empty() ? "" : "; ") + r;
-  console_.line("warning: rounds take " + fmt("%.3f", measured) + " s, the cost model predicts " +
-                fmt("%.3f", predicted) + " s (" + fmt("%.1f", ratio > 1 ? ratio : 1 / ratio) +
-                (ratio > 1 ? "x slower" : "x faster") + ")" +
-                (why.empty() ? ": the traces may not describe these devices" : ", likely because " + why));
+  const std::string warning = prediction_warning(s_, o_.local_workers, o_.links_shaped, measured, predicted);
+  if (!warning.empty()) console_.line(warning);
 }
 
 // Every worker of the generation has its state in place: training starts (generation 0) or
@@ -559,9 +552,7 @@ void Launcher::merge(int last_round) {
 
 int Launcher::round_in_progress() const {
   int r = start_round_;
-  for (auto it = rounds_seen_.find(r); it != rounds_seen_.end() && it->second.finishers >= active_;
-       it = rounds_seen_.find(++r)) {
-  }
+  while (rounds_seen_.count(r) && rounds_seen_.at(r).finishers >= active_) ++r;
   return r;
 }
 
@@ -578,8 +569,7 @@ LaunchOutcome Launcher::run() {
     server_.close_joins("the run has started: devices join before it starts");
     for (int d = 0; d < int(s_.devices.size()); ++d)
       rep.clock_offset_bound_s.push_back(double(server_.link(d).clock_bound_ns) * 1e-9);
-    while (generation() == End::failed_over) {
-    }
+    while (generation() == End::failed_over) continue;  // each failure starts a new generation
   }
   console_.done();
   finish_all();
