@@ -1,5 +1,6 @@
-// The planner models (MobileNetV2, EfficientNet-B1, ResNet50, BERT-small), built from the recorded
-// ops of recorded_ops.hpp so that describe() can count what every layer does.
+// The planner models (MobileNetV2, EfficientNet-B1, ResNet50, BERT-small, and LeNet-5, a small
+// test model without batch norm), built from the recorded ops of recorded_ops.hpp so that
+// describe() can count what every layer does.
 #include "models.hpp"
 #include "recorded_ops.hpp"
 
@@ -117,6 +118,25 @@ struct BottleneckImpl : nn::Module {
 };
 TORCH_MODULE(Bottleneck);
 
+// LeNet-5: conv 5x5 (no padding) + tanh + average pool 2x2
+struct ConvPoolImpl : nn::Module {
+  nn::Conv2d conv{nullptr};
+  ConvPoolImpl(int64_t in, int64_t out) {
+    conv = register_module("conv", nn::Conv2d(nn::Conv2dOptions(in, out, 5)));
+  }
+  Tensor forward(Tensor x) { return ops::avgpool2s2(ops::activation(ops::conv(conv, x), Act::Tanh)); }
+};
+TORCH_MODULE(ConvPool);
+
+// flatten (a view) + linear + activation
+struct DenseImpl : nn::Module {
+  nn::Linear fc{nullptr};
+  Act act;
+  DenseImpl(int64_t in, int64_t out, Act a) : act(a) { fc = register_module("fc", nn::Linear(in, out)); }
+  Tensor forward(Tensor x) { return ops::activation(ops::linear(fc, x.flatten(1)), act); }
+};
+TORCH_MODULE(Dense);
+
 // BERT
 constexpr int64_t kBertVocab = 30522, kBertMaxPos = 512, kBertHidden = 512, kBertHeads = 8, kBertFFN = 2048,
                   kBertLayers = 4;
@@ -230,6 +250,26 @@ PlannerModel mobilenetv2(const ModelOptions& opt) {
     }
   add_layer(pm, "features." + std::to_string(idx), ConvBNAct(in, 1280, 1, 1, 1, Act::ReLU6));
   add_layer(pm, "classifier", PoolLinear(1280, classes));
+  return pm;
+}
+
+// LeNet-5 on CIFAR-sized input, as LeCun et al. (1998) built it: tanh and average pooling. No batch
+// norm and no dropout, so every plan computes the update one device would; and no kink (ReLU,
+// max-pool) whose side a rounding difference can flip, so plans whose sums run in different orders
+// stay within rounding of each other for hundreds of rounds (with ReLU and max-pool they part after
+// about 200). Small enough to train for hundreds of rounds in a test.
+PlannerModel lenet5(const ModelOptions& opt) {
+  PlannerModel pm;
+  pm.name = "lenet5";
+  pm.input = "cifar10_32";
+  pm.sample_shape = {3, 32, 32};
+  if (!opt.stem.empty()) throw std::invalid_argument("lenet5 has no stem option");
+  int64_t classes = classes_or(opt, 10);
+  add_layer(pm, "conv1", ConvPool(3, 6));   // -> 6x14x14
+  add_layer(pm, "conv2", ConvPool(6, 16));  // -> 16x5x5
+  add_layer(pm, "fc1", Dense(400, 120, Act::Tanh));
+  add_layer(pm, "fc2", Dense(120, 84, Act::Tanh));
+  add_layer(pm, "fc3", Dense(84, classes, Act::None));
   return pm;
 }
 
@@ -366,6 +406,7 @@ PlannerModel make_model(const std::string& name, const ModelOptions& opt) {
   if (name == "efficientnet_b1") return efficientnet_b1(opt);
   if (name == "resnet50") return resnet50(opt);
   if (name == "bert_small") return bert_small(opt);
+  if (name == "lenet5") return lenet5(opt);
   throw std::invalid_argument("unknown model \"" + name + "\"");
 }
 

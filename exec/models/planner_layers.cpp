@@ -15,7 +15,8 @@
 namespace asteroid::exec {
 
 const std::vector<std::string>& model_names() {
-  static const std::vector<std::string> names = {"efficientnet_b1", "mobilenetv2", "resnet50", "bert_small"};
+  static const std::vector<std::string> names = {"efficientnet_b1", "mobilenetv2", "resnet50", "bert_small",
+                                                 "lenet5"};
   return names;
 }
 

@@ -22,7 +22,7 @@ const char* kUsage =
     "         [--batch-sizes 1,2,4,8,16,32] [--threads N] [--repeats R] [--warmup W]\n"
     "         [--stem cifar|imagenet] [--seq-len N]\n"
     "       asteroid-profile --dispatch [--repeats R] [--warmup W] [--threads N] [-o FILE]\n"
-    "  NAME: efficientnet_b1 | mobilenetv2 | resnet50 | bert_small\n"
+    "  NAME: efficientnet_b1 | mobilenetv2 | resnet50 | bert_small | lenet5\n"
     "  --describe   write the layer list (FLOPs, bytes) instead of timing\n"
     "  --dispatch   measure the eager-mode CPU cost per op on tiny tensors (JSON; no model;\n"
     "               --repeats defaults to 20 there, the minimum is kept)\n"
@@ -168,7 +168,7 @@ int main(int argc, char** argv) {
     if (model.empty() && !dispatch) throw UsageError("--model NAME is required (see --help)");
     if (!dispatch && !ax::is_model_name(model))
       throw UsageError("unknown model \"" + model +
-                       "\" (known: efficientnet_b1, mobilenetv2, resnet50, bert_small)");
+                       "\" (known: efficientnet_b1, mobilenetv2, resnet50, bert_small, lenet5)");
     if (!mopt.stem.empty() && model != "mobilenetv2" && model != "efficientnet_b1" &&
         !(model == "resnet50" && mopt.stem == "imagenet"))
       throw UsageError("--stem does not apply to " + model);

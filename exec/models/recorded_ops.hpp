@@ -205,6 +205,12 @@ inline Tensor maxpool3s2(const Tensor& x) {
   return y;
 }
 
+inline Tensor avgpool2s2(const Tensor& x) {
+  Tensor y = torch::avg_pool2d(x, {2, 2}, {2, 2});
+  if (g_rec) note("elementwise", 4 * elems(y), elems(x), nb(x) + nb(y), 0);  // backward saves nothing
+  return y;
+}
+
 inline Tensor matmul(const Tensor& a, const Tensor& b) {  // attention products
   Tensor y = torch::matmul(a, b);
   if (g_rec) {

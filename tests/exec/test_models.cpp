@@ -124,6 +124,18 @@ TEST_CASE("resnet50 as stages equals the whole model", "[exec][stages]") {
   check_stages(make_model("resnet50"), 1, {1, 8, 17});
 }
 
+TEST_CASE("lenet5: the small test model without batch norm, as stages equals the whole model",
+          "[exec][stages]") {
+  PlannerModel m = make_model("lenet5");
+  CHECK(m.size() == 5);
+  CHECK(m.parameter_count() == 62006);  // 456 + 2416 + 48120 + 10164 + 850
+  CHECK((m.forward(m.make_input(3)).sizes() == std::vector<int64_t>{3, 10}));
+  check_stages(m, 4, {1, 2, 4});
+  ModelOptions o;
+  o.stem = "cifar";
+  CHECK_THROWS_AS(make_model("lenet5", o), std::invalid_argument);
+}
+
 TEST_CASE("bert_small as stages equals the whole model", "[exec][stages]") {
   ModelOptions o;
   o.seq_len = 16;

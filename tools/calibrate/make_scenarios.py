@@ -20,6 +20,10 @@ MODELS = {
     "bert_small": ("synthetic_seq512", 32, [1, 2, 4, 8, 16, 32], "adam"),
 }
 
+# Models run only on this machine (no Jetson traces): lenet5, the small model without batch norm
+# on which every plan computes exactly one device's update (tests/exec/data_test.sh).
+LOCAL_MODELS = {"lenet5": ("cifar10_32", 32, [4, 8, 16, 32], "sgd_momentum")}
+
 # The paper's Table 6 (evaluation environments).
 ENVS = {
     "A": [("nano", 5)],
@@ -40,7 +44,8 @@ FAIL = {"env": "C", "model": "resnet50", "link": "1000", "rounds": 60, "leave_at
 # Local cross-check family (traces measured on this machine by asteroid-profile).
 # (model, devices, batch size, rounds)
 LOCAL = [("mobilenetv2", 2, 32, 20), ("mobilenetv2", 3, 32, 20), ("efficientnet_b1", 2, 32, 20),
-         ("efficientnet_b1", 3, 32, 20), ("resnet50", 2, 16, 5), ("bert_small", 2, 16, 5)]
+         ("efficientnet_b1", 3, 32, 20), ("resnet50", 2, 16, 5), ("bert_small", 2, 16, 5),
+         ("lenet5", 4, 32, 300)]
 
 
 LOCAL_FAIL = {"base": ("mobilenetv2", 3), "leave_at": "3s", "rounds": 24}
@@ -126,7 +131,7 @@ def main():
     n += 1
 
     for model, ndev, batch, rounds in LOCAL:
-        inp, _, _, opt = MODELS[model]
+        inp, _, _, opt = {**MODELS, **LOCAL_MODELS}[model]
         if model == "bert_small":
             inp = "synthetic_seq128"  # the measured local_cpu trace: 128 tokens keep the real runs short
         micro = [m for m in (1, 2, 4, 8, 16, 32) if batch % m == 0 and m >= 2]
