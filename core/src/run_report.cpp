@@ -57,19 +57,31 @@ nlohmann::json report_to_json(const RunReport& r) {
   nlohmann::json clocks = nlohmann::json::object();
   for (size_t d = 0; d < r.devices.size() && d < r.clock_offset_bound_s.size(); ++d)
     clocks[r.devices[d]] = r.clock_offset_bound_s[d];
-  return {{"scenario", r.scenario},
-          {"backend", r.backend},
-          {"config", r.config},
-          {"devices", r.devices},
-          {"plans", plans},
-          {"rounds_planned", r.rounds_planned},
-          {"end_s", r.end_s},
-          {"rounds", rounds},
-          {"events", events},
-          {"peak_memory_bytes", memory},
-          {"clock_offset_bound_s", clocks},
-          {"summary", summary_to_json(summarize_run(r))},
-          {"spans", spans}};
+  nlohmann::json out = {{"scenario", r.scenario},
+                        {"backend", r.backend},
+                        {"config", r.config},
+                        {"devices", r.devices},
+                        {"plans", plans},
+                        {"rounds_planned", r.rounds_planned},
+                        {"end_s", r.end_s},
+                        {"rounds", rounds},
+                        {"events", events},
+                        {"peak_memory_bytes", memory},
+                        {"clock_offset_bound_s", clocks},
+                        {"summary", summary_to_json(summarize_run(r))},
+                        {"spans", spans}};
+  if (!r.evaluations.empty()) {
+    nlohmann::json ev = nlohmann::json::array();
+    for (const TestEvaluation& e : r.evaluations)
+      ev.push_back({{"round", e.round},
+                    {"epoch", e.epoch},
+                    {"time_s", e.time_s},
+                    {"accuracy", e.accuracy},
+                    {"loss", e.loss},
+                    {"samples", e.samples}});
+    out["evaluations"] = ev;
+  }
+  return out;
 }
 
 std::string report_to_chrome_trace(const RunReport& r) {
@@ -183,7 +195,7 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
     JsonReader r(j, "");
     // "summary" is derived from the rest (run_summary.hpp): read past, computed again when needed.
     r.allow_only({"scenario", "backend", "config", "devices", "plans", "rounds_planned", "end_s", "rounds",
-                  "events", "peak_memory_bytes", "clock_offset_bound_s", "summary", "spans"});
+                  "events", "peak_memory_bytes", "clock_offset_bound_s", "summary", "spans", "evaluations"});
     RunReport out;
     out.scenario = r.at("scenario").string();
     out.backend = r.at("backend").string();
@@ -253,6 +265,22 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
           for (size_t k = 0; k < e.at("lost_layers").size_at_most(limits::kMaxLayers); ++k)
             ev.lost_layers.push_back(e.at("lost_layers").at(k).integer_in(0, limits::kMaxLayers - 1));
         out.events.push_back(ev);
+      }
+    }
+    if (r.has("evaluations")) {
+      JsonReader evs = r.at("evaluations");
+      for (size_t i = 0; i < evs.size(); ++i) {
+        JsonReader x = evs.at(i);
+        x.allow_only({"round", "epoch", "time_s", "accuracy", "loss", "samples"});
+        TestEvaluation e;
+        e.round = int(x.at("round").integer());
+        e.epoch = x.at("epoch").number();
+        e.time_s = x.at("time_s").number();
+        e.accuracy = x.at("accuracy").number();
+        if (e.accuracy < 0 || e.accuracy > 1) x.at("accuracy").fail("must be between 0 and 1");
+        e.loss = x.at("loss").number();
+        e.samples = int(x.at("samples").positive_integer());
+        out.evaluations.push_back(e);
       }
     }
     if (r.has("spans")) {

@@ -153,6 +153,7 @@ RunSummary summarize_run(const RunReport& r) {
   bool every_round = s.rounds_planned > 0 && s.rounds_committed == s.rounds_planned;
   for (int i = 0; every_round && i < s.rounds_committed; ++i) every_round = r.rounds[size_t(i)].round == i;
   s.completed = !stopped && every_round;
+  if (!r.evaluations.empty()) s.last_evaluation = r.evaluations.back();
   return s;
 }
 
@@ -206,6 +207,10 @@ nlohmann::json summary_to_json(const RunSummary& s) {
   put(j, "last_loss", s.last_loss);
   put(j, "clock_offset_bound_s", s.clock_offset_bound_s);
   if (!s.stop_reason.empty()) j["stop_reason"] = s.stop_reason;
+  if (s.last_evaluation) {
+    j["test_accuracy"] = s.last_evaluation->accuracy;
+    j["test_loss"] = s.last_evaluation->loss;
+  }
   return j;
 }
 
@@ -222,6 +227,10 @@ std::string summary_to_text(const RunSummary& s, const std::string& backend) {
   if (s.clock_offset_bound_s)
     t += "clocks: every worker's spans on the coordinator's clock within " +
          fmt("%.3f", *s.clock_offset_bound_s * 1e3) + " ms (offsets measured when they joined)\n";
+  if (const auto& e = s.last_evaluation)
+    t += "test accuracy " + fmt("%.4f", e->accuracy) + ", loss " + fmt("%.4f", e->loss) + " on " +
+         std::to_string(e->samples) + " test samples after round " + std::to_string(e->round) + " (epoch " +
+         fmt("%.2f", e->epoch) + ", " + fmt("%.1f", e->time_s) + " s of training)\n";
   for (const FailureSummary& f : s.failures) {
     t += "failure of " + f.device + " at " + fmt("%.3f", f.failure_s) + " s\n";
     if (f.detection_s) t += "  detection      " + fmt("%.3f", *f.detection_s) + " s after it\n";

@@ -52,6 +52,30 @@ TEST_CASE("run report: what report_to_json writes, report_from_json reads back",
   CHECK(back->devices[back->spans[1].device] == "b");
   REQUIRE(back->events.size() == 1);
   CHECK(back->events[0].device == "b");
+  CHECK(back->evaluations.empty());
+  CHECK_FALSE(report_to_json(r).contains("evaluations"));  // reports without a data set stay as they were
+}
+
+TEST_CASE("run report: test-set evaluations are written and read back", "[report]") {
+  RunReport r = sample(1.0);
+  r.evaluations = {{99, 0.5, 12.5, 0.625, 1.125, 10000}, {199, 1.0, 25.0, 0.75, 0.5, 10000}};
+  auto back = report_from_json(report_to_json(r), "r.json");
+  REQUIRE(back.ok());
+  REQUIRE(back->evaluations.size() == 2);
+  CHECK(back->evaluations[1].round == 199);
+  CHECK(back->evaluations[1].epoch == 1.0);
+  CHECK(back->evaluations[1].time_s == 25.0);
+  CHECK(back->evaluations[1].accuracy == 0.75);
+  CHECK(back->evaluations[1].loss == 0.5);
+  CHECK(back->evaluations[1].samples == 10000);
+  nlohmann::json j = report_to_json(r);
+  j["evaluations"][0]["accuracy"] = 1.5;
+  auto bad = report_from_json(j, "r.json");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().path == "evaluations[0].accuracy");
+  j = report_to_json(r);
+  j["evaluations"][1].erase("loss");
+  CHECK_FALSE(report_from_json(j, "r.json").ok());
 }
 
 TEST_CASE("run report: bad reports are refused with the file and the JSON path", "[report]") {

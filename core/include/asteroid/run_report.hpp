@@ -55,6 +55,17 @@ struct PlanRecord {
   double predicted_schedule_latency_s = 0;
 };
 
+// A test-set evaluation during training (asteroid-exec on a data set): the model as it is after
+// `round`, in evaluation mode, over `samples` test samples.
+struct TestEvaluation {
+  int round = 0;
+  double epoch = 0;     // epochs of training done: (round + 1) / rounds per epoch
+  double time_s = 0;    // training time at the end of `round` (evaluations themselves left out)
+  double accuracy = 0;  // fraction of the samples classified correctly, 0..1
+  double loss = 0;      // mean cross-entropy
+  int samples = 0;
+};
+
 struct RunReport {
   std::string scenario;
   std::string backend;    // "sim" or "exec"
@@ -66,7 +77,8 @@ struct RunReport {
   std::vector<RoundRecord> rounds;
   std::vector<Span> spans;
   std::vector<RunEvent> events;
-  std::vector<double> peak_memory_bytes;  // per device
+  std::vector<double> peak_memory_bytes;    // per device
+  std::vector<TestEvaluation> evaluations;  // in round order; empty when nothing was evaluated
   // Per device (exec, workers on other hosts): how far its spans may be off the coordinator's
   // clock, half the best of the round trips that measured its offset; empty: one clock (sim).
   std::vector<double> clock_offset_bound_s;
