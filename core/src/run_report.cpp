@@ -269,17 +269,16 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
     }
     if (r.has("evaluations")) {
       JsonReader evs = r.at("evaluations");
-      for (size_t i = 0; i < evs.size(); ++i) {
+      for (size_t i = 0; i < evs.size_at_most(limits::kMaxRounds); ++i) {
         JsonReader x = evs.at(i);
         x.allow_only({"round", "epoch", "time_s", "accuracy", "loss", "samples"});
         TestEvaluation e;
-        e.round = int(x.at("round").integer());
-        e.epoch = x.at("epoch").number();
-        e.time_s = x.at("time_s").number();
-        e.accuracy = x.at("accuracy").number();
-        if (e.accuracy < 0 || e.accuracy > 1) x.at("accuracy").fail("must be between 0 and 1");
-        e.loss = x.at("loss").number();
-        e.samples = int(x.at("samples").positive_integer());
+        e.round = x.at("round").integer_in(0, limits::kMaxRounds - 1);
+        e.epoch = x.at("epoch").number_in(0, limits::kMaxRounds);
+        e.time_s = x.at("time_s").number_in(-limits::kMaxReportTimeS, limits::kMaxReportTimeS);
+        e.accuracy = x.at("accuracy").number_in(0, 1);
+        e.loss = x.at("loss").number_in(0, 1e12);
+        e.samples = x.at("samples").integer_in(1, 1 << 30);
         out.evaluations.push_back(e);
       }
     }
