@@ -21,7 +21,7 @@ MODELS = {
 }
 
 # Models run only on this machine (no Jetson traces): lenet5, the small model without batch norm
-# on which every plan computes exactly one device's update (tests/exec/data_test.sh).
+# on which every plan computes exactly one device's update.
 LOCAL_MODELS = {"lenet5": ("cifar10_32", 32, [4, 8, 16, 32], "sgd_momentum")}
 
 # The paper's Table 6 (evaluation environments).

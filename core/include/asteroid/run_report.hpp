@@ -55,7 +55,7 @@ struct PlanRecord {
   double predicted_schedule_latency_s = 0;
 };
 
-// A test-set evaluation during training (asteroid-exec on a data set): the model as it is after
+// A test-set evaluation during training (a run on a real data set): the model as it is after
 // `round`, in evaluation mode, over `samples` test samples.
 struct TestEvaluation {
   int round = 0;

@@ -65,7 +65,7 @@ struct RunSummary {
   std::optional<double> first_loss, last_loss;  // training loss of the first and last committed rounds
   std::optional<double> clock_offset_bound_s;   // the largest of the report's per-device bounds (exec)
   std::string stop_reason;                      // the stop or abort event's detail, when there is one
-  std::optional<TestEvaluation> last_evaluation;  // the last test-set evaluation (exec on a data set)
+  std::optional<TestEvaluation> last_evaluation;  // the last test-set evaluation, when there is one
 };
 
 // O(rounds x failures + failures^2 + events).
