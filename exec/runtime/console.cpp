@@ -49,6 +49,12 @@ std::string duration_text(double s) {
   return buf;
 }
 
+std::string fmt(const char* format, double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, format, v);
+  return b;
+}
+
 std::string bytes_text(double b) {
   char buf[32];
   if (b < 1e6)

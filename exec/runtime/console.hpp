@@ -35,6 +35,8 @@ class Console {
 std::string duration_text(double s);
 // "12.3 MB".
 std::string bytes_text(double bytes);
+// `v` as printf's `format` (one double) writes it.
+std::string fmt(const char* format, double v);
 
 // A warning when the measured round time is more than 2x off the cost model's prediction, with the
 // likely reasons: traces not measured on this machine, a scaled device speed, workers sharing its

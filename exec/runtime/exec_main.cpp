@@ -119,6 +119,14 @@ void write(const std::string& file, const std::string& text) {
   if (!w) fail(w.error().str(), 1);
 }
 
+// The first SIGINT or SIGTERM asks the run to stop (the report of the finished rounds is written);
+// a second one ends the process at once.
+volatile std::sig_atomic_t interrupted = 0;
+void on_interrupt(int sig) {
+  interrupted = 1;
+  std::signal(sig, SIG_DFL);
+}
+
 bool loopback(const std::string& host) { return host.rfind("127.", 0) == 0 || host == "localhost"; }
 
 }  // namespace
@@ -179,6 +187,7 @@ int main(int argc, char** argv) {
   lo.seed = (unsigned long long)args.seed;
   lo.timeout_s = args.timeout_s;
   lo.keep_checkpoints = args.keep_checkpoints;
+  lo.interrupted = &interrupted;
 
   int in_plan = 0;
   for (const StagePlan& sp : ev.plan.stages) in_plan += int(sp.devices.size());
@@ -217,6 +226,8 @@ int main(int argc, char** argv) {
               << "\n";
   std::cout << std::flush;
 
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
   LaunchOutcome run = launch(s, model, ev, lo, server, processes, console);
   if (run.status == 2) fail(run.stop_why, 2);  // a worker refused its input: nothing ran
   RunReport& rep = run.report;

@@ -23,12 +23,6 @@ struct Peer {
   bool gone() const { return killed || lost; }
 };
 
-std::string fmt(const char* format, double v) {
-  char b[64];
-  std::snprintf(b, sizeof b, format, v);
-  return b;
-}
-
 class Launcher {
  public:
   Launcher(const Scenario& s, const CostModel& model, const Evaluation& first, const LaunchOptions& o,
@@ -92,6 +86,7 @@ class Launcher {
     decided_s_ = now_s() - t0;
     pending_.insert(pending_.end(), a.begin(), a.end());
   }
+  bool interrupted() const { return o_.interrupted && *o_.interrupted; }
   End stop(const std::string& why, int status = 1) {
     if (out_.stop_why.empty()) {
       out_.stop_why = why;
@@ -177,6 +172,7 @@ bool Launcher::wait_for_joins() {
     }
     for (const std::string& exited : processes_.reap())
       return stop("the worker process of " + exited + " before the run started", 1), false;
+    if (interrupted()) return stop("interrupted before the run started"), false;
     if (now_s() - origin_s_ > o_.timeout_s) {
       std::string missing;
       for (int d = 0; d < n; ++d)
@@ -239,6 +235,7 @@ bool Launcher::restart_survivors() {
       if (p.restarting && !server_.joined(p.device))
         return stop("worker " + name(p.device) + " was lost while the workers restarted"), false;
     if (now_s() > deadline) return stop("the workers did not restart within 60 s"), false;
+    if (interrupted()) return stop("interrupted while the workers restarted"), false;
   }
 }
 
@@ -300,6 +297,7 @@ Launcher::End Launcher::watch() {
     if (now_s() - origin_s_ > o_.timeout_s)
       return stop_after(o_.rounds - 1, "the run did not finish within " + std::to_string(int(o_.timeout_s)) +
                                            " s (--timeout); workers stopped");
+    if (interrupted()) return stop_after(o_.rounds - 1, "interrupted; workers stopped");
   }
 }
 

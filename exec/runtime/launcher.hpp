@@ -14,6 +14,7 @@
 // replays the rounds after it.
 #pragma once
 
+#include <csignal>
 #include <string>
 
 #include "asteroid/coordinator.hpp"
@@ -34,6 +35,9 @@ struct LaunchOptions {
   bool keep_checkpoints = false;  // else every worker removes its checkpoints at the end
   int local_workers = 0;          // workers on this machine (for the prediction check)
   bool links_shaped = false;      // workers talk over real or shaped links, not loopback
+  // Set by a signal handler (Ctrl-C): the run stops, every worker is told so, the finished rounds are
+  // kept. Null: never.
+  const volatile std::sig_atomic_t* interrupted = nullptr;
 };
 
 struct LaunchOutcome {

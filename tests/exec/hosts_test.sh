@@ -4,9 +4,10 @@
 # plan asteroid-plan wrote (--plan takes its --json output); workers that must not join (a wrong or
 # missing token, a token file open to others, an unknown device, a second worker for a device, a
 # peer that speaks garbage) are refused with one line each and exit status 2, and the run goes on;
-# a port in use and an address nobody answers at are one line each; when the coordinator dies
-# mid-run, every worker stops with one line (hand-started ones because their connection closes,
-# the ones it started itself with it).
+# a port in use, an address nobody answers at and one where something else answers are one line
+# each; when the coordinator dies mid-run, every worker stops with one line (hand-started ones
+# because their connection closes, the ones it started itself with it); Ctrl-C on the coordinator
+# stops the run and writes its finished rounds.
 # Usage: hosts_test.sh PATH/TO/asteroid-exec PATH/TO/asteroid-plan SOURCE_DIR
 set -u
 exe="$1"; plan="$2"; src="$3"
@@ -123,6 +124,20 @@ rc=$?
 [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "nothing answers at 127.0.0.1:$nobody" "$tmp/err" \
   || fail "an address that does not answer: $(cat "$tmp/err")"
 
+# A coordinator's address where something else answers: one line, exit status 2.
+/usr/bin/python3 -c '
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); print(s.getsockname()[1], flush=True)
+while True:
+    c, _ = s.accept(); c.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n"); c.close()' >"$tmp/web" &
+web=$!; pids="$pids $web"
+wait_for "[0-9]" "$tmp/web" 10
+"$exe" worker --coordinator "127.0.0.1:$(cat "$tmp/web")" --device cpu0 --token-file "$tok" --wait 5 >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ "$rc" -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "does not speak asteroid-exec's control protocol" "$tmp/err" \
+  || fail "a coordinator address where something else answers: exit status $rc: $(cat "$tmp/err")"
+kill "$web"
+
 # The coordinator dies mid-run: hand-started workers stop, one line each.
 "$exe" "$scenario" --rounds 500 --listen 127.0.0.1:0 --token-file "$tok" --timeout 240 -o "$tmp/gone" \
   >"$tmp/gone.log" 2>&1 &
@@ -156,5 +171,27 @@ while pgrep -f -- "--coordinator $at" >/dev/null; do
   [ "$n" -le 100 ] || { fail "workers outlived their coordinator: $(pgrep -af -- "--coordinator $at")"; break; }
   sleep 0.1
 done
+
+# Ctrl-C on the coordinator: the run stops, its workers are told so and go, and the finished rounds
+# are written.
+"$exe" "$scenario" --rounds 500 --token-file "$tok" --timeout 240 -o "$tmp/int" >"$tmp/int.log" 2>&1 &
+coord=$!; pids="$pids $coord"
+wait_for "round 2/500" "$tmp/int.log" 120
+at=$(sed -n 's/.*coordinator listening on \([0-9.]*:[0-9]*\).*/\1/p' "$tmp/int.log")
+kill -INT "$coord"
+if exits_within "$coord" 30; then
+  [ "$status" -eq 1 ] || fail "an interrupted run: exit status $status, expected 1: $(cat "$tmp/int.log")"
+else
+  fail "the coordinator did not stop on SIGINT: $(cat "$tmp/int.log")"
+fi
+grep -q "interrupted; workers stopped" "$tmp/int.log" || fail "an interrupted run: $(cat "$tmp/int.log")"
+pgrep -f -- "--coordinator $at" >/dev/null && fail "workers outlived an interrupted run: $(pgrep -af -- "--coordinator $at")"
+/usr/bin/python3 - "$tmp/int/report.json" <<'PY' || fail "the interrupted run's report"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert not r["summary"]["completed"] and len(r["rounds"]) >= 2, (r["summary"], r["rounds"])
+assert [x["round"] for x in r["rounds"]] == list(range(len(r["rounds"]))), r["rounds"]
+assert r["events"][-1]["kind"] == "stop" and "interrupted" in r["events"][-1]["detail"], r["events"]
+PY
 
 finish "hosts_test"
