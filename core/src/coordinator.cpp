@@ -67,8 +67,12 @@ double Coordinator::next_deadline() const {
 void Coordinator::start(double now) { last_beat_.assign(alive_.size(), now); }
 
 std::vector<Action> Coordinator::heartbeat(int device, double now) {
-  if (alive_[device]) last_beat_[device] = std::max(last_beat_[device], now);
+  record_heartbeat(device, now);
   return tick(now);
+}
+
+void Coordinator::record_heartbeat(int device, double now) {
+  if (alive_[device]) last_beat_[device] = std::max(last_beat_[device], now);
 }
 
 std::vector<Action> Coordinator::tick(double now) {
@@ -83,6 +87,11 @@ std::vector<Action> Coordinator::tick(double now) {
 std::vector<Action> Coordinator::message_overdue(int, double now) {
   // A late message alone is no proof: the sender may be slow. The heartbeats decide.
   return tick(now);
+}
+
+std::vector<Action> Coordinator::lost(int device, const std::string& why, double now) {
+  if (!alive_[device]) return {};
+  return fail({device}, now, why);
 }
 
 std::vector<Action> Coordinator::round_done(int round, double now) {
@@ -157,7 +166,7 @@ std::vector<int> Coordinator::lost_layers() const {
   return lost;
 }
 
-std::vector<Action> Coordinator::fail(const std::vector<int>& devices, double now) {
+std::vector<Action> Coordinator::fail(const std::vector<int>& devices, double now, const std::string& why) {
   const double timeout = config_.missed_heartbeats * config_.heartbeat_interval_s;
   std::vector<Action> out;
   for (int d : devices) {
@@ -168,9 +177,10 @@ std::vector<Action> Coordinator::fail(const std::vector<int>& devices, double no
     declared.device = d;
     char silent[64];
     std::snprintf(silent, sizeof silent, " (silent for %.3f s)", now - last_beat_[d]);
-    declared.detail = "device " + model_.cluster().devices[d].name + " missed " +
-                      std::to_string(config_.missed_heartbeats) + " heartbeats" +
-                      (now - last_beat_[d] > timeout * 1.001 ? silent : "");
+    declared.detail = "device " + model_.cluster().devices[d].name + " " +
+                      (why.empty() ? "missed " + std::to_string(config_.missed_heartbeats) + " heartbeats" +
+                                         (now - last_beat_[d] > timeout * 1.001 ? silent : "")
+                                   : why);
     out.push_back(declared);
     Action fence = action(ActionKind::fence);
     fence.device = d;

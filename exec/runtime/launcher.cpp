@@ -8,6 +8,7 @@
 #include <set>
 
 #include "exec_job.hpp"
+#include "joins.hpp"
 
 namespace asteroid::exec {
 namespace {
@@ -40,7 +41,6 @@ class Launcher {
  private:
   enum class End { finished, failed_over, stopped };
 
-  bool wait_for_joins();
   // One generation: make the job of the Coordinator's current plan, hand it out, watch the workers.
   End generation();
   ExecJob make_job() const;
@@ -136,57 +136,6 @@ class Launcher {
   std::vector<double> checkpoint_bytes_;  // per device, the most seen
 };
 
-bool Launcher::wait_for_joins() {
-  const int n = int(s_.devices.size());
-  std::vector<bool> joined(size_t(n), false);
-  int count = 0;
-  const bool all_local = o_.local_workers == n;
-  if (!all_local) {
-    std::string list;
-    for (const DeviceSpec& d : s_.devices) list += " " + d.name;
-    console_.line("waiting for " + std::to_string(n) + " workers to join:" + list);
-  }
-  double bound = 0;
-  while (count < n) {
-    if (now_s() >= next_beat_) {  // the early ones must not take the wait for silence
-      server_.beat_all();
-      next_beat_ = now_s() + o_.coordinator.heartbeat_interval_s;
-    }
-    for (const ServerEvent& e : server_.poll(0.05)) {
-      if (e.kind == ServerEvent::Kind::joined) {
-        joined[size_t(e.device)] = true;
-        ++count;
-        const WorkerLink& l = server_.link(e.device);
-        bound = std::max(bound, double(l.clock_bound_ns) * 1e-9);
-        if (!all_local)
-          console_.line(name(e.device) + " joined from " + l.from + " (host " + l.host + ", pid " +
-                        std::to_string(l.pid) + "); its clock reads " +
-                        fmt("%+.3f", double(l.clock_offset_ns) * 1e-6) + " ms from ours, within " +
-                        fmt("%.3f", double(l.clock_bound_ns) * 1e-6) + " ms");
-      } else if (e.kind == ServerEvent::Kind::closed) {
-        console_.line(name(e.device) + " left before the run started (" + e.detail + ")");
-        server_.forget(e.device);
-        joined[size_t(e.device)] = false;
-        --count;
-      }
-    }
-    for (const std::string& exited : processes_.reap())
-      return stop("the worker process of " + exited + " before the run started", 1), false;
-    if (interrupted()) return stop("interrupted before the run started"), false;
-    if (now_s() - origin_s_ > o_.timeout_s) {
-      std::string missing;
-      for (int d = 0; d < n; ++d)
-        if (!joined[size_t(d)]) missing += " " + name(d);
-      return stop("workers did not join within " + std::to_string(int(o_.timeout_s)) +
-                  " s (--timeout):" + missing),
-             false;
-    }
-  }
-  if (all_local)
-    console_.line(std::to_string(n) + " workers joined; clocks within " + fmt("%.3f", bound * 1e3) + " ms");
-  return true;
-}
-
 // Every live device runs a worker: those in the plan train, backups receive copies, sources of
 // moving state send it, the rest only beat.
 ExecJob Launcher::make_job() const {
@@ -259,7 +208,7 @@ Launcher::End Launcher::generation() {
     if (!server_.send(d, Job{j})) return stop("the control connection to " + name(d) + " broke");
   }
   if (coordinating_)
-    for (int d : job.workers) decide([&] { return coord_.heartbeat(d, t()); });
+    for (int d : job.workers) coord_.record_heartbeat(d, t());
   return watch();
 }
 
@@ -268,10 +217,13 @@ void Launcher::beat_for_the_silent(double now) {
     server_.beat_all();
     next_beat_ = now_s() + o_.coordinator.heartbeat_interval_s;
   }
-  // A worker whose process is restarting cannot beat; its connection is open, so it is alive.
+  // A worker whose process is restarting cannot beat; its connection is open, so it is alive. So is
+  // a local worker whose process runs, even when its beats are late (on saturated cores a heartbeat
+  // thread may wait seconds for a core); a paused (stopped) or dead one is not: its silence is seen.
   if (coordinating_)
     for (const Peer& p : peers_)
-      if (p.restarting && !p.gone()) decide([&] { return coord_.heartbeat(p.device, now); });
+      if (!p.gone() && (p.restarting || processes_.running(name(p.device))))
+        coord_.record_heartbeat(p.device, now);
 }
 
 Launcher::End Launcher::watch() {
@@ -283,12 +235,17 @@ Launcher::End Launcher::watch() {
     for (const ServerEvent& e : events) handle(e, now);
     beat_for_the_silent(now);
     if (!all_ready_ &&
-        std::all_of(peers_.begin(), peers_.end(), [](const Peer& p) { return p.ready || p.gone(); }))
+        std::all_of(peers_.begin(), peers_.end(), [](const Peer& p) { return p.ready || p.gone(); })) {
       on_ready(now);
+      now = t();  // generation 0: the clock now counts from the start of training
+    }
+    // Beats read in a batch are all taken in first, and overdue devices looked for at the time they
+    // were read: one device's beat never finds the others overdue after a pause of the coordinator.
+    const double beats_read = now;
     now = t();
     inject_faults(now);
     if (coordinating_) {
-      decide([&] { return coord_.tick(now); });
+      decide([&] { return coord_.tick(beats_read); });
       std::vector<Action> actions = std::move(pending_);
       pending_.clear();
       if (!actions.empty()) return carry_out(actions, decided_s_, now).value_or(End::failed_over);
@@ -307,16 +264,20 @@ void Launcher::handle(const ServerEvent& e, double now) {
     if (!p || p->gone() || finishing_) return;
     p->lost = true;
     if (p->done || p->restarting) return;  // finished its part; or lost while restarting (restart_survivors)
+    // A local worker killed from outside (a crash, an OOM kill) is seen dead at once from its exit.
+    const std::string died = processes_.killed_by_signal(name(e.device), 0.5);
     event(now, EventKind::failure, name(e.device),
-          "its worker is gone (the control connection " + e.detail + ")")
+          died.empty() ? "its worker is gone (the control connection " + e.detail + ")" : died)
         .round = round_in_progress();
+    if (!died.empty() && coordinating_) decide([&] { return coord_.lost(e.device, died, now); });
     return;
   }
   if (e.kind != ServerEvent::Kind::message || !p) return;
   const Message& m = e.message;
   auto current = [&](int generation) { return generation == generation_; };
   if (std::holds_alternative<Beat>(m)) {
-    if (coordinating_ && !p->gone()) decide([&] { return coord_.heartbeat(e.device, now); });
+    if (coordinating_ && !p->gone())
+      coord_.record_heartbeat(e.device, now);  // watch() checks after the batch
   } else if (const Ready* r = std::get_if<Ready>(&m)) {
     if (current(r->generation)) p->ready = true;
   } else if (const Round* r = std::get_if<Round>(&m)) {
@@ -362,8 +323,9 @@ void Launcher::on_round(int d, const Round& r) {
   checkpoint_bytes_[size_t(d)] = std::max(checkpoint_bytes_[size_t(d)], r.checkpoint_bytes);
   if (++seen.finishers != active_) return;
   if (coordinating_) {
-    coord_.round_done(r.round, t());
-    if (coord_.begin_copies(r.round)) coord_.copies_landed(r.round);  // copies are part of the round here
+    decide([&] { return coord_.round_done(r.round, t()); });
+    if (coord_.begin_copies(r.round))  // copies are part of the round here
+      decide([&] { return coord_.copies_landed(r.round, t()); });
   }
   // Progress: this round's rate, and the time left at the mean of the generation's last rounds.
   auto prev = rounds_seen_.find(r.round - 1);
@@ -401,7 +363,7 @@ void Launcher::on_ready(double now) {
     training_start_ = now_s() - origin_s_;
     now = t();
     coord_.start(now);
-    for (const Peer& p : peers_) decide([&] { return coord_.heartbeat(p.device, now); });
+    for (const Peer& p : peers_) coord_.record_heartbeat(p.device, now);
     coordinating_ = true;
     console_.line("training: " + std::to_string(o_.rounds) + " rounds");
     return;
@@ -440,19 +402,30 @@ std::optional<Launcher::End> Launcher::carry_out(const std::vector<Action>& acti
                                                  double now) {
   for (const Action& a : actions) {
     switch (a.kind) {
-      case ActionKind::declare_failed: {
+      case ActionKind::declare_failed:
         event(now, EventKind::detection, name(a.device), a.detail);
+        if (!coord_.config().replicate)  // no copies, no checkpoints: nothing to recover from
+          return stop_after(coord_.last_checkpoint(), "device " + name(a.device) +
+                                                          " failed; a run without copies (--replicate "
+                                                          "keeps them) has nothing to recover from");
+        break;
+      case ActionKind::fence: {  // silent but connected (paused, hung): out of the run for good
         Peer* p = peer(a.device);
-        if (p && !p->gone()) {  // silent but connected (hung): it is out of the run now
-          server_.send(a.device, Leave{});
-          p->killed = true;
-        }
+        if (!p || p->gone()) break;
+        server_.send(a.device, Leave{});
+        processes_.kill_worker(name(a.device));  // a paused local process cannot obey
+        server_.drop(a.device);
+        p->killed = true;
+        event(now, EventKind::fenced, name(a.device), a.detail);
         break;
       }
+      case ActionKind::rollback:  // every worker is stopped below; the next generation loads the checkpoint
+        break;
       case ActionKind::replan:
         event(now, EventKind::replan, "", a.detail, decided_s);
         if (a.plan_id < 0)
-          return stop_after(coord_.last_checkpoint(), "no plan fits on the survivors: " + a.detail);
+          return stop_after(coord_.last_checkpoint(),
+                            a.lost_layers.empty() ? "no plan fits on the survivors: " + a.detail : a.detail);
         break;
       case ActionKind::move_layers: event(now, EventKind::move_layers, "", a.detail); break;
       case ActionKind::transfer_state:
@@ -562,7 +535,11 @@ LaunchOutcome Launcher::run() {
   rep.peak_memory_bytes.assign(rep.devices.size(), 0);
   checkpoint_bytes_.assign(rep.devices.size(), 0);
   rep.rounds_planned = o_.rounds;
-  if (wait_for_joins()) {
+  const std::string not_joined =
+      wait_for_joins(s_, o_, server_, processes_, console_, origin_s_, &next_beat_);
+  if (!not_joined.empty()) {
+    stop(not_joined);
+  } else {
     started_ = true;
     server_.close_joins("the run has started: devices join before it starts");
     for (int d = 0; d < int(s_.devices.size()); ++d)

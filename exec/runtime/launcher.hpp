@@ -6,12 +6,12 @@
 // loss), ready after state moved, done. Faults of the scenario (`leave` only) are injected by
 // telling the device's worker to kill itself at the event's time from the start of training; a
 // worker that dies on its own (or is killed) is a failure the same way. The Coordinator detects the
-// silence, re-plans and says which layers move where; the launcher then stops the generation's
-// surviving workers (they may be blocked on the dead peer: each restarts its process) and starts
-// the next generation on the new plan, which loads the checkpoint (the last round whose copies
-// landed: every worker keeps its stage's layers per round in its own directory and receives its
-// backup copies) from the survivors' own disks, moving layers between devices over Gloo, and
-// replays the rounds after it.
+// silence (a local worker killed by a signal is declared at once, from its exit), re-plans and says
+// which layers move where; the launcher then stops the generation's surviving workers (they may be
+// blocked on the dead peer: each restarts its process) and starts the next generation on the new
+// plan, which loads the checkpoint (the last round whose copies landed: every worker keeps its
+// stage's layers per round in its own directory and receives its backup copies) from the
+// survivors' own disks, moving layers between devices over Gloo, and replays the rounds after it.
 #pragma once
 
 #include <csignal>

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
@@ -91,6 +92,7 @@ std::vector<std::string> WorkerProcesses::reap() {
     int status = 0;
     if (p.exited || waitpid(p.pid, &status, WNOHANG) != p.pid) continue;
     p.exited = true;
+    p.status = status;
     lines.push_back(p.device + (p.host.empty() ? " (local worker) " : " (ssh to " + p.host + ") ") +
                     status_text(status));
   }
@@ -119,5 +121,49 @@ int WorkerProcesses::finish(double grace_s) {
 }
 
 void WorkerProcesses::kill_all() { finish(0); }
+
+WorkerProcesses::Proc* WorkerProcesses::local(const std::string& device) {
+  for (Proc& p : procs_)
+    if (p.device == device && p.host.empty()) return &p;
+  return nullptr;
+}
+
+std::string WorkerProcesses::killed_by_signal(const std::string& device, double wait_s) {
+  Proc* p = local(device);
+  if (!p) return "";
+  // Its control connection closes as the process dies, a moment before the process can be reaped.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(wait_s);
+  while (!p->exited && std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+      p->exited = true;
+      p->status = status;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  if (!p->exited || !WIFSIGNALED(p->status)) return "";
+  return "worker died (signal " + std::to_string(WTERMSIG(p->status)) + ")";
+}
+
+bool WorkerProcesses::running(const std::string& device) const {
+  for (const Proc& p : procs_) {
+    if (p.device != device || !p.host.empty() || p.exited) continue;
+    FILE* f = std::fopen(("/proc/" + std::to_string(p.pid) + "/stat").c_str(), "r");
+    if (!f) return false;
+    char buf[512];
+    size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    buf[n] = '\0';
+    const char* close = std::strrchr(buf, ')');  // the state is the field after the command name
+    return close && close[1] == ' ' && std::strchr("RSD", close[2]) != nullptr;
+  }
+  return false;
+}
+
+void WorkerProcesses::kill_worker(const std::string& device) {
+  Proc* p = local(device);
+  if (p && !p->exited) ::kill(p->pid, SIGKILL);
+}
 
 }  // namespace asteroid::exec

@@ -40,12 +40,24 @@ class WorkerProcesses {
   int finish(double grace_s);
   void kill_all();
 
+  // How `device`'s local worker process ended, waiting up to `wait_s` for it to end: "worker died
+  // (signal N)" when a signal killed it (from outside: a crash, an OOM kill), else "" (it exited
+  // on its own, still runs, or is an ssh worker, whose end this machine does not see).
+  std::string killed_by_signal(const std::string& device, double wait_s);
+  // Whether `device`'s local worker process runs or waits (not stopped, not dead), from
+  // /proc/PID/stat's state; false for an ssh worker.
+  bool running(const std::string& device) const;
+  // Kills `device`'s local worker process (SIGKILL): a paused process cannot obey a Leave.
+  void kill_worker(const std::string& device);
+
  private:
   struct Proc {
     std::string device, host;
     pid_t pid = 0;
     bool exited = false;
+    int status = 0;  // once exited
   };
+  Proc* local(const std::string& device);
   std::vector<Proc> procs_;
 };
 

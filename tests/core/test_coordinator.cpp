@@ -514,3 +514,38 @@ TEST_CASE("coordinator: a join during a recovery is weighed at the next checkpoi
   REQUIRE(find(b, ActionKind::replan));
   CHECK_THAT(find(b, ActionKind::replan)->detail, Catch::Contains("joined"));
 }
+
+TEST_CASE("coordinator: a device seen dead is declared at once, with its reason, and recovered",
+          "[coordinator][faults]") {
+  Fixture f = fixture();
+  Coordinator c(f.model, f.plan, config(Recovery::lightweight));
+  c.start(0);
+  CHECK(beat_but(c, {}, 1, 1).empty());
+  // Device 2's process exits at 1.2 s, long before its heartbeats would be overdue (4 s).
+  auto a = c.lost(2, "worker died (signal 9)", 1.2);
+  REQUIRE(count(a, ActionKind::declare_failed) == 1);
+  CHECK(find(a, ActionKind::declare_failed)->device == 2);
+  CHECK_THAT(find(a, ActionKind::declare_failed)->detail, Catch::Contains("worker died (signal 9)"));
+  CHECK(count(a, ActionKind::fence) == 1);
+  REQUIRE(find(a, ActionKind::replan));
+  CHECK(find(a, ActionKind::replan)->plan_id == 1);
+  CHECK_FALSE(c.alive(2));
+  CHECK_FALSE(in_plan(c.plan(), 2));
+  // Seen again: nothing more to do for it.
+  CHECK(c.lost(2, "worker died (signal 9)", 1.3).empty());
+}
+
+TEST_CASE("coordinator: beats taken in as a batch after a pause find no device overdue",
+          "[coordinator][faults]") {
+  Fixture f = fixture();
+  Coordinator c(f.model, f.plan, config(Recovery::lightweight));
+  c.start(0);
+  // The caller was paused for 10 s (3 s is the timeout); every device's beat is waiting for it.
+  for (int d = 0; d < 5; ++d) c.record_heartbeat(d, 10);
+  CHECK(c.tick(10).empty());
+  for (int d = 0; d < 5; ++d) CHECK(c.alive(d));
+  // Beat by beat, the first one would have found the others overdue.
+  Coordinator one_by_one(f.model, f.plan, config(Recovery::lightweight));
+  one_by_one.start(0);
+  CHECK(count(one_by_one.heartbeat(0, 10), ActionKind::declare_failed) == 4);
+}

@@ -118,6 +118,51 @@ print("loss with the failure:", a, "without:", b)
 for x, y in zip(a, b):
     assert abs(x - y) <= 1e-3 * abs(y), f"loss {x} with the failure, {y} without: trained state was lost"
 PY
+# A worker killed from outside (a crash, an OOM kill) is a failure like a leave, seen at once from
+# its exit: recovered the same way, and the run trains as the run without it.
+/usr/bin/python3 - "$tmp/fail.json" "$tmp/killed.json" <<'PY' || fail "writing the killed-worker scenario"
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["name"] += "_killed"
+s["faults"]["events"] = [{"at": "100000s", "device": "cpu1", "kind": "leave"}]  # recovery on; never reached
+json.dump(s, open(sys.argv[2], "w"))
+PY
+"$exe" "$tmp/killed.json" --plan "$tmp/pipe.json" --rounds 8 --timeout 180 --token-file "$tmp/token" -o "$tmp/killed" >"$tmp/killed.log" 2>&1 &
+launcher=$!
+i=0
+until ls "$tmp"/killed/checkpoints/cpu1/*.r1.pt >/dev/null 2>&1 || [ $i -ge 1200 ]; do sleep 0.1; i=$((i + 1)); done
+victim=$(pgrep -P "$launcher" -f -- "--device cpu1( |$)")
+[ -n "$victim" ] || fail "no worker of cpu1 to kill: $(cat "$tmp/killed.log")"
+kill -9 $victim
+wait $launcher || fail "the run with a worker killed from outside: $(cat "$tmp/killed.log")"
+rm -rf "$tmp/killed/checkpoints"
+/usr/bin/python3 - "$tmp/killed/report.json" "$tmp/whole/report.json" <<'PY' || fail "the killed run's report"
+import json, sys
+r, w = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+ev = {e["kind"]: e for e in r["events"]}
+assert ev["failure"]["detail"] == "worker died (signal 9)", r["events"]
+assert ev["detection"]["time_s"] - ev["failure"]["time_s"] < 0.5, (ev["failure"], ev["detection"])
+assert [x["round"] for x in r["rounds"]] == list(range(8)), r["rounds"]
+assert r["summary"]["completed"], r["summary"]
+a, b = [x["loss"] for x in r["rounds"]], [x["loss"] for x in w["rounds"]]
+print("loss with a worker killed:", a)
+for x, y in zip(a, b):
+    assert abs(x - y) <= 1e-3 * abs(y), f"loss {x} with the worker killed, {y} without"
+PY
+# A launcher killed from outside takes its workers with it.
+"$exe" "$tmp/whole.json" --plan "$tmp/pipe.json" --rounds 50 --timeout 180 --token-file "$tmp/token" -o "$tmp/orphans" >/dev/null 2>&1 &
+launcher=$!
+i=0
+until [ "$(pgrep -P "$launcher" | wc -l)" -ge 2 ] || [ $i -ge 600 ]; do sleep 0.1; i=$((i + 1)); done
+workers=$(pgrep -P "$launcher")
+[ -n "$workers" ] || fail "the launcher started no workers"
+kill -9 "$launcher"
+wait "$launcher" 2>/dev/null
+sleep 1
+for w in $workers; do  # gone, or a zombie nobody has reaped yet
+  case $(ps -o stat= -p "$w") in "" | Z*) ;; *) fail "worker $w outlived its killed launcher" ;; esac
+done
+rm -rf "$tmp/orphans"
 expect_error "a fault asteroid-exec cannot inject" "asteroid-exec injects only" "$exe" "$tmp/slow.json"
 expect_error "a recovery asteroid-exec cannot run" "faults.recovery" "$exe" "$tmp/restart.json"
 printf '{"microbatch_size": 16, "microbatches": 1, "stages": [{"layers": [0, 5], "devices": ["gpu7"]}]}' >"$tmp/bad.json"

@@ -122,9 +122,15 @@ class Coordinator {
   void start(double now);
   // A heartbeat sent at `now`; one from a device declared failed is ignored.
   std::vector<Action> heartbeat(int device, double now);
+  // The same without the check for overdue devices, for a caller that takes in a batch of beats
+  // at once (after its own pause, every device's beat first) and then calls tick().
+  void record_heartbeat(int device, double now);
   // Declares every device overdue at `now` and recovers once, on the others.
   std::vector<Action> tick(double now);
   std::vector<Action> message_overdue(int from_device, double now);
+  // A device seen dead at `now` without waiting for its heartbeats (its process exited: a crash,
+  // an OOM kill); declared at once with `why`, then recovered like an overdue one.
+  std::vector<Action> lost(int device, const std::string& why, double now);
   // Round `round` finished on every device of the plan, optimizer steps included.
   std::vector<Action> round_done(int round, double now);
   // Whether this replication round's copies go out: not while an earlier round's copies are still
@@ -138,7 +144,8 @@ class Coordinator {
   std::vector<Action> state_transferred(double now);
 
  private:
-  std::vector<Action> fail(const std::vector<int>& devices, double now);
+  // Declares `devices` failed (why: "" for missed heartbeats) and recovers on the others.
+  std::vector<Action> fail(const std::vector<int>& devices, double now, const std::string& why = "");
   // Moves the checkpoint to `round` when it is finished everywhere and its copies (if any) landed.
   std::vector<Action> promote(double now);
   // The recovery's plan on the live devices, from the running plan.
