@@ -46,13 +46,8 @@ void share_links(std::vector<Flow*>& flows, int num_links) {
 
 }  // namespace
 
-ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, bool shared_nics) {
-  const int S = int(steps.size());
-  assert(S % 2 == 1 && "steps alternate compute and communication, starting and ending with compute");
-  // f_end[s][m], b_end[s][m]: when step s finishes micro-batch m forward / backward.
-  std::vector<std::vector<double>> f_end(S, std::vector<double>(M, 0.0)), b_end = f_end;
-  std::vector<std::vector<bool>> f_done(S, std::vector<bool>(M, false)), b_done = f_done;
-  std::vector<std::vector<std::pair<bool, int>>> order(S);  // compute steps: (is_backward, micro-batch)
+std::vector<std::vector<std::pair<bool, int>>> one_f_one_b_order(int S, int M) {
+  std::vector<std::vector<std::pair<bool, int>>> order(S);
   for (int s = 0; s < S; s += 2) {
     int warmup = std::min(M, S - s);
     int f = 0, b = 0;
@@ -62,6 +57,16 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, bool 
       if (f < M) order[s].push_back({false, f++});
     }
   }
+  return order;
+}
+
+ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, bool shared_nics) {
+  const int S = int(steps.size());
+  assert(S % 2 == 1 && "steps alternate compute and communication, starting and ending with compute");
+  // f_end[s][m], b_end[s][m]: when step s finishes micro-batch m forward / backward.
+  std::vector<std::vector<double>> f_end(S, std::vector<double>(M, 0.0)), b_end = f_end;
+  std::vector<std::vector<bool>> f_done(S, std::vector<bool>(M, false)), b_done = f_done;
+  const std::vector<std::vector<std::pair<bool, int>>> order = one_f_one_b_order(S, M);
   // Links: compute step s has uplink s and downlink S + s (its devices' NICs, both directions of
   // a full-duplex port). Without shared NICs every flow gets links of its own.
   const int nic_links = 2 * S;

@@ -109,16 +109,7 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, const
         Unit& r = units[receiver_unit(f, dir == 0 ? s + 1 : s - 1)];
         for (int m = 0; m < M; ++m) ++r.in_left[dir][m];
       }
-  std::vector<std::vector<std::pair<bool, int>>> order(S);  // compute steps: (is_backward, micro-batch)
-  for (int s = 0; s < S; s += 2) {
-    int warmup = std::min(M, S - s);
-    int f = 0, b = 0;
-    for (; f < warmup; ++f) order[s].push_back({false, f});
-    while (b < M) {
-      order[s].push_back({true, b++});
-      if (f < M) order[s].push_back({false, f++});
-    }
-  }
+  const std::vector<std::vector<std::pair<bool, int>>> order = one_f_one_b_order(S, M);
   // A device sends one message at a time per direction: one queue per (step, direction, sender).
   std::map<std::tuple<int, int, int>, int> queue_of;
   std::vector<std::deque<std::pair<int, const NetFlow*>>> queues;  // (micro-batch, flow)

@@ -63,13 +63,7 @@ void Simulation::stop(const std::string& reason) {
   event(now, EventKind::stop, "", reason);
   finished_ = true;
   result_.report.end_s = now;
-  ++epoch_;
-  for (auto& w : workers_)
-    if (sg4::Actor::by_pid(w->get_pid())) w->kill();
-  workers_.clear();
-  for (auto& a : transfer_actors_)
-    if (sg4::Actor::by_pid(a->get_pid())) a->kill();
-  transfer_actors_.clear();
+  abort_round_actors();
 }
 
 void Simulation::coordinator_actor() {

@@ -49,16 +49,20 @@ void Simulation::carry_out(const std::vector<Action>& actions, double planning_w
   }
 }
 
-void Simulation::rollback() {
-  // Abort the rounds in progress everywhere; every device falls back to its checkpoint state (and
-  // a state transfer under way is abandoned).
-  ++epoch_;
+void Simulation::abort_round_actors() {
+  ++epoch_;  // messages of the aborted rounds are recognised as stale
   for (auto& w : workers_)
     if (sg4::Actor::by_pid(w->get_pid())) w->kill();
   workers_.clear();
   for (auto& a : transfer_actors_)
     if (sg4::Actor::by_pid(a->get_pid())) a->kill();
   transfer_actors_.clear();
+}
+
+void Simulation::rollback() {
+  // Abort the rounds in progress everywhere; every device falls back to its checkpoint state (and
+  // a state transfer under way is abandoned).
+  abort_round_actors();
   rounds_.clear();
   copy_decision_.clear();
   const int version = coord_.last_checkpoint() + 1;

@@ -112,6 +112,8 @@ class Simulation {
   // recovery.cpp
   void carry_out(const std::vector<Action>& actions, double planning_wall_s);
   void rollback();
+  // Kills every worker and state-transfer actor of the current epoch and starts a new epoch.
+  void abort_round_actors();
   void transfer_state(const std::vector<StateTransfer>& transfers);
 
   SimInput in_;

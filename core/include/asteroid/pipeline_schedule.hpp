@@ -24,13 +24,14 @@
 // Program's devices do); the members of a data-parallel group run the 1F1B order each on its own
 // time for its share, each starting an operation when the slices it computes on have landed (a
 // group in lock-step would wait for its slowest slice); each all-reduce is its 2(g-1) ring steps,
-// every member's flow at once and the next ring step when all of them landed; every flow waits its route's latency, then shares
-// the channels it crosses max-min fairly (a full-duplex link's two directions are two channels, a
-// half-duplex link or a medium one), its rate also bounded by SimGrid's TCP window over its round
+// every member's flow at once and the next ring step when all of them landed; every flow waits its route's
+// latency, then shares the channels it crosses max-min fairly (a full-duplex link's two directions are two
+// channels, a half-duplex link or a medium one), its rate also bounded by SimGrid's TCP window over its round
 // trip (CM02's gamma / 2 latency). This is what the simulator runs, so where steps meet on a
 // channel (a middle stage's port, a medium, an uplink) the replay waits as the simulator does.
 #pragma once
 
+#include <utility>
 #include <vector>
 
 #include "asteroid/cost_model.hpp"
@@ -41,6 +42,11 @@ struct ScheduleTiming {
   double latency_s = 0;
   std::vector<double> last_backward_end_s;  // per step
 };
+
+// The operations of each compute step s (even) of S steps, in 1F1B order: min(M, S - s) warm-up
+// forwards, then backward and forward alternating, then the last backwards; each entry is
+// (is_backward, micro-batch). Communication steps' entries are empty.
+std::vector<std::vector<std::pair<bool, int>>> one_f_one_b_order(int S, int M);
 
 ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int microbatches,
                                 bool shared_nics = true);
