@@ -106,6 +106,11 @@ json body(const Message& m) {
             return {{"generation", x.generation}, {"status", x.status}, {"message", x.message}};
           },
           [](const Beat&) -> json { return json::object(); },
+          [](const EvalPart& x) -> json {
+            return {{"generation", x.generation}, {"round", x.round},   {"loss_sum", x.loss_sum},
+                    {"correct", x.correct},       {"samples", x.samples}, {"start_ns", x.start_ns},
+                    {"end_ns", x.end_ns}};
+          },
       },
       m);
 }
@@ -254,11 +259,24 @@ Message parse(MsgType t, const JsonReader& r) {
       return Failed{small_int(r.at("generation")), small_int(r.at("status")), r.at("message").string()};
     }
     case MsgType::beat: r.allow_only({}); return Beat{};
+    case MsgType::evaluation: {
+      r.allow_only({"generation", "round", "loss_sum", "correct", "samples", "start_ns", "end_ns"});
+      EvalPart x;
+      x.generation = small_int(r.at("generation"));
+      x.round = small_int(r.at("round"));
+      x.loss_sum = r.at("loss_sum").number();
+      x.correct = int64_of(r.at("correct"));
+      x.samples = int64_of(r.at("samples"));
+      if (x.correct < 0 || x.samples < 0 || x.correct > x.samples) r.fail("correct must lie in 0..samples");
+      x.start_ns = int64_of(r.at("start_ns"));
+      x.end_ns = int64_of(r.at("end_ns"));
+      return x;
+    }
   }
   throw InputError{"", "unknown message type"};
 }
 
-bool known_type(uint8_t t) { return (t >= 1 && t <= 9) || (t >= 20 && t <= 28) || t == 40; }
+bool known_type(uint8_t t) { return (t >= 1 && t <= 9) || (t >= 20 && t <= 29) || t == 40; }
 
 }  // namespace
 
@@ -267,7 +285,7 @@ MsgType type_of(const Message& m) {
       MsgType::challenge,   MsgType::welcome,   MsgType::refuse,        MsgType::clock_ping, MsgType::job,
       MsgType::store_reply, MsgType::stop,      MsgType::leave,         MsgType::finish,     MsgType::hello,
       MsgType::clock_pong,  MsgType::restarted, MsgType::store_request, MsgType::ready,      MsgType::round,
-      MsgType::done,        MsgType::peer_lost, MsgType::failed,        MsgType::beat};
+      MsgType::done,        MsgType::peer_lost, MsgType::failed,        MsgType::beat,       MsgType::evaluation};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>, "one type per message");
   return kTypes[m.index()];
 }
@@ -293,6 +311,7 @@ const char* to_string(MsgType t) {
     case MsgType::peer_lost: return "peer_lost";
     case MsgType::failed: return "failed";
     case MsgType::beat: return "beat";
+    case MsgType::evaluation: return "evaluation";
   }
   return "?";
 }

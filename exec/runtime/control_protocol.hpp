@@ -25,7 +25,7 @@
 
 namespace asteroid::exec {
 
-constexpr uint8_t kProtocolVersion = 1;
+constexpr uint8_t kProtocolVersion = 2;  // 2: the evaluation message
 constexpr size_t kHeaderBytes = 8;
 constexpr size_t kMaxBodyBytes = 16u << 20;  // a job of 64 devices is about 100 kB
 
@@ -50,6 +50,7 @@ enum class MsgType : uint8_t {
   done = 26,
   peer_lost = 27,
   failed = 28,
+  evaluation = 29,
   // both ways
   beat = 40,
 };
@@ -146,10 +147,21 @@ struct Failed {  // the worker cannot go on
   std::string message;
 };
 struct Beat {};
+// A test-set evaluation (exec/README.md, "Real data"): a last-stage device's part, sent once it has
+// run its rows of every evaluation batch through the pipeline in evaluation mode. The coordinator
+// sums the parts of all last-stage devices.
+struct EvalPart {
+  int generation = 0;
+  int round = 0;          // evaluated after this round's update
+  double loss_sum = 0;    // cross-entropy summed over this device's samples
+  int64_t correct = 0;    // of this device's samples, classified correctly
+  int64_t samples = 0;    // this device's samples
+  int64_t start_ns = 0, end_ns = 0;  // worker clock: the evaluation itself
+};
 
 using Message =
     std::variant<Challenge, Welcome, Refuse, ClockPing, Job, StoreReply, Stop, Leave, Finish, Hello,
-                 ClockPong, Restarted, StoreRequest, Ready, Round, Done, PeerLost, Failed, Beat>;
+                 ClockPong, Restarted, StoreRequest, Ready, Round, Done, PeerLost, Failed, Beat, EvalPart>;
 
 MsgType type_of(const Message& m);
 const char* to_string(MsgType t);

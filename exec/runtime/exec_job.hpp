@@ -32,7 +32,15 @@ struct ExecJob {
   int num_layers = 0;  // of the traces: the model built must have as many
   int rounds = 1;      // of the whole run
   double learning_rate = 0.01;
-  uint64_t seed = 1;  // initial weights and the training batch
+  uint64_t seed = 1;  // initial weights, the order of the training samples, their crops and flips
+  // The training data: "synthetic" (one fixed random mini-batch, every round) or "fashion-mnist"
+  // (exec/data/fashion_mnist.hpp; each worker locates its own copy, or reads data_dir).
+  std::string data = "synthetic";
+  std::string data_dir;  // empty: found on the worker's host
+  bool augment = false;  // random crop (padding 4) and horizontal flip of training images
+  int eval_every = 0;    // rounds between test-set evaluations (0: at each epoch's end and the last round only)
+  int64_t train_samples = 0, test_samples = 0;  // of the coordinator's copy: every worker's must agree
+  int eval_samples = 0;  // the first N test images (0: all); multiples of the mini-batch, the rest left out
   // How: the plan (shares filled in) and the Program's lists, without and with the copies.
   Plan plan;
   std::vector<std::vector<Instruction>> program, program_with_copies;  // per device

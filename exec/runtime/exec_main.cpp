@@ -1,6 +1,8 @@
 // asteroid-exec SCENARIO [--strategy S | --plan PLAN.json] [--rounds N] [--lr X] [--seed N]
 //                        [--recovery R] [--replicate | --no-replicate] [--timeout SECONDS] [-o DIR]
 //                        [--listen ADDRESS:PORT] [--token-file F] [--keep-checkpoints] [--remote-exec PATH]
+//                        [--data synthetic|fashion-mnist] [--data-dir DIR] [--augment] [--eval-every N]
+//                        [--eval-samples N]
 // asteroid-exec worker --coordinator ADDRESS:PORT --device NAME ...   (worker_main.cpp)
 // Runs the plan for real: the coordinator (this process) listens, one worker per device joins it
 // (started here, over ssh, or by hand on the device's host), and each worker executes its list of
@@ -25,6 +27,7 @@
 #include "asteroid/json_reader.hpp"
 #include "asteroid/run_report.hpp"
 #include "asteroid/run_summary.hpp"
+#include "fashion_mnist.hpp"
 #include "launcher.hpp"
 #include "token.hpp"
 
@@ -41,7 +44,8 @@ std::string usage() {
   return "usage: asteroid-exec SCENARIO [--strategy S | --plan PLAN.json] [--rounds N] [--lr X] [--seed N]\n"
          "                     [--recovery R] [--replicate | --no-replicate] [--timeout SECONDS] [-o DIR]\n"
          "                     [--listen ADDRESS:PORT] [--token-file FILE] [--keep-checkpoints]\n"
-         "                     [--remote-exec PATH]\n"
+         "                     [--remote-exec PATH] [--data synthetic|fashion-mnist] [--data-dir DIR]\n"
+         "                     [--augment] [--eval-every N] [--eval-samples N]\n"
          "       asteroid-exec worker --coordinator ADDRESS:PORT --device NAME [--token-file FILE] ...\n"
          "                     (asteroid-exec worker --help)\n"
          "  --listen       where workers join (default 127.0.0.1 and a free port). Without it, this\n"
@@ -49,6 +53,13 @@ std::string usage() {
          "                 each device's host (or give the device a \"host\" in the scenario: ssh)\n"
          "  --token-file   the shared secret workers prove (default ~/.config/asteroid/token, made\n"
          "                 with mode 0600 when absent)\n"
+         "  --data         synthetic (default: one fixed random mini-batch every round) or fashion-mnist\n"
+         "                 (the Debian package dataset-fashion-mnist, for models of input cifar10_32:\n"
+         "                 shuffled per epoch, evaluated on the test set, exec/README.md)\n"
+         "  --data-dir     where its IDX files are (default: found from the installed package)\n"
+         "  --augment      random crop (padding 4 pixels) and horizontal flip of training images\n"
+         "  --eval-every   rounds between test-set evaluations (also at each epoch's end and the last round)\n"
+         "  --eval-samples evaluate on the first N test images (default: all 10,000)\n"
          "strategies:\n" +
          kStrategies.help(4) + "recovery strategies:\n" + kRecoveries.help(4);
 }
@@ -64,6 +75,9 @@ struct Args {
   double lr = -1, timeout_s = 600;  // lr -1: 0.001 for Adam, 0.01 for SGD
   long long seed = 1;
   bool keep_checkpoints = false;
+  std::string data = "synthetic", data_dir;
+  bool augment = false;
+  int eval_every = 0, eval_samples = 0;
 };
 
 Args parse_args(int argc, char** argv) {
@@ -99,6 +113,18 @@ Args parse_args(int argc, char** argv) {
       a.keep_checkpoints = true;
     else if (s == "--remote-exec")
       a.remote_exec = args.value();
+    else if (s == "--data") {
+      a.data = args.value();
+      if (a.data != "synthetic" && a.data != "fashion-mnist")
+        fail("--data: expected synthetic or fashion-mnist, got \"" + a.data + "\"");
+    } else if (s == "--data-dir")
+      a.data_dir = args.value();
+    else if (s == "--augment")
+      a.augment = true;
+    else if (s == "--eval-every")
+      a.eval_every = int(args.number(1, true));
+    else if (s == "--eval-samples")
+      a.eval_samples = int(args.number(1, true));
     else if (s == "-h" || s == "--help") {
       std::cout << usage();
       std::exit(0);
@@ -111,6 +137,9 @@ Args parse_args(int argc, char** argv) {
   }
   if (a.scenario.empty()) fail("no scenario given (see --help)");
   if (a.run.strategy && !a.run.plan_file.empty()) fail("--strategy and --plan exclude each other");
+  const bool data_options = !a.data_dir.empty() || a.augment || a.eval_every > 0 || a.eval_samples > 0;
+  if (data_options && a.data != "fashion-mnist")
+    fail("--data-dir, --augment, --eval-every and --eval-samples need --data fashion-mnist");
   return a;
 }
 
@@ -188,6 +217,29 @@ int main(int argc, char** argv) {
   lo.timeout_s = args.timeout_s;
   lo.keep_checkpoints = args.keep_checkpoints;
   lo.interrupted = &interrupted;
+  lo.data = args.data;
+  lo.augment = args.augment;
+  lo.eval_every = args.eval_every;
+  lo.eval_samples = args.eval_samples;
+  if (args.data == "fashion-mnist") {
+    // Checked here, before any worker trains: bad files are bad input (exit status 2). Each worker
+    // reads its own copy (on its host) and checks that it has the same counts.
+    if (s.input != "cifar10_32")
+      fail(s.file + ": input: --data fashion-mnist fits models of input cifar10_32 (32x32 images), not " + s.input +
+           "; " + s.model + " trains on synthetic data (--data synthetic)");
+    auto where = locate_fashion_mnist(args.data_dir);
+    if (!where) fail(where.error().str());
+    auto set = load_fashion_mnist(*where);
+    if (!set) fail(set.error().str());
+    auto fits = check_fits_batch(*set, s.training.batch_size);
+    if (!fits) fail(fits.error().str());
+    lo.data_dir = args.data_dir;
+    lo.train_samples = set->train.count;
+    lo.test_samples = set->test.count;
+    std::cout << "data: Fashion-MNIST from " << *where << " (" << set->train.count << " training, "
+              << set->test.count << " test images; " << set->train.count / s.training.batch_size
+              << " rounds per epoch)\n";
+  }
 
   int in_plan = 0;
   for (const StagePlan& sp : ev.plan.stages) in_plan += int(sp.devices.size());
@@ -238,7 +290,14 @@ int main(int argc, char** argv) {
       {"rounds", lo.rounds},
       {"learning_rate", lo.learning_rate},
       {"seed", lo.seed},
-      {"recovery", to_string(lo.coordinator.recovery)}};
+      {"recovery", to_string(lo.coordinator.recovery)},
+      {"data", lo.data}};
+  if (lo.data == "fashion-mnist") {
+    rep.config["augment"] = lo.augment;
+    rep.config["eval_every"] = lo.eval_every;
+    rep.config["eval_samples"] = lo.eval_samples > 0 ? std::min<int64_t>(lo.eval_samples, lo.test_samples) : lo.test_samples;
+    rep.config["train_samples"] = lo.train_samples;
+  }
   const RunSummary summary = summarize_run(rep);
   write(dir + "/report.json", report_to_json(rep).dump(1) + "\n");
   write(dir + "/trace.json", report_to_chrome_trace(rep));
@@ -247,6 +306,7 @@ int main(int argc, char** argv) {
   for (size_t i = 1; i < rep.plans.size(); ++i)
     std::cout << "plan " << i << ": " << plan_to_text(rep.plans[i].plan, rep.devices);
   std::cout << summary_to_text(summary, rep.backend);
+
   if (!run.stop_why.empty()) {
     std::cout << "stopped after " << summary.rounds_committed << " finished rounds; wrote what they did to "
               << dir << "/report.json, trace.json, rounds.csv\n"

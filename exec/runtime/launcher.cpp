@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 
+#include "eval_tally.hpp"
 #include "exec_job.hpp"
 #include "joins.hpp"
 
@@ -126,6 +127,7 @@ class Launcher {
     bool has_loss = false;
   };
   std::map<int, RoundSeen> rounds_seen_;  // this generation's rounds
+  EvalTally evals_{double(std::max<int64_t>(1, o_.train_samples / s_.training.batch_size))};
   int active_ = 0;                        // workers with instructions this generation
   double recovery_started_ = -1;          // when the generation after a failure was started
   std::vector<Action> pending_;           // decided by the Coordinator, not yet carried out
@@ -149,6 +151,13 @@ ExecJob Launcher::make_job() const {
   job.rounds = o_.rounds;
   job.learning_rate = o_.learning_rate;
   job.seed = o_.seed;
+  job.data = o_.data;
+  job.data_dir = o_.data_dir;
+  job.augment = o_.augment;
+  job.eval_every = o_.eval_every;
+  job.eval_samples = o_.eval_samples;
+  job.train_samples = o_.train_samples;
+  job.test_samples = o_.test_samples;
   job.replicas = coord_.replicas();
   Program plain = make_program(model_, coord_.plan());
   Program copies = make_program(model_, coord_.plan(), job.replicas);
@@ -193,6 +202,7 @@ Launcher::End Launcher::generation() {
   ExecJob job = make_job();
   generation_plan_ = coord_.plan_id();
   active_ = 0;
+  evals_.start_generation(int(job.plan.stages.back().devices.size()));
   for (int d : job.workers)
     active_ += job.program[size_t(d)].empty() && job.program_with_copies[size_t(d)].empty() ? 0 : 1;
   rounds_seen_.clear();
@@ -282,6 +292,15 @@ void Launcher::handle(const ServerEvent& e, double now) {
     if (current(r->generation)) p->ready = true;
   } else if (const Round* r = std::get_if<Round>(&m)) {
     if (current(r->generation)) on_round(e.device, *r);
+  } else if (const EvalPart* x = std::get_if<EvalPart>(&m)) {
+    if (!current(x->generation)) return;
+    const double start = worker_t(e.device, x->start_ns), end = worker_t(e.device, x->end_ns);
+    if (auto t = evals_.add(*x, start, end)) {
+      char line[200];
+      std::snprintf(line, sizeof line, "round %d (epoch %.2f): test accuracy %.2f%%, loss %.4f (%d test images)",
+                    t->round, t->epoch, 100 * t->accuracy, t->loss, t->samples);
+      console_.line(line);
+    }
   } else if (const Done* d = std::get_if<Done>(&m)) {
     if (current(d->generation)) p->done = true;
   } else if (const PeerLost* l = std::get_if<PeerLost>(&m)) {
@@ -548,6 +567,7 @@ LaunchOutcome Launcher::run() {
   }
   console_.done();
   finish_all();
+  rep.evaluations = evals_.evaluations(rep.rounds);
   double most = *std::max_element(checkpoint_bytes_.begin(), checkpoint_bytes_.end());
   if (most > 0)
     console_.line(std::string("checkpoints: ") + (o_.keep_checkpoints ? "kept" : "removed") + " (at most " +

@@ -31,6 +31,12 @@ struct LaunchOptions {
   int rounds = 1;
   double learning_rate = 0.01;
   unsigned long long seed = 1;
+  // The training data (exec_job.hpp): "synthetic" or "fashion-mnist", checked by the caller.
+  std::string data = "synthetic";
+  std::string data_dir;
+  bool augment = false;
+  int eval_every = 0, eval_samples = 0;
+  int64_t train_samples = 0, test_samples = 0;
   double timeout_s = 600;         // the whole run, joins included
   bool keep_checkpoints = false;  // else every worker removes its checkpoints at the end
   int local_workers = 0;          // workers on this machine (for the prediction check)

@@ -21,7 +21,9 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 
+#include "batches.hpp"
 #include "control_store.hpp"
+#include "fashion_mnist.hpp"
 #include "models.hpp"
 #include "net.hpp"
 #include "stage_state.hpp"
@@ -62,11 +64,16 @@ class Worker {
   // Setup, in order.
   void place();                // this device's stage, range and rank, from the plan
   void build_model();          // the model from the common seed, message shapes, stage state
-  void make_training_batch();  // the data every round trains on
+  void load_data();            // the data set (stage 0: images, last stage: labels), when real data
+  void make_training_batch();  // synthetic data: the one batch every round trains on
+  void read_round(int round);  // real data: this device's rows of the round's mini-batch
   void connect();              // Gloo groups through the coordinator's store
   void restore();              // the checkpoint, when the job resumes
 
   void run_round(int round);
+  bool evaluates_after(int round) const;
+  void evaluate(int round);  // the test set through the pipeline in evaluation mode
+  Range eval_range(int stage, int device, int64_t rows) const;
   void execute(const Instruction& ins, int round);
   void send_slice(const Tensor& mine, int peer_stage, int peer, int tag);
   void recv_slice(Tensor& into, const std::vector<int64_t>& sample, int peer_stage, int peer, int tag);
@@ -93,7 +100,11 @@ class Worker {
   std::vector<Tensor> params_;
   std::vector<std::vector<int64_t>> out_shape_;  // per layer, one sample's output shape
   std::vector<int64_t> in_shape_;                // one sample's input to this stage
+  // This device's rows of each micro-batch, micro-batch after micro-batch (M x its rows).
   Tensor data_, labels_;
+  bool real_data_ = false;
+  std::unique_ptr<FashionMnist> set_;
+  std::unique_ptr<BatchSequence> sequence_;
 
   c10::intrusive_ptr<c10d::Store> store_;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> all_, group_;
@@ -167,10 +178,62 @@ void Worker::build_model() {
 
 // The same samples every round, so that the loss must fall.
 void Worker::make_training_batch() {
-  if (stage_ < 0) return;
+  if (stage_ < 0 || real_data_) return;
   torch::manual_seed(job_.seed + 1);
-  data_ = net_.make_input(B_);
-  labels_ = torch::randint(0, out_shape_.back().at(0), {B_}, torch::kLong);
+  Tensor data = net_.make_input(B_);
+  Tensor labels = torch::randint(0, out_shape_.back().at(0), {B_}, torch::kLong);
+  std::vector<Tensor> d, l;
+  for (int m = 0; m < M_; ++m) {
+    d.push_back(data.narrow(0, int64_t(m) * beta_ + mine_.lo, mine_.hi - mine_.lo));
+    l.push_back(labels.narrow(0, int64_t(m) * beta_ + mine_.lo, mine_.hi - mine_.lo));
+  }
+  data_ = torch::cat(d);
+  labels_ = torch::cat(l);
+}
+
+// Only the devices that touch samples read the files: the first stage's (images) and the last
+// stage's (labels). Their copy must be the coordinator's (same counts).
+void Worker::load_data() {
+  real_data_ = job_.data == "fashion-mnist";
+  if (!real_data_ || stage_ < 0) return;
+  if (net_.input != "cifar10_32") refuse("the data set fits 32x32 image models, not input " + net_.input);
+  sequence_ = std::make_unique<BatchSequence>(job_.seed, job_.train_samples, B_);
+  const bool first = stage_ == 0, last = stage_ == plan_.num_stages() - 1;
+  if (!first && !last) return;
+  auto dir = locate_fashion_mnist(job_.data_dir);
+  if (!dir) refuse(dir.error().str());
+  auto set = load_fashion_mnist(*dir);
+  if (!set) refuse(set.error().str());
+  if (set->train.count != job_.train_samples || set->test.count != job_.test_samples)
+    refuse(*dir + ": " + std::to_string(set->train.count) + " training and " + std::to_string(set->test.count) +
+           " test images here, the coordinator's copy has " + std::to_string(job_.train_samples) + " and " +
+           std::to_string(job_.test_samples));
+  set_ = std::make_unique<FashionMnist>(std::move(set.value()));
+}
+
+void Worker::read_round(int round) {
+  if (!real_data_ || stage_ < 0 || !set_) return;
+  const int64_t rows = mine_.hi - mine_.lo;
+  // Row i of micro-batch m is row m * beta + i of the mini-batch: what one device would read.
+  std::vector<int64_t> index;
+  index.reserve(size_t(M_ * rows));
+  for (int m = 0; m < M_; ++m)
+    for (int64_t i = mine_.lo; i < mine_.hi; ++i) index.push_back(int64_t(m) * beta_ + i);
+  auto sample = [&](int64_t k) { return sequence_->sample(round, index[size_t(k)]); };
+  if (stage_ == 0) {
+    data_ = torch::empty({int64_t(index.size()), 3, kImageSide, kImageSide});
+    float* out = data_.data_ptr<float>();
+    for (size_t k = 0; k < index.size(); ++k) {
+      Augmentation a = job_.augment ? augmentation(job_.seed, round, index[k]) : Augmentation{};
+      const int64_t top = (kImageSide - set_->train.rows) / 2 + 4 - a.dy;
+      const int64_t left = (kImageSide - set_->train.cols) / 2 + 4 - a.dx;
+      write_image(*set_, set_->train, sample(int64_t(k)), top, left, a.flip, out + int64_t(k) * kImageFloats);
+    }
+  }
+  if (stage_ == plan_.num_stages() - 1) {
+    labels_ = torch::empty({int64_t(index.size())}, torch::kLong);
+    fill_labels(set_->train, sample, 0, int64_t(index.size()), labels_.data_ptr<int64_t>());
+  }
 }
 
 void Worker::connect() {
@@ -254,15 +317,16 @@ void Worker::execute(const Instruction& ins, int round) {
   switch (ins.op) {
     case Op::forward: {
       Tensor x;
+      const int64_t rows = mine_.hi - mine_.lo;
       if (stage_ == 0) {
-        x = data_.narrow(0, int64_t(ins.microbatch) * beta_ + mine_.lo, mine_.hi - mine_.lo);
+        x = data_.narrow(0, int64_t(ins.microbatch) * rows, rows);
       } else {
         mb.x.requires_grad_(true);
         x = mb.x;
       }
       mb.y = net_.forward_range(x, first_, last_ + 1);
       if (last_stage) {
-        Tensor y = labels_.narrow(0, int64_t(ins.microbatch) * beta_ + mine_.lo, mine_.hi - mine_.lo);
+        Tensor y = labels_.narrow(0, int64_t(ins.microbatch) * rows, rows);
         mb.loss = torch::nn::functional::cross_entropy(
                       mb.y, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
                   double(B_);
@@ -342,6 +406,82 @@ double Worker::checkpoint(int round) {
   return bytes;
 }
 
+bool Worker::evaluates_after(int round) const {
+  if (!real_data_ || stage_ < 0) return false;
+  const int64_t per_epoch = job_.train_samples / B_;
+  return (job_.eval_every > 0 && (round + 1) % job_.eval_every == 0) || (round + 1) % per_epoch == 0 ||
+         round == job_.rounds - 1;
+}
+
+// A device's rows of an evaluation batch of `rows` (at most B): its training range scaled from the
+// micro-batch to the mini-batch, cut at `rows`. Every device computes the same ranges, so senders
+// and receivers agree on the slices.
+Range Worker::eval_range(int stage, int device, int64_t rows) const {
+  Range r = range_of(stage, device);
+  return {int(std::min<int64_t>(rows, int64_t(r.lo) * M_)), int(std::min<int64_t>(rows, int64_t(r.hi) * M_))};
+}
+
+// The test set in batches of B through the stages in evaluation mode (batch norm with each
+// device's running statistics), activations sent as in training; the last stage's devices send
+// their loss and correct counts to the coordinator (EvalPart), which sums them.
+void Worker::evaluate(int round) {
+  const int64_t start = now_ns();
+  const int kEvalTag = 1 << 22;
+  const int stages = plan_.num_stages();
+  const int64_t n = job_.eval_samples > 0 ? std::min<int64_t>(job_.eval_samples, job_.test_samples) : job_.test_samples;
+  torch::NoGradGuard no_grad;
+  net_.train(false);
+  double loss_sum = 0;
+  int64_t correct = 0, samples = 0;
+  for (int64_t c = 0; c * B_ < n; ++c) {
+    const int64_t rows = std::min<int64_t>(B_, n - c * B_);
+    const Range me = eval_range(stage_, device_, rows);
+    if (me.hi <= me.lo) continue;  // no rows of this batch here
+    Tensor x;
+    if (stage_ == 0) {
+      x = torch::empty({me.hi - me.lo, 3, kImageSide, kImageSide});
+      auto test_index = [&](int64_t r) { return c * B_ + r; };
+      fill_images(*set_, set_->test, test_index, me.lo, me.hi, false, 0, 0, x.data_ptr<float>());
+    } else {
+      std::vector<int64_t> shape{me.hi - me.lo};
+      shape.insert(shape.end(), in_shape_.begin(), in_shape_.end());
+      x = torch::empty(shape);
+      for (int peer : plan_.stages[stage_ - 1].devices) {
+        Range o = overlap(me, eval_range(stage_ - 1, peer, rows));
+        if (o.hi <= o.lo) continue;
+        shape[0] = o.hi - o.lo;
+        std::vector<Tensor> v{torch::empty(shape)};
+        all_->recv(v, rank_of(peer), kEvalTag + int(c))->wait();
+        x.narrow(0, o.lo - me.lo, o.hi - o.lo).copy_(v[0]);
+      }
+    }
+    Tensor y = net_.forward_range(x, first_, last_ + 1);
+    if (stage_ == stages - 1) {
+      Tensor labels = torch::empty({me.hi - me.lo}, torch::kLong);
+      auto test_index = [&](int64_t r) { return c * B_ + r; };
+      fill_labels(set_->test, test_index, me.lo, me.hi, labels.data_ptr<int64_t>());
+      loss_sum += torch::nn::functional::cross_entropy(
+                      y, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                      .item<double>();
+      correct += y.argmax(1).eq(labels).sum().item<int64_t>();
+      samples += me.hi - me.lo;
+      continue;
+    }
+    for (int peer : plan_.stages[stage_ + 1].devices) {
+      Range o = overlap(me, eval_range(stage_ + 1, peer, rows));
+      if (o.hi <= o.lo) continue;
+      Tensor t = y.narrow(0, o.lo - me.lo, o.hi - o.lo).contiguous();
+      std::vector<Tensor> v{t};
+      sends_.push_back({all_->send(v, rank_of(peer), kEvalTag + int(c)), t});
+    }
+  }
+  for (auto& [work, tensor] : sends_) work->wait();
+  sends_.clear();
+  net_.train(true);
+  if (stage_ == stages - 1)
+    control_.send(EvalPart{job_.generation, round, loss_sum, correct, samples, start, now_ns()});
+}
+
 void Worker::run_round(int round) {
   bool copies = job_.replicate_every > 0 && !job_.replicas.empty() && (round + 1) % job_.replicate_every == 0;
   const std::vector<Instruction>& list = (copies ? job_.program_with_copies : job_.program)[device_];
@@ -351,6 +491,7 @@ void Worker::run_round(int round) {
   done.generation = job_.generation;
   done.round = round;
   done.start_ns = now_ns();
+  read_round(round);  // part of the round: the input path's cost is the training's
   for (const Instruction& ins : list) {
     SpanRecord s;
     s.op = op_token(ins.op);
@@ -379,6 +520,7 @@ void Worker::run_round(int round) {
 void Worker::run() {
   place();
   build_model();
+  load_data();
   make_training_batch();
   connect();
   const int64_t t0 = now_ns();
@@ -387,7 +529,10 @@ void Worker::run() {
   const int64_t ready = now_ns();
   control_.send(Ready{job_.generation, ready, double(ready - t0) * 1e-9});
   const bool active = !job_.program[device_].empty() || !job_.program_with_copies[device_].empty();
-  for (int r = job_.start_round; active && r < job_.rounds; ++r) run_round(r);
+  for (int r = job_.start_round; active && r < job_.rounds; ++r) {
+    run_round(r);
+    if (evaluates_after(r)) evaluate(r);
+  }
   all_->barrier()->wait();  // nobody tears the group down while a peer still needs it
   control_.send(Done{job_.generation});
 }

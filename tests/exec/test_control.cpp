@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "control_protocol.hpp"
+#include "eval_tally.hpp"
 #include "exec_job.hpp"
 #include "token.hpp"
 
@@ -53,7 +54,8 @@ std::vector<Message> one_of_each() {
           Done{1},
           PeerLost{1, "Connection reset by peer"},
           Failed{1, 2, "no such model"},
-          Beat{}};
+          Beat{},
+          EvalPart{3, 99, 12.5, 7, 10, 100, 200}};
 }
 
 }  // namespace
@@ -196,4 +198,31 @@ TEST_CASE("a job survives its JSON form, and a bad one is refused") {
   bad = text;
   bad["replicas"][0]["stage"] = 2;
   CHECK_FALSE(job_from_json(bad, "job").ok());
+}
+
+TEST_CASE("evaluations: whole when every last-stage device sent its part; time leaves evaluations out") {
+  EvalTally tally(10);  // 10 rounds per epoch
+  tally.start_generation(2);
+  CHECK_FALSE(tally.add(EvalPart{0, 4, 3.0, 5, 8, 0, 0}, 10.0, 12.0));
+  auto whole = tally.add(EvalPart{0, 4, 1.0, 1, 2, 0, 0}, 10.5, 13.0);
+  REQUIRE(whole);
+  CHECK(whole->accuracy == Approx(0.6));
+  CHECK(whole->loss == Approx(0.4));
+  CHECK(whole->samples == 10);
+  CHECK(whole->epoch == Approx(0.5));
+  CHECK_FALSE(tally.add(EvalPart{0, 9, 2.0, 4, 5, 0, 0}, 30.0, 31.0));  // one part of two: not whole
+  std::vector<RoundRecord> rounds(10);
+  for (int r = 0; r < 10; ++r) rounds[size_t(r)].round = r, rounds[size_t(r)].end = 2.0 * (r + 1) + (r >= 5 ? 3 : 0);
+  auto evs = tally.evaluations(rounds);
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].time_s == Approx(10.0));
+  // A replayed round (a new generation) replaces the earlier evaluation; the one of round 4 took
+  // 3 s (from its round's end at 10 s to 13 s), left out of round 9's time.
+  tally.start_generation(1);
+  REQUIRE(tally.add(EvalPart{1, 9, 1.0, 3, 4, 0, 0}, 23.0, 24.0));
+  evs = tally.evaluations(rounds);
+  REQUIRE(evs.size() == 2);
+  CHECK(evs[1].round == 9);
+  CHECK(evs[1].accuracy == Approx(0.75));
+  CHECK(evs[1].time_s == Approx(23.0 - 3.0));
 }
