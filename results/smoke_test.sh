@@ -31,6 +31,7 @@ for f in \
   assumptions/assumptions.csv assumptions/assumptions.md assumptions/summary.md \
   fig12/configurations.csv fig12/configurations.md fig12/summary.md \
   fig13/fig13.csv fig13/fig13.md fig13/fig13.png fig13/summary.md \
+  fig14/fig14.csv fig14/fig14.md fig14/fig14.png fig14/summary.md fig14/training/mobilenetv2/report.json \
   fig17/recovery.csv fig17/recovery.md fig17/fig17.png fig17/summary.md \
   failure_sweep/sweep.csv failure_sweep/sweep.md failure_sweep/summary.md \
   planning_time/bench_planner.csv planning_time/scenarios.csv planning_time/planning_time.md \
