@@ -35,7 +35,8 @@ Result<std::string> locate_fashion_mnist(const std::string& dir);
 
 // Reads the four files of `dir` and checks them: counts of images and labels agree, images of at
 // most 32x32 pixels, labels below kFashionMnistClasses (the Error names the file, the label's
-// index and value). Which of `images` to load: "train", "test" or both ("").
+// index and value). The training images are always read (their statistics normalise every image);
+// `need_train` false drops their pixels afterwards, `need_test` false skips the test files.
 // O(pixels); about 1 s for the whole set here.
 Result<FashionMnist> load_fashion_mnist(const std::string& dir, bool need_train = true, bool need_test = true);
 
