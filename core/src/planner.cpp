@@ -1,7 +1,9 @@
 #include "asteroid/planner.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <string>
+#include <thread>
 
 #include "planner_common.hpp"
 
@@ -22,6 +24,14 @@ std::vector<int> microbatch_candidates(int batch_size, const std::vector<int>& a
 }
 
 namespace {
+
+// Threads for the exact searches: as asked, or as many as the machine has when the search is large
+// enough to repay starting them (N x L of 400 and up: a few milliseconds a job).
+int search_threads(const PlannerOptions& o, int devices, int layers, size_t jobs) {
+  int n = o.threads;
+  if (n <= 0) n = devices * layers >= 400 ? int(std::thread::hardware_concurrency()) : 1;
+  return std::max(1, std::min(n, int(jobs)));
+}
 
 // Options that no plan can meet whatever the memory, named with their numbers; empty when none.
 std::string structural_conflict(int devices, int layers, const PlannerOptions& o) {
@@ -93,17 +103,59 @@ Result<PlannerResult> plan_optimal(const CostModel& model, const PlannerOptions&
   double all_orders = 1;  // (number of classes)!
   for (size_t k = 2; k <= device_classes(model.cluster()).size(); ++k) all_orders *= double(k);
   bool every_order = double(orders.size()) >= all_orders;
-  SearchState state(options.time_limit_s);
-  // Quick plans in the memory-then-speed order give the first bound to prune with; the exact
-  // search of that order, searched first, gives the others a tight one.
-  seed_with_heuristic_plans(model, options, orders[0], betas, rest_bound(model, orders[0]), state);
-  for (const std::vector<int>& order : orders) {
-    if (state.past_deadline()) break;
-    if (model.options().latency_model == LatencyModel::paper)
-      search_stages_forward(model, options, order, betas, rest_bound(model, order), state);
-    else
-      search_stages_backward(model, options, order, betas, state);
-  }
+  // Quick plans in the memory-then-speed order give the first bound to prune with.
+  SharedBest shared;
+  const auto start = SearchState::Clock::now();
+  SearchState seed(options.time_limit_s, start, &shared, -1);
+  seed_with_heuristic_plans(model, options, orders[0], betas, rest_bound(model, orders[0]), seed);
+  // The exact searches, one job per (order, micro-batch size): the memory-then-speed order first,
+  // largest micro-batches first, as one thread runs them. Jobs share the best plan found.
+  struct Job {
+    int order, beta;
+  };
+  std::vector<Job> jobs;
+  for (size_t o = 0; o < orders.size(); ++o)
+    for (int beta : betas) jobs.push_back({int(o), beta});
+  const bool paper = model.options().latency_model == LatencyModel::paper;
+  std::vector<RestBound> rests;
+  if (paper)
+    for (const std::vector<int>& order : orders) rests.push_back(rest_bound(model, order));
+  std::vector<SearchState> states;
+  states.reserve(jobs.size());
+  for (size_t j = 0; j < jobs.size(); ++j) states.emplace_back(options.time_limit_s, start, &shared, int(j));
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t j; (j = next.fetch_add(1)) < jobs.size();) {
+      SearchState& st = states[j];
+      if (st.checkpoint()) continue;
+      const std::vector<int>& order = orders[size_t(jobs[j].order)];
+      if (paper)
+        search_stages_forward(model, options, order, {jobs[j].beta}, rests[size_t(jobs[j].order)], st);
+      else
+        search_stages_backward(model, options, order, {jobs[j].beta}, st);
+    }
+  };
+  int threads = search_threads(options, model.num_devices(), model.num_layers(), jobs.size());
+  std::vector<std::thread> helpers;
+  for (int i = 1; i < threads; ++i) helpers.emplace_back(work);
+  work();
+  for (std::thread& t : helpers) t.join();
+
+  // What the jobs found, merged as one thread running them in order would have it.
+  SearchState state(options.time_limit_s, start);
+  state.best = shared.value();
+  state.best_plan = shared.plan();
+  auto merge = [&](const SearchState& s) {
+    state.out_of_time = state.out_of_time || s.out_of_time;
+    state.stats.stage_evaluations += s.stats.stage_evaluations;
+    state.stats.labels_created += s.stats.labels_created;
+    if (s.closest_over_bytes < state.closest_over_bytes) {
+      state.closest_over_bytes = s.closest_over_bytes;
+      state.closest_refusal = s.closest_refusal;
+    }
+  };
+  merge(seed);
+  for (const SearchState& s : states) merge(s);
   if (state.best == kInf && state.out_of_time)
     return Error{"", "", "no plan found within the planner's time limit"};
   if (state.best == kInf && state.closest_refusal.empty()) {

@@ -136,7 +136,6 @@ class BackwardSearch {
   void finish(const Label& y) {
     double value = y.S + (M_ - 1) * y.m + y.R;
     if (value >= st_.best) return;
-    st_.best = value;
     Plan plan;
     plan.microbatch_size = int(beta_);
     plan.microbatches = int(M_);
@@ -148,7 +147,7 @@ class BackwardSearch {
       if (opt_.share_rule == ShareRule::even) sp.shares = even_shares(int(beta_), cur->h - cur->n + 1);
       plan.stages.push_back(sp);
     }
-    st_.best_plan = plan;
+    st_.record(value, plan);
   }
 
   void expand(int lp, int np, int f);
@@ -182,6 +181,7 @@ void BackwardSearch::run(int beta) {
   rest_ = rest_bound(model_, order_, beta);
   q_full_ = int(M_) / 2;
   groups_ = uniform_ ? 1 : N_;
+  if (st_.checkpoint()) return;
   front_.compute(beta, st_.best);
   if (front_.root_bound() >= st_.best) return;  // no plan of this micro-batch size can beat the best
   arena_.clear();
@@ -194,7 +194,7 @@ void BackwardSearch::run(int beta) {
   }
   for (int lp = L_; lp >= 1; --lp)
     for (int np = N_; np >= 1; --np) {
-      if (st_.past_deadline()) return;
+      if (st_.checkpoint()) return;
       for (int f = 0; f < groups_; ++f) expand(lp, np, f);
     }
 }

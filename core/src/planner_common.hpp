@@ -2,8 +2,11 @@
 // layers need, link summaries of device ranges, the deadline, and the best plan found so far.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cmath>
 #include <limits>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -47,12 +50,51 @@ class RangeLinks {
   std::vector<LinkSummary> table_;
 };
 
-// The best plan so far and how the search went; each search starts from what the previous left.
-struct SearchState {
-  explicit SearchState(double time_limit_s) : time_limit_s(time_limit_s) {}
+// The best plan found by any job of a search, shared by the jobs that run on several threads.
+// Ties between jobs go to the lower job index, so the plan chosen does not depend on how the jobs
+// were scheduled: it is the plan one thread running the jobs in index order would choose.
+class SharedBest {
+ public:
+  // Offers a job's plan; kept when it is better, or as good and from an earlier job.
+  void offer(double value, int job, const Plan& plan) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (value > value_ || (value == value_ && job >= job_)) return;
+    value_ = value, job_ = job, plan_ = plan;
+    fast_value_.store(value, std::memory_order_relaxed);
+  }
+  // The pruning bound for `job` (prune what is >= it): a plan of an earlier job cuts ties, a plan
+  // of a later one does not. No lower than `current`'s tightening would need: when nothing better
+  // than `current` is known, returns `current`.
+  double bound_for(int job, double current) {
+    if (fast_value_.load(std::memory_order_relaxed) >= current) return current;
+    std::lock_guard<std::mutex> lock(mutex_);
+    double b = job_ < job ? value_ : std::nextafter(value_, kInf);
+    return std::min(b, current);
+  }
+  double value() const { return value_; }  // after the jobs
+  const Plan& plan() const { return plan_; }
 
-  double best = kInf;
-  Plan best_plan;
+ private:
+  std::mutex mutex_;
+  std::atomic<double> fast_value_{kInf};
+  double value_ = kInf;
+  int job_ = std::numeric_limits<int>::max();
+  Plan plan_;
+};
+
+// One job's view of the search: the bound it prunes with, its own best plan, and how it went.
+// Each job starts from what the previous left (one thread) or from the shared best (several).
+struct SearchState {
+  using Clock = std::chrono::steady_clock;
+  explicit SearchState(double time_limit_s, Clock::time_point start = Clock::now(), SharedBest* shared = nullptr,
+                       int job = -1)
+      : shared(shared), job(job), time_limit_s(time_limit_s), start(start) {}
+
+  double best = kInf;  // prune whatever cannot finish below this
+  double own_best = kInf;
+  Plan best_plan;      // this job's best plan (latency own_best)
+  SharedBest* shared;
+  int job;
   bool out_of_time = false;
   PlanSearchStats stats;
   // The refused stage that came closest to fitting (fewest bytes over), for the error message.
@@ -64,16 +106,28 @@ struct SearchState {
     closest_refusal = "micro-batch size " + std::to_string(beta) + ", " + sc.reason;
   }
 
+  // A plan better than `best` was found.
+  void record(double value, const Plan& plan) {
+    best = own_best = value;
+    best_plan = plan;
+    if (shared) shared->offer(value, job, plan);
+  }
+
+  // Takes in what the other jobs found, and says whether the time limit has passed.
+  bool checkpoint() {
+    if (shared) best = shared->bound_for(job, best);
+    return past_deadline();
+  }
+
   bool past_deadline() {
     if (time_limit_s <= 0) return false;
-    if (!out_of_time)
-      out_of_time = std::chrono::steady_clock::now() - start > std::chrono::duration<double>(time_limit_s);
+    if (!out_of_time) out_of_time = Clock::now() - start > std::chrono::duration<double>(time_limit_s);
     return out_of_time;
   }
 
  private:
   double time_limit_s;
-  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  Clock::time_point start;
 };
 
 // Quick plans (even device groups, layers split by capacity, then by a bisected step time) to give

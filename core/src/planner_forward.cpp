@@ -148,7 +148,6 @@ class Search {
   void finish(const Label& lab, int beta, int P) {
     double value = final_value(lab);
     if (value >= st_.best) return;
-    st_.best = value;
     Plan plan;
     plan.microbatch_size = beta;
     plan.microbatches = model_.options().batch_size / beta;
@@ -162,7 +161,7 @@ class Search {
       if (opt_.share_rule == ShareRule::even) sp.shares = even_shares(beta, cur->h - cur->n + 1);
       if (cur->parent >= 0) cur = &arena_[cur->parent];
     }
-    st_.best_plan = plan;
+    st_.record(value, plan);
   }
 
   // On a uniform network the start of the previous group does not matter (g is always 0): the
@@ -207,7 +206,7 @@ void Search::run(int beta, int P) {
     int K = std::min(int(M_), 2 * (P - p) - 1);
     int stages_after = P - 1 - p;
     for (int l = p; l <= L_ - 1 - stages_after; ++l) {
-      if (st_.past_deadline()) return;
+      if (st_.checkpoint()) return;
       for (int n = p; n <= N_ - 1 - stages_after; ++n) {
         gs_start.clear();
         for (int g = 0; g < groups_in_key(); ++g) {

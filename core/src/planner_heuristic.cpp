@@ -173,10 +173,7 @@ class HeuristicPlans {
       steps.push_back(st);
     }
     double latency = round_latency(steps, plan.microbatches, m_.options().latency_model, nullptr);
-    if (latency < st_.best) {
-      st_.best = latency;
-      st_.best_plan = plan;
-    }
+    if (latency < st_.best) st_.record(latency, plan);
     return latency;
   }
 

@@ -7,7 +7,7 @@ namespace asteroid::planner_detail {
 
 namespace {
 constexpr double kMargin = 1 - 1e-9;  // bounds are shaded so that rounding never cuts an optimum
-constexpr int kGrid = 8;              // step caps between tau_lo and the largest useful m
+constexpr int kGrid = 1;              // step caps between tau_lo and the largest useful m (the header)
 }  // namespace
 
 PrefixBound::PrefixBound(const CostModel& m, const std::vector<int>& order, const RestBound& rb,
@@ -28,6 +28,16 @@ PrefixBound::PrefixBound(const CostModel& m, const std::vector<int>& order, cons
         least_lat_ = std::min(least_lat_, c.latency_s[i][j]);
       }
   for (int i = 0; i < N_; ++i) memory_.push_back(c.devices[order_[i]].memory_bytes);
+  // The classes along the order: each class's devices are together in it (planner.hpp).
+  std::vector<int> class_of(N_, -1);
+  std::vector<std::vector<int>> classes = device_classes(c);
+  for (size_t k = 0; k < classes.size(); ++k)
+    for (int d : classes[k]) class_of[d] = int(k);
+  for (int i = 0; i < N_; ++i) {
+    if (i == 0 || class_of[order_[i]] != class_of[order_[i - 1]])
+      class_tables_.push_back(c.devices[order_[i]].table.get());
+    rank_.push_back(int(class_tables_.size()) - 1);
+  }
 }
 
 double PrefixBound::least_transfer(int boundary) const {
@@ -44,7 +54,7 @@ void PrefixBound::least_sums(double tau, std::vector<double>& out) {
   out.assign(size_t(L_ + 1) * (N_ + 1), kInf);
   out[index(0, 0)] = 0;
   std::vector<int> window(L_ + 1);  // deque of candidate starts a, by increasing a
-  std::vector<double> before(L_ + 1), least_after(L_ + 2);
+  std::vector<double> before(L_ + 1), least_after(L_ + 2), scaled(L_ + 1);
   for (int n = 1; n <= N_; ++n) {
     double lam_min = kInf, memory = kInf;
     for (int k = 1; k <= std::min(n, max_group_); ++k) {
@@ -52,13 +62,16 @@ void PrefixBound::least_sums(double tau, std::vector<double>& out) {
       lam_min = std::min(lam_min, rb_.lambda[n1]);
       memory = std::min(memory, memory_[n1]);
       const double capacity = rb_.cap_before[n] - rb_.cap_before[n1];
-      // The stage's step is at least coef x the work of its layers (the top of the header).
+      // The stage's step is at least coef x the work of its layers, or the busiest device's time
+      // (the top of the header): w(l) - w(a) with w the larger of the two over the whole model.
       const double coef = std::max(beta_ / capacity, std::ceil(beta_ / k) * lam_min) * kMargin;
+      const double* wp = work_scale(n1, n, coef, scaled);
       // Its all-reduce: slope x its parameter bytes + fixed.
       const LinkSummary* links = k > 1 && !o.ignore_network ? &links_.get(n1, n - 1) : nullptr;
       const double slope = links ? 2.0 * (k - 1) / (k * links->bandwidth_Bps) * kMargin : 0;
       const double fixed = links ? 2.0 * (k - 1) * links->latency_s * kMargin : 0;
-      auto step = [&](int a, int l) { return coef * (wb[l] - wb[a]); };
+      auto w = [&](int x) { return wp[x]; };
+      auto step = [&](int a, int l) { return wp[l] - wp[a]; };
       auto allreduce = [&](int a, int l) { return slope * t.param_bytes(a, l - 1) + fixed; };
       auto fits = [&](int a, int l) {  // stage [a, l - 1]; every condition only tightens with more layers
         double c = step(a, l);
@@ -82,7 +95,7 @@ void PrefixBound::least_sums(double tau, std::vector<double>& out) {
       }
       least_after[L_ + 1] = kInf;
       for (int a = L_; a >= 1; --a) least_after[a] = std::min(before[a], least_after[a + 1]);
-      auto value = [&](int a) { return least_after[a] - coef * wb[a]; };
+      auto value = [&](int a) { return least_after[a] - w(a); };
       int head = 0, tail = 0, lo = 1, star = 1;
       for (int l = 2; l <= L_; ++l) {
         while (lo < l && !fits(lo, l)) ++lo;
@@ -95,7 +108,7 @@ void PrefixBound::least_sums(double tau, std::vector<double>& out) {
         }
         while (tail > head && window[head] < from) ++head;
         double& u = out[index(l, n)];
-        if (tail > head) u = std::min(u, value(window[head]) + coef * wb[l]);
+        if (tail > head) u = std::min(u, value(window[head]) + w(l));
         if (star - 1 >= lo && least_after[star - 1] < kInf)
           u = std::min(u, step(star - 1, l) + allreduce(star - 1, l));
       }
@@ -117,7 +130,7 @@ void PrefixBound::least_steps(std::vector<double>& out) {
   const std::vector<double>& wb = rb_.work_before;
   out.assign(size_t(L_ + 1) * (N_ + 1), kInf);
   out[index(0, 0)] = 0;
-  std::vector<double> least_after(L_ + 2);
+  std::vector<double> least_after(L_ + 2), scaled(L_ + 1);
   for (int n = 1; n <= N_; ++n) {
     double lam_min = kInf, memory = kInf;
     for (int k = 1; k <= std::min(n, max_group_); ++k) {
@@ -126,10 +139,11 @@ void PrefixBound::least_steps(std::vector<double>& out) {
       memory = std::min(memory, memory_[n1]);
       const double capacity = rb_.cap_before[n] - rb_.cap_before[n1];
       const double coef = std::max(beta_ / capacity, std::ceil(beta_ / k) * lam_min) * kMargin;
+      const double* wp = work_scale(n1, n, coef, scaled);
       const LinkSummary* links = k > 1 && !o.ignore_network ? &links_.get(n1, n - 1) : nullptr;
       const double slope = links ? 2.0 * (k - 1) / (k * links->bandwidth_Bps) * kMargin : 0;
       const double fixed = links ? 2.0 * (k - 1) * links->latency_s * kMargin : 0;
-      auto step = [&](int a, int l) { return coef * (wb[l] - wb[a]); };
+      auto step = [&](int a, int l) { return wp[l] - wp[a]; };
       auto fits = [&](int a, int l) {
         double c = step(a, l), w = t.param_bytes(a, l - 1);
         return (o.ignore_memory || w * state_factor <= memory) && M_ * c + slope * w + fixed < best_;
@@ -161,6 +175,51 @@ void PrefixBound::least_steps(std::vector<double>& out) {
     for (int n = 0; n <= N_; ++n) out[index(l, n)] = std::max(out[index(l, n)], comm_period(l));
 }
 
+void PrefixBound::busiest_tables() {
+  // share_of_k_[k]: the share the busiest of k devices takes at least; one table per distinct share.
+  share_index_.assign(N_ + 1, 0);
+  std::vector<int> shares;
+  for (int k = 1; k <= N_; ++k) {
+    int y = int(std::ceil(beta_ / k));
+    if (shares.empty() || shares.back() != y) shares.push_back(y);
+    share_index_[k] = int(shares.size()) - 1;
+  }
+  const int R = int(class_tables_.size());
+  busiest_.assign(shares.size() * R * R, {});
+  std::vector<double> least(L_);
+  for (size_t s = 0; s < shares.size(); ++s) {
+    std::vector<std::vector<double>> per_class(R, std::vector<double>(L_));
+    for (int r = 0; r < R; ++r) {
+      const LayerTable& t = *class_tables_[r];
+      BatchPoint bp = t.locate(shares[s]);
+      for (int l = 0; l < L_; ++l) per_class[r][l] = t.fwd_s(l, l, bp) + t.bwd_s(l, l, bp);
+    }
+    for (int r1 = 0; r1 < R; ++r1) {
+      least.assign(L_, kInf);
+      for (int r2 = r1; r2 < R; ++r2) {
+        for (int l = 0; l < L_; ++l) least[l] = std::min(least[l], per_class[r2][l]);
+        std::vector<double>& prefix = busiest_[(s * R + r1) * R + r2];
+        prefix.assign(L_ + 1, 0.0);
+        for (int l = 0; l < L_; ++l) prefix[l + 1] = prefix[l] + least[l];
+        for (double& v : prefix) v *= kMargin;
+      }
+    }
+  }
+}
+
+const double* PrefixBound::work_scale(int n1, int n, double coef, std::vector<double>& scaled) const {
+  const double* busiest = busiest_time(n1, n);
+  const std::vector<double>& wb = rb_.work_before;
+  if (busiest[L_] > coef * wb[L_]) return busiest;
+  for (int x = 0; x <= L_; ++x) scaled[x] = coef * wb[x];
+  return scaled.data();
+}
+
+const double* PrefixBound::busiest_time(int n1, int n) const {
+  const int R = int(class_tables_.size());
+  return busiest_[(size_t(share_index_[n - n1]) * R + rank_[n1]) * R + rank_[n - 1]].data();
+}
+
 double PrefixBound::root(const std::vector<double>& values) const {
   double r = kInf;
   for (int n = 1; n <= N_; ++n) r = std::min(r, values[index(L_, n)]);
@@ -173,6 +232,7 @@ void PrefixBound::compute(int beta, double best) {
   M_ = double(m_.options().batch_size / beta);
   comm_.assign(L_ + 1, 0.0);
   for (int a = 1; a < L_; ++a) comm_[a] = least_transfer(a - 1);
+  busiest_tables();
   // No step of a plan that beats the best takes best / M or more (latency >= M m).
   least_sums(best < kInf ? best / M_ : kInf, sum_inf_);
   least_steps(step_);

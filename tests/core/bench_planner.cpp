@@ -7,6 +7,7 @@
 // Usage: bench_planner [--csv] [--quick] [--repeat N] [--time-limit SECONDS (per case, default 120)]
 //                      [--case NAME] [--mbps BANDWIDTH (only the 100 Mbps cases, changed)]
 //                      [--latency-model paper (Eq. 4-6; the targets are for the default)]
+//                      [--threads N (the planner's search threads; default: as many as the machine has)]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -42,6 +43,7 @@ std::vector<SyntheticDeviceType> mixed(int n) {
 }
 
 double time_limit_s = 120;
+int threads = 0;  // the planner's default: as many as the machine has, for large searches
 int repeat = 3;
 double main_mbps = 100;  // the links of the main cases
 LatencyModel latency_model = LatencyModel::pipeline;
@@ -100,6 +102,7 @@ void run(const std::string& name, const std::vector<SyntheticDeviceType>& device
   PlannerOptions opt;
   opt.microbatch_sizes = {1, 2, 4, 8, 16, 32, 64};
   opt.time_limit_s = time_limit_s;
+  opt.threads = threads;
   Result<PlannerResult> r = Error{"", "", "not run"};
   double s = 1e300;
   for (int i = 0; i < repeat; ++i) {
@@ -183,6 +186,8 @@ int main(int argc, char** argv) {
       main_mbps = std::atof(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--latency-model") && !std::strcmp(argv[i + 1], "paper"))
       latency_model = LatencyModel::paper;
+    else if (!std::strcmp(argv[i], "--threads"))
+      threads = std::max(0, std::atoi(argv[i + 1]));
     else if (!std::strcmp(argv[i], "--repeat"))
       repeat = std::max(1, std::atoi(argv[i + 1]));
   if (csv)

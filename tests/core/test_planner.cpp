@@ -182,6 +182,15 @@ bool check_against_exhaustive(const CostModel& model, const PlannerOptions& opt 
   Evaluation e = model.evaluate(found->plan);
   REQUIRE(e.feasible);
   CHECK(e.round_latency_s == Approx(found->round_latency_s).epsilon(1e-9));
+  // The same plan, to the device, whatever the number of search threads.
+  for (int threads : {1, 3}) {
+    PlannerOptions t = opt;
+    t.threads = threads;
+    auto again = plan_optimal(model, t);
+    REQUIRE(again.ok());
+    CHECK(again->round_latency_s == found->round_latency_s);
+    CHECK(plan_to_json(again->plan, model.cluster()) == plan_to_json(found->plan, model.cluster()));
+  }
   return true;
 }
 
@@ -370,6 +379,36 @@ TEST_CASE("planner: straight pipeline and even-share options match exhaustive se
               if (e.feasible) best = std::min(best, e.round_latency_s);
             }
     CHECK(found->round_latency_s == Approx(best).epsilon(1e-9));
+  }
+}
+
+TEST_CASE("planner: the plan does not depend on the number of search threads", "[planner]") {
+  // Mixed clusters large enough to search on several threads by default, on slow and fast links;
+  // ties between device orders (identical latencies) are common here and must go the same way.
+  auto types = jetson_like_types();
+  for (int seed = 1; seed <= 6; ++seed) {
+    std::mt19937 rng(seed);
+    auto layers = synthetic_layers(30 + 5 * seed, rng);
+    std::vector<SyntheticDeviceType> devs;
+    for (int i = 0; i < 8 + seed; ++i) devs.push_back(types[(i * seed) % 3]);
+    Cluster c = synthetic_cluster(layers, devs, seed % 2 ? 1.25e8 : 1.25e9, 1e-4);
+    CostOptions o;
+    o.batch_size = 32;
+    CostModel model(c, o);
+    PlannerOptions one;
+    one.threads = 1;
+    auto reference = plan_optimal(model, one);
+    REQUIRE(reference.ok());
+    for (int threads : {0, 2, 5}) {
+      INFO("seed " << seed << ", " << threads << " threads");
+      PlannerOptions t;
+      t.threads = threads;
+      auto r = plan_optimal(model, t);
+      REQUIRE(r.ok());
+      CHECK(r->round_latency_s == reference->round_latency_s);
+      CHECK(plan_to_json(r->plan, c) == plan_to_json(reference->plan, c));
+      CHECK(r->proven_optimal);
+    }
   }
 }
 

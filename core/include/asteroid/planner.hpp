@@ -18,7 +18,8 @@
 //   stage's K as it is placed, so one pass covers every pipeline depth (planner_backward.cpp).
 // - paper latency (Eq. 4-6): stages are added from the first, one pass per depth, labels split at
 //   the dominant step (planner_forward.cpp).
-// Pure: no I/O, no globals (it reads a steady clock only when a time limit is set).
+// Pure: no I/O, no globals (it reads a steady clock only when a time limit is set). The exact
+// searches may run on several threads (PlannerOptions::threads); the result does not depend on it.
 #pragma once
 
 #include <vector>
@@ -45,6 +46,11 @@ struct PlannerOptions {
   // Search at most this many orders of the device classes (0: all); fewer than all marks the plan
   // as not proven optimal. 720 = every order of up to 6 classes.
   int max_device_orders = 720;
+  // Threads for the exact searches, which run as independent jobs (one per device order and
+  // micro-batch size) sharing the best plan found. 0: as many as the machine has, for searches
+  // large enough to repay them. The plan is the same whatever the number (ties go to the first
+  // job in order), as is the latency; only the time and the search statistics differ.
+  int threads = 0;
 };
 
 struct PlanSearchStats {
