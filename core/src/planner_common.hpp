@@ -91,8 +91,7 @@ struct SearchState {
       : shared(shared), job(job), time_limit_s(time_limit_s), start(start) {}
 
   double best = kInf;  // prune whatever cannot finish below this
-  double own_best = kInf;
-  Plan best_plan;      // this job's best plan (latency own_best)
+  Plan best_plan;      // without a shared best: the plan of latency `best`
   SharedBest* shared;
   int job;
   bool out_of_time = false;
@@ -108,9 +107,11 @@ struct SearchState {
 
   // A plan better than `best` was found.
   void record(double value, const Plan& plan) {
-    best = own_best = value;
-    best_plan = plan;
-    if (shared) shared->offer(value, job, plan);
+    best = value;
+    if (shared)
+      shared->offer(value, job, plan);
+    else
+      best_plan = plan;
   }
 
   // Takes in what the other jobs found, and says whether the time limit has passed.
