@@ -1,5 +1,6 @@
 #!/bin/sh
-# Runs the libFuzzer targets of tests/fuzz (scenario, trace, plan and RunReport readers, built with
+# Runs the libFuzzer targets of tests/fuzz (scenario, trace, plan and RunReport readers, and the
+# control protocol's frames asteroid-exec decodes from the network; built with
 # clang, ASan and UBSan) and prints, per target, the executions reached, the corpus size and whether
 # anything crashed or a sanitizer reported. Exit status 1 when a target found a crash (its input is
 # kept under BUILD/crashes/), 77 when the fuzzers cannot be built here (no clang).
@@ -8,9 +9,10 @@
 #   --build DIR   the fuzz build directory (default build/fuzz; configured and built when missing)
 #   --seconds N   how long each target runs (default 60)
 #   --runs N      stop each target after N executions instead (e.g. 1000000)
-#   TARGET        scenario, trace, plan, report (default: all)
+#   TARGET        scenario, trace, plan, report, message (default: all)
 # Seeds: scenarios/ (scenario), traces/ (trace), tests/fuzz/seeds/plan (plan), the reports under
-# results/ (report). What a run adds to a corpus stays in DIR/corpus/<target>/ for the next run.
+# results/ (report), one frame of every message type (message). What a run adds to a corpus stays in
+# DIR/corpus/<target>/ for the next run.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=$here/build/fuzz
@@ -27,16 +29,20 @@ while [ $# -gt 0 ]; do
     *) targets="$targets $1"; shift ;;
   esac
 done
-[ -n "$targets" ] || targets="scenario trace plan report"
+[ -n "$targets" ] || targets="scenario trace plan report message"
 
-if [ ! -x "$build/fuzz_scenario" ]; then
-  clangxx=$(command -v clang++ || command -v clang++-14 || true)
-  if [ -z "$clangxx" ]; then
-    echo "SKIPPED: no clang++ to build the fuzzers (tools/install-deps.sh installs clang)"
-    exit 77
+missing=
+for t in $targets; do [ -x "$build/fuzz_$t" ] || missing=yes; done
+if [ -n "$missing" ]; then  # (make test builds them first, through the main build)
+  if [ ! -f "$build/build.ninja" ]; then
+    clangxx=$(command -v clang++ || command -v clang++-14 || true)
+    if [ -z "$clangxx" ]; then
+      echo "SKIPPED: no clang++ to build the fuzzers (tools/install-deps.sh installs clang)"
+      exit 77
+    fi
+    cmake -S "$here/tests/fuzz" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER="$clangxx" \
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DASTEROID_SOURCE_DIR="$here" >/dev/null || exit 2
   fi
-  cmake -S "$here/tests/fuzz" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER="$clangxx" \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DASTEROID_SOURCE_DIR="$here" >/dev/null || exit 2
   cmake --build "$build" -j "${ASTEROID_JOBS:-2}" >/dev/null || exit 2
 fi
 
@@ -45,6 +51,10 @@ seeds() {  # the seed directory of target $1
     scenario) echo "$here/scenarios" ;;
     trace) echo "$here/traces" ;;
     plan) echo "$here/tests/fuzz/seeds/plan" ;;
+    message)  # one frame of every message type, written by the target itself
+      d=$build/seeds/message
+      [ -d "$d" ] || ASTEROID_FUZZ_WRITE_SEEDS=$d "$build/fuzz_message" >/dev/null 2>&1
+      echo "$d" ;;
     report)
       d=$build/seeds/report
       if [ ! -d "$d" ]; then
