@@ -96,7 +96,7 @@ bool ControlServer::on_pending(Pending& p, ServerEvent* joined) {
                    (l.open ? ": it has already joined from " + where : ": it has left this run"));
         return false;
       }
-      if (!joins_closed_.empty()) {
+      if (!joins_closed_.empty() && !reopened_.count(d)) {
         refuse(p, joins_closed_, "refused " + h->device + " from " + p.from + ": " + joins_closed_);
         return false;
       }
@@ -140,6 +140,7 @@ bool ControlServer::on_pending(Pending& p, ServerEvent* joined) {
     l.clock_bound_ns = (p.best_rtt + 1) / 2;
     l.conn = std::move(p.conn);
     links_[p.device] = std::move(l);
+    reopened_.erase(p.device);
     joined->kind = ServerEvent::Kind::joined;
     joined->device = p.device;
     return false;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,9 @@ class ControlServer {
   void clear_store();
   // Refuses later joins with this reason (empty: accept them).
   void close_joins(const std::string& reason) { joins_closed_ = reason; }
+  // A device that left comes back (a scenario's join): it is forgotten and may join once more,
+  // joins closed or not.
+  void reopen(int device) { forget(device), reopened_.insert(device); }
   // Says "beat" to every joined worker: they stop when the coordinator is silent too long.
   void beat_all();
 
@@ -106,6 +110,7 @@ class ControlServer {
   std::vector<Pending> pending_;
   std::map<int, WorkerLink> links_;
   std::string joins_closed_;
+  std::set<int> reopened_;  // devices that may join although joins are closed
   std::map<std::string, std::string> store_;
   std::vector<std::pair<int, StoreRequest>> parked_;  // get and wait requests whose keys are missing
 };

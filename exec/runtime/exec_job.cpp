@@ -37,8 +37,18 @@ Plan plan_of(const JsonReader& r, int num_devices) {
     sp.last_layer = int(s.at("last_layer").integer());
     for (size_t k = 0; k < s.at("devices").size(); ++k)
       sp.devices.push_back(index_in(s.at("devices").at(k), num_devices));
-    for (long long x : s.at("shares").positive_integers()) sp.shares.push_back(int(x));
-    if (sp.shares.size() != sp.devices.size()) s.at("shares").fail("one share per device");
+    // A share may be 0: the device holds the stage's weights but none of its samples (a group
+    // larger than the micro-batch, as a re-plan after failures can give).
+    JsonReader shares = s.at("shares");
+    int total = 0;
+    for (size_t k = 0; k < shares.size(); ++k) {
+      sp.shares.push_back(shares.at(k).integer_in(0, p.microbatch_size));
+      total += sp.shares.back();
+    }
+    if (sp.shares.size() != sp.devices.size()) shares.fail("one share per device");
+    if (total != p.microbatch_size)
+      shares.fail("shares add up to " + std::to_string(total) + ", not the micro-batch size " +
+                  std::to_string(p.microbatch_size));
     p.stages.push_back(sp);
   }
   return p;

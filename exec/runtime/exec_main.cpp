@@ -172,11 +172,21 @@ int main(int argc, char** argv) {
     fail(s.file +
          ": faults.recovery: asteroid-exec has no coordinator checkpoint store to restart from; "
          "use lightweight, replan or adaptive (asteroid-sim runs restart)");
-  for (size_t i = 0; i < s.faults.events.size(); ++i)
-    if (s.faults.events[i].kind != FaultKind::leave)
+  for (size_t i = 0; i < s.faults.events.size(); ++i) {
+    const FaultEvent& e = s.faults.events[i];
+    if (e.kind != FaultKind::leave && e.kind != FaultKind::join)
       fail(s.file + ": faults.events[" + std::to_string(i) +
-           "].kind: asteroid-exec injects only \"leave\" (asteroid-sim runs " +
-           to_string(s.faults.events[i].kind) + ")");
+           "].kind: asteroid-exec injects only \"leave\" and \"join\" (asteroid-sim runs " + to_string(e.kind) +
+           ")");
+    // Every worker joins before training starts: a join is a device coming back.
+    bool left_before = false;
+    for (const FaultEvent& l : s.faults.events)
+      left_before |= l.kind == FaultKind::leave && l.device == e.device && l.time_s < e.time_s;
+    if (e.kind == FaultKind::join && !left_before)
+      fail(s.file + ": faults.events[" + std::to_string(i) + "]: asteroid-exec runs a join only as the return of " +
+           "a device that left earlier (" + e.device + " has no earlier leave); asteroid-sim runs devices that " +
+           "join later");
+  }
   CostModel model = make_cost_model(s);
   auto chosen = backend_plan(s, model, args.run);
   if (!chosen) fail(chosen.error().str());
@@ -278,6 +288,15 @@ int main(int argc, char** argv) {
               << "\n";
   std::cout << std::flush;
 
+  lo.start_worker = [&](int d, std::string* why) {
+    const DeviceSpec& spec = s.devices[size_t(d)];
+    if (spec.host.empty() && !args.listen.empty()) {
+      *why = "on its host: asteroid-exec worker --coordinator " + bound->str() + " --device " + spec.name;
+      return false;
+    }
+    if (!processes.start(wc, spec.name, spec.host, why)) return false;
+    return true;
+  };
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
   LaunchOutcome run = launch(s, model, ev, lo, server, processes, console);

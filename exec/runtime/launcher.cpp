@@ -55,6 +55,8 @@ class Launcher {
   std::optional<End> carry_out(const std::vector<Action>& actions, double decided_s, double now);
   std::optional<End> check_end();
   void beat_for_the_silent(double now);
+  bool bring_back(int device, double now);
+  bool plan_stays(const std::vector<Action>& actions) const;
 
   void stop_generation();  // every live worker restarts (its process may be stuck on a dead peer)
   void finish_all();       // every worker is told the run is over; waits for them to go
@@ -120,6 +122,7 @@ class Launcher {
   std::vector<Peer> peers_;
   std::vector<Span> spans_;  // this generation's
   std::set<size_t> faults_done_;
+  std::set<int> returning_;  // devices whose worker was started again and has not joined yet
   struct RoundSeen {
     int finishers = 0;  // active workers that reported it
     double end = 0;     // the last of their ends, from the start of training
@@ -230,10 +233,23 @@ void Launcher::beat_for_the_silent(double now) {
   // A worker whose process is restarting cannot beat; its connection is open, so it is alive. So is
   // a local worker whose process runs, even when its beats are late (on saturated cores a heartbeat
   // thread may wait seconds for a core); a paused (stopped) or dead one is not: its silence is seen.
-  if (coordinating_)
+  if (coordinating_) {
     for (const Peer& p : peers_)
       if (!p.gone() && (p.restarting || processes_.running(name(p.device))))
         coord_.record_heartbeat(p.device, now);
+    // A device that came back and waits for the next generation.
+    for (int d = 0; d < int(s_.devices.size()); ++d)
+      if (!peer(d) && coord_.alive(d) && server_.joined(d) && processes_.running(name(d)))
+        coord_.record_heartbeat(d, now);
+  }
+}
+
+// Only decisions to keep the running plan (a device joined; switching would not finish sooner):
+// the generation goes on.
+bool Launcher::plan_stays(const std::vector<Action>& actions) const {
+  return std::all_of(actions.begin(), actions.end(), [&](const Action& a) {
+    return a.kind == ActionKind::replan && a.plan_id >= 0 && a.plan_id == generation_plan_;
+  });
 }
 
 Launcher::End Launcher::watch() {
@@ -258,7 +274,11 @@ Launcher::End Launcher::watch() {
       decide([&] { return coord_.tick(beats_read); });
       std::vector<Action> actions = std::move(pending_);
       pending_.clear();
-      if (!actions.empty()) return carry_out(actions, decided_s_, now).value_or(End::failed_over);
+      if (plan_stays(actions)) {
+        for (const Action& a : actions) event(now, EventKind::replan, "", a.detail, decided_s_);
+      } else if (!actions.empty()) {
+        return carry_out(actions, decided_s_, now).value_or(End::failed_over);
+      }
     }
     if (auto end = check_end()) return *end;
     if (now_s() - origin_s_ > o_.timeout_s)
@@ -270,6 +290,12 @@ Launcher::End Launcher::watch() {
 
 void Launcher::handle(const ServerEvent& e, double now) {
   Peer* p = peer(e.device);
+  if (e.kind == ServerEvent::Kind::joined) {  // a device that returns (bring_back)
+    if (returning_.erase(e.device) == 0 || !coordinating_) return;
+    console_.line(fmt("%9.3f s  ", now) + name(e.device) + ": its worker joined again");
+    decide([&] { return coord_.join(e.device, now); });
+    return;
+  }
   if (e.kind == ServerEvent::Kind::closed) {
     if (!p || p->gone() || finishing_) return;
     p->lost = true;
@@ -282,8 +308,13 @@ void Launcher::handle(const ServerEvent& e, double now) {
     if (!died.empty() && coordinating_) decide([&] { return coord_.lost(e.device, died, now); });
     return;
   }
-  if (e.kind != ServerEvent::Kind::message || !p) return;
+  if (e.kind != ServerEvent::Kind::message) return;
   const Message& m = e.message;
+  if (!p) {  // a device that came back, between generations
+    if (coordinating_ && std::holds_alternative<Beat>(m) && coord_.alive(e.device))
+      coord_.record_heartbeat(e.device, now);
+    return;
+  }
   auto current = [&](int generation) { return generation == generation_; };
   if (std::holds_alternative<Beat>(m)) {
     if (coordinating_ && !p->gone())
@@ -401,10 +432,15 @@ void Launcher::on_ready(double now) {
 }
 
 // A leave event of the scenario: that device's worker kills itself, as abruptly as a power cut.
+// A join: the device comes back (bring_back).
 void Launcher::inject_faults(double now) {
   for (size_t i = 0; coordinating_ && i < s_.faults.events.size(); ++i) {
     const FaultEvent& f = s_.faults.events[i];
     if (faults_done_.count(i) || now < f.time_s) continue;
+    if (f.kind == FaultKind::join) {
+      if (bring_back(s_.device_index(f.device), now)) faults_done_.insert(i);
+      continue;
+    }
     faults_done_.insert(i);
     Peer* p = peer(s_.device_index(f.device));
     if (!p || p->gone()) continue;
@@ -412,6 +448,26 @@ void Launcher::inject_faults(double now) {
     p->killed = true;
     event(now, EventKind::failure, f.device, "worker killed (leave)").round = round_in_progress();
   }
+}
+
+// A device that left returns: once the Coordinator has declared it gone (false until then: a
+// device back before its departure was seen is taken back after), its worker starts again, holding
+// nothing; when it has joined (handle), the Coordinator weighs planning it back in.
+bool Launcher::bring_back(int d, double now) {
+  Peer* p = peer(d);
+  const bool connected = server_.joined(d) && (!p || !p->gone());
+  if (connected || returning_.count(d)) {
+    event(now, EventKind::join, name(d), name(d) + " is in the run: nothing to do");
+    return true;
+  }
+  if (coord_.alive(d)) return false;
+  event(now, EventKind::join, name(d), name(d) + " joins: its worker starts again");
+  server_.reopen(d);
+  returning_.insert(d);
+  std::string why;
+  if (!o_.start_worker || !o_.start_worker(d, &why))
+    console_.line(name(d) + " may join again" + (why.empty() ? "" : ": " + why));
+  return true;
 }
 
 // The Coordinator's actions, as asteroid-sim carries them out (sim/src/recovery.cpp). A failure

@@ -3,9 +3,11 @@
 // (coordinator.hpp) with wall-clock time, as asteroid-sim drives it with simulated time. Torch-free.
 //
 // Workers report over their control connections: heartbeats, each round done (with its spans and
-// loss), ready after state moved, done. Faults of the scenario (`leave` only) are injected by
-// telling the device's worker to kill itself at the event's time from the start of training; a
-// worker that dies on its own (or is killed) is a failure the same way. The Coordinator detects the
+// loss), ready after state moved, done. A scenario's `leave` is injected by telling the device's
+// worker to kill itself at the event's time from the start of training; a worker that dies on its
+// own (or is killed) is a failure the same way. A `join` of a device that left starts its worker
+// again once its departure was declared; when it has joined, the Coordinator weighs planning it
+// back in (a switch is carried out like a recovery, the device receiving its layers). The Coordinator detects the
 // silence (a local worker killed by a signal is declared at once, from its exit), re-plans and says
 // which layers move where; the launcher then stops the generation's surviving workers (they may be
 // blocked on the dead peer: each restarts its process) and starts the next generation on the new
@@ -15,6 +17,7 @@
 #pragma once
 
 #include <csignal>
+#include <functional>
 #include <string>
 
 #include "asteroid/coordinator.hpp"
@@ -41,6 +44,9 @@ struct LaunchOptions {
   bool keep_checkpoints = false;  // else every worker removes its checkpoints at the end
   int local_workers = 0;          // workers on this machine (for the prediction check)
   bool links_shaped = false;      // workers talk over real or shaped links, not loopback
+  // Starts the worker of a device that returns (a scenario's `join` after its `leave`), here or over
+  // ssh as at the start; false (and why) when this coordinator does not start it (a person does).
+  std::function<bool(int device, std::string* why)> start_worker;
   // Set by a signal handler (Ctrl-C): the run stops, every worker is told so, the finished rounds are
   // kept. Null: never.
   const volatile std::sig_atomic_t* interrupted = nullptr;

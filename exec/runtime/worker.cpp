@@ -318,6 +318,9 @@ void Worker::execute(const Instruction& ins, int round) {
     case Op::forward: {
       Tensor x;
       const int64_t rows = mine_.hi - mine_.lo;
+      // A device with share 0 holds the stage but none of its samples: nothing to compute (batch
+      // norm refuses an empty batch); its gradients are zeros in the all-reduce.
+      if (rows == 0) break;
       if (stage_ == 0) {
         x = data_.narrow(0, int64_t(ins.microbatch) * rows, rows);
       } else {
@@ -335,6 +338,7 @@ void Worker::execute(const Instruction& ins, int round) {
       break;
     }
     case Op::backward:
+      if (mine_.hi == mine_.lo) break;
       if (last_stage)
         mb.loss.backward();
       else

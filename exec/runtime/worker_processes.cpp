@@ -123,8 +123,9 @@ int WorkerProcesses::finish(double grace_s) {
 void WorkerProcesses::kill_all() { finish(0); }
 
 WorkerProcesses::Proc* WorkerProcesses::local(const std::string& device) {
-  for (Proc& p : procs_)
-    if (p.device == device && p.host.empty()) return &p;
+  // The latest: a device that left and returned has had two processes.
+  for (auto p = procs_.rbegin(); p != procs_.rend(); ++p)
+    if (p->device == device && p->host.empty()) return &*p;
   return nullptr;
 }
 
@@ -147,8 +148,10 @@ std::string WorkerProcesses::killed_by_signal(const std::string& device, double 
 }
 
 bool WorkerProcesses::running(const std::string& device) const {
-  for (const Proc& p : procs_) {
-    if (p.device != device || !p.host.empty() || p.exited) continue;
+  for (auto it = procs_.rbegin(); it != procs_.rend(); ++it) {  // the latest process of the device
+    const Proc& p = *it;
+    if (p.device != device || !p.host.empty()) continue;
+    if (p.exited) return false;
     FILE* f = std::fopen(("/proc/" + std::to_string(p.pid) + "/stat").c_str(), "r");
     if (!f) return false;
     char buf[512];

@@ -149,6 +149,39 @@ print("loss with a worker killed:", a)
 for x, y in zip(a, b):
     assert abs(x - y) <= 1e-3 * abs(y), f"loss {x} with the worker killed, {y} without"
 PY
+# A device that leaves and comes back: its worker starts again once its departure is declared, and
+# the Coordinator weighs planning it back in (the state transfer counted); either way the run trains
+# as the run without the failure.
+/usr/bin/python3 - "$tmp/fail.json" "$tmp/rejoin.json" <<'PY' || fail "writing the rejoin scenario"
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["name"] += "_rejoin"
+s["faults"]["events"] = [{"at": "3s", "device": "cpu1", "kind": "leave"}, {"at": "4s", "device": "cpu1", "kind": "join"}]
+json.dump(s, open(sys.argv[2], "w"))
+PY
+"$exe" "$tmp/rejoin.json" --plan "$tmp/pipe.json" --rounds 8 --timeout 180 --token-file "$tmp/token" -o "$tmp/rejoin" >"$tmp/rejoin.log" 2>&1 \
+  || fail "the run with a device that returns: $(cat "$tmp/rejoin.log")"
+rm -rf "$tmp/rejoin/checkpoints"
+/usr/bin/python3 - "$tmp/rejoin/report.json" "$tmp/whole/report.json" <<'PY' || fail "the rejoin run's report: $(cat "$tmp/rejoin.log")"
+import json, sys
+r, w = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+kinds = [e["kind"] for e in r["events"]]
+assert kinds[:3] == ["failure", "detection", "replan"], kinds
+joins = [e for e in r["events"] if e["kind"] == "join"]
+assert len(joins) == 1 and joins[0]["device"] == "cpu1" and "starts again" in joins[0]["detail"], r["events"]
+weighed = [e for e in r["events"] if e["kind"] == "replan" and "joined" in e["detail"]]
+assert len(weighed) == 1 and weighed[0]["time_s"] >= joins[0]["time_s"], r["events"]
+assert [x["round"] for x in r["rounds"]] == list(range(8)), r["rounds"]
+assert r["summary"]["completed"], r["summary"]
+switched = "re-plan" in weighed[0]["detail"]
+if switched:  # carried out like a recovery, cpu1 back in the plan
+    assert "state_transfer" in kinds[kinds.index("join"):], kinds
+    assert "cpu1" in {d for s in r["plans"][-1]["stages"] for d in s["devices"]}, r["plans"][-1]
+print("cpu1 returned;", weighed[0]["detail"])
+a, b = [x["loss"] for x in r["rounds"]], [x["loss"] for x in w["rounds"]]
+for x, y in zip(a, b):
+    assert abs(x - y) <= 1e-3 * abs(y), f"loss {x} with the return, {y} without"
+PY
 # A launcher killed from outside takes its workers with it.
 "$exe" "$tmp/whole.json" --plan "$tmp/pipe.json" --rounds 50 --timeout 180 --token-file "$tmp/token" -o "$tmp/orphans" >/dev/null 2>&1 &
 launcher=$!
@@ -164,6 +197,13 @@ for w in $workers; do  # gone, or a zombie nobody has reaped yet
 done
 rm -rf "$tmp/orphans"
 expect_error "a fault asteroid-exec cannot inject" "asteroid-exec injects only" "$exe" "$tmp/slow.json"
+/usr/bin/python3 - "$tmp/fail.json" "$tmp/latejoin.json" <<'PY' || fail "writing the late-join scenario"
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["faults"]["events"] = [{"at": "4s", "device": "cpu1", "kind": "join"}]
+json.dump(s, open(sys.argv[2], "w"))
+PY
+expect_error "a join without a leave" "asteroid-exec runs a join only as the return" "$exe" "$tmp/latejoin.json"
 expect_error "a recovery asteroid-exec cannot run" "faults.recovery" "$exe" "$tmp/restart.json"
 printf '{"microbatch_size": 16, "microbatches": 1, "stages": [{"layers": [0, 5], "devices": ["gpu7"]}]}' >"$tmp/bad.json"
 expect_error "unknown device in the plan" "bad.json" "$exe" "$scenario" --plan "$tmp/bad.json"

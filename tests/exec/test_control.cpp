@@ -198,6 +198,23 @@ TEST_CASE("a job survives its JSON form, and a bad one is refused") {
   bad = text;
   bad["replicas"][0]["stage"] = 2;
   CHECK_FALSE(job_from_json(bad, "job").ok());
+  bad = text;
+  bad["plan"]["stages"][1]["shares"][0] = 3;  // 3 of a micro-batch of 4
+  CHECK(job_from_json(bad, "job").error().path == "plan.stages[1].shares");
+  bad["plan"]["stages"][1]["shares"][0] = -1;
+  CHECK(job_from_json(bad, "job").error().path == "plan.stages[1].shares[0]");
+
+  // A device with share 0 holds its stage but none of the samples (a group larger than the
+  // micro-batch): accepted.
+  j.devices = {"a", "b", "c"};
+  j.addresses.push_back("10.0.0.3");
+  j.workers = {0, 1, 2};
+  j.program.push_back({});
+  j.program_with_copies = j.program;
+  j.plan.stages[1] = {3, 5, {1, 2}, {4, 0}};
+  auto idle = job_from_json(job_to_json(j), "job");
+  REQUIRE(idle.ok());
+  CHECK(idle.value().plan.stages[1].shares == std::vector<int>{4, 0});
 }
 
 TEST_CASE("evaluations: whole when every last-stage device sent its part; time leaves evaluations out") {
