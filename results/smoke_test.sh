@@ -34,6 +34,7 @@ for f in \
   fig14/fig14.csv fig14/fig14.md fig14/fig14.png fig14/summary.md fig14/training/mobilenetv2/report.json \
   fig17/recovery.csv fig17/recovery.md fig17/fig17.png fig17/summary.md \
   failure_sweep/sweep.csv failure_sweep/sweep.md failure_sweep/summary.md \
+  kill_trials/trials.csv kill_trials/trials.md \
   planning_time/bench_planner.csv planning_time/scenarios.csv planning_time/planning_time.md \
   planning_time/planning_time.png planning_time/summary.md \
   whatif/bandwidth.csv whatif/devices.csv whatif/bandwidth.png whatif/devices.png whatif/whatif.md \

@@ -171,6 +171,8 @@ void ControlClient::restart(int generation) {
   std::unique_lock<std::mutex> hold(conn_->write_mutex());  // no frame is half written; never released
   const int keep = conn_->fd();
   fcntl(keep, F_SETFD, 0);
+  // Every other descriptor closes with the old image, at execv, not before: Gloo's threads still
+  // use theirs, and one that finds its epoll descriptor closed under it aborts the process.
   std::vector<int> others;
   if (DIR* d = opendir("/proc/self/fd")) {
     while (dirent* e = readdir(d)) {
@@ -179,7 +181,7 @@ void ControlClient::restart(int generation) {
     }
     closedir(d);
   }
-  for (int fd : others) close(fd);
+  for (int fd : others) fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
   std::vector<std::string> args = o_.argv;
   char state[512];
   std::snprintf(state, sizeof state, "%d:%d:%d:%.17g:%.17g:%s", keep, generation, o_.welcome.device,
