@@ -12,11 +12,14 @@
 // loss. Bad input: one line on stderr, exit status 2; a run that fails: exit status 1, with the
 // report of the rounds it finished.
 // This file is torch-free; the workers are this same binary started with `worker`.
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -219,6 +222,12 @@ int main(int argc, char** argv) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) fail(dir + ": cannot create the output directory: " + ec.message(), 1);
+  // Two runs writing one folder would mix their checkpoints and reports: the folder is this run's
+  // while it runs (a lock on the directory itself, released when the process ends however it ends).
+  const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) fail(dir + ": cannot open the output directory: " + std::strerror(errno), 1);
+  if (flock(dir_fd, LOCK_EX | LOCK_NB) != 0)
+    fail(dir + ": another asteroid-exec run writes to this folder now; give this one another (-o)", 2);
   LaunchOptions lo;
   lo.coordinator = coordinator;
   lo.rounds = run_rounds(s, args.run);

@@ -51,6 +51,29 @@ for p in ("pipe", "dp"):
         assert abs(a - b) <= 1e-3 * abs(a), f"plan {p}: loss {b} against one device's {a}"
 assert loss["one"][2] < loss["one"][0], "the loss did not fall"
 PY
+# Two runs at once on one machine: each has its own ports, process groups and folder, and trains as
+# it would alone; a third into a folder in use is refused.
+for k in 1 2; do
+  "$exe" "$scenario" --plan "$tmp/pipe.json" --rounds 3 --timeout 180 --token-file "$tmp/token" -o "$tmp/twin$k" \
+    >"$tmp/twin$k.log" 2>&1 &
+  eval "twin$k=\$!"
+done
+i=0
+until grep -q "^training:" "$tmp/twin1.log" || [ $i -ge 900 ]; do sleep 0.1; i=$((i + 1)); done
+expect_error "a run into a folder in use" "another asteroid-exec run writes to this folder" \
+  "$exe" "$scenario" --plan "$tmp/pipe.json" --rounds 3 --token-file "$tmp/token" -o "$tmp/twin1"
+wait "$twin1" || fail "the first of two runs at once: $(cat "$tmp/twin1.log")"
+wait "$twin2" || fail "the second of two runs at once: $(cat "$tmp/twin2.log")"
+rm -rf "$tmp/twin1/checkpoints" "$tmp/twin2/checkpoints"
+/usr/bin/python3 - "$tmp" <<'PY' || fail "two runs at once"
+import json, sys
+d = sys.argv[1]
+alone = [x["loss"] for x in json.load(open(f"{d}/pipe/report.json"))["rounds"]]
+for k in (1, 2):
+    got = [x["loss"] for x in json.load(open(f"{d}/twin{k}/report.json"))["rounds"]]
+    assert len(got) == 3 and all(abs(a - b) <= 1e-5 * abs(a) for a, b in zip(alone, got)), (k, got, alone)
+print("two runs at once train as one alone:", alone)
+PY
 "$sim" "$scenario" --plan "$tmp/pipe.json" --rounds 3 -o "$tmp/sim" >/dev/null 2>&1 || fail "asteroid-sim"
 "$compare" "$tmp/sim/report.json" "$tmp/pipe/report.json" >"$tmp/cmp.txt" || fail "asteroid-compare sim vs exec"
 grep -q "3 in both" "$tmp/cmp.txt" || fail "comparison: $(cat "$tmp/cmp.txt")"
