@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <vector>
 
 #include "asteroid/backend_setup.hpp"
 #include "asteroid/cli_args.hpp"
@@ -88,7 +89,32 @@ void write(const std::string& file, const std::string& text) {
 
 }  // namespace
 
+// AddressSanitizer cannot follow SimGrid's default stack switching (its own assembly): a build with
+// it runs every actor on a thread instead (docs/robustness.md).
+#if defined(__SANITIZE_ADDRESS__)
+#define ASTEROID_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ASTEROID_ASAN 1
+#endif
+#endif
+
 int main(int argc, char** argv) {
+  // Ours, not SimGrid's: its Engine answers --help with its own configuration and exits.
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+      std::cout << usage();
+      return 0;
+    }
+#ifdef ASTEROID_ASAN
+  std::vector<char*> with_threads(argv, argv + argc);
+  static char quiet_config[] = "--log=xbt_cfg.thresh:warning";  // no line about the change
+  static char thread_contexts[] = "--cfg=contexts/factory:thread";
+  with_threads.insert(with_threads.begin() + 1, {quiet_config, thread_contexts});
+  with_threads.push_back(nullptr);
+  argc += 2;
+  argv = with_threads.data();
+#endif
   sg4::Engine engine(&argc, argv);  // takes the --cfg= options out of argv (docs/toolchain-notes.md S4)
   xbt_log_control_set("root.thresh:warning");
   Args args = parse_args(argc, argv);

@@ -51,6 +51,9 @@ void Simulation::carry_out(const std::vector<Action>& actions, double planning_w
 
 void Simulation::abort_round_actors() {
   ++epoch_;  // messages of the aborted rounds are recognised as stale
+  for (std::vector<sg4::CommPtr>* steps : ring_steps_)
+    for (sg4::CommPtr& c : *steps)
+      if (c && c->get_state() == sg4::Activity::State::STARTED) c->cancel();
   for (auto& w : workers_)
     if (sg4::Actor::by_pid(w->get_pid())) w->kill();
   workers_.clear();

@@ -129,8 +129,11 @@ class Simulation {
   simgrid::s4u::MutexPtr control_mutex_ = simgrid::s4u::Mutex::create();
   simgrid::s4u::ConditionVariablePtr control_cv_ = simgrid::s4u::ConditionVariable::create();
   std::vector<simgrid::s4u::ActorPtr> transfer_actors_;  // of the state transfer under way
-  size_t transfer_event_ = 0;                            // its state_transfer event
-  std::set<std::pair<int, int>> overdue_logged_;         // (device, peer) notices already in the report
+  // The ring steps in flight of every all-reduce: an aborted round cancels them before it kills
+  // their actors (SimGrid prints a backtrace for a transfer freed while it runs).
+  std::set<std::vector<simgrid::s4u::CommPtr>*> ring_steps_;
+  size_t transfer_event_ = 0;                     // its state_transfer event
+  std::set<std::pair<int, int>> overdue_logged_;  // (device, peer) notices already in the report
   double progress_s_ = 0;  // the last commit or resume: the stall timeout counts from it
   int epoch_ = 0;
   int worker_count_ = 0;                                  // devices that run the current plan's Program

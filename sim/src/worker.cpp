@@ -140,6 +140,12 @@ void Simulation::all_reduce(int d, int epoch, int plan_id, int r, const Instruct
   for (int i = 0; i < n; ++i) latency = std::max(latency, c.latency_s[g[i]][g[(i + 1) % n]]);
   const int steps = 2 * (n - 1), per_batch = (steps + kRingBatches - 1) / kRingBatches;
   std::vector<sg4::CommPtr> batch(n);
+  ring_steps_.insert(&batch);
+  struct Forget {
+    std::set<std::vector<sg4::CommPtr>*>& steps;
+    std::vector<sg4::CommPtr>* mine;
+    ~Forget() { steps.erase(mine); }
+  } forget{ring_steps_, &batch};
   auto stall = [&] {
     // A member left: nothing more will come; the coordinator aborts the round.
     const double overdue = coord_.config().missed_heartbeats * coord_.config().heartbeat_interval_s;
