@@ -16,6 +16,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -61,7 +62,8 @@ std::string usage() {
          "                 shuffled per epoch, evaluated on the test set, exec/README.md)\n"
          "  --data-dir     where its IDX files are (default: found from the installed package)\n"
          "  --augment      random crop (padding 4 pixels) and horizontal flip of training images\n"
-         "  --eval-every   rounds between test-set evaluations (also at each epoch's end and the last round)\n"
+         "  --eval-every   rounds between test-set evaluations (also at each epoch's end and the last "
+         "round)\n"
          "  --eval-samples evaluate on the first N test images (default: all 10,000)\n"
          "strategies:\n" +
          kStrategies.help(4) + "recovery strategies:\n" + kRecoveries.help(4);
@@ -179,16 +181,8 @@ int main(int argc, char** argv) {
     const FaultEvent& e = s.faults.events[i];
     if (e.kind != FaultKind::leave && e.kind != FaultKind::join)
       fail(s.file + ": faults.events[" + std::to_string(i) +
-           "].kind: asteroid-exec injects only \"leave\" and \"join\" (asteroid-sim runs " + to_string(e.kind) +
-           ")");
-    // Every worker joins before training starts: a join is a device coming back.
-    bool left_before = false;
-    for (const FaultEvent& l : s.faults.events)
-      left_before |= l.kind == FaultKind::leave && l.device == e.device && l.time_s < e.time_s;
-    if (e.kind == FaultKind::join && !left_before)
-      fail(s.file + ": faults.events[" + std::to_string(i) + "]: asteroid-exec runs a join only as the return of " +
-           "a device that left earlier (" + e.device + " has no earlier leave); asteroid-sim runs devices that " +
-           "join later");
+           "].kind: asteroid-exec injects only \"leave\" and \"join\" (asteroid-sim runs " +
+           to_string(e.kind) + ")");
   }
   CostModel model = make_cost_model(s);
   auto chosen = backend_plan(s, model, args.run);
@@ -244,8 +238,8 @@ int main(int argc, char** argv) {
     // Checked here, before any worker trains: bad files are bad input (exit status 2). Each worker
     // reads its own copy (on its host) and checks that it has the same counts.
     if (s.input != "cifar10_32")
-      fail(s.file + ": input: --data fashion-mnist fits models of input cifar10_32 (32x32 images), not " + s.input +
-           "; " + s.model + " trains on synthetic data (--data synthetic)");
+      fail(s.file + ": input: --data fashion-mnist fits models of input cifar10_32 (32x32 images), not " +
+           s.input + "; " + s.model + " trains on synthetic data (--data synthetic)");
     auto where = locate_fashion_mnist(args.data_dir);
     if (!where) fail(where.error().str());
     auto set = load_fashion_mnist(*where);
@@ -282,19 +276,25 @@ int main(int argc, char** argv) {
   std::vector<std::string> by_hand;
   for (const DeviceSpec& d : s.devices) {
     std::string why;
+    const int index = int(&d - s.devices.data());
+    const bool later = std::count(coordinator.absent.begin(), coordinator.absent.end(), index) > 0;
     if (d.host.empty() && !args.listen.empty()) {
       by_hand.push_back(d.name);
       continue;
     }
+    if (later) continue;  // started at its join (launcher.hpp)
     if (!processes.start(wc, d.name, d.host, &why))
       fail("cannot start the worker of " + d.name + ": " + why, 1);
     if (d.host.empty()) ++lo.local_workers;
   }
   lo.links_shaped = lo.local_workers == 0;
-  for (const std::string& name : by_hand)
-    std::cout << "  on the host of " << name << ": asteroid-exec worker --coordinator " << bound->str()
-              << " --device " << name << (args.token_file.empty() ? "" : " --token-file " + token_file)
-              << "\n";
+  for (const std::string& name : by_hand) {
+    const bool later =
+        std::count(coordinator.absent.begin(), coordinator.absent.end(), s.device_index(name)) > 0;
+    std::cout << "  on the host of " << name << (later ? " (at its join)" : "")
+              << ": asteroid-exec worker --coordinator " << bound->str() << " --device " << name
+              << (args.token_file.empty() ? "" : " --token-file " + token_file) << "\n";
+  }
   std::cout << std::flush;
 
   lo.start_worker = [&](int d, std::string* why) {
@@ -312,7 +312,10 @@ int main(int argc, char** argv) {
   if (run.status == 2) fail(run.stop_why, 2);  // a worker refused its input: nothing ran
   RunReport& rep = run.report;
   rep.config = {
-      {"transport", lo.local_workers == int(s.devices.size()) ? "c10d gloo, loopback" : "c10d gloo"},
+      {"transport", by_hand.empty() && std::all_of(s.devices.begin(), s.devices.end(),
+                                                   [](const DeviceSpec& d) { return d.host.empty(); })
+                        ? "c10d gloo, loopback"
+                        : "c10d gloo"},
       {"coordinator", bound->str()},
       {"workers_here", lo.local_workers},
       {"rounds", lo.rounds},
@@ -323,7 +326,8 @@ int main(int argc, char** argv) {
   if (lo.data == "fashion-mnist") {
     rep.config["augment"] = lo.augment;
     rep.config["eval_every"] = lo.eval_every;
-    rep.config["eval_samples"] = lo.eval_samples > 0 ? std::min<int64_t>(lo.eval_samples, lo.test_samples) : lo.test_samples;
+    rep.config["eval_samples"] =
+        lo.eval_samples > 0 ? std::min<int64_t>(lo.eval_samples, lo.test_samples) : lo.test_samples;
     rep.config["train_samples"] = lo.train_samples;
   }
   const RunSummary summary = summarize_run(rep);

@@ -12,20 +12,31 @@ std::string wait_for_joins(const Scenario& s, const LaunchOptions& o, ControlSer
   auto name = [&](int d) { return s.devices[size_t(d)].name; };
   std::vector<bool> joined(size_t(n), false);
   int count = 0;
-  const bool all_local = o.local_workers == n;
+  // Devices whose first event is a join come later (the launcher starts or awaits them then).
+  std::vector<bool> later(size_t(n), false);
+  for (int d : o.coordinator.absent) later[size_t(d)] = true;
+  const int expected = n - int(o.coordinator.absent.size());
+  const bool all_local = o.local_workers == expected;
   if (!all_local) {
     std::string list;
-    for (const DeviceSpec& d : s.devices) list += " " + d.name;
-    console.line("waiting for " + std::to_string(n) + " workers to join:" + list);
+    for (int d = 0; d < n; ++d)
+      if (!later[size_t(d)]) list += " " + name(d);
+    console.line("waiting for " + std::to_string(expected) + " workers to join:" + list);
   }
   double bound = 0;
-  while (count < n) {
+  while (count < expected) {
     if (now_s() >= *next_beat_s) {  // the early ones must not take the wait for silence
       server.beat_all();
       *next_beat_s = now_s() + o.coordinator.heartbeat_interval_s;
     }
     for (const ServerEvent& e : server.poll(0.05)) {
       if (e.kind == ServerEvent::Kind::joined) {
+        if (later[size_t(e.device)]) {  // early: it is welcome at its join, not before
+          console.line(name(e.device) +
+                       " joins only later in this scenario; its worker is turned away for now");
+          server.forget(e.device);
+          continue;
+        }
         joined[size_t(e.device)] = true;
         ++count;
         const WorkerLink& l = server.link(e.device);
@@ -35,7 +46,7 @@ std::string wait_for_joins(const Scenario& s, const LaunchOptions& o, ControlSer
                        std::to_string(l.pid) + "); its clock reads " +
                        fmt("%+.3f", double(l.clock_offset_ns) * 1e-6) + " ms from ours, within " +
                        fmt("%.3f", double(l.clock_bound_ns) * 1e-6) + " ms");
-      } else if (e.kind == ServerEvent::Kind::closed) {
+      } else if (e.kind == ServerEvent::Kind::closed && !later[size_t(e.device)]) {
         console.line(name(e.device) + " left before the run started (" + e.detail + ")");
         server.forget(e.device);
         joined[size_t(e.device)] = false;
@@ -48,12 +59,13 @@ std::string wait_for_joins(const Scenario& s, const LaunchOptions& o, ControlSer
     if (now_s() - origin_s > o.timeout_s) {
       std::string missing;
       for (int d = 0; d < n; ++d)
-        if (!joined[size_t(d)]) missing += " " + name(d);
+        if (!joined[size_t(d)] && !later[size_t(d)]) missing += " " + name(d);
       return "workers did not join within " + std::to_string(int(o.timeout_s)) + " s (--timeout):" + missing;
     }
   }
   if (all_local)
-    console.line(std::to_string(n) + " workers joined; clocks within " + fmt("%.3f", bound * 1e3) + " ms");
+    console.line(std::to_string(expected) + (expected == 1 ? " worker" : " workers") +
+                 " joined; clocks within " + fmt("%.3f", bound * 1e3) + " ms");
   return "";
 }
 

@@ -131,9 +131,9 @@ class Launcher {
   };
   std::map<int, RoundSeen> rounds_seen_;  // this generation's rounds
   EvalTally evals_{double(std::max<int64_t>(1, o_.train_samples / s_.training.batch_size))};
-  int active_ = 0;                        // workers with instructions this generation
-  double recovery_started_ = -1;          // when the generation after a failure was started
-  std::vector<Action> pending_;           // decided by the Coordinator, not yet carried out
+  int active_ = 0;                // workers with instructions this generation
+  double recovery_started_ = -1;  // when the generation after a failure was started
+  std::vector<Action> pending_;   // decided by the Coordinator, not yet carried out
   double decided_s_ = 0;
   std::optional<Failed> failed_;  // a worker that cannot go on, and its device
   int failed_device_ = -1;
@@ -275,7 +275,8 @@ Launcher::End Launcher::watch() {
       std::vector<Action> actions = std::move(pending_);
       pending_.clear();
       if (plan_stays(actions)) {
-        for (const Action& a : actions) event(now, EventKind::replan, "", a.detail, decided_s_);
+        for (const Action& a : actions)
+          event(now, EventKind::replan, "", a.detail, decided_s_).plan_id = a.plan_id;
       } else if (!actions.empty()) {
         return carry_out(actions, decided_s_, now).value_or(End::failed_over);
       }
@@ -292,7 +293,7 @@ void Launcher::handle(const ServerEvent& e, double now) {
   Peer* p = peer(e.device);
   if (e.kind == ServerEvent::Kind::joined) {  // a device that returns (bring_back)
     if (returning_.erase(e.device) == 0 || !coordinating_) return;
-    console_.line(fmt("%9.3f s  ", now) + name(e.device) + ": its worker joined again");
+    console_.line(fmt("%9.3f s  ", now) + name(e.device) + ": its worker joined");
     decide([&] { return coord_.join(e.device, now); });
     return;
   }
@@ -328,8 +329,9 @@ void Launcher::handle(const ServerEvent& e, double now) {
     const double start = worker_t(e.device, x->start_ns), end = worker_t(e.device, x->end_ns);
     if (auto t = evals_.add(*x, start, end)) {
       char line[200];
-      std::snprintf(line, sizeof line, "round %d (epoch %.2f): test accuracy %.2f%%, loss %.4f (%d test images)",
-                    t->round, t->epoch, 100 * t->accuracy, t->loss, t->samples);
+      std::snprintf(line, sizeof line,
+                    "round %d (epoch %.2f): test accuracy %.2f%%, loss %.4f (%d test images)", t->round,
+                    t->epoch, 100 * t->accuracy, t->loss, t->samples);
       console_.line(line);
     }
   } else if (const Done* d = std::get_if<Done>(&m)) {
@@ -427,7 +429,7 @@ void Launcher::on_ready(double now) {
     if (a.kind == ActionKind::replay_round)
       event(now, EventKind::replay, "", a.detail).round = a.round;
     else
-      event(now, EventKind::resume, "", a.detail);
+      event(now, EventKind::resume, "", "plan " + std::to_string(a.plan_id)).plan_id = a.plan_id;
   }
 }
 
@@ -456,12 +458,17 @@ void Launcher::inject_faults(double now) {
 bool Launcher::bring_back(int d, double now) {
   Peer* p = peer(d);
   const bool connected = server_.joined(d) && (!p || !p->gone());
-  if (connected || returning_.count(d)) {
+  if (returning_.count(d) || (connected && coord_.alive(d))) {
     event(now, EventKind::join, name(d), name(d) + " is in the run: nothing to do");
     return true;
   }
   if (coord_.alive(d)) return false;
-  event(now, EventKind::join, name(d), name(d) + " joins: its worker starts again");
+  const bool first = std::count(o_.coordinator.absent.begin(), o_.coordinator.absent.end(), d) > 0 &&
+                     std::none_of(s_.faults.events.begin(), s_.faults.events.end(), [&](const FaultEvent& f) {
+                       return f.kind == FaultKind::leave && f.device == name(d) && f.time_s <= now;
+                     });
+  event(now, EventKind::join, name(d),
+        name(d) + (first ? " joins: its worker starts" : " joins: its worker starts again"));
   server_.reopen(d);
   returning_.insert(d);
   std::string why;
@@ -497,7 +504,7 @@ std::optional<Launcher::End> Launcher::carry_out(const std::vector<Action>& acti
       case ActionKind::rollback:  // every worker is stopped below; the next generation loads the checkpoint
         break;
       case ActionKind::replan:
-        event(now, EventKind::replan, "", a.detail, decided_s);
+        event(now, EventKind::replan, "", a.detail, decided_s).plan_id = a.plan_id;
         if (a.plan_id < 0)
           return stop_after(coord_.last_checkpoint(),
                             a.lost_layers.empty() ? "no plan fits on the survivors: " + a.detail : a.detail);
@@ -617,8 +624,9 @@ LaunchOutcome Launcher::run() {
   } else {
     started_ = true;
     server_.close_joins("the run has started: devices join before it starts");
-    for (int d = 0; d < int(s_.devices.size()); ++d)
-      rep.clock_offset_bound_s.push_back(double(server_.link(d).clock_bound_ns) * 1e-9);
+    for (int d = 0; d < int(s_.devices.size()); ++d)  // 0 for a device that joins later
+      rep.clock_offset_bound_s.push_back(server_.joined(d) ? double(server_.link(d).clock_bound_ns) * 1e-9
+                                                           : 0);
     while (generation() == End::failed_over) continue;  // each failure starts a new generation
   }
   console_.done();
