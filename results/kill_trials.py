@@ -112,7 +112,7 @@ def verdict(report, status, reference, rounds):
 
 
 def main():
-    args = c.parse_args(__doc__.splitlines()[0], add_args)
+    args = c.parse_args(__doc__.split("\n\n")[0], add_args)
     out = c.out_dir(args.outroot, "kill_trials")
     trials, rounds = (2, 40) if args.smoke else (args.trials, args.rounds)
     rng = random.Random(args.seed)

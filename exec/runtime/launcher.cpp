@@ -549,6 +549,16 @@ std::optional<Launcher::End> Launcher::check_end() {
     return stop_after(o_.rounds - 1, "worker " + name(failed_device_) + " failed: " + failed_->message,
                       failed_->status == 2 ? 2 : 1);
   }
+  // Every round committed while a worker is gone (a device outside the plan left, or one whose
+  // part was done): the survivors may be stuck on it at their end, but the training is whole and
+  // every worker has saved its last round. Nothing to recover; the run is over.
+  const bool trained = round_in_progress() >= o_.rounds;
+  const bool someone_gone =
+      std::any_of(peers_.begin(), peers_.end(), [](const Peer& p) { return p.gone() || p.peer_lost; });
+  if (trained && someone_gone) {
+    merge(o_.rounds - 1);
+    return End::finished;
+  }
   if (!std::all_of(peers_.begin(), peers_.end(), [](const Peer& p) { return p.done || p.gone(); }))
     return std::nullopt;
   merge(o_.rounds - 1);
@@ -643,6 +653,10 @@ LaunchOutcome Launcher::run() {
     rep.end_s = std::max(rep.end_s, t());
     event(rep.end_s, EventKind::stop, "", out_.stop_why);
   }
+  // In time order: a recovery's state transfer is recorded from when it started, after events that
+  // came meanwhile (a join).
+  std::stable_sort(rep.events.begin(), rep.events.end(),
+                   [](const RunEvent& a, const RunEvent& b) { return a.time < b.time; });
   return out_;
 }
 

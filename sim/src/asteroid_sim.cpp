@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <vector>
 
 #include "asteroid/backend_setup.hpp"
@@ -106,16 +107,26 @@ int main(int argc, char** argv) {
       std::cout << usage();
       return 0;
     }
+  // SimGrid's own options (--cfg=..., --log=...) go to its Engine. It announces every configuration
+  // change on stderr: kept quiet, so that output and errors stay ours.
+  std::vector<char*> engine_argv(argv, argv + argc);
+  static char quiet_config[] = "--log=xbt_cfg.thresh:warning";
+  engine_argv.insert(engine_argv.begin() + 1, quiet_config);
 #ifdef ASTEROID_ASAN
-  std::vector<char*> with_threads(argv, argv + argc);
-  static char quiet_config[] = "--log=xbt_cfg.thresh:warning";  // no line about the change
   static char thread_contexts[] = "--cfg=contexts/factory:thread";
-  with_threads.insert(with_threads.begin() + 1, {quiet_config, thread_contexts});
-  with_threads.push_back(nullptr);
-  argc += 2;
-  argv = with_threads.data();
+  engine_argv.insert(engine_argv.begin() + 2, thread_contexts);
 #endif
-  sg4::Engine engine(&argc, argv);  // takes the --cfg= options out of argv (docs/toolchain-notes.md S4)
+  argc = int(engine_argv.size());
+  engine_argv.push_back(nullptr);
+  argv = engine_argv.data();
+  std::unique_ptr<sg4::Engine> engine;
+  try {
+    engine =
+        std::make_unique<sg4::Engine>(&argc, argv);  // takes its options out of argv (toolchain-notes S4)
+  } catch (const std::exception& e) {
+    const std::string what = e.what();  // its first line; SimGrid lists every key after it
+    fail("a SimGrid option (--cfg=KEY:VALUE): " + what.substr(0, what.find('\n')));
+  }
   xbt_log_control_set("root.thresh:warning");
   Args args = parse_args(argc, argv);
   auto loaded = load_scenario(args.scenario);
