@@ -1,145 +1,13 @@
-#include "launcher.hpp"
-
+// The launcher (launcher.hpp): generations of workers, and the loop that watches each one. The
+// faults and the Coordinator's decisions are carried out in launcher_faults.cpp.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <map>
-#include <optional>
-#include <set>
 
-#include "eval_tally.hpp"
-#include "exec_job.hpp"
 #include "joins.hpp"
+#include "launcher_loop.hpp"
 
-namespace asteroid::exec {
-namespace {
-
-// A worker of the current generation, as the launcher sees it.
-struct Peer {
-  int device = 0;
-  bool ready = false, done = false;
-  bool killed = false;      // by the scenario's leave event
-  bool lost = false;        // its control connection closed on its own
-  bool restarting = false;  // told to stop; its fresh process has not said so yet
-  bool peer_lost = false;   // it lost a Gloo peer (expected after a failure)
-  bool gone() const { return killed || lost; }
-};
-
-class Launcher {
- public:
-  Launcher(const Scenario& s, const CostModel& model, const Evaluation& first, const LaunchOptions& o,
-           ControlServer& server, WorkerProcesses& processes, Console& console)
-      : s_(s),
-        model_(model),
-        o_(o),
-        coord_(model, first.plan, o.coordinator),
-        server_(server),
-        processes_(processes),
-        console_(console) {}
-
-  LaunchOutcome run();
-
- private:
-  enum class End { finished, failed_over, stopped };
-
-  // One generation: make the job of the Coordinator's current plan, hand it out, watch the workers.
-  End generation();
-  ExecJob make_job() const;
-  bool restart_survivors();
-  End watch();
-  // Steps of watch(), each returning an End when the generation ends there.
-  void handle(const ServerEvent& e, double now);
-  void on_round(int device, const Round& r);
-  void on_ready(double now);
-  void inject_faults(double now);
-  std::optional<End> carry_out(const std::vector<Action>& actions, double decided_s, double now);
-  std::optional<End> check_end();
-  void beat_for_the_silent(double now);
-  bool bring_back(int device, double now);
-  bool plan_stays(const std::vector<Action>& actions) const;
-
-  void stop_generation();  // every live worker restarts (its process may be stuck on a dead peer)
-  void finish_all();       // every worker is told the run is over; waits for them to go
-  void merge(int last_round);
-  void check_prediction();
-  int round_in_progress() const;  // the first round not every active worker has reported
-  Peer* peer(int device) {
-    for (Peer& p : peers_)
-      if (p.device == device) return &p;
-    return nullptr;
-  }
-  double t() const { return now_s() - origin_s_ - training_start_; }  // seconds since training started
-  double worker_t(int device, int64_t ns) const {
-    return server_.link(device).to_coordinator_s(ns) - origin_s_ - training_start_;
-  }
-  const std::string& name(int d) const { return s_.devices[d].name; }
-  RunEvent& event(double time, EventKind kind, const std::string& device, const std::string& detail,
-                  double duration = 0) {
-    if (kind != EventKind::stop)
-      console_.line(fmt("%9.3f s  ", time) + to_string(kind) + "  " + (device.empty() ? "" : device + ": ") +
-                    detail);
-    return out_.report.add_event(time, kind, device, detail, duration);
-  }
-  // Calls the Coordinator; keeps what it decides, and how long deciding took, for the loop.
-  template <class F>
-  void decide(F&& f) {
-    double t0 = now_s();
-    std::vector<Action> a = f();
-    if (a.empty()) return;
-    decided_s_ = now_s() - t0;
-    pending_.insert(pending_.end(), a.begin(), a.end());
-  }
-  bool interrupted() const { return o_.interrupted && *o_.interrupted; }
-  End stop(const std::string& why, int status = 1) {
-    if (out_.stop_why.empty()) {
-      out_.stop_why = why;
-      out_.status = status;
-    }
-    return End::stopped;
-  }
-  // Keeps the rounds every worker finished up to `last_round`, and stops.
-  End stop_after(int last_round, const std::string& why, int status = 1) {
-    merge(last_round);
-    return stop(why, status);
-  }
-
-  const Scenario& s_;
-  const CostModel& model_;
-  const LaunchOptions& o_;
-  Coordinator coord_;
-  ControlServer& server_;
-  WorkerProcesses& processes_;
-  Console& console_;
-  LaunchOutcome out_;
-  const double origin_s_ = now_s();
-  double training_start_ = 0;  // on the origin's clock: when generation 0 was ready
-  double next_beat_ = 0;
-  bool started_ = false, coordinating_ = false, all_ready_ = false, finishing_ = false;
-  int generation_ = 0, start_round_ = 0;
-  int generation_plan_ = 0;  // the plan id the current generation runs
-  std::vector<JobTransfer> transfers_;
-  double transfer_bytes_ = 0;  // of transfers_
-  std::vector<Peer> peers_;
-  std::vector<Span> spans_;  // this generation's
-  std::set<size_t> faults_done_;
-  std::set<int> returning_;  // devices whose worker was started again and has not joined yet
-  struct RoundSeen {
-    int finishers = 0;  // active workers that reported it
-    double end = 0;     // the last of their ends, from the start of training
-    double loss = 0;    // summed over the last stage's devices
-    bool has_loss = false;
-  };
-  std::map<int, RoundSeen> rounds_seen_;  // this generation's rounds
-  EvalTally evals_{double(std::max<int64_t>(1, o_.train_samples / s_.training.batch_size))};
-  int active_ = 0;                // workers with instructions this generation
-  double recovery_started_ = -1;  // when the generation after a failure was started
-  std::vector<Action> pending_;   // decided by the Coordinator, not yet carried out
-  double decided_s_ = 0;
-  std::optional<Failed> failed_;  // a worker that cannot go on, and its device
-  int failed_device_ = -1;
-  bool prediction_checked_ = false;
-  std::vector<double> checkpoint_bytes_;  // per device, the most seen
-};
+namespace asteroid::exec::detail {
 
 // Every live device runs a worker: those in the plan train, backups receive copies, sources of
 // moving state send it, the rest only beat.
@@ -433,108 +301,6 @@ void Launcher::on_ready(double now) {
   }
 }
 
-// A leave event of the scenario: that device's worker kills itself, as abruptly as a power cut.
-// A join: the device comes back (bring_back).
-void Launcher::inject_faults(double now) {
-  for (size_t i = 0; coordinating_ && i < s_.faults.events.size(); ++i) {
-    const FaultEvent& f = s_.faults.events[i];
-    if (faults_done_.count(i) || now < f.time_s) continue;
-    if (f.kind == FaultKind::join) {
-      if (bring_back(s_.device_index(f.device), now)) faults_done_.insert(i);
-      continue;
-    }
-    faults_done_.insert(i);
-    Peer* p = peer(s_.device_index(f.device));
-    if (!p || p->gone()) continue;
-    server_.send(p->device, Leave{});
-    p->killed = true;
-    event(now, EventKind::failure, f.device, "worker killed (leave)").round = round_in_progress();
-  }
-}
-
-// A device that left returns: once the Coordinator has declared it gone (false until then: a
-// device back before its departure was seen is taken back after), its worker starts again, holding
-// nothing; when it has joined (handle), the Coordinator weighs planning it back in.
-bool Launcher::bring_back(int d, double now) {
-  Peer* p = peer(d);
-  const bool connected = server_.joined(d) && (!p || !p->gone());
-  if (returning_.count(d) || (connected && coord_.alive(d))) {
-    event(now, EventKind::join, name(d), name(d) + " is in the run: nothing to do");
-    return true;
-  }
-  if (coord_.alive(d)) return false;
-  const bool first = std::count(o_.coordinator.absent.begin(), o_.coordinator.absent.end(), d) > 0 &&
-                     std::none_of(s_.faults.events.begin(), s_.faults.events.end(), [&](const FaultEvent& f) {
-                       return f.kind == FaultKind::leave && f.device == name(d) && f.time_s <= now;
-                     });
-  event(now, EventKind::join, name(d),
-        name(d) + (first ? " joins: its worker starts" : " joins: its worker starts again"));
-  server_.reopen(d);
-  returning_.insert(d);
-  std::string why;
-  if (!o_.start_worker || !o_.start_worker(d, &why))
-    console_.line(name(d) + " may join again" + (why.empty() ? "" : ": " + why));
-  return true;
-}
-
-// The Coordinator's actions, as asteroid-sim carries them out (sim/src/recovery.cpp). A failure
-// ends the generation: the survivors may be blocked on the dead peer, so they restart their
-// processes and the next generation starts on the new plan.
-std::optional<Launcher::End> Launcher::carry_out(const std::vector<Action>& actions, double decided_s,
-                                                 double now) {
-  for (const Action& a : actions) {
-    switch (a.kind) {
-      case ActionKind::declare_failed:
-        event(now, EventKind::detection, name(a.device), a.detail);
-        if (!coord_.config().replicate)  // no copies, no checkpoints: nothing to recover from
-          return stop_after(coord_.last_checkpoint(), "device " + name(a.device) +
-                                                          " failed; a run without copies (--replicate "
-                                                          "keeps them) has nothing to recover from");
-        break;
-      case ActionKind::fence: {  // silent but connected (paused, hung): out of the run for good
-        Peer* p = peer(a.device);
-        if (!p || p->gone()) break;
-        server_.send(a.device, Leave{});
-        processes_.kill_worker(name(a.device));  // a paused local process cannot obey
-        server_.drop(a.device);
-        p->killed = true;
-        event(now, EventKind::fenced, name(a.device), a.detail);
-        break;
-      }
-      case ActionKind::rollback:  // every worker is stopped below; the next generation loads the checkpoint
-        break;
-      case ActionKind::replan:
-        event(now, EventKind::replan, "", a.detail, decided_s).plan_id = a.plan_id;
-        if (a.plan_id < 0)
-          return stop_after(coord_.last_checkpoint(),
-                            a.lost_layers.empty() ? "no plan fits on the survivors: " + a.detail : a.detail);
-        break;
-      case ActionKind::move_layers: event(now, EventKind::move_layers, "", a.detail); break;
-      case ActionKind::transfer_state:
-        transfers_.clear();
-        transfer_bytes_ = 0;
-        for (const StateTransfer& x : a.transfers) {
-          if (x.from < 0)
-            return stop_after(coord_.last_checkpoint(),
-                              "layers " + std::to_string(x.first_layer) + "-" + std::to_string(x.last_layer) +
-                                  " have no copy on a live device: their trained weights are lost");
-          transfers_.push_back({x.from, x.to, x.first_layer, x.last_layer});
-          transfer_bytes_ += x.bytes;
-        }
-        break;
-      case ActionKind::replay_round:  // the next generation's workers load the checkpoint and replay
-      case ActionKind::resume:        // they resume when their state is in place (on_ready)
-        break;
-    }
-  }
-  merge(coord_.last_checkpoint());
-  stop_generation();
-  start_round_ = coord_.last_checkpoint() + 1;
-  recovery_started_ = t();
-  ++generation_;
-  return std::nullopt;
-}
-
 // A worker that cannot go on stops the run; every worker done ends the generation.
 std::optional<Launcher::End> Launcher::check_end() {
   if (failed_) {
@@ -660,12 +426,14 @@ LaunchOutcome Launcher::run() {
   return out_;
 }
 
-}  // namespace
+}  // namespace asteroid::exec::detail
+
+namespace asteroid::exec {
 
 LaunchOutcome launch(const Scenario& s, const CostModel& model, const Evaluation& first,
                      const LaunchOptions& o, ControlServer& server, WorkerProcesses& processes,
                      Console& console) {
-  return Launcher(s, model, first, o, server, processes, console).run();
+  return detail::Launcher(s, model, first, o, server, processes, console).run();
 }
 
 }  // namespace asteroid::exec

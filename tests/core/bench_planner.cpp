@@ -90,20 +90,33 @@ void print_growth(bool csv) {
   }
 }
 
-void run(const std::string& name, const std::vector<SyntheticDeviceType>& devices, int layers, double mbps,
-         double target_s, bool csv) {
-  if (!only_case.empty() && only_case != name) return;
+// Every case: a synthetic model on Jetson-like devices, every pair linked at `mbps`, batch 64.
+Cluster bench_cluster(const std::vector<SyntheticDeviceType>& devices, int layers, double mbps) {
   std::mt19937 rng(42);
-  auto ls = synthetic_layers(layers, rng);
-  Cluster c = synthetic_cluster(ls, devices, mbps * 1e6 / 8, 5e-4);
+  return synthetic_cluster(synthetic_layers(layers, rng), devices, mbps * 1e6 / 8, 5e-4);
+}
+
+CostOptions bench_costs() {
   CostOptions o;
   o.batch_size = 64;
   o.latency_model = latency_model;
-  CostModel m(c, o);
+  return o;
+}
+
+PlannerOptions bench_options(double limit_s) {
   PlannerOptions opt;
   opt.microbatch_sizes = {1, 2, 4, 8, 16, 32, 64};
-  opt.time_limit_s = time_limit_s;
+  opt.time_limit_s = limit_s;
   opt.threads = threads;
+  return opt;
+}
+
+void run(const std::string& name, const std::vector<SyntheticDeviceType>& devices, int layers, double mbps,
+         double target_s, bool csv) {
+  if (!only_case.empty() && only_case != name) return;
+  Cluster c = bench_cluster(devices, layers, mbps);
+  CostModel m(c, bench_costs());
+  PlannerOptions opt = bench_options(time_limit_s);
   Result<PlannerResult> r = Error{"", "", "not run"};
   double s = 1e300;
   for (int i = 0; i < repeat; ++i) {
@@ -176,17 +189,9 @@ void run_scenarios() {
 void run_time_limit() {
   if (!only_case.empty() && only_case != "mixed2000") return;
   const double limit_s = 20;
-  std::mt19937 rng(42);
-  auto ls = synthetic_layers(50, rng);
-  Cluster c = synthetic_cluster(ls, mixed(2000), 1e9 / 8, 5e-4);
-  CostOptions o;
-  o.batch_size = 64;
-  o.latency_model = latency_model;
-  CostModel m(c, o);
-  PlannerOptions opt;
-  opt.microbatch_sizes = {1, 2, 4, 8, 16, 32, 64};
-  opt.time_limit_s = limit_s;
-  opt.threads = threads;
+  Cluster c = bench_cluster(mixed(2000), 50, 1000);
+  CostModel m(c, bench_costs());
+  PlannerOptions opt = bench_options(limit_s);
   auto t0 = std::chrono::steady_clock::now();
   Result<PlannerResult> r = plan_optimal(m, opt);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -1,0 +1,145 @@
+// The launcher's state and steps (launcher.hpp), shared by the files that implement them:
+// launcher.cpp (the generations and the watch loop) and launcher_faults.cpp (the scenario's leaves
+// and joins, and the Coordinator's decisions carried out). Internal to asteroid-exec. Torch-free.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "eval_tally.hpp"
+#include "exec_job.hpp"
+#include "launcher.hpp"
+
+namespace asteroid::exec::detail {
+
+// A worker of the current generation, as the launcher sees it.
+struct Peer {
+  int device = 0;
+  bool ready = false, done = false;
+  bool killed = false;      // by the scenario's leave event
+  bool lost = false;        // its control connection closed on its own
+  bool restarting = false;  // told to stop; its fresh process has not said so yet
+  bool peer_lost = false;   // it lost a Gloo peer (expected after a failure)
+  bool gone() const { return killed || lost; }
+};
+
+class Launcher {
+ public:
+  Launcher(const Scenario& s, const CostModel& model, const Evaluation& first, const LaunchOptions& o,
+           ControlServer& server, WorkerProcesses& processes, Console& console)
+      : s_(s),
+        model_(model),
+        o_(o),
+        coord_(model, first.plan, o.coordinator),
+        server_(server),
+        processes_(processes),
+        console_(console) {}
+
+  LaunchOutcome run();
+
+ private:
+  enum class End { finished, failed_over, stopped };
+
+  // One generation: make the job of the Coordinator's current plan, hand it out, watch the workers.
+  End generation();
+  ExecJob make_job() const;
+  bool restart_survivors();
+  End watch();
+  // Steps of watch(), each returning an End when the generation ends there.
+  void handle(const ServerEvent& e, double now);
+  void on_round(int device, const Round& r);
+  void on_ready(double now);
+  void inject_faults(double now);
+  std::optional<End> carry_out(const std::vector<Action>& actions, double decided_s, double now);
+  std::optional<End> check_end();
+  void beat_for_the_silent(double now);
+  bool bring_back(int device, double now);
+  bool plan_stays(const std::vector<Action>& actions) const;
+
+  void stop_generation();  // every live worker restarts (its process may be stuck on a dead peer)
+  void finish_all();       // every worker is told the run is over; waits for them to go
+  void merge(int last_round);
+  void check_prediction();
+  int round_in_progress() const;  // the first round not every active worker has reported
+  Peer* peer(int device) {
+    for (Peer& p : peers_)
+      if (p.device == device) return &p;
+    return nullptr;
+  }
+  double t() const { return now_s() - origin_s_ - training_start_; }  // seconds since training started
+  double worker_t(int device, int64_t ns) const {
+    return server_.link(device).to_coordinator_s(ns) - origin_s_ - training_start_;
+  }
+  const std::string& name(int d) const { return s_.devices[d].name; }
+  RunEvent& event(double time, EventKind kind, const std::string& device, const std::string& detail,
+                  double duration = 0) {
+    if (kind != EventKind::stop)
+      console_.line(fmt("%9.3f s  ", time) + to_string(kind) + "  " + (device.empty() ? "" : device + ": ") +
+                    detail);
+    return out_.report.add_event(time, kind, device, detail, duration);
+  }
+  // Calls the Coordinator; keeps what it decides, and how long deciding took, for the loop.
+  template <class F>
+  void decide(F&& f) {
+    double t0 = now_s();
+    std::vector<Action> a = f();
+    if (a.empty()) return;
+    decided_s_ = now_s() - t0;
+    pending_.insert(pending_.end(), a.begin(), a.end());
+  }
+  bool interrupted() const { return o_.interrupted && *o_.interrupted; }
+  End stop(const std::string& why, int status = 1) {
+    if (out_.stop_why.empty()) {
+      out_.stop_why = why;
+      out_.status = status;
+    }
+    return End::stopped;
+  }
+  // Keeps the rounds every worker finished up to `last_round`, and stops.
+  End stop_after(int last_round, const std::string& why, int status = 1) {
+    merge(last_round);
+    return stop(why, status);
+  }
+
+  const Scenario& s_;
+  const CostModel& model_;
+  const LaunchOptions& o_;
+  Coordinator coord_;
+  ControlServer& server_;
+  WorkerProcesses& processes_;
+  Console& console_;
+  LaunchOutcome out_;
+  const double origin_s_ = now_s();
+  double training_start_ = 0;  // on the origin's clock: when generation 0 was ready
+  double next_beat_ = 0;
+  bool started_ = false, coordinating_ = false, all_ready_ = false, finishing_ = false;
+  int generation_ = 0, start_round_ = 0;
+  int generation_plan_ = 0;  // the plan id the current generation runs
+  std::vector<JobTransfer> transfers_;
+  double transfer_bytes_ = 0;  // of transfers_
+  std::vector<Peer> peers_;
+  std::vector<Span> spans_;  // this generation's
+  std::set<size_t> faults_done_;
+  std::set<int> returning_;  // devices whose worker was started again and has not joined yet
+  struct RoundSeen {
+    int finishers = 0;  // active workers that reported it
+    double end = 0;     // the last of their ends, from the start of training
+    double loss = 0;    // summed over the last stage's devices
+    bool has_loss = false;
+  };
+  std::map<int, RoundSeen> rounds_seen_;  // this generation's rounds
+  EvalTally evals_{double(std::max<int64_t>(1, o_.train_samples / s_.training.batch_size))};
+  int active_ = 0;                // workers with instructions this generation
+  double recovery_started_ = -1;  // when the generation after a failure was started
+  std::vector<Action> pending_;   // decided by the Coordinator, not yet carried out
+  double decided_s_ = 0;
+  std::optional<Failed> failed_;  // a worker that cannot go on, and its device
+  int failed_device_ = -1;
+  bool prediction_checked_ = false;
+  std::vector<double> checkpoint_bytes_;  // per device, the most seen
+};
+
+}  // namespace asteroid::exec::detail
