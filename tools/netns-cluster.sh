@@ -4,7 +4,8 @@
 # bandwidth with tc tbf, and one more veth from this (root) namespace to the bridge, where an
 # asteroid-exec coordinator can listen. Needs root and iproute2.
 #
-#   tools/netns-cluster.sh up SCENARIO [--name ID]   prints the cluster (below), or one line and status 2
+#   tools/netns-cluster.sh up SCENARIO [--name ID] [--time-dilation F]
+#                                                    prints the cluster (below), or one line and status 2
 #   tools/netns-cluster.sh down [--name ID]          removes what `up ... --name ID` made
 #
 # `up` prints, for the caller to read:
@@ -21,28 +22,34 @@
 #   with a 256 kbit burst, whose refills need a timer every 0.26 ms, and 1.04x with 1 Mbit.)
 # - wifi: one medium: every frame a device sends goes through one tbf at the bandwidth (an ifb
 #   device the switch ports redirect their ingress to), so all devices share it.
+# --time-dilation F (for asteroid-exec --emulate --time-dilation F, docs/emulation.md): every rate is
+# the scenario's bandwidth / F, so that a transfer takes F times its time, as compute does.
 # The coordinator's veth is not shaped (control messages only).
 # Limits: the star and wifi shorthands only (a scenario's graph of switches, media and links is
 # refused); per-pair `overrides` are not shaped (every device gets the scenario's bandwidth); latency is not added (netem is absent from this kernel: each hop adds only the veth's
 # own, about 0.05 ms); the tbf rate is an upper bound that TCP reaches to about 95%.
 set -eu
 
-usage() { echo "usage: $0 up SCENARIO [--name ID] | down [--name ID]" >&2; exit 2; }
+usage() { echo "usage: $0 up SCENARIO [--name ID] [--time-dilation F] | down [--name ID]" >&2; exit 2; }
 die() { echo "netns-cluster: $*" >&2; exit 2; }
 
 [ $# -ge 1 ] || usage
 cmd="$1"; shift
 scenario=""
 id="ast$(printf %x $$)"
+dilation=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --name) [ $# -ge 2 ] || usage; id="$2"; shift 2 ;;
+    --time-dilation) [ $# -ge 2 ] || usage; dilation="$2"; shift 2 ;;
     -*) usage ;;
     *) [ -z "$scenario" ] || usage; scenario="$1"; shift ;;
   esac
 done
 case "$id" in *[!a-zA-Z0-9]*|"") die "--name: letters and digits only" ;; esac
 [ ${#id} -le 12 ] || die "--name: at most 12 characters"
+case "$dilation" in ''|*[!0-9.]*|*.*.*|.) die "--time-dilation: expected a number in [1, 1000], got \"$dilation\"" ;; esac
+awk -v f="$dilation" 'BEGIN { exit !(f >= 1 && f <= 1000) }' || die "--time-dilation: expected a number in [1, 1000], got $dilation"
 
 down() {
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$id-" || true); do
@@ -63,7 +70,7 @@ fi
 command -v ip >/dev/null && command -v tc >/dev/null || die "needs iproute2 (ip, tc)"
 
 # The devices, the bandwidth in bit/s and the topology, read with the scenario's own rules of units.
-info=$(python3 - "$scenario" <<'PY'
+info=$(python3 - "$scenario" "$dilation" <<'PY'
 import json, re, sys
 try:
     s = json.load(open(sys.argv[1]))
@@ -74,6 +81,9 @@ try:
     if not m:
         raise ValueError("cluster.network.bandwidth: expected a bandwidth such as \"100Mbps\"")
     bits = float(m.group(1)) * {"": 1, "k": 1e3, "M": 1e6, "G": 1e9}[m.group(2)] * (8 if m.group(3) == "Bps" else 1)
+    bits /= float(sys.argv[2])
+    if bits < 8000:
+        raise ValueError("cluster.network.bandwidth: %s / time dilation %s is below 8 kbit/s, which tc cannot shape" % (net["bandwidth"], sys.argv[2]))
     print(int(bits), net.get("topology", "star"), "overrides" if net.get("overrides") else "-")
     for d in s["cluster"]["devices"]:
         print(d["name"])

@@ -5,6 +5,7 @@
 #include "asteroid/run_summary.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <sstream>
 
@@ -70,6 +71,11 @@ nlohmann::json report_to_json(const RunReport& r) {
                         {"clock_offset_bound_s", clocks},
                         {"summary", summary_to_json(summarize_run(r))},
                         {"spans", spans}};
+  if (r.emulation)
+    out["emulation"] = {{"time_dilation", r.emulation->time_dilation},
+                        {"budgeted_steps", r.emulation->budgeted_steps},
+                        {"over_budget_steps", r.emulation->over_budget_steps},
+                        {"worst_overrun_s", r.emulation->worst_overrun_s}};
   if (!r.evaluations.empty()) {
     nlohmann::json ev = nlohmann::json::array();
     for (const TestEvaluation& e : r.evaluations)
@@ -195,7 +201,8 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
     JsonReader r(j, "");
     // "summary" is derived from the rest (run_summary.hpp): read past, computed again when needed.
     r.allow_only({"scenario", "backend", "config", "devices", "plans", "rounds_planned", "end_s", "rounds",
-                  "events", "peak_memory_bytes", "clock_offset_bound_s", "summary", "spans", "evaluations"});
+                  "events", "peak_memory_bytes", "clock_offset_bound_s", "summary", "spans", "evaluations",
+                  "emulation"});
     RunReport out;
     out.scenario = r.at("scenario").string();
     out.backend = r.at("backend").string();
@@ -224,6 +231,16 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
         out.clock_offset_bound_s.resize(std::max(out.clock_offset_bound_s.size(), d + 1), 0.0);
         out.clock_offset_bound_s[d] = c.at(name.c_str()).number_in(0, limits::kMaxReportTimeS);
       }
+    }
+    if (r.has("emulation")) {
+      JsonReader e = r.at("emulation");
+      e.allow_only({"time_dilation", "budgeted_steps", "over_budget_steps", "worst_overrun_s"});
+      EmulationRecord m;
+      m.time_dilation = e.at("time_dilation").number_in(1, 1000);
+      m.budgeted_steps = e.at("budgeted_steps").integer_in(0, INT_MAX);
+      m.over_budget_steps = e.at("over_budget_steps").integer_in(0, m.budgeted_steps);
+      m.worst_overrun_s = e.at("worst_overrun_s").number_in(0, limits::kMaxReportTimeS);
+      out.emulation = m;
     }
     if (r.has("plans")) {
       JsonReader ps = r.at("plans");

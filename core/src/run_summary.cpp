@@ -154,6 +154,7 @@ RunSummary summarize_run(const RunReport& r) {
   for (int i = 0; every_round && i < s.rounds_committed; ++i) every_round = r.rounds[size_t(i)].round == i;
   s.completed = !stopped && every_round;
   if (!r.evaluations.empty()) s.last_evaluation = r.evaluations.back();
+  s.emulation = r.emulation;
   return s;
 }
 
@@ -207,6 +208,12 @@ nlohmann::json summary_to_json(const RunSummary& s) {
   put(j, "last_loss", s.last_loss);
   put(j, "clock_offset_bound_s", s.clock_offset_bound_s);
   if (!s.stop_reason.empty()) j["stop_reason"] = s.stop_reason;
+  if (s.emulation) {
+    j["time_dilation"] = s.emulation->time_dilation;
+    j["emulated_steps"] = s.emulation->budgeted_steps;
+    j["over_budget_steps"] = s.emulation->over_budget_steps;
+    j["worst_overrun_s"] = s.emulation->worst_overrun_s;
+  }
   if (s.last_evaluation) {
     j["test_accuracy"] = s.last_evaluation->accuracy;
     j["test_loss"] = s.last_evaluation->loss;
@@ -224,6 +231,15 @@ std::string summary_to_text(const RunSummary& s, const std::string& backend) {
   if (s.first_loss)
     t += "loss " + fmt("%.4f", *s.first_loss) + " in the first round, " + fmt("%.4f", *s.last_loss) +
          " in the last\n";
+  if (const auto& m = s.emulation) {
+    t += "emulated: times are real / " + fmt("%g", m->time_dilation) + " (time dilation); " +
+         std::to_string(m->over_budget_steps) + " of " + std::to_string(m->budgeted_steps) +
+         " compute steps over budget";
+    if (m->over_budget_steps > 0)
+      t += " (worst by " + fmt("%.4f", m->worst_overrun_s) + " s: those steps ran longer than the trace says; " +
+           "a larger --time-dilation gives the workers more room)";
+    t += "\n";
+  }
   if (s.clock_offset_bound_s)
     t += "clocks: every worker's spans on the coordinator's clock within " +
          fmt("%.3f", *s.clock_offset_bound_s * 1e3) + " ms (offsets measured when they joined)\n";

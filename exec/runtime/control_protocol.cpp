@@ -94,6 +94,8 @@ json body(const Message& m) {
                       {"checkpoint_bytes", x.checkpoint_bytes},
                       {"peak_rss_bytes", x.peak_rss_bytes}};
             if (x.loss) j["loss"] = *x.loss;
+            if (x.budgeted > 0)
+              j["emulation"] = {x.budgeted, x.over_budget, x.worst_overrun_s};
             return j;
           },
           [](const Done& x) -> json {
@@ -228,7 +230,7 @@ Message parse(MsgType t, const JsonReader& r) {
     }
     case MsgType::round: {
       r.allow_only({"generation", "round", "start_ns", "end_ns", "loss", "spans", "checkpoint_bytes",
-                    "peak_rss_bytes"});
+                    "peak_rss_bytes", "emulation"});
       Round x;
       x.generation = small_int(r.at("generation"));
       x.round = small_int(r.at("round"));
@@ -244,6 +246,15 @@ Message parse(MsgType t, const JsonReader& r) {
       }
       x.checkpoint_bytes = r.at("checkpoint_bytes").number();
       x.peak_rss_bytes = r.at("peak_rss_bytes").number();
+      if (r.has("emulation")) {
+        JsonReader e = r.at("emulation");
+        if (e.size() != 3) e.fail("expected [budgeted, over_budget, worst_overrun_s]");
+        x.budgeted = small_int(e.at(0));
+        x.over_budget = small_int(e.at(1));
+        x.worst_overrun_s = e.at(2).number();
+        if (x.budgeted < 0 || x.over_budget < 0 || x.over_budget > x.budgeted || !(x.worst_overrun_s >= 0))
+          e.fail("counts out of order or a negative overrun");
+      }
       return x;
     }
     case MsgType::done: {

@@ -133,6 +133,9 @@ struct Round {
   std::vector<SpanRecord> spans;
   double checkpoint_bytes = 0;  // on this worker's disk after the round
   double peak_rss_bytes = 0;
+  // Emulated runs: compute steps with a budget, those over it, the longest overrun (real seconds).
+  int budgeted = 0, over_budget = 0;
+  double worst_overrun_s = 0;
 };
 struct Done {
   int generation = 0;

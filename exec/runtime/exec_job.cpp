@@ -82,7 +82,8 @@ std::vector<std::vector<Instruction>> program_of(const JsonReader& r, int num_de
 }  // namespace
 
 json job_to_json(const ExecJob& j) {
-  json replicas = json::array(), transfers = json::array();
+  json replicas = json::array(), transfers = json::array(), budgets = json::array();
+  for (const ComputeBudget& b : j.budgets) budgets.push_back(json::array({b.forward_s, b.backward_s, b.optimizer_s}));
   for (const ReplicaAssignment& r : j.replicas)
     replicas.push_back({{"stage", r.stage}, {"owner", r.owner}, {"backup", r.backup}});
   for (const JobTransfer& t : j.transfers)
@@ -115,7 +116,9 @@ json job_to_json(const ExecJob& j) {
           {"replicas", replicas},
           {"replicate_every", j.replicate_every},
           {"transfers", transfers},
-          {"survive_peer_failure", j.survive_peer_failure}};
+          {"survive_peer_failure", j.survive_peer_failure},
+          {"time_dilation", j.time_dilation},
+          {"budgets", budgets}};
 }
 
 Result<ExecJob> job_from_json(const json& j, const std::string& where) {
@@ -148,7 +151,9 @@ Result<ExecJob> job_from_json(const json& j, const std::string& where) {
                   "replicas",
                   "replicate_every",
                   "transfers",
-                  "survive_peer_failure"});
+                  "survive_peer_failure",
+                  "time_dilation",
+                  "budgets"});
     ExecJob out;
     JsonReader devices = r.at("devices");
     for (size_t i = 0; i < devices.size(); ++i) out.devices.push_back(devices.at(i).string());
@@ -201,6 +206,20 @@ Result<ExecJob> job_from_json(const json& j, const std::string& where) {
                                int(x.at("first_layer").integer()), int(x.at("last_layer").integer())});
     }
     out.survive_peer_failure = r.at("survive_peer_failure").boolean();
+    out.time_dilation = r.at("time_dilation").number();
+    if (!(out.time_dilation == 0 || (out.time_dilation >= 1 && out.time_dilation <= 1000)))
+      r.at("time_dilation").fail("expected 0 (not emulated) or a factor in [1, 1000]");
+    JsonReader budgets = r.at("budgets");
+    if (budgets.size() != 0 && int(budgets.size()) != n) budgets.fail("one budget per device, or none");
+    if (out.time_dilation > 0 && budgets.size() == 0) budgets.fail("an emulated job without budgets");
+    for (size_t i = 0; i < budgets.size(); ++i) {
+      JsonReader b = budgets.at(i);
+      if (b.size() != 3) b.fail("a budget is [forward_s, backward_s, optimizer_s]");
+      ComputeBudget c{b.at(0).number(), b.at(1).number(), b.at(2).number()};
+      for (double x : {c.forward_s, c.backward_s, c.optimizer_s})
+        if (!(x >= 0 && x <= 3600)) b.fail("a time outside [0 s, 3600 s]");
+      out.budgets.push_back(c);
+    }
     // What the worker indexes with: stages, layers, shares.
     for (const StagePlan& sp : out.plan.stages) {
       int sum = 0;

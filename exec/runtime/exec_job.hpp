@@ -22,6 +22,13 @@ struct JobTransfer {
   int first_layer = 0, last_layer = 0;
 };
 
+// Emulation (asteroid-exec --emulate, docs/emulation.md): a device's compute times under the
+// scenario's traces for its share of a micro-batch (the Program's Forward/Backward seconds) and for its
+// stage's optimizer step, in the emulated device's seconds.
+struct ComputeBudget {
+  double forward_s = 0, backward_s = 0, optimizer_s = 0;
+};
+
 struct ExecJob {
   // What to train.
   std::vector<std::string> devices;  // the scenario's device names, by index
@@ -55,6 +62,10 @@ struct ExecJob {
   int replicate_every = 0;                  // rounds between copies (0: none)
   std::vector<JobTransfer> transfers;       // state to move before the first round
   bool survive_peer_failure = false;        // on a transport error, report it and wait to be stopped
+  // Emulation: 0, not emulated; else each Forward, Backward and optimizer step lasts its budget
+  // times this factor (the real computation runs, then the worker waits out the rest).
+  double time_dilation = 0;
+  std::vector<ComputeBudget> budgets;  // by device index; empty when not emulated
 };
 
 nlohmann::json job_to_json(const ExecJob& j);

@@ -2,7 +2,7 @@
 //                        [--recovery R] [--replicate | --no-replicate] [--timeout SECONDS] [-o DIR]
 //                        [--listen ADDRESS:PORT] [--token-file F] [--keep-checkpoints] [--remote-exec PATH]
 //                        [--data synthetic|fashion-mnist] [--data-dir DIR] [--augment] [--eval-every N]
-//                        [--eval-samples N]
+//                        [--eval-samples N] [--emulate [--time-dilation F]]
 // asteroid-exec worker --coordinator ADDRESS:PORT --device NAME ...   (worker_main.cpp)
 // Runs the plan for real: the coordinator (this process) listens, one worker per device joins it
 // (started here, over ssh, or by hand on the device's host), and each worker executes its list of
@@ -50,6 +50,7 @@ std::string usage() {
          "                     [--listen ADDRESS:PORT] [--token-file FILE] [--keep-checkpoints]\n"
          "                     [--remote-exec PATH] [--data synthetic|fashion-mnist] [--data-dir DIR]\n"
          "                     [--augment] [--eval-every N] [--eval-samples N]\n"
+         "                     [--emulate [--time-dilation F]]\n"
          "       asteroid-exec worker --coordinator ADDRESS:PORT --device NAME [--token-file FILE] ...\n"
          "                     (asteroid-exec worker --help)\n"
          "  --listen       where workers join (default 127.0.0.1 and a free port). Without it, this\n"
@@ -65,6 +66,14 @@ std::string usage() {
          "  --eval-every   rounds between test-set evaluations (also at each epoch's end and the last "
          "round)\n"
          "  --eval-samples evaluate on the first N test images (default: all 10,000)\n"
+         "  --emulate      each Forward, Backward and optimizer step takes the time the scenario's trace\n"
+         "                 gives its device (the real computation runs, then the worker waits out the\n"
+         "                 rest; steps that take longer are counted as over budget): this machine plays\n"
+         "                 the scenario's devices (docs/emulation.md)\n"
+         "  --time-dilation every budget x F, and the run's clock (heartbeats, fault times, the report)\n"
+         "                 real time / F, so that slow hosts keep up (default 1). Links are not\n"
+         "                 touched: shape them to the scenario's bandwidth / F (tools/netns-cluster.sh\n"
+         "                 up SCENARIO --time-dilation F)\n"
          "strategies:\n" +
          kStrategies.help(4) + "recovery strategies:\n" + kRecoveries.help(4);
 }
@@ -83,6 +92,9 @@ struct Args {
   std::string data = "synthetic", data_dir;
   bool augment = false;
   int eval_every = 0, eval_samples = 0;
+  bool emulate = false;
+  double time_dilation = 0;  // 0: not given
+  bool timeout_given = false;
 };
 
 Args parse_args(int argc, char** argv) {
@@ -107,7 +119,13 @@ Args parse_args(int argc, char** argv) {
     else if (s == "--seed")
       a.seed = (long long)args.number(0, true);
     else if (s == "--timeout")
-      a.timeout_s = args.number(1);
+      a.timeout_s = args.number(1), a.timeout_given = true;
+    else if (s == "--emulate")
+      a.emulate = true;
+    else if (s == "--time-dilation") {
+      a.time_dilation = args.number(1);
+      if (a.time_dilation > 1000) fail("--time-dilation: at most 1000");
+    }
     else if (s == "-o" || s == "--output")
       a.output = args.value();
     else if (s == "--listen")
@@ -145,6 +163,9 @@ Args parse_args(int argc, char** argv) {
   const bool data_options = !a.data_dir.empty() || a.augment || a.eval_every > 0 || a.eval_samples > 0;
   if (data_options && a.data != "fashion-mnist")
     fail("--data-dir, --augment, --eval-every and --eval-samples need --data fashion-mnist");
+  if (a.time_dilation > 0 && !a.emulate) fail("--time-dilation needs --emulate");
+  if (a.emulate && a.time_dilation == 0) a.time_dilation = 1;
+  if (a.emulate && !a.timeout_given) a.timeout_s *= a.time_dilation;
   return a;
 }
 
@@ -234,6 +255,7 @@ int main(int argc, char** argv) {
   lo.augment = args.augment;
   lo.eval_every = args.eval_every;
   lo.eval_samples = args.eval_samples;
+  lo.time_dilation = args.emulate ? args.time_dilation : 0;
   if (args.data == "fashion-mnist") {
     // Checked here, before any worker trains: bad files are bad input (exit status 2). Each worker
     // reads its own copy (on its host) and checks that it has the same counts.
@@ -261,6 +283,9 @@ int main(int argc, char** argv) {
   if (!s.faults.events.empty())
     std::cout << ", " << s.faults.events.size() << " fault(s), recovery " << to_string(coordinator.recovery);
   std::cout << "\n" << plan_to_text(ev.plan, model.cluster());
+  if (args.emulate)
+    std::cout << "emulated: compute steps last what the traces give their devices, x " << args.time_dilation
+              << " (time dilation); times below are real / " << args.time_dilation << "\n";
   std::cout << "coordinator listening on " << bound->str() << " (token " << token_file << ")\n" << std::flush;
 
   // The workers this coordinator starts: over ssh where the scenario names a host, here for the
@@ -288,6 +313,10 @@ int main(int argc, char** argv) {
     if (d.host.empty()) ++lo.local_workers;
   }
   lo.links_shaped = lo.local_workers == 0;
+  if (args.emulate && lo.local_workers > 0)
+    std::cout << "emulated: " << lo.local_workers
+              << " worker(s) here talk over loopback, which is not shaped: their messages do not take "
+                 "the scenario's link times\n";
   for (const std::string& name : by_hand) {
     const bool later =
         std::count(coordinator.absent.begin(), coordinator.absent.end(), s.device_index(name)) > 0;
@@ -311,6 +340,8 @@ int main(int argc, char** argv) {
   LaunchOutcome run = launch(s, model, ev, lo, server, processes, console);
   if (run.status == 2) fail(run.stop_why, 2);  // a worker refused its input: nothing ran
   RunReport& rep = run.report;
+  if (args.emulate)
+    rep.emulation = EmulationRecord{args.time_dilation, run.budgeted, run.over_budget, run.worst_overrun_s};
   rep.config = {
       {"transport", by_hand.empty() && std::all_of(s.devices.begin(), s.devices.end(),
                                                    [](const DeviceSpec& d) { return d.host.empty(); })
@@ -323,6 +354,7 @@ int main(int argc, char** argv) {
       {"seed", lo.seed},
       {"recovery", to_string(lo.coordinator.recovery)},
       {"data", lo.data}};
+  if (args.emulate) rep.config["emulate"] = true, rep.config["time_dilation"] = args.time_dilation;
   if (lo.data == "fashion-mnist") {
     rep.config["augment"] = lo.augment;
     rep.config["eval_every"] = lo.eval_every;

@@ -35,7 +35,7 @@ ExecJob Launcher::make_job() const {
   job.plan = plain.plan;
   job.program = plain.device;
   job.program_with_copies = copies.device;
-  job.timeout_s = std::max(30.0, std::min(o_.timeout_s, 300.0));
+  job.timeout_s = std::max(30.0, std::min(o_.timeout_s, 300.0 * std::max(1.0, o_.time_dilation)));
   job.generation = generation_;
   job.start_round = start_round_;
   for (const StagePlan& sp : coord_.plan().stages)
@@ -49,6 +49,18 @@ ExecJob Launcher::make_job() const {
       coord_.config().replicate ? std::max(1, coord_.config().replication_interval_rounds) : 0;
   job.transfers = transfers_;
   job.survive_peer_failure = coord_.config().replicate;
+  if (o_.time_dilation > 0) {
+    // Every micro-batch of a device has the same share: its first Forward and Backward say it.
+    job.time_dilation = o_.time_dilation;
+    job.budgets.assign(s_.devices.size(), ComputeBudget{});
+    for (size_t d = 0; d < plain.device.size(); ++d)
+      for (const Instruction& i : plain.device[d]) {
+        ComputeBudget& b = job.budgets[d];
+        if (i.op == Op::forward && b.forward_s == 0) b.forward_s = i.seconds;
+        if (i.op == Op::backward && b.backward_s == 0) b.backward_s = i.seconds;
+        if (i.op == Op::optimizer_step) b.optimizer_s = i.seconds;
+      }
+  }
   return job;
 }
 
@@ -218,6 +230,9 @@ void Launcher::handle(const ServerEvent& e, double now) {
 
 void Launcher::on_round(int d, const Round& r) {
   RoundSeen& seen = rounds_seen_[r.round];
+  out_.budgeted += r.budgeted;
+  out_.over_budget += r.over_budget;
+  out_.worst_overrun_s = std::max(out_.worst_overrun_s, r.worst_overrun_s / dilation());
   seen.end = std::max(seen.end, worker_t(d, r.end_ns));
   if (r.loss) seen.loss += *r.loss, seen.has_loss = true;
   for (const SpanRecord& x : r.spans) {

@@ -44,6 +44,9 @@ struct LaunchOptions {
   bool keep_checkpoints = false;  // else every worker removes its checkpoints at the end
   int local_workers = 0;          // workers on this machine (for the prediction check)
   bool links_shaped = false;      // workers talk over real or shaped links, not loopback
+  // Emulation (docs/emulation.md): 0, off; else every compute step lasts its trace time x this
+  // factor, and the run's clock (the Coordinator's, the report's) is real time / this factor.
+  double time_dilation = 0;
   // Starts the worker of a device that returns (a scenario's `join` after its `leave`), here or over
   // ssh as at the start; false (and why) when this coordinator does not start it (a person does).
   std::function<bool(int device, std::string* why)> start_worker;
@@ -56,6 +59,10 @@ struct LaunchOutcome {
   RunReport report;  // rounds every worker of a generation finished (with their loss), spans, events, plans
   std::string stop_why;  // empty: the run finished
   int status = 0;        // exit status for asteroid-exec: 0, 1 (stopped), 2 (a worker refused its input)
+  // Emulation: compute steps that had a budget, those whose real computation took longer than it
+  // (dilated), and the longest such overrun in the run's (emulated) seconds.
+  long long budgeted = 0, over_budget = 0;
+  double worst_overrun_s = 0;
 };
 
 // The workers join through `server` (already listening); `processes` are the ones this coordinator

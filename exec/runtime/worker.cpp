@@ -11,8 +11,13 @@
 // hands out. For failures (launcher.hpp) it checkpoints its stage's layers after every round in its
 // own directory and sends copies to its backup after replicating rounds; a later generation starts
 // from those files, moving layers between devices over Gloo as the job says.
+// Emulated jobs (job.time_dilation > 0, docs/emulation.md): each Forward, Backward and optimizer
+// step runs for real, then waits until its budget (the trace's time for the emulated device, times
+// the dilation) is over; a step whose real computation took longer is counted as over budget.
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <thread>
@@ -75,8 +80,10 @@ class Worker {
   void evaluate(int round);  // the test set through the pipeline in evaluation mode
   Range eval_range(int stage, int device, int64_t rows) const;
   void execute(const Instruction& ins, int round);
+  void wait_out_budget(const Instruction& ins, int64_t start_ns, Round& done);
   void send_slice(const Tensor& mine, int peer_stage, int peer, int tag);
   void recv_slice(Tensor& into, const std::vector<int64_t>& sample, int peer_stage, int peer, int tag);
+  void post_receives(const std::vector<Instruction>& list);
   double checkpoint(int round);  // bytes on disk after it
   Range range_of(int stage, int device) const;
   int rank_of(int device) const { return rank_.at(device); }
@@ -114,6 +121,8 @@ class Worker {
   };
   std::vector<Micro> micro_;
   std::vector<std::pair<c10::intrusive_ptr<c10d::Work>, Tensor>> sends_;
+  // The round's receives of activations and gradients, posted when it starts: key (tag, peer).
+  std::map<std::pair<int, int>, std::pair<c10::intrusive_ptr<c10d::Work>, Tensor>> posted_;
   double round_loss_ = 0;
   double checkpoint_bytes_ = 0;
 };
@@ -303,10 +312,41 @@ void Worker::recv_slice(Tensor& into, const std::vector<int64_t>& sample, int pe
   std::vector<int64_t> shape{mine_.hi - mine_.lo};
   shape.insert(shape.end(), sample.begin(), sample.end());
   if (!into.defined()) into = torch::zeros(shape);
-  shape[0] = o.hi - o.lo;
-  std::vector<Tensor> v{torch::empty(shape)};
-  all_->recv(v, rank_of(peer), tag)->wait();
-  into.narrow(0, o.lo - mine_.lo, o.hi - o.lo).copy_(v[0]);
+  auto posted = posted_.find({tag, peer});
+  Tensor got;
+  if (posted != posted_.end()) {
+    posted->second.first->wait();
+    got = posted->second.second;
+    posted_.erase(posted);
+  } else {
+    shape[0] = o.hi - o.lo;
+    std::vector<Tensor> v{torch::empty(shape)};
+    all_->recv(v, rank_of(peer), tag)->wait();
+    got = v[0];
+  }
+  into.narrow(0, o.lo - mine_.lo, o.hi - o.lo).copy_(got);
+}
+
+// Every receive of the round's activations and gradients is posted before the round's first
+// instruction. Gloo's transport writes a message only once its receiver has posted the receive
+// (a small notice to the sender); posted as each RECV comes, that notice would queue behind this
+// device's own outgoing messages on the link, and every transfer would wait one more trip. Costs
+// the buffers of a round's incoming slices (the boundary activations and gradients of its M
+// micro-batches), which the 1F1B memory bound of the stored activations does not count.
+void Worker::post_receives(const std::vector<Instruction>& list) {
+  for (const Instruction& ins : list) {
+    const bool act = ins.op == Op::recv_activation, grad = ins.op == Op::recv_gradient;
+    if (!act && !grad) continue;
+    const int peer_stage = act ? stage_ - 1 : stage_ + 1;
+    const int tag = ins.microbatch * 2 + (act ? 0 : 1);
+    Range o = overlap(mine_, range_of(peer_stage, ins.peer));
+    std::vector<int64_t> shape{o.hi - o.lo};
+    const std::vector<int64_t>& sample = act ? in_shape_ : out_shape_[last_];
+    shape.insert(shape.end(), sample.begin(), sample.end());
+    std::vector<Tensor> v{torch::empty(shape)};
+    auto work = all_->recv(v, rank_of(ins.peer), tag);
+    posted_[{tag, ins.peer}] = {work, v[0]};
+  }
 }
 
 void Worker::execute(const Instruction& ins, int round) {
@@ -486,6 +526,26 @@ void Worker::evaluate(int round) {
     control_.send(EvalPart{job_.generation, round, loss_sum, correct, samples, start, now_ns()});
 }
 
+// A compute step's budget: the emulated device's time for it, stretched by the dilation. Steps
+// without one (communication, and compute the trace gives no time) run as they are.
+void Worker::wait_out_budget(const Instruction& ins, int64_t start_ns, Round& done) {
+  const ComputeBudget& b = job_.budgets[size_t(device_)];
+  double budget_s = 0;
+  if (ins.op == Op::forward && mine_.hi > mine_.lo) budget_s = b.forward_s;
+  if (ins.op == Op::backward && mine_.hi > mine_.lo) budget_s = b.backward_s;
+  if (ins.op == Op::optimizer_step) budget_s = b.optimizer_s;
+  if (budget_s <= 0) return;
+  ++done.budgeted;
+  const int64_t until = start_ns + int64_t(budget_s * job_.time_dilation * 1e9);
+  const int64_t now = now_ns();
+  if (now > until) {
+    ++done.over_budget;
+    done.worst_overrun_s = std::max(done.worst_overrun_s, double(now - until) * 1e-9);
+    return;
+  }
+  std::this_thread::sleep_for(std::chrono::nanoseconds(until - now));
+}
+
 void Worker::run_round(int round) {
   bool copies = job_.replicate_every > 0 && !job_.replicas.empty() && (round + 1) % job_.replicate_every == 0;
   const std::vector<Instruction>& list = (copies ? job_.program_with_copies : job_.program)[device_];
@@ -496,6 +556,7 @@ void Worker::run_round(int round) {
   done.round = round;
   done.start_ns = now_ns();
   read_round(round);  // part of the round: the input path's cost is the training's
+  post_receives(list);
   for (const Instruction& ins : list) {
     SpanRecord s;
     s.op = op_token(ins.op);
@@ -503,6 +564,7 @@ void Worker::run_round(int round) {
     s.microbatch = ins.microbatch;
     s.start_ns = now_ns();
     execute(ins, round);
+    if (job_.time_dilation > 0) wait_out_budget(ins, s.start_ns, done);
     s.end_ns = now_ns();
     done.spans.push_back(s);
   }

@@ -2,6 +2,7 @@
 
 #include "asteroid/report_compare.hpp"
 #include "asteroid/run_report.hpp"
+#include "asteroid/run_summary.hpp"
 
 using namespace asteroid;
 
@@ -76,6 +77,27 @@ TEST_CASE("run report: test-set evaluations are written and read back", "[report
   j = report_to_json(r);
   j["evaluations"][1].erase("loss");
   CHECK_FALSE(report_from_json(j, "r.json").ok());
+}
+
+TEST_CASE("run report: an emulated run's dilation and over-budget counts are written, read back and summed up",
+          "[report]") {
+  RunReport r = sample(1.0);
+  CHECK_FALSE(report_to_json(r).contains("emulation"));
+  r.emulation = EmulationRecord{3, 64, 2, 0.0025};
+  nlohmann::json j = report_to_json(r);
+  CHECK(j["summary"]["over_budget_steps"] == 2);
+  CHECK(j["summary"]["time_dilation"] == 3.0);
+  auto back = report_from_json(j, "r.json");
+  REQUIRE(back.ok());
+  REQUIRE(back->emulation);
+  CHECK(back->emulation->budgeted_steps == 64);
+  CHECK(back->emulation->worst_overrun_s == 0.0025);
+  CHECK(summary_to_text(summarize_run(*back), "exec").find("2 of 64 compute steps over budget") !=
+        std::string::npos);
+  j["emulation"]["over_budget_steps"] = 65;  // more than were budgeted
+  auto bad = report_from_json(j, "r.json");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().path == "emulation.over_budget_steps");
 }
 
 TEST_CASE("run report: bad reports are refused with the file and the JSON path", "[report]") {

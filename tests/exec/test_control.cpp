@@ -27,6 +27,9 @@ std::vector<Message> one_of_each() {
   r.spans = {{"F", 0, 1, 10, 20}, {"ALLREDUCE", 1, -1, 30, 40}};
   r.checkpoint_bytes = 1e6;
   r.peak_rss_bytes = 3e8;
+  r.budgeted = 8;
+  r.over_budget = 1;
+  r.worst_overrun_s = 0.002;
   StoreRequest q;
   q.id = 9;
   q.op = StoreOp::set;
@@ -181,6 +184,8 @@ TEST_CASE("a job survives its JSON form, and a bad one is refused") {
   j.replicas = {{0, 0, 1}};
   j.transfers = {{1, 0, 3, 5}};
   j.survive_peer_failure = true;
+  j.time_dilation = 3;
+  j.budgets = {{0.04, 0.08, 0.001}, {0.01, 0.02, 0}};
   nlohmann::json text = job_to_json(j);
   auto back = job_from_json(text, "job");
   REQUIRE(back.ok());
@@ -203,6 +208,16 @@ TEST_CASE("a job survives its JSON form, and a bad one is refused") {
   CHECK(job_from_json(bad, "job").error().path == "plan.stages[1].shares");
   bad["plan"]["stages"][1]["shares"][0] = -1;
   CHECK(job_from_json(bad, "job").error().path == "plan.stages[1].shares[0]");
+  // Emulation: a dilation below 1, a budget per device, no negative times.
+  bad = text;
+  bad["time_dilation"] = 0.5;
+  CHECK(job_from_json(bad, "job").error().path == "time_dilation");
+  bad = text;
+  bad["budgets"].erase(1);
+  CHECK(job_from_json(bad, "job").error().path == "budgets");
+  bad = text;
+  bad["budgets"][1][0] = -0.01;
+  CHECK(job_from_json(bad, "job").error().path == "budgets[1]");
 
   // A device with share 0 holds its stage but none of the samples (a group larger than the
   // micro-batch): accepted.
@@ -211,6 +226,7 @@ TEST_CASE("a job survives its JSON form, and a bad one is refused") {
   j.workers = {0, 1, 2};
   j.program.push_back({});
   j.program_with_copies = j.program;
+  j.budgets.push_back({});
   j.plan.stages[1] = {3, 5, {1, 2}, {4, 0}};
   auto idle = job_from_json(job_to_json(j), "job");
   REQUIRE(idle.ok());

@@ -66,6 +66,16 @@ struct TestEvaluation {
   int samples = 0;
 };
 
+// An emulated run (asteroid-exec --emulate, docs/emulation.md): the time dilation its clock was
+// divided by, and how faithful the emulation was: compute steps with a budget from the traces,
+// those whose real computation took longer than their (dilated) budget, and the longest overrun
+// in the run's seconds.
+struct EmulationRecord {
+  double time_dilation = 1;
+  long long budgeted_steps = 0, over_budget_steps = 0;
+  double worst_overrun_s = 0;
+};
+
 struct RunReport {
   std::string scenario;
   std::string backend;    // "sim" or "exec"
@@ -82,6 +92,7 @@ struct RunReport {
   // Per device (exec, workers on other hosts): how far its spans may be off the coordinator's
   // clock, half the best of the round trips that measured its offset; empty: one clock (sim).
   std::vector<double> clock_offset_bound_s;
+  std::optional<EmulationRecord> emulation;  // exec --emulate only
 
   // Appends an event and returns it, to add a round, bytes or lost layers.
   RunEvent& add_event(double time, EventKind kind, const std::string& device, const std::string& detail,

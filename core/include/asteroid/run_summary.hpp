@@ -66,6 +66,7 @@ struct RunSummary {
   std::optional<double> clock_offset_bound_s;   // the largest of the report's per-device bounds (exec)
   std::string stop_reason;                      // the stop or abort event's detail, when there is one
   std::optional<TestEvaluation> last_evaluation;  // the last test-set evaluation, when there is one
+  std::optional<EmulationRecord> emulation;       // the report's, for an emulated run
 };
 
 // O(rounds x failures + failures^2 + events).
