@@ -40,6 +40,7 @@ for f in \
   whatif/bandwidth.csv whatif/devices.csv whatif/bandwidth.png whatif/devices.png whatif/whatif.md \
   whatif/summary.md \
   crosscheck/crosscheck.csv crosscheck/crosscheck.md crosscheck/crosscheck.png crosscheck/summary.md \
+  crosscheck_envs/envs.csv crosscheck_envs/envs.md crosscheck_envs/summary.md crosscheck_envs/failure.md \
   README.md timings.csv; do
   if [ ! -s "$tmp/$f" ]; then
     echo "smoke_test: $f is missing or empty" >&2

@@ -14,12 +14,12 @@ int Cluster::index_of(const std::string& name) const {
 
 Cluster make_cluster(const Scenario& s) {
   Cluster c;
-  std::map<std::pair<std::string, double>, std::shared_ptr<const LayerTable>> tables;
+  std::map<std::pair<std::string, double>, std::shared_ptr<const LayerTable>> tables;  // one optimizer per scenario
   for (const auto& d : s.devices) {
     const Profile& p = s.profiles.at(d.type);
     auto key = std::make_pair(d.type, d.speed_factor);
     auto& t = tables[key];
-    if (!t) t = std::make_shared<LayerTable>(p, d.speed_factor);
+    if (!t) t = std::make_shared<LayerTable>(p, d.speed_factor, s.training.optimizer);
     Device dev;
     dev.name = d.name;
     dev.type = d.type;

@@ -96,7 +96,7 @@ void CostModel::stage(StageCost& out, int first, int last, const int* group, int
                       const int* fixed_shares, const LinkSummary* links) const {
   out.feasible = true;
   out.reason.clear();
-  out.over_bytes = out.fwd_s = out.bwd_s = out.allreduce_s = out.slowest_s = 0;
+  out.over_bytes = out.fwd_s = out.bwd_s = out.allreduce_s = out.optimizer_s = out.slowest_s = 0;
   out.shares.assign(n, 0);
   out.peak_memory_bytes.assign(n, 0);
   const LayerTable& t0 = *cluster_.devices[group[0]].table;
@@ -172,6 +172,7 @@ void CostModel::stage(StageCost& out, int first, int last, const int* group, int
     // Identical devices with equal shares (the common case) have equal times.
     if (i > 0 && cluster_.devices[group[i - 1]].table == d.table && out.shares[i - 1] == out.shares[i])
       continue;
+    out.optimizer_s = std::max(out.optimizer_s, t.optimizer_s(first, last));
     BatchPoint b = t.locate(out.shares[i]);
     out.fwd_s = std::max(out.fwd_s, t.fwd_s(first, last, b));
     out.bwd_s = std::max(out.bwd_s, t.bwd_s(first, last, b));
@@ -343,6 +344,7 @@ Evaluation CostModel::evaluate(const Plan& plan) const {
     st.E_f = sc.fwd_s;
     st.E_b = sc.bwd_s;
     st.T_a = sc.allreduce_s;
+    st.T_o = sc.optimizer_s;
     ev.steps.push_back(st);
     for (size_t i = 0; i < sp.devices.size(); ++i) {
       DeviceUse u;

@@ -29,7 +29,8 @@ nlohmann::json evaluation_to_json(const Evaluation& e, const Cluster& c) {
                      {"E_b_s", s.E_b},
                      {"T_w_s", s.T_w},
                      {"T_e_s", s.T_e},
-                     {"T_a_s", s.T_a}});
+                     {"T_a_s", s.T_a},
+                     {"T_o_s", s.T_o}});
   j["steps"] = steps;
   j["dominant_step"] = e.dominant_step;
   nlohmann::json devs = nlohmann::json::array();
@@ -57,14 +58,14 @@ std::string evaluation_to_text(const Evaluation& e, const Cluster& c) {
   std::snprintf(buf, sizeof buf, "1F1B schedule of these steps: %.4f s per round (%.2f samples/s)\n",
                 e.schedule_latency_s, e.plan.microbatch_size * e.plan.microbatches / e.schedule_latency_s);
   o << buf;
-  o << "steps (E_f, E_b, T_w, T_e, T_a in seconds):\n";
+  o << "steps (E_f, E_b, T_w, T_e, T_a, T_o in seconds; T_o: the optimizer step):\n";
   for (size_t i = 0; i < e.steps.size(); ++i) {
     const StepCost& s = e.steps[i];
     std::string name = s.kind == StepKind::compute
                            ? "stage " + std::to_string(s.stage)
                            : "send " + std::to_string(s.stage) + "->" + std::to_string(s.stage + 1);
-    std::snprintf(buf, sizeof buf, "  %-10s %9.4f %9.4f %9.4f %9.4f %9.4f%s\n", name.c_str(), s.E_f, s.E_b,
-                  s.T_w, s.T_e, s.T_a, int(i) == e.dominant_step ? "  <- dominant" : "");
+    std::snprintf(buf, sizeof buf, "  %-10s %9.4f %9.4f %9.4f %9.4f %9.4f %9.4f%s\n", name.c_str(), s.E_f, s.E_b,
+                  s.T_w, s.T_e, s.T_a, s.T_o, int(i) == e.dominant_step ? "  <- dominant" : "");
     o << buf;
   }
   o << "peak memory per device:\n";

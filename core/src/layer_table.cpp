@@ -5,7 +5,7 @@
 
 namespace asteroid {
 
-LayerTable::LayerTable(const Profile& p, double speed_factor)
+LayerTable::LayerTable(const Profile& p, double speed_factor, Optimizer optimizer)
     : num_layers_(int(p.layers.size())), batch_sizes_(p.batch_sizes) {
   assert(speed_factor > 0 && "speed factor must be positive");
   size_t K = batch_sizes_.size();
@@ -13,6 +13,8 @@ LayerTable::LayerTable(const Profile& p, double speed_factor)
   bwd_.assign(K, std::vector<double>(num_layers_ + 1, 0.0));
   params_.assign(num_layers_ + 1, 0.0);
   stored_.assign(num_layers_ + 1, 0.0);
+  opt_.assign(num_layers_ + 1, 0.0);
+  const std::string opt_key = to_string(optimizer);
   for (int l = 0; l < num_layers_; ++l) {
     const auto& L = p.layers[l];
     // A layer never takes less time for more samples: a measured point below an earlier one
@@ -24,6 +26,9 @@ LayerTable::LayerTable(const Profile& p, double speed_factor)
       fwd_[k][l + 1] = fwd_[k][l] + f / speed_factor;
       bwd_[k][l + 1] = bwd_[k][l] + b / speed_factor;
     }
+    auto o = L.optimizer_step_s.find(opt_key);
+    has_opt_ = has_opt_ || o != L.optimizer_step_s.end();
+    opt_[l + 1] = opt_[l] + (o != L.optimizer_step_s.end() ? o->second / speed_factor : 0.0);
     params_[l + 1] = params_[l] + L.param_bytes;
     stored_[l + 1] = stored_[l] + L.stored_activation_bytes_per_sample;
     output_.push_back(L.output_activation_bytes_per_sample);

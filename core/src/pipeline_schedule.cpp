@@ -164,7 +164,7 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, bool 
   timing.last_backward_end_s.resize(S);
   for (int s = 0; s < S; ++s) {
     timing.last_backward_end_s[s] = *std::max_element(b_end[s].begin(), b_end[s].end());
-    timing.latency_s = std::max(timing.latency_s, timing.last_backward_end_s[s] + steps[s].T_a);
+    timing.latency_s = std::max(timing.latency_s, timing.last_backward_end_s[s] + steps[s].T_a + steps[s].T_o);
   }
   return timing;
 }

@@ -310,7 +310,7 @@ void BackwardSearch::expand(int lp, int np, int f) {
           use = &it->second;
         }
         Label y = first_placed ? x : extend(x, comm);
-        y = extend(y, {use->fwd_s, use->bwd_s, use->allreduce_s});
+        y = extend(y, {use->fwd_s, use->bwd_s, use->tail_s()});
         if (M_ == 1) y.m = 0;  // (M - 1) m: no period after the first micro-batch
         y.q = x.q + 1;
         y.parent = id;

@@ -108,7 +108,7 @@ class Search {
     if (it == cache.end()) {
       StageCost free = model_.stage(l, e, group, size, beta, 0, fixed);
       ++st_.stats.stage_evaluations;
-      Cached c{free.fwd_s, free.bwd_s, free.allreduce_s, free.slowest_s, -1};
+      Cached c{free.fwd_s, free.bwd_s, free.tail_s(), free.slowest_s, -1};
       if (free.feasible)
         c.max_k = model_.max_in_flight(l, e, group, size, free.shares.data());
       else
@@ -120,7 +120,7 @@ class Search {
       StageCost sc;
       sc.fwd_s = c.fwd;
       sc.bwd_s = c.bwd;
-      sc.allreduce_s = c.allreduce;
+      sc.allreduce_s = c.tail;  // all-reduce and optimizer step together: the search needs their sum
       sc.slowest_s = c.slowest;
       return sc;
     }
@@ -180,7 +180,7 @@ class Search {
   std::vector<Label> arena_;
   const std::vector<std::vector<int>>* cur_ = nullptr;
   struct Cached {
-    double fwd, bwd, allreduce, slowest;
+    double fwd, bwd, tail, slowest;  // tail: all-reduce + optimizer step
     long long max_k;  // the cost holds for K <= max_k; -1: infeasible at any K
   };
   std::unordered_map<int, std::unordered_map<uint64_t, Cached>> cache_;  // per micro-batch size
@@ -245,7 +245,7 @@ void Search::run(int beta, int P) {
               st_.refused(sc, beta);
               break;  // more layers need more memory
             }
-            Step st{sc.fwd_s, sc.bwd_s, sc.allreduce_s, sc.fwd_s + sc.bwd_s};
+            Step st{sc.fwd_s, sc.bwd_s, sc.tail_s(), sc.fwd_s + sc.bwd_s};
             // E_f + E_b >= slowest_s, and slowest_s only grows with more layers.
             if (M_ * sc.slowest_s >= st_.best) break;
             if (M_ * st.c >= st_.best) continue;

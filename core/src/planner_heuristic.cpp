@@ -170,6 +170,7 @@ class HeuristicPlans {
       st.E_f = c.fwd_s;
       st.E_b = c.bwd_s;
       st.T_a = c.allreduce_s;
+      st.T_o = c.optimizer_s;
       steps.push_back(st);
     }
     double latency = round_latency(steps, plan.microbatches, m_.options().latency_model, nullptr);

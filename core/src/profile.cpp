@@ -4,6 +4,7 @@
 
 #include "asteroid/json_reader.hpp"
 #include "asteroid/limits.hpp"
+#include "asteroid/vocabulary.hpp"
 
 namespace asteroid {
 
@@ -21,7 +22,7 @@ double interpolate_time(const std::vector<double>& bs, const std::vector<double>
 static LayerProfile parse_layer(const JsonReader& r, size_t num_batches) {
   r.allow_only({"name", "class", "fwd_flops_per_sample", "bwd_flops_per_sample", "param_bytes",
                 "output_activation_bytes_per_sample", "stored_activation_bytes_per_sample", "fwd_s", "bwd_s",
-                "flops_by_class", "bytes_by_class", "bytes_moved_per_sample", "kernels"});
+                "flops_by_class", "bytes_by_class", "bytes_moved_per_sample", "kernels", "optimizer_step_s"});
   LayerProfile l;
   l.name = r.at("name").string();
   if (r.has("class")) l.layer_class = r.at("class").string();
@@ -39,6 +40,14 @@ static LayerProfile parse_layer(const JsonReader& r, size_t num_batches) {
     if (arr.size() != num_batches)
       arr.fail("has " + std::to_string(arr.size()) + " values but batch_sizes has " + std::to_string(num_batches));
     for (size_t i = 0; i < arr.size(); ++i) out->push_back(arr.at(i).number_in(0, limits::kMaxLayerSeconds));
+  }
+  if (r.has("optimizer_step_s")) {
+    JsonReader o = r.at("optimizer_step_s");
+    o.require_object();
+    for (const std::string& key : o.keys()) {
+      if (!kOptimizers.parse(key)) o.at(key.c_str()).fail(kOptimizers.must_be(key));
+      l.optimizer_step_s[key] = o.at(key.c_str()).number_in(0, limits::kMaxLayerSeconds);
+    }
   }
   return l;
 }
@@ -106,6 +115,7 @@ nlohmann::json profile_to_json(const Profile& p) {
                          {"fwd_s", l.fwd_s},
                          {"bwd_s", l.bwd_s}};
     if (!l.layer_class.empty()) jl["class"] = l.layer_class;
+    if (!l.optimizer_step_s.empty()) jl["optimizer_step_s"] = l.optimizer_step_s;
     layers.push_back(jl);
   }
   nlohmann::json device = {{"memory_bytes", p.memory_bytes}, {"usable_memory_bytes", p.usable_memory_bytes}};

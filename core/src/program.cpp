@@ -163,7 +163,7 @@ Program make_program(const CostModel& model, const Plan& plan_in,
       }
       if (sp.devices.size() > 1)
         out.push_back({Op::all_reduce, p, -1, -1, 0, t.param_bytes(sp.first_layer, sp.last_layer), 0});
-      out.push_back({Op::optimizer_step, p, -1, -1, 0, 0, 0});
+      out.push_back({Op::optimizer_step, p, -1, -1, 0, 0, t.optimizer_s(sp.first_layer, sp.last_layer)});
     }
   }
 

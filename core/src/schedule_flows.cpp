@@ -164,7 +164,7 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, const
       ring_step[s] = 1;
       start_ring_step(s);
     } else {
-      end[s] = t + steps[s].T_a;
+      end[s] = t + steps[s].T_a + steps[s].T_o;
       --stages_left;
     }
   };
@@ -266,7 +266,7 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, const
         ++ring_step[s];
         start_ring_step(s);
       } else {
-        end[s] = t;
+        end[s] = t + steps[s].T_o;  // the optimizer step after the ring
         --stages_left;
       }
     }

@@ -103,6 +103,8 @@ nlohmann::json measured_trace_json(const ProfileResult& r, const ModelOptions& o
     for (double t : r.bwd_s[i]) b.push_back(round_sig(t));
     l["fwd_s"] = f;
     l["bwd_s"] = b;
+    for (const auto& [kind, times] : r.optimizer_step_s)
+      if (i < times.size()) l["optimizer_step_s"][kind] = round_sig(times[i]);
     layers.push_back(l);
   }
   auto rounded = [](const std::vector<double>& v) {
@@ -129,7 +131,9 @@ nlohmann::json measured_trace_json(const ProfileResult& r, const ModelOptions& o
            std::to_string(r.warmup) + " warm-up iterations discarded, median of " +
            std::to_string(r.repeats) +
            " per batch size. Parameter gradients are reset to none before each iteration. Loss "
-           "and optimizer step are not included. whole_model_step_s: median of the same number of "
+           "and optimizer step are not in fwd_s/bwd_s. optimizer_step_s: per layer and optimizer, "
+           "one step of exec's StageState (the workers' optimizers) over the layer's parameters on "
+           "random gradients, median of the same number after the same warm-up. whole_model_step_s: median of the same number of "
            "unsplit forward+backward steps. libtorch's own choices apply: with one thread and a "
            "batch below 16 it runs 1x1 convolutions by im2col + BLAS rather than oneDNN, and linear "
            "layers always use BLAS (see blas)."},
@@ -146,6 +150,13 @@ nlohmann::json measured_trace_json(const ProfileResult& r, const ModelOptions& o
          "weights, buffers) and the parameter gradients, not optimizer state"},
         {"baseline_rss_bytes", r.baseline_rss_bytes},
         {"peak_rss_bytes", r.peak_rss_bytes}}},
+      {"conditions",
+       {{"load_average_1min_start", r.load_start},
+        {"load_average_1min_end", r.load_end},
+        {"online_cpus", int(std::thread::hardware_concurrency())},
+        {"openblas_num_threads", std::getenv("OPENBLAS_NUM_THREADS") ? std::getenv("OPENBLAS_NUM_THREADS") : "unset"},
+        {"note", "the load the profile ran beside (other processes on these CPUs); a trace is faithful to "
+                 "runs under the same conditions: one worker per core at most, each with these threads"}}},
       {"usable_memory_note",
        "device.usable_memory_bytes is MemAvailable of /proc/meminfo when the profile was taken"}};
   std::ostringstream desc;
@@ -190,6 +201,13 @@ nlohmann::json dispatch_json(const DispatchResult& r) {
           {"forward_autograd_s_per_op", round_sig(r.forward_autograd_s, 4)},
           {"backward_s_per_op", round_sig(r.backward_s, 4)},
           {"training_s_per_op", round_sig(0.5 * (r.forward_autograd_s + r.backward_s), 4)}};
+}
+
+double load_average() {
+  std::ifstream f("/proc/loadavg");
+  double load = -1;
+  if (!(f >> load)) return -1;
+  return load;
 }
 
 MachineInfo machine_info() {

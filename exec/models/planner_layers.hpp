@@ -1,5 +1,5 @@
 // Torch-free view of the planner models: options, per-layer descriptions, measured profiles, and
-// their JSON forms. Only exec/models/models.cpp and exec/models/profiler.cpp include libtorch.
+// their JSON forms. Only exec/models/models.cpp, profiler.cpp and stage_state.cpp include libtorch.
 #pragma once
 
 #include <cstdint>
@@ -66,6 +66,11 @@ struct ProfileResult {
   std::vector<double> layer_sum_step_s;    // [batch index] sum over layers of fwd_s + bwd_s
   std::vector<double> whole_model_step_s;  // [batch index] unsplit forward+backward, median
   std::vector<int64_t> peak_rss_bytes;     // [batch index] peak RSS during one unsplit step
+  // [optimizer token][layer]: one optimizer step over the layer's parameters (StageState::step,
+  // what the workers run), median seconds; independent of the batch size.
+  std::map<std::string, std::vector<double>> optimizer_step_s;
+  // The conditions it ran under: /proc/loadavg's 1-minute load when it started and ended.
+  double load_start = -1, load_end = -1;
   int64_t baseline_rss_bytes = 0;          // RSS with the model built, before any step
   int threads = 1;
   int repeats = 0;
@@ -104,6 +109,9 @@ DispatchResult measure_dispatch(const DispatchOptions& opt);
 // {"schema_version":1,"kind":"measured",...,"training_s_per_op"}: training_s_per_op is the mean of
 // forward_autograd_s and backward_s, the CPU time per op (forward or backward) of a training step.
 nlohmann::json dispatch_json(const DispatchResult& r);
+
+// The 1-minute load average of /proc/loadavg (-1 when unreadable).
+double load_average();
 
 // Machine facts read from /proc (0 or "unknown" when unavailable).
 struct MachineInfo {

@@ -8,6 +8,7 @@
 #include <torch/version.h>
 
 #include "models.hpp"
+#include "stage_state.hpp"
 
 namespace asteroid::exec {
 
@@ -46,6 +47,7 @@ ProfileResult profile_model(const std::string& name, const ModelOptions& opt, co
 
   at::set_num_threads(popt.threads);
   torch::manual_seed(0);
+  const double load_start = load_average();
   PlannerModel m = make_model(name, opt);
   m.train(true);  // training: batch norm uses batch statistics and updates running stats
 
@@ -136,6 +138,28 @@ ProfileResult profile_model(const std::string& name, const ModelOptions& opt, co
     progress(double(batch), tag + " memory");
   }
   clear_grads(params);
+
+  // 4. One optimizer step per layer and optimizer, as the workers run it (stage_state.hpp), on
+  // random gradients; the weights it changes are not used again.
+  for (Optimizer kind : {Optimizer::sgd, Optimizer::sgd_momentum, Optimizer::adam}) {
+    std::vector<double>& out = r.optimizer_step_s[to_string(kind)];
+    for (size_t i = 0; i < nl; i++) {
+      StageState state(m, int(i), int(i), kind, 0.01);
+      for (const Tensor& p : m.layer_parameters(i)) p.mutable_grad() = torch::randn_like(p);
+      std::vector<double> times;
+      for (int it = 0; it < iters; it++) {
+        auto t0 = Clock::now();
+        state.step();
+        double t = seconds_since(t0);
+        if (it >= popt.warmup) times.push_back(t);
+      }
+      out.push_back(median(times));
+    }
+    progress(0, std::string("optimizer ") + to_string(kind));
+  }
+  clear_grads(params);
+  r.load_start = load_start;
+  r.load_end = load_average();
   return r;
 }
 

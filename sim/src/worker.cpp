@@ -59,7 +59,9 @@ void Simulation::run_round(int d, int epoch, int plan_id, int r, const std::vect
         span(d, op_token(in.op), in.stage, -1, r, t0);
         break;
       case Op::optimizer_step:
-        // No compute time: the traces have none for the optimizer (sim/README.md).
+        // The trace's optimizer step over the stage's layers for this device (0 where it has none);
+        // the round's weights exist once it is done.
+        if (in.seconds > 0) sg4::this_actor::execute(in.seconds * kHostSpeed);
         if (sp) ledger_.add(d, sp->first_layer, sp->last_layer, r + 1);
         span(d, op_token(in.op), in.stage, -1, r, t0);
         break;

@@ -47,6 +47,10 @@ inline Profile synthetic_profile(const std::vector<SyntheticLayer>& layers, cons
       l.fwd_s.push_back(slowness * (s.fwd_fixed_s + s.fwd_per_sample_s * b));
       l.bwd_s.push_back(slowness * 2 * (s.fwd_fixed_s + s.fwd_per_sample_s * b));
     }
+    // A memory-bound optimizer step (5 parameter-sized streams at 2 GB/s on the reference device),
+    // so that every search and the exhaustive references charge one.
+    l.optimizer_step_s["sgd_momentum"] = slowness * 5 * s.param_bytes / 2e9;
+    l.optimizer_step_s["adam"] = slowness * 7 * s.param_bytes / 2e9;
     p.layers.push_back(l);
   }
   return p;

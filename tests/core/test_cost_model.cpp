@@ -2,6 +2,7 @@
 
 #include "asteroid/cost_model.hpp"
 #include "asteroid/pipeline_schedule.hpp"
+#include "asteroid/program.hpp"
 #include "share_allocation.hpp"
 #include "synthetic.hpp"
 
@@ -73,6 +74,56 @@ TEST_CASE("cost model: a two-stage pipeline's steps and latency match the hand-c
   REQUIRE(e4.feasible);
   CHECK(e4.devices[0].peak_memory_bytes == Approx(2e6 + 3 * 2e6));
   CHECK(e4.devices[1].peak_memory_bytes == Approx(2e6 + 2e6));
+}
+
+TEST_CASE("cost model: the optimizer step follows each stage's all-reduce, in the closed form, the replay and the Program",
+          "[cost]") {
+  // hand_cluster with an optimizer step of 5 ms per layer for SGD with momentum (10 ms on the
+  // half-speed device b), none for Adam.
+  Profile p;
+  p.device_type = "t";
+  p.memory_bytes = p.usable_memory_bytes = 1e12;
+  p.model = "m";
+  p.batch_sizes = {1, 8};
+  for (int l = 0; l < 2; ++l) {
+    LayerProfile L;
+    L.name = "l" + std::to_string(l);
+    L.param_bytes = 1e6;
+    L.output_activation_bytes_per_sample = 1e5;
+    L.stored_activation_bytes_per_sample = 1e6;
+    L.fwd_s = {0.01, 0.08};
+    L.bwd_s = {0.02, 0.16};
+    L.optimizer_step_s["sgd_momentum"] = 0.005;
+    p.layers.push_back(L);
+  }
+  auto cluster = [&](Optimizer opt) {
+    Cluster c;
+    c.devices = {{"a", "t", std::make_shared<LayerTable>(p, 1.0, opt), 1e12},
+                 {"b", "t", std::make_shared<LayerTable>(p, 0.5, opt), 1e12}};
+    c.bandwidth_Bps = {{0, 1e7}, {1e7, 0}};
+    c.latency_s = {{0, 1e-3}, {1e-3, 0}};
+    attach_network_from_matrices(c);
+    return c;
+  };
+  CostOptions o;
+  o.batch_size = 8;
+  o.optimizer = Optimizer::sgd_momentum;
+  Plan two;  // both layers on a group of a and b: the all-reduce, then the slower device's step
+  two.microbatch_size = 8;
+  two.microbatches = 1;
+  two.stages = {{0, 1, {0, 1}, {}}};
+  CostModel with(cluster(Optimizer::sgd_momentum), o), without(cluster(Optimizer::adam), o);
+  Evaluation e = with.evaluate(two), e0 = without.evaluate(two);
+  REQUIRE(e.feasible);
+  REQUIRE(e0.feasible);
+  CHECK(e.steps[0].T_o == Approx(0.02));  // b: 2 layers x 5 ms / 0.5
+  CHECK(e0.steps[0].T_o == 0);
+  CHECK(e.round_latency_s - e0.round_latency_s == Approx(0.02));
+  CHECK(e.schedule_latency_s - e0.schedule_latency_s == Approx(0.02));
+  Program prog = make_program(with, e.plan);
+  CHECK(prog.device[0].back().op == Op::optimizer_step);
+  CHECK(prog.device[0].back().seconds == Approx(0.01));
+  CHECK(prog.device[1].back().seconds == Approx(0.02));
 }
 
 TEST_CASE("cost model: Alg. 1 gives the faster device more samples and respects memory caps", "[cost]") {

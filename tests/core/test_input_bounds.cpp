@@ -165,6 +165,17 @@ TEST_CASE("bounds: trace numbers beyond what the cost model takes are refused", 
   t = *j;
   t["batch_sizes"][0] = 9223372036854775807LL;
   CHECK_THAT(parse_profile(t, "t.json").error().str(), Catch::Contains("batch_sizes[0]: must be in"));
+  // Optimizer steps: known optimizers, bounded times; read back as written.
+  t = *j;
+  t["layers"][0]["optimizer_step_s"] = {{"sgd_momentum", 0.001}, {"adam", 0.002}};
+  auto ok = parse_profile(t, "t.json");
+  REQUIRE(ok.ok());
+  CHECK(ok->layers[0].optimizer_step_s.at("adam") == 0.002);
+  CHECK(profile_to_json(*ok)["layers"][0]["optimizer_step_s"]["sgd_momentum"] == 0.001);
+  t["layers"][0]["optimizer_step_s"]["lamb"] = 0.001;
+  CHECK_THAT(parse_profile(t, "t.json").error().str(), Catch::Contains("layers[0].optimizer_step_s.lamb"));
+  t["layers"][0]["optimizer_step_s"] = {{"adam", -1}};
+  CHECK_THAT(parse_profile(t, "t.json").error().str(), Catch::Contains("optimizer_step_s.adam: must be in"));
 }
 
 TEST_CASE("bounds: report fields are bounded and their ints never truncated", "[bounds]") {

@@ -67,7 +67,7 @@ real, emu, sim = (json.load(open(f"{d}/{n}/report.json")) for n in ("real", "emu
 m = emu["emulation"]
 print("emulation:", m)
 assert m["time_dilation"] == F and emu["config"]["time_dilation"] == F, m
-assert m["budgeted_steps"] == 4 * 2 * 4 * 2, m  # 4 rounds x 2 devices x 4 micro-batches x (F, B)
+assert m["budgeted_steps"] == 4 * 2 * (4 * 2 + 1), m  # 4 rounds x 2 devices x (4 micro-batches x (F, B) + OPT)
 assert emu["summary"]["over_budget_steps"] == m["over_budget_steps"], emu["summary"]
 budget = {(x["device"], x["op"], x["microbatch"]): x["end_s"] - x["start_s"]
           for x in sim["spans"] if x["op"] in ("F", "B") and x["round"] == 1}

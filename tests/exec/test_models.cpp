@@ -251,7 +251,8 @@ TEST_CASE("a measured trace has the format of docs/formats.md", "[exec][profile]
                                          "flops_by_class",
                                          "bytes_by_class",
                                          "bytes_moved_per_sample",
-                                         "kernels"};
+                                         "kernels",
+                                         "optimizer_step_s"};
   REQUIRE(j["layers"].size() == 20);
   for (const auto& l : j["layers"]) {
     for (auto it = l.begin(); it != l.end(); ++it) CHECK(allowed.count(it.key()) == 1);
@@ -259,6 +260,10 @@ TEST_CASE("a measured trace has the format of docs/formats.md", "[exec][profile]
     REQUIRE(l["bwd_s"].size() == 2);
     CHECK(l["fwd_s"][0].get<double>() > 0);
     CHECK(l["bwd_s"][1].get<double>() > 0);
+    // The optimizer step of every optimizer the workers run; Adam does the most work per weight.
+    REQUIRE(l["optimizer_step_s"].size() == 3);
+    CHECK(l["optimizer_step_s"]["adam"].get<double>() > 0);
   }
+  CHECK(j["provenance"]["conditions"]["online_cpus"].get<int>() >= 1);
   CHECK(r.peak_rss_bytes[1] > 0);
 }

@@ -27,7 +27,7 @@ from fit_report import report
 from jetson_fit import fit_all
 from jetson_law import (ANCHOR_MODELS, DEVICES, GB5_HOST, GB5_PER_GHZ, GiB, PARAMS, TABLE1, VOLTA, VOLTA_SCOPES,
                         Config, LayerCost, call_time, cpu_per_op_s, cpu_ratio, cpu_score, load_dispatch,
-                        load_h200_reference)
+                        load_h200_reference, OPTIMIZER_STREAMS, optimizer_step_s)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -180,6 +180,8 @@ def trace_of(d, m, desc, digest, models, p, errors, cfg, date):
         fwd, bwd = lc.passes()
         out["fwd_s"] = [sig(call_time(fwd, d, m, p, cfg, b), 6) for b in bs]
         out["bwd_s"] = [sig(call_time(bwd, d, m, p, cfg, b), 6) for b in bs]
+        out["optimizer_step_s"] = {o: sig(optimizer_step_s(float(l["param_bytes"]), d, p, cfg, streams), 6)
+                                   for o, streams in OPTIMIZER_STREAMS.items()}
         layers.append(out)
     notes = []
     if m not in ANCHOR_MODELS:
@@ -200,7 +202,9 @@ def trace_of(d, m, desc, digest, models, p, errors, cfg, date):
                    f"the activation bytes, 2x the weight bytes, {cfg.bwd_ops_factor:g}x the ops. u_dense, u_dwconv, "
                    "u_mem are shared by all devices and models and fitted (log-space least squares, log-normal prior "
                    f"weight {cfg.prior_weight:g}) so that epoch = images / batch * (sum of fwd+bwd at the batch + "
-                   "optimizer step) matches Table 1. The optimizer step is in the fit but not in fwd_s/bwd_s. "
+                   "optimizer step) matches Table 1. The optimizer step is in the fit, with SGD-momentum's streams, "
+                   "and in each layer's optimizer_step_s: streams x weight bytes / (u_mem * bandwidth), "
+                   "streams per optimizer in assumptions.optimizer_streams. "
                    + (f"This device (Volta) divides its GPU terms by {VOLTA} (architecture_factor). "
                       if dev["architecture"] == "Volta" else "") + "See tools/calibrate/README.md."),
         "source": ("Table 1 of Ye et al., 'Asteroid', MobiCom 2024 (epoch times on Jetson TX2 and Nano); NVIDIA "
@@ -214,6 +218,7 @@ def trace_of(d, m, desc, digest, models, p, errors, cfg, date):
             "table1_batch_size": dict(cfg.table1_batch),
             "epoch_images": dict(cfg.epoch_images),
             "optimizer_in_fit": f"SGD with momentum, {cfg.optimizer_bytes_factor:g} parameter-sized streams per step",
+            "optimizer_streams": dict(OPTIMIZER_STREAMS),
             "os_and_framework_reserve_bytes": int(cfg.os_reserve_gib * GiB),
             "precision": "FP32",
         },

@@ -223,11 +223,20 @@ def call_time(pass_, dev_type, model, p, cfg, b):
     return max(cpu, gpu) if cfg.overlap == "max" else cpu + gpu
 
 
-def optimizer_step_s(param_bytes, dev_type, p, cfg):
-    """One optimizer step: streams cfg.optimizer_bytes_factor x the parameter bytes (multi-tensor
-    kernels: its CPU cost is negligible)."""
+# Parameter-sized memory streams of one step of each optimizer, read and written: SGD reads the
+# weights and gradients and writes the weights (3); with momentum it also reads and writes the
+# momentum buffer (5); Adam reads and writes two buffers (7). A fused or multi-tensor kernel reaches
+# this; an unfused implementation moves more.
+OPTIMIZER_STREAMS = {"sgd": 3.0, "sgd_momentum": 5.0, "adam": 7.0}
+
+
+def optimizer_step_s(param_bytes, dev_type, p, cfg, streams=None):
+    """One optimizer step: streams (default cfg.optimizer_bytes_factor) x the parameter bytes over
+    the fitted memory bandwidth (multi-tensor kernels: its CPU cost is negligible)."""
     dev = DEVICES[dev_type]
-    return cfg.optimizer_bytes_factor * param_bytes / (
+    if streams is None:
+        streams = cfg.optimizer_bytes_factor
+    return streams * param_bytes / (
         p["u_mem"] * dev["memory_bandwidth_Bps"] * arch_eff(dev, p, "memory", cfg))
 
 

@@ -26,6 +26,9 @@
 //   simulator does (Evaluation::network_use).
 // - Memory of a device: parameters x (2 + optimizer state factor) + K x share x stored activations,
 //   K = min(M, 2(P-p)-1): a round has only M micro-batches to keep (program.hpp runs exactly that).
+// - The optimizer step (T_o, ours: Eq. 4-8 leave it out): after its all-reduce, every device of a
+//   stage updates the stage's weights; the stage's round ends when its slowest device has (traces
+//   give each layer's step per optimizer, profile.hpp). It follows the all-reduce in each form.
 // - dm is the first step with the largest period (`paper`: the largest E_f + E_b).
 // - The latency model (docs/method.md §3.6). Eq. 4-6 as we read them (`paper`) assume the dominant step
 //   never waits for its first gradient, and its terms for steps after dm subtract their backward
@@ -35,7 +38,7 @@
 //   formula by the classic pipeline bound: the first micro-batch's trip through every step, plus
 //   M - 1 periods of the dominant step; each stage's all-reduce starts when its last backward ends,
 //   that is sum_{i<s} E_b^i before step 0's:
-//     latency = sum_s (E_f^s + E_b^s) + (M - 1) period^dm + max_s (T_a^s - sum_{i<s} E_b^i)
+//     latency = sum_s (E_f^s + E_b^s) + (M - 1) period^dm + max_s (T_a^s + T_o^s - sum_{i<s} E_b^i)
 //   with a step's period as above (E_f + E_b for a compute step). It is exact
 //   for equal steps and for a dominant last step, and errs on the slow side otherwise
 //   (pipeline_schedule.hpp replays the schedule itself and reports the difference), as long as each
@@ -70,6 +73,8 @@ struct StageCost {
   double fwd_s = 0;         // E_f: slowest device's forward time for its share
   double bwd_s = 0;         // E_b
   double allreduce_s = 0;   // T_a
+  double optimizer_s = 0;   // T_o: the slowest device's optimizer step over the stage's layers
+  double tail_s() const { return allreduce_s + optimizer_s; }  // after the stage's last backward
   double slowest_s = 0;     // max over devices of its forward + backward (what Alg. 1 minimises)
   std::vector<int> shares;  // per device of the group, sum = beta
   std::vector<double> peak_memory_bytes;
@@ -87,11 +92,12 @@ struct StepCost {
   StepKind kind = StepKind::compute;
   int stage = 0;  // compute: the stage; communication: the stage it leaves
   double E_f = 0, E_b = 0, T_w = 0, T_e = 0, T_a = 0;
+  double T_o = 0;  // compute: the optimizer step after the all-reduce (not in Eq. 4-8: ours)
   double L = 0;  // communication: the link latency included in E_f and E_b (the rest is bytes / bandwidth)
   // Seconds per micro-batch the step holds its busiest resource in steady 1F1B; 0 means E_f + E_b
   // (a compute step, or a communication step whose two directions share a channel).
   double period_s = 0;
-  double total() const { return T_w + T_e + T_a; }
+  double total() const { return T_w + T_e + T_a + T_o; }
   double period() const { return period_s > 0 ? period_s : E_f + E_b; }
 };
 

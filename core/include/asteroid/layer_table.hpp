@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "asteroid/profile.hpp"
+#include "asteroid/vocabulary.hpp"
 
 namespace asteroid {
 
@@ -18,8 +19,9 @@ struct BatchPoint {
 
 class LayerTable {
  public:
-  // `speed_factor` > 1 makes every time shorter (a faster device of the same type).
-  LayerTable(const Profile& p, double speed_factor = 1.0);
+  // `speed_factor` > 1 makes every time shorter (a faster device of the same type); `optimizer`
+  // picks the layers' optimizer step times (none listed: 0).
+  LayerTable(const Profile& p, double speed_factor = 1.0, Optimizer optimizer = Optimizer::sgd_momentum);
 
   int num_layers() const { return num_layers_; }
   BatchPoint locate(double samples) const;
@@ -27,6 +29,10 @@ class LayerTable {
   // Forward / backward time of layers [first, last] for the located number of samples.
   double fwd_s(int first, int last, const BatchPoint& b) const { return range(fwd_, first, last, b); }
   double bwd_s(int first, int last, const BatchPoint& b) const { return range(bwd_, first, last, b); }
+
+  // One optimizer step over layers [first, last] (after the round's all-reduce).
+  double optimizer_s(int first, int last) const { return opt_[last + 1] - opt_[first]; }
+  bool has_optimizer_times() const { return has_opt_; }
 
   double param_bytes(int first, int last) const { return params_[last + 1] - params_[first]; }
   double stored_bytes_per_sample(int first, int last) const { return stored_[last + 1] - stored_[first]; }
@@ -44,7 +50,8 @@ class LayerTable {
   int num_layers_ = 0;
   std::vector<double> batch_sizes_;
   std::vector<std::vector<double>> fwd_, bwd_;  // [batch point][layer prefix]
-  std::vector<double> params_, stored_, output_;
+  std::vector<double> params_, stored_, output_, opt_;
+  bool has_opt_ = false;
   double speed_ = 0;
 };
 

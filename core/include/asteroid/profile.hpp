@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,10 @@ struct LayerProfile {
   double stored_activation_bytes_per_sample = 0;
   std::vector<double> fwd_s;  // one per Profile::batch_sizes
   std::vector<double> bwd_s;
+  // One optimizer step over this layer's parameters, per optimizer token ("sgd", "sgd_momentum",
+  // "adam"), in seconds; independent of the batch size. Optional: an optimizer the trace does not
+  // list costs nothing (docs/formats.md).
+  std::map<std::string, double> optimizer_step_s;
 };
 
 struct Profile {

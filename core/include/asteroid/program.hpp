@@ -46,7 +46,8 @@ struct Instruction {
   int samples = 0;      // compute: the device's share; messages: samples in the slice
   double bytes = 0;     // messages: payload; all_reduce: the stage's gradient bytes;
                         // replicate: weights + optimizer state
-  double seconds = 0;   // forward/backward: compute time of the share on this device
+  double seconds = 0;   // forward/backward: compute time of the share on this device; optimizer_step:
+                        // the step over the stage's layers on this device (0 where the trace has none)
 };
 
 // "2F0", "1SEND_F3@4" (to device 4), "0ALLREDUCE", "1REPLICATE@5". Parsed back by parse_instruction.
