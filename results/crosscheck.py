@@ -127,8 +127,8 @@ def main():
         text += ("; " + spread(more, "exec_vs_sim") + " with 3 workers on this machine's 2 cores, where "
                  "the workers compete for the CPU and the traces (measured alone) cannot know it")
     text += (". asteroid-sim against the cost model: " + spread(rows, "sim_vs_model") +
-             ". The real runs also contain what the simulator leaves out: the optimizer step, framework "
-             "overheads, and loopback messages far faster than the scenarios' 1 Gbps links "
+             ". The real runs also contain what the simulator leaves out: framework overheads between "
+             "instructions, and loopback messages far faster than the scenarios' 1 Gbps links "
              "(asteroid-compare's per-instruction tables are in data/).")
     if args.smoke:
         c.write_text(os.path.join(out, "failure.md"), "(The failure run is left out of --smoke runs.)\n")
