@@ -218,6 +218,8 @@ def failure_row(rounds, dilation, out, tmp):
 
 def main():
     args = c.parse_args(__doc__, add_args)
+    if not (1 <= args.dilation <= 1000 and 1 <= args.fail_dilation <= 1000):
+        raise c.ToolError("--dilation and --fail-dilation: expected numbers in [1, 1000]")
     out = c.out_dir(args.outroot, "crosscheck_envs", clean=not args.failure_only)
     for tool in ("asteroid-plan", "asteroid-sim", "asteroid-exec", "asteroid-compare"):
         c.require(tool)
@@ -235,6 +237,8 @@ def main():
     rows = []
     if args.failure_only:
         cases = []
+        if not os.path.exists(os.path.join(out, "envs.csv")):
+            raise c.ToolError(f"--failure-only: {out}/envs.csv is missing: run without it first")
         for r in c.read_csv(os.path.join(out, "envs.csv")):
             r.update({k: float(r[k]) for k in ("dilation", "simulated_s", "emulated_s", "error")})
             rows.append(r)

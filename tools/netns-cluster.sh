@@ -6,7 +6,7 @@
 #
 #   tools/netns-cluster.sh up SCENARIO [--name ID] [--time-dilation F]
 #                                                    prints the cluster (below), or one line and status 2
-#   tools/netns-cluster.sh down [--name ID]          removes what `up ... --name ID` made
+#   tools/netns-cluster.sh down --name ID            removes what `up` made (its printed cluster ID)
 #
 # `up` prints, for the caller to read:
 #   cluster ID subnet 10.A.B.0/24 coordinator 10.A.B.254 topology star|wifi bandwidth BITS_PER_S
@@ -30,7 +30,7 @@
 # own, about 0.05 ms); the tbf rate is an upper bound that TCP reaches to about 95%.
 set -eu
 
-usage() { echo "usage: $0 up SCENARIO [--name ID] [--time-dilation F] | down [--name ID]" >&2; exit 2; }
+usage() { echo "usage: $0 up SCENARIO [--name ID] [--time-dilation F] | down --name ID" >&2; exit 2; }
 die() { echo "netns-cluster: $*" >&2; exit 2; }
 
 [ $# -ge 1 ] || usage
@@ -38,9 +38,10 @@ cmd="$1"; shift
 scenario=""
 id="ast$(printf %x $$)"
 dilation=1
+named=no
 while [ $# -gt 0 ]; do
   case "$1" in
-    --name) [ $# -ge 2 ] || usage; id="$2"; shift 2 ;;
+    --name) [ $# -ge 2 ] || usage; id="$2"; named=yes; shift 2 ;;
     --time-dilation) [ $# -ge 2 ] || usage; dilation="$2"; shift 2 ;;
     -*) usage ;;
     *) [ -z "$scenario" ] || usage; scenario="$1"; shift ;;
@@ -62,6 +63,7 @@ down() {
 
 if [ "$cmd" = down ]; then
   [ -z "$scenario" ] || usage
+  [ "$named" = yes ] || die "down needs --name ID: the ID that \`up\` printed (\"cluster ID ...\")"
   down
   exit 0
 fi

@@ -106,13 +106,14 @@ Launcher::End Launcher::generation() {
 }
 
 void Launcher::beat_for_the_silent(double now) {
-  if (now_s() >= next_beat_) {
-    server_.beat_all();
-    next_beat_ = now_s() + o_.coordinator.heartbeat_interval_s;
-  }
+  if (now_s() < next_beat_) return;
+  server_.beat_all();
+  next_beat_ = now_s() + o_.coordinator.heartbeat_interval_s * dilation();
   // A worker whose process is restarting cannot beat; its connection is open, so it is alive. So is
   // a local worker whose process runs, even when its beats are late (on saturated cores a heartbeat
   // thread may wait seconds for a core); a paused (stopped) or dead one is not: its silence is seen.
+  // Recorded once per heartbeat interval, as its own beats would be, so that a failure is detected
+  // between (missed - 1) and missed intervals after it, by where it falls between two beats.
   if (coordinating_) {
     for (const Peer& p : peers_)
       if (!p.gone() && (p.restarting || processes_.running(name(p.device))))
