@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "asteroid/units.hpp"
 #include "messages.hpp"
 
 namespace sg4 = simgrid::s4u;
@@ -160,14 +161,23 @@ void Simulation::fault_script() {
       case FaultKind::join: {
         ev.kind = EventKind::join;
         if (host_on_[d]) continue;  // still there: nothing to do
+        // Gone but not yet declared failed: it comes back once the Coordinator has declared its
+        // departure, as asteroid-exec starts a returning worker only then. Back before that, its
+        // heartbeats would hide the failure while the round in progress waits for it forever.
+        while (coord_.alive(d) && !finished_)
+          sg4::this_actor::sleep_for(coord_.config().heartbeat_interval_s / 8);
+        if (finished_) return;
+        ev.time = sg4::Engine::get_clock();
         platform_.hosts[d]->turn_on();
         host_on_[d] = true;
         failure_recorded_[d] = false;
         if (coord_.last_checkpoint() < 0) ledger_.add(d, 0, in_.model->num_layers() - 1, 0);  // the seed's
-        ev.detail = e.device + " joins";
+        ev.detail = e.device + " joins" + (ev.time > e.time_s ? " (at " + units::format_seconds(e.time_s) +
+                                                                 ", taken once its departure was declared)"
+                                                               : std::string());
         sg4::Actor::create("heartbeat", platform_.hosts[d], [this, d] { heartbeats(d); })->daemonize();
         ControlMessage m;
-        m.kind = ControlKind::join, m.device = d, m.sent_s = e.time_s;
+        m.kind = ControlKind::join, m.device = d, m.sent_s = ev.time;
         post_control(-1, m);
         break;
       }

@@ -385,6 +385,27 @@ TEST_CASE("sim: a device that returns is planned back in when that is sooner", "
   fs::remove_all(dir);
 }
 
+TEST_CASE("sim: a device back before its departure is declared rejoins once it is, and training goes on",
+          "[sim][faults][join]") {
+  // nx0 leaves at 30 s and is back at 31 s, before its 3 missed heartbeats are noticed: its worker
+  // is gone, so the round in progress cannot finish without a recovery. The join waits for the
+  // declaration (as asteroid-exec starts a returning worker only then), not the other way round.
+  fs::path dir = temp_dir("early_return");
+  json s = scenario("envC_fail");
+  s["faults"]["events"] = {{{"at", "30s"}, {"device", "nx0"}, {"kind", "leave"}},
+                           {{"at", "31s"}, {"device", "nx0"}, {"kind", "join"}}};
+  write(dir / "s.json", s);
+  json r;
+  REQUIRE(run_sim(dir / "s.json", dir / "out", "", &r) == 0);
+  CHECK(r["summary"]["completed"].get<bool>());
+  auto detections = events_of(r, "detection"), joins = events_of(r, "join");
+  REQUIRE(detections.size() == 1);
+  REQUIRE(joins.size() == 1);
+  CHECK(joins[0]["time_s"].get<double>() >= detections[0]["time_s"].get<double>());
+  CHECK_THAT(joins[0]["detail"].get<std::string>(), Catch::Contains("taken once its departure was declared"));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("sim: extreme slowdowns and links either train on or stop with the reason on the console",
           "[sim][faults]") {
   fs::path dir = temp_dir("extreme");
