@@ -195,6 +195,8 @@ def failure_row(rounds, dilation, out, tmp):
     c.run([c.require("asteroid-sim"), scen, "-o", os.path.join(tmp, "sim"), "--network", "textbook"], timeout=600)
     sim = c.load_json(os.path.join(tmp, "sim", "report.json"))
     real, f_used = emulate_until_faithful(scen, None, None, dilation, tmp, "F")
+    first_sim = next(r for r in sim["rounds"] if r["round"] == 0)
+    first_exec = next(r for r in real["rounds"] if r["round"] == 0)
     compare(os.path.join(tmp, "sim", "report.json"), os.path.join(tmp, "exec", "report.json"), keep)
     keep_reports(keep, sim, real)
     rows = []
@@ -206,7 +208,11 @@ def failure_row(rounds, dilation, out, tmp):
     md = (f"scenarios/envC_fail.json (ResNet50 on environment C, 1000 Mbps), nx0 leaving at {at:.2f} s "
           f"(5.5 predicted rounds, so that the run stays short), {rounds} rounds, both ways. The emulated "
           "run's times are real / F; its state transfer includes restarting the workers' processes, "
-          "which is not dilated (docs/emulation.md). Seconds.\n\n"
+          "which is not dilated (docs/emulation.md). Seconds. Before the failure the two already "
+          f"differ: round 0 took {first_sim['end_s'] - first_sim['start_s']:.2f} s simulated and "
+          f"{first_exec['end_s'] - first_exec['start_s']:.2f} s emulated, because an asteroid-exec round "
+          "waits for its checkpoint copies and asteroid-sim sends them beside training (docs/emulation.md, "
+          "\"Replication\"), so the two recover from different checkpoints.\n\n"
           + c.md_table(["backend", "failure", "detection", "re-plan", "state transfer", "replay",
                         "failure to the replayed round's end", "rounds"], rows,
                        ["---"] + ["---:"] * 7))

@@ -210,7 +210,7 @@ nlohmann::json summary_to_json(const RunSummary& s) {
   if (!s.stop_reason.empty()) j["stop_reason"] = s.stop_reason;
   if (s.emulation) {
     j["time_dilation"] = s.emulation->time_dilation;
-    j["emulated_steps"] = s.emulation->budgeted_steps;
+    j["budgeted_steps"] = s.emulation->budgeted_steps;
     j["over_budget_steps"] = s.emulation->over_budget_steps;
     j["worst_overrun_s"] = s.emulation->worst_overrun_s;
   }
