@@ -27,7 +27,7 @@ std::string wait_for_joins(const Scenario& s, const LaunchOptions& o, ControlSer
   while (count < expected) {
     if (now_s() >= *next_beat_s) {  // the early ones must not take the wait for silence
       server.beat_all();
-      *next_beat_s = now_s() + o.coordinator.heartbeat_interval_s * std::max(1.0, o.time_dilation);
+      *next_beat_s = now_s() + o.coordinator.heartbeat_interval_s * o.clock_scale();
     }
     for (const ServerEvent& e : server.poll(0.05)) {
       if (e.kind == ServerEvent::Kind::joined) {

@@ -35,7 +35,7 @@ ExecJob Launcher::make_job() const {
   job.plan = plain.plan;
   job.program = plain.device;
   job.program_with_copies = copies.device;
-  job.timeout_s = std::max(30.0, std::min(o_.timeout_s, 300.0 * std::max(1.0, o_.time_dilation)));
+  job.timeout_s = std::max(30.0, std::min(o_.timeout_s, 300.0 * o_.clock_scale()));
   job.generation = generation_;
   job.start_round = start_round_;
   for (const StagePlan& sp : coord_.plan().stages)

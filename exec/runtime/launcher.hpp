@@ -47,6 +47,7 @@ struct LaunchOptions {
   // Emulation (docs/emulation.md): 0, off; else every compute step lasts its trace time x this
   // factor, and the run's clock (the Coordinator's, the report's) is real time / this factor.
   double time_dilation = 0;
+  double clock_scale() const { return time_dilation > 1 ? time_dilation : 1; }  // real s per run s
   // Starts the worker of a device that returns (a scenario's `join` after its `leave`), here or over
   // ssh as at the start; false (and why) when this coordinator does not start it (a person does).
   std::function<bool(int device, std::string* why)> start_worker;

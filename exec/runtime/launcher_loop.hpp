@@ -71,7 +71,7 @@ class Launcher {
   }
   // Seconds since training started, on the run's clock: real time, or real time / the time
   // dilation of an emulated run (the Coordinator, the events and the report all read this clock).
-  double dilation() const { return std::max(1.0, o_.time_dilation); }
+  double dilation() const { return o_.clock_scale(); }
   double t() const { return (now_s() - origin_s_ - training_start_) / dilation(); }
   double worker_t(int device, int64_t ns) const {
     return (server_.link(device).to_coordinator_s(ns) - origin_s_ - training_start_) / dilation();

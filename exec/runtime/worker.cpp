@@ -11,6 +11,7 @@
 // hands out. For failures (launcher.hpp) it checkpoints its stage's layers after every round in its
 // own directory and sends copies to its backup after replicating rounds; a later generation starts
 // from those files, moving layers between devices over Gloo as the job says.
+// Test-set evaluation is in worker_eval.cpp; the class in worker_internal.hpp.
 // Emulated jobs (job.time_dilation > 0, docs/emulation.md): each Forward, Backward and optimizer
 // step runs for real, then waits until its budget (the trace's time for the emulated device, times
 // the dilation) is over; a step whose real computation took longer is counted as over budget.
@@ -19,25 +20,15 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <map>
 #include <thread>
 
-#include <torch/torch.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 
-#include "batches.hpp"
 #include "control_store.hpp"
-#include "fashion_mnist.hpp"
-#include "models.hpp"
-#include "net.hpp"
-#include "stage_state.hpp"
-#include "worker.hpp"
+#include "worker_internal.hpp"
 
-namespace asteroid::exec {
+namespace asteroid::exec::detail {
 namespace {
-
-using torch::Tensor;
 
 // The model options that give the job's input ("cifar10_32", "miniimagenet_224", ...).
 ModelOptions options_for(const std::string& model, const std::string& input, bool* ok) {
@@ -53,79 +44,7 @@ ModelOptions options_for(const std::string& model, const std::string& input, boo
   return o;
 }
 
-struct Range {
-  int lo = 0, hi = 0;
-};
-
-Range overlap(Range a, Range b) { return {std::max(a.lo, b.lo), std::min(a.hi, b.hi)}; }
-
-class Worker {
- public:
-  Worker(const ExecJob& job, ControlClient& control)
-      : job_(job), control_(control), device_(control.welcome().device), name_(control.name()) {}
-  void run();
-
- private:
-  // Setup, in order.
-  void place();                // this device's stage, range and rank, from the plan
-  void build_model();          // the model from the common seed, message shapes, stage state
-  void load_data();            // the data set (stage 0: images, last stage: labels), when real data
-  void make_training_batch();  // synthetic data: the one batch every round trains on
-  void read_round(int round);  // real data: this device's rows of the round's mini-batch
-  void connect();              // Gloo groups through the coordinator's store
-  void restore();              // the checkpoint, when the job resumes
-
-  void run_round(int round);
-  bool evaluates_after(int round) const;
-  void evaluate(int round);  // the test set through the pipeline in evaluation mode
-  Range eval_range(int stage, int device, int64_t rows) const;
-  void execute(const Instruction& ins, int round);
-  void wait_out_budget(const Instruction& ins, int64_t start_ns, Round& done);
-  void send_slice(const Tensor& mine, int peer_stage, int peer, int tag);
-  void recv_slice(Tensor& into, const std::vector<int64_t>& sample, int peer_stage, int peer, int tag);
-  void post_receives(const std::vector<Instruction>& list);
-  double checkpoint(int round);  // bytes on disk after it
-  Range range_of(int stage, int device) const;
-  int rank_of(int device) const { return rank_.at(device); }
-  std::string layer_file(int l, int round) const {
-    return dir_ + "/layer_" + std::to_string(l) + ".r" + std::to_string(round) + ".pt";
-  }
-  [[noreturn]] void refuse(const std::string& why) { control_.fail(why, 2, job_.generation); }
-
-  const ExecJob& job_;
-  ControlClient& control_;
-  const int device_;
-  const std::string name_;
-  const std::string dir_ = control_.options().checkpoint_dir;
-  const Plan& plan_ = job_.plan;
-  std::map<int, int> rank_;  // device -> rank among the generation's workers
-  int stage_ = -1, first_ = 0, last_ = 0, beta_ = 1, M_ = 1, B_ = 1;
-  Range mine_;
-
-  PlannerModel net_;
-  std::unique_ptr<StageState> state_;
-  std::vector<Tensor> params_;
-  std::vector<std::vector<int64_t>> out_shape_;  // per layer, one sample's output shape
-  std::vector<int64_t> in_shape_;                // one sample's input to this stage
-  // This device's rows of each micro-batch, micro-batch after micro-batch (M x its rows).
-  Tensor data_, labels_;
-  bool real_data_ = false;
-  std::unique_ptr<FashionMnist> set_;
-  std::unique_ptr<BatchSequence> sequence_;
-
-  c10::intrusive_ptr<c10d::Store> store_;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> all_, group_;
-
-  struct Micro {
-    Tensor x, y, grad_y, loss;
-  };
-  std::vector<Micro> micro_;
-  std::vector<std::pair<c10::intrusive_ptr<c10d::Work>, Tensor>> sends_;
-  // The round's receives of activations and gradients, posted when it starts: key (tag, peer).
-  std::map<std::pair<int, int>, std::pair<c10::intrusive_ptr<c10d::Work>, Tensor>> posted_;
-  double round_loss_ = 0;
-  double checkpoint_bytes_ = 0;
-};
+}  // namespace
 
 Range Worker::range_of(int stage, int device) const {
   const StagePlan& sp = plan_.stages[stage];
@@ -312,19 +231,11 @@ void Worker::recv_slice(Tensor& into, const std::vector<int64_t>& sample, int pe
   std::vector<int64_t> shape{mine_.hi - mine_.lo};
   shape.insert(shape.end(), sample.begin(), sample.end());
   if (!into.defined()) into = torch::zeros(shape);
+  // Posted when the round started (post_receives): every RECV of the round's list is.
   auto posted = posted_.find({tag, peer});
-  Tensor got;
-  if (posted != posted_.end()) {
-    posted->second.first->wait();
-    got = posted->second.second;
-    posted_.erase(posted);
-  } else {
-    shape[0] = o.hi - o.lo;
-    std::vector<Tensor> v{torch::empty(shape)};
-    all_->recv(v, rank_of(peer), tag)->wait();
-    got = v[0];
-  }
-  into.narrow(0, o.lo - mine_.lo, o.hi - o.lo).copy_(got);
+  posted->second.first->wait();
+  into.narrow(0, o.lo - mine_.lo, o.hi - o.lo).copy_(posted->second.second);
+  posted_.erase(posted);
 }
 
 // Every receive of the round's activations and gradients is posted before the round's first
@@ -450,82 +361,6 @@ double Worker::checkpoint(int round) {
   return bytes;
 }
 
-bool Worker::evaluates_after(int round) const {
-  if (!real_data_ || stage_ < 0) return false;
-  const int64_t per_epoch = job_.train_samples / B_;
-  return (job_.eval_every > 0 && (round + 1) % job_.eval_every == 0) || (round + 1) % per_epoch == 0 ||
-         round == job_.rounds - 1;
-}
-
-// A device's rows of an evaluation batch of `rows` (at most B): its training range scaled from the
-// micro-batch to the mini-batch, cut at `rows`. Every device computes the same ranges, so senders
-// and receivers agree on the slices.
-Range Worker::eval_range(int stage, int device, int64_t rows) const {
-  Range r = range_of(stage, device);
-  return {int(std::min<int64_t>(rows, int64_t(r.lo) * M_)), int(std::min<int64_t>(rows, int64_t(r.hi) * M_))};
-}
-
-// The test set in batches of B through the stages in evaluation mode (batch norm with each
-// device's running statistics), activations sent as in training; the last stage's devices send
-// their loss and correct counts to the coordinator (EvalPart), which sums them.
-void Worker::evaluate(int round) {
-  const int64_t start = now_ns();
-  const int kEvalTag = 1 << 22;
-  const int stages = plan_.num_stages();
-  const int64_t n = job_.eval_samples > 0 ? std::min<int64_t>(job_.eval_samples, job_.test_samples) : job_.test_samples;
-  torch::NoGradGuard no_grad;
-  net_.train(false);
-  double loss_sum = 0;
-  int64_t correct = 0, samples = 0;
-  for (int64_t c = 0; c * B_ < n; ++c) {
-    const int64_t rows = std::min<int64_t>(B_, n - c * B_);
-    const Range me = eval_range(stage_, device_, rows);
-    if (me.hi <= me.lo) continue;  // no rows of this batch here
-    Tensor x;
-    if (stage_ == 0) {
-      x = torch::empty({me.hi - me.lo, 3, kImageSide, kImageSide});
-      auto test_index = [&](int64_t r) { return c * B_ + r; };
-      fill_images(*set_, set_->test, test_index, me.lo, me.hi, false, 0, 0, x.data_ptr<float>());
-    } else {
-      std::vector<int64_t> shape{me.hi - me.lo};
-      shape.insert(shape.end(), in_shape_.begin(), in_shape_.end());
-      x = torch::empty(shape);
-      for (int peer : plan_.stages[stage_ - 1].devices) {
-        Range o = overlap(me, eval_range(stage_ - 1, peer, rows));
-        if (o.hi <= o.lo) continue;
-        shape[0] = o.hi - o.lo;
-        std::vector<Tensor> v{torch::empty(shape)};
-        all_->recv(v, rank_of(peer), kEvalTag + int(c))->wait();
-        x.narrow(0, o.lo - me.lo, o.hi - o.lo).copy_(v[0]);
-      }
-    }
-    Tensor y = net_.forward_range(x, first_, last_ + 1);
-    if (stage_ == stages - 1) {
-      Tensor labels = torch::empty({me.hi - me.lo}, torch::kLong);
-      auto test_index = [&](int64_t r) { return c * B_ + r; };
-      fill_labels(set_->test, test_index, me.lo, me.hi, labels.data_ptr<int64_t>());
-      loss_sum += torch::nn::functional::cross_entropy(
-                      y, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                      .item<double>();
-      correct += y.argmax(1).eq(labels).sum().item<int64_t>();
-      samples += me.hi - me.lo;
-      continue;
-    }
-    for (int peer : plan_.stages[stage_ + 1].devices) {
-      Range o = overlap(me, eval_range(stage_ + 1, peer, rows));
-      if (o.hi <= o.lo) continue;
-      Tensor t = y.narrow(0, o.lo - me.lo, o.hi - o.lo).contiguous();
-      std::vector<Tensor> v{t};
-      sends_.push_back({all_->send(v, rank_of(peer), kEvalTag + int(c)), t});
-    }
-  }
-  for (auto& [work, tensor] : sends_) work->wait();
-  sends_.clear();
-  net_.train(true);
-  if (stage_ == stages - 1)
-    control_.send(EvalPart{job_.generation, round, loss_sum, correct, samples, start, now_ns()});
-}
-
 // A compute step's budget: the emulated device's time for it, stretched by the dilation. Steps
 // without one (communication, and compute the trace gives no time) run as they are.
 void Worker::wait_out_budget(const Instruction& ins, int64_t start_ns, Round& done) {
@@ -603,12 +438,14 @@ void Worker::run() {
   control_.send(Done{job_.generation});
 }
 
-}  // namespace
+}  // namespace asteroid::exec::detail
+
+namespace asteroid::exec {
 
 void run_generation(const ExecJob& job, ControlClient& control) {
   at::set_num_threads(control.options().threads);
   try {
-    Worker(job, control).run();
+    detail::Worker(job, control).run();
   } catch (const std::exception& e) {
     std::string what = e.what();
     what = what.substr(0, what.find('\n'));  // c10 appends a stack trace

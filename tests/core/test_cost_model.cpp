@@ -11,8 +11,8 @@ using namespace asteroid::testing;
 
 namespace {
 
-// Two devices, two layers, times exactly proportional to samples: numbers that can be checked by hand.
-Cluster hand_cluster(double mem0, double mem1) {
+// Two layers, times exactly proportional to samples: numbers that can be checked by hand.
+Profile hand_profile() {
   Profile p;
   p.device_type = "t";
   p.memory_bytes = p.usable_memory_bytes = 1e12;
@@ -28,9 +28,15 @@ Cluster hand_cluster(double mem0, double mem1) {
     L.bwd_s = {0.02, 0.16};  // 20 ms per sample
     p.layers.push_back(L);
   }
+  return p;
+}
+
+// Two devices of hand_profile(), b half as fast as a, over a 10 MB/s link with 1 ms of latency.
+Cluster hand_cluster(double mem0, double mem1, const Profile& p = hand_profile(),
+                     Optimizer optimizer = Optimizer::sgd_momentum) {
   Cluster c;
-  auto table = std::make_shared<LayerTable>(p);
-  auto slow = std::make_shared<LayerTable>(p, 0.5);  // half as fast
+  auto table = std::make_shared<LayerTable>(p, 1.0, optimizer);
+  auto slow = std::make_shared<LayerTable>(p, 0.5, optimizer);  // half as fast
   c.devices = {{"a", "t", table, mem0}, {"b", "t", slow, mem1}};
   c.bandwidth_Bps = {{0, 1e7}, {1e7, 0}};
   c.latency_s = {{0, 1e-3}, {1e-3, 0}};
@@ -80,28 +86,10 @@ TEST_CASE("cost model: the optimizer step follows each stage's all-reduce, in th
           "[cost]") {
   // hand_cluster with an optimizer step of 5 ms per layer for SGD with momentum (10 ms on the
   // half-speed device b), none for Adam.
-  Profile p;
-  p.device_type = "t";
-  p.memory_bytes = p.usable_memory_bytes = 1e12;
-  p.model = "m";
-  p.batch_sizes = {1, 8};
-  for (int l = 0; l < 2; ++l) {
-    LayerProfile L;
-    L.name = "l" + std::to_string(l);
-    L.param_bytes = 1e6;
-    L.output_activation_bytes_per_sample = 1e5;
-    L.stored_activation_bytes_per_sample = 1e6;
-    L.fwd_s = {0.01, 0.08};
-    L.bwd_s = {0.02, 0.16};
-    L.optimizer_step_s["sgd_momentum"] = 0.005;
-    p.layers.push_back(L);
-  }
+  Profile p = hand_profile();
+  for (LayerProfile& L : p.layers) L.optimizer_step_s["sgd_momentum"] = 0.005;
   auto cluster = [&](Optimizer opt) {
-    Cluster c;
-    c.devices = {{"a", "t", std::make_shared<LayerTable>(p, 1.0, opt), 1e12},
-                 {"b", "t", std::make_shared<LayerTable>(p, 0.5, opt), 1e12}};
-    c.bandwidth_Bps = {{0, 1e7}, {1e7, 0}};
-    c.latency_s = {{0, 1e-3}, {1e-3, 0}};
+    Cluster c = hand_cluster(1e12, 1e12, p, opt);
     attach_network_from_matrices(c);
     return c;
   };

@@ -1,0 +1,101 @@
+// The Worker of one generation (worker.hpp's run_generation), shared by worker.cpp (set-up, the
+// Program's instructions, checkpoints, emulation budgets) and worker_eval.cpp (test-set
+// evaluation). Torch side: included by those two files only.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/torch.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+
+#include "batches.hpp"
+#include "fashion_mnist.hpp"
+#include "models.hpp"
+#include "net.hpp"
+#include "stage_state.hpp"
+#include "worker.hpp"
+
+namespace asteroid::exec::detail {
+
+using torch::Tensor;
+
+struct Range {
+  int lo = 0, hi = 0;
+};
+
+inline Range overlap(Range a, Range b) { return {std::max(a.lo, b.lo), std::min(a.hi, b.hi)}; }
+
+class Worker {
+ public:
+  Worker(const ExecJob& job, ControlClient& control)
+      : job_(job), control_(control), device_(control.welcome().device), name_(control.name()) {}
+  void run();
+
+ private:
+  // Setup, in order.
+  void place();                // this device's stage, range and rank, from the plan
+  void build_model();          // the model from the common seed, message shapes, stage state
+  void load_data();            // the data set (stage 0: images, last stage: labels), when real data
+  void make_training_batch();  // synthetic data: the one batch every round trains on
+  void read_round(int round);  // real data: this device's rows of the round's mini-batch
+  void connect();              // Gloo groups through the coordinator's store
+  void restore();              // the checkpoint, when the job resumes
+
+  void run_round(int round);
+  bool evaluates_after(int round) const;
+  void evaluate(int round);  // the test set through the pipeline in evaluation mode
+  Range eval_range(int stage, int device, int64_t rows) const;
+  void execute(const Instruction& ins, int round);
+  void wait_out_budget(const Instruction& ins, int64_t start_ns, Round& done);
+  void send_slice(const Tensor& mine, int peer_stage, int peer, int tag);
+  void recv_slice(Tensor& into, const std::vector<int64_t>& sample, int peer_stage, int peer, int tag);
+  void post_receives(const std::vector<Instruction>& list);
+  double checkpoint(int round);  // bytes on disk after it
+  Range range_of(int stage, int device) const;
+  int rank_of(int device) const { return rank_.at(device); }
+  std::string layer_file(int l, int round) const {
+    return dir_ + "/layer_" + std::to_string(l) + ".r" + std::to_string(round) + ".pt";
+  }
+  [[noreturn]] void refuse(const std::string& why) { control_.fail(why, 2, job_.generation); }
+
+  const ExecJob& job_;
+  ControlClient& control_;
+  const int device_;
+  const std::string name_;
+  const std::string dir_ = control_.options().checkpoint_dir;
+  const Plan& plan_ = job_.plan;
+  std::map<int, int> rank_;  // device -> rank among the generation's workers
+  int stage_ = -1, first_ = 0, last_ = 0, beta_ = 1, M_ = 1, B_ = 1;
+  Range mine_;
+
+  PlannerModel net_;
+  std::unique_ptr<StageState> state_;
+  std::vector<Tensor> params_;
+  std::vector<std::vector<int64_t>> out_shape_;  // per layer, one sample's output shape
+  std::vector<int64_t> in_shape_;                // one sample's input to this stage
+  // This device's rows of each micro-batch, micro-batch after micro-batch (M x its rows).
+  Tensor data_, labels_;
+  bool real_data_ = false;
+  std::unique_ptr<FashionMnist> set_;
+  std::unique_ptr<BatchSequence> sequence_;
+
+  c10::intrusive_ptr<c10d::Store> store_;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> all_, group_;
+
+  struct Micro {
+    Tensor x, y, grad_y, loss;
+  };
+  std::vector<Micro> micro_;
+  std::vector<std::pair<c10::intrusive_ptr<c10d::Work>, Tensor>> sends_;
+  // The round's receives of activations and gradients, posted when it starts: key (tag, peer).
+  std::map<std::pair<int, int>, std::pair<c10::intrusive_ptr<c10d::Work>, Tensor>> posted_;
+  double round_loss_ = 0;
+  double checkpoint_bytes_ = 0;
+};
+
+}  // namespace asteroid::exec::detail
