@@ -208,11 +208,12 @@ def failure_row(rounds, dilation, out, tmp):
     md = (f"scenarios/envC_fail.json (ResNet50 on environment C, 1000 Mbps), nx0 leaving at {at:.2f} s "
           f"(5.5 predicted rounds, so that the run stays short), {rounds} rounds, both ways. The emulated "
           "run's times are real / F; its state transfer includes restarting the workers' processes, "
-          "which is not dilated (docs/emulation.md). Seconds. Before the failure the two already "
-          f"differ: round 0 took {first_sim['end_s'] - first_sim['start_s']:.2f} s simulated and "
-          f"{first_exec['end_s'] - first_exec['start_s']:.2f} s emulated, because an asteroid-exec round "
-          "waits for its checkpoint copies and asteroid-sim sends them beside training (docs/emulation.md, "
-          "\"Replication\"), so the two recover from different checkpoints.\n\n"
+          "which is not dilated (docs/emulation.md). Seconds. Both send the checkpoint copies beside "
+          "training (docs/emulation.md, \"Replication\"); before the failure, round 0 took "
+          f"{first_sim['end_s'] - first_sim['start_s']:.2f} s simulated and "
+          f"{first_exec['end_s'] - first_exec['start_s']:.2f} s emulated, and the replay after it started "
+          f"at round {replayed_from(sim)} simulated, round {replayed_from(real)} emulated (the round "
+          "after the checkpoint).\n\n"
           + c.md_table(["backend", "failure", "detection", "re-plan", "state transfer", "replay",
                         "failure to the replayed round's end", "rounds"], rows,
                        ["---"] + ["---:"] * 7))
@@ -220,6 +221,13 @@ def failure_row(rounds, dilation, out, tmp):
     fs, fe = sim["summary"]["failures"][0], real["summary"]["failures"][0]
     return (f"envC_fail both ways: detection {fs['detection_s']:.2f} s simulated, {fe['detection_s']:.2f} s "
             f"emulated; recovery {fs['recovery_s']:.2f} s simulated, {fe['recovery_s']:.2f} s emulated.")
+
+
+def replayed_from(rep):
+    """The first round replayed after the failure (the checkpoint's round + 1), from the report's
+    replay event; "-" when there was none."""
+    ev = next((e for e in rep["events"] if e["kind"] == "replay"), None)
+    return ev["round"] if ev is not None and "round" in ev else "-"
 
 
 def main():

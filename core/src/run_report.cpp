@@ -76,6 +76,10 @@ nlohmann::json report_to_json(const RunReport& r) {
                         {"budgeted_steps", r.emulation->budgeted_steps},
                         {"over_budget_steps", r.emulation->over_budget_steps},
                         {"worst_overrun_s", r.emulation->worst_overrun_s}};
+  if (r.host_copies)
+    out["host_copies"] = {{"copies", r.host_copies->copies},
+                          {"bytes", r.host_copies->bytes},
+                          {"seconds", r.host_copies->seconds}};
   if (!r.evaluations.empty()) {
     nlohmann::json ev = nlohmann::json::array();
     for (const TestEvaluation& e : r.evaluations)
@@ -202,7 +206,7 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
     // "summary" is derived from the rest (run_summary.hpp): read past, computed again when needed.
     r.allow_only({"scenario", "backend", "config", "devices", "plans", "rounds_planned", "end_s", "rounds",
                   "events", "peak_memory_bytes", "clock_offset_bound_s", "summary", "spans", "evaluations",
-                  "emulation"});
+                  "emulation", "host_copies"});
     RunReport out;
     out.scenario = r.at("scenario").string();
     out.backend = r.at("backend").string();
@@ -241,6 +245,15 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
       m.over_budget_steps = e.at("over_budget_steps").integer_in(0, m.budgeted_steps);
       m.worst_overrun_s = e.at("worst_overrun_s").number_in(0, limits::kMaxReportTimeS);
       out.emulation = m;
+    }
+    if (r.has("host_copies")) {
+      JsonReader c = r.at("host_copies");
+      c.allow_only({"copies", "bytes", "seconds"});
+      HostCopyRecord h;
+      h.copies = c.at("copies").integer_in(0, INT_MAX);
+      h.bytes = c.at("bytes").number_in(0, 1e18);
+      h.seconds = c.at("seconds").number_in(0, limits::kMaxReportTimeS);
+      out.host_copies = h;
     }
     if (r.has("plans")) {
       JsonReader ps = r.at("plans");

@@ -155,6 +155,7 @@ RunSummary summarize_run(const RunReport& r) {
   s.completed = !stopped && every_round;
   if (!r.evaluations.empty()) s.last_evaluation = r.evaluations.back();
   s.emulation = r.emulation;
+  s.host_copies = r.host_copies;
   return s;
 }
 
@@ -214,6 +215,11 @@ nlohmann::json summary_to_json(const RunSummary& s) {
     j["over_budget_steps"] = s.emulation->over_budget_steps;
     j["worst_overrun_s"] = s.emulation->worst_overrun_s;
   }
+  if (s.host_copies) {
+    j["host_copies"] = s.host_copies->copies;
+    j["host_copy_bytes"] = s.host_copies->bytes;
+    j["host_copy_s"] = s.host_copies->seconds;
+  }
   if (s.last_evaluation) {
     j["test_accuracy"] = s.last_evaluation->accuracy;
     j["test_loss"] = s.last_evaluation->loss;
@@ -240,6 +246,9 @@ std::string summary_to_text(const RunSummary& s, const std::string& backend) {
            "a larger --time-dilation gives the workers more room)";
     t += "\n";
   }
+  if (const auto& h = s.host_copies)
+    t += "accelerator: " + std::to_string(h->copies) + " copies between device and host memory, " +
+         fmt("%.1f", h->bytes / 1e6) + " MB in " + fmt("%.3f", h->seconds) + " s (summed over the workers)\n";
   if (s.clock_offset_bound_s)
     t += "clocks: every worker's spans on the coordinator's clock within " +
          fmt("%.3f", *s.clock_offset_bound_s * 1e3) + " ms (offsets measured when they joined)\n";

@@ -50,7 +50,7 @@ void parse_devices(const JsonReader& r, Scenario& s) {
   std::set<std::string> seen;
   for (size_t i = 0; i < r.size(); ++i) {
     JsonReader d = r.at(i);
-    d.allow_only({"name", "type", "memory", "speed_factor", "host"});
+    d.allow_only({"name", "type", "memory", "speed_factor", "host", "accelerator"});
     DeviceSpec spec;
     spec.name = d.at("name").string();
     if (spec.name.empty()) d.at("name").fail("must not be empty");
@@ -65,6 +65,11 @@ void parse_devices(const JsonReader& r, Scenario& s) {
       if (spec.host.empty() || spec.host[0] == '-' ||
           spec.host.find_first_of(" \t\n'\"") != std::string::npos)
         d.at("host").fail("expected an ssh destination such as \"jetson@192.168.1.21\"");
+    }
+    if (d.has("accelerator")) {
+      spec.accelerator = d.at("accelerator").string();
+      if (!is_accelerator_name(spec.accelerator))
+        d.at("accelerator").fail("expected \"cpu\", \"cuda\" or \"cuda:N\"");
     }
     s.devices.push_back(spec);
   }
@@ -280,6 +285,14 @@ double optimizer_state_factor(Optimizer o) {
     case Optimizer::adam: return 2;
   }
   return 0;
+}
+
+bool is_accelerator_name(const std::string& name) {
+  if (name == "cpu" || name == "cuda") return true;
+  if (name.rfind("cuda:", 0) != 0 || name.size() < 6 || name.size() > 7) return false;
+  for (size_t i = 5; i < name.size(); ++i)
+    if (name[i] < '0' || name[i] > '9') return false;
+  return std::stoi(name.substr(5)) < 64;
 }
 
 }  // namespace asteroid

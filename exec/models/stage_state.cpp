@@ -71,7 +71,8 @@ torch::Tensor StageState::flat(int l) const {
     for (const torch::Tensor& b : m_.at(l)) parts.push_back(b.reshape(-1));
   if (v_.count(l))
     for (const torch::Tensor& b : v_.at(l)) parts.push_back(b.reshape(-1));
-  parts.push_back(torch::full({1}, steps_));
+  // On the device of the layer's parameters (a layer without any: the host).
+  parts.push_back(torch::full({1}, steps_, parts.empty() ? torch::TensorOptions() : parts[0].options()));
   return torch::cat(parts);
 }
 

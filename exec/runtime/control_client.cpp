@@ -113,6 +113,11 @@ StoreReply ControlClient::store(StoreRequest r, double timeout_s) {
   return a;
 }
 
+int ControlClient::checkpoint(int generation, int otherwise) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return checkpoint_.generation == generation ? checkpoint_.round : otherwise;
+}
+
 void ControlClient::reader() {
   for (;;) {
     std::string why;
@@ -138,6 +143,9 @@ void ControlClient::reader() {
       std::lock_guard<std::mutex> lock(mu_);
       replies_[r->id] = std::move(*r);  // an answer to a request of a restarted process is never read
       cv_.notify_all();
+    } else if (const Checkpointed* c = std::get_if<Checkpointed>(&msg)) {
+      std::lock_guard<std::mutex> lock(mu_);
+      checkpoint_ = *c;
     } else if (const Stop* s = std::get_if<Stop>(&msg)) {
       restart(s->generation);
     } else if (std::holds_alternative<Leave>(msg)) {
@@ -213,7 +221,8 @@ void ControlClient::gone(const std::string& why) {
 }
 
 void ControlClient::fail(const std::string& message, int status, int generation) {
-  line(name(), message);
+  // A worker this coordinator started shares its terminal: the coordinator prints the reason once.
+  if (!o_.quiet || !conn_) line(name(), message);
   if (conn_) {
     conn_->send(Failed{generation, status, message});
     shutdown(conn_->fd(), SHUT_RDWR);

@@ -31,6 +31,7 @@ struct WorkerOptions {
   std::string address;            // advertised to Gloo peers; empty: the address it connects from
   double wait_s = 60;             // for the coordinator to answer
   int threads = 1;                // libtorch and OpenBLAS threads
+  std::string accelerator;        // "cpu", "cuda", "cuda:N"; empty: the job's for this device
   bool quiet = false;             // no line on joining (local workers)
   std::vector<std::string> argv;  // to restart with
   // After a restart: the connection it keeps, and what the coordinator said at the join.
@@ -57,6 +58,8 @@ class ControlClient {
   void send(const Message& m);
   // A store operation; throws std::runtime_error after timeout_s without an answer.
   StoreReply store(StoreRequest r, double timeout_s);
+  // The last checkpoint the coordinator announced for `generation` (Checkpointed), or `otherwise`.
+  int checkpoint(int generation, int otherwise) const;
 
   // One line on stderr ("asteroid-exec worker NAME: ...") and exit with `status`, telling the
   // coordinator first when it can still hear.
@@ -74,7 +77,8 @@ class ControlClient {
   std::unique_ptr<FramedConnection> conn_;
   std::thread reader_, heart_;
   std::atomic<int64_t> last_heard_ns_{0};
-  std::mutex mu_;
+  mutable std::mutex mu_;
+  Checkpointed checkpoint_{-1, -1};
   std::condition_variable cv_;
   std::deque<nlohmann::json> jobs_;
   std::map<int64_t, StoreReply> replies_;

@@ -18,11 +18,7 @@ const char* op_name(StoreOp op) {
   switch (op) {
     case StoreOp::set: return "set";
     case StoreOp::get: return "get";
-    case StoreOp::add: return "add";
-    case StoreOp::check: return "check";
     case StoreOp::wait: return "wait";
-    case StoreOp::remove: return "remove";
-    case StoreOp::count: return "count";
   }
   return "?";
 }
@@ -52,13 +48,18 @@ json body(const Message& m) {
             return {{"id", x.id},
                     {"ok", x.ok},
                     {"value", to_hex(x.value)},
-                    {"number", x.number},
                     {"error", x.error}};
           },
           [](const Stop& x) -> json {
             return {{"generation", x.generation}};
           },
           [](const Leave&) -> json { return json::object(); },
+          [](const Checkpointed& x) -> json {
+            return {{"generation", x.generation}, {"round", x.round}};
+          },
+          [](const CopyLanded& x) -> json {
+            return {{"generation", x.generation}, {"round", x.round}, {"stage", x.stage}};
+          },
           [](const Finish& x) -> json {
             return {{"keep_checkpoints", x.keep_checkpoints}};
           },
@@ -76,8 +77,7 @@ json body(const Message& m) {
             return {{"id", x.id},
                     {"op", op_name(x.op)},
                     {"keys", x.keys},
-                    {"value", to_hex(x.value)},
-                    {"delta", x.delta}};
+                    {"value", to_hex(x.value)}};
           },
           [](const Ready& x) -> json {
             return {{"generation", x.generation}, {"ready_ns", x.ready_ns}, {"transfer_s", x.transfer_s}};
@@ -96,6 +96,7 @@ json body(const Message& m) {
             if (x.loss) j["loss"] = *x.loss;
             if (x.budgeted > 0)
               j["emulation"] = {x.budgeted, x.over_budget, x.worst_overrun_s};
+            if (x.host_copies > 0) j["host_copies"] = {x.host_copies, x.host_copy_bytes, x.host_copy_s};
             return j;
           },
           [](const Done& x) -> json {
@@ -168,12 +169,11 @@ Message parse(MsgType t, const JsonReader& r) {
       return Job{r.at("job").json()};
     }
     case MsgType::store_reply: {
-      r.allow_only({"id", "ok", "value", "number", "error"});
+      r.allow_only({"id", "ok", "value", "error"});
       StoreReply x;
       x.id = int64_of(r.at("id"));
       x.ok = r.at("ok").boolean();
       x.value = hex_of(r.at("value"));
-      x.number = int64_of(r.at("number"));
       x.error = r.at("error").string();
       return x;
     }
@@ -185,6 +185,19 @@ Message parse(MsgType t, const JsonReader& r) {
     case MsgType::finish: {
       r.allow_only({"keep_checkpoints"});
       return Finish{r.at("keep_checkpoints").boolean()};
+    }
+    case MsgType::checkpointed: {
+      r.allow_only({"generation", "round"});
+      Checkpointed x{small_int(r.at("generation")), small_int(r.at("round"))};
+      if (x.round < -1) r.at("round").fail("expected a round, or -1");
+      return x;
+    }
+    case MsgType::copy_landed: {
+      r.allow_only({"generation", "round", "stage"});
+      CopyLanded x{small_int(r.at("generation")), small_int(r.at("round")), small_int(r.at("stage"))};
+      if (x.round < 0) r.at("round").fail("expected a round");
+      if (x.stage < 0) r.at("stage").fail("expected a stage");
+      return x;
     }
     case MsgType::hello: {
       r.allow_only({"device", "proof", "host", "pid", "address", "checkpoint_dir"});
@@ -206,22 +219,19 @@ Message parse(MsgType t, const JsonReader& r) {
       return Restarted{small_int(r.at("generation"))};
     }
     case MsgType::store_request: {
-      r.allow_only({"id", "op", "keys", "value", "delta"});
+      r.allow_only({"id", "op", "keys", "value"});
       StoreRequest x;
       x.id = int64_of(r.at("id"));
       std::string op = r.at("op").string();
       bool known = false;
-      for (StoreOp o : {StoreOp::set, StoreOp::get, StoreOp::add, StoreOp::check, StoreOp::wait,
-                        StoreOp::remove, StoreOp::count})
+      for (StoreOp o : {StoreOp::set, StoreOp::get, StoreOp::wait})
         if (op == op_name(o)) x.op = o, known = true;
       if (!known) r.at("op").fail("unknown store operation \"" + op + "\"");
       JsonReader keys = r.at("keys");
       for (size_t i = 0; i < keys.size(); ++i) x.keys.push_back(keys.at(i).string());
-      const bool one =
-          x.op == StoreOp::set || x.op == StoreOp::get || x.op == StoreOp::add || x.op == StoreOp::remove;
+      const bool one = x.op == StoreOp::set || x.op == StoreOp::get;
       if (one && x.keys.size() != 1) keys.fail("this operation takes exactly one key");
       x.value = hex_of(r.at("value"));
-      x.delta = int64_of(r.at("delta"));
       return x;
     }
     case MsgType::ready: {
@@ -230,7 +240,7 @@ Message parse(MsgType t, const JsonReader& r) {
     }
     case MsgType::round: {
       r.allow_only({"generation", "round", "start_ns", "end_ns", "loss", "spans", "checkpoint_bytes",
-                    "peak_rss_bytes", "emulation"});
+                    "peak_rss_bytes", "emulation", "host_copies"});
       Round x;
       x.generation = small_int(r.at("generation"));
       x.round = small_int(r.at("round"));
@@ -254,6 +264,15 @@ Message parse(MsgType t, const JsonReader& r) {
         x.worst_overrun_s = e.at(2).number();
         if (x.budgeted < 0 || x.over_budget < 0 || x.over_budget > x.budgeted || !(x.worst_overrun_s >= 0))
           e.fail("counts out of order or a negative overrun");
+      }
+      if (r.has("host_copies")) {
+        JsonReader c = r.at("host_copies");
+        if (c.size() != 3) c.fail("expected [copies, bytes, seconds]");
+        x.host_copies = int64_of(c.at(0));
+        x.host_copy_bytes = c.at(1).number();
+        x.host_copy_s = c.at(2).number();
+        if (x.host_copies < 0 || !(x.host_copy_bytes >= 0) || !(x.host_copy_s >= 0))
+          c.fail("expected non-negative counts, bytes and seconds");
       }
       return x;
     }
@@ -287,7 +306,7 @@ Message parse(MsgType t, const JsonReader& r) {
   throw InputError{"", "unknown message type"};
 }
 
-bool known_type(uint8_t t) { return (t >= 1 && t <= 9) || (t >= 20 && t <= 29) || t == 40; }
+bool known_type(uint8_t t) { return (t >= 1 && t <= 10) || (t >= 20 && t <= 30) || t == 40; }
 
 }  // namespace
 
@@ -296,7 +315,8 @@ MsgType type_of(const Message& m) {
       MsgType::challenge,   MsgType::welcome,   MsgType::refuse,        MsgType::clock_ping, MsgType::job,
       MsgType::store_reply, MsgType::stop,      MsgType::leave,         MsgType::finish,     MsgType::hello,
       MsgType::clock_pong,  MsgType::restarted, MsgType::store_request, MsgType::ready,      MsgType::round,
-      MsgType::done,        MsgType::peer_lost, MsgType::failed,        MsgType::beat,       MsgType::evaluation};
+      MsgType::done,        MsgType::peer_lost, MsgType::failed,        MsgType::beat,       MsgType::evaluation,
+      MsgType::checkpointed, MsgType::copy_landed};
   static_assert(std::size(kTypes) == std::variant_size_v<Message>, "one type per message");
   return kTypes[m.index()];
 }
@@ -323,6 +343,8 @@ const char* to_string(MsgType t) {
     case MsgType::failed: return "failed";
     case MsgType::beat: return "beat";
     case MsgType::evaluation: return "evaluation";
+    case MsgType::checkpointed: return "checkpointed";
+    case MsgType::copy_landed: return "copy_landed";
   }
   return "?";
 }

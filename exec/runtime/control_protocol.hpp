@@ -25,7 +25,7 @@
 
 namespace asteroid::exec {
 
-constexpr uint8_t kProtocolVersion = 2;  // 2: the evaluation message
+constexpr uint8_t kProtocolVersion = 3;  // 2: the evaluation message; 3: copies in the background
 constexpr size_t kHeaderBytes = 8;
 constexpr size_t kMaxBodyBytes = 16u << 20;  // a job of 64 devices is about 100 kB
 
@@ -40,6 +40,7 @@ enum class MsgType : uint8_t {
   stop = 7,
   leave = 8,
   finish = 9,
+  checkpointed = 10,
   // worker -> coordinator
   hello = 20,
   clock_pong = 21,
@@ -51,6 +52,7 @@ enum class MsgType : uint8_t {
   peer_lost = 27,
   failed = 28,
   evaluation = 29,
+  copy_landed = 30,
   // both ways
   beat = 40,
 };
@@ -72,6 +74,12 @@ struct ClockPing {
   int id = 0;
   int64_t coordinator_ns = 0;  // the coordinator's steady clock when sent
 };
+// The checkpoint moved (exec/README.md, "Copies"): a recovery starts from `round` or later, so
+// every worker may remove its files of earlier rounds.
+struct Checkpointed {
+  int generation = 0;
+  int round = -1;  // -1: the initial weights
+};
 struct Job {
   nlohmann::json job;  // exec_job.hpp's form, checked by job_from_json
 };
@@ -79,7 +87,6 @@ struct StoreReply {
   int64_t id = 0;
   bool ok = true;      // false: `error` says why (an unknown operation)
   std::string value;   // get: the value's bytes
-  int64_t number = 0;  // add: the new value; check: 1 if all present; count: the number of keys
   std::string error;
 };
 struct Stop {  // the generation ends: the worker restarts its process and waits for the next job
@@ -107,13 +114,13 @@ struct ClockPong {
 struct Restarted {  // a fresh process after Stop, on the same connection
   int generation = 0;
 };
-enum class StoreOp { set, get, add, check, wait, remove, count };
+// What Gloo's rendezvous asks of a store (control_store.hpp): get and wait wait for their keys.
+enum class StoreOp { set, get, wait };
 struct StoreRequest {
   int64_t id = 0;
   StoreOp op = StoreOp::get;
-  std::vector<std::string> keys;  // set/get/add/remove: one; check/wait: any; count: none
+  std::vector<std::string> keys;  // set/get: one; wait: any
   std::string value;              // set
-  int64_t delta = 0;              // add
 };
 struct Ready {  // state in place; the generation's rounds start
   int generation = 0;
@@ -136,6 +143,10 @@ struct Round {
   // Emulated runs: compute steps with a budget, those over it, the longest overrun (real seconds).
   int budgeted = 0, over_budget = 0;
   double worst_overrun_s = 0;
+  // A worker on an accelerator (CUDA): its copies between device and host memory since its last
+  // Round message (messages, all-reduces, inputs, checkpoints), their bytes and seconds.
+  long long host_copies = 0;
+  double host_copy_bytes = 0, host_copy_s = 0;
 };
 struct Done {
   int generation = 0;
@@ -150,6 +161,13 @@ struct Failed {  // the worker cannot go on
   std::string message;
 };
 struct Beat {};
+// A backup saved a copy of `stage`'s state after `round` (weights and optimizer state, each layer
+// in its checkpoint directory).
+struct CopyLanded {
+  int generation = 0;
+  int round = 0;
+  int stage = 0;
+};
 // A test-set evaluation (exec/README.md, "Real data"): a last-stage device's part, sent once it has
 // run its rows of every evaluation batch through the pipeline in evaluation mode. The coordinator
 // sums the parts of all last-stage devices.
@@ -164,7 +182,8 @@ struct EvalPart {
 
 using Message =
     std::variant<Challenge, Welcome, Refuse, ClockPing, Job, StoreReply, Stop, Leave, Finish, Hello,
-                 ClockPong, Restarted, StoreRequest, Ready, Round, Done, PeerLost, Failed, Beat, EvalPart>;
+                 ClockPong, Restarted, StoreRequest, Ready, Round, Done, PeerLost, Failed, Beat, EvalPart,
+                 Checkpointed, CopyLanded>;
 
 MsgType type_of(const Message& m);
 const char* to_string(MsgType t);

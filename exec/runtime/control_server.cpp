@@ -266,19 +266,6 @@ void ControlServer::on_store(int device, const StoreRequest& r) {
   a.id = r.id;
   switch (r.op) {
     case StoreOp::set: store_[r.keys[0]] = r.value; break;
-    case StoreOp::add: {
-      auto it = store_.find(r.keys[0]);
-      int64_t v = it == store_.end() ? 0 : std::atoll(it->second.c_str());
-      a.number = v + r.delta;
-      store_[r.keys[0]] = std::to_string(a.number);
-      break;
-    }
-    case StoreOp::remove: a.number = int64_t(store_.erase(r.keys[0])); break;
-    case StoreOp::count: a.number = int64_t(store_.size()); break;
-    case StoreOp::check:
-      a.number = std::all_of(r.keys.begin(), r.keys.end(),
-                             [&](const std::string& k) { return store_.count(k) > 0; });
-      break;
     case StoreOp::get:
     case StoreOp::wait: parked_.push_back({device, r}); return;  // answered by answer_parked
   }
@@ -296,7 +283,6 @@ void ControlServer::answer_parked() {
     }
     StoreReply a;
     a.id = r.id;
-    a.number = 1;
     if (r.op == StoreOp::get) a.value = store_.at(r.keys[0]);
     send(device, a);
     parked_.erase(parked_.begin() + long(i));

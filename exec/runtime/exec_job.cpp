@@ -109,6 +109,7 @@ json job_to_json(const ExecJob& j) {
           {"program", program_json(j.program)},
           {"program_with_copies", program_json(j.program_with_copies)},
           {"addresses", j.addresses},
+          {"accelerators", j.accelerators},
           {"timeout_s", j.timeout_s},
           {"generation", j.generation},
           {"start_round", j.start_round},
@@ -144,6 +145,7 @@ Result<ExecJob> job_from_json(const json& j, const std::string& where) {
                   "program",
                   "program_with_copies",
                   "addresses",
+                  "accelerators",
                   "timeout_s",
                   "generation",
                   "start_round",
@@ -185,6 +187,14 @@ Result<ExecJob> job_from_json(const json& j, const std::string& where) {
     JsonReader addresses = r.at("addresses");
     if (int(addresses.size()) != n) addresses.fail("one address per device");
     for (int i = 0; i < n; ++i) out.addresses.push_back(addresses.at(i).string());
+    JsonReader accelerators = r.at("accelerators");
+    if (accelerators.size() != 0 && int(accelerators.size()) != n)
+      accelerators.fail("one accelerator per device, or none (every worker on its CPU)");
+    for (size_t i = 0; i < accelerators.size(); ++i) {
+      out.accelerators.push_back(accelerators.at(i).string());
+      if (!is_accelerator_name(out.accelerators.back()))
+        accelerators.at(i).fail("expected \"cpu\", \"cuda\" or \"cuda:N\"");
+    }
     out.timeout_s = r.at("timeout_s").number();
     out.generation = int(r.at("generation").integer());
     out.start_round = int(r.at("start_round").integer());

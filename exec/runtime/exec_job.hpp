@@ -53,6 +53,9 @@ struct ExecJob {
   std::vector<std::vector<Instruction>> program, program_with_copies;  // per device
   // Where: Gloo binds each worker's device to its address; the store is the control connection.
   std::vector<std::string> addresses;  // by device index; empty for devices without a worker
+  // Where each device's worker computes ("cpu", "cuda", "cuda:N"), by device index; a worker's
+  // own --accelerator overrides its entry. Empty: every worker on its CPU.
+  std::vector<std::string> accelerators;
   double timeout_s = 300;              // Gloo and store timeouts
   // Failures: a run is a sequence of generations, each a set of worker processes on a plan.
   int generation = 0;

@@ -2,11 +2,11 @@
 //                        [--recovery R] [--replicate | --no-replicate] [--timeout SECONDS] [-o DIR]
 //                        [--listen ADDRESS:PORT] [--token-file F] [--keep-checkpoints] [--remote-exec PATH]
 //                        [--data synthetic|fashion-mnist] [--data-dir DIR] [--augment] [--eval-every N]
-//                        [--eval-samples N] [--emulate [--time-dilation F]]
+//                        [--eval-samples N] [--emulate [--time-dilation F]] [--accelerator A]
 // asteroid-exec worker --coordinator ADDRESS:PORT --device NAME ...   (worker_main.cpp)
 // Runs the plan for real: the coordinator (this process) listens, one worker per device joins it
 // (started here, over ssh, or by hand on the device's host), and each worker executes its list of
-// the Program with libtorch, talking to its peers over c10d/Gloo (worker.cpp). Writes the RunReport
+// the Program with libtorch, talking to its peers over Gloo (worker.cpp). Writes the RunReport
 // of the run (report.json, trace.json, rounds.csv, the same format as asteroid-sim's, so that
 // asteroid-compare can hold the two side by side) and prints the rounds, the throughput and the
 // loss. Bad input: one line on stderr, exit status 2; a run that fails: exit status 1, with the
@@ -50,7 +50,7 @@ std::string usage() {
          "                     [--listen ADDRESS:PORT] [--token-file FILE] [--keep-checkpoints]\n"
          "                     [--remote-exec PATH] [--data synthetic|fashion-mnist] [--data-dir DIR]\n"
          "                     [--augment] [--eval-every N] [--eval-samples N]\n"
-         "                     [--emulate [--time-dilation F]]\n"
+         "                     [--emulate [--time-dilation F]] [--accelerator cpu|cuda|cuda:N]\n"
          "       asteroid-exec worker --coordinator ADDRESS:PORT --device NAME [--token-file FILE] ...\n"
          "                     (asteroid-exec worker --help)\n"
          "  --listen       where workers join (default 127.0.0.1 and a free port). Without it, this\n"
@@ -74,6 +74,8 @@ std::string usage() {
          "                 real time / F, so that slow hosts keep up (default 1). Links are not\n"
          "                 touched: shape them to the scenario's bandwidth / F (tools/netns-cluster.sh\n"
          "                 up SCENARIO --time-dilation F)\n"
+         "  --accelerator  where every worker computes, instead of each device's \"accelerator\" in the\n"
+         "                 scenario (default cpu); cuda needs a libtorch built with CUDA (exec/README.md)\n"
          "strategies:\n" +
          kStrategies.help(4) + "recovery strategies:\n" + kRecoveries.help(4);
 }
@@ -95,6 +97,7 @@ struct Args {
   bool emulate = false;
   double time_dilation = 0;  // 0: not given
   bool timeout_given = false;
+  std::string accelerator;  // empty: each device's, from the scenario
 };
 
 Args parse_args(int argc, char** argv) {
@@ -122,6 +125,10 @@ Args parse_args(int argc, char** argv) {
       a.timeout_s = args.number(1), a.timeout_given = true;
     else if (s == "--emulate")
       a.emulate = true;
+    else if (s == "--accelerator") {
+      a.accelerator = args.value();
+      if (!is_accelerator_name(a.accelerator)) fail("--accelerator: expected cpu, cuda or cuda:N");
+    }
     else if (s == "--time-dilation")
       a.time_dilation = args.number(1, false, 1000);
     else if (s == "-o" || s == "--output")
@@ -190,6 +197,8 @@ int main(int argc, char** argv) {
   Args args = parse_args(argc, argv);
   auto loaded = load_scenario(args.scenario);
   if (!loaded) fail(loaded.error().str());
+  if (!args.accelerator.empty())
+    for (DeviceSpec& d : loaded.value().devices) d.accelerator = args.accelerator;
   const Scenario& s = loaded.value();
   CoordinatorConfig coordinator = coordinator_config(s, args.run);
   if (!s.faults.events.empty() && coordinator.recovery == Recovery::restart)
@@ -344,11 +353,12 @@ int main(int argc, char** argv) {
   RunReport& rep = run.report;
   if (args.emulate)
     rep.emulation = EmulationRecord{args.time_dilation, run.budgeted, run.over_budget, run.worst_overrun_s};
+  if (run.host_copies.copies > 0) rep.host_copies = run.host_copies;
   rep.config = {
       {"transport", by_hand.empty() && std::all_of(s.devices.begin(), s.devices.end(),
                                                    [](const DeviceSpec& d) { return d.host.empty(); })
-                        ? "c10d gloo, loopback"
-                        : "c10d gloo"},
+                        ? "gloo, loopback"
+                        : "gloo"},
       {"coordinator", bound->str()},
       {"workers_here", lo.local_workers},
       {"rounds", lo.rounds},

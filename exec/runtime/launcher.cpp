@@ -45,6 +45,7 @@ ExecJob Launcher::make_job() const {
       job.workers.push_back(d);
   job.addresses.assign(s_.devices.size(), "");
   for (int d : job.workers) job.addresses[size_t(d)] = server_.link(d).address;
+  for (const DeviceSpec& d : s_.devices) job.accelerators.push_back(d.accelerator);
   job.replicate_every =
       coord_.config().replicate ? std::max(1, coord_.config().replication_interval_rounds) : 0;
   job.transfers = transfers_;
@@ -89,6 +90,8 @@ Launcher::End Launcher::generation() {
   for (int d : job.workers)
     active_ += job.program[size_t(d)].empty() && job.program_with_copies[size_t(d)].empty() ? 0 : 1;
   rounds_seen_.clear();
+  copies_landed_.clear();
+  announced_checkpoint_ = coord_.last_checkpoint();
   spans_.clear();
   all_ready_ = false;
   failed_.reset();
@@ -205,6 +208,8 @@ void Launcher::handle(const ServerEvent& e, double now) {
     if (current(r->generation)) p->ready = true;
   } else if (const Round* r = std::get_if<Round>(&m)) {
     if (current(r->generation)) on_round(e.device, *r);
+  } else if (const CopyLanded* c = std::get_if<CopyLanded>(&m)) {
+    if (current(c->generation)) on_copy_landed(*c);
   } else if (const EvalPart* x = std::get_if<EvalPart>(&m)) {
     if (!current(x->generation)) return;
     const double start = worker_t(e.device, x->start_ns), end = worker_t(e.device, x->end_ns);
@@ -234,6 +239,9 @@ void Launcher::on_round(int d, const Round& r) {
   out_.budgeted += r.budgeted;
   out_.over_budget += r.over_budget;
   out_.worst_overrun_s = std::max(out_.worst_overrun_s, r.worst_overrun_s / dilation());
+  out_.host_copies.copies += r.host_copies;
+  out_.host_copies.bytes += r.host_copy_bytes;
+  out_.host_copies.seconds += r.host_copy_s;
   seen.end = std::max(seen.end, worker_t(d, r.end_ns));
   if (r.loss) seen.loss += *r.loss, seen.has_loss = true;
   for (const SpanRecord& x : r.spans) {
@@ -260,8 +268,7 @@ void Launcher::on_round(int d, const Round& r) {
   if (++seen.finishers != active_) return;
   if (coordinating_) {
     decide([&] { return coord_.round_done(r.round, t()); });
-    if (coord_.begin_copies(r.round))  // copies are part of the round here
-      decide([&] { return coord_.copies_landed(r.round, t()); });
+    announce_checkpoint();
   }
   // Progress: this round's rate, and the time left at the mean of the generation's last rounds.
   auto prev = rounds_seen_.find(r.round - 1);
@@ -280,6 +287,26 @@ void Launcher::on_round(int d, const Round& r) {
                     seen.has_loss ? std::optional<double>(seen.loss) : std::nullopt,
                     mean * (o_.rounds - r.round - 1));
   if (!prediction_checked_ && generation_ == 0 && r.round >= 3) check_prediction();
+}
+
+// Copies go in the background (exec/README.md, "Copies"): each device sends its next copy once its
+// previous one is through (a round's copy is skipped while an earlier one is in flight), and a
+// round's copies count once every backup has saved its copy of that round. Rounds some device
+// skipped never count; the checkpoint is the last round whose copies all landed.
+void Launcher::on_copy_landed(const CopyLanded& c) {
+  if (++copies_landed_[c.round] < int(coord_.replicas().size())) return;
+  for (auto it = copies_landed_.begin(); it != copies_landed_.end() && it->first <= c.round;)
+    it = copies_landed_.erase(it);  // earlier rounds some device skipped: never whole now
+  if (!coordinating_) return;
+  if (coord_.begin_copies(c.round)) decide([&] { return coord_.copies_landed(c.round, t()); });
+  announce_checkpoint();
+}
+
+void Launcher::announce_checkpoint() {
+  if (coord_.last_checkpoint() <= announced_checkpoint_) return;
+  announced_checkpoint_ = coord_.last_checkpoint();
+  for (const Peer& p : peers_)
+    if (!p.gone()) server_.send(p.device, Checkpointed{generation_, announced_checkpoint_});
 }
 
 // Rounds far from the cost model's prediction are worth a word, with the likely reason.

@@ -64,6 +64,7 @@ struct LaunchOutcome {
   // (dilated), and the longest such overrun in the run's (emulated) seconds.
   long long budgeted = 0, over_budget = 0;
   double worst_overrun_s = 0;
+  HostCopyRecord host_copies;  // workers on an accelerator: their copies through host memory
 };
 
 // The workers join through `server` (already listening); `processes` are the ones this coordinator

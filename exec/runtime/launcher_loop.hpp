@@ -51,6 +51,8 @@ class Launcher {
   // Steps of watch(), each returning an End when the generation ends there.
   void handle(const ServerEvent& e, double now);
   void on_round(int device, const Round& r);
+  void on_copy_landed(const CopyLanded& c);
+  void announce_checkpoint();  // to every worker of the generation, when it moved
   void on_ready(double now);
   void inject_faults(double now);
   std::optional<End> carry_out(const std::vector<Action>& actions, double decided_s, double now);
@@ -134,6 +136,8 @@ class Launcher {
     bool has_loss = false;
   };
   std::map<int, RoundSeen> rounds_seen_;  // this generation's rounds
+  std::map<int, int> copies_landed_;      // this generation's rounds whose copies are landing: how many did
+  int announced_checkpoint_ = -1;         // the last checkpoint the workers were told of
   EvalTally evals_{double(std::max<int64_t>(1, o_.train_samples / s_.training.batch_size))};
   int active_ = 0;                // workers with instructions this generation
   double recovery_started_ = -1;  // when the generation after a failure was started

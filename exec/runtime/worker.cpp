@@ -2,7 +2,7 @@
 // It builds the whole model from the common seed (so every device starts from the same weights),
 // keeps its stage's layers, and interprets its list of the Program (core/include/asteroid/program.hpp)
 // round after round on real tensors: forward and backward of its share of each micro-batch,
-// activations and gradients as c10d/Gloo point-to-point messages, the stage group's gradients
+// activations and gradients as Gloo point-to-point messages (gloo_group.hpp), the stage group's gradients
 // summed by a Gloo all-reduce, then the optimizer step. The loss is summed over each device's
 // samples and divided by the batch size, so that the summed gradients are those of the whole
 // mini-batch: a plan computes the same update as one device would (exactly, for models without
@@ -11,7 +11,8 @@
 // hands out. For failures (launcher.hpp) it checkpoints its stage's layers after every round in its
 // own directory and sends copies to its backup after replicating rounds; a later generation starts
 // from those files, moving layers between devices over Gloo as the job says.
-// Test-set evaluation is in worker_eval.cpp; the class in worker_internal.hpp.
+// Messages and copies through host memory are in worker_transport.cpp, test-set evaluation in
+// worker_eval.cpp; the class in worker_internal.hpp.
 // Emulated jobs (job.time_dilation > 0, docs/emulation.md): each Forward, Backward and optimizer
 // step runs for real, then waits until its budget (the trace's time for the emulated device, times
 // the dilation) is over; a step whose real computation took longer is counted as over budget.
@@ -22,9 +23,6 @@
 #include <filesystem>
 #include <thread>
 
-#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-
-#include "control_store.hpp"
 #include "worker_internal.hpp"
 
 namespace asteroid::exec::detail {
@@ -98,6 +96,8 @@ void Worker::build_model() {
     net_.train(true);
   }
   if (stage_ < 0) return;
+  // The stage's layers on the compute device, with the common seed's initial weights.
+  for (int l = first_; l <= last_; ++l) net_.module(size_t(l))->to(compute_);
   if (first_ > 0) in_shape_ = out_shape_[first_ - 1];
   for (int l = first_; l <= last_; ++l)
     for (const Tensor& t : net_.layer_parameters(l)) params_.push_back(t);
@@ -167,22 +167,19 @@ void Worker::read_round(int round) {
 void Worker::connect() {
   std::filesystem::create_directories(dir_);
   auto timeout = std::chrono::milliseconds(int64_t(job_.timeout_s * 1000));
-  store_ = c10::make_intrusive<ControlStore>(control_, timeout);
-  auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-  options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(job_.addresses.at(device_)));
-  options->threads = 1;  // more processes than cores: one Gloo thread each (toolchain-notes G6)
+  store_ = std::make_unique<ControlStore>(control_, timeout);
+  auto device = GlooGroup::device_for(job_.addresses.at(device_));
   const std::string g = "g" + std::to_string(job_.generation) + "/";
-  all_ =
-      c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>(g + "all", store_),
-                                                  rank_of(device_), int(rank_.size()), options);
+  all_ = std::make_unique<GlooGroup>(*store_, g + "all", rank_of(device_), int(rank_.size()), device, timeout);
   if (stage_ >= 0 && plan_.stages[stage_].devices.size() > 1) {
     const StagePlan& sp = plan_.stages[stage_];
     int gr = int(std::find(sp.devices.begin(), sp.devices.end(), device_) - sp.devices.begin());
-    group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(
-        c10::make_intrusive<c10d::PrefixStore>(g + "stage" + std::to_string(stage_), store_), gr,
-        int(sp.devices.size()), options);
+    group_ = std::make_unique<GlooGroup>(*store_, g + "stage" + std::to_string(stage_), gr, int(sp.devices.size()),
+                                         device, timeout);
   }
-  all_->barrier()->wait();
+  if (!job_.replicas.empty())
+    copies_ = std::make_unique<GlooGroup>(*store_, g + "copies", rank_of(device_), int(rank_.size()), device, timeout);
+  all_->barrier();
 }
 
 // Loads the checkpoint of round start_round - 1: the layers this device already holds from its
@@ -194,9 +191,7 @@ void Worker::restore() {
   for (const JobTransfer& t : job_.transfers) {
     if (t.from != device_) continue;
     for (int l = t.first_layer; l <= t.last_layer; ++l) {
-      Tensor flat = load_tensor(layer_file(l, round));
-      std::vector<Tensor> v{flat};
-      sends_.push_back({all_->send(v, rank_of(t.to), kTag + l), flat});
+      send_tensor(load_tensor(layer_file(l, round)), t.to, kTag + l);
     }
   }
   if (stage_ >= 0)
@@ -205,66 +200,18 @@ void Worker::restore() {
       for (const JobTransfer& t : job_.transfers)
         if (t.to == device_ && l >= t.first_layer && l <= t.last_layer) in = &t;
       if (in) {
-        std::vector<Tensor> v{torch::empty({StageState::flat_size(net_, l, job_.optimizer)})};
-        all_->recv(v, rank_of(in->from), kTag + l)->wait();
-        state_->load(l, v[0]);
+        state_->load(l, to_compute(recv_tensor({StageState::flat_size(net_, l, job_.optimizer)}, in->from, kTag + l)));
       } else {
-        state_->load(l, load_tensor(layer_file(l, round)));
+        state_->load(l, to_compute(load_tensor(layer_file(l, round))));
       }
     }
-  for (auto& [work, tensor] : sends_) work->wait();
-  sends_.clear();
-}
-
-// The rows of `mine` (this device's samples) that `peer` of `peer_stage` also has, sent to it.
-void Worker::send_slice(const Tensor& mine, int peer_stage, int peer, int tag) {
-  Range o = overlap(mine_, range_of(peer_stage, peer));
-  Tensor t = mine.narrow(0, o.lo - mine_.lo, o.hi - o.lo).contiguous();
-  std::vector<Tensor> v{t};
-  sends_.push_back({all_->send(v, rank_of(peer), tag), t});
-}
-
-// The rows of `into` (this device's samples, one sample shaped `sample`) that `peer` of
-// `peer_stage` has, received from it; `into` is allocated on the first message.
-void Worker::recv_slice(Tensor& into, const std::vector<int64_t>& sample, int peer_stage, int peer, int tag) {
-  Range o = overlap(mine_, range_of(peer_stage, peer));
-  std::vector<int64_t> shape{mine_.hi - mine_.lo};
-  shape.insert(shape.end(), sample.begin(), sample.end());
-  if (!into.defined()) into = torch::zeros(shape);
-  // Posted when the round started (post_receives): every RECV of the round's list is.
-  auto posted = posted_.find({tag, peer});
-  posted->second.first->wait();
-  into.narrow(0, o.lo - mine_.lo, o.hi - o.lo).copy_(posted->second.second);
-  posted_.erase(posted);
-}
-
-// Every receive of the round's activations and gradients is posted before the round's first
-// instruction. Gloo's transport writes a message only once its receiver has posted the receive
-// (a small notice to the sender); posted as each RECV comes, that notice would queue behind this
-// device's own outgoing messages on the link, and every transfer would wait one more trip. Costs
-// the buffers of a round's incoming slices (the boundary activations and gradients of its M
-// micro-batches), which the 1F1B memory bound of the stored activations does not count.
-void Worker::post_receives(const std::vector<Instruction>& list) {
-  for (const Instruction& ins : list) {
-    const bool act = ins.op == Op::recv_activation, grad = ins.op == Op::recv_gradient;
-    if (!act && !grad) continue;
-    const int peer_stage = act ? stage_ - 1 : stage_ + 1;
-    const int tag = ins.microbatch * 2 + (act ? 0 : 1);
-    Range o = overlap(mine_, range_of(peer_stage, ins.peer));
-    std::vector<int64_t> shape{o.hi - o.lo};
-    const std::vector<int64_t>& sample = act ? in_shape_ : out_shape_[last_];
-    shape.insert(shape.end(), sample.begin(), sample.end());
-    std::vector<Tensor> v{torch::empty(shape)};
-    auto work = all_->recv(v, rank_of(ins.peer), tag);
-    posted_[{tag, ins.peer}] = {work, v[0]};
-  }
+  finish_sends();
 }
 
 void Worker::execute(const Instruction& ins, int round) {
   Micro& mb = ins.microbatch >= 0 ? micro_[ins.microbatch] : micro_[0];
   const bool last_stage = stage_ == plan_.num_stages() - 1;
   auto tag = [&](int dir) { return ins.microbatch * 2 + dir; };
-  const int kReplicaTag = 1 << 21;
   switch (ins.op) {
     case Op::forward: {
       Tensor x;
@@ -273,14 +220,14 @@ void Worker::execute(const Instruction& ins, int round) {
       // norm refuses an empty batch); its gradients are zeros in the all-reduce.
       if (rows == 0) break;
       if (stage_ == 0) {
-        x = data_.narrow(0, int64_t(ins.microbatch) * rows, rows);
+        x = to_compute(data_.narrow(0, int64_t(ins.microbatch) * rows, rows));
       } else {
         mb.x.requires_grad_(true);
         x = mb.x;
       }
       mb.y = net_.forward_range(x, first_, last_ + 1);
       if (last_stage) {
-        Tensor y = labels_.narrow(0, int64_t(ins.microbatch) * rows, rows);
+        Tensor y = to_compute(labels_.narrow(0, int64_t(ins.microbatch) * rows, rows));
         mb.loss = torch::nn::functional::cross_entropy(
                       mb.y, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
                   double(B_);
@@ -307,11 +254,11 @@ void Worker::execute(const Instruction& ins, int round) {
         if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
         grads.push_back(p.grad().view(-1));
       }
-      std::vector<Tensor> flat{torch::cat(grads)};
-      group_->allreduce(flat)->wait();
+      Tensor flat = torch::cat(grads);
+      all_reduce(flat);
       int64_t at = 0;
       for (Tensor& p : params_) {
-        p.mutable_grad().view(-1).copy_(flat[0].narrow(0, at, p.numel()));
+        p.mutable_grad().view(-1).copy_(flat.narrow(0, at, p.numel()));
         at += p.numel();
       }
       break;
@@ -320,43 +267,32 @@ void Worker::execute(const Instruction& ins, int round) {
       state_->step();
       state_->zero_grad();
       break;
-    case Op::replicate:  // this stage's state, layer by layer, to the backup
-      for (int l = first_; l <= last_; ++l) {
-        Tensor flat = state_->flat(l);
-        std::vector<Tensor> v{flat};
-        sends_.push_back({all_->send(v, rank_of(ins.peer), kReplicaTag + l), flat});
-      }
-      break;
-    case Op::recv_replica: {  // keep the copy as this device's checkpoint of those layers
-      const StagePlan& owner = plan_.stages[ins.stage];
-      for (int l = owner.first_layer; l <= owner.last_layer; ++l) {
-        std::vector<Tensor> v{torch::empty({StageState::flat_size(net_, l, job_.optimizer)})};
-        all_->recv(v, rank_of(ins.peer), kReplicaTag + l)->wait();
-        save_tensor(v[0], layer_file(l, round));
-      }
-      break;
-    }
+    case Op::replicate: send_copy(ins, round); break;  // in the background (worker_copies.cpp)
+    case Op::recv_replica: break;                        // the receiving thread saves it
   }
 }
 
-// This stage's layers as of `round`; older files are removed. The checkpoint a recovery starts
-// from is the last round whose copies every worker finished; no worker gets more than one round
-// ahead of the slowest (its next round needs everyone's data), so the files of the last copies and
-// later are enough: at most replicate_every + 1 rounds of this device's layers and copies.
+// This stage's layers as of `round`; files older than the checkpoint are removed. A recovery
+// starts from the checkpoint (the last round whose copies all landed) or a later one, so this
+// device's files from the last checkpoint the coordinator announced on (and, before any, from the
+// generation's own starting point) are enough: as many rounds as the copies lag behind.
 double Worker::checkpoint(int round) {
   if (stage_ >= 0)
-    for (int l = first_; l <= last_; ++l) save_tensor(state_->flat(l), layer_file(l, round));
-  int keep_from = round - std::max(1, job_.replicate_every);
+    for (int l = first_; l <= last_; ++l) save_tensor(to_host(state_->flat(l)), layer_file(l, round));
+  const int keep_from = control_.checkpoint(job_.generation, job_.start_round - 1);
   double bytes = 0;
+  std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(dir_)) {
     std::string f = e.path().filename().string();
     auto at = f.rfind(".r");
     if (at == std::string::npos || f.size() < 3 || f.substr(f.size() - 3) != ".pt") continue;
     int r = std::atoi(f.c_str() + at + 2);
-    if (r < keep_from)
-      std::filesystem::remove(e.path());
-    else
-      bytes += double(e.file_size());
+    if (r < keep_from) {
+      std::filesystem::remove(e.path(), ec);
+    } else {
+      const uintmax_t size = e.file_size(ec);  // a copy being saved by a receiving thread: not yet
+      if (!ec) bytes += double(size);
+    }
   }
   return bytes;
 }
@@ -403,8 +339,7 @@ void Worker::run_round(int round) {
     s.end_ns = now_ns();
     done.spans.push_back(s);
   }
-  for (auto& [work, tensor] : sends_) work->wait();
-  sends_.clear();
+  finish_sends();
   // Every round when failures may come (the next generation starts from these files: part of the
   // round), else the trained state once, after the last round's end.
   if (job_.survive_peer_failure) checkpoint_bytes_ = checkpoint(round);
@@ -415,18 +350,24 @@ void Worker::run_round(int round) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   done.peak_rss_bytes = double(ru.ru_maxrss) * 1024;
+  done.host_copies = host_copies_.copies;
+  done.host_copy_bytes = host_copies_.bytes;
+  done.host_copy_s = host_copies_.seconds;
+  host_copies_ = HostCopyRecord{};
   control_.send(done);
 }
 
 void Worker::run() {
   place();
+  select_accelerator();
   build_model();
   load_data();
   make_training_batch();
   connect();
   const int64_t t0 = now_ns();
   restore();
-  all_->barrier()->wait();
+  start_copies();
+  all_->barrier();
   const int64_t ready = now_ns();
   control_.send(Ready{job_.generation, ready, double(ready - t0) * 1e-9});
   const bool active = !job_.program[device_].empty() || !job_.program_with_copies[device_].empty();
@@ -434,7 +375,8 @@ void Worker::run() {
     run_round(r);
     if (evaluates_after(r)) evaluate(r);
   }
-  all_->barrier()->wait();  // nobody tears the group down while a peer still needs it
+  finish_copies();
+  all_->barrier();  // nobody tears the group down while a peer still needs it
   control_.send(Done{job_.generation});
 }
 
@@ -444,9 +386,13 @@ namespace asteroid::exec {
 
 void run_generation(const ExecJob& job, ControlClient& control) {
   at::set_num_threads(control.options().threads);
+  // Never destroyed when it throws: its copies' threads may still use it, and the coordinator
+  // restarts this process anyway.
+  auto worker = std::make_unique<detail::Worker>(job, control);
   try {
-    detail::Worker(job, control).run();
+    worker->run();
   } catch (const std::exception& e) {
+    worker.release();
     std::string what = e.what();
     what = what.substr(0, what.find('\n'));  // c10 appends a stack trace
     if (!job.survive_peer_failure) control.fail(what, 1, job.generation);

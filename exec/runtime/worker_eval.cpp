@@ -27,6 +27,7 @@ Range Worker::eval_range(int stage, int device, int64_t rows) const {
 // their loss and correct counts to the coordinator (EvalPart), which sums them.
 void Worker::evaluate(int round) {
   const int64_t start = now_ns();
+  const HostCopyRecord training_copies = host_copies_;  // the report counts the rounds' copies only
   const int kEvalTag = 1 << 22;
   const int stages = plan_.num_stages();
   const int64_t n = job_.eval_samples > 0 ? std::min<int64_t>(job_.eval_samples, job_.test_samples) : job_.test_samples;
@@ -43,17 +44,16 @@ void Worker::evaluate(int round) {
       x = torch::empty({me.hi - me.lo, 3, kImageSide, kImageSide});
       auto test_index = [&](int64_t r) { return c * B_ + r; };
       fill_images(*set_, set_->test, test_index, me.lo, me.hi, false, 0, 0, x.data_ptr<float>());
+      x = to_compute(x);
     } else {
       std::vector<int64_t> shape{me.hi - me.lo};
       shape.insert(shape.end(), in_shape_.begin(), in_shape_.end());
-      x = torch::empty(shape);
+      x = torch::empty(shape, torch::TensorOptions().device(compute_));
       for (int peer : plan_.stages[stage_ - 1].devices) {
         Range o = overlap(me, eval_range(stage_ - 1, peer, rows));
         if (o.hi <= o.lo) continue;
         shape[0] = o.hi - o.lo;
-        std::vector<Tensor> v{torch::empty(shape)};
-        all_->recv(v, rank_of(peer), kEvalTag + int(c))->wait();
-        x.narrow(0, o.lo - me.lo, o.hi - o.lo).copy_(v[0]);
+        x.narrow(0, o.lo - me.lo, o.hi - o.lo).copy_(to_compute(recv_tensor(shape, peer, kEvalTag + int(c))));
       }
     }
     Tensor y = net_.forward_range(x, first_, last_ + 1);
@@ -61,6 +61,7 @@ void Worker::evaluate(int round) {
       Tensor labels = torch::empty({me.hi - me.lo}, torch::kLong);
       auto test_index = [&](int64_t r) { return c * B_ + r; };
       fill_labels(set_->test, test_index, me.lo, me.hi, labels.data_ptr<int64_t>());
+      labels = to_compute(labels);
       loss_sum += torch::nn::functional::cross_entropy(
                       y, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                       .item<double>();
@@ -71,13 +72,11 @@ void Worker::evaluate(int round) {
     for (int peer : plan_.stages[stage_ + 1].devices) {
       Range o = overlap(me, eval_range(stage_ + 1, peer, rows));
       if (o.hi <= o.lo) continue;
-      Tensor t = y.narrow(0, o.lo - me.lo, o.hi - o.lo).contiguous();
-      std::vector<Tensor> v{t};
-      sends_.push_back({all_->send(v, rank_of(peer), kEvalTag + int(c)), t});
+      send_tensor(y.narrow(0, o.lo - me.lo, o.hi - o.lo), peer, kEvalTag + int(c));
     }
   }
-  for (auto& [work, tensor] : sends_) work->wait();
-  sends_.clear();
+  finish_sends();
+  host_copies_ = training_copies;
   net_.train(true);
   if (stage_ == stages - 1)
     control_.send(EvalPart{job_.generation, round, loss_sum, correct, samples, start, now_ns()});

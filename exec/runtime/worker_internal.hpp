@@ -1,20 +1,25 @@
 // The Worker of one generation (worker.hpp's run_generation), shared by worker.cpp (set-up, the
-// Program's instructions, checkpoints, emulation budgets) and worker_eval.cpp (test-set
-// evaluation). Torch side: included by those two files only.
+// Program's instructions, checkpoints, emulation budgets), worker_transport.cpp (messages, and
+// copies through host memory on an accelerator), worker_copies.cpp (copies to the backups, in the
+// background) and worker_eval.cpp (test-set evaluation). Torch side: included by those files only.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include <torch/torch.h>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 
 #include "batches.hpp"
+#include "asteroid/run_report.hpp"
+#include "control_store.hpp"
 #include "fashion_mnist.hpp"
+#include "gloo_group.hpp"
 #include "models.hpp"
 #include "net.hpp"
 #include "stage_state.hpp"
@@ -39,12 +44,18 @@ class Worker {
  private:
   // Setup, in order.
   void place();                // this device's stage, range and rank, from the plan
+  void select_accelerator();   // compute_, from the job or the worker's --accelerator
   void build_model();          // the model from the common seed, message shapes, stage state
   void load_data();            // the data set (stage 0: images, last stage: labels), when real data
   void make_training_batch();  // synthetic data: the one batch every round trains on
   void read_round(int round);  // real data: this device's rows of the round's mini-batch
   void connect();              // Gloo groups through the coordinator's store
   void restore();              // the checkpoint, when the job resumes
+  // Copies of the stage's state to its backup, in the background (worker_copies.cpp).
+  void start_copies();  // this device's receiving threads, as a backup
+  void send_copy(const Instruction& ins, int round);  // REPLICATE: unless the previous is in flight
+  void receive_copies(const ReplicaAssignment& a);    // one owner's copies, until it says no more
+  void finish_copies();                               // after the last round
 
   void run_round(int round);
   bool evaluates_after(int round) const;
@@ -52,6 +63,16 @@ class Worker {
   Range eval_range(int stage, int device, int64_t rows) const;
   void execute(const Instruction& ins, int round);
   void wait_out_budget(const Instruction& ins, int64_t start_ns, Round& done);
+  // The transport (gloo_group.hpp) on host tensors: a send (of a tensor anywhere) is queued in
+  // sends_ until finish_sends(); a receive into a new host tensor of `shape` waits for its data.
+  void send_tensor(const Tensor& t, int peer, int tag);
+  Tensor recv_tensor(const std::vector<int64_t>& shape, int peer, int tag);
+  void finish_sends();
+  void all_reduce(Tensor& flat);  // float32, summed over the stage's devices
+  // Between the compute device and host memory; each copy counted in host_copies_ (none on the CPU).
+  Tensor to_host(const Tensor& t);
+  Tensor to_compute(const Tensor& t);
+  void count_copy(size_t bytes, int64_t start_ns);
   void send_slice(const Tensor& mine, int peer_stage, int peer, int tag);
   void recv_slice(Tensor& into, const std::vector<int64_t>& sample, int peer_stage, int peer, int tag);
   void post_receives(const std::vector<Instruction>& list);
@@ -72,6 +93,8 @@ class Worker {
   std::map<int, int> rank_;  // device -> rank among the generation's workers
   int stage_ = -1, first_ = 0, last_ = 0, beta_ = 1, M_ = 1, B_ = 1;
   Range mine_;
+  torch::Device compute_ = torch::kCPU;
+  HostCopyRecord host_copies_;  // since the last Round message
 
   PlannerModel net_;
   std::unique_ptr<StageState> state_;
@@ -84,16 +107,25 @@ class Worker {
   std::unique_ptr<FashionMnist> set_;
   std::unique_ptr<BatchSequence> sequence_;
 
-  c10::intrusive_ptr<c10d::Store> store_;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> all_, group_;
+  std::unique_ptr<ControlStore> store_;
+  std::unique_ptr<GlooGroup> all_;    // every worker of the generation, ranked by rank_
+  std::unique_ptr<GlooGroup> group_;  // this stage's devices, for the all-reduce (absent if alone)
+  std::unique_ptr<GlooGroup> copies_;  // every worker, for the copies' threads (absent without copies)
+  std::thread copy_sender_;
+  std::atomic<bool> copy_in_flight_{false};
+  std::vector<std::thread> copy_receivers_;
 
   struct Micro {
     Tensor x, y, grad_y, loss;
   };
   std::vector<Micro> micro_;
-  std::vector<std::pair<c10::intrusive_ptr<c10d::Work>, Tensor>> sends_;
+  struct Message {  // in flight, with the host tensor it reads or fills
+    GlooMessage message;
+    Tensor host;
+  };
+  std::vector<Message> sends_;
   // The round's receives of activations and gradients, posted when it starts: key (tag, peer).
-  std::map<std::pair<int, int>, std::pair<c10::intrusive_ptr<c10d::Work>, Tensor>> posted_;
+  std::map<std::pair<int, int>, Message> posted_;
   double round_loss_ = 0;
   double checkpoint_bytes_ = 0;
 };

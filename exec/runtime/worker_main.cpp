@@ -1,5 +1,5 @@
 // asteroid-exec worker --coordinator ADDR:PORT --device NAME [--token-file F] [--checkpoints DIR]
-//                      [--address ADDR] [--wait SECONDS] [--threads N] [--quiet]
+//                      [--address ADDR] [--wait SECONDS] [--threads N] [--accelerator A] [--quiet]
 // One device's worker, on that device's host: joins the coordinator (control_client.hpp), then runs
 // each job it is given (worker.hpp) until the coordinator says the run is over. Torch-free; the
 // generations run in worker.cpp.
@@ -21,13 +21,15 @@ namespace {
 
 const char* kWorkerUsage =
     "usage: asteroid-exec worker --coordinator ADDRESS:PORT --device NAME [--token-file FILE]\n"
-    "                            [--checkpoints DIR] [--address ADDRESS] [--wait SECONDS] [--threads N] "
-    "[--quiet]\n"
+    "                            [--checkpoints DIR] [--address ADDRESS] [--wait SECONDS] [--threads N]\n"
+    "                            [--accelerator cpu|cuda|cuda:N] [--quiet]\n"
     "  --token-file   the coordinator's token (default ~/.config/asteroid/token; - reads standard input)\n"
     "  --checkpoints  where this device keeps its checkpoints (default ./asteroid-checkpoints/NAME)\n"
     "  --address      the address other workers reach this one at (default: the one it connects from)\n"
     "  --wait         how long to keep trying to reach the coordinator (default 60)\n"
-    "  --threads      libtorch and OpenBLAS threads (default 1)\n";
+    "  --threads      libtorch and OpenBLAS threads (default 1)\n"
+    "  --accelerator  where this worker computes (default: the device's \"accelerator\" in the\n"
+    "                 scenario, else cpu); cuda needs a libtorch built with CUDA (exec/README.md)\n";
 
 [[noreturn]] void usage_error(const std::string& m) {
   std::cerr << "asteroid-exec worker: " << m << "\n";
@@ -68,7 +70,10 @@ int worker_main(int argc, char** argv) {
       o.wait_s = args.number(0);
     else if (s == "--threads")
       o.threads = int(args.number(1, true));
-    else if (s == "--quiet")
+    else if (s == "--accelerator") {
+      o.accelerator = args.value();
+      if (!is_accelerator_name(o.accelerator)) usage_error("--accelerator: expected cpu, cuda or cuda:N");
+    } else if (s == "--quiet")
       o.quiet = true;
     else if (s == "--resume")
       resume = args.value();

@@ -1,7 +1,9 @@
 #!/bin/sh
 # The layering of the tree (docs/architecture.md): core/ is backend-free, so it includes no SimGrid,
 # torch (torch, c10, ATen) or Gloo header; sim/ and exec/ are two backends of one core and never
-# include each other's headers (any header that lives in the other folder, or the other's library).
+# include each other's headers (any header that lives in the other folder, or the other's library);
+# exec/ uses libtorch's C++ API only, never its distributed library (c10d, which Jetson builds of
+# libtorch may lack: docs/jetson.md), and talks through Gloo directly.
 # Prints every offending line and exits 1 when there is one.
 src=${1:?usage: include_check.sh SOURCE_DIR}
 bad=0
@@ -22,10 +24,11 @@ simgrid='simgrid/|xbt/'
 check core "$simgrid|$torch" "SimGrid, torch or Gloo headers"
 check sim "$torch|(.*/)?($(headers_of exec))\"" "exec/'s or torch headers"
 check exec "$simgrid|(.*/)?($(headers_of sim))\"" "sim/'s or SimGrid headers"
+check exec "torch/csrc/distributed/" "libtorch's distributed (c10d) headers"
 # The check must be able to fail: a planted include in a copy of core/ is found.
 tmp=$(mktemp -d)
 mkdir -p "$tmp/core" && echo '#include <ATen/ATen.h>' > "$tmp/core/planted.cpp"
 grep -rqE "$inc($simgrid|$torch)" "$tmp/core" || { echo "include_check: missed a planted include"; bad=1; }
 rm -rf "$tmp"
-[ $bad -eq 0 ] && echo "layering holds: core/ is backend-free; sim/ and exec/ are independent"
+[ $bad -eq 0 ] && echo "layering holds: core/ is backend-free; sim/ and exec/ are independent; exec/ needs no c10d"
 exit $bad

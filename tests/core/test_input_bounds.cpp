@@ -97,6 +97,8 @@ TEST_CASE("bounds: every scenario field is bounded to what the backends take", "
        "cluster.devices[0].memory: must be in"},
       {"speed", [](json& j) { j["cluster"]["devices"][0]["speed_factor"] = 1e9; },
        "cluster.devices[0].speed_factor: must be in"},
+      {"accelerator", [](json& j) { j["cluster"]["devices"][0]["accelerator"] = "cuda:x"; },
+       "cluster.devices[0].accelerator: expected \"cpu\", \"cuda\" or \"cuda:N\""},
       {"heartbeat", [](json& j) { j["faults"] = {{"heartbeat_interval", "1ns"}}; },
        "faults.heartbeat_interval: must be in"},
       {"missed", [](json& j) { j["faults"] = {{"missed_heartbeats", 1e6}}; }, "faults.missed_heartbeats: expected"},

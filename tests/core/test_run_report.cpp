@@ -100,6 +100,26 @@ TEST_CASE("run report: an emulated run's dilation and over-budget counts are wri
   CHECK(bad.error().path == "emulation.over_budget_steps");
 }
 
+TEST_CASE("run report: copies through host memory (workers on an accelerator) are written, read back and summed up",
+          "[report]") {
+  RunReport r = sample(1.0);
+  CHECK_FALSE(report_to_json(r).contains("host_copies"));
+  r.host_copies = HostCopyRecord{96, 12.5e6, 0.042};
+  nlohmann::json j = report_to_json(r);
+  CHECK(j["summary"]["host_copies"] == 96);
+  auto back = report_from_json(j, "r.json");
+  REQUIRE(back.ok());
+  REQUIRE(back->host_copies);
+  CHECK(back->host_copies->bytes == 12.5e6);
+  CHECK(back->host_copies->seconds == 0.042);
+  CHECK(summary_to_text(summarize_run(*back), "exec").find("96 copies between device and host memory, 12.5 MB") !=
+        std::string::npos);
+  j["host_copies"]["copies"] = -1;
+  auto bad = report_from_json(j, "r.json");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().path == "host_copies.copies");
+}
+
 TEST_CASE("run report: bad reports are refused with the file and the JSON path", "[report]") {
   nlohmann::json j = report_to_json(sample(1.0));
   j["rounds"][1]["speed"] = 3;

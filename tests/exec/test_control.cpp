@@ -30,6 +30,9 @@ std::vector<Message> one_of_each() {
   r.budgeted = 8;
   r.over_budget = 1;
   r.worst_overrun_s = 0.002;
+  r.host_copies = 12;
+  r.host_copy_bytes = 4.5e6;
+  r.host_copy_s = 0.003;
   StoreRequest q;
   q.id = 9;
   q.op = StoreOp::set;
@@ -38,7 +41,6 @@ std::vector<Message> one_of_each() {
   StoreReply a;
   a.id = 9;
   a.value = std::string("\0\x02", 2);
-  a.number = 3;
   return {Challenge{std::string(64, 'a')},
           Welcome{1, "cpu1", 0.5, 30},
           Refuse{"wrong token"},
@@ -58,7 +60,9 @@ std::vector<Message> one_of_each() {
           PeerLost{1, "Connection reset by peer"},
           Failed{1, 2, "no such model"},
           Beat{},
-          EvalPart{3, 99, 12.5, 7, 10, 100, 200}};
+          EvalPart{3, 99, 12.5, 7, 10, 100, 200},
+          Checkpointed{3, 5},
+          CopyLanded{3, 7, 1}};
 }
 
 }  // namespace
@@ -112,12 +116,12 @@ TEST_CASE("bytes that are not the protocol are refused with a reason") {
   CHECK(decode(frame(MsgType::stop, R"({"generation":"1"})")).error().path == "stop.generation");
   CHECK_FALSE(decode(frame(MsgType::challenge, R"({"nonce":"xyz"})")).ok());
   CHECK_FALSE(
-      decode(frame(MsgType::store_request, R"({"id":1,"op":"get","keys":["a","b"],"value":"","delta":0})"))
+      decode(frame(MsgType::store_request, R"({"id":1,"op":"get","keys":["a","b"],"value":""})"))
           .ok());
   CHECK_FALSE(
-      decode(frame(MsgType::store_request, R"({"id":1,"op":"nuke","keys":[],"value":"","delta":0})")).ok());
+      decode(frame(MsgType::store_request, R"({"id":1,"op":"nuke","keys":[],"value":""})")).ok());
   CHECK_FALSE(
-      decode(frame(MsgType::store_request, R"({"id":1,"op":"set","keys":["k"],"value":"0g","delta":0})"))
+      decode(frame(MsgType::store_request, R"({"id":1,"op":"set","keys":["k"],"value":"0g"})"))
           .ok());
   CHECK_FALSE(
       decode(frame(MsgType::round, R"({"generation":0,"round":0,"start_ns":0,"end_ns":0,"spans":[[1]],)"
@@ -180,6 +184,7 @@ TEST_CASE("a job survives its JSON form, and a bad one is refused") {
   j.program = {{f.value(), s.value()}, {}};
   j.program_with_copies = j.program;
   j.addresses = {"10.0.0.1", "10.0.0.2"};
+  j.accelerators = {"cpu", "cuda:1"};
   j.workers = {0, 1};
   j.replicas = {{0, 0, 1}};
   j.transfers = {{1, 0, 3, 5}};
@@ -218,11 +223,18 @@ TEST_CASE("a job survives its JSON form, and a bad one is refused") {
   bad = text;
   bad["budgets"][1][0] = -0.01;
   CHECK(job_from_json(bad, "job").error().path == "budgets[1]");
+  // Accelerators: one per device (or none), each a name asteroid-exec knows.
+  bad = text;
+  bad["accelerators"][1] = "tpu";
+  CHECK(job_from_json(bad, "job").error().path == "accelerators[1]");
+  bad["accelerators"] = {"cpu"};
+  CHECK(job_from_json(bad, "job").error().path == "accelerators");
 
   // A device with share 0 holds its stage but none of the samples (a group larger than the
   // micro-batch): accepted.
   j.devices = {"a", "b", "c"};
   j.addresses.push_back("10.0.0.3");
+  j.accelerators.push_back("cpu");
   j.workers = {0, 1, 2};
   j.program.push_back({});
   j.program_with_copies = j.program;

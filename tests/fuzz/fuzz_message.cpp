@@ -61,7 +61,9 @@ std::vector<Message> seed_messages() {
           PeerLost{1, "connection closed"},
           Failed{1, 2, "bad input"},
           Beat{},
-          EvalPart{1, 10, 23.5, 20, 32, 100, 200}};
+          EvalPart{1, 10, 23.5, 20, 32, 100, 200},
+          Checkpointed{3, 5},
+          CopyLanded{3, 7, 1}};
 }
 
 }  // namespace

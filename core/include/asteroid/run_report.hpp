@@ -76,6 +76,16 @@ struct EmulationRecord {
   double worst_overrun_s = 0;
 };
 
+// Workers that computed on an accelerator (asteroid-exec, a CUDA device; exec/README.md): the
+// transport and the checkpoint files work on host memory, so activations, gradients, the
+// all-reduce's sums, inputs and checkpoints cross between device and host. Their count, bytes and
+// seconds (real time, summed over the workers) in the training rounds, part of the rounds' times
+// (test-set evaluations' copies are not counted).
+struct HostCopyRecord {
+  long long copies = 0;
+  double bytes = 0, seconds = 0;
+};
+
 struct RunReport {
   std::string scenario;
   std::string backend;    // "sim" or "exec"
@@ -93,6 +103,7 @@ struct RunReport {
   // clock, half the best of the round trips that measured its offset; empty: one clock (sim).
   std::vector<double> clock_offset_bound_s;
   std::optional<EmulationRecord> emulation;  // exec --emulate only
+  std::optional<HostCopyRecord> host_copies;  // exec, workers on an accelerator only
 
   // Appends an event and returns it, to add a round, bytes or lost layers.
   RunEvent& add_event(double time, EventKind kind, const std::string& device, const std::string& detail,

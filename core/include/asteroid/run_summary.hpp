@@ -67,6 +67,7 @@ struct RunSummary {
   std::string stop_reason;                      // the stop or abort event's detail, when there is one
   std::optional<TestEvaluation> last_evaluation;  // the last test-set evaluation, when there is one
   std::optional<EmulationRecord> emulation;       // the report's, for an emulated run
+  std::optional<HostCopyRecord> host_copies;      // the report's, for workers on an accelerator
 };
 
 // O(rounds x failures + failures^2 + events).

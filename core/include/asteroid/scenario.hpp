@@ -21,6 +21,8 @@ struct DeviceSpec {
   std::optional<double> memory_bytes;  // usable memory; default: the trace's usable_memory_bytes
   double speed_factor = 1.0;           // multiplies the trace's speed (1 = as profiled)
   std::string host;  // asteroid-exec: where ssh starts its worker; empty: not started over ssh
+  // asteroid-exec: where its worker computes, "cpu" (the default) or "cuda" / "cuda:N" (exec/README.md)
+  std::string accelerator = "cpu";
 };
 
 struct LinkOverride {
@@ -99,5 +101,8 @@ Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file
 
 // Bytes of optimizer state per parameter byte: 0 for SGD, 1 with momentum, 2 for Adam.
 double optimizer_state_factor(Optimizer o);
+
+// "cpu", "cuda" or "cuda:N" (N a device index below 64): a DeviceSpec's accelerator.
+bool is_accelerator_name(const std::string& name);
 
 }  // namespace asteroid
