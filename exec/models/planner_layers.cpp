@@ -12,6 +12,8 @@
 #include <sstream>
 #include <thread>
 
+#include "blas_core.hpp"
+
 namespace asteroid::exec {
 
 const std::vector<std::string>& model_names() {
@@ -155,6 +157,7 @@ nlohmann::json measured_trace_json(const ProfileResult& r, const ModelOptions& o
         {"load_average_1min_end", r.load_end},
         {"online_cpus", int(std::thread::hardware_concurrency())},
         {"openblas_num_threads", std::getenv("OPENBLAS_NUM_THREADS") ? std::getenv("OPENBLAS_NUM_THREADS") : "unset"},
+        {"openblas_core", openblas_core()},
         {"note", "the load the profile ran beside (other processes on these CPUs); a trace is faithful to "
                  "runs under the same conditions: one worker per core at most, each with these threads"}}},
       {"usable_memory_note",

@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "asteroid/cli_args.hpp"
+#include "blas_core.hpp"
 #include "control_client.hpp"
 #include "exec_job.hpp"
 #include "token.hpp"
@@ -97,13 +98,15 @@ int worker_main(int argc, char** argv) {
     else
       o.argv.push_back(argv[i]);
 
-  // OpenBLAS sizes its thread pool when it is loaded (docs/toolchain-notes.md T4): set it, and
-  // start over once so that the libraries load with it.
+  // OpenBLAS sizes its thread pool and picks its kernels when it is loaded (docs/toolchain-notes.md
+  // T4, T7): set both, and start over once so that the libraries load with them.
   const std::string threads = std::to_string(o.threads);
   const char* blas = std::getenv("OPENBLAS_NUM_THREADS");
-  if (!blas || threads != blas) {
+  const std::string core = better_openblas_core();
+  if (!blas || threads != blas || !core.empty()) {
     setenv("OPENBLAS_NUM_THREADS", threads.c_str(), 1);
     setenv("OMP_NUM_THREADS", threads.c_str(), 1);
+    if (!core.empty()) setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
     execv("/proc/self/exe", argv);
   }
   if (!resume.empty()) parse_resume(resume, &o);

@@ -4,10 +4,12 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <string>
 
+#include "blas_core.hpp"
 #include "models.hpp"
 
 using asteroid::exec::make_model;
@@ -221,6 +223,26 @@ TEST_CASE("asteroid-profile --dispatch measures a positive cost per op in its JS
   CHECK(j["ops_per_chain"] == 200);
   o.ops = 3;
   CHECK_THROWS_AS(asteroid::exec::measure_dispatch(o), std::invalid_argument);
+}
+
+TEST_CASE("asteroid-profile measures with OpenBLAS's best kernels for this CPU, and says which", "[exec][profile]") {
+  // Without OPENBLAS_CORETYPE, OpenBLAS may fall back to its generic kernels on a VM that hides the
+  // CPU's model (docs/toolchain-notes.md T7); asteroid-profile then starts over with better ones.
+  const std::string out = (std::filesystem::temp_directory_path() / "asteroid_blas_core.json").string();
+  std::string cmd = "env -u OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS=1 " + std::string(ASTEROID_PROFILE_BIN) +
+                    " --model lenet5 --batch-sizes 1 --repeats 1 --warmup 0 -o " + out + " 2>/dev/null";
+  int rc = std::system(cmd.c_str());
+  REQUIRE(WIFEXITED(rc));
+  REQUIRE(WEXITSTATUS(rc) == 0);
+  std::ifstream f(out);
+  const std::string core = nlohmann::json::parse(f)["provenance"]["conditions"]["openblas_core"];
+  std::filesystem::remove(out);
+  INFO("OpenBLAS computed with " << core);
+  CHECK_FALSE(core.empty());  // tools/install-deps.sh installs OpenBLAS as the BLAS
+  const std::string better = asteroid::exec::better_openblas_core();  // this process: as OpenBLAS chose
+  if (!better.empty()) CHECK(core == better);
+  if (std::getenv("OPENBLAS_CORETYPE") == nullptr && better.empty())
+    CHECK(core == asteroid::exec::openblas_core());  // nothing better: OpenBLAS's own choice
 }
 
 TEST_CASE("a measured trace has the format of docs/formats.md", "[exec][profile]") {
