@@ -2,6 +2,8 @@
 
 #include <gloo/allreduce.h>
 #include <gloo/barrier.h>
+#include <gloo/common/error.h>
+#include <gloo/common/logging.h>
 #include <gloo/math.h>
 #include <gloo/rendezvous/context.h>
 #include <gloo/rendezvous/prefix_store.h>
@@ -17,12 +19,25 @@ GlooMessage::GlooMessage(GlooMessage&&) noexcept = default;
 GlooMessage& GlooMessage::operator=(GlooMessage&&) noexcept = default;
 GlooMessage::~GlooMessage() = default;
 
+namespace {
+
+struct Aborted : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace
+
 void GlooMessage::wait() {
   if (done_) return;
   // false only when aborted, which nothing here does; a timeout or a closed peer throws
   if (!(is_send_ ? buffer_->waitSend(timeout_) : buffer_->waitRecv(timeout_)))
-    throw std::runtime_error(is_send_ ? "a send was aborted" : "a receive was aborted");
+    throw Aborted(is_send_ ? "a send was aborted" : "a receive was aborted");
   done_ = true;
+}
+
+bool is_transport_error(const std::exception& e) {
+  return dynamic_cast<const gloo::IoException*>(&e) || dynamic_cast<const gloo::EnforceNotMet*>(&e) ||
+         dynamic_cast<const Aborted*>(&e);
 }
 
 std::shared_ptr<gloo::transport::Device> GlooGroup::device_for(const std::string& address) {
@@ -59,8 +74,7 @@ GlooMessage GlooGroup::recv(void* data, size_t bytes, int peer, uint64_t slot) {
 void GlooGroup::all_reduce_sum(float* data, size_t elements) {
   if (context_->size == 1) return;
   gloo::AllreduceOptions options(context_);
-  options.setInput(data, elements);
-  options.setOutput(data, elements);
+  options.setOutput(data, elements);  // no input: the sum is taken in place
   options.setReduceFunction(
       static_cast<void (*)(void*, const void*, const void*, size_t)>(&gloo::sum<float>));
   options.setTimeout(timeout_);

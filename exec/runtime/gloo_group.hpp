@@ -1,8 +1,8 @@
 // A group of workers that exchange messages and sum tensors with Gloo, used directly (no c10d):
 // NVIDIA's Jetson builds of libtorch have shipped without its distributed library, so the
 // transport needs only Gloo's own small library (Debian's libgloo-dev) and works on host buffers.
-// Torch-free: callers pass pointers and byte counts (exec/runtime/worker.cpp passes the host
-// tensors' storage, which must stay alive until the message's wait() returns).
+// Torch-free: callers pass pointers and byte counts (worker_transport.cpp and worker_copies.cpp pass
+// host tensors' storage, which must stay alive until the message's wait() returns).
 //
 // Every member throws (Gloo's exceptions, std::exception's subclasses, whose what() names the
 // peer and the cause) when a peer closes its connection, the transport fails or `timeout` passes:
@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <exception>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -44,6 +45,10 @@ class GlooMessage {
   bool is_send_ = false, done_ = false;
   std::chrono::milliseconds timeout_;
 };
+
+// Whether `e` came from the transport (a peer closed, a timeout, an aborted wait), as opposed to
+// anything else a caller did.
+bool is_transport_error(const std::exception& e);
 
 class GlooGroup {
  public:

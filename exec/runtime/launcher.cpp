@@ -259,10 +259,9 @@ void Launcher::on_round(int d, const Round& r) {
   memory = std::max(memory, r.peak_rss_bytes);
   if (r.checkpoint_bytes > 0 && checkpoint_bytes_[size_t(d)] == 0) {
     const WorkerLink& l = server_.link(d);
-    const int kept = std::max(1, coord_.config().replication_interval_rounds) + 1;
     console_.line("checkpoints: " + name(d) + " keeps its layers in " + l.host + ":" + l.checkpoint_dir +
-                  " (" + bytes_text(r.checkpoint_bytes) + ", at most the last " + std::to_string(kept) +
-                  " rounds" + (o_.keep_checkpoints ? ", kept at the end)" : ", removed at the end)"));
+                  " (" + bytes_text(r.checkpoint_bytes) + ", the rounds from the checkpoint on" +
+                  (o_.keep_checkpoints ? ", kept at the end)" : ", removed at the end)"));
   }
   checkpoint_bytes_[size_t(d)] = std::max(checkpoint_bytes_[size_t(d)], r.checkpoint_bytes);
   if (++seen.finishers != active_) return;

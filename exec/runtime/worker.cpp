@@ -177,8 +177,12 @@ void Worker::connect() {
     group_ = std::make_unique<GlooGroup>(*store_, g + "stage" + std::to_string(stage_), gr, int(sp.devices.size()),
                                          device, timeout);
   }
+  // The copies' waits have no deadline worth the name: a backup waits for the next copy as long as
+  // the rounds between copies take, and a copy may take many rounds on a slow link; failures are
+  // the heartbeats' business (and a Gloo timeout would break every connection of the group).
   if (!job_.replicas.empty())
-    copies_ = std::make_unique<GlooGroup>(*store_, g + "copies", rank_of(device_), int(rank_.size()), device, timeout);
+    copies_ = std::make_unique<GlooGroup>(*store_, g + "copies", rank_of(device_), int(rank_.size()), device,
+                                          std::chrono::hours(24 * 30));
   all_->barrier();
 }
 
@@ -366,6 +370,7 @@ void Worker::run() {
   connect();
   const int64_t t0 = now_ns();
   restore();
+  host_copies_ = HostCopyRecord{};  // the report counts the rounds' copies, not the restore's
   start_copies();
   all_->barrier();
   const int64_t ready = now_ns();

@@ -38,9 +38,10 @@ void Worker::send_copy(const Instruction& ins, int round) {
                                     kCopyLayerTag + uint64_t(first_) + i));
       for (GlooMessage& m : out) m.wait();
       copy_in_flight_ = false;
-    } catch (const std::exception&) {
+    } catch (const std::exception& e) {
       // The backup (or the link) failed: the coordinator finds it by its heartbeats and stops this
-      // generation; no later copy goes out of this one.
+      // generation; no later copy goes out of this one. Anything else is this worker's failure.
+      if (!is_transport_error(e)) control_.fail(std::string("a copy to its backup: ") + e.what(), 1, job_.generation);
     }
   });
 }
@@ -59,8 +60,10 @@ void Worker::receive_copies(const ReplicaAssignment& a) {
       }
       control_.send(CopyLanded{job_.generation, int(round), a.stage});
     }
-  } catch (const std::exception&) {
-    // The owner failed: as above, the coordinator stops the generation.
+  } catch (const std::exception& e) {
+    // The owner failed: as above, the coordinator stops the generation. A copy that cannot be
+    // saved (a full disk) is this worker's failure.
+    if (!is_transport_error(e)) control_.fail(std::string("a copy from its owner: ") + e.what(), 1, job_.generation);
   }
 }
 

@@ -120,8 +120,8 @@ class Worker {
   };
   std::vector<Micro> micro_;
   struct Message {  // in flight, with the host tensor it reads or fills
+    Tensor host;     // declared first: outlives the message, should one ever be dropped unwaited
     GlooMessage message;
-    Tensor host;
   };
   std::vector<Message> sends_;
   // The round's receives of activations and gradients, posted when it starts: key (tag, peer).

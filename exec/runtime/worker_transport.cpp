@@ -16,6 +16,7 @@ void Worker::select_accelerator() {
   if (!torch::cuda::is_available())
     refuse("accelerator " + name + ": this libtorch sees no CUDA device (a CPU-only build, or no GPU here)");
   compute_ = torch::Device(name);
+  if (!compute_.has_index()) compute_ = torch::Device(torch::kCUDA, 0);  // as tensors on it report it
   // Full FP32, as the traces and the boards compute (Jetsons' GPUs have no TF32), so that a CUDA
   // stage trains to the CPU's numbers.
   at::globalContext().setAllowTF32CuBLAS(false);
@@ -51,7 +52,7 @@ void Worker::count_copy(size_t bytes, int64_t start_ns) {
 void Worker::send_tensor(const Tensor& t, int peer, int tag) {
   Tensor host = to_host(t);
   GlooMessage m = all_->send(host.data_ptr(), host.nbytes(), rank_of(peer), uint64_t(tag));
-  sends_.push_back({std::move(m), host});
+  sends_.push_back({host, std::move(m)});
 }
 
 Tensor Worker::recv_tensor(const std::vector<int64_t>& shape, int peer, int tag) {
@@ -110,7 +111,7 @@ void Worker::post_receives(const std::vector<Instruction>& list) {
     shape.insert(shape.end(), sample.begin(), sample.end());
     Tensor host = torch::empty(shape);
     GlooMessage m = all_->recv(host.data_ptr(), host.nbytes(), rank_of(ins.peer), uint64_t(tag));
-    posted_.insert_or_assign({tag, ins.peer}, Message{std::move(m), host});
+    posted_.insert_or_assign({tag, ins.peer}, Message{host, std::move(m)});
   }
 }
 
