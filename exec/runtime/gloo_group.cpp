@@ -1,5 +1,7 @@
 #include "gloo_group.hpp"
 
+#include <type_traits>
+
 #include <gloo/allreduce.h>
 #include <gloo/barrier.h>
 #include <gloo/common/error.h>
@@ -24,6 +26,22 @@ namespace {
 struct Aborted : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// Gloo's rendezvous takes the store by reference in older releases (Debian 12's libgloo-dev, 2022)
+// and by shared_ptr in newer ones (upstream's, built from source: docs/jetson.md). Either way the
+// store is the caller's and outlives the rendezvous.
+template <class Prefixed = gloo::rendezvous::PrefixStore>
+void connect_full_mesh(gloo::rendezvous::Context& context, gloo::rendezvous::Store& store, const std::string& prefix,
+                       std::shared_ptr<gloo::transport::Device>& device) {
+  if constexpr (std::is_constructible_v<Prefixed, const std::string&, gloo::rendezvous::Store&>) {
+    Prefixed scoped(prefix, store);
+    context.connectFullMesh(scoped, device);
+  } else {
+    std::shared_ptr<gloo::rendezvous::Store> unowned(&store, [](gloo::rendezvous::Store*) {});
+    auto scoped = std::make_shared<Prefixed>(prefix, unowned);
+    context.connectFullMesh(scoped, device);
+  }
+}
 
 }  // namespace
 
@@ -51,8 +69,7 @@ GlooGroup::GlooGroup(gloo::rendezvous::Store& store, const std::string& prefix, 
     : timeout_(timeout) {
   auto context = std::make_shared<gloo::rendezvous::Context>(rank, size);
   context->setTimeout(timeout);
-  gloo::rendezvous::PrefixStore scoped(prefix, store);
-  context->connectFullMesh(scoped, device);
+  connect_full_mesh(*context, store, prefix, device);
   context_ = std::move(context);
 }
 
