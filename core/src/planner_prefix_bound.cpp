@@ -50,7 +50,6 @@ void PrefixBound::least_sums(double tau, std::vector<double>& out) {
   const CostOptions& o = m_.options();
   const LayerTable& t = *m_.cluster().devices[0].table;
   const double state_factor = 2.0 + optimizer_state_factor(o.optimizer);
-  const std::vector<double>& wb = rb_.work_before;
   out.assign(size_t(L_ + 1) * (N_ + 1), kInf);
   out[index(0, 0)] = 0;
   std::vector<int> window(L_ + 1);  // deque of candidate starts a, by increasing a
@@ -127,7 +126,6 @@ void PrefixBound::least_steps(std::vector<double>& out) {
   const CostOptions& o = m_.options();
   const LayerTable& t = *m_.cluster().devices[0].table;
   const double state_factor = 2.0 + optimizer_state_factor(o.optimizer);
-  const std::vector<double>& wb = rb_.work_before;
   out.assign(size_t(L_ + 1) * (N_ + 1), kInf);
   out[index(0, 0)] = 0;
   std::vector<double> least_after(L_ + 2), scaled(L_ + 1);

@@ -75,7 +75,7 @@ class Simulation {
   // worker.cpp
   void worker(int device, int epoch, int plan_id, int first_round);
   void run_round(int device, int epoch, int plan_id, int round, const std::vector<Instruction>& list);
-  void all_reduce(int device, int epoch, int plan_id, int round, const Instruction& in);
+  void all_reduce(int epoch, int plan_id, int round, const Instruction& in);
   void wait_recv(const simgrid::s4u::CommPtr& comm, int device, int peer);
   void replicate(int device, int epoch, int round, const Instruction& in);
   void receive_replica(int device, int epoch, int round, const Instruction& in);

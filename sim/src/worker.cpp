@@ -55,7 +55,7 @@ void Simulation::run_round(int d, int epoch, int plan_id, int r, const std::vect
         if (sg4::Engine::get_clock() > t0) span(d, op_token(in.op), in.stage, in.microbatch, r, t0);
         break;
       case Op::all_reduce:
-        all_reduce(d, epoch, plan_id, r, in);
+        all_reduce(epoch, plan_id, r, in);
         span(d, op_token(in.op), in.stage, -1, r, t0);
         break;
       case Op::optimizer_step:
@@ -113,7 +113,7 @@ void Simulation::sender(std::shared_ptr<SendQueue> q) {
   }
 }
 
-void Simulation::all_reduce(int d, int epoch, int plan_id, int r, const Instruction& in) {
+void Simulation::all_reduce(int epoch, int plan_id, int r, const Instruction& in) {
   // Ring all-reduce: 2(n-1) ring steps (reduce-scatter, then all-gather), in each of which every
   // member sends 1/n of the gradients to the next member. The members wait for the last of them to
   // arrive; it runs each ring step as one set of n concurrent transfers host to host, waited for
