@@ -11,6 +11,8 @@
 #include <cstring>
 #include <thread>
 
+#include "blas_core.hpp"
+
 namespace asteroid::exec {
 namespace {
 
@@ -48,6 +50,9 @@ bool WorkerProcesses::start(const WorkerCommand& c, const std::string& device, c
                          " --device " + quoted(device) + " --token-file -";
     args = {c.ssh, "-o", "BatchMode=yes", host, remote};
   }
+  // OpenBLAS's kernels for this CPU, as the worker would choose them (docs/toolchain-notes.md T7):
+  // set here, so that a local worker does not start itself over to set them.
+  const std::string blas_core = host.empty() ? better_openblas_core() : "";
   const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) {
@@ -70,6 +75,7 @@ bool WorkerProcesses::start(const WorkerCommand& c, const std::string& device, c
       // starts itself over to set it.
       setenv("OPENBLAS_NUM_THREADS", "1", 1);
       setenv("OMP_NUM_THREADS", "1", 1);
+      if (!blas_core.empty()) setenv("OPENBLAS_CORETYPE", blas_core.c_str(), 1);
       execv("/proc/self/exe", argv.data());
     } else
       execvp(argv[0], argv.data());

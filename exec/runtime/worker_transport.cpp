@@ -37,8 +37,7 @@ Tensor Worker::to_host(const Tensor& t) {
 Tensor Worker::to_compute(const Tensor& t) {
   if (t.device() == compute_) return t;
   const int64_t start = now_ns();
-  Tensor on = t.to(compute_);
-  if (!compute_.is_cpu()) torch::cuda::synchronize(compute_.has_index() ? compute_.index() : -1);
+  Tensor on = t.to(compute_);  // blocking (not non_blocking): done when it returns
   count_copy(on.nbytes(), start);
   return on;
 }
