@@ -216,12 +216,13 @@ void ControlClient::finish(bool keep_checkpoints) {
 }
 
 void ControlClient::gone(const std::string& why) {
-  line(name(), why + "; stopping");
+  if (!o_.quiet) line(name(), why + "; stopping");  // a local worker: the coordinator speaks for it
   _exit(1);
 }
 
 void ControlClient::fail(const std::string& message, int status, int generation) {
-  // A worker this coordinator started shares its terminal: the coordinator prints the reason once.
+  // A worker this coordinator started (quiet) shares its terminal: the coordinator prints the
+  // reason once, unless it cannot hear it.
   if (!o_.quiet || !conn_) line(name(), message);
   if (conn_) {
     conn_->send(Failed{generation, status, message});

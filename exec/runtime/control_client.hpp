@@ -32,7 +32,7 @@ struct WorkerOptions {
   double wait_s = 60;             // for the coordinator to answer
   int threads = 1;                // libtorch and OpenBLAS threads
   std::string accelerator;        // "cpu", "cuda", "cuda:N"; empty: the job's for this device
-  bool quiet = false;             // no line on joining (local workers)
+  bool quiet = false;             // local workers: no line of their own while the coordinator speaks
   std::vector<std::string> argv;  // to restart with
   // After a restart: the connection it keeps, and what the coordinator said at the join.
   int resume_fd = -1;
