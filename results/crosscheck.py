@@ -94,7 +94,7 @@ def main():
                     f.write("\n")
                 os.unlink(os.path.join(keep, f"{kind}_report_full.json"))
             skip = 1 if rounds > 1 else 0
-            predicted = planned["round_latency_s"]
+            predicted = planned["schedule_latency_s"] or planned["round_latency_s"]  # the replay, planned on
             simulated, measured = mean_round(sim, skip), mean_round(real, skip)
             devices = sum(len(s["devices"]) for s in planned["plan"]["stages"])
             losses = [x["loss"] for x in real["rounds"]]
@@ -107,7 +107,8 @@ def main():
     cols = ["case", "scenario", "strategy", "workers", "plan", "predicted_s", "simulated_s", "measured_s",
             "sim_vs_model", "exec_vs_sim", "loss_first", "loss_last"]
     c.write_csv(os.path.join(out, "crosscheck.csv"), rows, cols)
-    md = ("Round latency (s) of one plan three ways: the cost model's prediction, asteroid-sim, and "
+    md = ("Round latency (s) of one plan three ways: the cost model's prediction (its 1F1B replay, what the "
+          "planner minimises), asteroid-sim, and "
           f"asteroid-exec on worker processes of this machine (mean of rounds 2-{rounds}; round 1 is "
           "warm-up). Traces: local_cpu, measured here with one thread.\n\n"
           + c.md_table(["scenario", "plan", "workers", "model", "sim", "exec", "sim vs model", "exec vs sim",

@@ -138,6 +138,8 @@ int main(int argc, char** argv) {
     if (strategy == Strategy::asteroid) {
       j["replay_candidates"] = r.replay_candidates;
       j["closed_form_optimum_schedule_latency_s"] = r.optimum_replay_s;
+      j["replay_search"] = {{"partial_plans", r.replay_search.partial_plans},
+                            {"replays", r.replay_search.replays}};
     }
     emit(args, j.dump(2) + "\n");
     return 0;
@@ -147,10 +149,11 @@ int main(int argc, char** argv) {
                      to_string(strategy) + ", latency model " + to_string(s.planner.latency_model) + "\n";
   text += evaluation_to_text(r.evaluation, model.cluster());
   char buf[256];
-  if (r.replay_candidates > 0) {
+  if (strategy == Strategy::asteroid && r.evaluation.feasible && r.optimum_replay_s > 0) {
     std::snprintf(buf, sizeof buf,
-                  "chosen by the 1F1B replay among %d plans (the closed-form optimum replays at %.4f s)\n",
-                  r.replay_candidates, r.optimum_replay_s);
+                  "chosen by its 1F1B replay: %lld partial plans bounded, %lld replayed (the closed-form "
+                  "optimum replays at %.4f s)\n",
+                  r.replay_search.partial_plans, r.replay_search.replays, r.optimum_replay_s);
     text += buf;
   }
   std::snprintf(buf, sizeof buf, "planning time %.1f ms", planning_s * 1e3);

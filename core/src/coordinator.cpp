@@ -260,7 +260,7 @@ std::vector<Action> Coordinator::consider_joins(double now) {
   // Staying: the rounds not finished yet. Switching: the rounds since the checkpoint are lost.
   const int left_stay = std::max(0, rounds - (done_through_ + 1));
   const int left_switch = std::max(0, rounds - (checkpoint_ + 1));
-  const double stay_s = left_stay * cur.round_latency_s;
+  const double stay_s = left_stay * cur.predicted_round_s();
   std::vector<Action> out;
   Action decision = action(ActionKind::replan);
   decision.plan_id = plan_id();
@@ -272,12 +272,12 @@ std::vector<Action> Coordinator::consider_joins(double now) {
     return out;
   }
   const double move_s = estimate_transfer_s(model_.cluster(), transfers_for(next.plan));
-  const double switch_s = move_s + left_switch * next.round_latency_s;
+  const double switch_s = move_s + left_switch * next.predicted_round_s();
   std::snprintf(buf, sizeof buf,
                 "%s joined; a plan on %d devices finishes the rounds left in %.3f s (state transfer %.3f s "
                 "+ %d rounds x %.4f s), the running plan in %.3f s (%d rounds x %.4f s)",
                 names.c_str(), int(std::count(alive_.begin(), alive_.end(), true)), switch_s, move_s,
-                left_switch, next.round_latency_s, stay_s, left_stay, cur.round_latency_s);
+                left_switch, next.predicted_round_s(), stay_s, left_stay, cur.predicted_round_s());
   if (switch_s >= stay_s) {
     decision.detail = std::string(buf) + ": the plan stays";
     out.push_back(decision);

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "asteroid/coordinator.hpp"
+#include "asteroid/replay_search.hpp"
 #include "asteroid/survivors.hpp"
 #include "coordinator_internal.hpp"
 
@@ -65,14 +66,14 @@ Evaluation Coordinator::full_replan(const std::string& why, std::string* detail)
     return none;
   }
   SurvivorModel s = survivors_model(model_, dead);
-  auto r = plan_optimal(s.model, config_.planner);
+  auto r = plan_by_replay(s.model, config_.planner);
   if (!r) {
     none.reason = r.error().message;
     *detail =
         why + "no plan fits on the " + std::to_string(s.to_full.size()) + " live devices: " + none.reason;
     return none;
   }
-  Evaluation ev = model_.evaluate(to_full_indices(r->plan, s.to_full));
+  Evaluation ev = model_.evaluate(to_full_indices(r->evaluation.plan, s.to_full));
   *detail = why + "full re-plan on " + std::to_string(s.to_full.size()) + " survivors";
   return ev;
 }
@@ -101,9 +102,9 @@ Evaluation Coordinator::recover(std::string* detail) {
     double moving = estimate_transfer_s(model_.cluster(), transfers_for(ev.plan));
     char buf[160];
     std::snprintf(buf, sizeof buf, "%.3f s (state transfer %.3f s + %d rounds x %.4f s)",
-                  moving + left * ev.round_latency_s, moving, left, ev.round_latency_s);
+                  moving + left * ev.predicted_round_s(), moving, left, ev.predicted_round_s());
     *how = buf;
-    return moving + left * ev.round_latency_s;
+    return moving + left * ev.predicted_round_s();
   };
   std::string light_how, full_how;
   double light_s = finish_s(light, &light_how), full_s = finish_s(full, &full_how);
@@ -191,7 +192,7 @@ Evaluation Coordinator::lightweight_one(const Plan& cur, int failed, std::string
   }
   for (auto& [p, what] : candidates) {
     Evaluation ev = model_.evaluate(p);
-    if (ev.feasible && (!best.feasible || ev.round_latency_s < best.round_latency_s)) {
+    if (ev.feasible && (!best.feasible || ev.predicted_round_s() < best.predicted_round_s())) {
       best = ev;
       *detail = what + " (" + std::to_string(candidates.size()) + " candidates)";
     } else if (!ev.feasible && !best.feasible) {

@@ -257,6 +257,11 @@ NetworkUse CostModel::network_use(const Plan& plan) const {
   use.comm.resize(2 * P - 1);
   use.ring.resize(2 * P - 1);
   use.members.resize(2 * P - 1);
+  for (int p = 0; p < P; ++p) stage_network_use(plan, p, use);
+  return use;
+}
+
+void CostModel::stage_network_use(const Plan& plan, int p, NetworkUse& use) const {
   auto flow = [&](int from, int to, double bytes) {
     NetFlow f;
     f.sender = from;
@@ -266,45 +271,45 @@ NetworkUse CostModel::network_use(const Plan& plan) const {
     cluster_.route_channels(from, to, &f.channels);
     return f;
   };
-  for (int p = 0; p < P; ++p) {
-    const StagePlan& sp = plan.stages[p];
-    const LayerTable& t = *cluster_.devices[sp.devices[0]].table;
-    const int g = int(sp.devices.size());
-    StageMembers& members = use.members[2 * p];
-    for (int i = 0; i < g; ++i) {
-      const LayerTable& own = *cluster_.devices[sp.devices[i]].table;
-      const bool idle = sp.shares[i] == 0;
-      BatchPoint b = own.locate(idle ? 1 : sp.shares[i]);
-      members.devices.push_back(sp.devices[i]);
-      members.fwd_s.push_back(idle ? 0 : own.fwd_s(sp.first_layer, sp.last_layer, b));
-      members.bwd_s.push_back(idle ? 0 : own.bwd_s(sp.first_layer, sp.last_layer, b));
-    }
-    if (g > 1) {
-      RingFlows& r = use.ring[2 * p];
-      r.steps = 2 * (g - 1);
-      double chunk = std::floor(t.param_bytes(sp.first_layer, sp.last_layer) / g);  // as the Program sends it
-      for (int i = 0; i < g; ++i) r.flows.push_back(flow(sp.devices[i], sp.devices[(i + 1) % g], chunk));
-    }
-    if (p == 0) continue;
-    // The slices of the Program (program.hpp): each pair whose sample ranges overlap.
-    const StagePlan& up = plan.stages[p - 1];
-    auto up_r = sample_ranges(up.shares), mine = sample_ranges(sp.shares);
-    StepFlows& f = use.comm[2 * p - 1];
-    const double per_sample = t.output_bytes_per_sample(up.last_layer);
-    for (size_t i = 0; i < up.devices.size(); ++i)
-      for (size_t j = 0; j < sp.devices.size(); ++j) {
-        int n = std::min(up_r[i].second, mine[j].second) - std::max(up_r[i].first, mine[j].first);
-        if (n <= 0) continue;
-        f.forward.push_back(flow(up.devices[i], sp.devices[j], n * per_sample));
-      }
-    for (size_t j = 0; j < sp.devices.size(); ++j)
-      for (size_t i = 0; i < up.devices.size(); ++i) {
-        int n = std::min(up_r[i].second, mine[j].second) - std::max(up_r[i].first, mine[j].first);
-        if (n <= 0) continue;
-        f.backward.push_back(flow(sp.devices[j], up.devices[i], n * per_sample));
-      }
+  const StagePlan& sp = plan.stages[p];
+  const LayerTable& t = *cluster_.devices[sp.devices[0]].table;
+  const int g = int(sp.devices.size());
+  StageMembers& members = use.members[2 * p];
+  members = StageMembers{};
+  use.ring[2 * p] = RingFlows{};
+  for (int i = 0; i < g; ++i) {
+    const LayerTable& own = *cluster_.devices[sp.devices[i]].table;
+    const bool idle = sp.shares[i] == 0;
+    BatchPoint b = own.locate(idle ? 1 : sp.shares[i]);
+    members.devices.push_back(sp.devices[i]);
+    members.fwd_s.push_back(idle ? 0 : own.fwd_s(sp.first_layer, sp.last_layer, b));
+    members.bwd_s.push_back(idle ? 0 : own.bwd_s(sp.first_layer, sp.last_layer, b));
   }
-  return use;
+  if (g > 1) {
+    RingFlows& r = use.ring[2 * p];
+    r.steps = 2 * (g - 1);
+    double chunk = std::floor(t.param_bytes(sp.first_layer, sp.last_layer) / g);  // as the Program sends it
+    for (int i = 0; i < g; ++i) r.flows.push_back(flow(sp.devices[i], sp.devices[(i + 1) % g], chunk));
+  }
+  if (p == 0) return;
+  // The slices of the Program (program.hpp): each pair whose sample ranges overlap.
+  const StagePlan& up = plan.stages[p - 1];
+  auto up_r = sample_ranges(up.shares), mine = sample_ranges(sp.shares);
+  StepFlows& f = use.comm[2 * p - 1];
+  f = StepFlows{};
+  const double per_sample = t.output_bytes_per_sample(up.last_layer);
+  for (size_t i = 0; i < up.devices.size(); ++i)
+    for (size_t j = 0; j < sp.devices.size(); ++j) {
+      int n = std::min(up_r[i].second, mine[j].second) - std::max(up_r[i].first, mine[j].first);
+      if (n <= 0) continue;
+      f.forward.push_back(flow(up.devices[i], sp.devices[j], n * per_sample));
+    }
+  for (size_t j = 0; j < sp.devices.size(); ++j)
+    for (size_t i = 0; i < up.devices.size(); ++i) {
+      int n = std::min(up_r[i].second, mine[j].second) - std::max(up_r[i].first, mine[j].first);
+      if (n <= 0) continue;
+      f.backward.push_back(flow(sp.devices[j], up.devices[i], n * per_sample));
+    }
 }
 
 Evaluation CostModel::evaluate(const Plan& plan) const {

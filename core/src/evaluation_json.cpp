@@ -16,9 +16,12 @@ nlohmann::json evaluation_to_json(const Evaluation& e, const Cluster& c) {
     j["throughput_samples_per_s"] = 0;
     return j;
   }
-  j["round_latency_s"] = e.round_latency_s;
-  j["throughput_samples_per_s"] = e.throughput_samples_per_s;
-  j["schedule_latency_s"] = e.schedule_latency_s;
+  j["round_latency_s"] = e.round_latency_s;  // the closed form, under latency_model
+  j["schedule_latency_s"] = e.schedule_latency_s;  // the 1F1B replay (0: not replayed)
+  // The predicted throughput: of the replay where there is one (what asteroid minimises), else of
+  // the closed form, which keeps a field of its own.
+  j["throughput_samples_per_s"] = e.plan.microbatch_size * e.plan.microbatches / e.predicted_round_s();
+  j["closed_form_throughput_samples_per_s"] = e.throughput_samples_per_s;
   j["latency_model"] = to_string(e.latency_model);
   j["plan"] = plan_to_json(e.plan, c);
   nlohmann::json steps = nlohmann::json::array();
@@ -52,11 +55,14 @@ std::string evaluation_to_text(const Evaluation& e, const Cluster& c) {
     return o.str();
   }
   o << plan_to_text(e.plan, c);
-  std::snprintf(buf, sizeof buf, "round latency %.4f s (%s latency model), throughput %.2f samples/s\n",
-                e.round_latency_s, to_string(e.latency_model), e.throughput_samples_per_s);
-  o << buf;
-  std::snprintf(buf, sizeof buf, "1F1B schedule of these steps: %.4f s per round (%.2f samples/s)\n",
-                e.schedule_latency_s, e.plan.microbatch_size * e.plan.microbatches / e.schedule_latency_s);
+  if (e.schedule_latency_s > 0) {
+    std::snprintf(buf, sizeof buf, "round latency %.4f s (1F1B replay), throughput %.2f samples/s\n",
+                  e.schedule_latency_s, e.plan.microbatch_size * e.plan.microbatches / e.predicted_round_s());
+    o << buf;
+  }
+  std::snprintf(buf, sizeof buf, "%s %.4f s (%s latency model), throughput %.2f samples/s\n",
+                e.schedule_latency_s > 0 ? "closed form" : "round latency", e.round_latency_s,
+                to_string(e.latency_model), e.throughput_samples_per_s);
   o << buf;
   o << "steps (E_f, E_b, T_w, T_e, T_a, T_o in seconds; T_o: the optimizer step):\n";
   for (size_t i = 0; i < e.steps.size(); ++i) {

@@ -29,32 +29,42 @@ struct Active {
   double end = 0;        // when the transfer ends at this rate
 };
 
-// Max-min fair rates (progressive filling) of the flows in their transfer phase; a flow's own bound
-// is its TCP window over its round trip.
+// CM02's sharing penalty of a flow: its route's latency, or 1 without one (SimGrid starts a flow of
+// no latency at penalty 1 and never changes it). On a channel, rates go as 1 / penalty.
+double penalty(const NetFlow& f) { return f.latency_s > 0 ? f.latency_s : 1.0; }
+
+// Weighted max-min rates (progressive filling) of the flows in their transfer phase, as SimGrid's
+// CM02 solves them: each flow's rate is level / penalty, bounded by its TCP window over its round
+// trip; the level rises until a channel is full or a flow meets its bound.
 void share(std::vector<Active*>& flows, const std::vector<double>& capacity) {
   if (flows.empty()) return;
   std::vector<double> cap = capacity;
-  std::vector<int> users(cap.size(), 0), used;  // used: the channels some flow crosses
+  std::vector<double> weight(cap.size(), 0.0);  // per channel: sum of 1 / penalty of its unfixed flows
+  std::vector<int> users(cap.size(), 0), used;  // unfixed flows per channel; the channels some flow crosses
   for (Active* f : flows)
-    for (int c : f->flow->channels)
+    for (int c : f->flow->channels) {
       if (users[c]++ == 0) used.push_back(c);
+      weight[c] += 1 / penalty(*f->flow);
+    }
   std::vector<bool> fixed(flows.size(), false);
   size_t left = flows.size();
   while (left > 0) {
     double level = kInf;
     for (int c : used)
-      if (users[c] > 0) level = std::min(level, std::max(0.0, cap[c]) / users[c]);
+      if (users[c] > 0) level = std::min(level, std::max(0.0, cap[c]) / weight[c]);
     for (size_t i = 0; i < flows.size(); ++i)
       if (!fixed[i] && flows[i]->flow->latency_s > 0)
-        level = std::min(level, kTcpGamma / (2 * flows[i]->flow->latency_s));
+        level = std::min(level, kTcpGamma / (2 * flows[i]->flow->latency_s) * penalty(*flows[i]->flow));
     for (size_t i = 0; i < flows.size(); ++i) {
       if (fixed[i]) continue;
       Active& f = *flows[i];
-      bool bottleneck = f.flow->latency_s > 0 && kTcpGamma / (2 * f.flow->latency_s) <= level;
-      for (int c : f.flow->channels) bottleneck |= std::max(0.0, cap[c]) / users[c] <= level;
+      const double w = 1 / penalty(*f.flow);
+      // Compared in the level's terms, as computed above, so that the flow that set it is fixed.
+      bool bottleneck = f.flow->latency_s > 0 && kTcpGamma / (2 * f.flow->latency_s) * penalty(*f.flow) <= level;
+      for (int c : f.flow->channels) bottleneck |= std::max(0.0, cap[c]) / weight[c] <= level;
       if (!bottleneck) continue;
-      f.rate = level;
-      for (int c : f.flow->channels) cap[c] -= level, --users[c];
+      f.rate = level * w;
+      for (int c : f.flow->channels) cap[c] -= f.rate, weight[c] -= w, --users[c];
       fixed[i] = true;
       --left;
     }

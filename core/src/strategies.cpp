@@ -1,7 +1,7 @@
 #include "asteroid/strategies.hpp"
 
 #include "asteroid/json_reader.hpp"
-#include "asteroid/replay_choice.hpp"
+#include "asteroid/replay_search.hpp"
 
 #include <algorithm>
 #include <cassert>
@@ -48,26 +48,25 @@ StrategyResult plan_in_view(const std::string& name, const CostModel& truth, con
   return r;
 }
 
-// Asteroid: heterogeneity-, memory- and communication-aware HPP (docs/method.md §1-4).
-// Under the pipeline latency model the closed-form optimum is replayed, and where its replay is
-// longer, the plan is chosen by the replay among the optima per micro-batch size and stage cap
-// (replay_choice.hpp).
+// Asteroid: heterogeneity-, memory- and communication-aware HPP (docs/method.md §1-4). Under the
+// pipeline latency model the plan with the shortest 1F1B replay (replay_search.hpp); under the
+// paper's, the closed-form optimum.
 StrategyResult asteroid_strategy(const CostModel& m, const PlannerOptions& base) {
   if (m.options().latency_model != LatencyModel::pipeline)
     return plan_in_view("asteroid", m, m.cluster(), m.options(), base);
   StrategyResult r;
   r.strategy = "asteroid";
-  auto planned = plan_optimal(m, base);
+  auto planned = plan_by_replay(m, base);
   if (!planned) {
     r.evaluation = infeasible(planned.error().message);
     return r;
   }
-  ReplayChoice c = choose_by_replay(m, base, *planned);
-  r.evaluation = std::move(c.evaluation);
-  r.stats = c.stats;
-  r.proven_optimal = c.proven_optimal;
-  r.replay_candidates = c.candidates;
-  r.optimum_replay_s = c.optimum_replay_s;
+  r.evaluation = std::move(planned->evaluation);
+  r.stats = planned->stats;
+  r.proven_optimal = planned->proven_optimal;
+  r.replay_candidates = planned->candidates;
+  r.optimum_replay_s = planned->optimum_replay_s;
+  r.replay_search = planned->search;
   return r;
 }
 

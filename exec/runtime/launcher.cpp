@@ -312,7 +312,7 @@ void Launcher::announce_checkpoint() {
 void Launcher::check_prediction() {
   prediction_checked_ = true;
   const double measured = (rounds_seen_.at(3).end - rounds_seen_.at(0).end) / 3;  // round 0 warms up
-  const double predicted = coord_.plans()[size_t(generation_plan_)].round_latency_s;
+  const double predicted = coord_.plans()[size_t(generation_plan_)].predicted_round_s();
   const std::string warning = prediction_warning(s_, o_.local_workers, o_.links_shaped, measured, predicted);
   if (!warning.empty()) console_.line(warning);
 }

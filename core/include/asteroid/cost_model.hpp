@@ -120,6 +120,9 @@ struct Evaluation {
   // this plan can be on links without contention. Eq. 4-6 leaves out the wait of the dominant step
   // for its first gradient, so it can be lower.
   double schedule_latency_s = 0;
+  // The round a backend runs, as predicted: the replay where there is one (what asteroid's planner
+  // minimises, replay_search.hpp), else the closed form.
+  double predicted_round_s() const { return schedule_latency_s > 0 ? schedule_latency_s : round_latency_s; }
   std::vector<StepCost> steps;
   int dominant_step = 0;
   std::vector<DeviceUse> devices;
@@ -170,6 +173,10 @@ class CostModel {
   // The flows of one round of `plan` (shares filled in) on the network's channels: the Program's
   // slices between neighbouring stages and each group's ring all-reduce.
   NetworkUse network_use(const Plan& plan) const;
+  // The same for stage p alone, into `use` (sized for the plan's 2P-1 steps, capacities set):
+  // its members (step 2p), its ring (step 2p) and, for p > 0, the slices from stage p-1 (step
+  // 2p-1). Stages 0..p of `plan` need shares; later stages are not read (a partial plan will do).
+  void stage_network_use(const Plan& plan, int p, NetworkUse& use) const;
 
  private:
   double memory_static(int first, int last) const;

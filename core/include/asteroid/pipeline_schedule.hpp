@@ -25,7 +25,8 @@
 // time for its share, each starting an operation when the slices it computes on have landed (a
 // group in lock-step would wait for its slowest slice); each all-reduce is its 2(g-1) ring steps,
 // every member's flow at once and the next ring step when all of them landed; every flow waits its route's
-// latency, then shares the channels it crosses max-min fairly (a full-duplex link's two directions are two
+// latency, then shares the channels it crosses by weighted max-min, its rate going as 1 / its route's
+// latency as CM02's sharing penalty has it (a full-duplex link's two directions are two
 // channels, a half-duplex link or a medium one), its rate also bounded by SimGrid's TCP window over its round
 // trip (CM02's gamma / 2 latency). This is what the simulator runs, so where steps meet on a
 // channel (a middle stage's port, a medium, an uplink) the replay waits as the simulator does.

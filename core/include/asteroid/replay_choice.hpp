@@ -10,7 +10,8 @@
 // The choice: the planner's optimum under each micro-batch size and each cap on the number of
 // stages, each replayed, the shortest replay kept. It runs only when the optimum's replay is more
 // than `kReplayGap` longer than its closed form; otherwise the optimum is kept. The result is the
-// best of those candidates under the replay, not a proof of optimality under the replay.
+// best of those candidates under the replay: the starting plan of the exact search by replay
+// (replay_search.hpp), which prunes with it.
 // Cost: up to |micro-batch sizes| x |stage caps| planner runs (caps 1..8, then every 1.5x).
 #pragma once
 

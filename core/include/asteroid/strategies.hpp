@@ -8,6 +8,7 @@
 
 #include "asteroid/cost_model.hpp"
 #include "asteroid/planner.hpp"
+#include "asteroid/replay_search.hpp"
 #include "asteroid/vocabulary.hpp"
 
 namespace asteroid {
@@ -17,10 +18,12 @@ struct StrategyResult {
   Evaluation evaluation;  // feasible == false: out of memory (reason says where) or no plan
   PlanSearchStats stats;
   bool proven_optimal = true;  // false when the planner's time limit cut the search
-  // asteroid: plans replayed to choose by the 1F1B replay (0: the closed-form optimum was kept),
-  // and the closed-form optimum's replay (replay_choice.hpp).
+  // asteroid: the closed-form optima replayed to start the search by replay (0: the closed-form
+  // optimum's replay matched its closed form), the closed-form optimum's replay
+  // (replay_choice.hpp), and the search's counts (replay_search.hpp).
   int replay_candidates = 0;
   double optimum_replay_s = 0;
+  ReplaySearchStats replay_search;
 };
 
 // `base` carries the scenario's planner options (micro-batch sizes, max stages).

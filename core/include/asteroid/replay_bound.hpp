@@ -1,0 +1,40 @@
+// A lower bound on the 1F1B replay's round latency (pipeline_schedule.hpp), cheap enough to prune a
+// search by it (replay_search.hpp; docs/method.md §3.7).
+//
+// Why it is a bound: the replay runs every operation in a fixed order (each unit's 1F1B order,
+// each sender's queue in micro-batch order, ring steps one after another) and starts each as soon
+// as what it waits for has ended; sharing a channel only lengthens a flow. So a chain of
+// operations that must follow one another, each at its time alone on the network (latency plus
+// bytes at its route's slowest channel or TCP window, whichever is lower), cannot take longer
+// than the replay; nor can the bytes a channel carries over the round at its full capacity.
+// The chains used, for M micro-batches:
+// - each member u of a stage at step s: micro-batch 0 reaching it (A_s: the least forward time of
+//   each earlier step), its M forwards and M backwards, then micro-batch M-1's gradient going
+//   back to stage 0 (D_s: the least backward time of each earlier step) and stage 0's tail, or
+//   its own tail (optimizer step, and the all-reduce: its ring steps, each at least its slowest
+//   flow alone, or T_a without a network);
+// - the same member's first backward, which waits for micro-batch 0's round trip through every
+//   later step (U_s), after which M backwards and the forwards beyond its warm-up remain;
+// - each sender's queue of a communication step: M messages, one at a time;
+// - each channel: its bytes over the round (every slice, every ring step) at its capacity.
+#pragma once
+
+#include <vector>
+
+#include "asteroid/cost_model.hpp"
+#include "asteroid/network_use.hpp"
+
+namespace asteroid {
+
+// `steps` are the first steps of a chain of `total_steps` (odd counts, compute first and last);
+// `use` (empty when the network is ignored: then each communication step is one flow per
+// direction of E_f / E_b) has entries for at least those steps. With fewer steps than the total,
+// the bound holds for every completion of the chain (the missing steps count as taking no time).
+// `rest_step_s`, for a partial chain: a lower bound on the longest forward + backward time of one
+// micro-batch on any member of the missing stages (0: none known); the bound then also holds
+// micro-batch 0 reaching them, their member's M forwards and backwards, and the way back.
+// Seconds; 0 for an empty chain.
+double replay_lower_bound(const std::vector<StepCost>& steps, int microbatches, const NetworkUse& use,
+                          int total_steps, double rest_step_s = 0);
+
+}  // namespace asteroid
