@@ -99,7 +99,11 @@ RunSummary summarize_run(const RunReport& r) {
   s.run_s = r.end_s;
   s.throughput_samples_per_s = throughput(r, 0, kForever);
   if (!r.rounds.empty()) s.first_round_latency_s = r.rounds.front().end - r.rounds.front().start;
-  if (!r.plans.empty()) s.predicted_round_latency_s = r.plans.front().predicted_round_latency_s;
+  // The prediction the planner made: the plan's 1F1B replay where it has one, else its closed form.
+  if (!r.plans.empty())
+    s.predicted_round_latency_s = r.plans.front().predicted_schedule_latency_s > 0
+                                      ? r.plans.front().predicted_schedule_latency_s
+                                      : r.plans.front().predicted_round_latency_s;
   for (const RoundRecord& x : r.rounds) {
     if (x.checkpoint_copies >= 0)
       s.min_checkpoint_copies = s.min_checkpoint_copies < 0
