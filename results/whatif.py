@@ -64,6 +64,7 @@ def sweep(points, tie):
     for i, s, r in res:
         rows[i][s] = r["throughput_samples_per_s"] if r["feasible"] else None
         if s == "asteroid":
+            rows[i]["asteroid_proven"] = bool(r.get("proven_optimal", True))
             rows[i]["asteroid_shape"] = c.plan_shape(r, rows[i]["devices"])
             rows[i]["asteroid_plan"] = c.plan_text(r)
     for r in rows:
@@ -241,6 +242,12 @@ def write_md(out, bw_rows, dev_rows, envs, models, grow_bws, bws, max_dev, tie):
           f"\nFastest strategy by number of devices (1 to {max_dev}), cost model.\n",
           c.md_table(["model"] + [f"{bw} Mbps" for bw in grow_bws],
                      [[c.MODEL_LABELS[m]] + [dev_cell(m, bw) for bw in grow_bws] for m in models])]
+    unproven = [r for r in bw_rows + dev_rows if r.get("asteroid_proven") is False]
+    if unproven:
+        md.append(f"\n{len(unproven)} of Asteroid's plans (the largest clusters) are the best found within "
+                  "the search by replay's time limit, not proven optimal (docs/method.md §3.7): "
+                  + ", ".join(sorted({f"{r['model']} on {r['devices']} devices" for r in unproven
+                                      if 'devices' in r})) + ".")
     c.write_text(os.path.join(out, "whatif.md"), "\n".join(md))
     gains = [r["asteroid_gain"] for r in bw_rows if r["asteroid_gain"]]
     wins = sum(1 for r in bw_rows if r["fastest"] == "asteroid")

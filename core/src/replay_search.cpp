@@ -183,6 +183,8 @@ Result<PlannedByReplay> plan_by_replay(const CostModel& model, const PlannerOpti
     // What is left of the time limit (at least a millisecond: the search then ends unproven).
     const double spent = std::chrono::duration<double>(Clock::now() - begin).count();
     rest.time_limit_s = std::max(1e-3, options.time_limit_s - spent);
+  } else {
+    rest.time_limit_s = options.replay_time_limit_s;
   }
   ReplaySearchResult searched = search_by_replay(model, rest, choice.evaluation);
   out.evaluation = std::move(searched.evaluation);

@@ -1,5 +1,6 @@
 // The HPP planner (the paper's Alg. 2; docs/method.md §4), exactly optimal over its search space
-// under the cost model. The space:
+// under the cost model's closed form. (The `asteroid` strategy then minimises the 1F1B replay over
+// the same space, starting from this optimum: replay_search.hpp.) The space:
 // - a device order: any order of the device classes (device_classes: one type, trace table and
 //   memory), each class's devices together in planner_device_order; every such order is searched
 //   (up to max_device_orders), the memory-then-speed order first;
@@ -43,6 +44,11 @@ struct PlannerOptions {
   // Stop searching after this long (0: never) and return the best plan found so far, marked as not
   // proven optimal. The search is the same; only its end is cut.
   double time_limit_s = 0;
+  // The search by replay (replay_search.hpp, the `asteroid` strategy) when time_limit_s is 0: it
+  // stops after this long (0: never), with the best plan found, marked as not proven optimal. It
+  // takes under a second on the scenarios, but grows fast with the devices (12: seconds, 18: about a
+  // minute); with time_limit_s set, it gets what is left of that instead.
+  double replay_time_limit_s = 10;
   // Search at most this many orders of the device classes (0: all); fewer than all marks the plan
   // as not proven optimal. 720 = every order of up to 6 classes.
   int max_device_orders = 720;
