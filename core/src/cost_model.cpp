@@ -312,6 +312,28 @@ void CostModel::stage_network_use(const Plan& plan, int p, NetworkUse& use) cons
     }
 }
 
+StepCost CostModel::communication_step(const StagePlan& from, const StagePlan& to, int beta, int p) const {
+  StepCost comm;
+  comm.kind = StepKind::communication;
+  comm.stage = p - 1;
+  comm.E_f = comm.E_b = transfer_s(from.last_layer, from.devices.data(), int(from.devices.size()), to.devices.data(),
+                                   int(to.devices.size()), beta, &comm.L);
+  if (!directions_share_channel(from.devices.data(), int(from.devices.size()), to.devices.data(),
+                                int(to.devices.size())))
+    comm.period_s = comm.E_f;
+  return comm;
+}
+
+StepCost CostModel::compute_step(const StageCost& cost, int p) const {
+  StepCost st;
+  st.stage = p;
+  st.E_f = cost.fwd_s;
+  st.E_b = cost.bwd_s;
+  st.T_a = cost.allreduce_s;
+  st.T_o = cost.optimizer_s;
+  return st;
+}
+
 Evaluation CostModel::evaluate(const Plan& plan) const {
   Evaluation ev;
   ev.plan = plan;
@@ -329,28 +351,8 @@ Evaluation CostModel::evaluate(const Plan& plan) const {
       return ev;
     }
     sp.shares = sc.shares;
-    if (p > 0) {
-      const StagePlan& prev = ev.plan.stages[p - 1];
-      double lat = 0;
-      double x = transfer_s(prev.last_layer, prev.devices.data(), int(prev.devices.size()), sp.devices.data(),
-                            int(sp.devices.size()), beta, &lat);
-      StepCost comm;
-      comm.L = lat;
-      comm.kind = StepKind::communication;
-      comm.stage = p - 1;
-      comm.E_f = comm.E_b = x;
-      if (!directions_share_channel(prev.devices.data(), int(prev.devices.size()), sp.devices.data(),
-                                    int(sp.devices.size())))
-        comm.period_s = x;
-      ev.steps.push_back(comm);
-    }
-    StepCost st;
-    st.stage = p;
-    st.E_f = sc.fwd_s;
-    st.E_b = sc.bwd_s;
-    st.T_a = sc.allreduce_s;
-    st.T_o = sc.optimizer_s;
-    ev.steps.push_back(st);
+    if (p > 0) ev.steps.push_back(communication_step(ev.plan.stages[p - 1], sp, beta, p));
+    ev.steps.push_back(compute_step(sc, p));
     for (size_t i = 0; i < sp.devices.size(); ++i) {
       DeviceUse u;
       u.device = sp.devices[i];

@@ -83,23 +83,8 @@ class Search {
 
   // The steps of stage p (its communication step from stage p-1 first), as evaluate() has them.
   void push_steps(int p) {
-    const StagePlan& sp = plan_.stages[size_t(p)];
-    if (p > 0) {
-      const StagePlan& prev = plan_.stages[size_t(p) - 1];
-      StepCost comm;
-      comm.kind = StepKind::communication;
-      comm.stage = p - 1;
-      comm.E_f = comm.E_b = m_.transfer_s(prev.last_layer, prev.devices.data(), int(prev.devices.size()),
-                                          sp.devices.data(), int(sp.devices.size()), beta_, &comm.L);
-      steps_.push_back(comm);
-    }
-    StepCost st;
-    st.stage = p;
-    st.E_f = cost_.fwd_s;
-    st.E_b = cost_.bwd_s;
-    st.T_a = cost_.allreduce_s;
-    st.T_o = cost_.optimizer_s;
-    steps_.push_back(st);
+    if (p > 0) steps_.push_back(m_.communication_step(plan_.stages[size_t(p) - 1], plan_.stages[size_t(p)], beta_, p));
+    steps_.push_back(m_.compute_step(cost_, p));
     if (net_) m_.stage_network_use(plan_, p, use_);
   }
 

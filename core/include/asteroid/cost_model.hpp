@@ -167,6 +167,11 @@ class CostModel {
   // max(E_f, E_b) (full duplex).
   bool directions_share_channel(const int* a, int na, const int* b, int nb) const;
 
+  // The steps of stage p of a plan whose stages 0..p have shares: its compute step from its
+  // StageCost, and (p > 0) the communication step from stage p-1, as evaluate() builds them.
+  StepCost compute_step(const StageCost& cost, int p) const;
+  StepCost communication_step(const StagePlan& from, const StagePlan& to, int beta, int p) const;
+
   // Scores a plan: fills in shares, checks memory, computes every step and the round latency.
   Evaluation evaluate(const Plan& plan) const;
 
