@@ -131,6 +131,7 @@ def main():
              ". The real runs also contain what the simulator leaves out: framework overheads between "
              "instructions, and loopback messages far faster than the scenarios' 1 Gbps links "
              "(asteroid-compare's per-instruction tables are in data/).")
+    text += machine_note()
     if args.smoke:
         c.write_text(os.path.join(out, "failure.md"), "(The failure run is left out of --smoke runs.)\n")
     else:
@@ -140,6 +141,29 @@ def main():
 
 PHASES = [("detection_s", "detection"), ("replan_s", "re-plan"), ("transfer_s", "state transfer"),
           ("replay_s", "replay"), ("recovery_s", "failure to the replayed round's end")]
+
+
+def machine_note():
+    """A sentence when the local traces were measured on a CPU other than this machine's (their
+    provenance names it): the exec column then also carries the difference between the two."""
+    here = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            here = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
+    except OSError:
+        pass
+    measured = set()
+    folder = os.path.join(os.path.dirname(c.SCENARIOS), "traces", "local_cpu")
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        cpu = c.load_json(os.path.join(folder, name)).get("provenance", {}).get("cpu")
+        if cpu:
+            measured.add(cpu)
+    if not here or not measured or measured == {here}:
+        return ""
+    return (f" The local traces were measured on a CPU reported as {', '.join(sorted(measured))}; this "
+            f"machine reports {here}: asteroid-exec's column also carries the difference between the two "
+            "machines (measure the traces here with asteroid-profile, exec/README.md, to compare the model "
+            "alone).")
 
 
 def failure_both_ways(out):
