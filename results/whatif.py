@@ -246,8 +246,7 @@ def write_md(out, bw_rows, dev_rows, envs, models, grow_bws, bws, max_dev, tie):
     if unproven:
         md.append(f"\n{len(unproven)} of Asteroid's plans (the largest clusters) are the best found within "
                   "the search by replay's time limit, not proven optimal (docs/method.md §3.7): "
-                  + ", ".join(sorted({f"{r['model']} on {r['devices']} devices" for r in unproven
-                                      if 'devices' in r})) + ".")
+                  + ", ".join(sorted({f"{r['model']} on {r['devices']} devices" for r in unproven})) + ".")
     c.write_text(os.path.join(out, "whatif.md"), "\n".join(md))
     gains = [r["asteroid_gain"] for r in bw_rows if r["asteroid_gain"]]
     wins = sum(1 for r in bw_rows if r["fastest"] == "asteroid")

@@ -8,14 +8,12 @@ namespace asteroid {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr double kTcpGamma = 4194304;  // as schedule_flows.cpp: CM02's window bound gamma / (2 latency)
 
 // A flow's time alone on the network: its latency, then its bytes at the lower of its slowest
 // channel and its TCP window over the round trip.
 double alone_s(const NetFlow& f, const std::vector<double>& capacity) {
-  double rate = kInf;
+  double rate = tcp_window_rate_Bps(f);
   for (int c : f.channels) rate = std::min(rate, capacity[size_t(c)]);
-  if (f.latency_s > 0) rate = std::min(rate, kTcpGamma / (2 * f.latency_s));
   return f.latency_s + (f.bytes > 0 ? f.bytes / rate : 0.0);
 }
 

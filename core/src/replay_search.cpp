@@ -15,12 +15,13 @@ using Clock = std::chrono::steady_clock;
 // One depth-first search: a device order, a micro-batch size and a stage count.
 class Search {
  public:
-  Search(const CostModel& m, const PlannerOptions& o, const std::vector<int>& order, int beta, int stages,
-         ReplaySearchResult& out, Clock::time_point deadline, bool limited)
-      : m_(m), o_(o), order_(order), beta_(beta), P_(stages), out_(out), deadline_(deadline), limited_(limited) {
+  Search(const CostModel& m, const PlannerOptions& o, const std::vector<int>& order, int beta,
+         const planner_detail::RestBound& rest, int stages, ReplaySearchResult& out, Clock::time_point deadline,
+         bool limited)
+      : m_(m), o_(o), order_(order), beta_(beta), P_(stages), out_(out), deadline_(deadline), limited_(limited),
+        rest_(rest) {
     M_ = m.options().batch_size / beta;
     net_ = !m.options().ignore_network;
-    rest_ = planner_detail::rest_bound(m, order, beta);
     plan_.microbatch_size = beta;
     plan_.microbatches = M_;
     if (net_) {
@@ -109,7 +110,7 @@ class Search {
   bool limited_;
   bool cut_ = false;
   unsigned ticks_ = 0;
-  planner_detail::RestBound rest_;
+  const planner_detail::RestBound& rest_;  // of the order and the micro-batch size
   Plan plan_;
   std::vector<StepCost> steps_;
   NetworkUse use_;
@@ -136,15 +137,17 @@ ReplaySearchResult search_by_replay(const CostModel& model, const PlannerOptions
   std::vector<int> betas = microbatch_candidates(model.options().batch_size, options.microbatch_sizes);
   std::reverse(betas.begin(), betas.end());
   for (const std::vector<int>& order : orders)
-    for (int beta : betas)
+    for (int beta : betas) {
+      const planner_detail::RestBound rest = planner_detail::rest_bound(model, order, beta);
       for (int P = 1; P <= most; ++P) {
-        Search s(model, options, order, beta, P, out, deadline, limited);
+        Search s(model, options, order, beta, rest, P, out, deadline, limited);
         s.run();
         if (limited && Clock::now() > deadline) {
           out.proven_optimal = false;
           return out;
         }
       }
+    }
   return out;
 }
 

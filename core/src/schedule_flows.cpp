@@ -14,9 +14,6 @@ namespace asteroid {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-// SimGrid's network/TCP-gamma default (bytes): CM02 bounds a flow's rate by gamma / (2 x latency),
-// the window of a TCP connection over its round trip.
-constexpr double kTcpGamma = 4194304;
 
 struct Active {
   const NetFlow* flow = nullptr;
@@ -53,14 +50,13 @@ void share(std::vector<Active*>& flows, const std::vector<double>& capacity) {
     for (int c : used)
       if (users[c] > 0) level = std::min(level, std::max(0.0, cap[c]) / weight[c]);
     for (size_t i = 0; i < flows.size(); ++i)
-      if (!fixed[i] && flows[i]->flow->latency_s > 0)
-        level = std::min(level, kTcpGamma / (2 * flows[i]->flow->latency_s) * penalty(*flows[i]->flow));
+      if (!fixed[i]) level = std::min(level, tcp_window_rate_Bps(*flows[i]->flow) * penalty(*flows[i]->flow));
     for (size_t i = 0; i < flows.size(); ++i) {
       if (fixed[i]) continue;
       Active& f = *flows[i];
       const double w = 1 / penalty(*f.flow);
       // Compared in the level's terms, as computed above, so that the flow that set it is fixed.
-      bool bottleneck = f.flow->latency_s > 0 && kTcpGamma / (2 * f.flow->latency_s) * penalty(*f.flow) <= level;
+      bool bottleneck = tcp_window_rate_Bps(*f.flow) * penalty(*f.flow) <= level;
       for (int c : f.flow->channels) bottleneck |= std::max(0.0, cap[c]) / weight[c] <= level;
       if (!bottleneck) continue;
       f.rate = level * w;

@@ -3,6 +3,7 @@
 // simulator does: the slices of each communication step and the ring steps of each all-reduce.
 #pragma once
 
+#include <limits>
 #include <vector>
 
 namespace asteroid {
@@ -16,6 +17,14 @@ struct NetFlow {
   double bytes = 0;
   double latency_s = 0;
 };
+
+// SimGrid's network/TCP-gamma default (bytes): CM02 bounds a flow's rate by gamma / (2 x latency),
+// the window of a TCP connection over its round trip. The bound in bytes per second; none (infinity)
+// for a flow of no latency.
+constexpr double kTcpGammaBytes = 4194304;
+inline double tcp_window_rate_Bps(const NetFlow& f) {
+  return f.latency_s > 0 ? kTcpGammaBytes / (2 * f.latency_s) : std::numeric_limits<double>::infinity();
+}
 
 // The flows of one micro-batch's message through a communication step: one per pair of devices
 // whose sample slices overlap, in the order their senders send them.
