@@ -77,10 +77,20 @@ void Coordinator::record_heartbeat(int device, double now) {
 
 std::vector<Action> Coordinator::tick(double now) {
   const double timeout = config_.missed_heartbeats * config_.heartbeat_interval_s;
+  bool any = false;
+  for (int d = 0; d < int(alive_.size()); ++d) any = any || (alive_[d] && now >= last_beat_[d] + timeout);
+  if (!any) return {};
+  // Devices that die together stop beating up to one interval apart (each beats on its own
+  // clock), so they fall overdue up to an interval apart. Re-planning on the first alone would plan
+  // on the others, which are already dead, and the next recovery would undo it. So every device
+  // within one detection window of its deadline goes in the same declaration: silent for more than
+  // timeout - interval, and never less than 1.5 intervals, which a live device beating every
+  // interval does not reach (docs/method.md §6.1).
+  const double suspect = std::min(timeout, std::max(timeout - config_.heartbeat_interval_s,
+                                                    1.5 * config_.heartbeat_interval_s));
   std::vector<int> overdue;
   for (int d = 0; d < int(alive_.size()); ++d)
-    if (alive_[d] && now >= last_beat_[d] + timeout) overdue.push_back(d);
-  if (overdue.empty()) return {};
+    if (alive_[d] && (now >= last_beat_[d] + timeout || now > last_beat_[d] + suspect)) overdue.push_back(d);
   return fail(overdue, now);
 }
 

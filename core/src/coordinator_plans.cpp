@@ -115,7 +115,8 @@ Evaluation Coordinator::recover(std::string* detail) {
 }
 
 Evaluation Coordinator::lightweight(std::string* detail) const {
-  // The failed devices of the running plan, taken out one at a time.
+  // 1. The failed devices of the running plan, taken out one at a time: their layers go to the
+  //    neighbouring stages (or their group shrinks).
   Evaluation cur = plans_[running_];
   std::string what;
   int removed = 0;
@@ -132,8 +133,119 @@ Evaluation Coordinator::lightweight(std::string* detail) const {
     *detail = "lightweight: no failed device held a stage";
     return cur;
   }
-  *detail = "lightweight: " + what;
+  // 2. The surviving groups kept, every stage boundary rebalanced (docs/method.md §6.3).
+  std::string balance;
+  cur = rebalance(cur, &balance);
+  *detail = "lightweight: " + what + "; " + balance;
   return cur;
+}
+
+namespace {
+
+// Calls visit(cuts) for every way of cutting `layers` layers into `stages` contiguous non-empty
+// ranges: cuts[i] is the first layer of stage i + 1. Stops early when visit returns false.
+template <class Visit>
+bool each_cut(int layers, int stages, std::vector<int>& cuts, int from, Visit&& visit) {
+  const int i = int(cuts.size());
+  if (i == stages - 1) return visit(cuts);
+  for (int c = from; c <= layers - (stages - 1 - i); ++c) {
+    cuts.push_back(c);
+    bool go_on = each_cut(layers, stages, cuts, c + 1, visit);
+    cuts.pop_back();
+    if (!go_on) return false;
+  }
+  return true;
+}
+
+// Ways to cut L layers into P ranges, C(L-1, P-1), saturated at `cap` + 1.
+long long cut_count(int layers, int stages, long long cap) {
+  long long n = 1;
+  const int k = stages - 1, m = layers - 1;
+  for (int i = 1; i <= k; ++i) {
+    n = n * (m - k + i) / i;
+    if (n > cap) return cap + 1;
+  }
+  return n;
+}
+
+}  // namespace
+
+Evaluation Coordinator::rebalance(const Evaluation& start, std::string* detail) const {
+  // The paper's layer-wise re-plan keeps the surviving device groups and moves layer boundaries so
+  // that the steps stay balanced; Alg. 1 reruns in every group (shares cleared). A boundary that
+  // moves hands layers to a device that may not hold their checkpoint: that state must travel
+  // before the replay, so a candidate is priced as the adaptive strategy prices a plan: its state
+  // transfer plus the rounds left at its replayed round. Exhaustive over the boundaries when there
+  // are at most kExhaustiveCuts ways to cut; otherwise a sweep that moves one boundary at a time to
+  // its best place, until no move helps (a local optimum, never worse than `start`).
+  constexpr long long kExhaustiveCuts = 4096;
+  const Plan& base = start.plan;
+  const int P = base.num_stages(), L = model_.num_layers();
+  const int left = config_.rounds > 0 ? std::max(1, config_.rounds - (checkpoint_ + 1)) : 1;
+  auto plan_at = [&](const std::vector<int>& cuts) {
+    Plan p = base;
+    for (int s = 0; s < P; ++s) {
+      p.stages[s].shares.clear();
+      p.stages[s].first_layer = s == 0 ? 0 : cuts[s - 1];
+      p.stages[s].last_layer = s + 1 == P ? L - 1 : cuts[s] - 1;
+    }
+    return p;
+  };
+  auto cost_of = [&](const Evaluation& ev) {
+    return estimate_transfer_s(model_.cluster(), transfers_for(ev.plan)) + left * ev.predicted_round_s();
+  };
+  std::vector<int> best_cuts;
+  for (int s = 1; s < P; ++s) best_cuts.push_back(base.stages[s].first_layer);
+  Evaluation best = model_.evaluate(plan_at(best_cuts));
+  double best_cost = best.feasible ? cost_of(best) : coordinator_detail::kInf;
+  long long tried = 1;
+  auto consider = [&](const std::vector<int>& cuts) {
+    ++tried;
+    Evaluation ev = model_.evaluate(plan_at(cuts));
+    if (!ev.feasible) return false;
+    const double c = cost_of(ev);
+    if (c >= best_cost) return false;
+    best = ev;
+    best_cost = c;
+    best_cuts = cuts;
+    return true;
+  };
+  const bool exhaustive = cut_count(L, P, kExhaustiveCuts) <= kExhaustiveCuts;
+  if (P > 1 && exhaustive) {
+    std::vector<int> cuts;
+    each_cut(L, P, cuts, 1, [&](const std::vector<int>& c) {
+      consider(c);
+      return true;
+    });
+  } else if (P > 1) {
+    for (bool moved = true; moved;) {
+      moved = false;
+      for (int i = 0; i < P - 1; ++i) {
+        const int lo = i == 0 ? 1 : best_cuts[i - 1] + 1, hi = i + 2 == P ? L - 1 : best_cuts[i + 1] - 1;
+        const std::vector<int> from = best_cuts;
+        for (int c = lo; c <= hi; ++c) {
+          if (c == from[i]) continue;
+          std::vector<int> cuts = from;
+          cuts[i] = c;
+          moved = consider(cuts) || moved;
+        }
+      }
+    }
+  }
+  if (!best.feasible) {
+    *detail = "no rebalanced plan fits";
+    return start;
+  }
+  char buf[200];
+  std::snprintf(buf, sizeof buf,
+                "the %d surviving stages rebalanced (%lld %s candidates, each priced as its state transfer + "
+                "%d rounds at its round time): ",
+                P, tried, exhaustive ? "exhaustive" : "sweep", left);
+  std::string stages;
+  for (int s = 0; s < P; ++s)
+    stages += (s ? ", " : "") + layers_text(best.plan.stages[s].first_layer, best.plan.stages[s].last_layer);
+  *detail = buf + stages;
+  return best;
 }
 
 Evaluation Coordinator::lightweight_one(const Plan& cur, int failed, std::string* detail) const {
@@ -185,8 +297,10 @@ Evaluation Coordinator::lightweight_one(const Plan& cur, int failed, std::string
       if (has_prev && k >= st.first_layer) p.stages[s - 1].last_layer = k;
       if (has_next && k < st.last_layer) p.stages[s + 1].first_layer = k + 1;
       p.stages.erase(p.stages.begin() + s);
-      std::string what = "stage " + std::to_string(s) + " (" + layers_text(st.first_layer, st.last_layer) +
-                         ") split at layer " + std::to_string(k) + " between its neighbours";
+      std::string what = "stage " + std::to_string(s) + " (" + layers_text(st.first_layer, st.last_layer) + ") ";
+      what += !has_prev ? "goes to the next stage"
+              : !has_next ? "goes to the previous stage"
+                          : "split at layer " + std::to_string(k) + " between its neighbours";
       candidates.push_back({p, what});
     }
   }

@@ -52,6 +52,15 @@ FailureSummary summarize_failure(const RunReport& r, const RunEvent& failure) {
         f.interrupted_round = x.round;
         break;
       }
+  // How often checkpoints came before the failure, which sets how much is replayed.
+  std::vector<int> checkpoints, gaps;
+  for (const RoundRecord& x : r.rounds)
+    if (x.checkpoint_copies >= 0 && x.end <= failure.time) checkpoints.push_back(x.round);
+  for (size_t i = 1; i < checkpoints.size(); ++i) gaps.push_back(checkpoints[i] - checkpoints[i - 1]);
+  if (!gaps.empty()) {
+    std::nth_element(gaps.begin(), gaps.begin() + gaps.size() / 2, gaps.end());
+    f.checkpoint_every_rounds = gaps[gaps.size() / 2];
+  }
   // Recovery ends with the first round at or after the interrupted one that ends after the resume:
   // the replayed round, or the next one when the failed device held no stage and its round went on.
   if (f.resume_at_s)
@@ -182,6 +191,7 @@ nlohmann::json summary_to_json(const RunSummary& s) {
     put(j, "detection_s", f.detection_s);
     put(j, "resume_at_s", f.resume_at_s);
     put(j, "replay_s", f.replay_s);
+    if (f.checkpoint_every_rounds) j["checkpoint_every_rounds"] = *f.checkpoint_every_rounds;
     put(j, "recovery_s", f.recovery_s);
     put(j, "throughput_after", f.throughput_after);
     failures.push_back(j);
@@ -269,6 +279,12 @@ std::string summary_to_text(const RunSummary& s, const std::string& backend) {
     if (f.replay_s)
       t += "  replay         " + fmt("%.3f", *f.replay_s) + " s (rounds " + std::to_string(f.replay_round) +
            "-" + std::to_string(f.interrupted_round) + ", from the checkpoint to the interrupted round)\n";
+    if (f.checkpoint_every_rounds && *f.checkpoint_every_rounds > 1 && f.replay_round >= 0 &&
+        f.replay_round < f.interrupted_round)
+      t += "  checkpoints    every " + std::to_string(*f.checkpoint_every_rounds) +
+           " rounds before the failure: a round's copies took longer than a round, so the next round's "
+           "were skipped and " +
+           std::to_string(f.interrupted_round - f.replay_round + 1) + " rounds are replayed\n";
     if (f.recovery_s)
       t += "  recovery total " + fmt("%.3f", *f.recovery_s) +
            " s, failure to the interrupted round committed\n";

@@ -6,8 +6,9 @@
 //
 // 1. Heartbeat-guided detection: a device whose last heartbeat is missed_heartbeats x
 //    heartbeat_interval old is declared failed at exactly that moment (next_deadline() says when to
-//    call tick()); every device overdue at that moment is declared in the same call, and recovery
-//    plans on the others only. A declared device is fenced (the backend makes sure it never acts
+//    call tick()); every device overdue at that moment, or within one detection window of it
+//    (silent for max(missed - 1, 1.5) intervals: devices that die together stop beating up to an
+//    interval apart), is declared in the same call, and recovery plans on the others only. A declared device is fenced (the backend makes sure it never acts
 //    again: a paused or slow device that was only late must not come back into the run on its own);
 //    its later heartbeats are ignored. A message overdue only makes the coordinator check.
 // 2. Topology-driven replication (assign_replicas): a stage whose group has >= 2 devices is its own
@@ -25,11 +26,14 @@
 //    holds it: the initial weights come from the run's seed. With `restart` the coordinator's own
 //    store holds every checkpoint.
 // 4. Recovery, by strategy, from the plan that was running and the devices alive:
-//    lightweight: each failed device's group shrinks and Alg. 1 reruns, and the stage's boundaries
-//                 with its neighbours may move (every pair of new boundaries is tried); or, for a
-//                 single-device stage, its layers go to the neighbouring stages (every cut point
-//                 between the two is tried) and the CostModel picks the best; failed devices are
-//                 handled one after the other. Falls back to `replan` when no candidate fits.
+//    lightweight: the paper's layer-wise re-plan, in two steps. (1) Each failed device's group
+//                 shrinks and Alg. 1 reruns, and the stage's boundaries with its neighbours may
+//                 move; or, for a single-device stage, its layers go to the neighbouring stages
+//                 (every cut point between the two is tried); failed devices are handled one after
+//                 the other. (2) The surviving groups kept, every stage boundary is rebalanced
+//                 (rebalance): each candidate priced as its state transfer (layers a device does not
+//                 hold) plus the rounds left at its replayed round. Falls back to `replan` when no
+//                 candidate fits.
 //    replan:      plan_optimal on the survivors; state moves only for layers a device lacks.
 //    restart:     plan_optimal on the survivors; every device of the new plan receives its whole
 //                 stage (weights + optimizer state) from the coordinator's checkpoint (device -1).
@@ -156,6 +160,9 @@ class Coordinator {
   // none fits); the devices are taken out one at a time.
   Evaluation lightweight(std::string* detail) const;
   Evaluation lightweight_one(const Plan& cur, int failed, std::string* detail) const;
+  // `start`'s device groups kept, its stage boundaries moved to the cheapest state transfer plus
+  // rounds left (never costlier than `start`; `start` itself when nothing fits).
+  Evaluation rebalance(const Evaluation& start, std::string* detail) const;
   std::vector<StateTransfer> transfers_for(const Plan& next) const;
   std::vector<int> lost_layers() const;
   // Starts moving to `next` (chosen by recover or a join): replan, move_layers, transfer_state.

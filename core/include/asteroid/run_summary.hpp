@@ -31,6 +31,10 @@ struct FailureSummary {
   int replay_round = -1;                   // the first round run again (the checkpoint's next)
   int interrupted_round = -1;              // the round in progress at the failure
   std::optional<double> replay_s;          // resume to the interrupted round committed again
+  // Rounds between checkpoints before the failure (the median gap; absent with fewer than two):
+  // above 1, copies took longer than a round and the next round's were skipped (docs/method.md
+  // §6.2), which is why more than the interrupted round is replayed.
+  std::optional<int> checkpoint_every_rounds;
   std::optional<double> recovery_s;        // failure to the interrupted round committed again
   double throughput_before = 0;            // samples/s, window above
   std::optional<double> throughput_after;  // samples/s, window above; absent when training did not go on
