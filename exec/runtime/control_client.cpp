@@ -36,6 +36,21 @@ ControlClient::ControlClient(WorkerOptions o) : o_(std::move(o)) {
   if (o_.resume_fd >= 0) {
     conn_ = std::make_unique<FramedConnection>(o_.resume_fd);
     fcntl(o_.resume_fd, F_SETFD, FD_CLOEXEC);
+    if (o_.resume_auth_fd >= 0) {  // what the old image left in the pipe (restart)
+      char buf[kFrameMacBytes + 16];
+      size_t got = 0;
+      for (ssize_t n = 1; got < sizeof buf && n > 0;) {
+        n = read(o_.resume_auth_fd, buf + got, sizeof buf - got);
+        if (n > 0) got += size_t(n);
+        if (n < 0 && errno == EINTR) n = 1;
+      }
+      close(o_.resume_auth_fd);
+      if (got != sizeof buf) fail("cannot restart itself: the connection's key did not come through", 1);
+      uint64_t counts[2] = {0, 0};
+      for (int k = 0; k < 2; ++k)
+        for (int i = 0; i < 8; ++i) counts[k] = (counts[k] << 8) | uint8_t(buf[kFrameMacBytes + 8 * k + i]);
+      conn_->authenticate(std::string(buf, kFrameMacBytes), /*coordinator=*/false, counts[0], counts[1]);
+    }
     last_heard_ns_ = now_ns();
     send(Restarted{o_.resume_generation});
     return;
@@ -74,6 +89,8 @@ void ControlClient::join() {
   const Welcome* w = std::get_if<Welcome>(&verdict);
   if (!w) fail(at + " answered the hello with " + to_string(type_of(verdict)), 2);
   o_.welcome = *w;
+  // Every later frame, both ways, is authenticated (token.hpp): the welcome was the last without.
+  conn_->authenticate(frame_key(token.value(), c->nonce, o_.device), /*coordinator=*/false);
   last_heard_ns_ = now_ns();
   if (!o_.quiet)
     line(o_.device, "joined the coordinator at " + at + " (checkpoints in " + o_.checkpoint_dir + ")");
@@ -179,20 +196,35 @@ void ControlClient::restart(int generation) {
   std::unique_lock<std::mutex> hold(conn_->write_mutex());  // no frame is half written; never released
   const int keep = conn_->fd();
   fcntl(keep, F_SETFD, 0);
+  // The frame key and the sequence numbers go to the new image through a pipe, not its arguments,
+  // which every user of the host can read: 32 bytes of key, then frames sent and received (8 bytes
+  // each, big-endian). Far below a pipe's buffer, so the write never blocks.
+  int auth[2] = {-1, -1};
+  if (conn_->authenticated()) {
+    std::string state = conn_->key();
+    for (uint64_t n : {conn_->frames_sent(), conn_->frames_received()})
+      for (int i = 0; i < 8; ++i) state += char(uint8_t(n >> (56 - 8 * i)));
+    if (pipe(auth) != 0 || write(auth[1], state.data(), state.size()) != ssize_t(state.size())) {
+      line(name(), std::string("cannot restart itself: ") + std::strerror(errno));
+      _exit(1);
+    }
+    close(auth[1]);
+    fcntl(auth[0], F_SETFD, 0);
+  }
   // Every other descriptor closes with the old image, at execv, not before: Gloo's threads still
   // use theirs, and one that finds its epoll descriptor closed under it aborts the process.
   std::vector<int> others;
   if (DIR* d = opendir("/proc/self/fd")) {
     while (dirent* e = readdir(d)) {
       int fd = std::atoi(e->d_name);
-      if (fd > 2 && fd != keep && fd != dirfd(d)) others.push_back(fd);
+      if (fd > 2 && fd != keep && fd != auth[0] && fd != dirfd(d)) others.push_back(fd);
     }
     closedir(d);
   }
   for (int fd : others) fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
   std::vector<std::string> args = o_.argv;
   char state[512];
-  std::snprintf(state, sizeof state, "%d:%d:%d:%.17g:%.17g:%s", keep, generation, o_.welcome.device,
+  std::snprintf(state, sizeof state, "%d:%d:%d:%d:%.17g:%.17g:%s", keep, auth[0], generation, o_.welcome.device,
                 o_.welcome.heartbeat_interval_s, o_.welcome.silence_limit_s, o_.welcome.name.c_str());
   args.push_back("--resume");
   args.push_back(state);

@@ -36,6 +36,7 @@ struct WorkerOptions {
   std::vector<std::string> argv;  // to restart with
   // After a restart: the connection it keeps, and what the coordinator said at the join.
   int resume_fd = -1;
+  int resume_auth_fd = -1;  // a pipe holding the connection's frame key and sequence numbers
   int resume_generation = -1;
   Welcome welcome;
 };

@@ -8,6 +8,9 @@
 //   byte  2    kProtocolVersion
 //   byte  3    the message type (MsgType)
 //   bytes 4-7  length, big-endian, at most kMaxBodyBytes
+// After the join (the welcome is the last frame without), each frame is followed by a 32-byte
+// HMAC-SHA256 of its direction, its sequence number and the frame, under a key of the connection
+// (token.hpp: frame_key, frame_mac; net.hpp adds and checks it).
 // Every body is checked strictly: known keys only, each of the right kind (the rules of
 // json_reader.hpp). Store values (bytes that Gloo's rendezvous exchanges) travel as hex strings.
 #pragma once
@@ -25,7 +28,8 @@
 
 namespace asteroid::exec {
 
-constexpr uint8_t kProtocolVersion = 3;  // 2: the evaluation message; 3: copies in the background
+// 2: the evaluation message; 3: copies in the background; 4: frames authenticated after the join
+constexpr uint8_t kProtocolVersion = 4;
 constexpr size_t kHeaderBytes = 8;
 constexpr size_t kMaxBodyBytes = 16u << 20;  // a job of 64 devices is about 100 kB
 

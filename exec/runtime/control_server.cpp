@@ -102,9 +102,10 @@ bool ControlServer::on_pending(Pending& p, ServerEvent* joined) {
       }
       p.device = d;
       p.hello = *h;
-      if (!p.conn->send(Welcome{d, h->device, o_.heartbeat_interval_s, o_.silence_limit_s}) ||
-          !p.conn->send(ClockPing{0, now_ns()}))
-        return false;
+      if (!p.conn->send(Welcome{d, h->device, o_.heartbeat_interval_s, o_.silence_limit_s})) return false;
+      // Every later frame, both ways, is authenticated (token.hpp): the welcome is the last without.
+      p.conn->authenticate(frame_key(o_.token, p.nonce, h->device), /*coordinator=*/true);
+      if (!p.conn->send(ClockPing{0, now_ns()})) return false;
       continue;
     }
     // Clock round trips, one after another; the one with the shortest round trip bounds the offset

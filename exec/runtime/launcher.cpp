@@ -101,10 +101,22 @@ Launcher::End Launcher::generation() {
   for (int d : job.workers) {
     peers_.push_back({});
     peers_.back().device = d;
-    if (!server_.send(d, Job{j})) return stop("the control connection to " + name(d) + " broke");
+    if (server_.send(d, Job{j})) continue;
+    if (!coordinating_) return stop("the control connection to " + name(d) + " broke");
+    // A worker that died since the plan was made (a second death close behind the first): a lost
+    // device, as its silence would show, not the end of the run. The Coordinator plans without it.
+    peers_.back().lost = true;
+    event(t(), EventKind::failure, name(d), "its control connection broke before its job was sent").round =
+        round_in_progress();
+    decide([&] { return coord_.lost(d, "its control connection broke", t()); });
   }
   if (coordinating_)
     for (int d : job.workers) coord_.record_heartbeat(d, t());
+  if (!pending_.empty()) {
+    std::vector<Action> actions = std::move(pending_);
+    pending_.clear();
+    return carry_out(actions, decided_s_, t()).value_or(End::failed_over);
+  }
   return watch();
 }
 

@@ -59,6 +59,18 @@ std::optional<Launcher::End> Launcher::carry_out(const std::vector<Action>& acti
   for (const Action& a : actions) {
     switch (a.kind) {
       case ActionKind::declare_failed:
+        if (Peer* p = peer(a.device); p && !p->gone()) {
+          // Declared by its silence alone (paused, hung, cut off): no failure was seen, so it is
+          // dated at the start of the silence, missed x interval before, and the report gives its
+          // recovery its figures like any other failure's. Events stay in time order.
+          const CoordinatorConfig& c = coord_.config();
+          event(std::max(0.0, now - c.missed_heartbeats * c.heartbeat_interval_s), EventKind::failure,
+                name(a.device), "silent (paused, hung or cut off) since its last heartbeat")
+              .round = round_in_progress();
+          auto& events = out_.report.events;
+          std::stable_sort(events.begin(), events.end(),
+                           [](const RunEvent& x, const RunEvent& y) { return x.time < y.time; });
+        }
         event(now, EventKind::detection, name(a.device), a.detail);
         if (!coord_.config().replicate)  // no copies, no checkpoints: nothing to recover from
           return stop_after(coord_.last_checkpoint(), "device " + name(a.device) +

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <thread>
 
+#include "token.hpp"
+
 namespace asteroid::exec {
 namespace {
 
@@ -130,9 +132,19 @@ int FramedConnection::release() {
   return fd;
 }
 
+void FramedConnection::authenticate(std::string key, bool coordinator, uint64_t sent, uint64_t received) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  key_ = std::move(key);
+  out_dir_ = coordinator ? 'C' : 'W';
+  in_dir_ = coordinator ? 'W' : 'C';
+  sent_ = sent;
+  received_ = received;
+}
+
 bool FramedConnection::send(const Message& m) {
   std::string f = encode(m);
   std::lock_guard<std::mutex> lock(write_mu_);
+  if (!key_.empty()) f += frame_mac(key_, out_dir_, sent_++, f);
   size_t at = 0;
   while (at < f.size()) {
     ssize_t n = ::send(fd_, f.data() + at, f.size() - at, MSG_NOSIGNAL);
@@ -171,10 +183,20 @@ bool FramedConnection::fill(std::string* why) {
 Result<std::optional<Message>> FramedConnection::next() {
   auto size = frame_size(in_);
   if (!size) return size.error();
-  if (size.value() == 0 || in_.size() < size.value()) return std::optional<Message>();
-  auto m = decode(std::string_view(in_).substr(0, size.value()));
+  const size_t whole = size.value() + (key_.empty() ? 0 : kFrameMacBytes);
+  if (size.value() == 0 || in_.size() < whole) return std::optional<Message>();
+  const std::string_view frame = std::string_view(in_).substr(0, size.value());
+  if (!key_.empty()) {
+    const std::string want = frame_mac(key_, in_dir_, received_, frame);
+    if (!same_proof(want, in_.substr(size.value(), kFrameMacBytes)))
+      return Error{"", "",
+                   "frame " + std::to_string(received_) + " after the join fails its authentication (altered, "
+                   "replayed, reordered, or not from the peer that joined)"};
+    ++received_;
+  }
+  auto m = decode(frame);
   if (!m) return m.error();
-  in_.erase(0, size.value());
+  in_.erase(0, whole);
   return std::optional<Message>(std::move(m).value());
 }
 

@@ -63,10 +63,23 @@ class FramedConnection {
   // Gives the descriptor up without closing it.
   int release();
 
+  // From now on every frame sent carries frame_mac(key, this end's direction, frames sent since
+  // the join, frame) after it, and every frame read must carry the other end's, or next() answers
+  // an Error naming the frame (token.hpp). `coordinator`: which end this is. `sent`, `received`:
+  // the sequence numbers so far (a restarted worker's process goes on where its old one stopped).
+  void authenticate(std::string key, bool coordinator, uint64_t sent = 0, uint64_t received = 0);
+  bool authenticated() const { return !key_.empty(); }
+  const std::string& key() const { return key_; }
+  uint64_t frames_sent() const { return sent_; }  // with write_mutex() held, for a stable answer
+  uint64_t frames_received() const { return received_; }
+
  private:
   int fd_;
   std::string in_;
   std::mutex write_mu_;
+  std::string key_;  // empty: before the join, frames carry no MAC
+  char out_dir_ = 'C', in_dir_ = 'W';
+  uint64_t sent_ = 0, received_ = 0;
 };
 
 }  // namespace asteroid::exec

@@ -108,6 +108,27 @@ std::string token_proof(const std::string& token, const std::string& nonce, cons
   return to_hex(std::string_view(reinterpret_cast<char*>(mac), n));
 }
 
+std::string frame_key(const std::string& token, const std::string& nonce, const std::string& device) {
+  const std::string message = std::string("asteroid-exec frames") + nonce + device;
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  HMAC(EVP_sha256(), token.data(), int(token.size()), reinterpret_cast<const unsigned char*>(message.data()),
+       message.size(), mac, &n);
+  return std::string(reinterpret_cast<char*>(mac), n);
+}
+
+std::string frame_mac(const std::string& key, char direction, uint64_t sequence, std::string_view frame) {
+  std::string message(9 + frame.size(), '\0');
+  message[0] = direction;
+  for (int i = 0; i < 8; ++i) message[size_t(1 + i)] = char(uint8_t(sequence >> (56 - 8 * i)));
+  message.replace(9, frame.size(), frame);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  HMAC(EVP_sha256(), key.data(), int(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
+       message.size(), mac, &n);
+  return std::string(reinterpret_cast<char*>(mac), n);
+}
+
 bool same_proof(const std::string& a, const std::string& b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }

@@ -2,11 +2,14 @@
 // a file of 64 hex digits (32 random bytes) readable by its owner only. A worker never sends it: it
 // answers the coordinator's random nonce with HMAC-SHA256(token, nonce + device name) (OpenSSL's
 // libcrypto), so a listener on the link learns no token, and a proof for one connection is worthless
-// on another. The link itself is not encrypted: run it on a network you trust, or through a tunnel.
-// Torch-free.
+// on another. From the join on, every frame of the connection is authenticated (frame_key,
+// frame_mac; net.hpp). The link itself is not encrypted: run it on a network you trust, or through
+// a tunnel. Torch-free.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "asteroid/error.hpp"
 
@@ -32,5 +35,18 @@ std::string token_proof(const std::string& token, const std::string& nonce, cons
 
 // Compares two proofs in constant time.
 bool same_proof(const std::string& a, const std::string& b);
+
+constexpr size_t kFrameMacBytes = 32;
+
+// The key that authenticates one connection's frames after its join: HMAC-SHA256(token,
+// "asteroid-exec frames" + nonce + device), 32 raw bytes. Both ends know the token and saw the
+// nonce and the device name, a listener sees only the last two; every connection gets its own key.
+std::string frame_key(const std::string& token, const std::string& nonce, const std::string& device);
+
+// HMAC-SHA256(key, direction + 8-byte big-endian sequence number + frame), 32 raw bytes. The
+// direction ('C': coordinator to worker, 'W': worker to coordinator) keeps a frame from being
+// reflected back; the sequence number (frames sent that way since the join) from being replayed,
+// dropped or reordered.
+std::string frame_mac(const std::string& key, char direction, uint64_t sequence, std::string_view frame);
 
 }  // namespace asteroid::exec

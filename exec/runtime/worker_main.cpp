@@ -37,12 +37,13 @@ const char* kWorkerUsage =
   std::exit(2);
 }
 
-// "fd:generation:device:heartbeat:silence:name", written by ControlClient::restart (the name last:
-// it is the scenario's, and may hold anything but a newline).
+// "fd:auth_fd:generation:device:heartbeat:silence:name", written by ControlClient::restart (the name
+// last: it is the scenario's, and may hold anything but a newline; auth_fd -1: no frame key).
 void parse_resume(const std::string& s, WorkerOptions* o) {
   int used = 0;
-  if (std::sscanf(s.c_str(), "%d:%d:%d:%lf:%lf:%n", &o->resume_fd, &o->resume_generation, &o->welcome.device,
-                  &o->welcome.heartbeat_interval_s, &o->welcome.silence_limit_s, &used) != 5 ||
+  if (std::sscanf(s.c_str(), "%d:%d:%d:%d:%lf:%lf:%n", &o->resume_fd, &o->resume_auth_fd, &o->resume_generation,
+                  &o->welcome.device, &o->welcome.heartbeat_interval_s, &o->welcome.silence_limit_s,
+                  &used) != 6 ||
       used == 0)
     usage_error("--resume: malformed");
   o->welcome.name = s.substr(size_t(used));

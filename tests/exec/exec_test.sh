@@ -172,6 +172,36 @@ print("loss with a worker killed:", a)
 for x, y in zip(a, b):
     assert abs(x - y) <= 1e-3 * abs(y), f"loss {x} with the worker killed, {y} without"
 PY
+# A worker paused from outside (SIGSTOP: hung, swapped out, its host suspended) is declared by its
+# silence, fenced and recovered like a dead one; the report dates its failure at the start of the
+# silence, so that its recovery has its figures, and the run trains as the run without it.
+"$exe" "$tmp/killed.json" --plan "$tmp/pipe.json" --rounds 8 --timeout 180 --token-file "$tmp/token" -o "$tmp/paused" >"$tmp/paused.log" 2>&1 &
+launcher=$!
+i=0
+until ls "$tmp"/paused/checkpoints/cpu1/*.r1.pt >/dev/null 2>&1 || [ $i -ge 1200 ]; do sleep 0.1; i=$((i + 1)); done
+victim=$(pgrep -P "$launcher" -f -- "--device cpu1( |$)")
+[ -n "$victim" ] || fail "no worker of cpu1 to pause: $(cat "$tmp/paused.log")"
+kill -STOP $victim
+wait $launcher || fail "the run with a worker paused: $(cat "$tmp/paused.log")"
+kill -9 $victim 2>/dev/null
+rm -rf "$tmp/paused/checkpoints"
+/usr/bin/python3 - "$tmp/paused/report.json" "$tmp/whole/report.json" <<'PY' || fail "the paused run's report: $(cat "$tmp/paused.log")"
+import json, sys
+r, w = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+kinds = [e["kind"] for e in r["events"]]
+assert kinds[:3] == ["failure", "detection", "fenced"], r["events"]
+assert r["events"][0]["device"] == "cpu1" and r["events"][0]["detail"].startswith("silent"), r["events"][0]
+assert [e["time_s"] for e in r["events"]] == sorted(e["time_s"] for e in r["events"]), r["events"]
+f = r["summary"]["failures"]
+assert len(f) == 1 and f[0]["device"] == "cpu1", f
+assert abs(f[0]["detection_s"] - 1.5) < 1e-6, f  # 3 missed beats of 0.5 s: dated back by exactly that
+assert "recovery_s" in f[0] and "throughput_after" in f[0], f
+assert [x["round"] for x in r["rounds"]] == list(range(8)), r["rounds"]
+a, b = [x["loss"] for x in r["rounds"]], [x["loss"] for x in w["rounds"]]
+for x, y in zip(a, b):
+    assert abs(x - y) <= 1e-3 * abs(y), f"loss {x} with the worker paused, {y} without"
+print("paused worker: recovered in", round(f[0]["recovery_s"], 3), "s")
+PY
 # Saturated cores (two busy loops per core beside the workers) during a fault-free run with 0.5 s
 # heartbeats: the beats come from a thread of their own and the coordinator times them when read,
 # so no device is declared failed.

@@ -3,7 +3,7 @@
 # by hand (`asteroid-exec worker`), as a person with several boards runs it. The run trains with the
 # plan asteroid-plan wrote (--plan takes its --json output); workers that must not join (a wrong or
 # missing token, a token file open to others, an unknown device, a second worker for a device, a
-# peer that speaks garbage) are refused with one line each and exit status 2, and the run goes on;
+# peer that speaks garbage, a frame altered after the join) are refused with one line each and exit status 2, and the run goes on;
 # a port in use, an address nobody answers at and one where something else answers are one line
 # each; when the coordinator dies mid-run, every worker stops with one line (hand-started ones
 # because their connection closes, the ones it started itself with it); Ctrl-C on the coordinator
@@ -73,6 +73,42 @@ s.sendall(b"GET / HTTP/1.0\r\n\r\n")
 time.sleep(0.3)
 PY
 wait_for "does not speak asteroid-exec's control protocol" "$tmp/coord.log" 10
+# A peer with the token whose first frame after the welcome was altered on the way (its MAC no longer
+# matches): refused in one line, and cpu1's real worker can still join below.
+/usr/bin/python3 - "$at" "$tok" <<'PY' || fail "could not send an altered frame"
+import hashlib, hmac, json, socket, struct, sys
+host, port = sys.argv[1].rsplit(":", 1)
+token = open(sys.argv[2]).read().strip().encode()
+s = socket.create_connection((host, int(port)))
+def frame(kind, body):
+    b = json.dumps(body).encode()
+    return b"AX" + bytes([4, kind]) + struct.pack(">I", len(b)) + b
+def read_frame():
+    head = b""
+    while len(head) < 8: head += s.recv(8 - len(head))
+    n = struct.unpack(">I", head[4:8])[0]
+    body = b""
+    while len(body) < n: body += s.recv(n - len(body))
+    return head[3], json.loads(body)
+kind, challenge = read_frame()
+assert kind == 1, kind
+proof = hmac.new(token, (challenge["nonce"] + "cpu1").encode(), hashlib.sha256).hexdigest()
+s.sendall(frame(20, {"device": "cpu1", "proof": proof, "host": "forged", "pid": 1, "address": "",
+                     "checkpoint_dir": "/nonexistent"}))
+kind, welcome = read_frame()
+assert kind == 2, (kind, welcome)
+key = hmac.new(token, ("asteroid-exec frames" + challenge["nonce"] + "cpu1").encode(), hashlib.sha256).digest()
+f = frame(40, {})
+mac = bytearray(hmac.new(key, b"W" + struct.pack(">Q", 0) + f, hashlib.sha256).digest())
+mac[0] ^= 1  # altered on the way
+s.sendall(f + bytes(mac))
+try:
+    s.recv(1 << 16)  # the clock question, then the coordinator closes
+except OSError:
+    pass
+PY
+wait_for "fails its authentication" "$tmp/coord.log" 10
+[ "$(grep -c "fails its authentication" "$tmp/coord.log")" -eq 1 ] || fail "the altered frame: $(cat "$tmp/coord.log")"
 
 # The real workers, by hand; a second one for a device that has joined is refused.
 "$exe" worker --coordinator "$at" --device cpu0 --token-file "$tok" --checkpoints "$tmp/ck0" >"$tmp/w0.log" 2>&1 &
@@ -88,7 +124,7 @@ for w in "$w0" "$w1"; do
   [ "$status" -eq 0 ] || fail "worker $w: exit status $status"
 done
 refusals=$(grep -c "^refused" "$tmp/coord.log")
-[ "$refusals" -eq 4 ] || fail "the coordinator logged $refusals refusals, expected 4: $(cat "$tmp/coord.log")"
+[ "$refusals" -eq 5 ] || fail "the coordinator logged $refusals refusals, expected 5: $(cat "$tmp/coord.log")"
 [ -e "$tmp/ck0" ] || [ -e "$tmp/ck1" ] && fail "checkpoints left behind: $(ls -R "$tmp"/ck*)"
 /usr/bin/python3 - "$tmp/run/report.json" "$tmp/coord.log" "$tmp/run/rounds.csv" <<'PY' || fail "the by-hand run's report"
 import csv, json, re, sys

@@ -1,5 +1,6 @@
 // The control protocol of asteroid-exec (exec/runtime/control_protocol.hpp), the job it carries and
 // the join token: torch-free, so these build and run without libtorch's cost.
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include "control_protocol.hpp"
 #include "eval_tally.hpp"
 #include "exec_job.hpp"
+#include "net.hpp"
 #include "token.hpp"
 
 using namespace asteroid;
@@ -270,4 +272,86 @@ TEST_CASE("evaluations: whole when every last-stage device sent its part; time l
   CHECK(evs[1].round == 9);
   CHECK(evs[1].accuracy == Approx(0.75));
   CHECK(evs[1].time_s == Approx(23.0 - 3.0));
+}
+
+namespace {
+
+// Both ends of a connected pair of sockets, authenticated as after a join.
+struct Pair {
+  std::unique_ptr<FramedConnection> coordinator, worker;
+  Pair() {
+    int fds[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+    coordinator = std::make_unique<FramedConnection>(fds[0]);
+    worker = std::make_unique<FramedConnection>(fds[1]);
+    const std::string key = frame_key(std::string(64, 'a'), std::string(64, 'b'), "cpu0");
+    coordinator->authenticate(key, true);
+    worker->authenticate(key, false);
+  }
+};
+
+// The next frame on `c`, waiting up to a second.
+Result<std::optional<Message>> read_one(FramedConnection& c) {
+  std::string why;
+  return c.receive(1.0, &why);
+}
+
+}  // namespace
+
+TEST_CASE("frames after the join are authenticated: altered, replayed, reflected and unsigned frames are refused") {
+  CHECK(frame_key("t", "n", "cpu0") != frame_key("t", "n", "cpu1"));
+  CHECK(frame_key("t", "n", "cpu0") != frame_key("u", "n", "cpu0"));
+  CHECK(frame_key("t", "n", "cpu0").size() == kFrameMacBytes);
+  {
+    Pair p;  // both ways, in order: accepted
+    REQUIRE(p.coordinator->send(Beat{}));
+    REQUIRE(p.coordinator->send(Stop{3}));
+    REQUIRE(p.worker->send(Restarted{3}));
+    auto a = read_one(*p.worker), b = read_one(*p.worker), c = read_one(*p.coordinator);
+    REQUIRE(a);
+    REQUIRE(a.value());
+    CHECK(std::holds_alternative<Beat>(*a.value()));
+    REQUIRE(b);
+    REQUIRE(b.value());
+    CHECK(std::get<Stop>(*b.value()).generation == 3);
+    REQUIRE(c);
+    REQUIRE(c.value());
+    CHECK(std::get<Restarted>(*c.value()).generation == 3);
+    CHECK(p.coordinator->frames_sent() == 2);
+    CHECK(p.worker->frames_received() == 2);
+  }
+  auto wire = [](const std::string& key, char dir, uint64_t seq, const Message& m) {
+    std::string f = encode(m);
+    return f + frame_mac(key, dir, seq, f);
+  };
+  const std::string key = frame_key(std::string(64, 'a'), std::string(64, 'b'), "cpu0");
+  auto refused = [&](const std::string& bytes, int good_before) {
+    Pair p;
+    const int fd = p.coordinator->release();
+    REQUIRE(write(fd, bytes.data(), bytes.size()) == ssize_t(bytes.size()));
+    for (int i = 0; i < good_before; ++i) {
+      auto m = read_one(*p.worker);
+      REQUIRE(m);
+      REQUIRE(m.value());
+    }
+    auto m = read_one(*p.worker);
+    close(fd);
+    REQUIRE_FALSE(m);
+    INFO(m.error().str());
+    CHECK(m.error().str().find("fails its authentication") != std::string::npos);
+  };
+  std::string first = wire(key, 'C', 0, Stop{1});
+  SECTION("a frame altered on the way") {
+    std::string bad = first;
+    bad[kHeaderBytes + 2] ^= 1;  // a byte of the body
+    refused(bad, 0);
+  }
+  SECTION("a frame replayed") { refused(first + first, 1); }
+  SECTION("frames reordered") { refused(wire(key, 'C', 1, Beat{}) + first, 0); }
+  SECTION("a worker's own frame reflected back to it") { refused(wire(key, 'W', 0, Stop{1}), 0); }
+  SECTION("a frame without its MAC, or under another connection's key") {
+    refused(wire(frame_key(std::string(64, 'a'), std::string(64, 'c'), "cpu0"), 'C', 0, Stop{1}), 0);
+    std::string bare = encode(Stop{1}) + encode(Beat{}) + std::string(kFrameMacBytes, '\0');
+    refused(bare, 0);
+  }
 }
