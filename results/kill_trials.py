@@ -8,9 +8,15 @@ exits 0 with every round committed once and the loss of every round within 1e-4 
 fault-free run's: no trained state was lost. Anything else - a hang, a crash, a lost round, a
 different loss - fails the trial, and the script exits 1.
 
+Then two deaths at once: scenarios/local_mobilenetv2_3dev_fail.json with its second device leaving
+at the same moment as the first (cpu1 and cpu2; cpu0 holds every layer's copy), run --two-kill-trials
+times. A run passes when it exits 0 with every round committed once, both devices declared before
+the one re-plan, and the last plan on cpu0 alone.
+
 Needs asteroid-exec. Writes <outroot>/kill_trials/: trials.csv (one row per trial: victim, kill
-time, the round it came in, detection delay, replayed round, final loss, verdict), trials.md, and
-data/trial_<n>/ (console and report.json of every trial that did not pass).
+time, the round it came in, detection delay, replayed round, final loss, verdict), trials.md,
+two_kills.csv and two_kills.md, and data/trial_<n>/ and data/two_kill_<n>/ (console and report.json
+of every trial that did not pass).
 """
 import json
 import os
@@ -33,6 +39,8 @@ def add_args(p):
     p.add_argument("--trials", type=int, default=TRIALS, help=f"trials (default {TRIALS})")
     p.add_argument("--rounds", type=int, default=ROUNDS, help=f"rounds per run (default {ROUNDS})")
     p.add_argument("--seed", type=int, default=1, help="seed of the victims and kill times (default 1)")
+    p.add_argument("--two-kill-trials", type=int, default=TRIALS,
+                   help=f"runs of the two-deaths-at-once case (default {TRIALS})")
 
 
 def scenario():
@@ -111,6 +119,80 @@ def verdict(report, status, reference, rounds):
     return "pass"
 
 
+def two_kill_scenario():
+    s = c.load_json(os.path.join(c.SCENARIOS, "local_mobilenetv2_3dev_fail.json"))
+    for t in s["traces"]:
+        s["traces"][t] = os.path.join(c.SCENARIOS, s["traces"][t])
+    s["name"] += "_two"
+    s["training"]["rounds"] = 16
+    s["faults"]["events"] = [{"at": "3s", "device": "cpu2", "kind": "leave"},
+                             {"at": "3s", "device": "cpu1", "kind": "leave"}]
+    return s
+
+
+def two_kill_verdict(status, report):
+    if status != 0:
+        return f"exit status {status}"
+    if report is None:
+        return "no report"
+    declared = sorted(e["device"] for e in report["events"] if e["kind"] == "detection")
+    if declared != ["cpu1", "cpu2"]:
+        return f"declared {declared}"
+    replans = sum(e["kind"] == "replan" for e in report["events"])
+    if replans != 1:
+        return f"{replans} re-plans"
+    if [r["round"] for r in report["rounds"]] != list(range(16)):
+        return "rounds " + str([r["round"] for r in report["rounds"]])
+    last = report["plans"][report["rounds"][-1]["plan_id"]]
+    devices = [d for st in last["stages"] for d in st["devices"]]
+    if devices != ["cpu0"]:
+        return f"last plan on {devices}"
+    return "pass"
+
+
+def two_kill_trials(out, trials):
+    rows, failed = [], 0
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "two.json")
+        with open(path, "w") as f:
+            json.dump(two_kill_scenario(), f)
+        for n in range(trials):
+            work = os.path.join(tmp, f"two_{n}")
+            with open(work + ".log", "w") as console:
+                try:
+                    status = subprocess.run([c.require("asteroid-exec"), path, "--timeout", "300", "--token-file",
+                                             os.path.join(tmp, "token"), "-o", work], stdout=console,
+                                            stderr=subprocess.STDOUT, timeout=600).returncode
+                except subprocess.TimeoutExpired:
+                    status = "hang"
+            text = open(work + ".log").read()
+            rep = json.load(open(os.path.join(work, "report.json"))) if os.path.exists(
+                os.path.join(work, "report.json")) else None
+            v = two_kill_verdict(status, rep)
+            det = [e["time_s"] for e in (rep or {}).get("events", []) if e["kind"] == "detection"]
+            rows.append({"trial": n, "declared_s": " ".join(f"{t:.3f}" for t in det),
+                         "rounds": len((rep or {}).get("rounds", [])), "verdict": v})
+            c.log(f"  two kills {n}: {v}")
+            if v != "pass":
+                failed += 1
+                keep = os.path.join(out, "data", f"two_kill_{n}")
+                os.makedirs(keep, exist_ok=True)
+                with open(os.path.join(keep, "console.txt"), "w") as f:
+                    f.write(text)
+                if rep is not None:
+                    with open(os.path.join(keep, "report.json"), "w") as f:
+                        json.dump(rep, f, indent=1)
+    c.write_csv(os.path.join(out, "two_kills.csv"), rows, ["trial", "declared_s", "rounds", "verdict"])
+    table = c.md_table(["run", "declared at (s)", "rounds committed", "verdict"],
+                       [[r["trial"], r["declared_s"], r["rounds"], r["verdict"]] for r in rows])
+    c.write_text(os.path.join(out, "two_kills.md"),
+                 f"{len(rows) - failed} of {len(rows)} runs passed: local_mobilenetv2_3dev_fail with cpu1 and "
+                 f"cpu2 leaving together at 3 s (16 rounds); each must declare both before its one re-plan and "
+                 f"train on with cpu0 alone.\n\n{table}\n")
+    c.log(f"kill_trials: two kills at once, {len(rows) - failed} of {len(rows)} passed")
+    return failed
+
+
 def main():
     args = c.parse_args(__doc__.split("\n\n")[0], add_args)
     out = c.out_dir(args.outroot, "kill_trials")
@@ -175,8 +257,10 @@ def main():
                  f"pipeline killed with SIGKILL at a random time of the fault-free run's {length:.1f} s "
                  f"of training ({rounds} rounds); fault-free final loss {reference[-1]:.6f}.\n\n{table}\n")
     c.log(f"kill_trials: {len(rows) - failed} of {len(rows)} passed")
-    if failed:
-        raise c.ToolError(f"{failed} of {len(rows)} trials failed (see {out}/trials.md)")
+    two_failed = two_kill_trials(out, 1 if args.smoke else args.two_kill_trials)
+    if failed or two_failed:
+        raise c.ToolError(f"{failed} of {len(rows)} trials and {two_failed} two-kill runs failed "
+                          f"(see {out}/trials.md, {out}/two_kills.md)")
 
 
 if __name__ == "__main__":
