@@ -7,6 +7,7 @@
 
 #include "asteroid/pipeline_schedule.hpp"
 #include "asteroid/program.hpp"
+#include "asteroid/schedule.hpp"
 #include "asteroid/units.hpp"
 #include "share_allocation.hpp"
 
@@ -342,7 +343,7 @@ Evaluation CostModel::evaluate(const Plan& plan) const {
   int beta = plan.microbatch_size;
   for (int p = 0; p < P; ++p) {
     StagePlan& sp = ev.plan.stages[p];
-    int K = std::min(plan.microbatches, 2 * (P - p) - 1);
+    int K = schedule::in_flight(plan.microbatches, P, p);
     StageCost sc = stage(sp.first_layer, sp.last_layer, sp.devices.data(), int(sp.devices.size()), beta, K,
                          sp.shares.empty() ? nullptr : sp.shares.data());
     if (!sc.feasible) {

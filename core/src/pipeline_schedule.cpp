@@ -4,6 +4,8 @@
 #include <cassert>
 #include <limits>
 
+#include "asteroid/schedule.hpp"
+
 namespace asteroid {
 namespace {
 
@@ -48,15 +50,9 @@ void share_links(std::vector<Flow*>& flows, int num_links) {
 
 std::vector<std::vector<std::pair<bool, int>>> one_f_one_b_order(int S, int M) {
   std::vector<std::vector<std::pair<bool, int>>> order(S);
-  for (int s = 0; s < S; s += 2) {
-    int warmup = std::min(M, S - s);
-    int f = 0, b = 0;
-    for (; f < warmup; ++f) order[s].push_back({false, f});
-    while (b < M) {
-      order[s].push_back({true, b++});
-      if (f < M) order[s].push_back({false, f++});
-    }
-  }
+  for (int s = 0; s < S; s += 2)
+    for (const schedule::Pass& pass : schedule::stage_order(M, schedule::warmup(M, S, s)))
+      order[s].push_back({pass.backward, pass.microbatch});
   return order;
 }
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <unordered_map>
 
+#include "asteroid/schedule.hpp"
 #include "planner_common.hpp"
 
 namespace asteroid::planner_detail {
@@ -203,7 +204,7 @@ void Search::run(int beta, int P) {
   Label made[4], tmp[2];
   for (int p = 0; p < P; ++p) {
     bool last = p == P - 1;
-    int K = std::min(int(M_), 2 * (P - p) - 1);
+    int K = schedule::in_flight(int(M_), P, p);
     int stages_after = P - 1 - p;
     for (int l = p; l <= L_ - 1 - stages_after; ++l) {
       if (st_.checkpoint()) return;

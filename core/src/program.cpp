@@ -5,6 +5,8 @@
 #include <cctype>
 #include <sstream>
 
+#include "asteroid/schedule.hpp"
+
 namespace asteroid {
 namespace {
 
@@ -123,7 +125,7 @@ Program make_program(const CostModel& model, const Plan& plan_in,
     const StagePlan* down = p + 1 < P ? &plan.stages[p + 1] : nullptr;
     auto up_r = up ? sample_ranges(up->shares) : std::vector<std::pair<int, int>>{};
     auto down_r = down ? sample_ranges(down->shares) : std::vector<std::pair<int, int>>{};
-    const int K = std::min(M, 2 * (P - p) - 1);
+    const std::vector<schedule::Pass> order = schedule::stage_order(M, schedule::in_flight(M, P, p));
 
     for (size_t gi = 0; gi < sp.devices.size(); ++gi) {
       const int d = sp.devices[gi];
@@ -156,11 +158,7 @@ Program make_program(const CostModel& model, const Plan& plan_in,
         if (up) exchange(Op::send_gradient, mb, *up, up_r, up->last_layer);
       };
 
-      for (int mb = 0; mb < K; ++mb) forward(mb);
-      for (int mb = 0; mb < M; ++mb) {
-        backward(mb);
-        if (mb + K < M) forward(mb + K);
-      }
+      for (const schedule::Pass& pass : order) pass.backward ? backward(pass.microbatch) : forward(pass.microbatch);
       if (sp.devices.size() > 1)
         out.push_back({Op::all_reduce, p, -1, -1, 0, t.param_bytes(sp.first_layer, sp.last_layer), 0});
       out.push_back({Op::optimizer_step, p, -1, -1, 0, 0, t.optimizer_s(sp.first_layer, sp.last_layer)});

@@ -4,6 +4,8 @@
 #include <limits>
 #include <map>
 
+#include "asteroid/schedule.hpp"
+
 namespace asteroid {
 namespace {
 
@@ -90,7 +92,7 @@ double replay_lower_bound(const std::vector<StepCost>& steps, int M, const Netwo
   for (int s = 0; s < S; ++s) {
     const double after = D[size_t(s)] + back_to_0;  // from this step's last backward to the round's end
     if (s % 2 == 0) {
-      const double warmup = std::min(M, total_steps - s);  // forwards before the first backward
+      const double warmup = schedule::warmup(M, total_steps, s);  // forwards before the first backward
       for (const Unit& u : units[size_t(s)]) {
         const double end_of_work = std::max(after, tail[size_t(s)]);
         bound = std::max(bound, A[size_t(s)] + M * (u.f + u.b) + end_of_work);

@@ -5,6 +5,7 @@
 
 #include "asteroid/replay_bound.hpp"
 #include "asteroid/replay_choice.hpp"
+#include "asteroid/schedule.hpp"
 #include "planner_common.hpp"
 
 namespace asteroid {
@@ -47,7 +48,7 @@ class Search {
     const int N = m_.num_devices(), L = m_.num_layers();
     const int after = P_ - p - 1;  // stages still to place after this one
     const bool last = after == 0;
-    const int K = std::min(M_, 2 * (P_ - p) - 1);
+    const int K = schedule::in_flight(M_, P_, p);
     for (int d1 = d0; d1 <= N - 1 - after; ++d1) {
       const int g = d1 - d0 + 1;
       if (o_.max_group_size > 0 && g > o_.max_group_size) break;

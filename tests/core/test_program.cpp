@@ -1,6 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <string>
+
+#include "asteroid/pipeline_schedule.hpp"
 #include "asteroid/program.hpp"
+#include "asteroid/schedule.hpp"
 #include "synthetic.hpp"
 
 using namespace asteroid;
@@ -135,4 +140,49 @@ TEST_CASE("program: peak in-flight micro-batches equal the cost model's K = 2(P-
       for (int s = 0; s < P; ++s) CHECK(peak_in_flight(prog.device[s]) == std::min(M, 2 * (P - s) - 1));
     }
   }
+}
+
+TEST_CASE("schedule: 1F1B's warm-up, in-flight count and order, as the Program and the replay use them",
+          "[program][schedule]") {
+  using namespace asteroid::schedule;
+  CHECK(pipeline_steps(1) == 1);
+  CHECK(pipeline_steps(4) == 7);
+  // Stage p of P keeps min(M, 2(P - p) - 1) micro-batches in flight.
+  CHECK(in_flight(8, 4, 0) == 7);
+  CHECK(in_flight(8, 4, 3) == 1);
+  CHECK(in_flight(3, 4, 0) == 3);  // capped by M
+  CHECK(warmup(8, 7, 1) == 6);     // a transfer step
+  // Two warm-up forwards of four micro-batches: F0 F1 B0 F2 B1 F3 B2 B3.
+  std::vector<Pass> o = stage_order(4, 2);
+  std::string text;
+  for (const Pass& x : o) text += (x.backward ? "B" : "F") + std::to_string(x.microbatch);
+  CHECK(text == "F0F1B0F2B1F3B2B3");
+  // Every order: each micro-batch once each way, its forward first, never more than the warm-up in flight.
+  for (int M = 1; M <= 9; ++M)
+    for (int w = 1; w <= M; ++w) {
+      std::vector<int> fwd(M, -1), bwd(M, -1);
+      int held = 0, most = 0;
+      auto order = stage_order(M, w);
+      REQUIRE(order.size() == size_t(2 * M));
+      for (size_t i = 0; i < order.size(); ++i) {
+        (order[i].backward ? bwd : fwd)[order[i].microbatch] = int(i);
+        held += order[i].backward ? -1 : 1;
+        most = std::max(most, held);
+      }
+      CHECK(most == w);
+      for (int mb = 0; mb < M; ++mb) CHECK((fwd[mb] >= 0 && fwd[mb] < bwd[mb]));
+    }
+  // The replay's order of each compute step is the Program's stage order.
+  for (int P = 1; P <= 4; ++P)
+    for (int M = 1; M <= 6; ++M) {
+      auto steps = one_f_one_b_order(pipeline_steps(P), M);
+      for (int p = 0; p < P; ++p) {
+        auto mine = stage_order(M, in_flight(M, P, p));
+        REQUIRE(steps[size_t(2 * p)].size() == mine.size());
+        for (size_t i = 0; i < mine.size(); ++i) {
+          CHECK(steps[size_t(2 * p)][i].first == mine[i].backward);
+          CHECK(steps[size_t(2 * p)][i].second == mine[i].microbatch);
+        }
+      }
+    }
 }

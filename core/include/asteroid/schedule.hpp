@@ -1,0 +1,48 @@
+// The 1F1B schedule's facts, written once (docs/method.md §1.1): what the Program runs, what the
+// cost model prices, what the planners' memory checks and the replay's bounds assume.
+//
+// A pipeline of P stages has S = 2P - 1 steps: the stages, and the transfers between neighbouring
+// stages, each a pipeline position of its own (stage p is step 2p). Step s runs min(M, S - s)
+// forwards before its first backward (its warm-up), then alternates a backward with a forward, then
+// runs its last backwards. So stage p keeps K_p = min(M, 2(P - p) - 1) micro-batches in flight: their
+// activations are stored until their backward.
+#pragma once
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+namespace asteroid::schedule {
+
+// Steps of a pipeline of `stages` stages: the stages and the transfers between them.
+constexpr int pipeline_steps(int stages) { return 2 * stages - 1; }
+
+// Forwards step `step` (of `steps`) runs before its first backward: min(M, S - s).
+constexpr int warmup(int microbatches, int steps, int step) { return std::min(microbatches, steps - step); }
+
+// Micro-batches stage `stage` of `stages` holds in flight: the warm-up of its step, K_p.
+constexpr int in_flight(int microbatches, int stages, int stage) {
+  return warmup(microbatches, pipeline_steps(stages), 2 * stage);
+}
+
+// One operation of a stage's round: a forward or a backward of one micro-batch.
+struct Pass {
+  bool backward = false;
+  int microbatch = 0;
+};
+
+// A stage's passes in 1F1B order, given its warm-up: the warm-up forwards, then backward and forward
+// alternating, then the last backwards. 2M entries.
+inline std::vector<Pass> stage_order(int microbatches, int warmup_forwards) {
+  std::vector<Pass> out;
+  out.reserve(size_t(2 * microbatches));
+  int f = 0, b = 0;
+  for (; f < warmup_forwards; ++f) out.push_back({false, f});
+  while (b < microbatches) {
+    out.push_back({true, b++});
+    if (f < microbatches) out.push_back({false, f++});
+  }
+  return out;
+}
+
+}  // namespace asteroid::schedule
