@@ -433,6 +433,26 @@ TEST_CASE("sim: a device back before its departure is declared rejoins once it i
   fs::remove_all(dir);
 }
 
+TEST_CASE("sim: a device that leaves as its heartbeat is sent, and returns, ends the run without a deadlock",
+          "[sim][faults][join]") {
+  // nx0 leaves at 1 s, the instant its heartbeat actor creates that beat's control message: the
+  // message's actor is killed before its first turn, which SimGrid 3.32 still runs and then leaves
+  // blocked for good; the run must end cleanly all the same.
+  fs::path dir = temp_dir("leave_at_beat");
+  json s = scenario("envC_rejoin");
+  s["faults"]["events"] = {{{"at", "1s"}, {"device", "nx0"}, {"kind", "leave"}},
+                           {{"at", "5s"}, {"device", "nx0"}, {"kind", "join"}}};
+  write(dir / "s.json", s);
+  json r;
+  REQUIRE(run_sim(dir / "s.json", dir / "out", "--rounds 10", &r) == 0);
+  CHECK(r["summary"]["completed"].get<bool>());
+  CHECK(events_of(r, "join").size() == 1);
+  std::ifstream in(dir / "out" / "stdout.txt");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  CHECK_THAT(text, !Catch::Contains("Deadlock"));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("sim: extreme slowdowns and links either train on or stop with the reason on the console",
           "[sim][faults]") {
   fs::path dir = temp_dir("extreme");
