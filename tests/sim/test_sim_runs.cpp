@@ -280,6 +280,27 @@ TEST_CASE("sim: a bad scenario is one line on stderr and exit status 2", "[sim]"
   fs::remove_all(dir);
 }
 
+TEST_CASE("sim: a bad SimGrid option is one line naming it and exit status 2, never an abort", "[sim]") {
+  // SimGrid itself ends the process (status 134) on the first three; the last it refuses by an
+  // exception that names the value but not the key.
+  fs::path dir = temp_dir("bad_cfg");
+  write(dir / "good.json", scenario("envC_fail"));
+  const std::pair<const char*, const char*> cases[] = {
+      {"--cfg=network/model:foo", "network/model: one of CM02, LV08, SMPI, IB"},
+      {"--cfg=network/model", "--cfg=network/model: expected KEY:VALUE"},
+      {"'--cfg=network/model:CM02 cpu/model:foo'", "--cfg=cpu/model:foo"},
+      {"--cfg=network/TCP-gamma:abc", "--cfg=network/TCP-gamma:abc"}};
+  for (const auto& [option, want] : cases) {
+    INFO(option);
+    CHECK(run_sim(dir / "good.json", dir / "cfg", option, nullptr) == 2);
+    std::ifstream o(dir / "cfg" / "stdout.txt");
+    std::string t((std::istreambuf_iterator<char>(o)), {});
+    CHECK(std::count(t.begin(), t.end(), '\n') == 1);
+    CHECK_THAT(t, Catch::Contains(want));
+  }
+  fs::remove_all(dir);
+}
+
 TEST_CASE("sim: a pairwise link override is simulated as a link of its own", "[sim][network]") {
   fs::path dir = temp_dir("override");
   json base = scenario("envB_mobilenetv2_100mbps");
