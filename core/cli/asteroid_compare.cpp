@@ -2,8 +2,9 @@
 // Compares two RunReports (report.json of asteroid-sim, or of any backend that writes the format):
 // run length, per-round durations, events, and busy time per device and instruction kind, with B's
 // error relative to A. Bad input: one line on stderr naming the file, the field and the problem;
-// exit status 2. With --max-round-error, exit status 1 when the mean |round error| exceeds it, or
-// when no round is in both reports (nothing to check).
+// exit status 2. With --max-round-error, exit status 1 when the mean |round error| exceeds it, when
+// no round is in both reports (nothing to check), or when a round in both lasts no time in A (no
+// relative error to check).
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -77,6 +78,14 @@ int main(int argc, char** argv) {
   if (max_error_percent >= 0 && c.rounds.empty()) {
     std::fprintf(stderr, "asteroid-compare: no round is in both reports: nothing to check against %.2f%%\n",
                  max_error_percent);
+    return 1;
+  }
+  if (max_error_percent >= 0 && c.zero_rounds_a > 0) {
+    std::fprintf(
+        stderr,
+        "asteroid-compare: %d round(s) in both last 0 s in A (the first: round %d): no relative error "
+        "to check against %.2f%%\n",
+        c.zero_rounds_a, c.first_zero_round_a, max_error_percent);
     return 1;
   }
   if (max_error_percent >= 0 && 100 * c.mean_abs_round_error > max_error_percent) {

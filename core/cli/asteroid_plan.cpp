@@ -1,7 +1,8 @@
 // asteroid-plan SCENARIO [--strategy NAME] [--json] [-o FILE]
 // asteroid-plan SCENARIO --evaluate PLAN.json [--json]
-// Plans (or scores given plans) with the cost model and prints the result. Bad input: one line on
-// stderr naming the file, the field and the problem; exit status 2.
+// Plans (or scores given plans) with the cost model and prints the result. PLAN.json: a plan, the
+// output of asteroid-plan --json, or an array of either. Bad input: one line on stderr naming the
+// file, the field and the problem; exit status 2.
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -69,6 +70,20 @@ Args parse_args(int argc, char** argv) {
   return a;
 }
 
+// One plan of --evaluate's input, at `path` in `file`: a bare plan, or what `asteroid-plan --json`
+// writes (the plan under "plan", the planner's report around it), so that its output evaluates as is.
+Plan read_plan(const nlohmann::json& j, const CostModel& model, int batch_size, const std::string& file,
+               const std::string& path) {
+  const bool output =
+      j.is_object() && !j.contains("stages") && (j.contains("plan") || j.contains("feasible"));
+  const std::string at = output ? (path.empty() ? "plan" : path + ".plan") : path;
+  if (output && !j.contains("plan"))  // an infeasible result carries no plan, only its reason
+    fail(Error{file, path.empty() ? "feasible" : path + ".feasible", "the planner found no plan here"}.str());
+  auto p = plan_from_json(output ? j["plan"] : j, model.cluster(), model.num_layers(), batch_size, file, at);
+  if (!p) fail(p.error().str());
+  return std::move(p).value();
+}
+
 void emit(const Args& a, const std::string& text) {
   if (a.output.empty()) {
     std::cout << text;
@@ -94,17 +109,11 @@ int main(int argc, char** argv) {
     bool many = j->is_array();
     std::vector<Plan> plans;
     if (many) {
-      for (size_t i = 0; i < j->size(); ++i) {
-        auto p = plan_from_json((*j)[i], model.cluster(), model.num_layers(), s.training.batch_size,
-                                args.evaluate, "[" + std::to_string(i) + "]");
-        if (!p) fail(p.error().str());
-        plans.push_back(std::move(p).value());
-      }
+      for (size_t i = 0; i < j->size(); ++i)
+        plans.push_back(
+            read_plan((*j)[i], model, s.training.batch_size, args.evaluate, "[" + std::to_string(i) + "]"));
     } else {
-      auto p = plan_from_json(j.value(), model.cluster(), model.num_layers(), s.training.batch_size,
-                              args.evaluate, "");
-      if (!p) fail(p.error().str());
-      plans.push_back(std::move(p).value());
+      plans.push_back(read_plan(j.value(), model, s.training.batch_size, args.evaluate, ""));
     }
     nlohmann::json out = nlohmann::json::array();
     std::string text;

@@ -54,6 +54,7 @@ ReportComparison compare_reports(const RunReport& a, const RunReport& b) {
   }
   c.rounds_only_b = int(in_b.size());
   for (const RoundDiff& d : c.rounds) {
+    if (!(d.a_s > 0) && c.zero_rounds_a++ == 0) c.first_zero_round_a = d.round;
     double e = std::fabs(d.error());
     c.mean_abs_round_error += e;
     if (e > c.max_abs_round_error || c.worst_round < 0) {
@@ -170,6 +171,7 @@ nlohmann::json comparison_to_json(const ReportComparison& c) {
           {"mean_abs_round_error", c.mean_abs_round_error},
           {"max_abs_round_error", c.max_abs_round_error},
           {"worst_round", c.worst_round},
+          {"zero_rounds_a", c.zero_rounds_a},
           {"events_only_a", c.events_only_a},
           {"events_only_b", c.events_only_b},
           {"rounds", rounds},

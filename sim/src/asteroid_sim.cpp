@@ -6,9 +6,12 @@
 #include <xbt/log.h>
 #include <simgrid/s4u.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <sstream>
 #include <vector>
 
 #include "asteroid/backend_setup.hpp"
@@ -83,6 +86,34 @@ Args parse_args(int argc, char** argv) {
   return a;
 }
 
+// A SimGrid option, --cfg=KEY:VALUE (several may share one argument, space-separated). SimGrid
+// 3.32 throws on an unknown key or a malformed number, but ends the process (exit status 134) on
+// an option without ":VALUE" and on an unknown model or context factory; and the network models
+// Constant (no links) and ns-3 (its own routing) abort on this platform. Those are checked here,
+// before SimGrid sees them, so that they are bad input like the rest.
+void check_simgrid_option(const std::string& arg) {
+  static const std::map<std::string, std::vector<std::string>> choices = {
+      {"network/model", {"CM02", "LV08", "SMPI", "IB"}},
+      {"cpu/model", {"Cas01"}},
+      {"host/model", {"default", "compound", "ptask_L07"}},
+      {"disk/model", {"default"}},
+      {"network/optim", {"Lazy", "TI", "Full"}},
+      {"cpu/optim", {"Lazy", "TI", "Full"}},
+      {"contexts/factory", {"thread", "raw", "ucontext", "boost"}}};
+  std::istringstream items(arg.substr(std::string("--cfg=").size()));
+  std::string item;
+  while (items >> item) {
+    const size_t colon = item.find(':');
+    if (colon == std::string::npos) fail("--cfg=" + item + ": expected KEY:VALUE");
+    const std::string key = item.substr(0, colon), value = item.substr(colon + 1);
+    auto it = choices.find(key);
+    if (it == choices.end() || std::count(it->second.begin(), it->second.end(), value)) continue;
+    std::string list;
+    for (const std::string& v : it->second) list += (list.empty() ? "" : ", ") + v;
+    fail("--cfg=" + item + ": \"" + value + "\" is not accepted here (" + key + ": one of " + list + ")");
+  }
+}
+
 void write(const std::string& file, const std::string& text) {
   auto w = write_file_atomically(file, text);
   if (!w) fail(w.error().str());
@@ -107,6 +138,12 @@ int main(int argc, char** argv) {
       std::cout << usage();
       return 0;
     }
+  std::string simgrid_options;  // for SimGrid's own refusals, which name the value but not the key
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]).rfind("--cfg=", 0) == 0) {
+      check_simgrid_option(argv[i]);
+      simgrid_options += (simgrid_options.empty() ? "" : " ") + std::string(argv[i]);
+    }
   // SimGrid's own options (--cfg=..., --log=...) go to its Engine. It announces every configuration
   // change on stderr: kept quiet, so that output and errors stay ours.
   std::vector<char*> engine_argv(argv, argv + argc);
@@ -125,7 +162,8 @@ int main(int argc, char** argv) {
         std::make_unique<sg4::Engine>(&argc, argv);  // takes its options out of argv (toolchain-notes S4)
   } catch (const std::exception& e) {
     const std::string what = e.what();  // its first line; SimGrid lists every key after it
-    fail("a SimGrid option (--cfg=KEY:VALUE): " + what.substr(0, what.find('\n')));
+    fail("a SimGrid option (" + (simgrid_options.empty() ? "--cfg=KEY:VALUE" : simgrid_options) +
+         "): " + what.substr(0, what.find('\n')));
   }
   xbt_log_control_set("root.thresh:warning");
   Args args = parse_args(argc, argv);

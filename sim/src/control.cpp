@@ -42,7 +42,7 @@ void Simulation::post_control(int d, ControlMessage m) {
   }
   if (!platform_.hosts[d]->is_on()) return;
   const double transit = control_transit_s(d);
-  sg4::Actor::create("control", platform_.hosts[d], [deliver, transit, m] {
+  spawn("control", platform_.hosts[d], -1, [deliver, transit, m] {
     sg4::this_actor::sleep_for(transit);
     deliver(m);
   })->daemonize();

@@ -101,7 +101,7 @@ void Simulation::transfer_state(const std::vector<StateTransfer>& transfers) {
     if (!from->is_on() || !to->is_on()) return;
     hosts.push_back(from);
     hosts.push_back(to);
-    auto sender = sg4::Actor::create("send_state", from, [name, t] {
+    auto sender = spawn("send_state", from, epoch, [name, t] {
       try {
         sg4::Mailbox::by_name(name)->put(&kToken, uint64_t(t.bytes), kStallTimeout);
       } catch (const simgrid::Exception&) {
@@ -109,7 +109,7 @@ void Simulation::transfer_state(const std::vector<StateTransfer>& transfers) {
     });
     sender->daemonize();
     transfer_actors_.push_back(sender);
-    auto receiver = sg4::Actor::create("receive_state", to, [this, name, t, version, landed] {
+    auto receiver = spawn("receive_state", to, epoch, [this, name, t, version, landed] {
       const double t0 = sg4::Engine::get_clock();
       try {
         sg4::Mailbox::by_name(name)->get<char>(kStallTimeout);
@@ -129,8 +129,8 @@ void Simulation::transfer_state(const std::vector<StateTransfer>& transfers) {
     receivers.push_back(receiver);
   }
   const int expected = int(transfers.size());
-  auto joiner = sg4::Actor::create(
-      "transfer_done", platform_.coordinator, [this, receivers, hosts, landed, expected, epoch] {
+  auto joiner =
+      spawn("transfer_done", platform_.coordinator, epoch, [this, receivers, hosts, landed, expected, epoch] {
         for (const auto& r : receivers) r->join();
         // A part lost because a host went off is the coordinator's to detect (and to abandon the
         // transfer for); a part that timed out between live hosts stops the run.

@@ -38,6 +38,13 @@ void Simulation::span(int device, const std::string& op, int stage, int mb, int 
   result_.report.spans.push_back({device, op, stage, mb, round, start, sg4::Engine::get_clock()});
 }
 
+sg4::ActorPtr Simulation::spawn(const std::string& name, sg4::Host* host, int epoch,
+                                std::function<void()> body) {
+  return sg4::Actor::create(name, host, [this, epoch, body = std::move(body)] {
+    if (sg4::this_actor::get_host()->is_on() && (epoch < 0 || epoch == epoch_)) body();
+  });
+}
+
 void Simulation::start_workers(int plan_id, int first_round) {
   // Programs of a new plan are made when it is first used; the coordinator's replicas are the
   // ones of its newest plan.
@@ -57,11 +64,11 @@ void Simulation::start_workers(int plan_id, int first_round) {
       if (!platform_.hosts[d]->is_on()) continue;
       for (auto& q : queues_[d]) {
         q = std::make_shared<SendQueue>();
-        workers_.push_back(sg4::Actor::create("sender", platform_.hosts[d], [this, q] { sender(q); }));
+        workers_.push_back(spawn("sender", platform_.hosts[d], epoch, [this, q] { sender(q); }));
       }
-      workers_.push_back(sg4::Actor::create(
-          "worker_" + in_.model->cluster().devices[d].name, platform_.hosts[d],
-          [this, d, epoch, plan_id, first_round] { worker(d, epoch, plan_id, first_round); }));
+      workers_.push_back(
+          spawn("worker_" + in_.model->cluster().devices[d].name, platform_.hosts[d], epoch,
+                [this, d, epoch, plan_id, first_round] { worker(d, epoch, plan_id, first_round); }));
     }
 }
 
@@ -175,7 +182,7 @@ void Simulation::fault_script() {
         ev.detail = e.device + " joins" + (ev.time > e.time_s ? " (at " + units::format_seconds(e.time_s) +
                                                                  ", taken once its departure was declared)"
                                                                : std::string());
-        sg4::Actor::create("heartbeat", platform_.hosts[d], [this, d] { heartbeats(d); })->daemonize();
+        spawn("heartbeat", platform_.hosts[d], -1, [this, d] { heartbeats(d); })->daemonize();
         ControlMessage m;
         m.kind = ControlKind::join, m.device = d, m.sent_s = ev.time;
         post_control(-1, m);

@@ -16,6 +16,7 @@
 
 #include <array>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -71,6 +72,15 @@ class Simulation {
     int replicas_landed = 0;
     double end = 0;
   };
+
+  // Creates an actor that may be killed before its first turn, in the instant it is created: its
+  // host turned off, or (epoch >= 0) the actors of its epoch aborted. SimGrid 3.32 still runs such
+  // an actor and never answers its first blocking call; left blocked (and no daemon when its
+  // creator died before daemonize()), it keeps the engine going after the run, to a "Deadlock
+  // detected" (a device that leaves as its heartbeat sends). So its body ends at once, before any
+  // SimGrid call.
+  simgrid::s4u::ActorPtr spawn(const std::string& name, simgrid::s4u::Host* host, int epoch,
+                               std::function<void()> body);
 
   // worker.cpp
   void worker(int device, int epoch, int plan_id, int first_round);

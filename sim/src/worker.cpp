@@ -176,7 +176,7 @@ void Simulation::replicate(int d, int epoch, int r, const Instruction& in) {
   std::string name = message_name(epoch, r, d, in);
   auto bytes = uint64_t(in.bytes);
   int stage = in.stage;
-  sg4::Actor::create("replicate", platform_.hosts[d], [this, name, bytes, d, stage, r] {
+  spawn("replicate", platform_.hosts[d], -1, [this, name, bytes, d, stage, r] {
     const double t0 = sg4::Engine::get_clock();
     try {
       sg4::Mailbox::by_name(name)->put(&kToken, bytes, kTransferTimeout);
@@ -190,7 +190,7 @@ void Simulation::replicate(int d, int epoch, int r, const Instruction& in) {
 void Simulation::receive_replica(int d, int epoch, int r, const Instruction& in) {
   std::string name = message_name(epoch, r, d, in);
   int stage = in.stage, plan_id = coord_.plan_id();
-  sg4::Actor::create("receive_replica", platform_.hosts[d], [this, name, epoch, r, d, stage, plan_id] {
+  spawn("receive_replica", platform_.hosts[d], -1, [this, name, epoch, r, d, stage, plan_id] {
     try {
       sg4::Mailbox::by_name(name)->get<char>(kTransferTimeout);
       replica_landed(epoch, r, d, stage, plan_id);

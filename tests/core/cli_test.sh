@@ -1,6 +1,7 @@
 #!/bin/sh
 # asteroid-plan as a user meets it: a real scenario plans, --json has the promised keys, --evaluate
-# answers an array in order, and bad input is one line on stderr with exit status 2.
+# answers an array in order and takes --json's own output, and bad input is one line on stderr with
+# exit status 2.
 # Usage: cli_test.sh PATH/TO/asteroid-plan SOURCE_DIR
 set -u
 plan="$1"; src="$2"
@@ -37,6 +38,27 @@ want = json.load(open(sys.argv[1]))["round_latency_s"]
 got = json.load(open(sys.argv[2]))
 assert len(got) == 2 and all(abs(g["round_latency_s"] - want) <= 1e-9 * want for g in got), (want, got)
 PY
+# What --json writes evaluates as is: the whole output (its "plan"), and an array of outputs.
+"$plan" "$scenario" --evaluate "$tmp/plan.json" --json -o "$tmp/eval_output.json" || fail "evaluate --json's output"
+/usr/bin/python3 - "$tmp/plan.json" "$tmp/outputs.json" <<'PY' || fail "writing outputs"
+import json, sys
+out = json.load(open(sys.argv[1]))
+bad = json.loads(json.dumps(out)); bad["plan"]["microbatches"] += 1
+json.dump([out, out], open(sys.argv[2], "w"))
+json.dump([out, bad], open(sys.argv[2] + ".bad", "w"))
+json.dump({"feasible": False, "reason": "out of memory", "round_latency_s": None}, open(sys.argv[2] + ".none", "w"))
+PY
+"$plan" "$scenario" --evaluate "$tmp/outputs.json" --json -o "$tmp/eval_outputs.json" || fail "evaluate two outputs"
+/usr/bin/python3 - "$tmp/plan.json" "$tmp/eval_output.json" "$tmp/eval_outputs.json" <<'PY' || fail "evaluating outputs"
+import json, sys
+want = json.load(open(sys.argv[1]))["round_latency_s"]
+got = [json.load(open(sys.argv[2]))] + json.load(open(sys.argv[3]))
+assert len(got) == 3 and all(abs(g["round_latency_s"] - want) <= 1e-9 * want for g in got), (want, got)
+PY
+expect_error "an output with a bad plan" 'outputs.json.bad: \[1\].plan: microbatch_size x microbatches' \
+  "$plan" "$scenario" --evaluate "$tmp/outputs.json.bad"
+expect_error "an output without a plan" 'outputs.json.none: feasible: the planner found no plan' \
+  "$plan" "$scenario" --evaluate "$tmp/outputs.json.none"
 
 printf '{"schema_version": 1, "cluster": {' >"$tmp/malformed.json"
 expect_error "malformed JSON" "malformed.json: malformed JSON at line 1" "$plan" "$tmp/malformed.json"

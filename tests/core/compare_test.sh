@@ -51,5 +51,10 @@ printf '{"scenario": "x", "backend": "sim", "rounds": []}' >"$tmp/empty.json"
 "$compare" "$tmp/a/report.json" "$tmp/empty.json" --max-round-error 50 >/dev/null 2>"$tmp/err"
 [ $? -eq 1 ] || fail "--max-round-error with no round in both reports should exit 1"
 grep -q "nothing to check" "$tmp/err" || fail "nothing-to-compare message: $(cat "$tmp/err")"
+# A round of A that lasts no time: B's error relative to it means nothing, so the check fails.
+printf '{"scenario": "x", "backend": "sim", "rounds": [{"round": 0, "start_s": 0, "end_s": 1, "samples": 8}, {"round": 1, "start_s": 1, "end_s": 1, "samples": 8}]}' >"$tmp/zero.json"
+"$compare" "$tmp/zero.json" "$tmp/zero.json" --max-round-error 50 >/dev/null 2>"$tmp/err"
+[ $? -eq 1 ] || fail "--max-round-error with a round of 0 s in A should exit 1"
+grep -q "round 1): no relative error" "$tmp/err" || fail "zero-length round message: $(cat "$tmp/err")"
 
 finish "compare_test"

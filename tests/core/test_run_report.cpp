@@ -166,3 +166,13 @@ TEST_CASE("report comparison: a report against itself, and against one 10% slowe
   CHECK(j["rounds_only_a"] == 1);
   CHECK(comparison_to_text(slower, 5).find("mean |e| 10.00%") != std::string::npos);
 }
+
+TEST_CASE("report comparison: rounds of A that last no time are counted, not scored", "[report]") {
+  CHECK(compare_reports(sample(1.0), sample(1.1)).zero_rounds_a == 0);
+  RunReport zero = sample(1.0);
+  zero.rounds[2].end = zero.rounds[2].start;
+  ReportComparison c = compare_reports(zero, sample(1.1));
+  CHECK(c.zero_rounds_a == 1);
+  CHECK(c.first_zero_round_a == zero.rounds[2].round);
+  CHECK(comparison_to_json(c)["zero_rounds_a"] == 1);
+}

@@ -280,6 +280,27 @@ TEST_CASE("sim: a bad scenario is one line on stderr and exit status 2", "[sim]"
   fs::remove_all(dir);
 }
 
+TEST_CASE("sim: a bad SimGrid option is one line naming it and exit status 2, never an abort", "[sim]") {
+  // SimGrid itself ends the process (status 134) on the first three; the last it refuses by an
+  // exception that names the value but not the key.
+  fs::path dir = temp_dir("bad_cfg");
+  write(dir / "good.json", scenario("envC_fail"));
+  const std::pair<const char*, const char*> cases[] = {
+      {"--cfg=network/model:foo", "network/model: one of CM02, LV08, SMPI, IB"},
+      {"--cfg=network/model", "--cfg=network/model: expected KEY:VALUE"},
+      {"'--cfg=network/model:CM02 cpu/model:foo'", "--cfg=cpu/model:foo"},
+      {"--cfg=network/TCP-gamma:abc", "--cfg=network/TCP-gamma:abc"}};
+  for (const auto& [option, want] : cases) {
+    INFO(option);
+    CHECK(run_sim(dir / "good.json", dir / "cfg", option, nullptr) == 2);
+    std::ifstream o(dir / "cfg" / "stdout.txt");
+    std::string t((std::istreambuf_iterator<char>(o)), {});
+    CHECK(std::count(t.begin(), t.end(), '\n') == 1);
+    CHECK_THAT(t, Catch::Contains(want));
+  }
+  fs::remove_all(dir);
+}
+
 TEST_CASE("sim: a pairwise link override is simulated as a link of its own", "[sim][network]") {
   fs::path dir = temp_dir("override");
   json base = scenario("envB_mobilenetv2_100mbps");
@@ -430,6 +451,26 @@ TEST_CASE("sim: a device back before its departure is declared rejoins once it i
   REQUIRE(joins.size() == 1);
   CHECK(joins[0]["time_s"].get<double>() >= detections[0]["time_s"].get<double>());
   CHECK_THAT(joins[0]["detail"].get<std::string>(), Catch::Contains("taken once its departure was declared"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("sim: a device that leaves as its heartbeat is sent, and returns, ends the run without a deadlock",
+          "[sim][faults][join]") {
+  // nx0 leaves at 1 s, the instant its heartbeat actor creates that beat's control message: the
+  // message's actor is killed before its first turn, which SimGrid 3.32 still runs and then leaves
+  // blocked for good; the run must end cleanly all the same.
+  fs::path dir = temp_dir("leave_at_beat");
+  json s = scenario("envC_rejoin");
+  s["faults"]["events"] = {{{"at", "1s"}, {"device", "nx0"}, {"kind", "leave"}},
+                           {{"at", "5s"}, {"device", "nx0"}, {"kind", "join"}}};
+  write(dir / "s.json", s);
+  json r;
+  REQUIRE(run_sim(dir / "s.json", dir / "out", "--rounds 10", &r) == 0);
+  CHECK(r["summary"]["completed"].get<bool>());
+  CHECK(events_of(r, "join").size() == 1);
+  std::ifstream in(dir / "out" / "stdout.txt");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  CHECK_THAT(text, !Catch::Contains("Deadlock"));
   fs::remove_all(dir);
 }
 
