@@ -169,7 +169,39 @@ void parse_faults(const JsonReader& r, Scenario& s) {
   }
 }
 
+// A problem at a JSON path the file may not hold (model.input the traces imply, a trace found under
+// traces/), told as JsonReader::fail tells one.
+[[noreturn]] void fail_at(const std::string& path, const std::string& message) { throw InputError{path, message}; }
+
+// The input the traces were measured on must be the scenario's: model.input when given (a trace
+// naming another is refused), else the one input every trace names, which becomes the scenario's.
+void check_input(Scenario& s, bool given) {
+  std::set<std::string> named;
+  for (const auto& [type, p] : s.profiles) {
+    if (p.input.empty()) continue;
+    named.insert(p.input);
+    if (given && p.input != s.input)
+      fail_at("traces." + type, "trace \"" + s.trace_files[type] + "\" was measured on input \"" + p.input +
+                "\", but the scenario's model.input is \"" + s.input + "\"");
+  }
+  if (given || named.empty()) return;
+  if (named.size() > 1) {
+    std::string list;
+    for (const std::string& n : named) list += (list.empty() ? "\"" : ", \"") + n + "\"";
+    throw InputError{"model.input", "missing, and the traces name several inputs (" + list +
+                                        "); add \"input\" to \"model\""};
+  }
+  s.input = *named.begin();
+}
+
 }  // namespace
+
+std::optional<Error> require_model_input(const Scenario& s) {
+  if (!s.input.empty()) return std::nullopt;
+  return Error{s.file, "model.input",
+               "missing, and the traces name no input; add the input the model is built for to \"model\", "
+               "e.g. \"input\": \"cifar10_32\""};
+}
 
 std::vector<int> absent_at_start(const std::vector<DeviceSpec>& devices, const FaultSpec& f) {
   std::vector<int> out;
@@ -264,6 +296,7 @@ Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file
         traces.at(type.c_str())
             .fail("layer list disagrees with the trace of \"" + first_type + "\": " + diff);
     }
+    check_input(s, model.has("input"));
     return s;
   } catch (const InputError& e) {
     return Error{file, e.path, e.message};

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "asteroid/backend_setup.hpp"
 #include "asteroid/report_compare.hpp"
 #include "asteroid/run_report.hpp"
 #include "asteroid/run_summary.hpp"
@@ -165,4 +166,36 @@ TEST_CASE("report comparison: a report against itself, and against one 10% slowe
   nlohmann::json j = comparison_to_json(missing);
   CHECK(j["rounds_only_a"] == 1);
   CHECK(comparison_to_text(slower, 5).find("mean |e| 10.00%") != std::string::npos);
+}
+
+TEST_CASE("run report: fault events after the run's end are warnings, written and read back", "[report][faults]") {
+  // Ten rounds of 1.56 s; a leave at 5 s (inside the run) and one at 30 s (after its end).
+  RunReport r;
+  r.scenario = "toy";
+  r.backend = "sim";
+  r.devices = {"nx0", "nano0"};
+  for (int i = 0; i < 10; ++i) r.rounds.push_back({i, 1.56 * i, 1.56 * (i + 1), 8, 0, std::nullopt, -1});
+  r.end_s = 15.6;
+  FaultSpec f;
+  f.events = {{5, "nano0", FaultKind::leave}, {30, "nx0", FaultKind::leave}};
+  auto warnings = unreached_fault_warnings(f, r, 1.0);
+  REQUIRE(warnings.size() == 1);
+  // 30 s at 1.56 s a round falls in round 19: a run of 20 rounds reaches it.
+  CHECK(warnings[0] ==
+        "the leave of nx0 at 30.000 s did not happen: the run ended at 15.600 s, after 10 rounds; about 20 "
+        "rounds (training.rounds or --rounds) would reach it");
+  // A run that committed nothing estimates from the predicted round.
+  RunReport none;
+  none.end_s = 2;
+  auto early = unreached_fault_warnings(f, none, 0.5);
+  REQUIRE(early.size() == 2);
+  CHECK_THAT(early[1], Catch::Contains("after 0 rounds; about 61 rounds"));
+
+  r.warnings = warnings;
+  const nlohmann::json j = report_to_json(r);
+  REQUIRE(j.contains("warnings"));
+  auto back = report_from_json(j, "r.json");
+  REQUIRE(back.ok());
+  CHECK(back->warnings == warnings);
+  CHECK_FALSE(report_to_json(sample(1.0)).contains("warnings"));  // none: left out
 }
