@@ -311,6 +311,13 @@ Result<Scenario> load_scenario(const std::string& file) {
   return parse_scenario(j.value(), file, dir_of(file));
 }
 
+std::vector<std::string> layer_names(const Scenario& s) {
+  std::vector<std::string> names;
+  if (s.profiles.empty()) return names;
+  for (const LayerProfile& l : s.profiles.begin()->second.layers) names.push_back(l.name);
+  return names;
+}
+
 double optimizer_state_factor(Optimizer o) {
   switch (o) {
     case Optimizer::sgd: return 0;

@@ -299,7 +299,7 @@ int main(int argc, char** argv) {
             << s.devices.size() << ", " << lo.rounds << " rounds";
   if (!s.faults.events.empty())
     std::cout << ", " << s.faults.events.size() << " fault(s), recovery " << to_string(coordinator.recovery);
-  std::cout << "\n" << plan_to_text(ev.plan, model.cluster());
+  std::cout << "\n" << plan_to_text(ev.plan, model.cluster(), layer_names(s));
   if (!length.reason.empty()) std::cout << length.reason << "\n";
   if (args.emulate)
     std::cout << "emulated: compute steps last what the traces give their devices, x " << args.time_dilation
@@ -388,7 +388,7 @@ int main(int argc, char** argv) {
   write(dir + "/rounds.csv", report_to_rounds_csv(rep));
 
   for (size_t i = 1; i < rep.plans.size(); ++i)
-    std::cout << "plan " << i << ": " << plan_to_text(rep.plans[i].plan, rep.devices);
+    std::cout << "plan " << i << ": " << plan_to_text(rep.plans[i].plan, rep.devices, layer_names(s));
   std::cout << summary_to_text(summary, rep.backend);
   for (const std::string& w : rep.warnings) std::cout << "warning: " << w << "\n";
 

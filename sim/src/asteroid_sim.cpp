@@ -182,7 +182,7 @@ int main(int argc, char** argv) {
             << args.network << " network, recovery " << to_string(cc.recovery) << "\n";
   if (!length.reason.empty()) std::cout << length.reason << "\n";
   for (size_t id = 0; id < rep.plans.size(); ++id) {
-    std::cout << "plan " << id << ": " << plan_to_text(rep.plans[id].plan, rep.devices);
+    std::cout << "plan " << id << ": " << plan_to_text(rep.plans[id].plan, rep.devices, layer_names(s));
     std::cout << "  predicted round latency " << rep.plans[id].predicted_schedule_latency_s
               << " s (1F1B replay; closed form " << rep.plans[id].predicted_round_latency_s << " s)\n";
   }

@@ -199,3 +199,29 @@ TEST_CASE("run report: fault events after the run's end are warnings, written an
   CHECK(back->warnings == warnings);
   CHECK_FALSE(report_to_json(sample(1.0)).contains("warnings"));  // none: left out
 }
+
+TEST_CASE("run summary: the replay's rounds are printed as a range only when rounds were run again", "[report]") {
+  // Rounds of 1 s; a failure at 6.5 s in round 6; resumed at 10 s from round `replay`.
+  auto text_for = [](int replay) {
+    RunReport r;
+    r.scenario = "toy";
+    r.backend = "sim";
+    r.devices = {"a", "b"};
+    for (int i = 0; i < 6; ++i) r.rounds.push_back({i, double(i), i + 1.0, 8, 0, std::nullopt, -1});
+    if (replay > 6) r.rounds.push_back({6, 6, 7, 8, 0, std::nullopt, -1});  // round 6 went on
+    for (int i = replay; i < 9; ++i) r.rounds.push_back({i, 10.0 + i - replay, 11.0 + i - replay, 8, 0, std::nullopt, -1});
+    r.rounds_planned = 9;
+    r.end_s = r.rounds.back().end;
+    r.add_event(6.5, EventKind::failure, "b", "b leaves").round = 6;
+    r.add_event(9.5, EventKind::detection, "b", "missed heartbeats");
+    r.add_event(9.6, EventKind::replan, "", "re-plan", 0.001);
+    r.add_event(9.7, EventKind::replay, "", "replay").round = replay;
+    r.add_event(10, EventKind::resume, "", "resume");
+    return summary_to_text(summarize_run(r), "sim");
+  };
+  CHECK_THAT(text_for(4), Catch::Contains("(rounds 4-6, from the checkpoint to the interrupted round)"));
+  CHECK_THAT(text_for(6), Catch::Contains("(round 6, from the checkpoint to the interrupted round)"));
+  const std::string none = text_for(7);
+  CHECK_THAT(none, Catch::Contains("replay         none (round 6 was committed; training went on from round 7)"));
+  CHECK_THAT(none, !Catch::Contains("rounds 7-6"));
+}

@@ -105,6 +105,9 @@ Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file
 // input is not known (neither model.input nor its traces name one), so that it is refused at load.
 std::optional<Error> require_model_input(const Scenario& s);
 
+// The model's layer names by layer index (every trace of a scenario carries the same list).
+std::vector<std::string> layer_names(const Scenario& s);
+
 // Bytes of optimizer state per parameter byte: 0 for SGD, 1 with momentum, 2 for Adam.
 double optimizer_state_factor(Optimizer o);
 
