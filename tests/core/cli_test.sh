@@ -74,6 +74,25 @@ got = json.load(open(sys.argv[2]))
 assert len(got) == 2 and all(abs(g["round_latency_s"] - want) <= 1e-9 * want for g in got), (want, got)
 PY
 
+# A scenario that names no traces takes the repository's traces/<device type>/<model>.json: the
+# same plan; an unknown device type lists the types that have a trace of the model.
+/usr/bin/python3 - "$scenario" "$tmp" <<'PY' || fail "writing scenarios without traces"
+import json, os, sys
+s = json.load(open(sys.argv[1]))
+del s["traces"]
+json.dump(s, open(os.path.join(sys.argv[2], "shelf.json"), "w"))
+s["cluster"]["devices"][0]["type"] = "jetson_orin"
+json.dump(s, open(os.path.join(sys.argv[2], "orin.json"), "w"))
+PY
+"$plan" "$tmp/shelf.json" --json -o "$tmp/shelf_plan.json" || fail "planning a scenario without traces"
+/usr/bin/python3 - "$tmp/plan.json" "$tmp/shelf_plan.json" <<'PY' || fail "traces found by device type and model plan otherwise"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+assert a["plan"] == b["plan"] and a["round_latency_s"] == b["round_latency_s"], (a["plan"], b["plan"])
+PY
+expect_error "an unknown device type" 'orin.json: cluster.devices\[0\].type: unknown device type "jetson_orin": no trace for it under "traces", nor .*traces/jetson_orin/mobilenetv2.json; device types with a trace of mobilenetv2 there: jetson_nano, jetson_tx2, jetson_xavier_nx, local_cpu' \
+  "$plan" "$tmp/orin.json"
+
 printf '{"schema_version": 1, "cluster": {' >"$tmp/malformed.json"
 expect_error "malformed JSON" "malformed.json: malformed JSON at line 1" "$plan" "$tmp/malformed.json"
 expect_error "missing file" "nowhere.json: cannot open file" "$plan" "$tmp/nowhere.json"

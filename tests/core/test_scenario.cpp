@@ -269,3 +269,37 @@ TEST_CASE("scenario: without training.rounds a run is long enough for a steady t
   CHECK_THAT(steady.reason, Catch::StartsWith("training.rounds is not set: 20 rounds, enough for a steady"));
   CHECK(run_rounds(quiet.value(), {}) == kDefaultRounds);
 }
+
+TEST_CASE("scenario: a device type with no trace named takes traces/<type>/<model>.json; an unknown one lists those there",
+          "[scenario][errors]") {
+  // A folder with the scenario and a traces/ shelf beside it, as the repository has.
+  const std::string dir = temp_dir("shelf");
+  std::filesystem::create_directories(dir + "/scenarios");
+  for (const char* type : {"fast", "slow"}) {
+    std::filesystem::create_directories(dir + "/traces/" + type);
+    std::filesystem::copy_file(kData + "/" + type + ".json", dir + "/traces/" + type + "/synthetic.json",
+                               std::filesystem::copy_options::overwrite_existing);
+  }
+  auto j = valid();
+  j.erase("traces");
+  auto r = parse_scenario(j, "s.json", dir + "/scenarios");
+  INFO((r.ok() ? "" : r.error().str()));
+  REQUIRE(r.ok());
+  CHECK(r->trace_files.at("fast") == dir + "/traces/fast/synthetic.json");
+  CHECK(r->profiles.at("slow").num_layers() == 4);
+  // A trace the scenario names wins over the shelf.
+  j["traces"] = {{"slow", kData + "/slow.json"}};
+  r = parse_scenario(j, "s.json", dir + "/scenarios");
+  INFO((r.ok() ? "" : r.error().str()));
+  REQUIRE(r.ok());
+  CHECK(r->trace_files.at("slow") == kData + "/slow.json");
+  CHECK(r->trace_files.at("fast") == dir + "/traces/fast/synthetic.json");
+  j.erase("traces");
+  j["cluster"]["devices"][0]["type"] = "jetson_orin";
+  auto bad = parse_scenario(j, "s.json", dir + "/scenarios");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().str() == "s.json: cluster.devices[0].type: unknown device type \"jetson_orin\": no trace for it "
+                             "under \"traces\", nor " + dir + "/traces/jetson_orin/synthetic.json; device types "
+                             "with a trace of synthetic there: fast, slow");
+  std::filesystem::remove_all(dir);
+}
