@@ -94,7 +94,7 @@ def main():
                     f.write("\n")
                 os.unlink(os.path.join(keep, f"{kind}_report_full.json"))
             skip = 1 if rounds > 1 else 0
-            predicted = planned["schedule_latency_s"] or planned["round_latency_s"]  # the replay, planned on
+            predicted = planned["round_latency_s"]  # the replay, planned on
             simulated, measured = mean_round(sim, skip), mean_round(real, skip)
             devices = sum(len(s["devices"]) for s in planned["plan"]["stages"])
             losses = [x["loss"] for x in real["rounds"]]

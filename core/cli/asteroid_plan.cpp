@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
       if (args.json)
         out.push_back(evaluation_to_json(e, model.cluster()));
       else
-        text += evaluation_to_text(e, model.cluster()) + (plans.size() > 1 ? "\n" : "");
+        text += evaluation_to_text(e, model.cluster(), layer_names(s)) + (plans.size() > 1 ? "\n" : "");
     }
     if (args.json)
       emit(args, (many ? out.dump() : out[0].dump(2)) + "\n");
@@ -156,7 +156,7 @@ int main(int argc, char** argv) {
   std::string text = "scenario " + s.name + ": model " + s.model + ", " + std::to_string(s.devices.size()) +
                      " devices, batch " + std::to_string(s.training.batch_size) + ", strategy " +
                      to_string(strategy) + ", latency model " + to_string(s.planner.latency_model) + "\n";
-  text += evaluation_to_text(r.evaluation, model.cluster());
+  text += evaluation_to_text(r.evaluation, model.cluster(), layer_names(s));
   char buf[256];
   if (strategy == Strategy::asteroid && r.evaluation.feasible && r.optimum_replay_s > 0) {
     std::snprintf(buf, sizeof buf,

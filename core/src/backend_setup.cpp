@@ -1,10 +1,13 @@
 #include "asteroid/backend_setup.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "asteroid/json_reader.hpp"
+#include "asteroid/limits.hpp"
 #include "asteroid/strategies.hpp"
 #include "asteroid/survivors.hpp"
+#include "asteroid/units.hpp"
 
 namespace asteroid {
 
@@ -24,8 +27,51 @@ PlannerOptions planner_options(const Scenario& s) {
   return o;
 }
 
+RunLength run_length(const Scenario& s, const RunOverrides& o, double round_s) {
+  if (o.rounds > 0) return {o.rounds, ""};
+  if (s.training.rounds > 0) return {s.training.rounds, ""};
+  RunLength r{kDefaultRounds, ""};
+  double last = -1;
+  for (const FaultEvent& e : s.faults.events) last = std::max(last, e.time_s);
+  if (last < 0 || !(round_s > 0)) {
+    r.reason = "training.rounds is not set: " + std::to_string(r.rounds) +
+               " rounds, enough for a steady throughput (set training.rounds or --rounds for another length)";
+    return r;
+  }
+  const double detected = last + s.faults.heartbeat_interval_s * s.faults.missed_heartbeats;
+  const double needed = std::ceil(detected / round_s) + kRoundsAfterLastEvent;
+  r.rounds = int(std::clamp(needed, double(kDefaultRounds), double(limits::kMaxRounds)));
+  r.reason = "training.rounds is not set: " + std::to_string(r.rounds) + " rounds, to reach the last fault event (at " +
+             units::format_seconds(last) + ", detected " + units::format_seconds(detected - last) +
+             " later, at " + units::format_seconds(round_s) + " per round as predicted) and run " +
+             std::to_string(kRoundsAfterLastEvent) + " rounds after it (at least " +
+             std::to_string(kDefaultRounds) + "; set training.rounds or --rounds for another length)";
+  return r;
+}
+
 int run_rounds(const Scenario& s, const RunOverrides& o) {
-  return o.rounds > 0 ? o.rounds : s.training.rounds;
+  return o.rounds > 0 ? o.rounds : s.training.rounds > 0 ? s.training.rounds : kDefaultRounds;
+}
+
+std::vector<std::string> unreached_fault_warnings(const FaultSpec& f, const RunReport& r, double round_s) {
+  int committed = 0;
+  for (const RoundRecord& x : r.rounds) committed = std::max(committed, x.round + 1);
+  const double mean = committed > 0 && r.end_s > 0 ? r.end_s / committed : round_s;
+  std::vector<std::string> out;
+  for (const FaultEvent& e : f.events) {
+    if (e.time_s < r.end_s) continue;
+    std::string w = "the " + std::string(to_string(e.kind)) + " of " + e.device + " at " +
+                    units::format_seconds(e.time_s) + " did not happen: the run ended at " +
+                    units::format_seconds(r.end_s);
+    if (mean > 0) {
+      // Rounds go on at the run's mean pace; the event falls in the round after the last one before it.
+      const double rounds = std::min(double(limits::kMaxRounds), std::floor(e.time_s / mean) + 1);
+      w += ", after " + std::to_string(committed) + " rounds; about " + std::to_string((long long)rounds) +
+           " rounds (training.rounds or --rounds) would reach it";
+    }
+    out.push_back(w);
+  }
+  return out;
 }
 
 CoordinatorConfig coordinator_config(const Scenario& s, const RunOverrides& o) {

@@ -13,14 +13,17 @@ nlohmann::json evaluation_to_json(const Evaluation& e, const Cluster& c) {
   if (!e.feasible) {
     j["reason"] = e.reason;
     j["round_latency_s"] = nullptr;
+    j["closed_form_round_latency_s"] = nullptr;
     j["throughput_samples_per_s"] = 0;
     return j;
   }
-  j["round_latency_s"] = e.round_latency_s;  // the closed form, under latency_model
-  j["schedule_latency_s"] = e.schedule_latency_s;  // the 1F1B replay (0: not replayed)
-  // The predicted throughput: of the replay where there is one (what asteroid minimises), else of
-  // the closed form, which keeps a field of its own.
+  // The predicted round and throughput, one pair: of the replay where there is one (what asteroid
+  // minimises, what the backends' reports and consoles give), else of the closed form. The closed
+  // form keeps fields of its own.
+  j["round_latency_s"] = e.predicted_round_s();
   j["throughput_samples_per_s"] = e.plan.microbatch_size * e.plan.microbatches / e.predicted_round_s();
+  j["schedule_latency_s"] = e.schedule_latency_s;  // the 1F1B replay (0: not replayed)
+  j["closed_form_round_latency_s"] = e.round_latency_s;  // under latency_model
   j["closed_form_throughput_samples_per_s"] = e.throughput_samples_per_s;
   j["latency_model"] = to_string(e.latency_model);
   j["plan"] = plan_to_json(e.plan, c);
@@ -47,14 +50,14 @@ nlohmann::json evaluation_to_json(const Evaluation& e, const Cluster& c) {
   return j;
 }
 
-std::string evaluation_to_text(const Evaluation& e, const Cluster& c) {
+std::string evaluation_to_text(const Evaluation& e, const Cluster& c, const std::vector<std::string>& layer_names) {
   std::ostringstream o;
-  char buf[256];
+  char buf[512];
   if (!e.feasible) {
     o << "infeasible: " << e.reason << "\n";
     return o.str();
   }
-  o << plan_to_text(e.plan, c);
+  o << plan_to_text(e.plan, c, layer_names);
   if (e.schedule_latency_s > 0) {
     std::snprintf(buf, sizeof buf, "round latency %.4f s (1F1B replay), throughput %.2f samples/s\n",
                   e.schedule_latency_s, e.plan.microbatch_size * e.plan.microbatches / e.predicted_round_s());
@@ -64,7 +67,21 @@ std::string evaluation_to_text(const Evaluation& e, const Cluster& c) {
                 e.schedule_latency_s > 0 ? "closed form" : "round latency", e.round_latency_s,
                 to_string(e.latency_model), e.throughput_samples_per_s);
   o << buf;
-  o << "steps (E_f, E_b, T_w, T_e, T_a, T_o in seconds; T_o: the optimizer step):\n";
+  // A scenario names no data set, so no epoch: the time per 1000 samples scales to any.
+  std::snprintf(buf, sizeof buf,
+                "time per 1000 samples %.2f s at the predicted round (an epoch of N samples: N / 1000 times that)\n",
+                1000 * e.predicted_round_s() / (e.plan.microbatch_size * e.plan.microbatches));
+  o << buf;
+  o << "steps, in seconds (docs/method.md §3): a stage's compute, or a send between two stages\n"
+       "  E_f, E_b  forward and backward time of one micro-batch (a stage: its slowest device; a send: "
+       "the transfer)\n"
+       "  T_w       warm-up: the forward times of the steps before it\n"
+       "  T_e       from its warm-up's end to its last backward's end (the round's micro-batches)\n"
+       "  T_a, T_o  the stage's ring all-reduce and optimizer step after that (the closed form: the "
+       "largest T_w + T_e + T_a + T_o)\n";
+  std::snprintf(buf, sizeof buf, "  %-10s %9s %9s %9s %9s %9s %9s\n", "step", "E_f", "E_b", "T_w", "T_e", "T_a",
+                "T_o");
+  o << buf;
   for (size_t i = 0; i < e.steps.size(); ++i) {
     const StepCost& s = e.steps[i];
     std::string name = s.kind == StepKind::compute

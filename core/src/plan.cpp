@@ -15,9 +15,12 @@ std::vector<std::string> device_names(const Cluster& c) {
 
 nlohmann::json plan_to_json(const Plan& p, const Cluster& c) { return plan_to_json(p, device_names(c)); }
 
-std::string plan_to_text(const Plan& p, const Cluster& c) { return plan_to_text(p, device_names(c)); }
+std::string plan_to_text(const Plan& p, const Cluster& c, const std::vector<std::string>& layer_names) {
+  return plan_to_text(p, device_names(c), layer_names);
+}
 
-std::string plan_to_text(const Plan& p, const std::vector<std::string>& device_names) {
+std::string plan_to_text(const Plan& p, const std::vector<std::string>& device_names,
+                         const std::vector<std::string>& layer_names) {
   std::string t = "micro-batch " + std::to_string(p.microbatch_size) + " x " +
                   std::to_string(p.microbatches) +
                   (p.microbatches == 1 ? " micro-batch, " : " micro-batches, ") +
@@ -25,7 +28,11 @@ std::string plan_to_text(const Plan& p, const std::vector<std::string>& device_n
   for (int s = 0; s < p.num_stages(); ++s) {
     const StagePlan& sp = p.stages[s];
     t += "  stage " + std::to_string(s) + ": layers " + std::to_string(sp.first_layer) + "-" +
-         std::to_string(sp.last_layer) + " on ";
+         std::to_string(sp.last_layer);
+    if (sp.first_layer >= 0 && size_t(sp.last_layer) < layer_names.size())
+      t += " (" + layer_names[size_t(sp.first_layer)] +
+           (sp.last_layer > sp.first_layer ? " .. " + layer_names[size_t(sp.last_layer)] : "") + ")";
+    t += " on ";
     for (size_t i = 0; i < sp.devices.size(); ++i)
       t += (i ? ", " : "") + device_names[sp.devices[i]] +
            (i < sp.shares.size() ? " (" + std::to_string(sp.shares[i]) + ")" : "");

@@ -80,6 +80,7 @@ nlohmann::json report_to_json(const RunReport& r) {
     out["host_copies"] = {{"copies", r.host_copies->copies},
                           {"bytes", r.host_copies->bytes},
                           {"seconds", r.host_copies->seconds}};
+  if (!r.warnings.empty()) out["warnings"] = r.warnings;
   if (!r.evaluations.empty()) {
     nlohmann::json ev = nlohmann::json::array();
     for (const TestEvaluation& e : r.evaluations)
@@ -206,7 +207,7 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
     // "summary" is derived from the rest (run_summary.hpp): read past, computed again when needed.
     r.allow_only({"scenario", "backend", "config", "devices", "plans", "rounds_planned", "end_s", "rounds",
                   "events", "peak_memory_bytes", "clock_offset_bound_s", "summary", "spans", "evaluations",
-                  "emulation", "host_copies"});
+                  "emulation", "host_copies", "warnings"});
     RunReport out;
     out.scenario = r.at("scenario").string();
     out.backend = r.at("backend").string();
@@ -255,6 +256,9 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
       h.seconds = c.at("seconds").number_in(0, limits::kMaxReportTimeS);
       out.host_copies = h;
     }
+    if (r.has("warnings"))
+      for (size_t i = 0; i < r.at("warnings").size_at_most(limits::kMaxFaultEvents); ++i)
+        out.warnings.push_back(r.at("warnings").at(i).string());
     if (r.has("plans")) {
       JsonReader ps = r.at("plans");
       for (size_t i = 0; i < ps.size_at_most(limits::kMaxPlans); ++i)

@@ -276,9 +276,21 @@ std::string summary_to_text(const RunSummary& s, const std::string& backend) {
     t += "  re-plan        " + fmt("%.4f", f.replan_s) + " s\n";
     t += "  state transfer " + fmt("%.3f", f.state_transfer_s) + " s (" +
          fmt("%.2f", f.state_transfer_bytes / 1e6) + " MB)\n";
-    if (f.replay_s)
-      t += "  replay         " + fmt("%.3f", *f.replay_s) + " s (rounds " + std::to_string(f.replay_round) +
-           "-" + std::to_string(f.interrupted_round) + ", from the checkpoint to the interrupted round)\n";
+    // A range only when rounds were run again: a device that held no stage, or a failure after its
+    // round's commit, leaves the checkpoint past the interrupted round, and nothing is replayed.
+    if (f.replay_s) {
+      const std::string upto = std::to_string(f.interrupted_round);
+      if (f.replay_round >= 0 && f.replay_round <= f.interrupted_round)
+        t += "  replay         " + fmt("%.3f", *f.replay_s) + " s (" +
+             (f.replay_round == f.interrupted_round ? "round " + upto
+                                                    : "rounds " + std::to_string(f.replay_round) + "-" + upto) +
+             ", from the checkpoint to the interrupted round)\n";
+      else if (f.replay_round > f.interrupted_round)
+        t += "  replay         none (round " + upto + " was committed; training went on from round " +
+             std::to_string(f.replay_round) + ")\n";
+      else
+        t += "  replay         " + fmt("%.3f", *f.replay_s) + " s (to round " + upto + " committed again)\n";
+    }
     if (f.checkpoint_every_rounds && *f.checkpoint_every_rounds > 1 && f.replay_round >= 0 &&
         f.replay_round < f.interrupted_round)
       t += "  checkpoints    every " + std::to_string(*f.checkpoint_every_rounds) +

@@ -1,6 +1,7 @@
 #include "asteroid/scenario.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <set>
 
 #include "asteroid/json_reader.hpp"
@@ -169,7 +170,69 @@ void parse_faults(const JsonReader& r, Scenario& s) {
   }
 }
 
+// A problem at a JSON path the file may not hold (model.input the traces imply, a trace found under
+// traces/), told as JsonReader::fail tells one.
+[[noreturn]] void fail_at(const std::string& path, const std::string& message) { throw InputError{path, message}; }
+
+// The traces/ folder a scenario's device types are looked up in when it names no trace for them:
+// the nearest traces/ beside the scenario's folder or above it (scenarios/x.json: the repository's),
+// else the repository this program was built from. Empty when there is none.
+std::string traces_dir(const std::string& base_dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;  // a path that is not there is no folder (is_directory sets ec), not an error
+  const fs::path dir = fs::absolute(base_dir, ec);
+  if (!ec)
+    for (fs::path d = dir; !d.empty(); d = d.parent_path()) {
+      if (fs::is_directory(d / "traces", ec)) return (d / "traces").lexically_normal().string();
+      if (d == d.parent_path()) break;
+    }
+#ifdef ASTEROID_TRACES_DIR
+  if (fs::is_directory(ASTEROID_TRACES_DIR, ec)) return ASTEROID_TRACES_DIR;
+#endif
+  return "";
+}
+
+// The device types under `shelf` with a trace of `model` (traces/<type>/<model>.json), sorted.
+std::vector<std::string> types_with_trace(const std::string& shelf, const std::string& model) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> out;
+  std::error_code ec;
+  if (shelf.empty()) return out;
+  for (const auto& entry : fs::directory_iterator(shelf, ec))
+    if (fs::is_regular_file(entry.path() / (model + ".json"), ec)) out.push_back(entry.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The input the traces were measured on must be the scenario's: model.input when given (a trace
+// naming another is refused), else the one input every trace names, which becomes the scenario's.
+void check_input(Scenario& s, bool given) {
+  std::set<std::string> named;
+  for (const auto& [type, p] : s.profiles) {
+    if (p.input.empty()) continue;
+    named.insert(p.input);
+    if (given && p.input != s.input)
+      fail_at("traces." + type, "trace \"" + s.trace_files[type] + "\" was measured on input \"" + p.input +
+                "\", but the scenario's model.input is \"" + s.input + "\"");
+  }
+  if (given || named.empty()) return;
+  if (named.size() > 1) {
+    std::string list;
+    for (const std::string& n : named) list += (list.empty() ? "\"" : ", \"") + n + "\"";
+    throw InputError{"model.input", "missing, and the traces name several inputs (" + list +
+                                        "); add \"input\" to \"model\""};
+  }
+  s.input = *named.begin();
+}
+
 }  // namespace
+
+std::optional<Error> require_model_input(const Scenario& s) {
+  if (!s.input.empty()) return std::nullopt;
+  return Error{s.file, "model.input",
+               "missing, and the traces name no input; add the input the model is built for to \"model\", "
+               "e.g. \"input\": \"cifar10_32\""};
+}
 
 std::vector<int> absent_at_start(const std::vector<DeviceSpec>& devices, const FaultSpec& f) {
   std::vector<int> out;
@@ -226,18 +289,33 @@ Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file
     if (r.has("planner")) parse_planner(r.at("planner"), s);
     if (r.has("faults")) parse_faults(r.at("faults"), s);
 
-    // Traces last: they are checked against the devices and the model read above.
-    JsonReader traces = r.at("traces");
+    // Traces last: they are checked against the devices and the model read above. A device type
+    // the scenario names no trace for takes the repository's traces/<type>/<model>.json.
+    static const nlohmann::json kNoTraces = nlohmann::json::object();
+    JsonReader traces = r.has("traces") ? r.at("traces") : JsonReader(kNoTraces, "traces");
     traces.require_object();
     for (const auto& type : traces.keys()) {
       std::string path = resolve(base_dir, traces.at(type.c_str()).string());
       s.trace_files[type] = path;
     }
+    const std::string shelf = traces_dir(base_dir);
     for (size_t i = 0; i < s.devices.size(); ++i) {
       const auto& d = s.devices[i];
-      if (!s.trace_files.count(d.type))
-        cluster.at("devices").at(i).at("type").fail("unknown device type \"" + d.type +
-                                                    "\": no trace for it under \"traces\"");
+      if (s.trace_files.count(d.type)) continue;
+      const std::string found = shelf.empty() ? "" : shelf + "/" + d.type + "/" + s.model + ".json";
+      std::error_code ec;
+      const bool plain = d.type.find('/') == std::string::npos && s.model.find('/') == std::string::npos;
+      if (!found.empty() && plain && std::filesystem::is_regular_file(found, ec)) {
+        s.trace_files[d.type] = found;
+        continue;
+      }
+      std::string known;
+      for (const std::string& t : types_with_trace(shelf, s.model)) known += (known.empty() ? "" : ", ") + t;
+      cluster.at("devices").at(i).at("type").fail(
+          "unknown device type \"" + d.type + "\": no trace for it under \"traces\"" +
+          (shelf.empty() ? std::string(" (and no traces/ folder found)")
+                         : ", nor " + shelf + "/" + d.type + "/" + s.model + ".json; device types with a trace of " +
+                               s.model + " there: " + (known.empty() ? "none" : known)));
     }
     const Profile* first = nullptr;
     std::string first_type;
@@ -245,14 +323,13 @@ Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file
       auto p = load_profile(path);
       if (!p) {
         const Error& e = p.error();
-        traces.at(type.c_str()).fail("trace " + e.str());
+        fail_at("traces." + type, "trace " + e.str());
       }
       if (p->model != s.model)
-        traces.at(type.c_str())
-            .fail("trace \"" + path + "\" is for model \"" + p->model + "\", but the scenario's model is \"" +
+        fail_at("traces." + type, "trace \"" + path + "\" is for model \"" + p->model + "\", but the scenario's model is \"" +
                   s.model + "\"");
       if (p->device_type != type)
-        traces.at(type.c_str()).fail("trace \"" + path + "\" is for device type \"" + p->device_type + "\"");
+        fail_at("traces." + type, "trace \"" + path + "\" is for device type \"" + p->device_type + "\"");
       s.profiles[type] = std::move(p).value();
       if (!first) {
         first = &s.profiles[type];
@@ -261,9 +338,9 @@ Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file
       }
       std::string diff = layer_list_mismatch(*first, s.profiles[type]);
       if (!diff.empty())
-        traces.at(type.c_str())
-            .fail("layer list disagrees with the trace of \"" + first_type + "\": " + diff);
+        fail_at("traces." + type, "layer list disagrees with the trace of \"" + first_type + "\": " + diff);
     }
+    check_input(s, model.has("input"));
     return s;
   } catch (const InputError& e) {
     return Error{file, e.path, e.message};
@@ -276,6 +353,13 @@ Result<Scenario> load_scenario(const std::string& file) {
   auto j = read_json_file(file);
   if (!j) return j.error();
   return parse_scenario(j.value(), file, dir_of(file));
+}
+
+std::vector<std::string> layer_names(const Scenario& s) {
+  std::vector<std::string> names;
+  if (s.profiles.empty()) return names;
+  for (const LayerProfile& l : s.profiles.begin()->second.layers) names.push_back(l.name);
+  return names;
 }
 
 double optimizer_state_factor(Optimizer o) {

@@ -1,5 +1,5 @@
 // What asteroid-exec's coordinator tells the person watching: on a terminal, one progress line
-// rewritten in place (round k/N, samples/s, loss, time left) with the events printed above it;
+// rewritten in place (round k of 0-(N-1), samples/s, loss, time left) with the events printed above it;
 // otherwise plain lines, one per committed round. Also the check of measured against predicted
 // round times, with the likely reason when they are far apart. Torch-free.
 #pragma once

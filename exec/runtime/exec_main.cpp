@@ -200,6 +200,8 @@ int main(int argc, char** argv) {
   if (!args.accelerator.empty())
     for (DeviceSpec& d : loaded.value().devices) d.accelerator = args.accelerator;
   const Scenario& s = loaded.value();
+  // The workers build the model for its input: refused here, before any worker starts.
+  if (auto missing = require_model_input(s)) fail(missing->str());
   CoordinatorConfig coordinator = coordinator_config(s, args.run);
   if (!s.faults.events.empty() && coordinator.recovery == Recovery::restart)
     fail(s.file +
@@ -216,6 +218,10 @@ int main(int argc, char** argv) {
   auto chosen = backend_plan(s, model, args.run);
   if (!chosen) fail(chosen.error().str());
   const Evaluation& ev = chosen.value();
+  // A scenario without training.rounds runs the default length (backend_setup.hpp), said below.
+  const RunLength length = run_length(s, args.run, ev.predicted_round_s());
+  args.run.rounds = length.rounds;
+  coordinator.rounds = length.rounds;
 
   // Where workers join, and the secret they prove.
   auto at = parse_endpoint(args.listen.empty() ? "127.0.0.1:0" : args.listen, "--listen");
@@ -293,7 +299,8 @@ int main(int argc, char** argv) {
             << s.devices.size() << ", " << lo.rounds << " rounds";
   if (!s.faults.events.empty())
     std::cout << ", " << s.faults.events.size() << " fault(s), recovery " << to_string(coordinator.recovery);
-  std::cout << "\n" << plan_to_text(ev.plan, model.cluster());
+  std::cout << "\n" << plan_to_text(ev.plan, model.cluster(), layer_names(s));
+  if (!length.reason.empty()) std::cout << length.reason << "\n";
   if (args.emulate)
     std::cout << "emulated: compute steps last what the traces give their devices, x " << args.time_dilation
               << " (time dilation); times below are real / " << args.time_dilation << "\n";
@@ -374,14 +381,16 @@ int main(int argc, char** argv) {
         lo.eval_samples > 0 ? std::min<int64_t>(lo.eval_samples, lo.test_samples) : lo.test_samples;
     rep.config["train_samples"] = lo.train_samples;
   }
+  rep.warnings = unreached_fault_warnings(s.faults, rep, ev.predicted_round_s());
   const RunSummary summary = summarize_run(rep);
   write(dir + "/report.json", report_to_json(rep).dump(1) + "\n");
   write(dir + "/trace.json", report_to_chrome_trace(rep));
   write(dir + "/rounds.csv", report_to_rounds_csv(rep));
 
   for (size_t i = 1; i < rep.plans.size(); ++i)
-    std::cout << "plan " << i << ": " << plan_to_text(rep.plans[i].plan, rep.devices);
+    std::cout << "plan " << i << ": " << plan_to_text(rep.plans[i].plan, rep.devices, layer_names(s));
   std::cout << summary_to_text(summary, rep.backend);
+  for (const std::string& w : rep.warnings) std::cout << "warning: " << w << "\n";
 
   if (!run.stop_why.empty()) {
     std::cout << "stopped after " << summary.rounds_committed << " finished rounds; wrote what they did to "

@@ -180,6 +180,9 @@ int main(int argc, char** argv) {
   auto chosen = backend_plan(s, model, args.run);
   if (!chosen) fail(chosen.error().str());
   const Evaluation& ev = chosen.value();
+  // A scenario without training.rounds runs the default length (backend_setup.hpp), said below.
+  const RunLength length = run_length(s, args.run, ev.predicted_round_s());
+  args.run.rounds = length.rounds;
 
   sim::SimInput in;
   in.name = s.name;
@@ -202,6 +205,7 @@ int main(int argc, char** argv) {
                 {"rounds", in.rounds},
                 {"heartbeat_interval_s", cc.heartbeat_interval_s},
                 {"missed_heartbeats", cc.missed_heartbeats}};
+  rep.warnings = unreached_fault_warnings(s.faults, rep, ev.predicted_round_s());
   const RunSummary summary = summarize_run(rep);
 
   std::string dir = args.output.empty() ? "out/" + s.name : args.output;
@@ -214,12 +218,14 @@ int main(int argc, char** argv) {
 
   std::cout << "scenario " << s.name << ": " << s.model << ", " << s.devices.size() << " devices, "
             << args.network << " network, recovery " << to_string(cc.recovery) << "\n";
+  if (!length.reason.empty()) std::cout << length.reason << "\n";
   for (size_t id = 0; id < rep.plans.size(); ++id) {
-    std::cout << "plan " << id << ": " << plan_to_text(rep.plans[id].plan, rep.devices);
+    std::cout << "plan " << id << ": " << plan_to_text(rep.plans[id].plan, rep.devices, layer_names(s));
     std::cout << "  predicted round latency " << rep.plans[id].predicted_schedule_latency_s
               << " s (1F1B replay; closed form " << rep.plans[id].predicted_round_latency_s << " s)\n";
   }
   std::cout << summary_to_text(summary, rep.backend);
+  for (const std::string& w : rep.warnings) std::cout << "warning: " << w << "\n";
   std::cout << "wrote " << dir << "/report.json, trace.json, rounds.csv\n";
   return summary.completed ? 0 : 1;
 }

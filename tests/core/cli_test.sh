@@ -10,9 +10,45 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 scenario="$src/scenarios/envC_mobilenetv2_100mbps.json"
 "$plan" "$scenario" --json -o "$tmp/plan.json" || fail "planning $scenario"
-for key in round_latency_s throughput_samples_per_s feasible plan steps devices; do
+for key in round_latency_s throughput_samples_per_s closed_form_round_latency_s \
+           closed_form_throughput_samples_per_s feasible plan steps devices; do
   grep -q "\"$key\"" "$tmp/plan.json" || fail "--json output lacks $key"
 done
+# One vocabulary: round_latency_s is the prediction the throughput comes from (the replay, which
+# the console and the backends' reports give too); the closed form has keys of its own.
+/usr/bin/python3 - "$tmp/plan.json" <<'PY' || fail "--json: round_latency_s is not the replay the throughput comes from"
+import json, sys
+j = json.load(open(sys.argv[1]))
+batch = j["plan"]["microbatch_size"] * j["plan"]["microbatches"]
+assert j["schedule_latency_s"] > 0 and j["round_latency_s"] == j["schedule_latency_s"], j
+assert abs(j["throughput_samples_per_s"] * j["round_latency_s"] - batch) <= 1e-9 * batch, j
+assert abs(j["closed_form_throughput_samples_per_s"] * j["closed_form_round_latency_s"] - batch) <= 1e-9 * batch, j
+PY
+"$plan" "$scenario" >"$tmp/plan.txt" || fail "planning $scenario (console)"
+/usr/bin/python3 - "$tmp/plan.json" "$tmp/plan.txt" <<'PY' || fail "the console's round latency is not --json's round_latency_s"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert "round latency %.4f s (1F1B replay)" % j["round_latency_s"] in open(sys.argv[2]).read()
+PY
+# The plan for a reader: each stage's layers by name, the time per 1000 samples, and what each
+# column of the step table is.
+/usr/bin/python3 - "$tmp/plan.json" "$tmp/plan.txt" "$scenario" <<'PY' || fail "the console does not explain the plan: $(cat "$tmp/plan.txt")"
+import json, os, sys
+j = json.load(open(sys.argv[1]))
+text = open(sys.argv[2]).read()
+scenario = json.load(open(sys.argv[3]))
+trace = json.load(open(os.path.join(os.path.dirname(sys.argv[3]), next(iter(scenario["traces"].values())))))
+names = [l["name"] for l in trace["layers"]]
+for i, st in enumerate(j["plan"]["stages"]):
+    a, b = st["layers"]
+    want = "stage %d: layers %d-%d (%s" % (i, a, b, names[a]) + (" .. %s)" % names[b] if b > a else ")")
+    assert want in text, want
+batch = j["plan"]["microbatch_size"] * j["plan"]["microbatches"]
+assert "time per 1000 samples %.2f s" % (1000 * j["round_latency_s"] / batch) in text
+for column in ("E_f, E_b  forward and backward time", "T_w       warm-up", "T_e       from", "T_a, T_o  the stage's ring all-reduce"):
+    assert column in text, column
+assert "docs/method.md" in text
+PY
 # The planner's plan, scored again, gives the same latency.
 /usr/bin/python3 - "$tmp/plan.json" "$tmp/plans.json" <<'PY' || fail "writing plans"
 import json, sys
@@ -59,6 +95,25 @@ expect_error "an output with a bad plan" 'outputs.json.bad: \[1\].plan: microbat
   "$plan" "$scenario" --evaluate "$tmp/outputs.json.bad"
 expect_error "an output without a plan" 'outputs.json.none: feasible: the planner found no plan' \
   "$plan" "$scenario" --evaluate "$tmp/outputs.json.none"
+
+# A scenario that names no traces takes the repository's traces/<device type>/<model>.json: the
+# same plan; an unknown device type lists the types that have a trace of the model.
+/usr/bin/python3 - "$scenario" "$tmp" <<'PY' || fail "writing scenarios without traces"
+import json, os, sys
+s = json.load(open(sys.argv[1]))
+del s["traces"]
+json.dump(s, open(os.path.join(sys.argv[2], "shelf.json"), "w"))
+s["cluster"]["devices"][0]["type"] = "jetson_orin"
+json.dump(s, open(os.path.join(sys.argv[2], "orin.json"), "w"))
+PY
+"$plan" "$tmp/shelf.json" --json -o "$tmp/shelf_plan.json" || fail "planning a scenario without traces"
+/usr/bin/python3 - "$tmp/plan.json" "$tmp/shelf_plan.json" <<'PY' || fail "traces found by device type and model plan otherwise"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+assert a["plan"] == b["plan"] and a["round_latency_s"] == b["round_latency_s"], (a["plan"], b["plan"])
+PY
+expect_error "an unknown device type" 'orin.json: cluster.devices\[0\].type: unknown device type "jetson_orin": no trace for it under "traces", nor .*traces/jetson_orin/mobilenetv2.json; device types with a trace of mobilenetv2 there: jetson_nano, jetson_tx2, jetson_xavier_nx, local_cpu' \
+  "$plan" "$tmp/orin.json"
 
 printf '{"schema_version": 1, "cluster": {' >"$tmp/malformed.json"
 expect_error "malformed JSON" "malformed.json: malformed JSON at line 1" "$plan" "$tmp/malformed.json"

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "asteroid/backend_setup.hpp"
 #include "asteroid/report_compare.hpp"
 #include "asteroid/run_report.hpp"
 #include "asteroid/run_summary.hpp"
@@ -175,4 +176,62 @@ TEST_CASE("report comparison: rounds of A that last no time are counted, not sco
   CHECK(c.zero_rounds_a == 1);
   CHECK(c.first_zero_round_a == zero.rounds[2].round);
   CHECK(comparison_to_json(c)["zero_rounds_a"] == 1);
+}
+
+TEST_CASE("run report: fault events after the run's end are warnings, written and read back", "[report][faults]") {
+  // Ten rounds of 1.56 s; a leave at 5 s (inside the run) and one at 30 s (after its end).
+  RunReport r;
+  r.scenario = "toy";
+  r.backend = "sim";
+  r.devices = {"nx0", "nano0"};
+  for (int i = 0; i < 10; ++i) r.rounds.push_back({i, 1.56 * i, 1.56 * (i + 1), 8, 0, std::nullopt, -1});
+  r.end_s = 15.6;
+  FaultSpec f;
+  f.events = {{5, "nano0", FaultKind::leave}, {30, "nx0", FaultKind::leave}};
+  auto warnings = unreached_fault_warnings(f, r, 1.0);
+  REQUIRE(warnings.size() == 1);
+  // 30 s at 1.56 s a round falls in round 19: a run of 20 rounds reaches it.
+  CHECK(warnings[0] ==
+        "the leave of nx0 at 30.000 s did not happen: the run ended at 15.600 s, after 10 rounds; about 20 "
+        "rounds (training.rounds or --rounds) would reach it");
+  // A run that committed nothing estimates from the predicted round.
+  RunReport none;
+  none.end_s = 2;
+  auto early = unreached_fault_warnings(f, none, 0.5);
+  REQUIRE(early.size() == 2);
+  CHECK_THAT(early[1], Catch::Contains("after 0 rounds; about 61 rounds"));
+
+  r.warnings = warnings;
+  const nlohmann::json j = report_to_json(r);
+  REQUIRE(j.contains("warnings"));
+  auto back = report_from_json(j, "r.json");
+  REQUIRE(back.ok());
+  CHECK(back->warnings == warnings);
+  CHECK_FALSE(report_to_json(sample(1.0)).contains("warnings"));  // none: left out
+}
+
+TEST_CASE("run summary: the replay's rounds are printed as a range only when rounds were run again", "[report]") {
+  // Rounds of 1 s; a failure at 6.5 s in round 6; resumed at 10 s from round `replay`.
+  auto text_for = [](int replay) {
+    RunReport r;
+    r.scenario = "toy";
+    r.backend = "sim";
+    r.devices = {"a", "b"};
+    for (int i = 0; i < 6; ++i) r.rounds.push_back({i, double(i), i + 1.0, 8, 0, std::nullopt, -1});
+    if (replay > 6) r.rounds.push_back({6, 6, 7, 8, 0, std::nullopt, -1});  // round 6 went on
+    for (int i = replay; i < 9; ++i) r.rounds.push_back({i, 10.0 + i - replay, 11.0 + i - replay, 8, 0, std::nullopt, -1});
+    r.rounds_planned = 9;
+    r.end_s = r.rounds.back().end;
+    r.add_event(6.5, EventKind::failure, "b", "b leaves").round = 6;
+    r.add_event(9.5, EventKind::detection, "b", "missed heartbeats");
+    r.add_event(9.6, EventKind::replan, "", "re-plan", 0.001);
+    r.add_event(9.7, EventKind::replay, "", "replay").round = replay;
+    r.add_event(10, EventKind::resume, "", "resume");
+    return summary_to_text(summarize_run(r), "sim");
+  };
+  CHECK_THAT(text_for(4), Catch::Contains("(rounds 4-6, from the checkpoint to the interrupted round)"));
+  CHECK_THAT(text_for(6), Catch::Contains("(round 6, from the checkpoint to the interrupted round)"));
+  const std::string none = text_for(7);
+  CHECK_THAT(none, Catch::Contains("replay         none (round 6 was committed; training went on from round 7)"));
+  CHECK_THAT(none, !Catch::Contains("rounds 7-6"));
 }

@@ -1,7 +1,12 @@
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
+#include "asteroid/backend_setup.hpp"
 #include "asteroid/scenario.hpp"
 
 using namespace asteroid;
@@ -169,4 +174,132 @@ TEST_CASE("scenario: malformed JSON is reported with line and column", "[scenari
   std::remove(file.c_str());
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().str().find("malformed JSON at line 3") != std::string::npos);
+}
+
+namespace {
+
+// A copy of a trace of tests/core/data with its "input" set (or removed when empty), in `dir`.
+void trace_with_input(const std::string& dir, const std::string& name, const std::string& input) {
+  std::ifstream in(kData + "/" + name);
+  nlohmann::json t = nlohmann::json::parse(in);
+  if (input.empty())
+    t.erase("input");
+  else
+    t["input"] = input;
+  std::ofstream(dir + "/" + name) << t.dump();
+}
+
+std::string temp_dir(const std::string& tag) {
+  std::string d = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/asteroid_scenario_" +
+                  tag + "_" + std::to_string(::getpid());
+  std::filesystem::create_directories(d);
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("scenario: model.input defaults to the traces' input; another input, or traces that disagree, is refused",
+          "[scenario][errors]") {
+  auto j = valid();  // no model.input; its traces say "none"
+  auto r = parse_scenario(j, "ok.json", kData);
+  REQUIRE(r.ok());
+  CHECK(r->input == "none");
+  CHECK_FALSE(require_model_input(r.value()));
+  j["model"]["input"] = "none";
+  CHECK(parse_scenario(j, "ok.json", kData).ok());
+  j["model"]["input"] = "cifar10_32";
+  CHECK_THAT(error_of(j), Catch::StartsWith("bad.json: traces.fast: trace \"") &&
+                              Catch::Contains("was measured on input \"none\", but the scenario's model.input is "
+                                              "\"cifar10_32\""));
+
+  const std::string dir = temp_dir("input");
+  j.erase("model"), j["model"] = {{"name", "synthetic"}};
+  trace_with_input(dir, "fast.json", "cifar10_32");
+  trace_with_input(dir, "slow.json", "miniimagenet_224");
+  auto several = parse_scenario(j, "bad.json", dir);
+  REQUIRE_FALSE(several.ok());
+  CHECK(several.error().str() ==
+        "bad.json: model.input: missing, and the traces name several inputs (\"cifar10_32\", "
+        "\"miniimagenet_224\"); add \"input\" to \"model\"");
+
+  // Traces that name no input: the scenario loads (the planner and the simulator need none), and
+  // asteroid-exec's check at load says what to add.
+  trace_with_input(dir, "fast.json", "");
+  trace_with_input(dir, "slow.json", "");
+  auto unnamed = parse_scenario(j, "x.json", dir);
+  REQUIRE(unnamed.ok());
+  CHECK(unnamed->input.empty());
+  auto missing = require_model_input(unnamed.value());
+  REQUIRE(missing);
+  CHECK_THAT(missing->str(), Catch::StartsWith("x.json: model.input: missing, and the traces name no input; add"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("scenario: without training.rounds a run is long enough for a steady throughput and the last fault event",
+          "[scenario][rounds]") {
+  auto j = valid();  // a leave at 10 s, detected after 3 missed heartbeats of 1 s
+  auto given = parse_scenario(j, "ok.json", kData);
+  REQUIRE(given.ok());
+  RunLength set = run_length(given.value(), {}, 0.5);
+  CHECK(set.rounds == 3);
+  CHECK(set.reason.empty());
+  RunOverrides cli;
+  cli.rounds = 7;
+  CHECK(run_length(given.value(), cli, 0.5).rounds == 7);
+  CHECK(run_length(given.value(), cli, 0.5).reason.empty());
+
+  j["training"].erase("rounds");
+  auto unset = parse_scenario(j, "ok.json", kData);
+  REQUIRE(unset.ok());
+  CHECK(unset->training.rounds == 0);
+  // 13 s to the detection at 0.5 s a round: 26 rounds, then 10 more.
+  RunLength to_event = run_length(unset.value(), {}, 0.5);
+  CHECK(to_event.rounds == 36);
+  CHECK_THAT(to_event.reason, Catch::StartsWith("training.rounds is not set: 36 rounds, to reach the last fault "
+                                                "event (at 10.000 s"));
+  CHECK(run_length(unset.value(), cli, 0.5).rounds == 7);
+  // Long rounds reach the event sooner than the steady default: the default wins.
+  CHECK(run_length(unset.value(), {}, 10).rounds == kDefaultRounds);
+  // No events: the steady default.
+  j.erase("faults");
+  auto quiet = parse_scenario(j, "ok.json", kData);
+  REQUIRE(quiet.ok());
+  RunLength steady = run_length(quiet.value(), {}, 0.5);
+  CHECK(steady.rounds == kDefaultRounds);
+  CHECK_THAT(steady.reason, Catch::StartsWith("training.rounds is not set: 20 rounds, enough for a steady"));
+  CHECK(run_rounds(quiet.value(), {}) == kDefaultRounds);
+}
+
+TEST_CASE("scenario: a device type with no trace named takes traces/<type>/<model>.json; an unknown one lists those there",
+          "[scenario][errors]") {
+  // A folder with the scenario and a traces/ shelf beside it, as the repository has.
+  const std::string dir = temp_dir("shelf");
+  std::filesystem::create_directories(dir + "/scenarios");
+  for (const char* type : {"fast", "slow"}) {
+    std::filesystem::create_directories(dir + "/traces/" + type);
+    std::filesystem::copy_file(kData + "/" + type + ".json", dir + "/traces/" + type + "/synthetic.json",
+                               std::filesystem::copy_options::overwrite_existing);
+  }
+  auto j = valid();
+  j.erase("traces");
+  auto r = parse_scenario(j, "s.json", dir + "/scenarios");
+  INFO((r.ok() ? "" : r.error().str()));
+  REQUIRE(r.ok());
+  CHECK(r->trace_files.at("fast") == dir + "/traces/fast/synthetic.json");
+  CHECK(r->profiles.at("slow").num_layers() == 4);
+  // A trace the scenario names wins over the shelf.
+  j["traces"] = {{"slow", kData + "/slow.json"}};
+  r = parse_scenario(j, "s.json", dir + "/scenarios");
+  INFO((r.ok() ? "" : r.error().str()));
+  REQUIRE(r.ok());
+  CHECK(r->trace_files.at("slow") == kData + "/slow.json");
+  CHECK(r->trace_files.at("fast") == dir + "/traces/fast/synthetic.json");
+  j.erase("traces");
+  j["cluster"]["devices"][0]["type"] = "jetson_orin";
+  auto bad = parse_scenario(j, "s.json", dir + "/scenarios");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().str() == "s.json: cluster.devices[0].type: unknown device type \"jetson_orin\": no trace for it "
+                             "under \"traces\", nor " + dir + "/traces/jetson_orin/synthetic.json; device types "
+                             "with a trace of synthetic there: fast, slow");
+  std::filesystem::remove_all(dir);
 }

@@ -184,7 +184,7 @@ at=$(sed -n 's/.*coordinator listening on \([0-9.]*:[0-9]*\).*/\1/p' "$tmp/gone.
 w0=$!; pids="$pids $w0"
 "$exe" worker --coordinator "$at" --device cpu1 --token-file "$tok" --checkpoints "$tmp/g1" >"$tmp/g1.log" 2>&1 &
 w1=$!; pids="$pids $w1"
-wait_for "round 2/500" "$tmp/gone.log" 120
+wait_for "round 1 of 0-499" "$tmp/gone.log" 120
 kill -9 "$coord"
 for w in "$w0" "$w1"; do
   exits_within "$w" 15 || fail "a worker went on after its coordinator died"
@@ -198,7 +198,7 @@ done
 # ... and the workers it started itself go with it.
 "$exe" "$scenario" --rounds 500 --token-file "$tok" --timeout 240 -o "$tmp/local" >"$tmp/local.log" 2>&1 &
 coord=$!; pids="$pids $coord"
-wait_for "round 2/500" "$tmp/local.log" 120
+wait_for "round 1 of 0-499" "$tmp/local.log" 120
 at=$(sed -n 's/.*coordinator listening on \([0-9.]*:[0-9]*\).*/\1/p' "$tmp/local.log")
 kill -9 "$coord"
 n=0
@@ -212,7 +212,7 @@ done
 # are written.
 "$exe" "$scenario" --rounds 500 --token-file "$tok" --timeout 240 -o "$tmp/int" >"$tmp/int.log" 2>&1 &
 coord=$!; pids="$pids $coord"
-wait_for "round 2/500" "$tmp/int.log" 120
+wait_for "round 1 of 0-499" "$tmp/int.log" 120
 at=$(sed -n 's/.*coordinator listening on \([0-9.]*:[0-9]*\).*/\1/p' "$tmp/int.log")
 kill -INT "$coord"
 if exits_within "$coord" 30; then

@@ -151,7 +151,7 @@ w0=$!; pids="$pids $w0"
 ip netns exec "$ns1" "$exe" worker --coordinator "$at" --device cpu1 --token-file "$tmp/tok" \
   --checkpoints "$tmp/ck1" >"$tmp/w1.log" 2>&1 &
 w1=$!; pids="$pids $w1"
-wait_for "round 3/6" "$tmp/fail.log" 240
+wait_for "round 2 of 0-5" "$tmp/fail.log" 240
 kill -9 "$w1"
 wait "$coord" || fail "the run with a killed worker: $(cat "$tmp/fail.log")"
 wait "$w0" || fail "the surviving worker: $(cat "$tmp/w0.log")"

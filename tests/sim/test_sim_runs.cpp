@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -509,5 +510,66 @@ TEST_CASE("sim: extreme slowdowns and links either train on or stop with the rea
       CHECK_THAT(text, Catch::Contains("stopped: " + sum["stop_reason"].get<std::string>()));
     }
   }
+  fs::remove_all(dir);
+}
+
+namespace {
+
+std::string stdout_of(const fs::path& out) {
+  std::ifstream in(out / "stdout.txt");
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+}  // namespace
+
+TEST_CASE("sim: a fault event after the run's end is a warning on the console and in the report",
+          "[sim][faults]") {
+  fs::path dir = temp_dir("late_event");
+  json s = scenario("envC_fail");  // nx0 leaves at 30 s
+  s["training"]["rounds"] = 10;    // about 15 s
+  write(dir / "s.json", s);
+  json r;
+  REQUIRE(run_sim(dir / "s.json", dir / "short", "", &r) == 0);
+  CHECK(r["summary"]["failures"].empty());
+  REQUIRE(r.contains("warnings"));
+  REQUIRE(r["warnings"].size() == 1);
+  const std::string w = r["warnings"][0];
+  CHECK_THAT(w, Catch::StartsWith("the leave of nx0 at 30.000 s did not happen: the run ended at "));
+  CHECK_THAT(w, Catch::Contains("after 10 rounds; about"));
+  CHECK_THAT(stdout_of(dir / "short"), Catch::Contains("warning: " + w + "\n"));
+  // A run that reaches the event warns of nothing.
+  REQUIRE(run_sim(dir / "s.json", dir / "long", "--rounds 40", &r) == 0);
+  CHECK(r["summary"]["failures"].size() == 1);
+  CHECK_FALSE(r.contains("warnings"));
+  CHECK_THAT(stdout_of(dir / "long"), !Catch::Contains("warning:"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("sim: a scenario without training.rounds runs past its last fault event, and says so", "[sim][faults]") {
+  fs::path dir = temp_dir("default_rounds");
+  json s = scenario("envC_fail");
+  s["training"].erase("rounds");
+  write(dir / "s.json", s);
+  json r;
+  REQUIRE(run_sim(dir / "s.json", dir / "fail", "", &r) == 0);
+  // The leave at 30 s, its detection 3 s later, at the plan's predicted round, then 10 rounds more.
+  const double round_s = r["plans"][0]["predicted_schedule_latency_s"].get<double>();
+  const int want = std::max(20, int(std::ceil(33.0 / round_s)) + 10);
+  CHECK(r["rounds_planned"].get<int>() == want);
+  CHECK(r["summary"]["completed"].get<bool>());
+  CHECK(r["summary"]["failures"].size() == 1);
+  CHECK_FALSE(r.contains("warnings"));
+  CHECK_THAT(stdout_of(dir / "fail"),
+             Catch::Contains("training.rounds is not set: " + std::to_string(want) + " rounds, to reach the last fault event"));
+  // No fault events: the steady default.
+  s.erase("faults");
+  write(dir / "quiet.json", s);
+  REQUIRE(run_sim(dir / "quiet.json", dir / "quiet", "", &r) == 0);
+  CHECK(r["rounds_planned"].get<int>() == 20);
+  CHECK_THAT(stdout_of(dir / "quiet"), Catch::Contains("training.rounds is not set: 20 rounds, enough for a steady"));
+  // --rounds says it: nothing to explain.
+  REQUIRE(run_sim(dir / "quiet.json", dir / "given", "--rounds 2", &r) == 0);
+  CHECK(r["rounds_planned"].get<int>() == 2);
+  CHECK_THAT(stdout_of(dir / "given"), !Catch::Contains("training.rounds is not set"));
   fs::remove_all(dir);
 }

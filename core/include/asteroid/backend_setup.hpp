@@ -6,10 +6,12 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "asteroid/coordinator.hpp"
 #include "asteroid/cost_model.hpp"
 #include "asteroid/planner.hpp"
+#include "asteroid/run_report.hpp"
 #include "asteroid/scenario.hpp"
 #include "asteroid/vocabulary.hpp"
 
@@ -20,7 +22,7 @@ struct RunOverrides {
   std::string plan_file;             // a plan (or what `asteroid-plan --json` writes) to run as is
   std::optional<Strategy> strategy;  // else the scenario's planner.strategy
   std::optional<Recovery> recovery;  // else the scenario's faults.recovery
-  int rounds = 0;                    // 0: the scenario's training.rounds
+  int rounds = 0;                    // 0: the scenario's training.rounds (run_length)
   std::optional<bool> replicate;     // copies for recovery; default: when the scenario has faults
 };
 
@@ -30,8 +32,33 @@ CostModel make_cost_model(const Scenario& s);
 // The scenario's planner options (micro-batch sizes, max stages, time limit).
 PlannerOptions planner_options(const Scenario& s);
 
-// Rounds the run trains: the override, else the scenario's.
+// A scenario that sets no training.rounds (and no --rounds) runs at least kDefaultRounds rounds:
+// past the first rounds, which a real run spends warming up (asteroid-exec's first round is the
+// longest), to a steady throughput. With fault events it runs on to the last event, its detection
+// (the missed heartbeats) and kRoundsAfterLastEvent rounds more, so that the throughput after the
+// recovery is seen.
+constexpr int kDefaultRounds = 20;
+constexpr int kRoundsAfterLastEvent = 10;
+
+// How long a run trains, and why when neither the command line nor the scenario says.
+struct RunLength {
+  int rounds = 0;
+  std::string reason;  // empty when --rounds or training.rounds set it; else one line on the default
+};
+
+// The run's length: o.rounds, else training.rounds, else the default above, with the last fault
+// event reached at `round_s` seconds per round (the plan's predicted round; 0: unknown, the events
+// are not counted). Both backends call it once their plan is known and put the rounds into `o`.
+RunLength run_length(const Scenario& s, const RunOverrides& o, double round_s);
+
+// Rounds the run trains: the override, else the scenario's, else kDefaultRounds (run_length, which
+// counts the fault events, is what the backends settle it with first).
 int run_rounds(const Scenario& s, const RunOverrides& o);
+
+// One warning per fault event the run did not reach (at or after r.end_s: the run ended first, and
+// the event never happened), saying when the run ended and about how many rounds a run would need
+// to reach it, from the run's mean round (end_s over the rounds committed), else `round_s`.
+std::vector<std::string> unreached_fault_warnings(const FaultSpec& f, const RunReport& r, double round_s);
 
 // The Coordinator's configuration: heartbeats, replication and recovery from the scenario's faults
 // block, the command line's overrides applied.

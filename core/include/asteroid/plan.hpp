@@ -39,9 +39,12 @@ nlohmann::json plan_to_json(const Plan& p, const Cluster& c);
 //   micro-batch 8 x 4 micro-batches, 2 stages
 //     stage 0: layers 0-11 on nx0 (5), tx2_0 (3)
 //     stage 1: layers 12-30 on nano0 (8)
-// (a share shows only when known).
-std::string plan_to_text(const Plan& p, const std::vector<std::string>& device_names);
-std::string plan_to_text(const Plan& p, const Cluster& c);
+// (a share shows only when known). Given the model's layer names (layer_names[l] names layer l,
+// from its traces), each stage's first and last layer are named too: "layers 0-11 (conv1 ..
+// layer1.2) on ...".
+std::string plan_to_text(const Plan& p, const std::vector<std::string>& device_names,
+                         const std::vector<std::string>& layer_names = {});
+std::string plan_to_text(const Plan& p, const Cluster& c, const std::vector<std::string>& layer_names = {});
 
 // The names of the cluster's devices, by index.
 std::vector<std::string> device_names(const Cluster& c);

@@ -104,6 +104,9 @@ struct RunReport {
   std::vector<double> clock_offset_bound_s;
   std::optional<EmulationRecord> emulation;  // exec --emulate only
   std::optional<HostCopyRecord> host_copies;  // exec, workers on an accelerator only
+  // What the run did not do that its scenario asked for, in words (e.g. a fault event after the
+  // run's end, backend_setup.hpp unreached_fault_warnings); the backend prints them too.
+  std::vector<std::string> warnings;
 
   // Appends an event and returns it, to add a round, bytes or lost layers.
   RunEvent& add_event(double time, EventKind kind, const std::string& device, const std::string& detail,

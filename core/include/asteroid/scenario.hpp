@@ -43,7 +43,7 @@ struct NetworkSpec {
 
 struct TrainingSpec {
   int batch_size = 0;  // mini-batch B, samples per round
-  int rounds = 1;
+  int rounds = 0;      // 0: not set; a backend chooses the run's length (backend_setup.hpp, run_length)
   Optimizer optimizer = Optimizer::sgd_momentum;
 };
 
@@ -78,6 +78,8 @@ struct Scenario {
   std::vector<DeviceSpec> devices;
   NetworkSpec network;
   std::string model;
+  // The model's input (e.g. "cifar10_32"): model.input, else the one input every trace names; empty
+  // when neither says (only asteroid-exec needs it: require_model_input).
   std::string input;
   TrainingSpec training;
   PlannerSpec planner;
@@ -98,6 +100,13 @@ Result<Scenario> load_scenario(const std::string& file);
 // Parses from JSON already in memory; trace paths are resolved against `base_dir`.
 Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file,
                                 const std::string& base_dir);
+
+// asteroid-exec builds the model for its input: an Error naming model.input when the scenario's
+// input is not known (neither model.input nor its traces name one), so that it is refused at load.
+std::optional<Error> require_model_input(const Scenario& s);
+
+// The model's layer names by layer index (every trace of a scenario carries the same list).
+std::vector<std::string> layer_names(const Scenario& s);
 
 // Bytes of optimizer state per parameter byte: 0 for SGD, 1 with momentum, 2 for Adam.
 double optimizer_state_factor(Optimizer o);
