@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "asteroid/coordinator.hpp"
 #include "asteroid/cost_model.hpp"
@@ -23,6 +24,10 @@ struct RunOverrides {
   int rounds = 0;                    // 0: the scenario's training.rounds
   std::optional<bool> replicate;     // copies for recovery; default: when the scenario has faults
 };
+
+// Per scenario device (cluster order), its type's power model in its mode (scenario.hpp,
+// device_power_mode), or nullopt when its type has none: RunReport::power, predict_plan_energy.
+std::vector<std::optional<DevicePower>> device_powers(const Scenario& s);
 
 // The scenario's cluster and cost options.
 CostModel make_cost_model(const Scenario& s);
