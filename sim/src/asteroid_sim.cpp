@@ -13,6 +13,7 @@
 
 #include "asteroid/backend_setup.hpp"
 #include "asteroid/cli_args.hpp"
+#include "asteroid/energy.hpp"
 #include "asteroid/json_reader.hpp"
 #include "asteroid/limits.hpp"
 #include "asteroid/run_summary.hpp"
@@ -164,6 +165,7 @@ int main(int argc, char** argv) {
                 {"rounds", in.rounds},
                 {"heartbeat_interval_s", cc.heartbeat_interval_s},
                 {"missed_heartbeats", cc.missed_heartbeats}};
+  rep.power = device_powers(s);  // energy is computed from it and the spans in core (energy.hpp)
   const RunSummary summary = summarize_run(rep);
 
   std::string dir = args.output.empty() ? "out/" + s.name : args.output;
@@ -182,6 +184,7 @@ int main(int argc, char** argv) {
               << " s (1F1B replay; closed form " << rep.plans[id].predicted_round_latency_s << " s)\n";
   }
   std::cout << summary_to_text(summary, rep.backend);
+  std::cout << energy_to_text(compute_energy(rep));
   std::cout << "wrote " << dir << "/report.json, trace.json, rounds.csv\n";
   return summary.completed ? 0 : 1;
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "asteroid/energy.hpp"
 #include "asteroid/run_report.hpp"
 
 namespace asteroid {
@@ -43,6 +44,9 @@ struct ReportComparison {
   double length_a_s = 0, length_b_s = 0;  // end of the last round
   double mean_abs_round_error = 0, max_abs_round_error = 0;
   int worst_round = -1;
+  // Both runs' modelled energy (energy.hpp), when both reports have it; else not compared.
+  bool energy_compared = false;
+  RunEnergy energy_a, energy_b;
 };
 
 ReportComparison compare_reports(const RunReport& a, const RunReport& b);

@@ -12,6 +12,7 @@
 
 #include "asteroid/error.hpp"
 #include "asteroid/plan.hpp"
+#include "asteroid/power_model.hpp"
 #include "asteroid/vocabulary.hpp"
 
 namespace asteroid {
@@ -104,6 +105,9 @@ struct RunReport {
   std::vector<double> clock_offset_bound_s;
   std::optional<EmulationRecord> emulation;  // exec --emulate only
   std::optional<HostCopyRecord> host_copies;  // exec, workers on an accelerator only
+  // Per device (empty: no power data at all): its power model in its mode, or nullopt when its
+  // type has none. energy.hpp turns it and the spans into joules.
+  std::vector<std::optional<DevicePower>> power;
 
   // Appends an event and returns it, to add a round, bytes or lost layers.
   RunEvent& add_event(double time, EventKind kind, const std::string& device, const std::string& detail,
