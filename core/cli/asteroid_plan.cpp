@@ -13,6 +13,7 @@
 #include "asteroid/cli_args.hpp"
 #include "asteroid/evaluation_json.hpp"
 #include "asteroid/json_reader.hpp"
+#include "asteroid/plan_energy.hpp"
 #include "asteroid/scenario.hpp"
 #include "asteroid/strategies.hpp"
 #include "asteroid/vocabulary.hpp"
@@ -135,6 +136,7 @@ int main(int argc, char** argv) {
   auto t0 = std::chrono::steady_clock::now();
   StrategyResult r = run_strategy(strategy, model, planner_options(s));
   double planning_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const PlanEnergy energy = predict_plan_energy(model, r.evaluation, device_powers(s));
   if (args.json) {
     nlohmann::json j = evaluation_to_json(r.evaluation, model.cluster());
     j["scenario"] = s.name;
@@ -144,6 +146,7 @@ int main(int argc, char** argv) {
     j["batch_size"] = s.training.batch_size;
     j["planning_time_s"] = planning_s;
     j["proven_optimal"] = r.proven_optimal;
+    j["energy"] = plan_energy_to_json(energy);
     if (strategy == Strategy::asteroid) {
       j["replay_candidates"] = r.replay_candidates;
       j["closed_form_optimum_schedule_latency_s"] = r.optimum_replay_s;
@@ -157,6 +160,7 @@ int main(int argc, char** argv) {
                      " devices, batch " + std::to_string(s.training.batch_size) + ", strategy " +
                      to_string(strategy) + ", latency model " + to_string(s.planner.latency_model) + "\n";
   text += evaluation_to_text(r.evaluation, model.cluster(), layer_names(s));
+  if (r.evaluation.feasible) text += plan_energy_to_text(energy);
   char buf[256];
   if (strategy == Strategy::asteroid && r.evaluation.feasible && r.optimum_replay_s > 0) {
     std::snprintf(buf, sizeof buf,

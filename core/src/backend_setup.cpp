@@ -120,4 +120,16 @@ Result<Evaluation> backend_plan(const Scenario& s, const CostModel& model, const
   return ev;
 }
 
+std::vector<std::optional<DevicePower>> device_powers(const Scenario& s) {
+  std::vector<std::optional<DevicePower>> out(s.devices.size());
+  for (size_t d = 0; d < s.devices.size(); ++d) {
+    auto pm = s.power_models.find(s.devices[d].type);
+    if (pm == s.power_models.end()) continue;
+    const ModePower* mode = pm->second.mode(device_power_mode(s, int(d)));
+    if (!mode) continue;  // refused when the scenario was loaded
+    out[d] = DevicePower{pm->second.device_type, pm->second.file, *mode, pm->second.provenance};
+  }
+  return out;
+}
+
 }  // namespace asteroid

@@ -153,6 +153,14 @@ double JsonReader::bandwidth_in(double lo, double hi) const {
   return v;
 }
 
+double JsonReader::power_in(double lo, double hi) const {
+  double v = power();
+  if (!(v >= lo && v <= hi))
+    fail("must be in [" + units::format_power(lo) + ", " + units::format_power(hi) + "], found " +
+         j_.get<std::string>());
+  return v;
+}
+
 size_t JsonReader::size_at_most(size_t max) const {
   size_t n = size();
   if (n > max) fail("at most " + std::to_string(max) + " entries, found " + std::to_string(n));
@@ -196,6 +204,14 @@ double JsonReader::bandwidth() const {
   if (!j_.is_string()) fail(unit_hint(j_, "Mbps"));
   std::string why;
   auto v = units::parse_bandwidth(j_.get<std::string>(), &why);
+  if (!v) fail(why);
+  return *v;
+}
+
+double JsonReader::power() const {
+  if (!j_.is_string()) fail(unit_hint(j_, "W"));
+  std::string why;
+  auto v = units::parse_power(j_.get<std::string>(), &why);
   if (!v) fail(why);
   return *v;
 }

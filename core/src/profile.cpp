@@ -65,12 +65,16 @@ Result<Profile> parse_profile(const nlohmann::json& j, const std::string& file) 
     Profile p;
     p.device_type = r.at("device_type").string();
     JsonReader dev = r.at("device");
-    dev.allow_only({"memory_bytes", "usable_memory_bytes", "description"});
+    dev.allow_only({"memory_bytes", "usable_memory_bytes", "description", "power_mode"});
     p.memory_bytes = dev.at("memory_bytes").number_in(limits::kMinMemoryBytes, limits::kMaxMemoryBytes);
     p.usable_memory_bytes = dev.at("usable_memory_bytes").number_in(0, limits::kMaxMemoryBytes);
     if (p.usable_memory_bytes <= 0 || p.usable_memory_bytes > p.memory_bytes)
       dev.at("usable_memory_bytes").fail("must be positive and at most memory_bytes");
     if (dev.has("description")) p.extra_device = dev.at("description").json();
+    if (dev.has("power_mode")) {
+      p.power_mode = dev.at("power_mode").string();
+      if (p.power_mode.empty()) dev.at("power_mode").fail("must not be empty");
+    }
     p.model = r.at("model").string();
     if (r.has("input")) p.input = r.at("input").string();
     JsonReader prov = r.at("provenance");
@@ -120,6 +124,7 @@ nlohmann::json profile_to_json(const Profile& p) {
   }
   nlohmann::json device = {{"memory_bytes", p.memory_bytes}, {"usable_memory_bytes", p.usable_memory_bytes}};
   if (!p.extra_device.is_null()) device["description"] = p.extra_device;
+  if (!p.power_mode.empty()) device["power_mode"] = p.power_mode;
   nlohmann::json bs = nlohmann::json::array();
   for (double b : p.batch_sizes) bs.push_back((long long)b);
   return {{"schema_version", 1}, {"device_type", p.device_type}, {"device", device},  {"model", p.model},

@@ -96,6 +96,9 @@ ReportComparison compare_reports(const RunReport& a, const RunReport& b) {
     events_b.erase(it);
   }
   c.events_only_b = int(events_b.size());
+  c.energy_a = compute_energy(a);
+  c.energy_b = compute_energy(b);
+  c.energy_compared = c.energy_a.available && c.energy_b.available;
   return c;
 }
 
@@ -126,6 +129,24 @@ std::string comparison_to_text(const ReportComparison& c, int max_rows) {
     for (const EventDiff& e : c.events)
       t += "  " + e.kind + " #" + std::to_string(e.occurrence) + fmt(": A %.3f s", e.a_s) +
            fmt(", B %.3f s", e.b_s) + fmt(" (%+.3f s)", e.b_s - e.a_s) + "\n";
+  }
+  if (c.energy_compared) {
+    const RunEnergy &a = c.energy_a, &b = c.energy_b;
+    auto rel = [](double x, double y) { return x > 0 ? " (" + percent((y - x) / x) + ")" : std::string(); };
+    t += "energy (modelled): total A " + fmt("%.1f J", a.total_J) + ", B " + fmt("%.1f J", b.total_J) +
+         rel(a.total_J, b.total_J);
+    if (a.J_per_sample && b.J_per_sample)
+      t += "; per sample A " + fmt("%.3f J", *a.J_per_sample) + ", B " + fmt("%.3f J", *b.J_per_sample) +
+           rel(*a.J_per_sample, *b.J_per_sample);
+    t += "\n  device        A (J)        B (J)    error\n";
+    for (const DeviceEnergy& da : a.devices)
+      for (const DeviceEnergy& db : b.devices)
+        if (da.device == db.device && da.modelled && db.modelled) {
+          char line[160];
+          std::snprintf(line, sizeof line, "  %-13s %10.1f   %10.1f  ", da.device.c_str(), da.total_J(), db.total_J());
+          t += line + (da.total_J() > 0 ? percent((db.total_J() - da.total_J()) / da.total_J()) : std::string("-")) +
+               "\n";
+        }
   }
   if (!c.ops.empty()) {
     std::vector<OpDiff> o = c.ops;
@@ -162,7 +183,7 @@ nlohmann::json comparison_to_json(const ReportComparison& c) {
                    {"error", d.error()}});
   for (const EventDiff& e : c.events)
     events.push_back({{"kind", e.kind}, {"occurrence", e.occurrence}, {"a_s", e.a_s}, {"b_s", e.b_s}});
-  return {{"a", c.label_a},
+  nlohmann::json out = {{"a", c.label_a},
           {"b", c.label_b},
           {"length_a_s", c.length_a_s},
           {"length_b_s", c.length_b_s},
@@ -177,6 +198,21 @@ nlohmann::json comparison_to_json(const ReportComparison& c) {
           {"rounds", rounds},
           {"ops", ops},
           {"events", events}};
+  if (c.energy_compared) {
+    nlohmann::json devices = nlohmann::json::array();
+    for (const DeviceEnergy& da : c.energy_a.devices)
+      for (const DeviceEnergy& db : c.energy_b.devices)
+        if (da.device == db.device && da.modelled && db.modelled)
+          devices.push_back({{"device", da.device}, {"a_J", da.total_J()}, {"b_J", db.total_J()}});
+    nlohmann::json e = {{"kind", "modelled"},
+                        {"total_a_J", c.energy_a.total_J},
+                        {"total_b_J", c.energy_b.total_J},
+                        {"devices", devices}};
+    if (c.energy_a.J_per_sample) e["J_per_sample_a"] = *c.energy_a.J_per_sample;
+    if (c.energy_b.J_per_sample) e["J_per_sample_b"] = *c.energy_b.J_per_sample;
+    out["energy"] = e;
+  }
+  return out;
 }
 
 }  // namespace asteroid

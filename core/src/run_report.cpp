@@ -1,5 +1,6 @@
 #include "asteroid/run_report.hpp"
 
+#include "asteroid/energy.hpp"
 #include "asteroid/json_reader.hpp"
 #include "asteroid/limits.hpp"
 #include "asteroid/run_summary.hpp"
@@ -81,6 +82,24 @@ nlohmann::json report_to_json(const RunReport& r) {
                           {"bytes", r.host_copies->bytes},
                           {"seconds", r.host_copies->seconds}};
   if (!r.warnings.empty()) out["warnings"] = r.warnings;
+  nlohmann::json power = nlohmann::json::object();
+  for (size_t d = 0; d < r.devices.size() && d < r.power.size(); ++d)
+    if (const auto& p = r.power[d]) {
+      nlohmann::json j = {{"device_type", p->device_type},
+                          {"power_model", p->source},
+                          {"power_mode", p->power.mode},
+                          {"idle_W", p->power.idle_W},
+                          {"compute_W", p->power.compute_W},
+                          {"communication_W", p->power.communication_W},
+                          {"provenance", p->provenance}};
+      if (p->power.budget_W > 0) j["budget_W"] = p->power.budget_W;
+      if (!p->power.provenance.is_null()) j["mode_provenance"] = p->power.provenance;
+      power[r.devices[d]] = j;
+    }
+  if (!power.empty()) {
+    out["power"] = power;
+    out["energy"] = energy_to_json(compute_energy(r), r);
+  }
   if (!r.evaluations.empty()) {
     nlohmann::json ev = nlohmann::json::array();
     for (const TestEvaluation& e : r.evaluations)
@@ -138,6 +157,28 @@ std::string report_to_chrome_trace(const RunReport& r) {
                     {"name", to_string(e.kind)},
                     {"ts", e.time * 1e6},
                     {"args", {{"detail", e.detail}, {"device", e.device}}}});
+  }
+  // Counter tracks of each modelled device's power (energy.hpp's activities x its mode's watts):
+  // Perfetto draws them beside the device's spans.
+  if (!r.power.empty() && !r.spans.empty()) {
+    const auto activity = device_activity(r);
+    for (size_t d = 0; d < r.devices.size() && d < r.power.size(); ++d) {
+      if (!r.power[d]) continue;
+      const ModePower& w = r.power[d]->power;
+      const std::string name = "power " + r.devices[d] + " (W)";
+      double last = -1;
+      auto counter = [&](double t, double watts) {
+        if (watts == last) return;
+        ev.push_back({{"ph", "C"}, {"pid", 0}, {"name", name}, {"ts", t * 1e6}, {"args", {{"W", watts}}}});
+        last = watts;
+      };
+      for (const ActivitySegment& s : activity[d])
+        counter(s.start, s.activity == Activity::compute         ? w.compute_W
+                         : s.activity == Activity::communication ? w.communication_W
+                         : s.activity == Activity::idle          ? w.idle_W
+                                                                 : 0.0);
+      if (!activity[d].empty()) counter(activity[d].back().end, 0.0);
+    }
   }
   return nlohmann::json{{"traceEvents", ev}, {"displayTimeUnit", "ms"}}.dump() + "\n";
 }
@@ -207,7 +248,7 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
     // "summary" is derived from the rest (run_summary.hpp): read past, computed again when needed.
     r.allow_only({"scenario", "backend", "config", "devices", "plans", "rounds_planned", "end_s", "rounds",
                   "events", "peak_memory_bytes", "clock_offset_bound_s", "summary", "spans", "evaluations",
-                  "emulation", "host_copies", "warnings"});
+                  "emulation", "host_copies", "warnings", "power", "energy"});
     RunReport out;
     out.scenario = r.at("scenario").string();
     out.backend = r.at("backend").string();
@@ -259,6 +300,28 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
     if (r.has("warnings"))
       for (size_t i = 0; i < r.at("warnings").size_at_most(limits::kMaxFaultEvents); ++i)
         out.warnings.push_back(r.at("warnings").at(i).string());
+    // "energy" is derived from the spans and "power" (energy.hpp): read past, computed again.
+    if (r.has("power")) {
+      JsonReader pw = r.at("power");
+      for (const std::string& name : pw.keys()) {
+        JsonReader x = pw.at(name.c_str());
+        x.allow_only({"device_type", "power_model", "power_mode", "budget_W", "idle_W", "compute_W",
+                      "communication_W", "provenance", "mode_provenance"});
+        DevicePower p;
+        p.device_type = x.at("device_type").string();
+        p.source = x.at("power_model").string();
+        p.power.mode = x.at("power_mode").string();
+        if (x.has("budget_W")) p.power.budget_W = x.at("budget_W").number_in(0, limits::kMaxPowerW);
+        p.power.idle_W = x.at("idle_W").number_in(0, limits::kMaxPowerW);
+        p.power.compute_W = x.at("compute_W").number_in(0, limits::kMaxPowerW);
+        p.power.communication_W = x.at("communication_W").number_in(0, limits::kMaxPowerW);
+        if (x.has("provenance")) p.provenance = x.at("provenance").json();
+        if (x.has("mode_provenance")) p.power.provenance = x.at("mode_provenance").json();
+        size_t d = size_t(device_index(name));
+        out.power.resize(std::max(out.power.size(), d + 1));
+        out.power[d] = p;
+      }
+    }
     if (r.has("plans")) {
       JsonReader ps = r.at("plans");
       for (size_t i = 0; i < ps.size_at_most(limits::kMaxPlans); ++i)
@@ -334,6 +397,7 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
         out.spans.push_back(s);
       }
     }
+    if (!out.power.empty()) out.power.resize(out.devices.size());
     return out;
   } catch (const InputError& e) {
     return Error{file, e.path, e.message};

@@ -51,7 +51,7 @@ void parse_devices(const JsonReader& r, Scenario& s) {
   std::set<std::string> seen;
   for (size_t i = 0; i < r.size(); ++i) {
     JsonReader d = r.at(i);
-    d.allow_only({"name", "type", "memory", "speed_factor", "host", "accelerator"});
+    d.allow_only({"name", "type", "memory", "speed_factor", "host", "accelerator", "power_mode"});
     DeviceSpec spec;
     spec.name = d.at("name").string();
     if (spec.name.empty()) d.at("name").fail("must not be empty");
@@ -71,6 +71,10 @@ void parse_devices(const JsonReader& r, Scenario& s) {
       spec.accelerator = d.at("accelerator").string();
       if (!is_accelerator_name(spec.accelerator))
         d.at("accelerator").fail("expected \"cpu\", \"cuda\" or \"cuda:N\"");
+    }
+    if (d.has("power_mode")) {
+      spec.power_mode = d.at("power_mode").string();
+      if (spec.power_mode.empty()) d.at("power_mode").fail("must not be empty");
     }
     s.devices.push_back(spec);
   }
@@ -225,6 +229,63 @@ void check_input(Scenario& s, bool given) {
   s.input = *named.begin();
 }
 
+// A power file that is itself bad: its own error (file and field) is the message.
+struct PowerFileError {
+  Error error;
+};
+
+bool file_exists(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(path, ec);
+}
+
+// The power models (after the traces: a device's mode is checked against its trace's). A power
+// file's own errors name that file and its field (they are about it, not the scenario).
+void parse_power(const JsonReader& r, const JsonReader& devices, const std::string& base_dir, Scenario& s) {
+  if (r.has("power")) {
+    JsonReader power = r.at("power");
+    power.require_object();
+    for (const auto& type : power.keys()) {
+      if (!s.trace_files.count(type))
+        power.at(type.c_str()).fail("unknown device type \"" + type + "\": no trace for it under \"traces\"");
+      s.power_files[type] = resolve(base_dir, power.at(type.c_str()).string());
+    }
+  }
+  // By default, power.json beside the type's trace: the traces/<device_type>/ folder holds both.
+  for (const auto& [type, trace] : s.trace_files)
+    if (!s.power_files.count(type) && file_exists(dir_of(trace) + "/power.json"))
+      s.power_files[type] = dir_of(trace) + "/power.json";
+  for (const auto& [type, path] : s.power_files) {
+    auto m = load_power_model(path);
+    if (!m) throw PowerFileError{m.error()};
+    if (m->device_type != type)
+      (r.has("power") && r.at("power").has(type.c_str()) ? r.at("power").at(type.c_str()) : r.at("traces").at(type.c_str()))
+          .fail("power model \"" + path + "\" is for device type \"" + m->device_type + "\"");
+    const Profile& trace = s.profiles.at(type);
+    if (!trace.power_mode.empty() && !m->mode(trace.power_mode))
+      r.at("traces").at(type.c_str())
+          .fail("trace is for power mode \"" + trace.power_mode + "\", which " + path + " does not list (" +
+                m->mode_list() + ")");
+    s.power_models[type] = std::move(m).value();
+  }
+  for (size_t i = 0; i < s.devices.size(); ++i) {
+    const DeviceSpec& d = s.devices[i];
+    if (d.power_mode.empty()) continue;
+    JsonReader field = devices.at(i).at("power_mode");
+    auto pm = s.power_models.find(d.type);
+    if (pm == s.power_models.end())
+      field.fail("device type \"" + d.type + "\" has no power model (no power.json beside its trace, no \"power\" entry)");
+    if (!pm->second.mode(d.power_mode))
+      field.fail("unknown power mode \"" + d.power_mode + "\" for " + d.type + " (" + pm->second.file +
+                 " has " + pm->second.mode_list() + ")");
+    const Profile& trace = s.profiles.at(d.type);
+    const std::string trace_mode = trace.power_mode.empty() ? pm->second.default_mode : trace.power_mode;
+    if (d.power_mode != trace_mode)
+      field.fail("no trace for power mode \"" + d.power_mode + "\": the trace " + s.trace_files.at(d.type) +
+                 " is for " + trace_mode + ", and a mode's speed is not modelled (docs/method.md, \"Energy\")");
+  }
+}
+
 }  // namespace
 
 std::optional<Error> require_model_input(const Scenario& s) {
@@ -258,7 +319,7 @@ Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file
   try {
     JsonReader r(j, "");
     r.allow_only({"schema_version", "name", "description", "cluster", "model", "training", "planner",
-                  "traces", "faults"});
+                  "traces", "power", "faults"});
     long long version = r.at("schema_version").integer();
     if (version != 1)
       r.at("schema_version")
@@ -341,12 +402,24 @@ Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file
         fail_at("traces." + type, "layer list disagrees with the trace of \"" + first_type + "\": " + diff);
     }
     check_input(s, model.has("input"));
+    parse_power(r, cluster.at("devices"), base_dir, s);
     return s;
   } catch (const InputError& e) {
     return Error{file, e.path, e.message};
+  } catch (const PowerFileError& e) {
+    return e.error;
   } catch (const nlohmann::json::exception& e) {
     return Error{file, "", std::string("unreadable JSON value: ") + e.what()};
   }
+}
+
+std::string device_power_mode(const Scenario& s, int d) {
+  const DeviceSpec& spec = s.devices[size_t(d)];
+  if (!spec.power_mode.empty()) return spec.power_mode;
+  auto pm = s.power_models.find(spec.type);
+  if (pm == s.power_models.end()) return "";
+  const std::string& trace_mode = s.profiles.at(spec.type).power_mode;
+  return trace_mode.empty() ? pm->second.default_mode : trace_mode;
 }
 
 Result<Scenario> load_scenario(const std::string& file) {

@@ -80,6 +80,17 @@ std::optional<double> parse_bandwidth(const std::string& text, std::string* why)
   return v;
 }
 
+std::optional<double> parse_power(const std::string& text, std::string* why) {
+  static const UnitTable table = {{"W", 1.0}, {"mW", 1e-3}, {"kW", 1e3}};
+  return parse_with(text, table, "power", why);
+}
+
+std::optional<double> parse_energy(const std::string& text, std::string* why) {
+  static const UnitTable table = {{"J", 1.0},        {"kJ", 1e3},     {"MJ", 1e6},
+                                  {"Wh", 3600.0},    {"mWh", 3.6},    {"kWh", 3.6e6}};
+  return parse_with(text, table, "energy", why);
+}
+
 std::string format_bytes(double bytes) {
   char buf[64];
   if (bytes >= 1073741824.0)
@@ -111,6 +122,26 @@ std::string format_bandwidth(double bytes_per_s) {
     std::snprintf(buf, sizeof buf, "%.3g Gbps", bits / 1e9);
   else
     std::snprintf(buf, sizeof buf, "%.3g Mbps", bits / 1e6);
+  return buf;
+}
+
+std::string format_power(double watts) {
+  char buf[64];
+  if (watts >= 1.0 || watts == 0.0)
+    std::snprintf(buf, sizeof buf, "%.2f W", watts);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f mW", watts * 1e3);
+  return buf;
+}
+
+std::string format_energy(double joules) {
+  char buf[64];
+  if (joules >= 1e6)
+    std::snprintf(buf, sizeof buf, "%.2f MJ", joules / 1e6);
+  else if (joules >= 1e4)
+    std::snprintf(buf, sizeof buf, "%.2f kJ", joules / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f J", joules);
   return buf;
 }
 

@@ -28,6 +28,7 @@
 
 #include "asteroid/backend_setup.hpp"
 #include "asteroid/cli_args.hpp"
+#include "asteroid/energy.hpp"
 #include "asteroid/json_reader.hpp"
 #include "asteroid/run_report.hpp"
 #include "asteroid/run_summary.hpp"
@@ -382,6 +383,7 @@ int main(int argc, char** argv) {
     rep.config["train_samples"] = lo.train_samples;
   }
   rep.warnings = unreached_fault_warnings(s.faults, rep, ev.predicted_round_s());
+  rep.power = device_powers(s);  // energy is computed from it and the spans in core (energy.hpp)
   const RunSummary summary = summarize_run(rep);
   write(dir + "/report.json", report_to_json(rep).dump(1) + "\n");
   write(dir + "/trace.json", report_to_chrome_trace(rep));
@@ -390,6 +392,7 @@ int main(int argc, char** argv) {
   for (size_t i = 1; i < rep.plans.size(); ++i)
     std::cout << "plan " << i << ": " << plan_to_text(rep.plans[i].plan, rep.devices, layer_names(s));
   std::cout << summary_to_text(summary, rep.backend);
+  std::cout << energy_to_text(compute_energy(rep));
   for (const std::string& w : rep.warnings) std::cout << "warning: " << w << "\n";
 
   if (!run.stop_why.empty()) {

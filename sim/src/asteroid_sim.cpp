@@ -16,6 +16,7 @@
 
 #include "asteroid/backend_setup.hpp"
 #include "asteroid/cli_args.hpp"
+#include "asteroid/energy.hpp"
 #include "asteroid/json_reader.hpp"
 #include "asteroid/limits.hpp"
 #include "asteroid/run_summary.hpp"
@@ -206,6 +207,7 @@ int main(int argc, char** argv) {
                 {"heartbeat_interval_s", cc.heartbeat_interval_s},
                 {"missed_heartbeats", cc.missed_heartbeats}};
   rep.warnings = unreached_fault_warnings(s.faults, rep, ev.predicted_round_s());
+  rep.power = device_powers(s);  // energy is computed from it and the spans in core (energy.hpp)
   const RunSummary summary = summarize_run(rep);
 
   std::string dir = args.output.empty() ? "out/" + s.name : args.output;
@@ -226,6 +228,7 @@ int main(int argc, char** argv) {
   }
   std::cout << summary_to_text(summary, rep.backend);
   for (const std::string& w : rep.warnings) std::cout << "warning: " << w << "\n";
+  std::cout << energy_to_text(compute_energy(rep));
   std::cout << "wrote " << dir << "/report.json, trace.json, rounds.csv\n";
   return summary.completed ? 0 : 1;
 }

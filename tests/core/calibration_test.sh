@@ -12,6 +12,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fails=0
 for dev in jetson_nano jetson_tx2 jetson_xavier_nx; do
   for f in "$src/traces/$dev"/*.json; do
+    [ "$(basename "$f")" = power.json ] && continue  # the power model, not a trace (docs/formats.md)
     # The date in the provenance is the only field allowed to differ.
     if ! /usr/bin/python3 - "$f" "$tmp/$dev/$(basename "$f")" <<'PY'
 import json, sys
@@ -44,7 +45,7 @@ PY
 import glob, json, os, sys
 src = sys.argv[1]
 measured = json.load(open(os.path.join(src, "tools/calibrate/dispatch_local_cpu.json")))["training_s_per_op"]
-for f in sorted(glob.glob(os.path.join(src, "traces/jetson_*/*.json"))):
+for f in sorted(f for f in glob.glob(os.path.join(src, "traces/jetson_*/*.json")) if not f.endswith("/power.json")):
     prov = json.load(open(f))["provenance"]
     fc = prov.get("fixed_cost", {})
     expect = fc.get("scale", 0) * fc.get("r", 0) * (fc.get("dispatch_s", 0) + fc.get("kernels_per_op", 0) * fc.get("launch_s", 0))

@@ -182,4 +182,55 @@ expect_error "a name that is a path" "name: \"../../etc\" must be" "$plan" "$tmp
 expect_error "a number beyond a double" "number_overflow.json: malformed JSON: number overflow" "$plan" "$tmp/number_overflow.json"
 expect_error "nesting 100000 deep" "deep.json: JSON nested deeper than 64 levels" "$plan" "$tmp/deep.json"
 
+# Energy (docs/formats.md, "Power model"): the plan's predicted energy per round and per sample,
+# modelled from the power files beside the traces; bad power modes and power files are refused.
+/usr/bin/python3 - "$tmp/plan.json" <<'PY' || fail "--json energy"
+import json, sys
+e = json.load(open(sys.argv[1]))["energy"]
+assert e["kind"] == "modelled" and e["available"] and not e["partial"], e
+assert e["J_per_sample"] > 0 and abs(e["J_per_round"] - sum(d["total_J"] for d in e["devices"].values())) < 1e-6 * e["J_per_round"], e
+assert set(e["devices"]) == {"nx0", "tx2_0", "tx2_1", "nano0", "nano1", "nano2"}, e["devices"]
+assert e["devices"]["nano0"]["power_mode"] == "MAXN" and e["devices"]["nx0"]["power_mode"] == "15W", e
+PY
+"$plan" "$scenario" >"$tmp/plan.txt" || fail "planning $scenario (text)"
+grep -q "^energy per round (modelled): .* J per sample" "$tmp/plan.txt" || fail "text lacks the energy line: $(cat "$tmp/plan.txt")"
+/usr/bin/python3 - "$scenario" "$src" "$tmp" <<'PY' || fail "writing power scenarios"
+import json, os, sys
+scenario, src, tmp = sys.argv[1:]
+base = json.load(open(scenario))
+for t in base["traces"]:
+    base["traces"][t] = os.path.join(src, "scenarios", base["traces"][t])
+def put(name, edit, power=None):
+    s = json.loads(json.dumps(base))
+    edit(s)
+    if power is not None:
+        p = json.load(open(os.path.join(src, "traces/jetson_nano/power.json")))
+        power(p)
+        json.dump(p, open(os.path.join(tmp, name + "_power.json"), "w"))
+        s["power"] = {"jetson_nano": os.path.join(tmp, name + "_power.json")}
+    json.dump(s, open(os.path.join(tmp, name + ".json"), "w"))
+def mode(m):
+    return lambda s: s["cluster"]["devices"][3].update(power_mode=m)
+put("mode_unknown", mode("7W"))
+put("mode_no_trace", mode("5W"))
+put("mode_default", mode("MAXN"))
+put("power_negative", lambda s: None, lambda p: p["modes"]["MAXN"].update(idle="-1W"))
+put("power_unitless", lambda s: None, lambda p: p["modes"]["MAXN"].update(compute=10))
+put("power_unit_string", lambda s: None, lambda p: p["modes"]["5W"].update(communication="2.5"))
+put("power_wrong_type", lambda s: None, lambda p: p.update(device_type="jetson_tx2"))
+PY
+"$plan" "$tmp/mode_default.json" >/dev/null || fail "an explicit default power mode is refused"
+expect_error "an unknown power mode" 'mode_unknown.json: cluster.devices\[3\].power_mode: unknown power mode "7W" for jetson_nano' \
+  "$plan" "$tmp/mode_unknown.json"
+expect_error "a power mode without a trace" 'mode_no_trace.json: cluster.devices\[3\].power_mode: no trace for power mode "5W"' \
+  "$plan" "$tmp/mode_no_trace.json"
+expect_error "a negative power" 'power_negative_power.json: modes.MAXN.idle: "-1W" must be a finite, non-negative power' \
+  "$plan" "$tmp/power_negative.json"
+expect_error "a power without a unit" 'power_unitless_power.json: modes.MAXN.compute: a bare number has no unit' \
+  "$plan" "$tmp/power_unitless.json"
+expect_error "a power string without a unit" 'power_unit_string_power.json: modes.5W.communication: "2.5" has no unit' \
+  "$plan" "$tmp/power_unit_string.json"
+expect_error "a power file for another type" 'power_wrong_type.json: power.jetson_nano: power model ".*" is for device type "jetson_tx2"' \
+  "$plan" "$tmp/power_wrong_type.json"
+
 finish "asteroid-plan command line"

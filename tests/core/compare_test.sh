@@ -16,6 +16,8 @@ scenario="$src/scenarios/envC_resnet50_1000mbps.json"
 "$compare" "$tmp/a/report.json" "$tmp/a/report.json" --max-round-error 0 >"$tmp/self.txt" \
   || fail "a report against itself: exit $?"
 grep -q "mean |e| 0.00%" "$tmp/self.txt" || fail "self comparison: $(cat "$tmp/self.txt")"
+# Both reports have the modelled energy (the Jetson power models): shown side by side.
+grep -q "^energy (modelled): total A .* (+0.0%); per sample A" "$tmp/self.txt" || fail "self comparison lacks energy: $(cat "$tmp/self.txt")"
 
 "$compare" "$tmp/a/report.json" "$tmp/b/report.json" --json -o "$tmp/ab.json" || fail "textbook vs default"
 /usr/bin/python3 - "$tmp/ab.json" <<'PY' || fail "comparison JSON"
@@ -25,6 +27,7 @@ assert len(c["rounds"]) == 3, c["rounds"]
 assert c["rounds_only_a"] == 0 and c["rounds_only_b"] == 0
 assert c["mean_abs_round_error"] > 0, "the two network models gave identical rounds"
 assert any(o["op"] == "F" for o in c["ops"])
+assert c["energy"]["kind"] == "modelled" and c["energy"]["total_a_J"] > 0 and len(c["energy"]["devices"]) == 6, c["energy"]
 PY
 "$compare" "$tmp/a/report.json" "$tmp/b/report.json" --max-round-error 0 >/dev/null 2>"$tmp/err"
 [ $? -eq 1 ] || fail "--max-round-error 0 on different reports should exit 1"

@@ -60,7 +60,7 @@ TEST_CASE("scenario: bad input is refused with file, JSON path and problem", "[s
     j["clusterr"] = 1;
     CHECK(error_of(j) ==
           "bad.json: clusterr: unknown key (allowed here: schema_version, name, "
-          "description, cluster, model, training, planner, traces, faults)");
+          "description, cluster, model, training, planner, traces, power, faults)");
   }
   SECTION("unknown nested key") {
     j["cluster"]["devices"][0]["ram"] = "4GiB";

@@ -27,6 +27,25 @@ TEST_CASE("units: a number without a unit, or with an unknown one, is refused wi
   CHECK_FALSE(units::parse_seconds("fast", &why));
 }
 
+TEST_CASE("units: powers and energies parse to watts and joules; no unit or a negative value is refused",
+          "[units][energy]") {
+  std::string why;
+  CHECK(*units::parse_power("10W", &why) == 10.0);
+  CHECK(*units::parse_power("850mW", &why) == Approx(0.85));
+  CHECK(*units::parse_power("7.5 W", &why) == 7.5);
+  CHECK(*units::parse_energy("1Wh", &why) == 3600.0);
+  CHECK(*units::parse_energy("250mWh", &why) == Approx(900.0));
+  CHECK(*units::parse_energy("3.5kJ", &why) == 3500.0);
+  CHECK_FALSE(units::parse_power("10", &why));
+  CHECK(why.find("no unit") != std::string::npos);
+  CHECK_FALSE(units::parse_power("-1W", &why));
+  CHECK(why.find("non-negative power") != std::string::npos);
+  CHECK_FALSE(units::parse_power("10J", &why));
+  CHECK(why.find("unknown power unit") != std::string::npos);
+  CHECK(units::format_power(7.5) == "7.50 W");
+  CHECK(units::format_energy(12345.0) == "12.35 kJ");
+}
+
 TEST_CASE("profile: times interpolate linearly, scale below the first point, extend above the last",
           "[profile]") {
   std::vector<double> bs = {2, 4, 8};

@@ -571,5 +571,68 @@ TEST_CASE("sim: a scenario without training.rounds runs past its last fault even
   REQUIRE(run_sim(dir / "quiet.json", dir / "given", "--rounds 2", &r) == 0);
   CHECK(r["rounds_planned"].get<int>() == 2);
   CHECK_THAT(stdout_of(dir / "given"), !Catch::Contains("training.rounds is not set"));
+}
+
+TEST_CASE("sim: every run reports its modelled energy per device, per round and per sample", "[sim][energy]") {
+  fs::path dir = temp_dir("energy");
+  json s = scenario("envC_fail");
+  write(dir / "s.json", s);
+  // With spans (run_sim leaves them out): the energy is computed from them.
+  const std::string cmd = std::string(ASTEROID_SIM_BIN) + " " + (dir / "s.json").string() + " -o " +
+                          (dir / "out").string() + " > " + (dir / "stdout.txt").string() + " 2>&1";
+  fs::create_directories(dir / "out");
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  const json r = read(dir / "out" / "report.json");
+  REQUIRE(r.contains("energy"));
+  const json& e = r["energy"];
+  CHECK(e["kind"] == "modelled");
+  REQUIRE(e["available"].get<bool>());
+  CHECK_FALSE(e["partial"].get<bool>());
+  CHECK(r["power"]["nx0"]["provenance"]["kind"] == "derived");
+  CHECK(r["power"]["nano0"]["power_mode"] == "MAXN");
+  const double end = r["end_s"].get<double>();
+  double total = 0, compute = 0;
+  for (const auto& [name, d] : e["devices"].items()) {
+    INFO(name);
+    const double there = d["compute_s"].get<double>() + d["communication_s"].get<double>() + d["idle_s"].get<double>();
+    // nx0 leaves at 30 s: it is charged until then; the others until the end of the run.
+    CHECK(there == Approx(name == "nx0" ? 30.0 : end).epsilon(1e-9));
+    CHECK(d["total_J"].get<double>() == Approx(d["compute_J"].get<double>() + d["communication_J"].get<double>() +
+                                                d["idle_J"].get<double>()));
+    total += d["total_J"].get<double>();
+    compute += d["compute_J"].get<double>();
+  }
+  CHECK(total == Approx(e["total_J"].get<double>()));
+  CHECK(compute == Approx(e["compute_J"].get<double>()));
+  CHECK(e["J_per_sample"].get<double>() == Approx(total / e["samples"].get<double>()));
+  double rounds = 0;
+  for (const json& x : e["rounds"]) rounds += x["J"].get<double>();
+  CHECK(e["rounds"].size() == r["rounds"].size());
+  CHECK(rounds <= total * (1 + 1e-9));
+  CHECK(rounds >= 0.9 * total);  // the rounds hold the run but for its end
+  std::ifstream out(dir / "stdout.txt");
+  const std::string text((std::istreambuf_iterator<char>(out)), {});
+  CHECK_THAT(text, Catch::Contains("energy (modelled"));
+  CHECK_THAT(text, Catch::Contains("J per sample"));
+  std::ifstream trace(dir / "out" / "trace.json");
+  const std::string trace_text((std::istreambuf_iterator<char>(trace)), {});
+  CHECK_THAT(trace_text, Catch::Contains("\"name\":\"power nx0 (W)\""));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("sim: a power mode without a trace for it is refused in one line", "[sim][energy]") {
+  fs::path dir = temp_dir("energy_mode");
+  json s = scenario("envC_fail");
+  s["cluster"]["devices"][3]["power_mode"] = "5W";
+  write(dir / "s.json", s);
+  const std::string cmd = std::string(ASTEROID_SIM_BIN) + " " + (dir / "s.json").string() + " -o " +
+                          (dir / "out").string() + " > " + (dir / "stdout.txt").string() + " 2> " +
+                          (dir / "stderr.txt").string();
+  const int status = std::system(cmd.c_str());
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 2));
+  std::ifstream err(dir / "stderr.txt");
+  const std::string text((std::istreambuf_iterator<char>(err)), {});
+  CHECK(std::count(text.begin(), text.end(), '\n') == 1);
+  CHECK_THAT(text, Catch::Contains("cluster.devices[3].power_mode: no trace for power mode \"5W\""));
   fs::remove_all(dir);
 }

@@ -26,6 +26,10 @@ struct RunOverrides {
   std::optional<bool> replicate;     // copies for recovery; default: when the scenario has faults
 };
 
+// Per scenario device (cluster order), its type's power model in its mode (scenario.hpp,
+// device_power_mode), or nullopt when its type has none: RunReport::power, predict_plan_energy.
+std::vector<std::optional<DevicePower>> device_powers(const Scenario& s);
+
 // The scenario's cluster and cost options.
 CostModel make_cost_model(const Scenario& s);
 

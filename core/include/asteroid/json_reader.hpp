@@ -46,6 +46,7 @@ class JsonReader {
   double bytes() const;                 // "4GiB"
   double seconds() const;               // "2ms"
   double bandwidth() const;             // "100Mbps", in bytes per second
+  double power() const;                 // "10W", "850mW", in watts
   std::vector<double> numbers() const;  // array of numbers
   std::vector<long long> positive_integers() const;
   // Bounded readers (limits.hpp): the value, or an error naming the range, e.g. "must be in
@@ -55,6 +56,7 @@ class JsonReader {
   double bytes_in(double lo, double hi) const;
   double seconds_in(double lo, double hi) const;
   double bandwidth_in(double lo, double hi) const;  // bytes per second
+  double power_in(double lo, double hi) const;      // watts
   size_t size_at_most(size_t max) const;            // array length, at most `max`
   // A string that must be one of a vocabulary's tokens (vocabulary.hpp); its value.
   template <class V>

@@ -40,6 +40,11 @@ constexpr double kMinSlowdownFactor = 1e-6, kMaxSlowdownFactor = 1e6;
 constexpr int kMaxPlans = 1000000;
 constexpr double kMaxReportTimeS = 1e12;  // any time in a report, either sign
 
+// Power models (power_model.hpp): any power of a device, in watts (an edge board draws 1-100 W; a
+// server a few kW).
+constexpr double kMaxPowerW = 1e5;
+constexpr int kMaxPowerModes = 64;
+
 // JSON.
 constexpr int kMaxJsonDepth = 64;  // nesting of arrays and objects in any input file
 

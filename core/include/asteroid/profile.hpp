@@ -38,6 +38,9 @@ struct Profile {
   std::vector<double> batch_sizes;  // strictly increasing, shared by all layers
   std::vector<LayerProfile> layers;
   nlohmann::json extra_device;  // the "device" block's description, kept for reports
+  // The power mode the times are for (the "device" block's power_mode); empty: the default mode
+  // of the type's power model (power_model.hpp).
+  std::string power_mode;
 
   size_t num_layers() const { return layers.size(); }
 };

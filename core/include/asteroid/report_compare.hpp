@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "asteroid/energy.hpp"
 #include "asteroid/run_report.hpp"
 
 namespace asteroid {
@@ -47,6 +48,9 @@ struct ReportComparison {
   // counts it as 0), so a check of the round error cannot pass with them.
   int zero_rounds_a = 0;
   int first_zero_round_a = -1;
+  // Both runs' modelled energy (energy.hpp), when both reports have it; else not compared.
+  bool energy_compared = false;
+  RunEnergy energy_a, energy_b;
 };
 
 ReportComparison compare_reports(const RunReport& a, const RunReport& b);

@@ -12,6 +12,7 @@
 
 #include "asteroid/error.hpp"
 #include "asteroid/plan.hpp"
+#include "asteroid/power_model.hpp"
 #include "asteroid/vocabulary.hpp"
 
 namespace asteroid {
@@ -107,6 +108,9 @@ struct RunReport {
   // What the run did not do that its scenario asked for, in words (e.g. a fault event after the
   // run's end, backend_setup.hpp unreached_fault_warnings); the backend prints them too.
   std::vector<std::string> warnings;
+  // Per device (empty: no power data at all): its power model in its mode, or nullopt when its
+  // type has none. energy.hpp turns it and the spans into joules.
+  std::vector<std::optional<DevicePower>> power;
 
   // Appends an event and returns it, to add a round, bytes or lost layers.
   RunEvent& add_event(double time, EventKind kind, const std::string& device, const std::string& detail,

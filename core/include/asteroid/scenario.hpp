@@ -10,6 +10,7 @@
 
 #include "asteroid/error.hpp"
 #include "asteroid/network.hpp"
+#include "asteroid/power_model.hpp"
 #include "asteroid/profile.hpp"
 #include "asteroid/vocabulary.hpp"
 
@@ -23,6 +24,9 @@ struct DeviceSpec {
   std::string host;  // asteroid-exec: where ssh starts its worker; empty: not started over ssh
   // asteroid-exec: where its worker computes, "cpu" (the default) or "cuda" / "cuda:N" (exec/README.md)
   std::string accelerator = "cpu";
+  // The power mode it runs in (power_model.hpp); empty: its power model's default mode. Only the
+  // mode its trace is for is accepted (the speed side of other modes is not modelled).
+  std::string power_mode;
 };
 
 struct LinkOverride {
@@ -85,6 +89,10 @@ struct Scenario {
   PlannerSpec planner;
   std::map<std::string, std::string> trace_files;  // device type -> path (resolved)
   std::map<std::string, Profile> profiles;         // device type -> loaded profile
+  // Device type -> power model: the scenario's "power" entry, else power.json beside the type's
+  // trace when there is one. A type without one has no energy figures (reported as unavailable).
+  std::map<std::string, std::string> power_files;
+  std::map<std::string, PowerModel> power_models;
   FaultSpec faults;
 
   int device_index(const std::string& name) const;  // -1 when unknown
@@ -107,6 +115,10 @@ std::optional<Error> require_model_input(const Scenario& s);
 
 // The model's layer names by layer index (every trace of a scenario carries the same list).
 std::vector<std::string> layer_names(const Scenario& s);
+
+// The power mode device d runs in: its power_mode, else its trace's, else its power model's
+// default; "" when its type has no power model.
+std::string device_power_mode(const Scenario& s, int d);
 
 // Bytes of optimizer state per parameter byte: 0 for SGD, 1 with momentum, 2 for Adam.
 double optimizer_state_factor(Optimizer o);
