@@ -119,6 +119,17 @@ def verdict(report, status, reference, rounds):
     return "pass"
 
 
+def keep_failed(out, name, text, report):
+    """A run that did not pass: its console and report under <out>/data/<name>/."""
+    keep = os.path.join(out, "data", name)
+    os.makedirs(keep, exist_ok=True)
+    with open(os.path.join(keep, "console.txt"), "w") as f:
+        f.write(text)
+    if report is not None:
+        with open(os.path.join(keep, "report.json"), "w") as f:
+            json.dump(report, f, indent=1)
+
+
 def two_kill_scenario():
     s = c.load_json(os.path.join(c.SCENARIOS, "local_mobilenetv2_3dev_fail.json"))
     for t in s["traces"]:
@@ -175,13 +186,7 @@ def two_kill_trials(out, trials):
             c.log(f"  two kills {n}: {v}")
             if v != "pass":
                 failed += 1
-                keep = os.path.join(out, "data", f"two_kill_{n}")
-                os.makedirs(keep, exist_ok=True)
-                with open(os.path.join(keep, "console.txt"), "w") as f:
-                    f.write(text)
-                if rep is not None:
-                    with open(os.path.join(keep, "report.json"), "w") as f:
-                        json.dump(rep, f, indent=1)
+                keep_failed(out, f"two_kill_{n}", text, rep)
     c.write_csv(os.path.join(out, "two_kills.csv"), rows, ["trial", "declared_s", "rounds", "verdict"])
     table = c.md_table(["run", "declared at (s)", "rounds committed", "verdict"],
                        [[r["trial"], r["declared_s"], r["rounds"], r["verdict"]] for r in rows])
@@ -237,13 +242,7 @@ def main():
             c.log(f"  trial {n}: {victim} killed at {c.fmt(killed_at, 2)} s: {v}")
             if v != "pass":
                 failed += 1
-                keep = os.path.join(out, "data", f"trial_{n}")
-                os.makedirs(keep, exist_ok=True)
-                with open(os.path.join(keep, "console.txt"), "w") as f:
-                    f.write(text)
-                if rep is not None:
-                    with open(os.path.join(keep, "report.json"), "w") as f:
-                        json.dump(rep, f, indent=1)
+                keep_failed(out, f"trial_{n}", text, rep)
     cols = ["trial", "victim", "kill_s", "round", "failure_recorded", "detection_delay_s", "replay_round", "final_loss",
             "fault_free_loss", "verdict"]
     c.write_csv(os.path.join(out, "trials.csv"), rows, cols)
