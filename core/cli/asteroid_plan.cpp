@@ -16,6 +16,7 @@
 #include "asteroid/plan_energy.hpp"
 #include "asteroid/scenario.hpp"
 #include "asteroid/strategies.hpp"
+#include "asteroid/strategy_table.hpp"
 #include "asteroid/vocabulary.hpp"
 
 using namespace asteroid;
@@ -24,6 +25,7 @@ namespace {
 
 std::string usage() {
   return "usage: asteroid-plan SCENARIO [--strategy NAME] [--latency-model MODEL] [--json] [-o FILE]\n"
+         "       asteroid-plan SCENARIO --strategy all [--json | --csv] [-o FILE]   (every strategy, one table)\n"
          "       asteroid-plan SCENARIO --evaluate PLAN.json [--latency-model MODEL] [--json] [-o FILE]\n"
          "strategies:\n" +
          kStrategies.help(4) + "latency models:\n" + kLatencyModels.help(4);
@@ -38,7 +40,8 @@ struct Args {
   std::string scenario, evaluate, output;
   std::optional<Strategy> strategy;
   std::optional<LatencyModel> latency_model;
-  bool json = false;
+  bool json = false, csv = false;
+  bool all = false;  // --strategy all: every strategy side by side (strategy_table.hpp)
 };
 
 Args parse_args(int argc, char** argv) {
@@ -46,7 +49,10 @@ Args parse_args(int argc, char** argv) {
   CliArgs args(argc, argv, [](const std::string& m) { fail(m); });
   while (args.next()) {
     const std::string& s = args.arg();
-    if (s == "--strategy")
+    if (s == "--strategy" && args.peek() == "all") {
+      args.value();
+      a.all = true;
+    } else if (s == "--strategy")
       a.strategy = args.token(kStrategies);
     else if (s == "--evaluate")
       a.evaluate = args.value();
@@ -56,6 +62,8 @@ Args parse_args(int argc, char** argv) {
       a.output = args.value();
     else if (s == "--json")
       a.json = true;
+    else if (s == "--csv")
+      a.csv = true;
     else if (s == "-h" || s == "--help") {
       std::cout << usage();
       std::exit(0);
@@ -67,7 +75,9 @@ Args parse_args(int argc, char** argv) {
       fail("more than one scenario given (\"" + a.scenario + "\" and \"" + s + "\")");
   }
   if (a.scenario.empty()) fail("no scenario given (see --help)");
-  if (a.strategy && !a.evaluate.empty()) fail("--strategy and --evaluate exclude each other");
+  if ((a.strategy || a.all) && !a.evaluate.empty()) fail("--strategy and --evaluate exclude each other");
+  if (a.csv && !a.all) fail("--csv goes with --strategy all");
+  if (a.csv && a.json) fail("--csv and --json exclude each other");
   return a;
 }
 
@@ -132,6 +142,18 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  if (args.all) {
+    const std::vector<StrategyRow> rows = compare_strategies(model, planner_options(s));
+    if (args.json)
+      emit(args, strategy_table_json(rows).dump(2) + "\n");
+    else if (args.csv)
+      emit(args, strategy_table_csv(rows));
+    else
+      emit(args, "scenario " + s.name + ": model " + s.model + ", " + std::to_string(s.devices.size()) +
+                     " devices, batch " + std::to_string(s.training.batch_size) + ", every strategy\n" +
+                     strategy_table_text(rows));
+    return 0;
+  }
   const Strategy strategy = args.strategy.value_or(s.planner.strategy);
   auto t0 = std::chrono::steady_clock::now();
   StrategyResult r = run_strategy(strategy, model, planner_options(s));

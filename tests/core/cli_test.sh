@@ -233,4 +233,32 @@ expect_error "a power string without a unit" 'power_unit_string_power.json: mode
 expect_error "a power file for another type" 'power_wrong_type.json: power.jetson_nano: power model ".*" is for device type "jetson_tx2"' \
   "$plan" "$tmp/power_wrong_type.json"
 
+# Every strategy in one command: one row each, sorted by throughput, the same figures as planning
+# with that strategy alone; JSON and CSV for scripts.
+"$plan" "$scenario" --strategy all >"$tmp/all.txt" || fail "--strategy all"
+"$plan" "$scenario" --strategy all --json -o "$tmp/all.json" || fail "--strategy all --json"
+"$plan" "$scenario" --strategy all --csv -o "$tmp/all.csv" || fail "--strategy all --csv"
+"$plan" "$scenario" --strategy dp --json -o "$tmp/dp.json" || fail "--strategy dp --json"
+/usr/bin/python3 - "$tmp/all.json" "$tmp/all.csv" "$tmp/all.txt" "$tmp/plan.json" "$tmp/dp.json" <<'PY' || fail "--strategy all: $(cat "$tmp/all.txt")"
+import csv, json, sys
+rows = json.load(open(sys.argv[1]))
+names = [r["strategy"] for r in rows]
+assert sorted(names) == sorted(["asteroid", "device", "dp", "pp", "pp_net", "pipedream", "dapple", "alpa", "hetpipe"]), names
+feasible = [r for r in rows if r["feasible"]]
+tp = [r["throughput_samples_per_s"] for r in feasible]
+assert tp == sorted(tp, reverse=True), tp
+assert rows[:len(feasible)] == feasible, "infeasible rows come last"
+for name, alone in (("asteroid", json.load(open(sys.argv[4]))), ("dp", json.load(open(sys.argv[5])))):
+    r = next(r for r in rows if r["strategy"] == name)
+    assert abs(r["throughput_samples_per_s"] - alone["throughput_samples_per_s"]) <= 1e-9 * alone["throughput_samples_per_s"], (r, alone)
+    assert abs(r["round_latency_s"] - alone["round_latency_s"]) <= 1e-9 * alone["round_latency_s"], (r, alone)
+    assert 0 <= r["memory_headroom"] <= 1, r
+table = list(csv.DictReader(open(sys.argv[2])))
+assert [t["strategy"] for t in table] == names, table
+text = open(sys.argv[3]).read().splitlines()
+assert [line.split()[0] for line in text[2:2 + len(rows)]] == names, text
+PY
+expect_error "--csv without --strategy all" "--csv goes with --strategy all" "$plan" "$scenario" --csv
+expect_error "--strategy all with --evaluate" "exclude each other" "$plan" "$scenario" --strategy all --evaluate "$tmp/plans.json"
+
 finish "asteroid-plan command line"

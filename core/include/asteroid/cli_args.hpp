@@ -23,6 +23,8 @@ class CliArgs {
   const std::string& arg() const { return arg_; }
   bool is_option() const { return !arg_.empty() && arg_[0] == '-'; }
 
+  // The value after the current flag without taking it ("" when there is none).
+  std::string peek() const { return i_ + 1 < argc_ ? argv_[i_ + 1] : ""; }
   // The value after the current flag.
   std::string value() {
     if (i_ + 1 >= argc_) fail_(arg_ + " needs a value");
