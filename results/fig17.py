@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Figure 17: throughput over time in environment C when one device leaves (scenarios/envC_fail.json),
+"""Figure 17: throughput over time when one device leaves (scenarios/envC_fail.json, or any scenario
+given with --scenario, which titles the figure),
 for the recovery strategies of asteroid-sim (--recovery lightweight | replan | restart | adaptive), with
 the failure, its detection, the re-plan and the resumption marked from the RunReport's events; and
 the recovery time split into detection, re-plan, state transfer and replay (the report's summary).
@@ -22,15 +23,24 @@ PHASES = [("detection_s", "detection"), ("replan_s", "re-plan"), ("state_transfe
           ("replay_s", "replay")]
 
 
+DEFAULT_SCENARIO = os.path.join(c.SCENARIOS, "envC_fail.json")
+DEFAULT_REJOIN = os.path.join(c.SCENARIOS, "envC_rejoin.json")
+
+
 def add_args(p):
-    p.add_argument("--scenario", default=os.path.join(c.SCENARIOS, "envC_fail.json"))
+    p.add_argument("--scenario", default=DEFAULT_SCENARIO,
+                   help="any scenario with a leave (default: envC_fail); the figure is titled from it")
     p.add_argument("--rounds", type=int, default=0, help="simulated rounds (default: the scenario's)")
-    p.add_argument("--rejoin-scenario", default=os.path.join(c.SCENARIOS, "envC_rejoin.json"),
-                   help="the device leaves and returns (the last panel)")
+    p.add_argument("--rejoin-scenario", default=None,
+                   help="the device leaves and returns (the last panel; default: envC_rejoin with the "
+                        "default scenario, none with another)")
 
 
 def main():
     args = c.parse_args(__doc__, add_args)
+    if args.rejoin_scenario is None and os.path.abspath(args.scenario) == os.path.abspath(DEFAULT_SCENARIO):
+        args.rejoin_scenario = DEFAULT_REJOIN
+    title = c.load_json(args.scenario).get("name", os.path.basename(args.scenario))
     out = c.out_dir(args.outroot, "fig17")
     recoveries = RECOVERIES
     c.require("asteroid-sim")
@@ -48,7 +58,7 @@ def main():
             c.log(f"fig17: recovery {rec}: {e}")
             return rec, None, None, str(e)
 
-    results = c.parallel(one, recoveries + ["rejoin"])
+    results = c.parallel(one, recoveries + (["rejoin"] if args.rejoin_scenario else []))
     rejoin = next(((rep, rows) for rec, rep, rows, err in results if rec == "rejoin" and not err), None)
     results = [x for x in results if x[0] != "rejoin"]
     errors = {rec: err for rec, _, _, err in results if err}
@@ -95,9 +105,9 @@ def main():
     c.write_text(os.path.join(out, "recovery.md"), md)
     if rejoin:
         write_rejoin(out, *rejoin)
-    else:
+    elif args.rejoin_scenario:
         errors["rejoin"] = "the rejoin simulation failed"
-    draw(out, runs, table, rejoin)
+    draw(out, runs, table, rejoin, title)
     summarize(out, table, errors, rejoin[0] if rejoin else None)
     if errors:
         raise c.ToolError(f"{len(errors)} simulation(s) failed: {', '.join(errors)}")
@@ -184,7 +194,7 @@ def draw_rejoin(ax, rep, rows):
                  f"{what}", fontsize=9, color="#9467bd")
 
 
-def draw(out, runs, table, rejoin=None):
+def draw(out, runs, table, rejoin=None, title="envC_fail"):
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
     n = len(runs)
@@ -241,8 +251,8 @@ def draw(out, runs, table, rejoin=None):
     handles = [Patch(color=col) for col in PHASE_COLORS.values()]
     axes[0].legend(handles, list(PHASE_COLORS), fontsize=7, ncol=4, loc="lower left")
     dev = next((t["device"] for t in table if t["device"]), "a device")
-    fig.suptitle(f"Figure 17: throughput over time when {dev} leaves (environment C, simulated: "
-                 "asteroid-sim)", fontsize=11)
+    fig.suptitle(f"Figure 17: throughput over time when {dev} leaves ({title}, simulated: asteroid-sim)",
+                 fontsize=11)
     fig.tight_layout()
     fig.savefig(os.path.join(out, "fig17.png"), dpi=110)
     plt.close(fig)
