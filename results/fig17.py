@@ -65,6 +65,9 @@ def main():
     runs = [(rec, rep, rows) for rec, rep, rows, err in results if not err]
     if not runs:
         raise c.ToolError("every simulation failed")
+    if not any(rep["summary"].get("failures") for _, rep, _ in runs):
+        said = runs[0][1].get("warnings") or ["the scenario has no leave"]
+        raise c.ToolError("no device left during the run, so there is no recovery to draw: " + "; ".join(said))
     table = []
     for rec, rep, rows in runs:
         s = rep["summary"]
@@ -98,7 +101,8 @@ def main():
     for rec, err in errors.items():
         rows.append([rec, f"simulation failed: {err.split(': ', 1)[-1] or err}"] + [""] * (len(header) - 2))
     scen = c.load_json(args.scenario)
-    md = (f"Scenario `{os.path.basename(args.scenario)}` ({scen.get('description', '')}), simulated "
+    about = f" ({scen['description']})" if scen.get("description") else ""
+    md = (f"Scenario `{os.path.basename(args.scenario)}`{about}, simulated "
           "(asteroid-sim, textbook network). Total = from the failure to the end of the replayed round; "
           "throughput before the failure and after the replayed round.\n\n"
           + c.md_table(header, rows, ["---"] + ["---:"] * (len(header) - 2) + ["---"]))
@@ -109,6 +113,7 @@ def main():
         errors["rejoin"] = "the rejoin simulation failed"
     draw(out, runs, table, rejoin, title)
     summarize(out, table, errors, rejoin[0] if rejoin else None)
+    c.log(f"fig17: wrote {os.path.join(out, 'fig17.png')}, recovery.md and summary.md beside it")
     if errors:
         raise c.ToolError(f"{len(errors)} simulation(s) failed: {', '.join(errors)}")
 

@@ -42,7 +42,7 @@ RunLength run_length(const Scenario& s, const RunOverrides& o, double round_s) {
   const double needed = std::ceil(detected / round_s) + kRoundsAfterLastEvent;
   r.rounds = int(std::clamp(needed, double(kDefaultRounds), double(limits::kMaxRounds)));
   r.reason = "training.rounds is not set: " + std::to_string(r.rounds) + " rounds, to reach the last fault event (at " +
-             units::format_seconds(last) + ", detected " + units::format_seconds(detected - last) +
+             units::format_seconds(last) + ", detected at most " + units::format_seconds(detected - last) +
              " later, at " + units::format_seconds(round_s) + " per round as predicted) and run " +
              std::to_string(kRoundsAfterLastEvent) + " rounds after it (at least " +
              std::to_string(kDefaultRounds) + "; set training.rounds or --rounds for another length)";

@@ -301,7 +301,9 @@ std::string summary_to_text(const RunSummary& s, const std::string& backend) {
       t += "  recovery total " + fmt("%.3f", *f.recovery_s) +
            " s, failure to the interrupted round committed\n";
     t += "  throughput     " + fmt("%.2f", f.throughput_before) + " samples/s before, " +
-         (f.throughput_after ? fmt("%.2f", *f.throughput_after) + " after\n" : "training did not resume\n");
+         (!f.throughput_after  ? std::string("training did not resume\n")
+          : *f.throughput_after > 0 ? fmt("%.2f", *f.throughput_after) + " after\n"
+                                    : std::string("none after (the run ended with the replayed round)\n"));
     t += "  weights        " +
          (f.lost_layers.empty() ? std::string("every layer's checkpoint was on a survivor")
                                 : std::to_string(f.lost_layers.size()) + " layers LOST") +

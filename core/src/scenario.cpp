@@ -196,6 +196,9 @@ std::string traces_dir(const std::string& base_dir) {
   return "";
 }
 
+// traces/models/ holds the models' layer lists (traces/models/<model>.json), not a device type's traces.
+constexpr const char* kLayerListsFolder = "models";
+
 // The device types under `shelf` with a trace of `model` (traces/<type>/<model>.json), sorted.
 std::vector<std::string> types_with_trace(const std::string& shelf, const std::string& model) {
   namespace fs = std::filesystem;
@@ -203,7 +206,8 @@ std::vector<std::string> types_with_trace(const std::string& shelf, const std::s
   std::error_code ec;
   if (shelf.empty()) return out;
   for (const auto& entry : fs::directory_iterator(shelf, ec))
-    if (fs::is_regular_file(entry.path() / (model + ".json"), ec)) out.push_back(entry.path().filename().string());
+    if (entry.path().filename() != kLayerListsFolder && fs::is_regular_file(entry.path() / (model + ".json"), ec))
+      out.push_back(entry.path().filename().string());
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -365,7 +369,8 @@ Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file
       if (s.trace_files.count(d.type)) continue;
       const std::string found = shelf.empty() ? "" : shelf + "/" + d.type + "/" + s.model + ".json";
       std::error_code ec;
-      const bool plain = d.type.find('/') == std::string::npos && s.model.find('/') == std::string::npos;
+      const bool plain = d.type.find('/') == std::string::npos && s.model.find('/') == std::string::npos &&
+                         d.type != kLayerListsFolder;
       if (!found.empty() && plain && std::filesystem::is_regular_file(found, ec)) {
         s.trace_files[d.type] = found;
         continue;

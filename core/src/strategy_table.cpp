@@ -80,7 +80,8 @@ std::string strategy_table_text(const std::vector<StrategyRow>& rows) {
                   best / r.throughput_samples_per_s, r.proven_optimal ? " " : "*", r.plan.c_str());
     out += line;
   }
-  out += "round: the 1F1B replay (what asteroid-sim runs); best is: the first row's throughput over this row's";
+  out += "round: the 1F1B replay (what asteroid-sim runs); best is: the first row's throughput over this row's; "
+         "plan: M micro-batches x beta samples: [layers on device:its samples of a micro-batch]";
   const bool unproven =
       std::any_of(rows.begin(), rows.end(), [](const StrategyRow& r) { return r.feasible && !r.proven_optimal; });
   out += unproven ? "; *: the time limit cut its search (not proven optimal)\n" : "\n";
