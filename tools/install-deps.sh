@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs, with apt, whatever of the project's Debian 12 packages is missing. Quiet when all is there.
 set -e
-PKGS="cmake ninja-build g++ clang libclang-rt-14-dev pkg-config libboost-graph-dev nlohmann-json3-dev catch2 libsimgrid-dev libtorch-dev libgloo-dev libopenblas0-pthread libssl-dev iproute2 python3 python3-matplotlib dataset-fashion-mnist"
+PKGS="cmake ninja-build g++ clang libclang-rt-14-dev pkg-config libboost-graph-dev nlohmann-json3-dev catch2 libsimgrid-dev libtorch-dev libgloo-dev libopenblas0-pthread libssl-dev iproute2 python3 python3-matplotlib python3-torch python3-torchvision dataset-fashion-mnist"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "asteroid/json_reader.hpp"
+#include "asteroid/model_archive.hpp"
 #include "asteroid/limits.hpp"
 #include "scenario_network.hpp"
 
@@ -316,6 +317,24 @@ int Scenario::device_index(const std::string& n) const {
   return -1;
 }
 
+// An imported model's archive must be the model the traces describe: the same name, input and layers.
+static void check_archive(Scenario& s, const JsonReader& at) {
+  auto a = read_model_archive(s.model_archive);
+  if (!a) at.fail(a.error().str());
+  if (a->model != s.model)
+    at.fail("the archive is model \"" + a->model + "\", the scenario's model is \"" + s.model + "\"");
+  if (s.input.empty()) s.input = a->input;
+  if (a->input != s.input) at.fail("the archive takes input " + a->input + ", the scenario says " + s.input);
+  const Profile& p = s.profiles.begin()->second;
+  if (p.layers.size() != a->layers.size())
+    at.fail("the archive has " + std::to_string(a->layers.size()) + " layers, the traces " +
+            std::to_string(p.layers.size()));
+  for (size_t i = 0; i < p.layers.size(); ++i)
+    if (p.layers[i].name != a->layers[i].name)
+      at.fail("layer " + std::to_string(i) + " is \"" + a->layers[i].name + "\" in the archive, \"" +
+              p.layers[i].name + "\" in the traces");
+}
+
 Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file,
                                 const std::string& base_dir) {
   Scenario s;
@@ -346,9 +365,10 @@ Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file
     parse_network(cluster.at("network"), s);
 
     JsonReader model = r.at("model");
-    model.allow_only({"name", "input"});
+    model.allow_only({"name", "input", "archive"});
     s.model = model.at("name").string();
     if (model.has("input")) s.input = model.at("input").string();
+    if (model.has("archive")) s.model_archive = resolve(base_dir, model.at("archive").string());
 
     parse_training(r.at("training"), s);
     if (r.has("planner")) parse_planner(r.at("planner"), s);
@@ -407,6 +427,7 @@ Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file
         fail_at("traces." + type, "layer list disagrees with the trace of \"" + first_type + "\": " + diff);
     }
     check_input(s, model.has("input"));
+    if (!s.model_archive.empty()) check_archive(s, model.at("archive"));
     parse_power(r, cluster.at("devices"), base_dir, s);
     return s;
   } catch (const InputError& e) {

@@ -411,6 +411,7 @@ PlannerModel make_model(const std::string& name, const ModelOptions& opt) {
 }
 
 ModelDesc describe(const PlannerModel& m) {
+  if (m.description) return *m.description;  // imported: its ops are not the recorder's
   const int64_t batch = 2;  // 2 so that batch norm in train mode also works on 1x1 maps
   const double b = double(batch);
   ModelDesc d;

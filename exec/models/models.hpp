@@ -20,6 +20,9 @@ struct PlannerModel {
   bool token_input = false;           // BERT: int64 token ids in [0, vocab)
   int64_t vocab = 0;
   std::vector<std::string> layer_names;
+  // An imported model's description (its importer's counts); null for the built-in models, whose
+  // describe() counts through the instrumented ops.
+  std::shared_ptr<const ModelDesc> description;
   // AnyModule::forward is non-const; the modules are shared, so constness would be shallow anyway
   mutable std::vector<torch::nn::AnyModule> layers;
 
@@ -38,6 +41,11 @@ struct PlannerModel {
 
 // Throws std::invalid_argument for an unknown name or bad options.
 PlannerModel make_model(const std::string& name, const ModelOptions& opt = {});
+
+// An imported model from its archive folder (asteroid/model_archive.hpp). Throws
+// std::invalid_argument naming the file and the problem (manifest, changed layer file, a module
+// libtorch cannot load).
+PlannerModel load_archive(const std::string& dir);
 
 // Description of an already built model (uses a batch of 2 in its current train/eval mode).
 ModelDesc describe(const PlannerModel& m);

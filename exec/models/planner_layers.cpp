@@ -1,6 +1,8 @@
 // JSON forms of layer descriptions and measured traces, and machine facts from /proc. No libtorch.
 #include "planner_layers.hpp"
 
+#include "asteroid/json_reader.hpp"
+
 #include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -95,6 +97,43 @@ nlohmann::json describe_json(const ModelDesc& d) {
   return {{"schema_version", 1}, {"model", d.model}, {"input", d.input}, {"layers", layers}};
 }
 
+ModelDesc desc_from_json(const nlohmann::json& j, const std::string& model) {
+  ModelDesc d;
+  JsonReader r(j, "");
+  try {
+    r.allow_only({"schema_version", "model", "input", "layers", "unpriced_ops"});
+    d.model = r.at("model").string();
+    if (d.model != model) r.at("model").fail("is \"" + d.model + "\", the archive's model is \"" + model + "\"");
+    d.input = r.at("input").string();
+    JsonReader layers = r.at("layers");
+    for (size_t i = 0; i < layers.size(); ++i) {
+      JsonReader l = layers.at(i);
+      l.allow_only({"name", "class", "fwd_flops_per_sample", "bwd_flops_per_sample", "param_bytes",
+                    "output_activation_bytes_per_sample", "stored_activation_bytes_per_sample",
+                    "bytes_moved_per_sample", "kernels", "flops_by_class", "bytes_by_class"});
+      LayerDesc ld;
+      ld.name = l.at("name").string();
+      ld.layer_class = l.at("class").string();
+      ld.fwd_flops_per_sample = l.at("fwd_flops_per_sample").number_in(0, 1e18);
+      ld.bwd_flops_per_sample = l.at("bwd_flops_per_sample").number_in(0, 1e18);
+      ld.param_bytes = l.at("param_bytes").integer();
+      ld.output_activation_bytes_per_sample = l.at("output_activation_bytes_per_sample").integer();
+      ld.stored_activation_bytes_per_sample = l.at("stored_activation_bytes_per_sample").integer();
+      ld.bytes_moved_per_sample = l.at("bytes_moved_per_sample").number_in(0, 1e18);
+      ld.kernels = l.at("kernels").integer();
+      for (const char* key : {"flops_by_class", "bytes_by_class"}) {
+        JsonReader m = l.at(key);
+        auto& out = std::string(key) == "flops_by_class" ? ld.flops_by_class : ld.bytes_by_class;
+        for (const std::string& c : m.keys()) out[c] = m.at(c.c_str()).number_in(0, 1e18);
+      }
+      d.layers.push_back(std::move(ld));
+    }
+  } catch (const InputError& e) {
+    throw std::invalid_argument("description.json: " + (e.path.empty() ? "" : e.path + ": ") + e.message);
+  }
+  return d;
+}
+
 nlohmann::json measured_trace_json(const ProfileResult& r, const ModelOptions& opt) {
   MachineInfo mi = machine_info();
   nlohmann::json layers = nlohmann::json::array();
@@ -118,6 +157,7 @@ nlohmann::json measured_trace_json(const ProfileResult& r, const ModelOptions& o
   if (stem.empty()) stem = r.desc.model == "resnet50" ? "imagenet" : "cifar";
   nlohmann::json options = {{"stem", stem}};
   if (r.desc.model == "bert_small") options = {{"seq_len", opt.seq_len}};
+  if (!r.imported_from.empty()) options = {{"imported_from", r.imported_from}};
   nlohmann::json provenance = {
       {"kind", "measured"},
       {"machine", mi.hostname},

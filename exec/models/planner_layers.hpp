@@ -76,10 +76,22 @@ struct ProfileResult {
   int repeats = 0;
   int warmup = 0;
   std::string libtorch_version;
+  std::string imported_from;  // an imported model: its archive's source ("torchvision:resnet18")
 };
 
 // Times every layer (see exec/README.md). Throws std::invalid_argument on bad options.
 ProfileResult profile_model(const std::string& name, const ModelOptions& opt, const ProfileOptions& popt);
+// The same for an imported model's archive folder (docs/model_import.md); its description is the
+// importer's. Throws std::invalid_argument on bad options or a bad archive.
+ProfileResult profile_archive(const std::string& dir, const ProfileOptions& popt);
+
+// An imported model's description (its archive's description.json, checked against the layers it
+// loads). Throws std::invalid_argument naming the file and the problem.
+ModelDesc describe_archive(const std::string& dir);
+
+// A layer description read back (an imported model's description.json; `model` is the name it must
+// carry). Throws std::invalid_argument naming the field.
+ModelDesc desc_from_json(const nlohmann::json& j, const std::string& model);
 
 // JSON forms. describe_json: {"schema_version":1,"model","input","layers":[...]}.
 nlohmann::json describe_json(const ModelDesc& d);

@@ -19,11 +19,12 @@ namespace ax = asteroid::exec;
 namespace {
 
 const char* kUsage =
-    "usage: asteroid-profile --model NAME [--describe] [-o FILE]\n"
+    "usage: asteroid-profile (--model NAME | --archive DIR) [--describe] [-o FILE]\n"
     "         [--batch-sizes 1,2,4,8,16,32] [--threads N] [--repeats R] [--warmup W]\n"
     "         [--stem cifar|imagenet] [--seq-len N]\n"
     "       asteroid-profile --dispatch [--repeats R] [--warmup W] [--threads N] [-o FILE]\n"
     "  NAME: efficientnet_b1 | mobilenetv2 | resnet50 | bert_small | lenet5\n"
+    "  --archive    an imported model's archive (tools/import_model/import_model.py)\n"
     "  --describe   write the layer list (FLOPs, bytes) instead of timing\n"
     "  --dispatch   measure the eager-mode CPU cost per op on tiny tensors (JSON; no model;\n"
     "               --repeats defaults to 20 there, the minimum is kept)\n"
@@ -125,7 +126,7 @@ int main(int argc, char** argv) {
     setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
     execv("/proc/self/exe", argv);
   }
-  std::string model, out;
+  std::string model, archive, out;
   bool describe = false, dispatch = false, repeats_given = false;
   ax::ModelOptions mopt;
   ax::ProfileOptions popt;
@@ -142,6 +143,8 @@ int main(int argc, char** argv) {
         return 0;
       } else if (a == "--model") {
         model = value();
+      } else if (a == "--archive") {
+        archive = value();
       } else if (a == "--describe") {
         describe = true;
       } else if (a == "--dispatch") {
@@ -172,10 +175,14 @@ int main(int argc, char** argv) {
         throw UsageError("unknown argument \"" + a + "\" (see --help)");
       }
     }
-    if (dispatch && (describe || !model.empty()))
-      throw UsageError("--dispatch measures no model: leave out --model and --describe");
-    if (model.empty() && !dispatch) throw UsageError("--model NAME is required (see --help)");
-    if (!dispatch && !ax::is_model_name(model))
+    if (dispatch && (describe || !model.empty() || !archive.empty()))
+      throw UsageError("--dispatch measures no model: leave out --model, --archive and --describe");
+    if (!model.empty() && !archive.empty()) throw UsageError("--model and --archive exclude each other");
+    if (!archive.empty() && (seq_given || !mopt.stem.empty()))
+      throw UsageError("--stem and --seq-len apply to built-in models; an archive is imported with its input");
+    if (model.empty() && archive.empty() && !dispatch)
+      throw UsageError("--model NAME or --archive DIR is required (see --help)");
+    if (!dispatch && archive.empty() && !ax::is_model_name(model))
       throw UsageError("unknown model \"" + model +
                        "\" (known: efficientnet_b1, mobilenetv2, resnet50, bert_small, lenet5)");
     if (!mopt.stem.empty() && model != "mobilenetv2" && model != "efficientnet_b1" &&
@@ -195,6 +202,8 @@ int main(int argc, char** argv) {
       dopt.warmup = popt.warmup;
       if (repeats_given) dopt.repeats = popt.repeats;
       j = ax::dispatch_json(ax::measure_dispatch(dopt));
+    } else if (describe && !archive.empty()) {
+      j = ax::describe_json(ax::describe_archive(archive));
     } else if (describe) {
       j = ax::describe_json(ax::describe_model(model, mopt));
     } else {
@@ -205,10 +214,11 @@ int main(int argc, char** argv) {
         std::cerr << "asteroid-profile: warning: OPENBLAS_NUM_THREADS is " << (ob ? ob : "unset")
                   << ", --threads is " << popt.threads << "; set them equal for steady timings\n";
       ProgressBar bar;
-      popt.progress = [&bar, &model](double f, const std::string& label) {
-        bar.update(f, model + " " + label);
+      const std::string shown = archive.empty() ? model : archive;
+      popt.progress = [&bar, &shown](double f, const std::string& label) {
+        bar.update(f, shown + " " + label);
       };
-      ax::ProfileResult r = ax::profile_model(model, mopt, popt);
+      ax::ProfileResult r = archive.empty() ? ax::profile_model(model, mopt, popt) : ax::profile_archive(archive, popt);
       bar.finish();
       j = ax::measured_trace_json(r, mopt);
     }

@@ -7,6 +7,7 @@
 
 #include <torch/version.h>
 
+#include "asteroid/model_archive.hpp"
 #include "models.hpp"
 #include "stage_state.hpp"
 
@@ -34,7 +35,9 @@ void clear_grads(const std::vector<Tensor>& params) {
 
 }  // namespace
 
-ProfileResult profile_model(const std::string& name, const ModelOptions& opt, const ProfileOptions& popt) {
+namespace {
+
+void check_options(const ProfileOptions& popt) {
   if (popt.batch_sizes.empty()) throw std::invalid_argument("no batch sizes");
   for (size_t i = 0; i < popt.batch_sizes.size(); i++) {
     if (popt.batch_sizes[i] < 1) throw std::invalid_argument("batch sizes must be positive");
@@ -45,11 +48,11 @@ ProfileResult profile_model(const std::string& name, const ModelOptions& opt, co
   if (popt.repeats < 1) throw std::invalid_argument("repeats must be at least 1");
   if (popt.warmup < 0) throw std::invalid_argument("warmup must not be negative");
 
-  at::set_num_threads(popt.threads);
-  torch::manual_seed(0);
-  const double load_start = load_average();
-  PlannerModel m = make_model(name, opt);
-  m.train(true);  // training: batch norm uses batch statistics and updates running stats
+}
+
+// Times the built model m (training mode: batch norm uses batch statistics and updates running stats).
+ProfileResult profile_built(PlannerModel m, const ProfileOptions& popt, double load_start) {
+  m.train(true);
 
   ProfileResult r;
   r.desc = describe(m);
@@ -160,6 +163,26 @@ ProfileResult profile_model(const std::string& name, const ModelOptions& opt, co
   clear_grads(params);
   r.load_start = load_start;
   r.load_end = load_average();
+  return r;
+}
+
+}  // namespace
+
+ProfileResult profile_model(const std::string& name, const ModelOptions& opt, const ProfileOptions& popt) {
+  check_options(popt);
+  at::set_num_threads(popt.threads);
+  torch::manual_seed(0);
+  const double load_start = load_average();
+  return profile_built(make_model(name, opt), popt, load_start);
+}
+
+ProfileResult profile_archive(const std::string& dir, const ProfileOptions& popt) {
+  check_options(popt);
+  at::set_num_threads(popt.threads);
+  const double load_start = load_average();
+  ProfileResult r = profile_built(load_archive(dir), popt, load_start);
+  auto a = read_model_archive(dir);
+  r.imported_from = a ? a->source : dir;
   return r;
 }
 

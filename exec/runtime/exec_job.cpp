@@ -92,6 +92,7 @@ json job_to_json(const ExecJob& j) {
   return {{"devices", j.devices},
           {"model", j.model},
           {"input", j.input},
+          {"model_archive", j.model_archive},
           {"optimizer", to_string(j.optimizer)},
           {"batch_size", j.batch_size},
           {"num_layers", j.num_layers},
@@ -128,6 +129,7 @@ Result<ExecJob> job_from_json(const json& j, const std::string& where) {
     r.allow_only({"devices",
                   "model",
                   "input",
+                  "model_archive",
                   "optimizer",
                   "batch_size",
                   "num_layers",
@@ -163,6 +165,7 @@ Result<ExecJob> job_from_json(const json& j, const std::string& where) {
     if (n == 0) devices.fail("no devices");
     out.model = r.at("model").string();
     out.input = r.at("input").string();
+    out.model_archive = r.at("model_archive").string();
     out.optimizer = r.at("optimizer").token(kOptimizers);
     out.batch_size = int(r.at("batch_size").positive_integer());
     out.num_layers = int(r.at("num_layers").positive_integer());

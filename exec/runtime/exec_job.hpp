@@ -34,6 +34,9 @@ struct ExecJob {
   std::vector<std::string> devices;  // the scenario's device names, by index
   std::string model;                 // a model of exec/models ("bert_small")
   std::string input;                 // its input tag ("synthetic_seq128")
+  // An imported model's archive folder (asteroid/model_archive.hpp), empty for a built-in model.
+  // The same path on every worker's host; each layer file's SHA-256 is checked when loaded.
+  std::string model_archive;
   Optimizer optimizer = Optimizer::sgd_momentum;
   int batch_size = 1;
   int num_layers = 0;  // of the traces: the model built must have as many

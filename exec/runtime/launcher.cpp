@@ -16,6 +16,7 @@ ExecJob Launcher::make_job() const {
   for (const DeviceSpec& d : s_.devices) job.devices.push_back(d.name);
   job.model = s_.model;
   job.input = s_.input;
+  job.model_archive = s_.model_archive;
   job.optimizer = s_.training.optimizer;
   job.batch_size = s_.training.batch_size;
   job.num_layers = model_.num_layers();

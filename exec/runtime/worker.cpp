@@ -73,12 +73,21 @@ void Worker::build_model() {
   for (const ReplicaAssignment& r : job_.replicas) holds_state |= r.backup == device_;
   for (const JobTransfer& t : job_.transfers) holds_state |= t.from == device_;
   if (!holds_state) return;
-  bool ok = false;
-  ModelOptions mo = options_for(job_.model, job_.input, &ok);
-  if (!ok || !is_model_name(job_.model))
-    refuse("model " + job_.model + " (" + job_.input + ") is not built by asteroid-exec");
   torch::manual_seed(job_.seed);
-  net_ = make_model(job_.model, mo);
+  if (!job_.model_archive.empty()) {
+    // Imported: the layers' initial weights are the archive's, the same on every worker.
+    try {
+      net_ = load_archive(job_.model_archive);
+    } catch (const std::invalid_argument& e) {
+      refuse(std::string("model archive: ") + e.what());
+    }
+  } else {
+    bool ok = false;
+    ModelOptions mo = options_for(job_.model, job_.input, &ok);
+    if (!ok || !is_model_name(job_.model))
+      refuse("model " + job_.model + " (" + job_.input + ") is not built by asteroid-exec");
+    net_ = make_model(job_.model, mo);
+  }
   if (net_.input != job_.input)
     refuse("model " + job_.model + " takes input " + net_.input + ", the scenario says " + job_.input);
   if (int(net_.size()) != job_.num_layers)
@@ -95,6 +104,9 @@ void Worker::build_model() {
     }
     net_.train(true);
   }
+  if (out_shape_.empty() || out_shape_.back().size() != 1)
+    refuse("the model's output per sample must be one vector of class scores (the runtime trains with "
+           "cross-entropy on class labels)");
   if (stage_ < 0) return;
   // The stage's layers on the compute device, with the common seed's initial weights.
   for (int l = first_; l <= last_; ++l) net_.module(size_t(l))->to(compute_);

@@ -82,6 +82,9 @@ struct Scenario {
   std::vector<DeviceSpec> devices;
   NetworkSpec network;
   std::string model;
+  // model.archive, resolved: an imported model's archive folder (asteroid/model_archive.hpp), empty
+  // for the built-in models. Its name, input and layer names agree with the traces.
+  std::string model_archive;
   // The model's input (e.g. "cifar10_32"): model.input, else the one input every trace names; empty
   // when neither says (only asteroid-exec needs it: require_model_input).
   std::string input;
