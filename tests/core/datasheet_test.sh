@@ -18,7 +18,8 @@ for ds in "$src"/traces/*/device.json; do
   done
   for f in "$src/traces/$type"/*.json; do
     case $(basename "$f") in device.json|power.json) continue ;; esac
-    # The date in the provenance is the only field allowed to differ; numbers to 6 significant digits.
+    # The date in the provenance is the only field allowed to differ; numbers within 1e-4 relative:
+    # the fits stop within about 1e-5 of their optimum (derive_traces.py, the BLAS threads note).
     if ! /usr/bin/python3 - "$f" "$tmp/out/$type/$(basename "$f")" <<'PY'
 import json, os, sys
 if not os.path.exists(sys.argv[2]):
@@ -28,7 +29,7 @@ for t in (a, b):
     t["provenance"].pop("date", None)
 def same(x, y):
     if isinstance(x, float) or isinstance(y, float):
-        return isinstance(x, (int, float)) and isinstance(y, (int, float)) and abs(x - y) <= 1e-5 * max(abs(x), abs(y), 1e-300)
+        return isinstance(x, (int, float)) and isinstance(y, (int, float)) and abs(x - y) <= 1e-4 * max(abs(x), abs(y), 1e-300)
     if isinstance(x, dict):
         return isinstance(y, dict) and x.keys() == y.keys() and all(same(x[k], y[k]) for k in x)
     if isinstance(x, list):

@@ -18,12 +18,19 @@ number without its unit or a negative one) is refused in one line naming the fil
 with exit status 2. Standard library and numpy only.
 """
 
-import argparse
+import os
+
+# One BLAS thread: a threaded BLAS may sum the fits' normal equations in another order from run to
+# run, and the Levenberg-Marquardt stop near the roofline's kinks then moves by about 1e-5; the
+# committed traces must be what the tool makes (tests/core/datasheet_test.sh).
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import argparse  # noqa: E402 (after the thread settings, before numpy is imported)
 import datetime
 import hashlib
 import json
 import math
-import os
 import sys
 
 import calibrate_jetson as cj
