@@ -395,6 +395,15 @@ Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file
         s.trace_files[d.type] = found;
         continue;
       }
+      // A type with a datasheet but no trace of this model: say how to derive one (tools/calibrate).
+      const std::string sheet = shelf.empty() ? "" : shelf + "/" + d.type + "/device.json";
+      if (!sheet.empty() && plain && std::filesystem::is_regular_file(sheet, ec)) {
+        const std::string desc = shelf + "/" + kLayerListsFolder + "/" + s.model + ".json";
+        cluster.at("devices").at(i).at("type").fail(
+            "device type \"" + d.type + "\" has a datasheet (" + sheet + ") but no trace of " + s.model +
+            " there; derive one: tools/calibrate/derive_traces.py --device " + sheet + " --model-desc " +
+            (std::filesystem::is_regular_file(desc, ec) ? desc : "<the layer description of " + s.model + ">"));
+      }
       std::string known;
       for (const std::string& t : types_with_trace(shelf, s.model)) known += (known.empty() ? "" : ", ") + t;
       cluster.at("devices").at(i).at("type").fail(

@@ -45,7 +45,7 @@ PY
 import glob, json, os, sys
 src = sys.argv[1]
 measured = json.load(open(os.path.join(src, "tools/calibrate/dispatch_local_cpu.json")))["training_s_per_op"]
-for f in sorted(f for f in glob.glob(os.path.join(src, "traces/jetson_*/*.json")) if not f.endswith("/power.json")):
+for f in sorted(f for f in glob.glob(os.path.join(src, "traces/jetson_*/*.json")) if not f.endswith(("/power.json", "/device.json"))):
     prov = json.load(open(f))["provenance"]
     fc = prov.get("fixed_cost", {})
     expect = fc.get("scale", 0) * fc.get("r", 0) * (fc.get("dispatch_s", 0) + fc.get("kernels_per_op", 0) * fc.get("launch_s", 0))

@@ -107,6 +107,9 @@ s["cluster"]["devices"][0]["type"] = "jetson_orin"
 json.dump(s, open(os.path.join(sys.argv[2], "orin.json"), "w"))
 s["cluster"]["devices"][0]["type"] = "models"  # traces/models/ holds layer lists, not a device's traces
 json.dump(s, open(os.path.join(sys.argv[2], "models_type.json"), "w"))
+s["cluster"]["devices"][0]["type"] = "raspberry_pi_5"  # a datasheet device with no trace of lenet5
+s["model"] = {"name": "lenet5"}
+json.dump(s, open(os.path.join(sys.argv[2], "datasheet.json"), "w"))
 PY
 "$plan" "$tmp/shelf.json" --json -o "$tmp/shelf_plan.json" || fail "planning a scenario without traces"
 /usr/bin/python3 - "$tmp/plan.json" "$tmp/shelf_plan.json" <<'PY' || fail "traces found by device type and model plan otherwise"
@@ -114,10 +117,12 @@ import json, sys
 a, b = (json.load(open(f)) for f in sys.argv[1:])
 assert a["plan"] == b["plan"] and a["round_latency_s"] == b["round_latency_s"], (a["plan"], b["plan"])
 PY
-expect_error "an unknown device type" 'orin.json: cluster.devices\[0\].type: unknown device type "jetson_orin": no trace for it under "traces", nor .*traces/jetson_orin/mobilenetv2.json; device types with a trace of mobilenetv2 there: jetson_nano, jetson_tx2, jetson_xavier_nx, local_cpu$' \
+expect_error "an unknown device type" 'orin.json: cluster.devices\[0\].type: unknown device type "jetson_orin": no trace for it under "traces", nor .*traces/jetson_orin/mobilenetv2.json; device types with a trace of mobilenetv2 there: jetson_agx_orin_32gb, jetson_nano, jetson_orin_nano_8gb, jetson_tx2, jetson_xavier_nx, laptop_rtx4050, local_cpu, raspberry_pi_5$' \
   "$plan" "$tmp/orin.json"
 expect_error "the layer lists' folder as a device type" 'models_type.json: cluster.devices\[0\].type: unknown device type "models"' \
   "$plan" "$tmp/models_type.json"
+expect_error "a datasheet device without a trace of the model" 'datasheet.json: cluster.devices\[0\].type: device type "raspberry_pi_5" has a datasheet (.*traces/raspberry_pi_5/device.json) but no trace of lenet5 there; derive one: tools/calibrate/derive_traces.py --device .*traces/raspberry_pi_5/device.json --model-desc .*traces/models/lenet5.json$' \
+  "$plan" "$tmp/datasheet.json"
 
 printf '{"schema_version": 1, "cluster": {' >"$tmp/malformed.json"
 expect_error "malformed JSON" "malformed.json: malformed JSON at line 1" "$plan" "$tmp/malformed.json"

@@ -48,7 +48,7 @@ def sig(v, n=4):
     return float(f"{v:.{n}g}")
 
 
-def parse_args():
+def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models-dir", default=os.path.join(ROOT, "traces", "models"))
     ap.add_argument("--out-dir", default=os.path.join(ROOT, "traces"),
@@ -87,7 +87,7 @@ def parse_args():
                     help="NX GPU terms eff_volta applies to (default gpu: compute and memory)")
     ap.add_argument("--no-write", action="store_true", help="print the fit, write nothing")
     ap.add_argument("--no-sensitivity", action="store_true")
-    return ap.parse_args()
+    return ap.parse_args(argv)
 
 
 def load_models(args, names):
@@ -165,11 +165,12 @@ def fixed_cost_provenance(d, m, cfg):
     }
 
 
-def trace_of(d, m, desc, digest, models, p, errors, cfg, date):
-    dev = DEVICES[d]
-    bs = TRACE_BATCHES.get(m, [1, 2, 4, 8, 16, 32])
+def trace_layers(d, m, desc, costs, p, cfg, bs):
+    """The trace's layers: the description's sizes and the law's times at the batch sizes bs on
+    device d (a Jetson type or datasheet figures, jetson_law.device_figures). derive_traces.py
+    writes datasheet devices' layers with it too."""
     layers = []
-    for l, lc in zip(desc["layers"], models[m][0]):
+    for l, lc in zip(desc["layers"], costs):
         out = {"name": l["name"]}
         if "class" in l:
             out["class"] = l["class"]
@@ -183,6 +184,13 @@ def trace_of(d, m, desc, digest, models, p, errors, cfg, date):
         out["optimizer_step_s"] = {o: sig(optimizer_step_s(float(l["param_bytes"]), d, p, cfg, streams), 6)
                                    for o, streams in OPTIMIZER_STREAMS.items()}
         layers.append(out)
+    return layers
+
+
+def trace_of(d, m, desc, digest, models, p, errors, cfg, date):
+    dev = DEVICES[d]
+    bs = TRACE_BATCHES.get(m, [1, 2, 4, 8, 16, 32])
+    layers = trace_layers(d, m, desc, models[m][0], p, cfg, bs)
     notes = []
     if m not in ANCHOR_MODELS:
         notes.append(f"{m} has no anchor in Table 1: its GPU times use the factors fitted on the "

@@ -14,17 +14,10 @@ import numpy as np
 from jetson_law import DEVICES, PARAMS, PRIORS, TABLE1, VOLTA, epoch_time, step_time
 
 
-def fit(models, cfg):
-    x0 = np.log([PRIORS[n] for n in PARAMS])
-    anchors = sorted(TABLE1)
-
-    def residuals(x):
-        p = dict(zip(PARAMS, np.exp(x)))
-        r = [math.log(epoch_time(m, d, p, models, cfg) / TABLE1[(m, d)]) for (m, d) in anchors]
-        r += [cfg.prior_weight * (x[i] - x0[i]) for i in range(len(PARAMS))]
-        return np.array(r)
-
-    x = x0.copy()
+def least_squares_log(residuals, x0):
+    """Levenberg-Marquardt on residuals(x) from x0 (x: log factors); returns x. Shared by the Jetson
+    fit and the CPU fit (cpu_fit.py)."""
+    x = np.array(x0, dtype=float)
     mu = 1e-2
     r = residuals(x)
     for _ in range(500):
@@ -44,6 +37,20 @@ def fit(models, cfg):
             mu *= 10
             if mu > 1e9:
                 break
+    return x
+
+
+def fit(models, cfg):
+    x0 = np.log([PRIORS[n] for n in PARAMS])
+    anchors = sorted(TABLE1)
+
+    def residuals(x):
+        p = dict(zip(PARAMS, np.exp(x)))
+        r = [math.log(epoch_time(m, d, p, models, cfg) / TABLE1[(m, d)]) for (m, d) in anchors]
+        r += [cfg.prior_weight * (x[i] - x0[i]) for i in range(len(PARAMS))]
+        return np.array(r)
+
+    x = least_squares_log(residuals, x0)
     return dict(zip(PARAMS, (float(v) for v in np.exp(x))))
 
 

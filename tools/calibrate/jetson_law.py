@@ -124,12 +124,24 @@ class Config:
 
 
 def cpu_score(dev_type, cfg):
-    """Geekbench 5 single-core score of the board's training-loop core."""
+    """Geekbench 5 single-core score of the board's training-loop core (a Jetson type, or a device
+    figures dict from a datasheet, datasheet.py, which carries its own score)."""
+    if not isinstance(dev_type, str):
+        return dev_type["cpu_score"]
     dev = DEVICES[dev_type]
     a57 = GB5_PER_GHZ["Cortex-A57"]
     if dev["cpu"] == "Carmel":
         return a57 * cfg.carmel_per_ghz_vs_a57 * cfg.nx_cpu_ghz
     return a57 * dev["cpu_ghz"]
+
+
+def device_figures(dev, cfg):
+    """The law's figures of a device: a Jetson type name (its DEVICES entry and its CPU score under
+    cfg), or a dict already resolved from a datasheet (returned as it is). Every law function takes
+    either, so the Jetsons and the datasheet devices go through the same code."""
+    if not isinstance(dev, str):
+        return dev
+    return dict(DEVICES[dev], device_type=dev, cpu_score=cpu_score(dev, cfg), has_gpu=True)
 
 
 def cpu_ratio(dev_type, cfg):
@@ -138,16 +150,31 @@ def cpu_ratio(dev_type, cfg):
 
 
 def cpu_per_op_s(dev_type, model, cfg):
-    """c_d: CPU time per dispatched op on the board (dispatch + its CUDA launches), seconds."""
+    """c_d: CPU time per dispatched op on the board (dispatch, plus its CUDA launches where the
+    device has a GPU), seconds."""
+    dev = device_figures(dev_type, cfg)
     k = cfg.kernels_per_op.get(model, cfg.kernels_per_op["_default"])
-    return cfg.fixed_cost_scale * cpu_ratio(dev_type, cfg) * (cfg.dispatch_s + k * cfg.launch_s)
+    launch = k * cfg.launch_s if dev.get("has_gpu", True) else 0.0
+    return cfg.fixed_cost_scale * cpu_ratio(dev, cfg) * (cfg.dispatch_s + launch)
+
+
+# Architectures newer than the Maxwell/Pascal anchors: they get the architecture factor eff_volta,
+# calibrated on the Volta NX (jetson_fit.calibrate_volta). For Turing, Ampere and Ada this is carried
+# over by assumption (no training anchor of theirs), and a datasheet trace says so.
+POST_PASCAL = ("Volta", "Turing", "Ampere", "Ada")
 
 
 def arch_eff(dev, p, term, cfg):
-    """Architecture factor of dev for one kind of GPU term: eff_volta on the NX (Volta), else 1."""
-    if dev.get("architecture") != "Volta" or term not in VOLTA_SCOPES[cfg.volta_scope]:
+    """Architecture factor of dev for one kind of GPU term: eff_volta on a post-Pascal GPU, else 1."""
+    if dev.get("architecture") not in POST_PASCAL or term not in VOLTA_SCOPES[cfg.volta_scope]:
         return 1.0
     return p.get(VOLTA, 1.0)
+
+
+def factor(p, dev, name):
+    """A fitted utilisation factor for dev: the GPU's (fitted on Table 1), or on a device without a
+    GPU the CPU's (cpu_fit.py, fitted on this machine's measured traces)."""
+    return p[name] if dev.get("has_gpu", True) else p["cpu_" + name]
 
 
 class LayerCost:
@@ -197,29 +224,34 @@ def op_cost_s(dev, p, cfg):
 
 
 def gpu_terms(flops, sbytes, wbytes, dev, p, cfg):
-    """(fixed, per-sample compute-bound, per-sample memory-bound) GPU seconds of one call, without
-    the per-op term."""
+    """(fixed, per-sample compute-bound, per-sample memory-bound) seconds of one call on the device's
+    compute unit (its GPU, or its CPU where it has none), without the per-op terms."""
     peak = dev["fp32_peak_flops"] * arch_eff(dev, p, "compute", cfg)
     bw = dev["memory_bandwidth_Bps"] * arch_eff(dev, p, "memory", cfg)
+    u_mem = factor(p, dev, "u_mem")
     comp = mem = 0.0
     for c in sorted(set(flops) | set(sbytes)):
-        tc = flops.get(c, 0.0) / (p[COMPUTE_GROUP[c]] * peak)
-        tm = sbytes.get(c, 0.0) / (p["u_mem"] * bw)
+        tc = flops.get(c, 0.0) / (factor(p, dev, COMPUTE_GROUP[c]) * peak)
+        tm = sbytes.get(c, 0.0) / (u_mem * bw)
         if tc >= tm:
             comp += tc
         else:
             mem += tm
-    return wbytes / (p["u_mem"] * bw), comp, mem
+    return wbytes / (u_mem * bw), comp, mem
 
 
 def call_time(pass_, dev_type, model, p, cfg, b):
     """Seconds of one call (forward or backward) of a layer with b samples."""
     flops, sbytes, wbytes, ops = pass_
-    dev = DEVICES[dev_type]
+    dev = device_figures(dev_type, cfg)
     fixed, comp, mem = gpu_terms(flops, sbytes, wbytes, dev, p, cfg)
+    cpu = ops * cpu_per_op_s(dev, model, cfg)
+    if not dev.get("has_gpu", True):
+        # No GPU: the thread that dispatches an op also waits for its compute (intra-op threads),
+        # so the two add; there is no kernel queue to overlap them and no GPU cost per op.
+        return cpu + fixed + b * (comp + mem)
     g = ops * op_cost_s(dev, p, cfg)
     gpu = fixed + b * (comp + mem + g) if cfg.op_term == "per_sample" else fixed + g + b * (comp + mem)
-    cpu = ops * cpu_per_op_s(dev_type, model, cfg)
     return max(cpu, gpu) if cfg.overlap == "max" else cpu + gpu
 
 
@@ -233,11 +265,11 @@ OPTIMIZER_STREAMS = {"sgd": 3.0, "sgd_momentum": 5.0, "adam": 7.0}
 def optimizer_step_s(param_bytes, dev_type, p, cfg, streams=None):
     """One optimizer step: streams (default cfg.optimizer_bytes_factor) x the parameter bytes over
     the fitted memory bandwidth (multi-tensor kernels: its CPU cost is negligible)."""
-    dev = DEVICES[dev_type]
+    dev = device_figures(dev_type, cfg)
     if streams is None:
         streams = cfg.optimizer_bytes_factor
     return streams * param_bytes / (
-        p["u_mem"] * dev["memory_bandwidth_Bps"] * arch_eff(dev, p, "memory", cfg))
+        factor(p, dev, "u_mem") * dev["memory_bandwidth_Bps"] * arch_eff(dev, p, "memory", cfg))
 
 
 def step_time(model_costs, dev_type, model, p, cfg, b):

@@ -30,9 +30,18 @@ ENVS = {
     "B": [("nx", 3), ("tx2", 2)],
     "C": [("nx", 1), ("tx2", 2), ("nano", 3)],
     "D": [("tx2", 1), ("nano", 3)],
+    # Beyond the paper: devices given by their datasheets (traces/<type>/device.json, traces by
+    # derive_traces.py) with the Jetsons. E: three Jetson generations, Maxwell to Ampere. F: a lab
+    # with a laptop GPU, two Raspberry Pi 5 (CPU only), an Orin Nano and two Nanos.
+    "E": [("agx_orin", 1), ("orin_nano", 2), ("nx", 1), ("tx2", 1), ("nano", 2)],
+    "F": [("laptop", 1), ("orin_nano", 1), ("nano", 2), ("pi5", 2)],
 }
-TYPE = {"nano": "jetson_nano", "tx2": "jetson_tx2", "nx": "jetson_xavier_nx"}
-PREFIX = {"nano": "nano", "tx2": "tx2_", "nx": "nx"}
+TYPE = {"nano": "jetson_nano", "tx2": "jetson_tx2", "nx": "jetson_xavier_nx",
+        "agx_orin": "jetson_agx_orin_32gb", "orin_nano": "jetson_orin_nano_8gb", "laptop": "laptop_rtx4050",
+        "pi5": "raspberry_pi_5"}
+PREFIX = {"nano": "nano", "tx2": "tx2_", "nx": "nx", "agx_orin": "agx_orin", "orin_nano": "orin_nano",
+          "laptop": "laptop", "pi5": "pi"}
+DATASHEET_KINDS = ("agx_orin", "orin_nano", "laptop", "pi5")
 LINKS = {"100": "100Mbps", "1000": "1000Mbps"}
 LATENCY = "0.5ms"  # half of a switched Ethernet round trip (0.2-0.5 ms)
 
@@ -84,7 +93,10 @@ def env_scenario(env, model, link):
     devs = devices_of(env)
     types = sorted({d["type"] for d in devs})
     desc = (f"Environment {env} ({', '.join(f'{n} x {TYPE[k]}' for k, n in ENVS[env])}), {model} on "
-            f"{inp}, {LINKS[link]} star network. Jetson traces are derived (tools/calibrate).")
+            f"{inp}, {LINKS[link]} star network. " +
+            ("Traces are derived (tools/calibrate): the Nano, TX2 and Xavier NX by calibrate_jetson.py, the "
+             "other devices from their datasheets by derive_traces.py."
+             if any(k in DATASHEET_KINDS for k, _ in ENVS[env]) else "Jetson traces are derived (tools/calibrate)."))
     return {
         "schema_version": 1,
         "name": f"env{env}_{model}_{link}mbps",
