@@ -306,7 +306,9 @@ void print_default_growth() {
   std::printf("default strategy, growth with devices (time ~ devices^k):\n");
   for (size_t i = 1; i < default_measured.size(); ++i) {
     const DefaultMeasured &a = default_measured[i - 1], &b = default_measured[i];
-    if (a.name.substr(0, a.name.rfind(' ')) != b.name.substr(0, b.name.rfind(' ')) || a.seconds <= 0) continue;
+    if (a.name.substr(0, a.name.rfind(' ')) != b.name.substr(0, b.name.rfind(' ')) || a.seconds <= 0 ||
+        a.devices == b.devices)
+      continue;
     std::printf("  %s: %d -> %d devices: k = %.2f (gap %.2f%% -> %.2f%%, replay %.4f -> %.4f s%s)\n",
                 b.name.substr(0, b.name.rfind(' ')).c_str(), a.devices, b.devices,
                 std::log(b.seconds / a.seconds) / std::log(double(b.devices) / a.devices), a.gap * 100, b.gap * 100,
