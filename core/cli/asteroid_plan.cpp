@@ -168,6 +168,12 @@ int main(int argc, char** argv) {
     j["batch_size"] = s.training.batch_size;
     j["planning_time_s"] = planning_s;
     j["proven_optimal"] = r.proven_optimal;
+    j["peak_memory_bytes"] = process_peak_memory_bytes();
+    if (r.lower_bound_s > 0) {
+      // Proven: no plan of the strategy's space is shorter (docs/formats.md).
+      j["lower_bound_s"] = r.lower_bound_s;
+      j["optimality_gap"] = optimality_gap(r.objective_s, r.lower_bound_s);
+    }
     j["energy"] = plan_energy_to_json(energy);
     if (strategy == Strategy::asteroid) {
       j["replay_candidates"] = r.replay_candidates;
@@ -191,9 +197,20 @@ int main(int argc, char** argv) {
                   r.replay_search.partial_plans, r.replay_search.replays, r.optimum_replay_s);
     text += buf;
   }
-  std::snprintf(buf, sizeof buf, "planning time %.1f ms", planning_s * 1e3);
+  std::snprintf(buf, sizeof buf, "planning time %.1f ms, peak memory %.0f MiB", planning_s * 1e3,
+                process_peak_memory_bytes() / (1 << 20));
   text += buf;
-  text += r.proven_optimal ? "\n" : " (time limit reached: the best plan found, not proven optimal)\n";
+  if (r.lower_bound_s > 0 && r.evaluation.feasible) {
+    // The default strategy always says how good its plan is: optimal, or how far at most.
+    text += "; " + optimality_text(r.proven_optimal, r.objective_s, r.lower_bound_s);
+    if (!r.proven_optimal) {
+      std::snprintf(buf, sizeof buf, " (time limit reached; no plan beats %.4f s)", r.lower_bound_s);
+      text += buf;
+    }
+    text += "\n";
+  } else {
+    text += r.proven_optimal ? "\n" : " (time limit reached: the best plan found, not proven optimal)\n";
+  }
   emit(args, text);
   return 0;
 }

@@ -1,6 +1,9 @@
 #include "asteroid/backend_setup.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "asteroid/json_reader.hpp"
@@ -74,6 +77,12 @@ std::vector<std::string> unreached_fault_warnings(const FaultSpec& f, const RunR
   return out;
 }
 
+double process_peak_memory_bytes() {
+  struct rusage u {};
+  if (getrusage(RUSAGE_SELF, &u) != 0) return 0;
+  return double(u.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
 CoordinatorConfig coordinator_config(const Scenario& s, const RunOverrides& o) {
   CoordinatorConfig c;
   c.heartbeat_interval_s = s.faults.heartbeat_interval_s;
@@ -87,7 +96,8 @@ CoordinatorConfig coordinator_config(const Scenario& s, const RunOverrides& o) {
   return c;
 }
 
-Result<Evaluation> backend_plan(const Scenario& s, const CostModel& model, const RunOverrides& o) {
+Result<Evaluation> backend_plan(const Scenario& s, const CostModel& model, const RunOverrides& o,
+                                std::optional<PlanningRecord>* planning) {
   Plan plan;
   if (!o.plan_file.empty()) {
     auto j = read_json_file(o.plan_file);
@@ -104,7 +114,12 @@ Result<Evaluation> backend_plan(const Scenario& s, const CostModel& model, const
     // On the devices there at the start (those that join later are planned in when they come).
     Strategy strategy = o.strategy.value_or(s.planner.strategy);
     SurvivorModel present = survivors_model(model, absent_at_start(s.devices, s.faults));
+    const auto t0 = std::chrono::steady_clock::now();
     StrategyResult r = run_strategy(strategy, present.model, planner_options(s));
+    if (planning)
+      *planning = PlanningRecord{to_string(strategy),
+                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                                 r.proven_optimal, r.lower_bound_s, r.objective_s};
     if (!r.evaluation.feasible)
       return Error{s.file, "",
                    std::string("strategy ") + to_string(strategy) + " finds no plan: " + r.evaluation.reason};

@@ -22,8 +22,9 @@ double alone_s(const NetFlow& f, const std::vector<double>& capacity) {
 }  // namespace
 
 double replay_lower_bound(const std::vector<StepCost>& steps, int M, const NetworkUse& use, int total_steps,
-                          double rest_step_s) {
+                          double rest_step_s, ReplayChainEnds* ends) {
   const int S = int(steps.size());
+  if (ends) *ends = ReplayChainEnds{};
   if (S == 0 || M <= 0) return 0;
   const bool net = !use.empty();
   // Per step: the least forward and backward time of one micro-batch (over the step's members or
@@ -88,6 +89,7 @@ double replay_lower_bound(const std::vector<StepCost>& steps, int M, const Netwo
   }
   for (int s = S - 2; s >= 0; --s) U[size_t(s)] = U[size_t(s) + 1] + fmin[size_t(s) + 1] + bmin[size_t(s) + 1];
   const double back_to_0 = tail[0];
+  if (ends) *ends = {A[size_t(S) - 1] + fmin[size_t(S) - 1], D[size_t(S) - 1] + bmin[size_t(S) - 1], back_to_0};
   double bound = 0;
   for (int s = 0; s < S; ++s) {
     const double after = D[size_t(s)] + back_to_0;  // from this step's last backward to the round's end

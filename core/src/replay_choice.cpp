@@ -1,6 +1,7 @@
 #include "asteroid/replay_choice.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 #include <string>
 
@@ -40,10 +41,22 @@ ReplayChoice choose_by_replay(const CostModel& model, const PlannerOptions& opti
 
   int most = std::min(model.num_devices(), model.num_layers());
   if (options.max_stages > 0) most = std::min(most, options.max_stages);
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                           std::chrono::duration<double>(options.time_limit_s));
   std::set<std::string> seen = {key(optimum.plan)};
   for (int beta : microbatch_candidates(model.options().batch_size, options.microbatch_sizes))
     for (int cap : stage_caps(most)) {
       PlannerOptions o = options;
+      if (options.time_limit_s > 0) {
+        // What is left of the limit: none starts after it.
+        const double left = std::chrono::duration<double>(deadline - Clock::now()).count();
+        if (left <= 0) {
+          out.proven_optimal = false;
+          return out;
+        }
+        o.time_limit_s = left;
+      }
       o.microbatch_sizes = {beta};
       o.max_stages = cap;
       auto r = plan_optimal(model, o);

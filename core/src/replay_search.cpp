@@ -2,182 +2,549 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <limits>
 
 #include "asteroid/replay_bound.hpp"
 #include "asteroid/replay_choice.hpp"
 #include "asteroid/schedule.hpp"
+#include "asteroid/survivors.hpp"
 #include "planner_common.hpp"
 
 namespace asteroid {
+
+double optimality_gap(double replay_s, double lower_bound_s) {
+  if (!(lower_bound_s > 0)) return std::numeric_limits<double>::infinity();
+  return std::max(0.0, (replay_s - lower_bound_s) / lower_bound_s);
+}
+
+std::string optimality_text(bool proven_optimal, double value_s, double lower_bound_s) {
+  if (proven_optimal) return "proven optimal";
+  const double gap = optimality_gap(value_s, lower_bound_s);
+  if (!std::isfinite(gap)) return "not proven optimal (no bound known)";
+  char buf[96];
+  // Two significant digits below 1%: "within 0.0%" would read as optimal.
+  std::snprintf(buf, sizeof buf, gap < 0.01 ? "within %.2g%% of optimal (proven)" : "within %.1f%% of optimal (proven)",
+                gap * 100);
+  return buf;
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+// A margin for rounding: the bound adds what the replay adds in another order.
+constexpr double kRounding = 1e-9;
+// Priced children held at once (16 bytes each, about 64 MiB) before the search stops opening jobs.
+constexpr long long kMaxStoredChildren = 4'000'000;
 
-// One depth-first search: a device order, a micro-batch size and a stage count.
-class Search {
+// Where the device order stands: the classes used up (in order), the class being used and how
+// many of its devices are. A group is the next devices from here: the rest of the current class,
+// then (when it runs out) the next class of some order, and so on.
+struct DevState {
+  std::vector<int> done;
+  int cur = -1;  // -1: no device used yet
+  int used = 0;
+};
+
+// The space's device classes and which orders of them are searched.
+class ClassOrders {
  public:
-  Search(const CostModel& m, const PlannerOptions& o, const std::vector<int>& order, int beta,
-         const planner_detail::RestBound& rest, int stages, ReplaySearchResult& out, Clock::time_point deadline,
-         bool limited)
-      : m_(m), o_(o), order_(order), beta_(beta), P_(stages), out_(out), deadline_(deadline), limited_(limited),
-        rest_(rest) {
-    M_ = m.options().batch_size / beta;
-    net_ = !m.options().ignore_network;
+  ClassOrders(const Cluster& c, int max_orders) : members_(device_classes(c)) {
+    double all = 1;
+    for (size_t k = 2; k <= members_.size(); ++k) all *= double(k);
+    orders_ = planner_device_orders_as_classes(int(members_.size()), max_orders);
+    every_order_ = double(orders_.size()) >= all;
+  }
+  int size() const { return int(members_.size()); }
+  const std::vector<int>& members(int k) const { return members_[size_t(k)]; }
+  bool every_order() const { return every_order_; }
+
+  // Whether class `next` may follow the classes of `s` (done, then cur): some searched order
+  // starts so.
+  bool may_follow(const DevState& s, int next) const {
+    if (next == s.cur || std::count(s.done.begin(), s.done.end(), next)) return false;
+    if (every_order_) return true;
+    for (const std::vector<int>& o : orders_) {
+      size_t i = 0;
+      for (; i < s.done.size(); ++i)
+        if (o[i] != s.done[i]) break;
+      if (i < s.done.size()) continue;
+      if (s.cur >= 0 && o[i++] != s.cur) continue;
+      if (o[i] == next) return true;
+    }
+    return false;
+  }
+
+  // Devices left after `s` that a later stage may still use.
+  int left(const DevState& s) const {
+    int n = 0;
+    for (int k = 0; k < size(); ++k)
+      if (k != s.cur && !std::count(s.done.begin(), s.done.end(), k)) n += int(members_[size_t(k)].size());
+    if (s.cur >= 0) n += int(members_[size_t(s.cur)].size()) - s.used;
+    return n;
+  }
+
+  // Every device used up (what use_all_devices asks of a plan's end).
+  bool all_used(const DevState& s) const {
+    return s.cur >= 0 && int(s.done.size()) + 1 == size() && s.used == int(members_[size_t(s.cur)].size());
+  }
+
+  // The devices from `a` to `b` (b reached from a by taking devices).
+  void between(const DevState& a, const DevState& b, std::vector<int>& out) const {
+    out.clear();
+    if (b.cur == a.cur) {
+      for (int i = a.used; i < b.used; ++i) out.push_back(members_[size_t(a.cur)][size_t(i)]);
+      return;
+    }
+    if (a.cur >= 0)
+      for (size_t i = size_t(a.used); i < members_[size_t(a.cur)].size(); ++i) out.push_back(members_[size_t(a.cur)][i]);
+    // b.done extends a.done by a.cur (if any) then the classes used up in between.
+    for (size_t j = a.done.size() + (a.cur >= 0 ? 1 : 0); j < b.done.size(); ++j)
+      for (int d : members_[size_t(b.done[j])]) out.push_back(d);
+    for (int i = 0; i < b.used; ++i) out.push_back(members_[size_t(b.cur)][size_t(i)]);
+  }
+
+ private:
+  // The class permutations planner_device_orders searches, in its order.
+  static std::vector<std::vector<int>> planner_device_orders_as_classes(int k, int max_orders) {
+    std::vector<int> perm(size_t(k), 0);
+    for (int i = 0; i < k; ++i) perm[size_t(i)] = i;
+    std::vector<std::vector<int>> out;
+    do out.push_back(perm);
+    while (std::next_permutation(perm.begin(), perm.end()) && (max_orders <= 0 || int(out.size()) < max_orders));
+    return out;
+  }
+
+  std::vector<std::vector<int>> members_;
+  std::vector<std::vector<int>> orders_;
+  bool every_order_ = true;
+};
+
+// Per micro-batch size: the least work of the layers and the capacity of the devices (the bound of
+// planner_common.hpp's RestBound), by device.
+struct Work {
+  std::vector<double> after;      // [l]: per sample, layers l.. at their least time
+  std::vector<double> inverse_lambda;  // [device]
+};
+
+Work work_of(const CostModel& m, int beta) {
+  std::vector<int> identity(size_t(m.num_devices()));
+  for (int d = 0; d < m.num_devices(); ++d) identity[size_t(d)] = d;
+  planner_detail::RestBound r = planner_detail::rest_bound(m, identity, beta);
+  Work w;
+  w.after = r.work_after;
+  for (double l : r.lambda) w.inverse_lambda.push_back(1.0 / l);
+  return w;
+}
+
+struct Shared {
+  const CostModel& m;
+  const PlannerOptions& o;
+  const ClassOrders& classes;
+  ReplaySearchResult& out;
+  Clock::time_point deadline;
+  bool limited;
+  long long max_partial_plans;
+  bool cut = false;
+  unsigned ticks = 0;
+  long long stored = 0;  // priced children held by every job
+
+  double best() const { return out.evaluation.feasible ? out.evaluation.schedule_latency_s : kInf; }
+  bool out_of_time() {
+    if (cut) return true;
+    if (max_partial_plans > 0 && out.stats.partial_plans >= max_partial_plans) cut = true;
+    if (limited && (++ticks & 15) == 0 && Clock::now() > deadline) cut = true;
+    return cut;
+  }
+};
+
+// One job: a micro-batch size and a stage count, searched depth first, lowest bound first, in
+// steps that can stop and resume.
+class Job {
+ public:
+  Job(Shared& sh, int beta, const Work& work, int stages) : sh_(sh), work_(work), beta_(beta), P_(stages) {
+    M_ = sh.m.options().batch_size / beta;
+    net_ = !sh.m.options().ignore_network;
     plan_.microbatch_size = beta;
     plan_.microbatches = M_;
     if (net_) {
-      for (const Channel& ch : m.cluster().network->channels()) use_.capacity_Bps.push_back(ch.capacity_Bps);
+      for (const Channel& ch : sh.m.cluster().network->channels()) use_.capacity_Bps.push_back(ch.capacity_Bps);
       use_.comm.resize(size_t(2 * P_ - 1));
       use_.ring.resize(size_t(2 * P_ - 1));
       use_.members.resize(size_t(2 * P_ - 1));
     }
+    // Before anything is priced: the busiest device does at least its part of all the work M times.
+    double cap = 0;
+    for (double c : work_.inverse_lambda) cap += c;
+    Frame root;
+    root.bound = cap > 0 ? M_ * beta_ * work_.after[0] / cap : 0;
+    stack_.push_back(std::move(root));
   }
 
-  void run() { place(0, 0, 0); }
+  bool done() const { return stack_.empty(); }
+
+  // No plan of this job not yet replayed replays shorter (seconds; infinity when done).
+  double bound() const {
+    double b = kInf;
+    for (const Frame& f : stack_) {
+      if (!f.expanded)
+        b = std::min(b, f.bound);
+      else if (f.next < f.children.size())
+        b = std::min(b, f.children[f.next].bound);
+    }
+    return b;
+  }
+
+  // One unit of work: price a partial plan's children, or visit the next child, or leave a
+  // partial plan whose children are all visited or cut.
+  void step() {
+    Frame& f = stack_.back();
+    if (!f.expanded) {
+      expand(f);
+      return;
+    }
+    const double best = sh_.best();
+    if (f.next < f.children.size() && f.children[f.next].bound * (1 - kRounding) >= best) {
+      release(f);
+      f.next = f.children.size();  // sorted: the rest are cut too
+    }
+    if (f.next == f.children.size()) {
+      release(f);
+      stack_.pop_back();
+      if (!stack_.empty()) pop_stage();
+      return;
+    }
+    const Child c = f.children[f.next++];
+    const Group& g = f.groups[size_t(c.group)];
+    const int p = f.p;
+    sh_.classes.between(f.state, g.end, devices_);
+    place(p, f.l0, c.l1);
+    if (!cost_.feasible) {  // priced feasible before: the same call
+      pop_stage();
+      return;
+    }
+    if (p == P_ - 1) {
+      replay();
+      pop_stage();
+      return;
+    }
+    Frame next;
+    next.p = p + 1;
+    next.l0 = c.l1 + 1;
+    next.state = g.end;
+    next.bound = c.bound;
+    stack_.push_back(std::move(next));
+  }
+
+  void release_all() {
+    for (Frame& f : stack_) release(f);
+  }
 
  private:
-  bool out_of_time() {
-    if (!limited_ || cut_) return cut_;
-    if ((++ticks_ & 63) == 0 && Clock::now() > deadline_) cut_ = true;
-    if (cut_) out_.proven_optimal = false;
-    return cut_;
+  struct Group {
+    DevState end;
+    int size = 0;
+    double cap = 0;  // sum of 1 / lambda over its devices
+  };
+  struct Child {
+    double bound;
+    int group, l1;
+  };
+  struct Frame {
+    int p = 0, l0 = 0;
+    DevState state;
+    double bound = 0;  // of every plan through this partial plan
+    bool expanded = false;
+    std::vector<Group> groups;
+    std::vector<Child> children;  // sorted by bound
+    size_t next = 0;
+  };
+
+  void release(Frame& f) {
+    sh_.stored -= (long long)f.children.size();
+    std::vector<Child>().swap(f.children);
+    std::vector<Group>().swap(f.groups);
+    f.next = 0;
   }
 
-  // Places stage p on layers from l0 and devices from order position d0.
-  void place(int p, int l0, int d0) {
-    const int N = m_.num_devices(), L = m_.num_layers();
-    const int after = P_ - p - 1;  // stages still to place after this one
+  // Every group from `s`: the next devices, branching into each class that may follow where one
+  // runs out.
+  void groups_from(const DevState& s, int left_after_needed, std::vector<Group>& out) {
+    Group g;
+    g.end = s;
+    grow(g, left_after_needed, out);
+  }
+  void grow(Group& g, int need_left, std::vector<Group>& out) {
+    const PlannerOptions& o = sh_.o;
+    if (o.max_group_size > 0 && g.size >= o.max_group_size) return;
+    DevState& st = g.end;
+    auto take = [&](int d) {
+      ++g.size;
+      g.cap += work_.inverse_lambda[size_t(d)];
+      if (sh_.classes.left(st) >= need_left) out.push_back(g);
+      grow(g, need_left, out);
+      --g.size;
+      g.cap -= work_.inverse_lambda[size_t(d)];
+    };
+    if (st.cur >= 0 && st.used < int(sh_.classes.members(st.cur).size())) {
+      ++st.used;
+      take(sh_.classes.members(st.cur)[size_t(st.used) - 1]);
+      --st.used;
+      return;
+    }
+    for (int k = 0; k < sh_.classes.size(); ++k) {
+      if (!sh_.classes.may_follow(st, k)) continue;
+      const DevState saved = st;
+      if (st.cur >= 0) st.done.push_back(st.cur);
+      st.cur = k;
+      st.used = 1;
+      take(sh_.classes.members(k)[0]);
+      st = saved;
+    }
+  }
+
+  // Prices every child of frame `f` (stage f.p on layers from f.l0 and devices from f.state).
+  void expand(Frame& f) {
+    const int L = sh_.m.num_layers();
+    const int p = f.p, after = P_ - p - 1;
     const bool last = after == 0;
-    const int K = schedule::in_flight(M_, P_, p);
-    for (int d1 = d0; d1 <= N - 1 - after; ++d1) {
-      const int g = d1 - d0 + 1;
-      if (o_.max_group_size > 0 && g > o_.max_group_size) break;
-      if (last && o_.use_all_devices && d1 != N - 1) continue;
-      std::vector<int> shares;
-      if (o_.share_rule == ShareRule::even) shares = planner_detail::even_shares(beta_, g);
-      for (int l1 = last ? L - 1 : l0; l1 <= L - 1 - after; ++l1) {
-        if (out_of_time()) return;
-        ++out_.stats.partial_plans;
-        m_.stage(cost_, l0, l1, &order_[size_t(d0)], g, beta_, K, shares.empty() ? nullptr : shares.data());
-        if (!cost_.feasible) continue;
-        StagePlan sp;
-        sp.first_layer = l0;
-        sp.last_layer = l1;
-        sp.devices.assign(order_.begin() + d0, order_.begin() + d1 + 1);
-        sp.shares = cost_.shares;
-        plan_.stages.push_back(std::move(sp));
-        push_steps(p);
-        double rest = 0;
-        if (!last) rest = beta_ * rest_.work_after[size_t(l1) + 1] / rest_.cap_after[size_t(d1) + 1];
-        const double bound = replay_lower_bound(steps_, M_, use_, 2 * P_ - 1, rest);
-        // A margin for rounding: the bound adds what the replay adds in another order.
-        if (bound * (1 - 1e-9) < best()) {
-          if (last)
-            replay();
-          else
-            place(p + 1, l1 + 1, d1 + 1);
+    f.groups.clear();
+    groups_from(f.state, after, f.groups);
+    // The partial plan's chain ends, for pricing children cheaply before costing them.
+    ReplayChainEnds ends;
+    if (p > 0) replay_lower_bound(steps_, M_, use_, 2 * P_ - 1, 0, &ends);
+    const double fixed = ends.reach + ends.back + ends.tail0;
+    const double best = sh_.best();
+    std::vector<Child> kids;
+    for (size_t gi = 0; gi < f.groups.size(); ++gi) {
+      const Group& g = f.groups[gi];
+      if (last && sh_.o.use_all_devices && !sh_.classes.all_used(g.end)) continue;
+      // The devices a later stage may use: those left after the group.
+      const double cap_rest = rest_capacity(g.end);
+      for (int l1 = last ? L - 1 : f.l0; l1 <= L - 1 - after; ++l1) {
+        if (sh_.out_of_time()) {
+          // Cut while pricing: the frame keeps its own bound, which holds for every child.
+          f.groups.clear();
+          return;
         }
-        plan_.stages.pop_back();
-        steps_.resize(steps_.size() - (p > 0 ? 2 : 1));
+        // Cheap, before costing: this stage's busiest member and the later stages' each do their
+        // part of the work M times, between the chain's ends. The stage's part only grows with
+        // l1 (then every later l1 is cut too), the later stages' only shrinks.
+        const double own = M_ * beta_ * (work_.after[size_t(f.l0)] - work_.after[size_t(l1) + 1]) / g.cap;
+        if (own + fixed >= best * (1 - kRounding)) break;
+        const double rest_step =
+            last ? 0 : (cap_rest > 0 ? beta_ * work_.after[size_t(l1) + 1] / cap_rest : kInf);
+        if (M_ * rest_step + fixed >= best * (1 - kRounding)) continue;
+        sh_.classes.between(f.state, g.end, devices_);
+        place(p, f.l0, l1);
+        if (cost_.feasible) {
+          const double b = std::max(f.bound, replay_lower_bound(steps_, M_, use_, 2 * P_ - 1, rest_step));
+          if (b * (1 - kRounding) < best) kids.push_back({b, int(gi), l1});
+        }
+        pop_stage();
       }
     }
+    std::stable_sort(kids.begin(), kids.end(), [](const Child& a, const Child& b) { return a.bound < b.bound; });
+    f.children = std::move(kids);
+    f.next = 0;
+    f.expanded = true;
+    sh_.stored += (long long)f.children.size();
+    sh_.out.stats.peak_children = std::max(sh_.out.stats.peak_children, sh_.stored);
   }
 
-  // The steps of stage p (its communication step from stage p-1 first), as evaluate() has them.
-  void push_steps(int p) {
-    if (p > 0) steps_.push_back(m_.communication_step(plan_.stages[size_t(p) - 1], plan_.stages[size_t(p)], beta_, p));
-    steps_.push_back(m_.compute_step(cost_, p));
-    if (net_) m_.stage_network_use(plan_, p, use_);
+  double rest_capacity(const DevState& s) const {
+    double cap = 0;
+    for (int k = 0; k < sh_.classes.size(); ++k) {
+      if (k == s.cur || std::count(s.done.begin(), s.done.end(), k)) continue;
+      for (int d : sh_.classes.members(k)) cap += work_.inverse_lambda[size_t(d)];
+    }
+    if (s.cur >= 0) {
+      const std::vector<int>& mem = sh_.classes.members(s.cur);
+      for (size_t i = size_t(s.used); i < mem.size(); ++i) cap += work_.inverse_lambda[size_t(mem[i])];
+    }
+    return cap;
   }
 
-  double best() const { return out_.evaluation.schedule_latency_s; }
+  // Prices stage p on layers [l0, l1] and devices_, and appends it with its steps (whatever the
+  // outcome: pop_stage undoes it).
+  void place(int p, int l0, int l1) {
+    ++sh_.out.stats.partial_plans;
+    const int g = int(devices_.size());
+    if (sh_.o.share_rule == ShareRule::even) shares_ = planner_detail::even_shares(beta_, g);
+    sh_.m.stage(cost_, l0, l1, devices_.data(), g, beta_, schedule::in_flight(M_, P_, p),
+                sh_.o.share_rule == ShareRule::even ? shares_.data() : nullptr);
+    StagePlan sp;
+    sp.first_layer = l0;
+    sp.last_layer = l1;
+    sp.devices = devices_;
+    sp.shares = cost_.shares;
+    plan_.stages.push_back(std::move(sp));
+    if (!cost_.feasible) return;
+    if (p > 0)
+      steps_.push_back(sh_.m.communication_step(plan_.stages[size_t(p) - 1], plan_.stages[size_t(p)], beta_, p));
+    steps_.push_back(sh_.m.compute_step(cost_, p));
+    if (net_) sh_.m.stage_network_use(plan_, p, use_);
+  }
+
+  void pop_stage() {
+    const int p = int(plan_.stages.size()) - 1;
+    // Steps are there only for a stage that was feasible: 2p+1 of them with it.
+    if (int(steps_.size()) == 2 * p + 1) steps_.resize(steps_.size() - (p > 0 ? 2 : 1));
+    plan_.stages.pop_back();
+  }
 
   void replay() {
-    ++out_.stats.replays;
-    Evaluation e = m_.evaluate(plan_);
-    if (e.feasible && e.schedule_latency_s < best()) {
-      out_.evaluation = std::move(e);
-      out_.improved = true;
+    ++sh_.out.stats.replays;
+    Evaluation e = sh_.m.evaluate(plan_);
+    if (e.feasible && e.schedule_latency_s < sh_.best()) {
+      sh_.out.evaluation = std::move(e);
+      sh_.out.improved = true;
     }
   }
 
-  const CostModel& m_;
-  const PlannerOptions& o_;
-  const std::vector<int>& order_;
+  Shared& sh_;
+  const Work& work_;
   int beta_, P_, M_ = 0;
   bool net_ = true;
-  ReplaySearchResult& out_;
-  Clock::time_point deadline_;
-  bool limited_;
-  bool cut_ = false;
-  unsigned ticks_ = 0;
-  const planner_detail::RestBound& rest_;  // of the order and the micro-batch size
+  std::vector<Frame> stack_;
   Plan plan_;
   std::vector<StepCost> steps_;
   NetworkUse use_;
   StageCost cost_;
+  std::vector<int> devices_, shares_;
 };
 
 }  // namespace
 
-ReplaySearchResult search_by_replay(const CostModel& model, const PlannerOptions& options, const Evaluation& start) {
+ReplaySearchResult search_by_replay(const CostModel& model, const PlannerOptions& options, const Evaluation& start,
+                                    long long max_partial_plans) {
   ReplaySearchResult out;
   out.evaluation = start;
-  const auto begin = Clock::now();
   const bool limited = options.time_limit_s > 0;
-  const auto deadline = begin + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(limited ? options.time_limit_s : 0));
-  std::vector<std::vector<int>> orders = planner_device_orders(model.cluster(), options.max_device_orders);
-  double all_orders = 1;
-  for (size_t k = 2; k <= device_classes(model.cluster()).size(); ++k) all_orders *= double(k);
-  if (double(orders.size()) < all_orders) out.proven_optimal = false;
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                           std::chrono::duration<double>(limited ? options.time_limit_s : 0));
+  const ClassOrders classes(model.cluster(), options.max_device_orders);
+  Shared sh{model, options, classes, out, deadline, limited, max_partial_plans};
   int most = std::min(model.num_devices(), model.num_layers());
   if (options.max_stages > 0) most = std::min(most, options.max_stages);
-  // Largest micro-batches and fewest stages first: usually the shortest replays, so the bound
-  // cuts early.
+  // Largest micro-batches and fewest stages first among equal bounds: usually the shortest
+  // replays, so the bound cuts early.
   std::vector<int> betas = microbatch_candidates(model.options().batch_size, options.microbatch_sizes);
   std::reverse(betas.begin(), betas.end());
-  for (const std::vector<int>& order : orders)
-    for (int beta : betas) {
-      const planner_detail::RestBound rest = planner_detail::rest_bound(model, order, beta);
-      for (int P = 1; P <= most; ++P) {
-        Search s(model, options, order, beta, rest, P, out, deadline, limited);
-        s.run();
-        if (limited && Clock::now() > deadline) {
-          out.proven_optimal = false;
-          return out;
-        }
+  std::vector<Work> works;
+  works.reserve(betas.size());
+  for (int beta : betas) works.push_back(work_of(model, beta));
+  std::vector<Job> jobs;
+  for (size_t b = 0; b < betas.size(); ++b)
+    for (int P = 1; P <= most; ++P) jobs.emplace_back(sh, betas[b], works[b], P);
+
+  // Best first across jobs: the lowest bound runs until it passes the next lowest (or, while the
+  // priced children held are over their cap, until it is done, which frees them).
+  std::vector<double> bounds(jobs.size());
+  for (size_t j = 0; j < jobs.size(); ++j) bounds[j] = jobs[j].bound();
+  while (!sh.out_of_time()) {
+    size_t pick = jobs.size();
+    double second = kInf;
+    for (size_t j = 0; j < jobs.size(); ++j) {
+      if (jobs[j].done()) continue;
+      if (pick == jobs.size() || bounds[j] < bounds[pick]) {
+        if (pick < jobs.size()) second = std::min(second, bounds[pick]);
+        pick = j;
+      } else {
+        second = std::min(second, bounds[j]);
       }
     }
+    if (pick == jobs.size() || bounds[pick] * (1 - kRounding) >= sh.best()) break;  // every job done or cut
+    Job& job = jobs[pick];
+    // A few steps at least, so that close bounds do not switch jobs at every step.
+    for (int n = 0; !job.done() && !sh.out_of_time(); ++n) {
+      job.step();
+      if (n >= 16 && sh.stored < kMaxStoredChildren && job.bound() > second) break;
+    }
+    bounds[pick] = job.done() ? kInf : job.bound();
+  }
+  double lower = sh.best();
+  for (size_t j = 0; j < jobs.size(); ++j)
+    if (!jobs[j].done()) lower = std::min(lower, bounds[j]);
+  for (Job& j : jobs) j.release_all();
+  out.proven_optimal = !sh.cut && classes.every_order() && out.evaluation.feasible;
+  if (!sh.cut && out.evaluation.feasible) lower = out.evaluation.schedule_latency_s;
+  out.lower_bound_s = classes.every_order() && std::isfinite(lower) ? lower : 0;
   return out;
 }
 
+namespace {
+
+// The cluster of the first half (rounded up) of each device class, and its devices' indices in the
+// full one; empty when no class has two devices (nothing smaller of the same kinds).
+std::vector<int> smaller_cluster_dead(const Cluster& c) {
+  std::vector<int> dead;
+  for (const std::vector<int>& k : device_classes(c))
+    for (size_t i = (k.size() + 1) / 2; i < k.size(); ++i) dead.push_back(k[i]);
+  return dead;
+}
+
+double seconds_left(Clock::time_point deadline) {
+  return std::chrono::duration<double>(deadline - Clock::now()).count();
+}
+
+}  // namespace
+
 Result<PlannedByReplay> plan_by_replay(const CostModel& model, const PlannerOptions& options) {
-  const auto begin = Clock::now();
-  auto optimum = plan_optimal(model, options);
-  if (!optimum) return optimum.error();
+  const double limit_s = options.time_limit_s > 0 ? options.time_limit_s : options.replay_time_limit_s;
+  const bool limited = limit_s > 0;
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limit_s));
+  // What is left of the limit for the next phase (at least a millisecond: it then ends unproven).
+  auto left = [&](double share = 1.0) { return limited ? std::max(1e-3, share * seconds_left(deadline)) : 0.0; };
+  PlannerOptions phase = options;
+  phase.time_limit_s = left();
+  const bool by_replay =
+      model.options().replay_schedule && model.options().latency_model == LatencyModel::pipeline;
+  // The smaller cluster first, with a third of the time: its plan is a plan of this cluster too
+  // (its devices are the first of each class), so this cluster never ends worse than it.
+  Evaluation smaller;
+  if (by_replay) {
+    const std::vector<int> dead = smaller_cluster_dead(model.cluster());
+    if (!dead.empty()) {
+      SurvivorModel half = survivors_model(model, dead);
+      PlannerOptions o = options;
+      o.time_limit_s = left(1.0 / 3);
+      auto r = plan_by_replay(half.model, o);
+      if (r && r->evaluation.feasible) smaller = model.evaluate(to_full_indices(r->evaluation.plan, half.to_full));
+      phase.time_limit_s = left();
+    }
+  }
+  auto optimum = plan_optimal(model, phase);
+  if (!optimum && !smaller.feasible) return optimum.error();
   PlannedByReplay out;
-  out.stats = optimum->stats;
-  if (!model.options().replay_schedule || model.options().latency_model != LatencyModel::pipeline) {
+  if (!by_replay) {
+    out.stats = optimum->stats;
     out.evaluation = model.evaluate(optimum->plan);
     out.proven_optimal = optimum->proven_optimal;
+    out.lower_bound_s = out.proven_optimal ? out.evaluation.round_latency_s : 0;
     return out;
   }
-  ReplayChoice choice = choose_by_replay(model, options, *optimum);
-  out.stats = choice.stats;
-  out.candidates = choice.candidates;
-  out.optimum_replay_s = choice.optimum_replay_s;
-  PlannerOptions rest = options;
-  if (options.time_limit_s > 0) {
-    // What is left of the time limit (at least a millisecond: the search then ends unproven).
-    const double spent = std::chrono::duration<double>(Clock::now() - begin).count();
-    rest.time_limit_s = std::max(1e-3, options.time_limit_s - spent);
-  } else {
-    rest.time_limit_s = options.replay_time_limit_s;
+  Evaluation start;
+  if (optimum) {
+    phase.time_limit_s = left();
+    ReplayChoice choice = choose_by_replay(model, phase, *optimum);
+    out.stats = choice.stats;
+    out.candidates = choice.candidates;
+    out.optimum_replay_s = choice.optimum_replay_s;
+    start = std::move(choice.evaluation);
   }
-  ReplaySearchResult searched = search_by_replay(model, rest, choice.evaluation);
+  if (smaller.feasible) {
+    out.smaller_cluster_replay_s = smaller.schedule_latency_s;
+    if (!start.feasible || smaller.schedule_latency_s < start.schedule_latency_s) start = std::move(smaller);
+  }
+  phase.time_limit_s = left();
+  ReplaySearchResult searched = search_by_replay(model, phase, start);
+  if (!searched.evaluation.feasible) return Error{"", "", "no plan found within the planner's time limit"};
   out.evaluation = std::move(searched.evaluation);
   out.proven_optimal = searched.proven_optimal;
+  out.lower_bound_s = searched.lower_bound_s;
   out.search = searched.stats;
   return out;
 }

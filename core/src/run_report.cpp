@@ -72,6 +72,18 @@ nlohmann::json report_to_json(const RunReport& r) {
                         {"clock_offset_bound_s", clocks},
                         {"summary", summary_to_json(summarize_run(r))},
                         {"spans", spans}};
+  if (r.planning) {
+    const PlanningRecord& p = *r.planning;
+    nlohmann::json j = {{"strategy", p.strategy},
+                        {"planning_time_s", p.planning_time_s},
+                        {"proven_optimal", p.proven_optimal}};
+    if (p.lower_bound_s > 0) {
+      j["lower_bound_s"] = p.lower_bound_s;
+      j["objective_s"] = p.objective_s;
+      j["optimality_gap"] = p.proven_optimal ? 0.0 : std::max(0.0, (p.objective_s - p.lower_bound_s) / p.lower_bound_s);
+    }
+    out["planning"] = j;
+  }
   if (r.emulation)
     out["emulation"] = {{"time_dilation", r.emulation->time_dilation},
                         {"budgeted_steps", r.emulation->budgeted_steps},
@@ -248,7 +260,7 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
     // "summary" is derived from the rest (run_summary.hpp): read past, computed again when needed.
     r.allow_only({"scenario", "backend", "config", "devices", "plans", "rounds_planned", "end_s", "rounds",
                   "events", "peak_memory_bytes", "clock_offset_bound_s", "summary", "spans", "evaluations",
-                  "emulation", "host_copies", "warnings", "power", "energy"});
+                  "emulation", "host_copies", "warnings", "power", "energy", "planning"});
     RunReport out;
     out.scenario = r.at("scenario").string();
     out.backend = r.at("backend").string();
@@ -287,6 +299,18 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
       m.over_budget_steps = e.at("over_budget_steps").integer_in(0, m.budgeted_steps);
       m.worst_overrun_s = e.at("worst_overrun_s").number_in(0, limits::kMaxReportTimeS);
       out.emulation = m;
+    }
+    if (r.has("planning")) {
+      // "optimality_gap" is derived from the two figures: read past.
+      JsonReader p = r.at("planning");
+      p.allow_only({"strategy", "planning_time_s", "proven_optimal", "lower_bound_s", "objective_s", "optimality_gap"});
+      PlanningRecord rec;
+      rec.strategy = p.at("strategy").string();
+      rec.planning_time_s = p.at("planning_time_s").number_in(0, limits::kMaxReportTimeS);
+      rec.proven_optimal = p.at("proven_optimal").boolean();
+      if (p.has("lower_bound_s")) rec.lower_bound_s = p.at("lower_bound_s").number_in(0, limits::kMaxReportTimeS);
+      if (p.has("objective_s")) rec.objective_s = p.at("objective_s").number_in(0, limits::kMaxReportTimeS);
+      out.planning = rec;
     }
     if (r.has("host_copies")) {
       JsonReader c = r.at("host_copies");

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "asteroid/energy.hpp"
 #include "asteroid/json_reader.hpp"
 #include "asteroid/limits.hpp"
+#include "asteroid/replay_search.hpp"
 #include "asteroid/run_summary.hpp"
 #include "asteroid/scenario.hpp"
 #include "simulation.hpp"
@@ -178,7 +180,8 @@ int main(int argc, char** argv) {
     sg4::Engine::set_config("network/crosstraffic:0");
   }
   CostModel model = make_cost_model(s);
-  auto chosen = backend_plan(s, model, args.run);
+  std::optional<PlanningRecord> planning;
+  auto chosen = backend_plan(s, model, args.run, &planning);
   if (!chosen) fail(chosen.error().str());
   const Evaluation& ev = chosen.value();
   // A scenario without training.rounds runs the default length (backend_setup.hpp), said below.
@@ -199,6 +202,7 @@ int main(int argc, char** argv) {
   sim::Simulation simulation(in);
   sim::SimResult result = simulation.run();
   RunReport& rep = result.report;
+  rep.planning = planning;
   rep.config = {{"network_model", args.network},
                 {"topology", to_string(s.network.topology)},
                 {"recovery", to_string(cc.recovery)},
@@ -226,6 +230,9 @@ int main(int argc, char** argv) {
     std::cout << "  predicted round latency " << rep.plans[id].predicted_schedule_latency_s
               << " s (1F1B replay; closed form " << rep.plans[id].predicted_round_latency_s << " s)\n";
   }
+  if (planning && planning->lower_bound_s > 0)
+    std::cout << "plan 0 " << optimality_text(planning->proven_optimal, planning->objective_s, planning->lower_bound_s)
+              << ", planned in " << planning->planning_time_s << " s (" << planning->strategy << ")\n";
   std::cout << summary_to_text(summary, rep.backend);
   for (const std::string& w : rep.warnings) std::cout << "warning: " << w << "\n";
   std::cout << energy_to_text(compute_energy(rep));

@@ -25,6 +25,33 @@ assert abs(j["throughput_samples_per_s"] * j["round_latency_s"] - batch) <= 1e-9
 assert abs(j["closed_form_throughput_samples_per_s"] * j["closed_form_round_latency_s"] - batch) <= 1e-9 * batch, j
 PY
 "$plan" "$scenario" >"$tmp/plan.txt" || fail "planning $scenario (console)"
+# How good the plan is, always: a proven bound (here the search completes: optimal), and the
+# planning line with the time, the peak memory and the verdict.
+/usr/bin/python3 - "$tmp/plan.json" "$tmp/plan.txt" <<'PY' || fail "the plan's proven bound is missing: $(tail -1 "$tmp/plan.txt")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["proven_optimal"] and j["optimality_gap"] == 0 and j["peak_memory_bytes"] > 0, j
+assert abs(j["lower_bound_s"] - j["schedule_latency_s"]) <= 1e-9 * j["schedule_latency_s"], j
+line = open(sys.argv[2]).read().splitlines()[-1]
+assert line.startswith("planning time") and "peak memory" in line and line.endswith("proven optimal"), line
+PY
+# A planner time limit too short to finish: still a plan, with the gap it proved.
+/usr/bin/python3 - "$scenario" "$tmp/limited.json" <<'PY'
+import json, os, sys
+s = json.load(open(sys.argv[1]))
+s["planner"]["time_limit"] = "20ms"
+d = os.path.dirname(os.path.abspath(sys.argv[1]))
+s["traces"] = {t: os.path.join(d, p) for t, p in s["traces"].items()}
+json.dump(s, open(sys.argv[2], "w"))
+PY
+"$plan" "$tmp/limited.json" --json -o "$tmp/limited_plan.json" || fail "planning with a 20 ms limit"
+/usr/bin/python3 - "$tmp/limited_plan.json" <<'PY' || fail "a cut search does not give its proven gap"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["feasible"] and j["lower_bound_s"] > 0, j
+assert j["proven_optimal"] or j["optimality_gap"] > 0, j
+assert abs(j["optimality_gap"] - (j["schedule_latency_s"] - j["lower_bound_s"]) / j["lower_bound_s"]) <= 1e-9, j
+PY
 /usr/bin/python3 - "$tmp/plan.json" "$tmp/plan.txt" <<'PY' || fail "the console's round latency is not --json's round_latency_s"
 import json, sys
 j = json.load(open(sys.argv[1]))

@@ -2,6 +2,7 @@
 // every plan of small instances.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 #include "asteroid/planner.hpp"
@@ -125,4 +126,125 @@ TEST_CASE("search by replay: a time limit ends it unproven, with the best plan s
   ReplaySearchResult r = search_by_replay(m, opt, start);
   CHECK_FALSE(r.proven_optimal);
   CHECK(r.evaluation.schedule_latency_s <= start.schedule_latency_s);
+  // Still a proven bound: at most the plan's replay, and above 0 (the busiest device's work).
+  CHECK(r.lower_bound_s > 0);
+  CHECK(r.lower_bound_s <= r.evaluation.schedule_latency_s);
+}
+
+TEST_CASE("search by replay: a cut search's lower bound never passes the optimum, and meets it when not cut",
+          "[replay]") {
+  // Cut after a given number of priced stages (not a time, so that it is the same on any
+  // machine), at points from the first partial plans to past the end.
+  int cut = 0, bounded = 0, met = 0;
+  for (int seed = 1; seed <= 24; ++seed) {
+    CostModel m = instance(seed);
+    PlannerOptions opt;
+    if (seed % 5 == 0) opt.max_stages = 2;
+    Plan reference;
+    const double expected = exhaustive_best(m, microbatch_candidates(m.options().batch_size, {}), &reference, opt,
+                                            false, Objective::replay);
+    if (!std::isfinite(expected)) continue;
+    INFO("seed " << seed);
+    // From no plan at all (the bound must not lean on the start) and from a poor one.
+    Evaluation none;
+    ReplaySearchResult whole = search_by_replay(m, opt, none);
+    REQUIRE(whole.proven_optimal);
+    CHECK(whole.lower_bound_s == Approx(expected).epsilon(1e-9));
+    for (long long budget : {1LL, 3LL, 10LL, 30LL, 100LL, 300LL, 1000LL}) {
+      ReplaySearchResult r = search_by_replay(m, opt, none, budget);
+      INFO("cut after " << budget << " priced stages");
+      CHECK(r.lower_bound_s <= expected * (1 + 1e-9));
+      if (r.evaluation.feasible) {
+        CHECK(r.lower_bound_s <= r.evaluation.schedule_latency_s * (1 + 1e-9));
+        CHECK(optimality_gap(r.evaluation.schedule_latency_s, r.lower_bound_s) >= 0);
+      }
+      if (!r.proven_optimal) {
+        ++cut;
+        if (r.lower_bound_s > 0) ++bounded;
+      } else {
+        ++met;
+        CHECK(r.evaluation.schedule_latency_s == Approx(expected).epsilon(1e-9));
+      }
+    }
+  }
+  CHECK(cut > 50);
+  CHECK(met > 10);
+  CHECK(bounded == cut);  // every cut search still proves some bound (all device orders searched)
+}
+
+TEST_CASE("search by replay: identical devices are one (the orders of the classes share their partial plans)",
+          "[replay]") {
+  // Clusters of few classes with several identical devices each, the orders' common prefixes
+  // searched once: the result is still the shortest replay of every order's plans, and relabelling
+  // the devices (the classes' members swapped in the cluster) changes nothing.
+  int checked = 0;
+  for (int seed = 1; seed <= 12; ++seed) {
+    std::mt19937 rng(seed);
+    auto layers = synthetic_layers(4 + seed % 3, rng);
+    auto t = jetson_like_types();
+    std::vector<SyntheticDeviceType> devices;
+    // 2 + 2 (+ 1) devices of two or three types: 2 or 6 orders of the classes.
+    for (int i = 0; i < 2; ++i) devices.push_back(t[0]);
+    for (int i = 0; i < 2; ++i) devices.push_back(t[2]);
+    if (seed % 2) devices.push_back(t[1]);
+    for (auto& d : devices) d.memory_bytes = seed % 3 == 0 ? 0.05e9 : 0.4e9;
+    if (seed % 4 == 0) std::reverse(devices.begin(), devices.end());
+    Cluster c = synthetic_cluster(layers, devices, (seed % 2 ? 12.5e6 : 125e6), 5e-4);
+    CostOptions o;
+    o.batch_size = 16;
+    CostModel m(c, o);
+    PlannerOptions opt;
+    if (seed % 3 == 1) opt.use_all_devices = true;
+    Plan reference;
+    const double expected =
+        exhaustive_best(m, microbatch_candidates(16, {}), &reference, opt, false, Objective::replay);
+    if (!std::isfinite(expected)) continue;
+    INFO("seed " << seed);
+    ++checked;
+    ReplaySearchResult r = search_by_replay(m, opt, Evaluation{});
+    CHECK(r.proven_optimal);
+    CHECK(r.evaluation.schedule_latency_s == Approx(expected).epsilon(1e-9));
+    // Every stage the search visits uses the first devices of each class (in the class's order).
+    for (const std::vector<int>& k : device_classes(m.cluster())) {
+      size_t used = 0;
+      for (const StagePlan& sp : r.evaluation.plan.stages) used += size_t(std::count_if(
+          sp.devices.begin(), sp.devices.end(), [&](int d) { return std::count(k.begin(), k.end(), d) > 0; }));
+      for (size_t i = 0; i < used; ++i) {
+        bool in_plan = false;
+        for (const StagePlan& sp : r.evaluation.plan.stages)
+          in_plan = in_plan || std::count(sp.devices.begin(), sp.devices.end(), k[i]);
+        CHECK(in_plan);
+      }
+    }
+  }
+  CHECK(checked >= 8);
+}
+
+TEST_CASE("plan by replay: a larger cluster of the same devices never plans worse than the smaller", "[replay]") {
+  // The smaller: the first half of each class (what plan_by_replay itself starts from).
+  int compared = 0, better = 0;
+  for (int seed = 1; seed <= 10; ++seed) {
+    std::mt19937 rng(seed);
+    auto layers = synthetic_layers(5 + seed % 3, rng);
+    auto t = jetson_like_types();
+    std::vector<SyntheticDeviceType> small = {t[0], t[1], t[2]}, large;
+    if (seed % 2) small.push_back(t[2]);
+    for (int i = 0; i < 2; ++i) large.insert(large.end(), small.begin(), small.end());
+    const double bw = seed % 2 ? 12.5e6 : 125e6;
+    CostOptions o;
+    o.batch_size = 16;
+    CostModel ms(synthetic_cluster(layers, small, bw, 5e-4), o), ml(synthetic_cluster(layers, large, bw, 5e-4), o);
+    auto rs = plan_by_replay(ms, {}), rl = plan_by_replay(ml, {});
+    REQUIRE(rs.ok());
+    REQUIRE(rl.ok());
+    INFO("seed " << seed);
+    CHECK(rs->proven_optimal);
+    CHECK(rl->proven_optimal);
+    CHECK(rl->lower_bound_s == Approx(rl->evaluation.schedule_latency_s));
+    CHECK(rl->evaluation.schedule_latency_s <= rs->evaluation.schedule_latency_s * (1 + 1e-9));
+    ++compared;
+    if (rl->evaluation.schedule_latency_s < rs->evaluation.schedule_latency_s * (1 - 1e-9)) ++better;
+  }
+  CHECK(compared == 10);
+  WARN("the larger cluster planned strictly shorter rounds on " << better << " of " << compared);
 }

@@ -58,6 +58,29 @@ TEST_CASE("run report: what report_to_json writes, report_from_json reads back",
   CHECK_FALSE(report_to_json(r).contains("evaluations"));  // reports without a data set stay as they were
 }
 
+TEST_CASE("run report: how plan 0 was planned, with its proven gap, is written and read back", "[report]") {
+  RunReport r = sample(1.0);
+  CHECK_FALSE(report_to_json(r).contains("planning"));  // a plan from a file: nothing to say
+  r.planning = PlanningRecord{"asteroid", 0.25, false, 1.6, 2.0};
+  const nlohmann::json j = report_to_json(r);
+  CHECK(j["planning"]["optimality_gap"].get<double>() == Approx(0.25));  // (2.0 - 1.6) / 1.6
+  auto back = report_from_json(j, "r.json");
+  REQUIRE(back.ok());
+  REQUIRE(back->planning);
+  CHECK(back->planning->strategy == "asteroid");
+  CHECK_FALSE(back->planning->proven_optimal);
+  CHECK(back->planning->lower_bound_s == 1.6);
+  CHECK(back->planning->objective_s == 2.0);
+  // A proven plan: gap 0; a baseline: no bound, no gap.
+  r.planning = PlanningRecord{"asteroid", 0.25, true, 2.0, 2.0};
+  CHECK(report_to_json(r)["planning"]["optimality_gap"].get<double>() == 0.0);
+  r.planning = PlanningRecord{"pp", 0.01, true, 0, 0};
+  CHECK_FALSE(report_to_json(r)["planning"].contains("optimality_gap"));
+  nlohmann::json bad = j;
+  bad["planning"]["unknown"] = 1;
+  CHECK_FALSE(report_from_json(bad, "r.json").ok());
+}
+
 TEST_CASE("run report: test-set evaluations are written and read back", "[report]") {
   RunReport r = sample(1.0);
   r.evaluations = {{99, 0.5, 12.5, 0.625, 1.125, 10000}, {199, 1.0, 25.0, 0.75, 0.5, 10000}};

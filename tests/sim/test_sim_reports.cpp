@@ -41,6 +41,12 @@ TEST_CASE("sim: a scenario without training.rounds runs past its last fault even
   write(dir / "s.json", s);
   json r;
   REQUIRE(run_sim(dir / "s.json", dir / "fail", "", &r) == 0);
+  // The default strategy says how good plan 0 is (docs/formats.md, planning).
+  REQUIRE(r.contains("planning"));
+  CHECK(r["planning"]["strategy"] == "asteroid");
+  CHECK(r["planning"]["lower_bound_s"].get<double>() > 0);
+  CHECK(r["planning"]["lower_bound_s"].get<double>() <= r["planning"]["objective_s"].get<double>() * (1 + 1e-9));
+  CHECK(r["planning"]["objective_s"].get<double>() == Approx(r["plans"][0]["predicted_schedule_latency_s"].get<double>()));
   // The leave at 30 s, its detection 3 s later, at the plan's predicted round, then 10 rounds more.
   const double round_s = r["plans"][0]["predicted_schedule_latency_s"].get<double>();
   const int want = std::max(20, int(std::ceil(33.0 / round_s)) + 10);

@@ -30,6 +30,10 @@ struct RunOverrides {
 // device_power_mode), or nullopt when its type has none: RunReport::power, predict_plan_energy.
 std::vector<std::optional<DevicePower>> device_powers(const Scenario& s);
 
+// This process's peak resident memory so far, in bytes (getrusage's maxrss), for the planning
+// lines of asteroid-plan and bench_planner; 0 where the system does not say.
+double process_peak_memory_bytes();
+
 // The scenario's cluster and cost options.
 CostModel make_cost_model(const Scenario& s);
 
@@ -71,6 +75,8 @@ CoordinatorConfig coordinator_config(const Scenario& s, const RunOverrides& o);
 // The plan a backend runs: the one in o.plan_file if given (a plan, or an asteroid-plan --json
 // output holding one under "plan"), else the strategy's, scored by the cost model. An Error names
 // the file when it is bad, or says why no plan is found or why the plan does not fit.
-Result<Evaluation> backend_plan(const Scenario& s, const CostModel& model, const RunOverrides& o);
+// `planning`, when given, receives how the strategy found it (left empty for a plan file).
+Result<Evaluation> backend_plan(const Scenario& s, const CostModel& model, const RunOverrides& o,
+                                std::optional<PlanningRecord>* planning = nullptr);
 
 }  // namespace asteroid

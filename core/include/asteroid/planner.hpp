@@ -44,10 +44,11 @@ struct PlannerOptions {
   // Stop searching after this long (0: never) and return the best plan found so far, marked as not
   // proven optimal. The search is the same; only its end is cut.
   double time_limit_s = 0;
-  // The search by replay (replay_search.hpp, the `asteroid` strategy) when time_limit_s is 0: it
-  // stops after this long (0: never), with the best plan found, marked as not proven optimal. It
-  // takes under a second on the scenarios, but grows fast with the devices (12: seconds, 18: about a
-  // minute); with time_limit_s set, it gets what is left of that instead.
+  // The `asteroid` strategy's whole planner (plan_by_replay, replay_search.hpp: the closed form,
+  // its set-up, the starting plans and the search by replay) when time_limit_s is 0: it stops after
+  // this long (0: never), with the best plan found and a proven bound on how far from optimal it
+  // is. The search takes under a second on the scenarios, but grows fast with the devices; with
+  // time_limit_s set, that limit bounds the whole planner instead.
   double replay_time_limit_s = 10;
   // Search at most this many orders of the device classes (0: all); fewer than all marks the plan
   // as not proven optimal. 720 = every order of up to 6 classes.

@@ -34,7 +34,14 @@ namespace asteroid {
 // micro-batch on any member of the missing stages (0: none known); the bound then also holds
 // micro-batch 0 reaching them, their member's M forwards and backwards, and the way back.
 // Seconds; 0 for an empty chain.
+// `ends`, when given, receives the given chain's ends (seconds, each a lower bound): for a search
+// that prices the next stages cheaply before costing them (replay_search.cpp): any member of a later
+// stage waits at least `reach` for micro-batch 0, its last backward is followed by at least `back`
+// before stage 0's, and stage 0's tail takes at least `tail0` after that.
+struct ReplayChainEnds {
+  double reach = 0, back = 0, tail0 = 0;
+};
 double replay_lower_bound(const std::vector<StepCost>& steps, int microbatches, const NetworkUse& use,
-                          int total_steps, double rest_step_s = 0);
+                          int total_steps, double rest_step_s = 0, ReplayChainEnds* ends = nullptr);
 
 }  // namespace asteroid

@@ -32,6 +32,8 @@ struct ReplayChoice {
 
 // `optimum` is plan_optimal(model, options) (already run by the caller). Requires the model's
 // replay_schedule option; without it, returns the optimum's evaluation unchanged.
+// options.time_limit_s (seconds, 0: none) bounds the whole choice: each closed-form search gets
+// what is left of it, and none starts after it (the best candidate so far is kept).
 ReplayChoice choose_by_replay(const CostModel& model, const PlannerOptions& options,
                               const PlannerResult& optimum);
 

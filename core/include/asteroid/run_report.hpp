@@ -87,12 +87,25 @@ struct HostCopyRecord {
   double bytes = 0, seconds = 0;
 };
 
+// How the run's first plan was found (backend_setup.hpp, backend_plan), when a planner chose it (not
+// a plan file): the strategy, how long planning took, and how good the plan is proven to be.
+struct PlanningRecord {
+  std::string strategy;
+  double planning_time_s = 0;   // wall-clock seconds
+  bool proven_optimal = false;  // no plan of the strategy's space is better (its search completed)
+  // Seconds, 0 when none is known (baselines): no plan of the space is shorter under the
+  // strategy's objective; with objective_s, the proven gap (objective - bound) / bound.
+  double lower_bound_s = 0;
+  double objective_s = 0;  // the plan's value under that objective (the 1F1B replay by default)
+};
+
 struct RunReport {
   std::string scenario;
   std::string backend;    // "sim" or "exec"
   nlohmann::json config;  // backend options (network model, recovery, ...), free-form
   std::vector<std::string> devices;
   std::vector<PlanRecord> plans;  // index = plan id
+  std::optional<PlanningRecord> planning;  // of plan 0, when a strategy planned it
   int rounds_planned = 0;         // the rounds the run was asked to train
   double end_s = 0;               // when the run ended (the last round's end, or when it stopped)
   std::vector<RoundRecord> rounds;
