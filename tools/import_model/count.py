@@ -63,7 +63,10 @@ class Op:
 
 
 def _module_bytes(m):
-    return float(sum(t.numel() * t.element_size() for t in list(m.parameters()) + list(m.buffers())))
+    # parameters and floating buffers (running statistics); batch norm's integer step counter is
+    # not read by the op
+    tensors = list(m.parameters()) + [b for b in m.buffers() if b.is_floating_point()]
+    return float(sum(t.numel() * t.element_size() for t in tensors))
 
 
 def price(n, modules):
