@@ -59,7 +59,7 @@ a, b = (json.load(open(f))["layers"] for f in sys.argv[1:3])
 assert len(a) == len(b), (len(a), len(b))
 for x, y in zip(a, b):
     for k in y:
-        if k != "name":  # torchvision calls the classifier "fc" as a module, the built-in layer "fc": ours "head"
+        if k != "name":  # names differ: the built-in last layer is "fc", the importer's "head" (pool + fc)
             assert x[k] == y[k], f"layer {x['name']} / {y['name']}: {k} {x[k]} against {y[k]}"
 print(f"imported resnet50: {len(a)} layers as the built-in, every count equal")
 PY
