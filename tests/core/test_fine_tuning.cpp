@@ -8,6 +8,8 @@
 // (tokens) per sample.
 #include <catch2/catch.hpp>
 
+#include <fstream>
+
 #include "asteroid/backend_setup.hpp"
 #include "asteroid/cost_model.hpp"
 #include "asteroid/memory_breakdown.hpp"
@@ -380,4 +382,50 @@ TEST_CASE("fine-tuning: recovery ships trainable state, and frozen weights to de
       }
     CHECK(fetched > 0);  // the failure moved some layer to a device that had not run it
   }
+}
+
+TEST_CASE("fine-tuning: a trace's linear_maps are read, checked against the layer and written back", "[fine_tuning][profile]") {
+  auto trace = [] {
+    std::ifstream in(kData + "/tiny_lm.json");
+    return nlohmann::json::parse(in);
+  };
+  auto error_in = [](const nlohmann::json& j) {
+    auto r = parse_profile(j, "t.json");
+    REQUIRE_FALSE(r.ok());
+    return r.error().str();
+  };
+  auto p = parse_profile(trace(), "t.json");
+  REQUIRE(p.ok());
+  const LinearMap* q = p->layers[1].map("query");
+  REQUIRE(q);
+  CHECK(q->in_features == 100);
+  CHECK(q->out_features == 200);
+  CHECK(q->rows_per_sample == 10);
+  CHECK(q->bytes_per_element() == Approx(4));
+  CHECK(p->layers[0].linear_maps.empty());
+  // Written back and read again: the same maps.
+  auto again = parse_profile(profile_to_json(*p), "t.json");
+  REQUIRE(again.ok());
+  CHECK(layer_list_mismatch(*p, *again).empty());
+
+  nlohmann::json j = trace();
+  j["layers"][1]["linear_maps"]["query"]["weight_bytes"] = 19999;  // under a byte per element of 100 x 200
+  CHECK(error_in(j).find("layers[1].linear_maps.query.weight_bytes: less than one byte per element") !=
+        std::string::npos);
+  j = trace();
+  j["layers"][1]["linear_maps"]["ffn_output"]["weight_bytes"] = 900000;  // the maps outweigh the layer
+  CHECK(error_in(j).find("layers[1].linear_maps: the maps' weight_bytes add up to 1140000, more than the layer's "
+                         "param_bytes 1000000") != std::string::npos);
+  j = trace();
+  j["layers"][1]["linear_maps"]["query"]["in_features"] = 0;
+  CHECK(error_in(j).find("layers[1].linear_maps.query.in_features:") != std::string::npos);
+  j = trace();
+  j["layers"][1]["linear_maps"]["query"]["heads"] = 4;
+  CHECK(error_in(j).find("layers[1].linear_maps.query.heads: unknown key") != std::string::npos);
+  // Two traces of one model must carry the same maps.
+  j = trace();
+  j["layers"][2]["linear_maps"]["value"]["rows_per_sample"] = 20;
+  auto other = parse_profile(j, "t.json");
+  REQUIRE(other.ok());
+  CHECK(layer_list_mismatch(*p, *other) == "layer 2 (block1) has a different linear map \"value\"");
 }
