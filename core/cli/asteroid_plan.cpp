@@ -172,7 +172,8 @@ void print_memory(const Args& args, const Scenario& s, const CostModel& model, S
   }
   const Plan& p = r.evaluation.plan;
   text += std::string("per device of the ") + to_string(strategy) + " plan (" + std::to_string(p.num_stages()) + (p.num_stages() == 1 ? " stage, " : " stages, ") +
-          std::to_string(p.microbatches) + " micro-batches of " + std::to_string(p.microbatch_size) +
+          std::to_string(p.microbatches) + (p.microbatches == 1 ? " micro-batch of " : " micro-batches of ") +
+          std::to_string(p.microbatch_size) +
           "; activations: samples x in-flight micro-batches):\n";
   text += "device       stage samples x K" + head.substr(8) + "      usable\n";
   for (const DeviceMemory& d : devices) {
