@@ -134,6 +134,7 @@ void print_memory(const Args& args, const Scenario& s, const CostModel& model, S
   const LayerTable full(profile, 1.0, opt, nullptr);
   const MemoryBreakdown one = memory_breakdown(mine, opt, 0, L - 1, B, 1);
   const MemoryBreakdown one_full = memory_breakdown(full, opt, 0, L - 1, B, 1);
+  const MemoryBreakdown inference = inference_memory(profile, B);
   const std::string set_up = s.training.layers.full() ? "full" : s.training.layers.summary;
   StrategyResult r = run_strategy(strategy, model, planner_options(s));
   const std::vector<DeviceMemory> devices =
@@ -141,7 +142,9 @@ void print_memory(const Args& args, const Scenario& s, const CostModel& model, S
   if (args.json) {
     nlohmann::json j = {{"scenario", s.name}, {"model", s.model}, {"batch_size", B},
                         {"optimizer", to_string(opt)}, {"training", set_up}, {"strategy", to_string(strategy)}};
-    j["whole_model"] = {{"training", memory_breakdown_to_json(one)}, {"full", memory_breakdown_to_json(one_full)}};
+    j["whole_model"] = {{"training", memory_breakdown_to_json(one)},
+                        {"full", memory_breakdown_to_json(one_full)},
+                        {"inference", memory_breakdown_to_json(inference)}};
     j["feasible"] = r.evaluation.feasible;
     if (!r.evaluation.feasible) j["reason"] = r.evaluation.reason;
     if (r.evaluation.feasible) j["plan"] = plan_to_json(r.evaluation.plan, model.cluster());
@@ -165,6 +168,7 @@ void print_memory(const Args& args, const Scenario& s, const CostModel& model, S
   text += "whole model on one device, " + std::to_string(B) + " samples at once:\n" + head + "\n";
   text += "training" + breakdown_row(one) + "\n";
   if (!s.training.layers.full()) text += "full    " + breakdown_row(one_full) + "\n";
+  text += "inference" + breakdown_row(inference).substr(1) + "\n";
   if (!r.evaluation.feasible) {
     text += std::string("no plan (") + to_string(strategy) + "): " + r.evaluation.reason + "\n";
     emit(args, text);

@@ -1,5 +1,7 @@
 #include "asteroid/memory_breakdown.hpp"
 
+#include <algorithm>
+
 #include "asteroid/schedule.hpp"
 
 namespace asteroid {
@@ -12,6 +14,18 @@ MemoryBreakdown memory_breakdown(const LayerTable& t, Optimizer optimizer, int f
   m.gradients_bytes = trainable;
   m.optimizer_states_bytes = trainable * optimizer_state_factor(optimizer);
   m.activations_bytes = double(in_flight) * samples * t.stored_bytes_per_sample(first, last);
+  return m;
+}
+
+MemoryBreakdown inference_memory(const Profile& p, int samples) {
+  MemoryBreakdown m;
+  double live = 0;
+  for (size_t l = 0; l < p.layers.size(); ++l) {
+    m.weights_bytes += p.layers[l].param_bytes;
+    const double in = l > 0 ? p.layers[l - 1].output_activation_bytes_per_sample : 0;
+    live = std::max(live, in + p.layers[l].output_activation_bytes_per_sample);
+  }
+  m.activations_bytes = live * samples;
   return m;
 }
 

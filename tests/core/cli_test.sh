@@ -288,6 +288,10 @@ for k, v in want.items():
 full = {"weights_bytes": 4e6, "gradients_bytes": 4e6, "optimizer_states_bytes": 8e6, "activations_bytes": 32e6}
 for k, v in full.items():
     assert abs(m["whole_model"]["full"][k] - v) < 1e-6 * v, (k, m["whole_model"]["full"][k], v)
+# Inference: the 4 MB of weights and, live at once, a layer's input and output: 8 x (100 + 100) kB.
+inference = {"weights_bytes": 4e6, "gradients_bytes": 0, "optimizer_states_bytes": 0, "activations_bytes": 8 * 2e5}
+for k, v in inference.items():
+    assert abs(m["whole_model"]["inference"][k] - v) <= 1e-6 * v, (k, m["whole_model"]["inference"][k], v)
 assert m["training"] == "LoRA rank 8 on query, value; no backward through layer 0", m["training"]
 assert m["feasible"] and m["plan"] == plan["plan"], (m["plan"], plan["plan"])
 # Per device: the total is the peak the plan's evaluation reports, and the parts add up to it.

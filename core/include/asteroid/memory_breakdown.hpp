@@ -26,6 +26,12 @@ struct MemoryBreakdown {
 MemoryBreakdown memory_breakdown(const LayerTable& t, Optimizer optimizer, int first, int last, int samples,
                                  int in_flight);
 
+// Inference alone on one device, `samples` at once: the trace's weights (nothing added, nothing
+// trains) and the activations live at once, at most one layer's input and output: the largest
+// (output of layer l-1 + output of layer l) over the layers (layer 0's input, the sample itself,
+// is not counted, as in training).
+MemoryBreakdown inference_memory(const Profile& p, int samples);
+
 struct DeviceMemory {
   int device = 0;
   int stage = 0;
