@@ -1,5 +1,6 @@
 // asteroid-plan SCENARIO [--strategy NAME] [--json] [-o FILE]
 // asteroid-plan SCENARIO --evaluate PLAN.json [--json]
+// asteroid-plan SCENARIO --memory [--strategy NAME] [--json]   (training memory, broken down)
 // Plans (or scores given plans) with the cost model and prints the result. PLAN.json: a plan, the
 // output of asteroid-plan --json, or an array of either. Bad input: one line on stderr naming the
 // file, the field and the problem; exit status 2.
@@ -13,10 +14,12 @@
 #include "asteroid/cli_args.hpp"
 #include "asteroid/evaluation_json.hpp"
 #include "asteroid/json_reader.hpp"
+#include "asteroid/memory_breakdown.hpp"
 #include "asteroid/plan_energy.hpp"
 #include "asteroid/scenario.hpp"
 #include "asteroid/strategies.hpp"
 #include "asteroid/strategy_table.hpp"
+#include "asteroid/units.hpp"
 #include "asteroid/vocabulary.hpp"
 
 using namespace asteroid;
@@ -27,6 +30,8 @@ std::string usage() {
   return "usage: asteroid-plan SCENARIO [--strategy NAME] [--latency-model MODEL] [--json] [-o FILE]\n"
          "       asteroid-plan SCENARIO --strategy all [--json | --csv] [-o FILE]   (every strategy, one table)\n"
          "       asteroid-plan SCENARIO --evaluate PLAN.json [--latency-model MODEL] [--json] [-o FILE]\n"
+         "       asteroid-plan SCENARIO --memory [--strategy NAME] [--json] [-o FILE]   (training memory:\n"
+         "         weights, activations, gradients, optimizer states; whole model on one device and per device)\n"
          "strategies:\n" +
          kStrategies.help(4) + "latency models:\n" + kLatencyModels.help(4);
 }
@@ -41,6 +46,7 @@ struct Args {
   std::optional<Strategy> strategy;
   std::optional<LatencyModel> latency_model;
   bool json = false, csv = false;
+  bool memory = false;  // --memory: the training memory, broken down
   bool all = false;  // --strategy all: every strategy side by side (strategy_table.hpp)
 };
 
@@ -64,6 +70,8 @@ Args parse_args(int argc, char** argv) {
       a.json = true;
     else if (s == "--csv")
       a.csv = true;
+    else if (s == "--memory")
+      a.memory = true;
     else if (s == "-h" || s == "--help") {
       std::cout << usage();
       std::exit(0);
@@ -78,6 +86,7 @@ Args parse_args(int argc, char** argv) {
   if ((a.strategy || a.all) && !a.evaluate.empty()) fail("--strategy and --evaluate exclude each other");
   if (a.csv && !a.all) fail("--csv goes with --strategy all");
   if (a.csv && a.json) fail("--csv and --json exclude each other");
+  if (a.memory && (a.all || !a.evaluate.empty())) fail("--memory goes with one strategy, not --evaluate or --strategy all");
   return a;
 }
 
@@ -104,6 +113,82 @@ void emit(const Args& a, const std::string& text) {
   if (!w) fail(w.error().str());
 }
 
+std::string bytes_cell(double b) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%12s", units::format_bytes(b).c_str());
+  return buf;
+}
+
+std::string breakdown_row(const MemoryBreakdown& m) {
+  return bytes_cell(m.weights_bytes) + bytes_cell(m.activations_bytes) + bytes_cell(m.gradients_bytes) +
+         bytes_cell(m.optimizer_states_bytes) + bytes_cell(m.total_bytes());
+}
+
+// --memory: the whole model on one device (the scenario's set-up, and full training beside it
+// when the scenario fine-tunes), then per device of the strategy's plan.
+void print_memory(const Args& args, const Scenario& s, const CostModel& model, Strategy strategy) {
+  const Optimizer opt = s.training.optimizer;
+  const int B = s.training.batch_size, L = model.num_layers();
+  const Profile& profile = s.profiles.begin()->second;
+  const LayerTable mine(profile, 1.0, opt, &s.training.layers);
+  const LayerTable full(profile, 1.0, opt, nullptr);
+  const MemoryBreakdown one = memory_breakdown(mine, opt, 0, L - 1, B, 1);
+  const MemoryBreakdown one_full = memory_breakdown(full, opt, 0, L - 1, B, 1);
+  const MemoryBreakdown inference = inference_memory(profile, B);
+  const std::string set_up = s.training.layers.full() ? "full" : s.training.layers.summary;
+  StrategyResult r = run_strategy(strategy, model, planner_options(s));
+  const std::vector<DeviceMemory> devices =
+      r.evaluation.feasible ? plan_memory(model, r.evaluation) : std::vector<DeviceMemory>{};
+  if (args.json) {
+    nlohmann::json j = {{"scenario", s.name}, {"model", s.model}, {"batch_size", B},
+                        {"optimizer", to_string(opt)}, {"training", set_up}, {"strategy", to_string(strategy)}};
+    j["whole_model"] = {{"training", memory_breakdown_to_json(one)},
+                        {"full", memory_breakdown_to_json(one_full)},
+                        {"inference", memory_breakdown_to_json(inference)}};
+    j["feasible"] = r.evaluation.feasible;
+    if (!r.evaluation.feasible) j["reason"] = r.evaluation.reason;
+    if (r.evaluation.feasible) j["plan"] = plan_to_json(r.evaluation.plan, model.cluster());
+    nlohmann::json per = nlohmann::json::array();
+    for (const DeviceMemory& d : devices) {
+      nlohmann::json x = memory_breakdown_to_json(d.memory);
+      x["device"] = model.cluster().devices[size_t(d.device)].name;
+      x["stage"] = d.stage;
+      x["samples_per_microbatch"] = d.samples;
+      x["in_flight_microbatches"] = d.in_flight;
+      x["usable_bytes"] = d.usable_bytes;
+      per.push_back(x);
+    }
+    j["devices"] = per;
+    emit(args, j.dump(2) + "\n");
+    return;
+  }
+  const std::string head = "            weights activations   gradients   optimizer       total";
+  std::string text = "scenario " + s.name + ": model " + s.model + ", batch " + std::to_string(B) + ", optimizer " +
+                     to_string(opt) + "\ntraining: " + set_up + "\n";
+  text += "whole model on one device, " + std::to_string(B) + " samples at once:\n" + head + "\n";
+  text += "training" + breakdown_row(one) + "\n";
+  if (!s.training.layers.full()) text += "full    " + breakdown_row(one_full) + "\n";
+  text += "inference" + breakdown_row(inference).substr(1) + "\n";
+  if (!r.evaluation.feasible) {
+    text += std::string("no plan (") + to_string(strategy) + "): " + r.evaluation.reason + "\n";
+    emit(args, text);
+    return;
+  }
+  const Plan& p = r.evaluation.plan;
+  text += std::string("per device of the ") + to_string(strategy) + " plan (" + std::to_string(p.num_stages()) + (p.num_stages() == 1 ? " stage, " : " stages, ") +
+          std::to_string(p.microbatches) + (p.microbatches == 1 ? " micro-batch of " : " micro-batches of ") +
+          std::to_string(p.microbatch_size) +
+          "; activations: samples x in-flight micro-batches):\n";
+  text += "device       stage samples x K" + head.substr(8) + "      usable\n";
+  for (const DeviceMemory& d : devices) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%-12s %5d %7d x %d", model.cluster().devices[size_t(d.device)].name.c_str(),
+                  d.stage, d.samples, d.in_flight);
+    text += buf + breakdown_row(d.memory) + bytes_cell(d.usable_bytes) + "\n";
+  }
+  emit(args, text);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -113,6 +198,10 @@ int main(int argc, char** argv) {
   Scenario& s = loaded.value();
   if (args.latency_model) s.planner.latency_model = *args.latency_model;
   CostModel model = make_cost_model(s);
+  if (args.memory) {
+    print_memory(args, s, model, args.strategy.value_or(s.planner.strategy));
+    return 0;
+  }
 
   if (!args.evaluate.empty()) {
     auto j = read_json_file(args.evaluate);
@@ -166,6 +255,7 @@ int main(int argc, char** argv) {
     j["strategy"] = to_string(strategy);
     j["latency_model"] = to_string(s.planner.latency_model);
     j["batch_size"] = s.training.batch_size;
+    j["training"] = s.training.layers.full() ? "full" : s.training.layers.summary;
     j["planning_time_s"] = planning_s;
     j["proven_optimal"] = r.proven_optimal;
     j["peak_memory_bytes"] = process_peak_memory_bytes();
@@ -187,6 +277,7 @@ int main(int argc, char** argv) {
   std::string text = "scenario " + s.name + ": model " + s.model + ", " + std::to_string(s.devices.size()) +
                      " devices, batch " + std::to_string(s.training.batch_size) + ", strategy " +
                      to_string(strategy) + ", latency model " + to_string(s.planner.latency_model) + "\n";
+  if (!s.training.layers.full()) text += "training: " + s.training.layers.summary + "\n";
   text += evaluation_to_text(r.evaluation, model.cluster(), layer_names(s));
   if (r.evaluation.feasible) text += plan_energy_to_text(energy);
   char buf[256];

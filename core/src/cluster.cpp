@@ -19,7 +19,7 @@ Cluster make_cluster(const Scenario& s) {
     const Profile& p = s.profiles.at(d.type);
     auto key = std::make_pair(d.type, d.speed_factor);
     auto& t = tables[key];
-    if (!t) t = std::make_shared<LayerTable>(p, d.speed_factor, s.training.optimizer);
+    if (!t) t = std::make_shared<LayerTable>(p, d.speed_factor, s.training.optimizer, &s.training.layers);
     Device dev;
     dev.name = d.name;
     dev.type = d.type;

@@ -12,6 +12,7 @@ namespace asteroid {
 
 using coordinator_detail::layers_text;
 using coordinator_detail::state_bytes;
+using coordinator_detail::frozen_bytes;
 
 std::vector<ReplicaAssignment> assign_replicas(const CostModel& model, const Evaluation& ev,
                                                const std::vector<bool>& alive) {
@@ -337,25 +338,71 @@ double estimate_transfer_s(const Cluster& c, const std::vector<StateTransfer>& t
 
 std::vector<StateTransfer> Coordinator::transfers_for(const Plan& next) const {
   const Cluster& c = model_.cluster();
-  std::vector<StateTransfer> out;
+  const bool restart = config_.recovery == Recovery::restart;
+  // Frozen weights (fine_tuning.hpp) are in no checkpoint copy (they never change): a device has
+  // them for the layers it ran in the running plan. Anyone else fetches them from a live device
+  // that ran the layer, else from the coordinator's store, which keeps the weights the run started
+  // from. Under full training there are none and this adds nothing.
+  const Plan& ran = plans_[size_t(running_)].plan;
+  auto ran_layer = [&](int d, int l) {
+    for (const StagePlan& sp : ran.stages)
+      if (l >= sp.first_layer && l <= sp.last_layer)
+        return std::find(sp.devices.begin(), sp.devices.end(), d) != sp.devices.end();
+    return false;
+  };
+  // Runs of consecutive layers to one device from one holder, of one kind.
+  enum class Kind { state, state_and_weights, weights };
+  struct Part {
+    StateTransfer t;
+    Kind kind;
+  };
+  std::vector<Part> state_parts, weight_parts;  // apart, so that each forms runs
+  auto add = [&](int from, int d, int l, Kind kind) {
+    std::vector<Part>& parts = kind == Kind::weights ? weight_parts : state_parts;
+    if (!parts.empty() && parts.back().kind == kind && parts.back().t.to == d && parts.back().t.from == from &&
+        parts.back().t.last_layer == l - 1) {
+      parts.back().t.last_layer = l;
+    } else {
+      parts.push_back({{from, d, l, l, 0}, kind});
+    }
+  };
   for (const StagePlan& sp : next.stages)
     for (int d : sp.devices) {
       for (int l = sp.first_layer; l <= sp.last_layer; ++l) {
+        const bool frozen = frozen_bytes(model_, l, l) > 0;
+        const bool has_frozen = !frozen || (!restart && alive_[size_t(d)] && ran_layer(d, l));
+        int weights_from = -1;  // a live device that ran the layer, else the store
+        for (int h = 0; h < c.size() && !has_frozen && !restart && weights_from < 0; ++h)
+          if (alive_[size_t(h)] && ran_layer(h, l)) weights_from = h;
         int from = -1;
-        if (config_.recovery != Recovery::restart) {
-          if (holds(d, l)) continue;
+        if (!restart) {
+          if (holds(d, l)) {
+            if (!has_frozen) add(weights_from, d, l, Kind::weights);
+            continue;
+          }
           // From a live device that holds it; else from the store (which then must hold it).
           for (int h = 0; h < c.size() && from < 0; ++h)
             if (holds(h, l)) from = h;
         }
-        if (!out.empty() && out.back().to == d && out.back().from == from && out.back().last_layer == l - 1) {
-          out.back().last_layer = l;
+        if (has_frozen) {
+          add(from, d, l, Kind::state);
+        } else if (restart || from == weights_from) {
+          add(from, d, l, Kind::state_and_weights);  // one sender has both
         } else {
-          out.push_back({from, d, l, l, 0});
+          add(from, d, l, Kind::state);
+          add(weights_from, d, l, Kind::weights);
         }
       }
     }
-  for (StateTransfer& t : out) t.bytes = state_bytes(model_, t.first_layer, t.last_layer);
+  std::vector<StateTransfer> out;
+  state_parts.insert(state_parts.end(), weight_parts.begin(), weight_parts.end());
+  for (const Part& p : state_parts) {
+    StateTransfer t = p.t;
+    const double state = state_bytes(model_, t.first_layer, t.last_layer);
+    const double weights = frozen_bytes(model_, t.first_layer, t.last_layer);
+    t.bytes = p.kind == Kind::state ? state : p.kind == Kind::weights ? weights : state + weights;
+    out.push_back(t);
+  }
   return out;
 }
 

@@ -32,8 +32,7 @@ CostModel::CostModel(Cluster cluster, CostOptions options) : cluster_(std::move(
 double CostModel::memory_static(int first, int last) const {
   // Weights, their gradients and the optimizer's state; the layer table is the same for all
   // devices as far as bytes go (checked when the scenario is loaded).
-  double w = cluster_.devices[0].table->param_bytes(first, last);
-  return w * (2.0 + optimizer_state_factor(options_.optimizer));
+  return cluster_.devices[0].table->static_bytes(first, last, optimizer_state_factor(options_.optimizer));
 }
 
 LinkSummary CostModel::group_links(const int* group, int n) const {
@@ -182,7 +181,7 @@ void CostModel::stage(StageCost& out, int first, int last, const int* group, int
 
   if (n > 1 && !options_.ignore_network) {
     LinkSummary s = links ? *links : group_links(group, n);
-    double w = t0.param_bytes(first, last);
+    double w = t0.trainable_bytes(first, last);  // frozen weights need no all-reduce
     out.allreduce_s = 2.0 * (n - 1) * (w / (n * s.bandwidth_Bps) + s.latency_s);
   }
 }
@@ -203,7 +202,7 @@ long long CostModel::max_in_flight(int first, int last, const int* group, int n,
 }
 
 double CostModel::transfer_s(int boundary_layer, const int* a, int na, const int* b, int nb, int beta,
-                             double* latency_s) const {
+                             double* latency_s, bool gradient) const {
   if (latency_s) *latency_s = 0;
   if (options_.ignore_network) return 0;
   double bw = kInf, lat = 0;
@@ -212,7 +211,8 @@ double CostModel::transfer_s(int boundary_layer, const int* a, int na, const int
       bw = std::min(bw, cluster_.bandwidth_Bps[a[i]][b[j]]);
       lat = std::max(lat, cluster_.latency_s[a[i]][b[j]]);
     }
-  double bytes = beta * cluster_.devices[a[0]].table->output_bytes_per_sample(boundary_layer);
+  const LayerTable& t = *cluster_.devices[a[0]].table;
+  double bytes = beta * (gradient ? t.gradient_bytes_per_sample(boundary_layer) : t.output_bytes_per_sample(boundary_layer));
   if (latency_s) *latency_s = lat;
   return lat + bytes / bw;
 }
@@ -289,7 +289,7 @@ void CostModel::stage_network_use(const Plan& plan, int p, NetworkUse& use) cons
   if (g > 1) {
     RingFlows& r = use.ring[2 * p];
     r.steps = 2 * (g - 1);
-    double chunk = std::floor(t.param_bytes(sp.first_layer, sp.last_layer) / g);  // as the Program sends it
+    double chunk = std::floor(t.trainable_bytes(sp.first_layer, sp.last_layer) / g);  // as the Program sends it
     for (int i = 0; i < g; ++i) r.flows.push_back(flow(sp.devices[i], sp.devices[(i + 1) % g], chunk));
   }
   if (p == 0) return;
@@ -299,6 +299,7 @@ void CostModel::stage_network_use(const Plan& plan, int p, NetworkUse& use) cons
   StepFlows& f = use.comm[2 * p - 1];
   f = StepFlows{};
   const double per_sample = t.output_bytes_per_sample(up.last_layer);
+  const double gradient_per_sample = t.gradient_bytes_per_sample(up.last_layer);
   for (size_t i = 0; i < up.devices.size(); ++i)
     for (size_t j = 0; j < sp.devices.size(); ++j) {
       int n = std::min(up_r[i].second, mine[j].second) - std::max(up_r[i].first, mine[j].first);
@@ -309,7 +310,7 @@ void CostModel::stage_network_use(const Plan& plan, int p, NetworkUse& use) cons
     for (size_t i = 0; i < up.devices.size(); ++i) {
       int n = std::min(up_r[i].second, mine[j].second) - std::max(up_r[i].first, mine[j].first);
       if (n <= 0) continue;
-      f.backward.push_back(flow(sp.devices[j], up.devices[i], n * per_sample));
+      f.backward.push_back(flow(sp.devices[j], up.devices[i], n * gradient_per_sample));
     }
 }
 
@@ -317,11 +318,14 @@ StepCost CostModel::communication_step(const StagePlan& from, const StagePlan& t
   StepCost comm;
   comm.kind = StepKind::communication;
   comm.stage = p - 1;
-  comm.E_f = comm.E_b = transfer_s(from.last_layer, from.devices.data(), int(from.devices.size()), to.devices.data(),
-                                   int(to.devices.size()), beta, &comm.L);
+  comm.E_f = transfer_s(from.last_layer, from.devices.data(), int(from.devices.size()), to.devices.data(),
+                        int(to.devices.size()), beta, &comm.L);
+  // The same routes back (their bandwidths are the same both ways), with the gradients' bytes.
+  comm.E_b = transfer_s(from.last_layer, from.devices.data(), int(from.devices.size()), to.devices.data(),
+                        int(to.devices.size()), beta, nullptr, true);
   if (!directions_share_channel(from.devices.data(), int(from.devices.size()), to.devices.data(),
                                 int(to.devices.size())))
-    comm.period_s = comm.E_f;
+    comm.period_s = std::max(comm.E_f, comm.E_b);
   return comm;
 }
 

@@ -151,8 +151,8 @@ class BackwardSearch {
   }
 
   void expand(int lp, int np, int f);
-  double param_bytes(int first, int last) const {
-    return model_.cluster().devices[0].table->param_bytes(first, last);
+  double trainable_bytes(int first, int last) const {
+    return model_.cluster().devices[0].table->trainable_bytes(first, last);
   }
 
   const CostModel& model_;
@@ -215,13 +215,13 @@ void BackwardSearch::useful_stage_bounds() {
     }
   }
   const LayerTable& t0 = *model_.cluster().devices[0].table;
-  double state_factor = 2.0 + optimizer_state_factor(model_.options().optimizer);
+  double state_factor = optimizer_state_factor(model_.options().optimizer);
   // The longest useful stage ending at each layer b starts at a; both ends only move forward.
   double sum = 0;
   for (int a = 0, b = 0; b < L_; ++b) {
     sum += least[b];
     while (a < b && sum * (1 - 1e-9) >= tau) sum -= least[a++];
-    static_before_[b + 1] = std::max(static_before_[b], t0.param_bytes(a, b) * state_factor);
+    static_before_[b + 1] = std::max(static_before_[b], t0.static_bytes(a, b, state_factor));
     stored_before_[b + 1] = std::max(stored_before_[b], t0.stored_bytes_per_sample(a, b));
   }
 }
@@ -248,31 +248,33 @@ void BackwardSearch::expand(int lp, int np, int f) {
     int size = h - n + 1;
     if (n > 0 && (n + max_group_ - 1) / max_group_ > e) continue;  // too few layers for the devices before
     if (opt_.share_rule == ShareRule::even) shares = even_shares(int(beta_), size);
-    double t = 0;  // one direction of the transfer into the suffix's first stage
+    double t = 0, tb = 0;  // the transfer into the suffix's first stage, forward and back
     if (!first_placed) {
       const int* next = order_.data() + np;
       t = uniform_ ? model_.transfer_s(e, group, 1, next, 1, int(beta_))
                    : model_.transfer_s(e, group, size, next, f - np + 1, int(beta_));
+      tb = uniform_ ? model_.transfer_s(e, group, 1, next, 1, int(beta_), nullptr, true)
+                    : model_.transfer_s(e, group, size, next, f - np + 1, int(beta_), nullptr, true);
     }
     // Full duplex: the step holds each direction for one transfer per micro-batch.
-    double period = 2 * t;
+    double period = t + tb;
     if (!first_placed &&
         !model_.directions_share_channel(group, size, order_.data() + np, uniform_ ? 1 : f - np + 1))
-      period = t;
-    if (2 * t + (M_ - 1) * period >= st_.best) continue;
-    const Step comm{t, t, 0, period};
+      period = std::max(t, tb);
+    if (t + tb + (M_ - 1) * period >= st_.best) continue;
+    const Step comm{t, tb, 0, period};
     double capacity = rest_.cap_before[h + 1] - rest_.cap_before[n];
     const LinkSummary* links = size > 1 ? &links_.get(n, h) : nullptr;
     int l_low = n == 0 ? 0 : 1, l_high = n == 0 ? 0 : e;
     for (int l = l_high; l >= l_low; --l) {
       if (n > 0 && (n + max_group_ - 1) / max_group_ > l) break;  // the devices before need more layers
       double c_low = beta_ * (rest_.work_before[e + 1] - rest_.work_before[l]) / capacity * (1 - 1e-9);
-      double S_low = S_min + 2 * t + c_low, m_low = std::max({m_min, period, c_low});
+      double S_low = S_min + t + tb + c_low, m_low = std::max({m_min, period, c_low});
       // The new label's R is at least the stage's all-reduce, known before the stage is costed.
       double allreduce = 0;
       if (links && !model_.options().ignore_network)
         allreduce = 2.0 * (size - 1) *
-                    (param_bytes(l, e) / (size * links->bandwidth_Bps) + links->latency_s) * (1 - 1e-9);
+                    (trainable_bytes(l, e) / (size * links->bandwidth_Bps) + links->latency_s) * (1 - 1e-9);
       if (S_low + (M_ - 1) * m_low + allreduce >= st_.best) break;  // all only grow with more layers
       if (l > 0 && front_.completion(l, n, S_low, allreduce, m_low) >= st_.best) continue;
       StageCost& sc = scratch_;

@@ -227,14 +227,15 @@ void Search::run(int beta, int P) {
           std::vector<int> shares;
           if (opt_.share_rule == ShareRule::even) shares = even_shares(beta, size);
           // The communication step into this group, per start of the previous group.
-          std::vector<double> comm(N_, 0.0);
+          std::vector<double> comm(N_, 0.0), comm_b(N_, 0.0);  // forward and back
           bool any_comm_ok = p == 0;
           for (int g : gs_start) {
             if (p == 0) break;
             const int* prev = uniform_network_ ? order_.data() + n - 1 : order_.data() + g;
             int prev_size = uniform_network_ ? 1 : n - g;
             comm[g] = model_.transfer_s(l - 1, prev, prev_size, group, size, beta);
-            if (M_ * 2 * comm[g] < st_.best) any_comm_ok = true;
+            comm_b[g] = model_.transfer_s(l - 1, prev, prev_size, group, size, beta, nullptr, true);
+            if (M_ * (comm[g] + comm_b[g]) < st_.best) any_comm_ok = true;
           }
           if (!any_comm_ok) continue;
           int e_min = last ? L_ - 1 : l;
@@ -251,7 +252,7 @@ void Search::run(int beta, int P) {
             if (M_ * sc.slowest_s >= st_.best) break;
             if (M_ * st.c >= st_.best) continue;
             for (int g : gs_start) {
-              Step cs{comm[g], comm[g], 0, 2 * comm[g]};
+              Step cs{comm[g], comm_b[g], 0, comm[g] + comm_b[g]};
               if (p > 0 && M_ * cs.c >= st_.best) continue;
               for (int id : cur[key(l, g, n)]) {
                 Label src = arena_[id];

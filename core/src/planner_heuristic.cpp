@@ -161,10 +161,12 @@ class HeuristicPlans {
         const StagePlan& prev = plan.stages[g - 1];
         StepCost comm;
         comm.kind = StepKind::communication;
-        comm.E_f = comm.E_b = m_.transfer_s(prev.last_layer, prev.devices.data(), int(prev.devices.size()),
-                                            s.devices.data(), n, plan.microbatch_size);
+        comm.E_f = m_.transfer_s(prev.last_layer, prev.devices.data(), int(prev.devices.size()),
+                                 s.devices.data(), n, plan.microbatch_size);
+        comm.E_b = m_.transfer_s(prev.last_layer, prev.devices.data(), int(prev.devices.size()),
+                                 s.devices.data(), n, plan.microbatch_size, nullptr, true);
         if (!m_.directions_share_channel(prev.devices.data(), int(prev.devices.size()), s.devices.data(), n))
-          comm.period_s = comm.E_f;
+          comm.period_s = std::max(comm.E_f, comm.E_b);
         steps.push_back(comm);
       }
       StepCost st;

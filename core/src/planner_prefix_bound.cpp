@@ -42,14 +42,16 @@ PrefixBound::PrefixBound(const CostModel& m, const std::vector<int>& order, cons
 
 double PrefixBound::least_transfer(int boundary) const {
   if (m_.options().ignore_network || N_ < 2) return 0;
-  double bytes = beta_ * m_.cluster().devices[0].table->output_bytes_per_sample(boundary);
-  return 2 * (least_lat_ + bytes / best_bw_) * kMargin;
+  const LayerTable& t = *m_.cluster().devices[0].table;
+  const double forward = least_lat_ + beta_ * t.output_bytes_per_sample(boundary) / best_bw_;
+  const double back = least_lat_ + beta_ * t.gradient_bytes_per_sample(boundary) / best_bw_;
+  return (forward + back) * kMargin;
 }
 
 void PrefixBound::least_sums(double tau, std::vector<double>& out) {
   const CostOptions& o = m_.options();
   const LayerTable& t = *m_.cluster().devices[0].table;
-  const double state_factor = 2.0 + optimizer_state_factor(o.optimizer);
+  const double state_factor = optimizer_state_factor(o.optimizer);
   out.assign(size_t(L_ + 1) * (N_ + 1), kInf);
   out[index(0, 0)] = 0;
   std::vector<int> window(L_ + 1);  // deque of candidate starts a, by increasing a
@@ -71,10 +73,10 @@ void PrefixBound::least_sums(double tau, std::vector<double>& out) {
       const double fixed = links ? 2.0 * (k - 1) * links->latency_s * kMargin : 0;
       auto w = [&](int x) { return wp[x]; };
       auto step = [&](int a, int l) { return wp[l] - wp[a]; };
-      auto allreduce = [&](int a, int l) { return slope * t.param_bytes(a, l - 1) + fixed; };
+      auto allreduce = [&](int a, int l) { return slope * t.trainable_bytes(a, l - 1) + fixed; };
       auto fits = [&](int a, int l) {  // stage [a, l - 1]; every condition only tightens with more layers
         double c = step(a, l);
-        return c <= tau && (o.ignore_memory || t.param_bytes(a, l - 1) * state_factor <= memory) &&
+        return c <= tau && (o.ignore_memory || t.static_bytes(a, l - 1, state_factor) <= memory) &&
                M_ * c + allreduce(a, l) < best_;
       };
       if (n1 == 0) {  // the first stage: layers [0, l)
@@ -125,7 +127,7 @@ void PrefixBound::least_sums(double tau, std::vector<double>& out) {
 void PrefixBound::least_steps(std::vector<double>& out) {
   const CostOptions& o = m_.options();
   const LayerTable& t = *m_.cluster().devices[0].table;
-  const double state_factor = 2.0 + optimizer_state_factor(o.optimizer);
+  const double state_factor = optimizer_state_factor(o.optimizer);
   out.assign(size_t(L_ + 1) * (N_ + 1), kInf);
   out[index(0, 0)] = 0;
   std::vector<double> least_after(L_ + 2), scaled(L_ + 1);
@@ -143,8 +145,8 @@ void PrefixBound::least_steps(std::vector<double>& out) {
       const double fixed = links ? 2.0 * (k - 1) * links->latency_s * kMargin : 0;
       auto step = [&](int a, int l) { return wp[l] - wp[a]; };
       auto fits = [&](int a, int l) {
-        double c = step(a, l), w = t.param_bytes(a, l - 1);
-        return (o.ignore_memory || w * state_factor <= memory) && M_ * c + slope * w + fixed < best_;
+        double c = step(a, l), w = t.trainable_bytes(a, l - 1);
+        return (o.ignore_memory || t.static_bytes(a, l - 1, state_factor) <= memory) && M_ * c + slope * w + fixed < best_;
       };
       if (n1 == 0) {
         for (int l = 1; l <= L_ && fits(0, l); ++l) out[index(l, n)] = std::min(out[index(l, n)], step(0, l));

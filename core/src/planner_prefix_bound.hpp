@@ -66,6 +66,8 @@ class PrefixBound {
   // The least largest step of each front into `out`.
   void least_steps(std::vector<double>& out);
   // A transfer's least share of m: one direction (full duplex, cost_model.hpp).
+  // Half the least round trip: no more than the larger direction (the full-duplex period) even
+  // where the gradient back is smaller than the activations (a frozen prefix).
   double comm_period(int a) const { return comm_[a] / 2; }
   // For the micro-batch size: the busiest device's least time, per range of classes and share.
   void busiest_tables();

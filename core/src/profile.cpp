@@ -22,7 +22,7 @@ double interpolate_time(const std::vector<double>& bs, const std::vector<double>
 static LayerProfile parse_layer(const JsonReader& r, size_t num_batches) {
   r.allow_only({"name", "class", "fwd_flops_per_sample", "bwd_flops_per_sample", "param_bytes",
                 "output_activation_bytes_per_sample", "stored_activation_bytes_per_sample", "fwd_s", "bwd_s",
-                "flops_by_class", "bytes_by_class", "bytes_moved_per_sample", "kernels", "optimizer_step_s"});
+                "flops_by_class", "bytes_by_class", "bytes_moved_per_sample", "kernels", "optimizer_step_s", "linear_maps"});
   LayerProfile l;
   l.name = r.at("name").string();
   if (r.has("class")) l.layer_class = r.at("class").string();
@@ -48,6 +48,31 @@ static LayerProfile parse_layer(const JsonReader& r, size_t num_batches) {
       if (!kOptimizers.parse(key)) o.at(key.c_str()).fail(kOptimizers.must_be(key));
       l.optimizer_step_s[key] = o.at(key.c_str()).number_in(0, limits::kMaxLayerSeconds);
     }
+  }
+  if (r.has("linear_maps")) {
+    // {"query": {"in_features": 512, "out_features": 512, "weight_bytes": 1048576, "rows_per_sample": 128}}
+    JsonReader maps = r.at("linear_maps");
+    maps.require_object();
+    double weights = 0;
+    for (const std::string& key : maps.keys()) {
+      JsonReader m = maps.at(key.c_str());
+      m.allow_only({"in_features", "out_features", "weight_bytes", "rows_per_sample"});
+      LinearMap lm;
+      lm.name = key;
+      lm.in_features = m.at("in_features").integer_in(1, limits::kMaxMapFeatures);
+      lm.out_features = m.at("out_features").integer_in(1, limits::kMaxMapFeatures);
+      lm.weight_bytes = m.at("weight_bytes").number_in(1, limits::kMaxLayerBytes);
+      if (m.has("rows_per_sample")) lm.rows_per_sample = m.at("rows_per_sample").integer_in(1, limits::kMaxMapFeatures);
+      if (lm.weight_bytes < double(lm.in_features) * double(lm.out_features))
+        m.at("weight_bytes").fail("less than one byte per element of its " + std::to_string(lm.in_features) +
+                                  " x " + std::to_string(lm.out_features) + " matrix");
+      weights += lm.weight_bytes;
+      l.linear_maps.push_back(lm);
+    }
+    // The maps are part of the layer: their weights are among its parameters.
+    if (weights > l.param_bytes * (1 + 1e-9))
+      maps.fail("the maps' weight_bytes add up to " + std::to_string((long long)weights) + ", more than the layer's param_bytes " +
+                std::to_string((long long)l.param_bytes));
   }
   return l;
 }
@@ -120,6 +145,13 @@ nlohmann::json profile_to_json(const Profile& p) {
                          {"bwd_s", l.bwd_s}};
     if (!l.layer_class.empty()) jl["class"] = l.layer_class;
     if (!l.optimizer_step_s.empty()) jl["optimizer_step_s"] = l.optimizer_step_s;
+    if (!l.linear_maps.empty()) {
+      nlohmann::json maps = nlohmann::json::object();
+      for (const LinearMap& m : l.linear_maps)
+        maps[m.name] = {{"in_features", m.in_features}, {"out_features", m.out_features},
+                        {"weight_bytes", m.weight_bytes}, {"rows_per_sample", m.rows_per_sample}};
+      jl["linear_maps"] = maps;
+    }
     layers.push_back(jl);
   }
   nlohmann::json device = {{"memory_bytes", p.memory_bytes}, {"usable_memory_bytes", p.usable_memory_bytes}};
@@ -146,6 +178,14 @@ std::string layer_list_mismatch(const Profile& a, const Profile& b) {
       return at + "(" + x.name + ") has different output_activation_bytes_per_sample";
     if (!close(x.stored_activation_bytes_per_sample, y.stored_activation_bytes_per_sample))
       return at + "(" + x.name + ") has different stored_activation_bytes_per_sample";
+    if (x.linear_maps.size() != y.linear_maps.size()) return at + "(" + x.name + ") has different linear_maps";
+    for (size_t m = 0; m < x.linear_maps.size(); ++m) {
+      const LinearMap& u = x.linear_maps[m];
+      const LinearMap* v = y.map(u.name);
+      if (!v || v->in_features != u.in_features || v->out_features != u.out_features ||
+          !close(v->weight_bytes, u.weight_bytes) || v->rows_per_sample != u.rows_per_sample)
+        return at + "(" + x.name + ") has a different linear map \"" + u.name + "\"";
+    }
   }
   return "";
 }

@@ -143,7 +143,8 @@ Program make_program(const CostModel& model, const Plan& plan_in,
           int n = overlap(mine[gi], other_r[j]);
           if (n == 0) continue;
           Instruction in{op, p, mb, other.devices[j], n, 0, 0};
-          in.bytes = n * t.output_bytes_per_sample(boundary_layer);
+          const bool gradient = op == Op::send_gradient || op == Op::recv_gradient;
+          in.bytes = n * (gradient ? t.gradient_bytes_per_sample(boundary_layer) : t.output_bytes_per_sample(boundary_layer));
           out.push_back(in);
         }
       };
@@ -160,7 +161,7 @@ Program make_program(const CostModel& model, const Plan& plan_in,
 
       for (const schedule::Pass& pass : order) pass.backward ? backward(pass.microbatch) : forward(pass.microbatch);
       if (sp.devices.size() > 1)
-        out.push_back({Op::all_reduce, p, -1, -1, 0, t.param_bytes(sp.first_layer, sp.last_layer), 0});
+        out.push_back({Op::all_reduce, p, -1, -1, 0, t.trainable_bytes(sp.first_layer, sp.last_layer), 0});
       out.push_back({Op::optimizer_step, p, -1, -1, 0, 0, t.optimizer_s(sp.first_layer, sp.last_layer)});
     }
   }
@@ -168,7 +169,8 @@ Program make_program(const CostModel& model, const Plan& plan_in,
   // Copies go out after the optimizer step, so they carry this round's weights.
   for (const ReplicaAssignment& r : replicas) {
     const StagePlan& sp = plan.stages[r.stage];
-    double bytes = c.devices[r.owner].table->param_bytes(sp.first_layer, sp.last_layer) * (1.0 + opt_factor);
+    // What changes: trainable parameters and their optimizer state (frozen weights never do).
+    double bytes = c.devices[r.owner].table->trainable_bytes(sp.first_layer, sp.last_layer) * (1.0 + opt_factor);
     prog.device[r.owner].push_back({Op::replicate, r.stage, -1, r.backup, 0, bytes, 0});
     prog.device[r.backup].push_back({Op::recv_replica, r.stage, -1, r.owner, 0, bytes, 0});
   }

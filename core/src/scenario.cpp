@@ -81,11 +81,54 @@ void parse_devices(const JsonReader& r, Scenario& s) {
   }
 }
 
+// A non-empty list of non-empty strings (layer or map names).
+std::vector<std::string> names_at(const JsonReader& r) {
+  std::vector<std::string> out;
+  if (r.size_at_most(limits::kMaxTrainingSelectors) == 0) r.fail("must name at least one");
+  for (size_t i = 0; i < r.size(); ++i) {
+    out.push_back(r.at(i).string());
+    if (out.back().empty()) r.at(i).fail("must not be empty");
+  }
+  return out;
+}
+
+// training.fine_tuning: read here, checked against the layers once the traces are loaded.
+void parse_fine_tuning(const JsonReader& r, Scenario& s) {
+  r.allow_only({"frozen_prefix", "frozen", "lora", "adapters"});
+  FineTuningSpec& f = s.training.fine_tuning;
+  f.given = true;
+  if (r.keys().empty())
+    r.fail("says nothing: give frozen_prefix, frozen, lora or adapters, or leave it out for full training");
+  if (r.has("frozen_prefix")) f.frozen_prefix = r.at("frozen_prefix").integer_in(0, limits::kMaxLayers);
+  if (r.has("frozen")) {
+    // Names, indices and index ranges; a bare number is taken as an index too.
+    JsonReader fr = r.at("frozen");
+    if (fr.size_at_most(limits::kMaxTrainingSelectors) == 0) fr.fail("must name at least one layer");
+    for (size_t i = 0; i < fr.size(); ++i) {
+      JsonReader e = fr.at(i);
+      f.frozen.push_back(e.json().is_number() ? std::to_string(e.integer_in(0, limits::kMaxLayers)) : e.string());
+    }
+  }
+  if (r.has("lora")) {
+    JsonReader l = r.at("lora");
+    l.allow_only({"rank", "maps"});
+    f.lora_rank = int(l.at("rank").integer_in(1, limits::kMaxMapFeatures));
+    f.lora_maps = names_at(l.at("maps"));
+  }
+  if (r.has("adapters")) {
+    JsonReader a = r.at("adapters");
+    a.allow_only({"width", "after"});
+    f.adapter_width = int(a.at("width").integer_in(1, limits::kMaxMapFeatures));
+    f.adapter_after = names_at(a.at("after"));
+  }
+}
+
 void parse_training(const JsonReader& r, Scenario& s) {
-  r.allow_only({"batch_size", "rounds", "optimizer"});
+  r.allow_only({"batch_size", "rounds", "optimizer", "fine_tuning"});
   s.training.batch_size = r.at("batch_size").integer_in(1, limits::kMaxBatchSize);
   if (r.has("rounds")) s.training.rounds = r.at("rounds").integer_in(1, limits::kMaxRounds);
   if (r.has("optimizer")) s.training.optimizer = r.at("optimizer").token(kOptimizers);
+  if (r.has("fine_tuning")) parse_fine_tuning(r.at("fine_tuning"), s);
 }
 
 void parse_planner(const JsonReader& r, Scenario& s) {
@@ -436,6 +479,10 @@ Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file
         fail_at("traces." + type, "layer list disagrees with the trace of \"" + first_type + "\": " + diff);
     }
     check_input(s, model.has("input"));
+    // Every trace carries the same layer list (checked above), so any one resolves what trains.
+    auto trained = resolve_fine_tuning(s.training.fine_tuning, s.profiles.begin()->second);
+    if (!trained) fail_at(trained.error().path, trained.error().message);
+    s.training.layers = std::move(trained).value();
     if (!s.model_archive.empty()) check_archive(s, model.at("archive"));
     parse_power(r, cluster.at("devices"), base_dir, s);
     return s;

@@ -208,6 +208,7 @@ int main(int argc, char** argv) {
                 {"recovery", to_string(cc.recovery)},
                 {"replicate", cc.replicate},
                 {"rounds", in.rounds},
+                {"training", s.training.layers.full() ? "full" : s.training.layers.summary},
                 {"heartbeat_interval_s", cc.heartbeat_interval_s},
                 {"missed_heartbeats", cc.missed_heartbeats}};
   rep.warnings = unreached_fault_warnings(s.faults, rep, ev.predicted_round_s());
@@ -224,6 +225,7 @@ int main(int argc, char** argv) {
 
   std::cout << "scenario " << s.name << ": " << s.model << ", " << s.devices.size() << " devices, "
             << args.network << " network, recovery " << to_string(cc.recovery) << "\n";
+  if (!s.training.layers.full()) std::cout << "training: " << s.training.layers.summary << "\n";
   if (!length.reason.empty()) std::cout << length.reason << "\n";
   for (size_t id = 0; id < rep.plans.size(); ++id) {
     std::cout << "plan " << id << ": " << plan_to_text(rep.plans[id].plan, rep.devices, layer_names(s));

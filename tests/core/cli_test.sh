@@ -297,4 +297,68 @@ PY
 expect_error "--csv without --strategy all" "--csv goes with --strategy all" "$plan" "$scenario" --csv
 expect_error "--strategy all with --evaluate" "exclude each other" "$plan" "$scenario" --strategy all --evaluate "$tmp/plans.json"
 
+# --memory: the training memory broken down, checked against hand computations from
+# tests/core/data/tiny_lm.json (four layers of 1 MB weights, 1 MB stored per sample; the two blocks
+# have 100 x 200 query and value maps, FP32, 10 rows per sample). LoRA rank 8 on query and value,
+# Adam, batch 8: each block adds 2 x 8 x (100 + 200) x 4 B = 19,200 B of parameters and keeps
+# 2 x 10 x 8 x 4 B = 640 B per sample more; embed (before the first LoRA map) keeps nothing.
+lm="$src/tests/core/data/tiny_lm_lora.json"
+"$plan" "$lm" --memory --json -o "$tmp/mem.json" || fail "--memory --json"
+"$plan" "$lm" --memory >"$tmp/mem.txt" || fail "--memory"
+"$plan" "$lm" --json -o "$tmp/lm_plan.json" || fail "planning $lm"
+/usr/bin/python3 - "$tmp/mem.json" "$tmp/mem.txt" "$tmp/lm_plan.json" <<'PY' || fail "--memory figures: $(cat "$tmp/mem.txt")"
+import json, sys
+m = json.load(open(sys.argv[1]))
+text = open(sys.argv[2]).read()
+plan = json.load(open(sys.argv[3]))
+added = 2 * 19200
+want = {"weights_bytes": 4e6 + added, "gradients_bytes": added, "optimizer_states_bytes": 2 * added,
+        "activations_bytes": 8 * (3e6 + 2 * 640)}
+want["total_bytes"] = sum(want.values())
+for k, v in want.items():
+    assert abs(m["whole_model"]["training"][k] - v) < 1e-6 * v, (k, m["whole_model"]["training"][k], v)
+full = {"weights_bytes": 4e6, "gradients_bytes": 4e6, "optimizer_states_bytes": 8e6, "activations_bytes": 32e6}
+for k, v in full.items():
+    assert abs(m["whole_model"]["full"][k] - v) < 1e-6 * v, (k, m["whole_model"]["full"][k], v)
+# Inference: the 4 MB of weights and, live at once, a layer's input and output: 8 x (100 + 100) kB.
+inference = {"weights_bytes": 4e6, "gradients_bytes": 0, "optimizer_states_bytes": 0, "activations_bytes": 8 * 2e5}
+for k, v in inference.items():
+    assert abs(m["whole_model"]["inference"][k] - v) <= 1e-6 * v, (k, m["whole_model"]["inference"][k], v)
+assert m["training"] == "LoRA rank 8 on query, value; no backward through layer 0", m["training"]
+assert m["feasible"] and m["plan"] == plan["plan"], (m["plan"], plan["plan"])
+# Per device: the total is the peak the plan's evaluation reports, and the parts add up to it.
+peaks = {d["device"]: d["peak_memory_bytes"] for d in plan["devices"]}
+for d in m["devices"]:
+    parts = d["weights_bytes"] + d["gradients_bytes"] + d["optimizer_states_bytes"] + d["activations_bytes"]
+    assert abs(parts - d["total_bytes"]) < 1e-6 * parts and abs(d["total_bytes"] - peaks[d["device"]]) < 1e-6 * parts, d
+# Each stage's weights once: the model's.
+seen = {}
+for d in m["devices"]:
+    seen.setdefault(d["stage"], d["weights_bytes"])
+assert abs(sum(seen.values()) - want["weights_bytes"]) < 1, seen
+assert "training: LoRA rank 8 on query, value" in text and "whole model on one device, 8 samples at once" in text, text
+assert "per device of the asteroid plan" in text, text
+PY
+/usr/bin/python3 - "$lm" "$src" "$tmp" <<'PY' || fail "writing fine-tuning scenarios"
+import json, os, sys
+lm, src, tmp = sys.argv[1:]
+base = json.load(open(lm))
+base["traces"]["lm"] = os.path.join(src, "tests/core/data/tiny_lm.json")
+def put(name, ft):
+    s = json.loads(json.dumps(base))
+    s["training"]["fine_tuning"] = ft
+    json.dump(s, open(os.path.join(tmp, name + ".json"), "w"))
+put("ft_rank", {"lora": {"rank": 101, "maps": ["query"]}})
+put("ft_map", {"adapters": {"width": 8, "after": ["gate"]}})
+put("ft_nothing", {"frozen": ["0-3"]})
+put("ft_key", {"lora": {"rank": 8, "maps": ["query"], "dropout": 0.1}})
+PY
+expect_error "a LoRA rank larger than the map" 'ft_rank.json: training.fine_tuning.lora.rank: rank 101 is larger than the map "query" of layer "block0" (100 x 200)' \
+  "$plan" "$tmp/ft_rank.json" --memory
+expect_error "adapters after a map the model lacks" 'ft_map.json: training.fine_tuning.adapters.after\[0\]: no trainable layer of tiny_lm has a linear map "gate"' \
+  "$plan" "$tmp/ft_map.json"
+expect_error "a frozen model" 'ft_nothing.json: training.fine_tuning: nothing trains' "$plan" "$tmp/ft_nothing.json"
+expect_error "an unknown fine-tuning key" 'ft_key.json: training.fine_tuning.lora.dropout: unknown key' "$plan" "$tmp/ft_key.json"
+expect_error "--memory with --evaluate" "--memory goes with one strategy" "$plan" "$lm" --memory --evaluate "$tmp/plans.json"
+
 finish "asteroid-plan command line"

@@ -17,13 +17,14 @@ struct Fixture {
 };
 
 // Five devices, three stages: a group {0, 1}, then two single-device stages {2} and {3}; 4 idle.
-inline Fixture fixture() {
+// `training`: what trains (null: every layer).
+inline Fixture fixture(const TrainingLayers* training = nullptr) {
   std::mt19937 rng(11);
   auto layers = synthetic_layers(9, rng);
   Cluster c = synthetic_cluster(
       layers,
       {{"fast", 1.0, 7e9}, {"fast", 1.0, 7e9}, {"mid", 1.4, 7e9}, {"mid", 1.4, 7e9}, {"slow", 3.5, 3e9}},
-      12.5e6, 5e-4);
+      12.5e6, 5e-4, training);
   CostOptions o;
   o.batch_size = 16;
   Plan p;

@@ -67,10 +67,11 @@ inline std::vector<SyntheticDeviceType> jetson_like_types() {
   return {{"fast", 1.0, 7e9}, {"mid", 1.4, 7e9}, {"slow", 3.5, 3e9}};
 }
 
-// A cluster of devices[i] of the given types over a uniform network.
+// A cluster of devices[i] of the given types over a uniform network; `training`: what trains
+// (fine_tuning.hpp; null: every layer).
 inline Cluster synthetic_cluster(const std::vector<SyntheticLayer>& layers,
                                  const std::vector<SyntheticDeviceType>& devices, double bandwidth_Bps,
-                                 double latency_s) {
+                                 double latency_s, const TrainingLayers* training = nullptr) {
   Cluster c;
   std::map<std::pair<std::string, double>, std::shared_ptr<const LayerTable>> tables;
   for (size_t i = 0; i < devices.size(); ++i) {
@@ -81,7 +82,8 @@ inline Cluster synthetic_cluster(const std::vector<SyntheticLayer>& layers,
     auto& t = tables[{d.type, devices[i].slowness}];
     if (!t)
       t = std::make_shared<LayerTable>(
-          synthetic_profile(layers, devices[i].name, devices[i].slowness, devices[i].memory_bytes));
+          synthetic_profile(layers, devices[i].name, devices[i].slowness, devices[i].memory_bytes), 1.0,
+          Optimizer::sgd_momentum, training);
     d.table = t;
     d.memory_bytes = devices[i].memory_bytes;
     c.devices.push_back(d);

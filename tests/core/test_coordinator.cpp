@@ -142,7 +142,7 @@ TEST_CASE(
   for (const auto& st : restart.plan().stages)
     for (size_t i = 0; i < st.devices.size(); ++i)
       need +=
-          f.model.cluster().devices[0].table->param_bytes(st.first_layer, st.last_layer) * 2;  // + momentum
+          f.model.cluster().devices[0].table->trainable_bytes(st.first_layer, st.last_layer) * 2;  // + momentum
   for (const StateTransfer& t : b[5].transfers) {
     CHECK(t.from == -1);
     sent += t.bytes;

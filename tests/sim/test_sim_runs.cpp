@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <tuple>
 
 #include <unistd.h>
 
@@ -479,6 +480,45 @@ TEST_CASE("sim: extreme slowdowns and links either train on or stop with the rea
       std::string text((std::istreambuf_iterator<char>(out)), {});
       CHECK_THAT(text, Catch::Contains("stopped: " + sum["stop_reason"].get<std::string>()));
     }
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("sim: fine-tuned runs (a frozen prefix, LoRA) match their 1F1B replay and recover with no weights lost",
+          "[sim][fine_tuning]") {
+  fs::path dir = temp_dir("fine_tuning");
+  // Environment C's MobileNetV2 with its first 8 layers frozen; tiny_lm (tests/core/data) with LoRA
+  // on three boards. Both fault-free and with a device leaving.
+  json prefix = scenario("envC_fail");
+  prefix["training"]["fine_tuning"] = {{"frozen_prefix", 8}};
+  json lora = read(std::string(ASTEROID_SOURCE_DIR) + "/tests/core/data/tiny_lm_lora.json");
+  lora["traces"]["lm"] = std::string(ASTEROID_SOURCE_DIR) + "/tests/core/data/tiny_lm.json";
+  lora["cluster"]["devices"].push_back({{"name", "c"}, {"type", "lm"}});
+  lora["planner"]["microbatch_sizes"] = {1, 2, 4};
+  lora["faults"] = {{"events", json::array()}};
+  for (auto [name, base, leaver] : {std::tuple{"prefix", prefix, "nano0"}, std::tuple{"lora", lora, "b"}}) {
+    json s = base;
+    s["name"] = std::string("ft_") + name;
+    s["training"]["rounds"] = 12;
+    s["faults"]["events"] = json::array();
+    write(dir / (std::string(name) + ".json"), s);
+    json r;
+    INFO(name << ", output in " << dir.string());
+    REQUIRE(run_sim(dir / (std::string(name) + ".json"), dir / name, "", &r) == 0);
+    const json& sum = r["summary"];
+    CHECK(sum["completed"].get<bool>());
+    // The simulated round is the replay of the same Program (0-byte gradients in the prefix included).
+    CHECK(std::abs(sum["first_round_latency_s"].get<double>() / sum["predicted_round_latency_s"].get<double>() - 1) <=
+          0.02);
+    s["faults"]["events"] = {{{"at", "1s"}, {"device", leaver}, {"kind", "leave"}}};
+    s["training"]["rounds"] = 24;
+    write(dir / (std::string(name) + "_leave.json"), s);
+    json f;
+    REQUIRE(run_sim(dir / (std::string(name) + "_leave.json"), dir / (std::string(name) + "_leave"), "", &f) == 0);
+    CHECK(f["summary"]["completed"].get<bool>());
+    CHECK_FALSE(f["summary"]["weights_lost"].get<bool>());
+    REQUIRE(f["summary"]["failures"].size() == 1);
+    CHECK(f["summary"]["failures"][0]["lost_layers"].empty());
   }
   fs::remove_all(dir);
 }

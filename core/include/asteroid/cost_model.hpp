@@ -24,7 +24,8 @@
 //   activations and its gradients, a medium, an uplink between two switches) is not in the closed
 //   form: the 1F1B replay (pipeline_schedule.hpp) shares every channel flow by flow, as the
 //   simulator does (Evaluation::network_use).
-// - Memory of a device: parameters x (2 + optimizer state factor) + K x share x stored activations,
+// - Memory of a device: weights + trainable parameters x (1 + optimizer state factor) + K x share x
+//   stored activations (fine_tuning.hpp: under full training, parameters x (2 + factor)),
 //   K = min(M, 2(P-p)-1): a round has only M micro-batches to keep (program.hpp runs exactly that).
 // - The optimizer step (T_o, ours: Eq. 4-8 leave it out): after its all-reduce, every device of a
 //   stage updates the stage's weights; the stage's round ends when its slowest device has (traces
@@ -157,10 +158,11 @@ class CostModel {
   // (shares[i] samples) of layers [first, last]; a large number when activations take no memory.
   long long max_in_flight(int first, int last, const int* group, int n, const int* shares) const;
 
-  // One direction of the communication step after `boundary_layer`, from group a to group b;
-  // `latency_s`, when given, receives the latency part of it.
+  // One direction of the communication step after `boundary_layer`, from group a to group b:
+  // the activations forward, or with `gradient` their gradients back (no bytes inside a frozen
+  // prefix, layer_table.hpp: the latency alone); `latency_s`, when given, receives the latency part.
   double transfer_s(int boundary_layer, const int* a, int na, const int* b, int nb, int beta,
-                    double* latency_s = nullptr) const;
+                    double* latency_s = nullptr, bool gradient = false) const;
 
   // Whether the communication step between groups a and b has its two directions on a common
   // channel (a half-duplex link or a medium on some route): then its period is E_f + E_b, else

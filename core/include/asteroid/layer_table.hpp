@@ -6,6 +6,7 @@
 
 #include <vector>
 
+#include "asteroid/fine_tuning.hpp"
 #include "asteroid/profile.hpp"
 #include "asteroid/vocabulary.hpp"
 
@@ -20,8 +21,10 @@ struct BatchPoint {
 class LayerTable {
  public:
   // `speed_factor` > 1 makes every time shorter (a faster device of the same type); `optimizer`
-  // picks the layers' optimizer step times (none listed: 0).
-  LayerTable(const Profile& p, double speed_factor = 1.0, Optimizer optimizer = Optimizer::sgd_momentum);
+  // picks the layers' optimizer step times (none listed: 0); `training` says what trains
+  // (fine_tuning.hpp: its laws give every byte size and time below; null: every layer trains).
+  LayerTable(const Profile& p, double speed_factor = 1.0, Optimizer optimizer = Optimizer::sgd_momentum,
+             const TrainingLayers* training = nullptr);
 
   int num_layers() const { return num_layers_; }
   BatchPoint locate(double samples) const;
@@ -34,9 +37,21 @@ class LayerTable {
   double optimizer_s(int first, int last) const { return opt_[last + 1] - opt_[first]; }
   bool has_optimizer_times() const { return has_opt_; }
 
-  double param_bytes(int first, int last) const { return params_[last + 1] - params_[first]; }
+  // Weights held by a device running layers [first, last], frozen ones included (bytes).
+  double weight_bytes(int first, int last) const { return weights_[last + 1] - weights_[first]; }
+  // Parameters that train (bytes): what gradients, optimizer state, the all-reduce and replica
+  // copies are made of. Equal to weight_bytes under full training.
+  double trainable_bytes(int first, int last) const { return trainable_[last + 1] - trainable_[first]; }
+  // Weights, gradients and optimizer state (`state_factor` bytes per trainable byte: 0, 1, 2).
+  double static_bytes(int first, int last, double state_factor) const {
+    return weight_bytes(first, last) + trainable_bytes(first, last) * (1 + state_factor);
+  }
+  // Activations kept for backward per sample per in-flight micro-batch (0 where backward does not cross).
   double stored_bytes_per_sample(int first, int last) const { return stored_[last + 1] - stored_[first]; }
   double output_bytes_per_sample(int layer) const { return output_[layer]; }
+  // The gradient sent back across the boundary after `layer`, per sample: the output's size, or 0
+  // inside a frozen prefix (no backward there needs it).
+  double gradient_bytes_per_sample(int layer) const { return gradient_[layer]; }
   double whole_model_speed() const { return speed_; }
   const std::vector<double>& batch_sizes() const { return batch_sizes_; }
 
@@ -50,7 +65,7 @@ class LayerTable {
   int num_layers_ = 0;
   std::vector<double> batch_sizes_;
   std::vector<std::vector<double>> fwd_, bwd_;  // [batch point][layer prefix]
-  std::vector<double> params_, stored_, output_, opt_;
+  std::vector<double> weights_, trainable_, stored_, output_, gradient_, opt_;
   bool has_opt_ = false;
   double speed_ = 0;
 };

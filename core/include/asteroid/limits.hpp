@@ -25,6 +25,8 @@ constexpr int kMaxRounds = 1000000;
 constexpr double kMaxLayerSeconds = 1e6;  // one layer's forward or backward time at one batch size
 constexpr double kMaxLayerBytes = 1099511627776.0;  // 1 TiB: parameters, or activations per sample
 constexpr double kMaxLayerFlops = 1e18;             // per sample
+constexpr long long kMaxMapFeatures = 1LL << 24;   // a linear map's width, rows per sample, LoRA rank, adapter width
+constexpr int kMaxTrainingSelectors = 100000;     // entries of training.fine_tuning.frozen
 
 // Planner.
 constexpr double kMaxPlannerTimeLimitS = 86400;

@@ -12,6 +12,17 @@
 
 namespace asteroid {
 
+// One linear map inside a layer (a y = W x + b over `in_features` inputs), as LoRA and adapters
+// need it: traces do not otherwise carry per-map shapes. Optional in a trace (docs/formats.md).
+struct LinearMap {
+  std::string name;            // e.g. "query", "value", "attention_output"
+  long long in_features = 0;   // width of x
+  long long out_features = 0;  // width of y
+  double weight_bytes = 0;     // bytes of W: in x out x bytes per element (so the element size)
+  long long rows_per_sample = 1;  // vectors x per sample the map is applied to (a sequence: its tokens)
+  double bytes_per_element() const { return weight_bytes / (double(in_features) * double(out_features)); }
+};
+
 struct LayerProfile {
   std::string name;
   std::string layer_class;  // "conv", "dwconv", ...; may be empty
@@ -26,6 +37,13 @@ struct LayerProfile {
   // "adam"), in seconds; independent of the batch size. Optional: an optimizer the trace does not
   // list costs nothing (docs/formats.md).
   std::map<std::string, double> optimizer_step_s;
+  // The layer's linear maps, by name (optional; LoRA and adapters need the maps they name).
+  std::vector<LinearMap> linear_maps;
+  const LinearMap* map(const std::string& name) const {
+    for (const LinearMap& m : linear_maps)
+      if (m.name == name) return &m;
+    return nullptr;
+  }
 };
 
 struct Profile {

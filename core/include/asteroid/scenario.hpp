@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "asteroid/error.hpp"
+#include "asteroid/fine_tuning.hpp"
 #include "asteroid/network.hpp"
 #include "asteroid/power_model.hpp"
 #include "asteroid/profile.hpp"
@@ -49,6 +50,10 @@ struct TrainingSpec {
   int batch_size = 0;  // mini-batch B, samples per round
   int rounds = 0;      // 0: not set; a backend chooses the run's length (backend_setup.hpp, run_length)
   Optimizer optimizer = Optimizer::sgd_momentum;
+  // What trains (training.fine_tuning, fine_tuning.hpp): as written, and resolved against the
+  // traces' layer list when the scenario is loaded (empty: every layer trains).
+  FineTuningSpec fine_tuning;
+  TrainingLayers layers;
 };
 
 struct PlannerSpec {

@@ -1,0 +1,50 @@
+// Training memory, broken down: weights (frozen ones included), gradients and optimizer state of
+// what trains, and the activations kept for backward (docs/method.md §3.5). For the whole model on
+// one device and per device of a plan; `asteroid-plan --memory` prints both.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "asteroid/cost_model.hpp"
+
+namespace asteroid {
+
+// Bytes of each part; total() is what the cost model checks against a device's memory.
+struct MemoryBreakdown {
+  double weights_bytes = 0;
+  double gradients_bytes = 0;
+  double optimizer_states_bytes = 0;
+  double activations_bytes = 0;
+  double total_bytes() const { return weights_bytes + gradients_bytes + optimizer_states_bytes + activations_bytes; }
+};
+
+// Layers [first, last] of `t` with `samples` samples per micro-batch and `in_flight` micro-batches
+// kept (the whole model on one device: every layer, the batch at once, one in flight).
+MemoryBreakdown memory_breakdown(const LayerTable& t, Optimizer optimizer, int first, int last, int samples,
+                                 int in_flight);
+
+// Inference alone on one device, `samples` at once: the trace's weights (nothing added, nothing
+// trains) and the activations live at once, at most one layer's input and output: the largest
+// (output of layer l-1 + output of layer l) over the layers (layer 0's input, the sample itself,
+// is not counted, as in training).
+MemoryBreakdown inference_memory(const Profile& p, int samples);
+
+struct DeviceMemory {
+  int device = 0;
+  int stage = 0;
+  int samples = 0;    // per micro-batch
+  int in_flight = 0;  // micro-batches whose activations it keeps (1F1B's K_p)
+  MemoryBreakdown memory;
+  double usable_bytes = 0;
+};
+
+// Per device of a feasible evaluated plan (its shares filled in), in the plan's order; each
+// total equals the Evaluation's peak_memory_bytes for that device.
+std::vector<DeviceMemory> plan_memory(const CostModel& model, const Evaluation& ev);
+
+nlohmann::json memory_breakdown_to_json(const MemoryBreakdown& m);
+
+}  // namespace asteroid

@@ -1,0 +1,62 @@
+#include "asteroid/memory_breakdown.hpp"
+
+#include <algorithm>
+
+#include "asteroid/schedule.hpp"
+
+namespace asteroid {
+
+MemoryBreakdown memory_breakdown(const LayerTable& t, Optimizer optimizer, int first, int last, int samples,
+                                 int in_flight) {
+  MemoryBreakdown m;
+  const double trainable = t.trainable_bytes(first, last);
+  m.weights_bytes = t.weight_bytes(first, last);
+  m.gradients_bytes = trainable;
+  m.optimizer_states_bytes = trainable * optimizer_state_factor(optimizer);
+  m.activations_bytes = double(in_flight) * samples * t.stored_bytes_per_sample(first, last);
+  return m;
+}
+
+MemoryBreakdown inference_memory(const Profile& p, int samples) {
+  MemoryBreakdown m;
+  double live = 0;
+  for (size_t l = 0; l < p.layers.size(); ++l) {
+    m.weights_bytes += p.layers[l].param_bytes;
+    const double in = l > 0 ? p.layers[l - 1].output_activation_bytes_per_sample : 0;
+    live = std::max(live, in + p.layers[l].output_activation_bytes_per_sample);
+  }
+  m.activations_bytes = live * samples;
+  return m;
+}
+
+std::vector<DeviceMemory> plan_memory(const CostModel& model, const Evaluation& ev) {
+  std::vector<DeviceMemory> out;
+  const Plan& plan = ev.plan;
+  const int P = plan.num_stages();
+  for (int p = 0; p < P; ++p) {
+    const StagePlan& sp = plan.stages[size_t(p)];
+    const int K = schedule::in_flight(plan.microbatches, P, p);
+    for (size_t i = 0; i < sp.devices.size(); ++i) {
+      DeviceMemory d;
+      d.device = sp.devices[i];
+      d.stage = p;
+      d.samples = sp.shares.empty() ? 0 : sp.shares[i];
+      d.in_flight = K;
+      const Device& dev = model.cluster().devices[size_t(d.device)];
+      d.memory = memory_breakdown(*dev.table, model.options().optimizer, sp.first_layer, sp.last_layer, d.samples, K);
+      d.usable_bytes = dev.memory_bytes;
+      out.push_back(d);
+    }
+  }
+  return out;
+}
+
+nlohmann::json memory_breakdown_to_json(const MemoryBreakdown& m) {
+  return {{"weights_bytes", m.weights_bytes},
+          {"activations_bytes", m.activations_bytes},
+          {"gradients_bytes", m.gradients_bytes},
+          {"optimizer_states_bytes", m.optimizer_states_bytes},
+          {"total_bytes", m.total_bytes()}};
+}
+
+}  // namespace asteroid
