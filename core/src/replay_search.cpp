@@ -122,27 +122,148 @@ class ClassOrders {
   bool every_order_ = true;
 };
 
+// What any flow between two devices takes at least (replay_bound.cpp's "alone" time): its
+// route's latency, then its bytes at the lower of its slowest channel and its TCP window.
+// From each device to the one it reaches soonest, and over every pair; with the least bytes per
+// sample any layer's output takes (over the device classes' tables, as stage_network_use reads
+// them from the receiving stage's). Only with the network modelled; with more than
+// kMaxFloorDevices devices the pairs are not scanned and the floors are 0 (still floors).
+constexpr int kMaxFloorDevices = 1024;
+struct NetFloors {
+  bool known = false;
+  std::vector<double> lat_from, inv_rate_from;  // [device]: the least over every other device
+  double lat = 0, inv_rate = 0;                 // the least over every pair
+  std::vector<double> out_bytes;                // [l]: per sample, the least over the tables
+  std::vector<double> out_after;                // [l]: the least of out_bytes over l..L-2
+  double one(double bytes) const { return known ? lat + bytes * inv_rate : 0.0; }
+};
+
+NetFloors net_floors(const CostModel& m) {
+  NetFloors f;
+  const Cluster& c = m.cluster();
+  const int N = c.size(), L = m.num_layers();
+  if (m.options().ignore_network || N < 2 || N > kMaxFloorDevices || !c.network) return f;
+  f.known = true;
+  f.lat_from.assign(size_t(N), kInf);
+  f.inv_rate_from.assign(size_t(N), kInf);
+  std::vector<double> capacity;
+  for (const Channel& ch : c.network->channels()) capacity.push_back(ch.capacity_Bps);
+  std::vector<int> route;
+  for (int i = 0; i < N; ++i)
+    for (int j = 0; j < N; ++j) {
+      if (i == j) continue;
+      const double lat = c.latency_s[size_t(i)][size_t(j)];
+      double inv = lat > 0 ? 2 * lat / kTcpGammaBytes : 0.0;
+      route.clear();
+      c.route_channels(i, j, &route);
+      for (int ch : route) inv = std::max(inv, 1.0 / capacity[size_t(ch)]);
+      f.lat_from[size_t(i)] = std::min(f.lat_from[size_t(i)], lat);
+      f.inv_rate_from[size_t(i)] = std::min(f.inv_rate_from[size_t(i)], inv);
+    }
+  f.lat = *std::min_element(f.lat_from.begin(), f.lat_from.end());
+  f.inv_rate = *std::min_element(f.inv_rate_from.begin(), f.inv_rate_from.end());
+  f.out_bytes.assign(size_t(L), kInf);
+  for (const std::vector<int>& k : device_classes(c))
+    for (int l = 0; l < L; ++l)
+      f.out_bytes[size_t(l)] = std::min(f.out_bytes[size_t(l)], c.devices[size_t(k[0])].table->output_bytes_per_sample(l));
+  f.out_after.assign(size_t(L) + 1, kInf);
+  for (int l = L - 2; l >= 0; --l) f.out_after[size_t(l)] = std::min(f.out_after[size_t(l) + 1], f.out_bytes[size_t(l)]);
+  return f;
+}
+
 // Per micro-batch size: the least work of the layers and the capacity of the devices (the bound of
-// planner_common.hpp's RestBound), by device.
+// planner_common.hpp's RestBound), by device; and what the stages still to place take at least.
 struct Work {
   std::vector<double> after;      // [l]: per sample, layers l.. at their least time
   std::vector<double> inverse_lambda;  // [device]
+  // [l][k]: over every split of layers l.. into k stages, each on any group of devices, the least
+  // of the longest "M forwards and backwards of the stage's busiest member, then its tail": a
+  // stage of layers W on g devices has a member busy at least M beta W / (the g largest 1 /
+  // lambda), then its optimizer step and, for g > 1, the ring's 2(g-1) steps, each at least a
+  // flow of the 1/g of its parameters alone on the network. The device count is not shared out
+  // among the stages (each may take the best g), so this holds for any devices left.
+  int columns = 0;
+  std::vector<double> stages;
+  double stages_after(int l, int k) const { return stages[size_t(l) * size_t(columns) + size_t(k)]; }
 };
 
-Work work_of(const CostModel& m, int beta) {
-  std::vector<int> identity(size_t(m.num_devices()));
-  for (int d = 0; d < m.num_devices(); ++d) identity[size_t(d)] = d;
+Work work_of(const CostModel& m, int beta, const NetFloors& net, int max_group) {
+  const int N = m.num_devices(), L = m.num_layers(), M = m.options().batch_size / beta;
+  std::vector<int> identity(static_cast<size_t>(N));
+  for (int d = 0; d < N; ++d) identity[size_t(d)] = d;
   planner_detail::RestBound r = planner_detail::rest_bound(m, identity, beta);
   Work w;
   w.after = r.work_after;
   for (double l : r.lambda) w.inverse_lambda.push_back(1.0 / l);
+  // The g fastest devices' capacity, for every g.
+  std::vector<double> sorted = w.inverse_lambda;
+  std::sort(sorted.rbegin(), sorted.rend());
+  const int G = max_group > 0 ? std::min(N, max_group) : N;
+  std::vector<double> top(size_t(G) + 1, 0.0);
+  for (int g = 1; g <= G; ++g) top[size_t(g)] = top[size_t(g) - 1] + sorted[size_t(g) - 1];
+  std::vector<const LayerTable*> tables;
+  for (const std::vector<int>& k : device_classes(m.cluster())) tables.push_back(m.cluster().devices[size_t(k[0])].table.get());
+  // h[a][b]: one stage of layers a..b.
+  std::vector<double> h(size_t(L) * size_t(L), kInf);
+  for (int a = 0; a < L; ++a)
+    for (int b = a; b < L; ++b) {
+      double opt = kInf, params = kInf;
+      for (const LayerTable* t : tables) {
+        opt = std::min(opt, t->optimizer_s(a, b));
+        params = std::min(params, t->param_bytes(a, b));
+      }
+      const double work = double(M) * beta * (w.after[size_t(a)] - w.after[size_t(b) + 1]);
+      double best = kInf;
+      for (int g = 1; g <= G; ++g) {
+        // The ring grows with g at least by its latencies: past the best, no larger g is better.
+        if (net.known && 2.0 * (g - 1) * net.lat >= best) break;
+        const double ring = net.known && g > 1 ? 2.0 * (g - 1) * net.one(std::floor(params / g)) : 0.0;
+        best = std::min(best, (top[size_t(g)] > 0 ? work / top[size_t(g)] : kInf) + ring);
+      }
+      h[size_t(a) * size_t(L) + size_t(b)] = best + opt;
+    }
+  w.columns = std::min(N, L) + 1;
+  w.stages.assign(size_t(L + 1) * size_t(w.columns), kInf);
+  w.stages[size_t(L) * size_t(w.columns)] = 0;
+  for (int k = 1; k < w.columns; ++k)
+    for (int l = L - k; l >= 0; --l) {
+      double best = kInf;
+      for (int b = l; b <= L - k; ++b)
+        best = std::min(best, std::max(h[size_t(l) * size_t(L) + size_t(b)], w.stages_after(b + 1, k - 1)));
+      w.stages[size_t(l) * size_t(w.columns) + size_t(k)] = best;
+    }
   return w;
+}
+
+// What a partial plan proves of its missing stages (replay_bound.hpp's ReplayRest), once its last
+// stage p (layers ..l1 on `devices` with `shares`) is placed in a plan of P stages; `cap_rest`:
+// the devices left's sum of 1 / lambda.
+ReplayRest rest_of(const Work& w, const NetFloors& net, int beta, int P, int p, int l1,
+                   const std::vector<int>& devices, const std::vector<int>& shares, double cap_rest) {
+  ReplayRest r;
+  const int after = P - p - 1;
+  if (after == 0) return r;
+  r.step_s = cap_rest > 0 ? beta * w.after[size_t(l1) + 1] / cap_rest : kInf;
+  r.stages_s = w.stages_after(l1 + 1, after);
+  if (!net.known) return r;
+  // Every flow of a communication step carries at least one sample's output of its boundary layer.
+  r.next_fwd_s = r.next_bwd_s = net.one(net.out_bytes[size_t(l1)]);
+  const double later = after > 1 ? net.one(net.out_after[size_t(l1) + 1]) : 0.0;
+  r.round_trip_s = 2 * (r.next_fwd_s + (after - 1) * later);
+  // A member sends its share of each micro-batch, in one flow or more, each at least its latency.
+  for (size_t i = 0; i < devices.size(); ++i) {
+    if (i >= shares.size() || shares[i] <= 0) continue;
+    const size_t d = size_t(devices[i]);
+    r.next_queue_s = std::max(r.next_queue_s, net.lat_from[d] + shares[i] * net.out_bytes[size_t(l1)] * net.inv_rate_from[d]);
+  }
+  return r;
 }
 
 struct Shared {
   const CostModel& m;
   const PlannerOptions& o;
   const ClassOrders& classes;
+  const NetFloors& net;
   ReplaySearchResult& out;
   Clock::time_point deadline;
   bool limited;
@@ -175,11 +296,12 @@ class Job {
       use_.ring.resize(size_t(2 * P_ - 1));
       use_.members.resize(size_t(2 * P_ - 1));
     }
-    // Before anything is priced: the busiest device does at least its part of all the work M times.
+    // Before anything is priced: the busiest device does at least its part of all the work M times,
+    // and the busiest stage's member its own, then its tail.
     double cap = 0;
     for (double c : work_.inverse_lambda) cap += c;
     Frame root;
-    root.bound = cap > 0 ? M_ * beta_ * work_.after[0] / cap : 0;
+    root.bound = std::max(cap > 0 ? M_ * beta_ * work_.after[0] / cap : 0, work_.stages_after(0, P_));
     stack_.push_back(std::move(root));
   }
 
@@ -314,7 +436,7 @@ class Job {
     groups_from(f.state, after, f.groups);
     // The partial plan's chain ends, for pricing children cheaply before costing them.
     ReplayChainEnds ends;
-    if (p > 0) replay_lower_bound(steps_, M_, use_, 2 * P_ - 1, 0, &ends);
+    if (p > 0) replay_lower_bound(steps_, M_, use_, 2 * P_ - 1, {}, &ends);
     const double fixed = ends.reach + ends.back + ends.tail0;
     const double best = sh_.best();
     std::vector<Child> kids;
@@ -334,13 +456,17 @@ class Job {
         // l1 (then every later l1 is cut too), the later stages' only shrinks.
         const double own = M_ * beta_ * (work_.after[size_t(f.l0)] - work_.after[size_t(l1) + 1]) / g.cap;
         if (own + fixed >= best * (1 - kRounding)) break;
+        // The same for the later stages, and their busiest member with its tail after the
+        // chain's reach (both below the child's bound, whose chain ends are no shorter).
         const double rest_step =
             last ? 0 : (cap_rest > 0 ? beta_ * work_.after[size_t(l1) + 1] / cap_rest : kInf);
         if (M_ * rest_step + fixed >= best * (1 - kRounding)) continue;
+        if (!last && ends.reach + work_.stages_after(l1 + 1, after) >= best * (1 - kRounding)) continue;
         sh_.classes.between(f.state, g.end, devices_);
         place(p, f.l0, l1);
         if (cost_.feasible) {
-          const double b = std::max(f.bound, replay_lower_bound(steps_, M_, use_, 2 * P_ - 1, rest_step));
+          const ReplayRest rest = rest_of(work_, sh_.net, beta_, P_, p, l1, devices_, cost_.shares, cap_rest);
+          const double b = std::max(f.bound, replay_lower_bound(steps_, M_, use_, 2 * P_ - 1, rest));
           if (b * (1 - kRounding) < best) kids.push_back({b, int(gi), l1});
         }
         pop_stage();
@@ -426,7 +552,8 @@ ReplaySearchResult search_by_replay(const CostModel& model, const PlannerOptions
   const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                            std::chrono::duration<double>(limited ? options.time_limit_s : 0));
   const ClassOrders classes(model.cluster(), options.max_device_orders);
-  Shared sh{model, options, classes, out, deadline, limited, max_partial_plans};
+  const NetFloors net = net_floors(model);
+  Shared sh{model, options, classes, net, out, deadline, limited, max_partial_plans};
   int most = std::min(model.num_devices(), model.num_layers());
   if (options.max_stages > 0) most = std::min(most, options.max_stages);
   // Largest micro-batches and fewest stages first among equal bounds: usually the shortest
@@ -435,7 +562,7 @@ ReplaySearchResult search_by_replay(const CostModel& model, const PlannerOptions
   std::reverse(betas.begin(), betas.end());
   std::vector<Work> works;
   works.reserve(betas.size());
-  for (int beta : betas) works.push_back(work_of(model, beta));
+  for (int beta : betas) works.push_back(work_of(model, beta, net, options.max_group_size));
   std::vector<Job> jobs;
   for (size_t b = 0; b < betas.size(); ++b)
     for (int P = 1; P <= most; ++P) jobs.emplace_back(sh, betas[b], works[b], P);
@@ -473,6 +600,51 @@ ReplaySearchResult search_by_replay(const CostModel& model, const PlannerOptions
   if (!sh.cut && out.evaluation.feasible) lower = out.evaluation.schedule_latency_s;
   out.lower_bound_s = classes.every_order() && std::isfinite(lower) ? lower : 0;
   return out;
+}
+
+double replay_partial_bound(const CostModel& model, const PlannerOptions& options, const Plan& partial,
+                            int total_stages) {
+  const int beta = partial.microbatch_size, M = model.options().batch_size / beta, P = total_stages;
+  const NetFloors net = net_floors(model);
+  const Work work = work_of(model, beta, net, options.max_group_size);
+  double cap = 0;
+  for (double c : work.inverse_lambda) cap += c;
+  double bound = std::max(cap > 0 ? M * beta * work.after[0] / cap : 0, work.stages_after(0, P));
+  Plan plan;
+  plan.microbatch_size = beta;
+  plan.microbatches = M;
+  std::vector<StepCost> steps;
+  NetworkUse use;
+  const bool with_net = !model.options().ignore_network;
+  if (with_net) {
+    for (const Channel& ch : model.cluster().network->channels()) use.capacity_Bps.push_back(ch.capacity_Bps);
+    use.comm.resize(size_t(2 * P - 1));
+    use.ring.resize(size_t(2 * P - 1));
+    use.members.resize(size_t(2 * P - 1));
+  }
+  std::vector<bool> used(size_t(model.num_devices()), false);
+  StageCost cost;
+  for (int p = 0; p < partial.num_stages(); ++p) {
+    const StagePlan& given = partial.stages[size_t(p)];
+    std::vector<int> shares;
+    if (options.share_rule == ShareRule::even) shares = planner_detail::even_shares(beta, int(given.devices.size()));
+    model.stage(cost, given.first_layer, given.last_layer, given.devices.data(), int(given.devices.size()), beta,
+                schedule::in_flight(M, P, p), shares.empty() ? nullptr : shares.data());
+    if (!cost.feasible) return kInf;
+    StagePlan sp = given;
+    sp.shares = cost.shares;
+    plan.stages.push_back(sp);
+    if (p > 0) steps.push_back(model.communication_step(plan.stages[size_t(p) - 1], plan.stages[size_t(p)], beta, p));
+    steps.push_back(model.compute_step(cost, p));
+    if (with_net) model.stage_network_use(plan, p, use);
+    for (int d : sp.devices) used[size_t(d)] = true;
+    double cap_rest = 0;
+    for (size_t d = 0; d < used.size(); ++d)
+      if (!used[d]) cap_rest += work.inverse_lambda[d];
+    const ReplayRest rest = rest_of(work, net, beta, P, p, sp.last_layer, sp.devices, sp.shares, cap_rest);
+    bound = std::max(bound, replay_lower_bound(steps, M, use, 2 * P - 1, rest));
+  }
+  return bound;
 }
 
 namespace {

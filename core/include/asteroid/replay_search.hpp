@@ -7,8 +7,10 @@
 // count, every micro-batch size, the share rule and memory of the cost model):
 // - Jobs: one per micro-batch size and stage count. Within a job, stages are placed first to last;
 //   a partial plan's children (the next stage's layers and devices) are all priced, each with a
-//   lower bound on the replay of every plan that completes it (replay_bound.hpp, with the remaining
-//   layers' least time on the remaining devices), and visited depth first, lowest bound first;
+//   lower bound on the replay of every plan that completes it (replay_bound.hpp, with floors for
+//   the stages not yet placed: the remaining layers' least time on the remaining devices, the
+//   busiest later stage's compute and all-reduce, the messages of every boundary still to come,
+//   the next sender's queue), and visited depth first, lowest bound first;
 //   a child whose bound is no shorter than the best replay found is cut; a complete plan whose
 //   bound passes is replayed.
 // - Devices of one class are interchangeable: a group is the next devices of the class order,
@@ -68,6 +70,13 @@ std::string optimality_text(bool proven_optimal, double value_s, double lower_bo
 // time limit does (for tests: a cut that does not depend on the machine's speed).
 ReplaySearchResult search_by_replay(const CostModel& model, const PlannerOptions& options, const Evaluation& start,
                                     long long max_partial_plans = 0);
+
+// The lower bound the search gives a partial plan: `partial`'s stages (its first stages, with
+// layers, devices and micro-batch size; shares as the cost model gives them) in a plan of
+// `total_stages`; no completion of it replays shorter (seconds; infinity when a stage does not
+// fit in memory). For tests of the bound at every cut.
+double replay_partial_bound(const CostModel& model, const PlannerOptions& options, const Plan& partial,
+                            int total_stages);
 
 // Asteroid's planner: the closed-form optimum (plan_optimal), the replay choice among the optima per
 // micro-batch size and stage cap (replay_choice.hpp) and the plan of the smaller cluster made of
