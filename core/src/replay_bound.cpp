@@ -115,6 +115,7 @@ double replay_lower_bound(const std::vector<StepCost>& steps, int M, const Netwo
     const double back = D[size_t(S) - 1] + bmin[size_t(S) - 1] + rest.next_bwd_s;
     bound = std::max(bound, reach + M * rest.step_s + back + back_to_0);
     bound = std::max(bound, reach + rest.stages_s);
+    bound = std::max(bound, reach + rest.stages_back_s + back + back_to_0);
     // The next step's busiest sender: its M messages after micro-batch 0's forward on the last
     // given stage, then the last one's gradient back.
     bound = std::max(bound, reach - rest.next_fwd_s + M * rest.next_queue_s + back + back_to_0);

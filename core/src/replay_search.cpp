@@ -177,14 +177,21 @@ struct Work {
   std::vector<double> after;      // [l]: per sample, layers l.. at their least time
   std::vector<double> inverse_lambda;  // [device]
   // [l][k]: over every split of layers l.. into k stages, each on any group of devices, the least
-  // of the longest "M forwards and backwards of the stage's busiest member, then its tail": a
-  // stage of layers W on g devices has a member busy at least M beta W / (the g largest 1 /
-  // lambda), then its optimizer step and, for g > 1, the ring's 2(g-1) steps, each at least a
-  // flow of the 1/g of its parameters alone on the network. The device count is not shared out
-  // among the stages (each may take the best g), so this holds for any devices left.
+  // of the longest chain through a stage's busiest member: micro-batch 0 through the stages
+  // before it (each at least its layers' least forward time of one sample, then a flow of one
+  // sample's output), then its M forwards and backwards, then its tail. A stage of layers W on g
+  // devices has a member busy at least M beta W / (the g largest 1 / lambda), then its optimizer
+  // step and, for g > 1, the ring's 2(g-1) steps, each at least a flow of the 1/g of its
+  // parameters alone on the network. The device count is not shared out among the stages (each
+  // may take the best g), so this holds for any devices left.
   int columns = 0;
   std::vector<double> stages;
   double stages_after(int l, int k) const { return stages[size_t(l) * size_t(columns) + size_t(k)]; }
+  // The same chain without the tail, but with micro-batch M-1's way back (each earlier stage's
+  // least backward time of one sample, and a flow), which replay_bound.cpp follows with the given
+  // stages' way back and stage 0's tail.
+  std::vector<double> stages_back;
+  double stages_back_after(int l, int k) const { return stages_back[size_t(l) * size_t(columns) + size_t(k)]; }
 };
 
 Work work_of(const CostModel& m, int beta, const NetFloors& net, int max_group) {
@@ -222,15 +229,50 @@ Work work_of(const CostModel& m, int beta, const NetFloors& net, int max_group) 
       }
       h[size_t(a) * size_t(L) + size_t(b)] = best + opt;
     }
+  // Per layer, the least forward and backward time of one sample on any device: a share of y
+  // samples takes at least y times it (the least of t(y) / y, at a profiled size, 1 or beta).
+  std::vector<double> fwd1(size_t(L), kInf), bwd1(size_t(L), kInf);
+  for (const LayerTable* t : tables) {
+    std::vector<double> ys = {1.0, double(beta)};
+    for (double y : t->batch_sizes())
+      if (y >= 1 && y <= beta) ys.push_back(y);
+    for (double y : ys) {
+      const BatchPoint bp = t->locate(y);
+      for (int l = 0; l < L; ++l) {
+        fwd1[size_t(l)] = std::min(fwd1[size_t(l)], t->fwd_s(l, l, bp) / y);
+        bwd1[size_t(l)] = std::min(bwd1[size_t(l)], t->bwd_s(l, l, bp) / y);
+      }
+    }
+  }
+  std::vector<double> fwd_before(size_t(L) + 1, 0.0), bwd_before(size_t(L) + 1, 0.0);
+  for (int l = 0; l < L; ++l) {
+    fwd_before[size_t(l) + 1] = fwd_before[size_t(l)] + fwd1[size_t(l)];
+    bwd_before[size_t(l) + 1] = bwd_before[size_t(l)] + bwd1[size_t(l)];
+  }
+  auto message = [&](int b) { return b < L - 1 ? net.one(net.out_bytes[size_t(b)]) : 0.0; };
   w.columns = std::min(N, L) + 1;
   w.stages.assign(size_t(L + 1) * size_t(w.columns), kInf);
-  w.stages[size_t(L) * size_t(w.columns)] = 0;
+  w.stages_back.assign(size_t(L + 1) * size_t(w.columns), kInf);
+  w.stages[size_t(L) * size_t(w.columns)] = w.stages_back[size_t(L) * size_t(w.columns)] = 0;
   for (int k = 1; k < w.columns; ++k)
     for (int l = L - k; l >= 0; --l) {
-      double best = kInf;
-      for (int b = l; b <= L - k; ++b)
-        best = std::min(best, std::max(h[size_t(l) * size_t(L) + size_t(b)], w.stages_after(b + 1, k - 1)));
+      double best = kInf, best_back = kInf;
+      for (int b = l; b <= L - k; ++b) {
+        const double own = h[size_t(l) * size_t(L) + size_t(b)];
+        const double own_work = top[size_t(G)] > 0 ? double(M) * beta * (w.after[size_t(l)] - w.after[size_t(b) + 1]) / top[size_t(G)] : kInf;
+        if (k == 1) {  // the last stage: every layer left
+          if (b < L - 1) continue;
+          best = std::min(best, own);
+          best_back = std::min(best_back, own_work);
+          continue;
+        }
+        const double fwd = fwd_before[size_t(b) + 1] - fwd_before[size_t(l)] + message(b);
+        const double bwd = bwd_before[size_t(b) + 1] - bwd_before[size_t(l)] + message(b);
+        best = std::min(best, std::max(own, fwd + w.stages_after(b + 1, k - 1)));
+        best_back = std::min(best_back, std::max(own_work, fwd + bwd + w.stages_back_after(b + 1, k - 1)));
+      }
       w.stages[size_t(l) * size_t(w.columns) + size_t(k)] = best;
+      w.stages_back[size_t(l) * size_t(w.columns) + size_t(k)] = best_back;
     }
   return w;
 }
@@ -245,6 +287,7 @@ ReplayRest rest_of(const Work& w, const NetFloors& net, int beta, int P, int p, 
   if (after == 0) return r;
   r.step_s = cap_rest > 0 ? beta * w.after[size_t(l1) + 1] / cap_rest : kInf;
   r.stages_s = w.stages_after(l1 + 1, after);
+  r.stages_back_s = w.stages_back_after(l1 + 1, after);
   if (!net.known) return r;
   // Every flow of a communication step carries at least one sample's output of its boundary layer.
   r.next_fwd_s = r.next_bwd_s = net.one(net.out_bytes[size_t(l1)]);
@@ -301,7 +344,8 @@ class Job {
     double cap = 0;
     for (double c : work_.inverse_lambda) cap += c;
     Frame root;
-    root.bound = std::max(cap > 0 ? M_ * beta_ * work_.after[0] / cap : 0, work_.stages_after(0, P_));
+    root.bound = std::max({cap > 0 ? M_ * beta_ * work_.after[0] / cap : 0, work_.stages_after(0, P_),
+                           work_.stages_back_after(0, P_)});
     stack_.push_back(std::move(root));
   }
 
@@ -609,7 +653,7 @@ double replay_partial_bound(const CostModel& model, const PlannerOptions& option
   const Work work = work_of(model, beta, net, options.max_group_size);
   double cap = 0;
   for (double c : work.inverse_lambda) cap += c;
-  double bound = std::max(cap > 0 ? M * beta * work.after[0] / cap : 0, work.stages_after(0, P));
+  double bound = std::max({cap > 0 ? M * beta * work.after[0] / cap : 0, work.stages_after(0, P), work.stages_back_after(0, P)});
   Plan plan;
   plan.microbatch_size = beta;
   plan.microbatches = M;

@@ -48,6 +48,10 @@ struct ReplayRest {
   // The longest M forwards and backwards of any member of a missing stage plus its stage's tail
   // (optimizer step and all-reduce): the chain from its first forward to the round's end.
   double stages_s = 0;
+  // The longest chain through a missing stage's member from micro-batch 0 reaching the first
+  // missing stage to micro-batch M-1's gradient leaving it (through the missing stages before
+  // that member and back), without its tail.
+  double stages_back_s = 0;
   // Micro-batch 0's round trip through every missing step: from the end of its forward on the
   // last given stage to the start of its backward there.
   double round_trip_s = 0;
