@@ -702,6 +702,16 @@ std::vector<int> smaller_cluster_dead(const Cluster& c) {
   return dead;
 }
 
+// How many times the cluster halves (smaller_cluster_dead) before no class has two devices: the
+// levels of smaller clusters plan_by_replay plans below this one.
+int smaller_levels(const Cluster& c) {
+  int most = 0;
+  for (const std::vector<int>& k : device_classes(c)) most = std::max(most, int(k.size()));
+  int levels = 0;
+  for (; most > 1; most = (most + 1) / 2) ++levels;
+  return levels;
+}
+
 double seconds_left(Clock::time_point deadline) {
   return std::chrono::duration<double>(deadline - Clock::now()).count();
 }
@@ -718,15 +728,21 @@ Result<PlannedByReplay> plan_by_replay(const CostModel& model, const PlannerOpti
   phase.time_limit_s = left();
   const bool by_replay =
       model.options().replay_schedule && model.options().latency_model == LatencyModel::pipeline;
-  // The smaller cluster first, with a third of the time: its plan is a plan of this cluster too
-  // (its devices are the first of each class), so this cluster never ends worse than it.
+  // The smaller cluster first: its plan is a plan of this cluster too (its devices are the first
+  // of each class), and the incumbent of the search here, so this cluster never ends worse than
+  // it. Every level of the chain of halvings (this cluster, its half, the half's half, down to
+  // one device per class) gets an equal share of the time, what a level leaves going to the next
+  // one up: the small levels, which prove their plans soonest, are not starved (a third per
+  // level left the k-th level down 1/3^k of the time, and a larger cluster then lost plans its
+  // smaller levels find in their own runs).
   Evaluation smaller;
   if (by_replay) {
     const std::vector<int> dead = smaller_cluster_dead(model.cluster());
     if (!dead.empty()) {
       SurvivorModel half = survivors_model(model, dead);
       PlannerOptions o = options;
-      o.time_limit_s = left(1.0 / 3);
+      const int below = smaller_levels(model.cluster());
+      o.time_limit_s = left(double(below) / (below + 1));
       auto r = plan_by_replay(half.model, o);
       if (r && r->evaluation.feasible) smaller = model.evaluate(to_full_indices(r->evaluation.plan, half.to_full));
       phase.time_limit_s = left();

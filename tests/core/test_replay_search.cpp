@@ -295,3 +295,31 @@ TEST_CASE("plan by replay: a larger cluster of the same devices never plans wors
   CHECK(compared == 10);
   WARN("the larger cluster planned strictly shorter rounds on " << better << " of " << compared);
 }
+
+TEST_CASE("plan by replay: cut by its time limit, never worse than the smaller cluster's plan", "[replay]") {
+  // Each class four times over (three levels of halving): whatever the limit leaves each level, the
+  // plan of the smaller cluster is the search's incumbent, so the answer is never longer.
+  int planned = 0;
+  for (int seed = 1; seed <= 4; ++seed) {
+    std::mt19937 rng(seed);
+    auto layers = synthetic_layers(8, rng);
+    auto t = jetson_like_types();
+    std::vector<SyntheticDeviceType> devices;
+    for (int i = 0; i < 4; ++i) devices.insert(devices.end(), {t[0], t[1], t[2]});
+    CostOptions o;
+    o.batch_size = 16;
+    CostModel m(synthetic_cluster(layers, devices, seed % 2 ? 12.5e6 : 125e6, 5e-4), o);
+    for (double limit : {0.02, 0.1}) {
+      PlannerOptions opt;
+      opt.time_limit_s = limit;
+      auto r = plan_by_replay(m, opt);
+      if (!r) continue;  // the limit passed before any plan was known
+      INFO("seed " << seed << ", limit " << limit);
+      ++planned;
+      if (r->smaller_cluster_replay_s > 0)
+        CHECK(r->evaluation.schedule_latency_s <= r->smaller_cluster_replay_s * (1 + 1e-12));
+      CHECK(r->lower_bound_s <= r->evaluation.schedule_latency_s * (1 + 1e-9));
+    }
+  }
+  CHECK(planned > 0);
+}

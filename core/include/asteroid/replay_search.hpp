@@ -80,7 +80,8 @@ double replay_partial_bound(const CostModel& model, const PlannerOptions& option
 
 // Asteroid's planner: the closed-form optimum (plan_optimal), the replay choice among the optima per
 // micro-batch size and stage cap (replay_choice.hpp) and the plan of the smaller cluster made of
-// the first half of each device class (planned the same way, with part of the time) as starting
+// the first half of each device class (planned the same way, with an equal share of the time for
+// each level of halving below) as starting
 // plans, then search_by_replay. Without the replay (the model's replay_schedule off) or under the
 // paper's latency model, the closed-form optimum alone.
 // Time: options.time_limit_s, else options.replay_time_limit_s, bounds the whole of it (every
