@@ -192,7 +192,35 @@ struct Work {
   // stages' way back and stage 0's tail.
   std::vector<double> stages_back;
   double stages_back_after(int l, int k) const { return stages_back[size_t(l) * size_t(columns) + size_t(k)]; }
+  // The same chain with the devices shared out: the stages' groups are disjoint, so their
+  // capacities (sum of 1 / lambda) add up to at most the devices left's. For a chain of T, stage
+  // q (after its stages' way through, d_q) needs a capacity of at least M beta W_q / (T - d_q);
+  // need[l][k][g] is the least sum of those over every split of layers l.. into k stages, for T =
+  // grid[g] (each later T rounded up to the grid: need only falls with T, so it stays a floor).
+  // Where it exceeds the capacity left, every plan's chain is longer than grid[g].
+  std::vector<double> grid;  // increasing; empty when not built (too large a table)
+  std::vector<double> need;
+  // Seconds, no longer than that chain (0 when nothing is known).
+  double shared_out(int l, int k, double capacity) const {
+    if (grid.empty()) return 0;
+    const size_t base = (size_t(l) * size_t(columns) + size_t(k)) * grid.size();
+    // need falls as g grows: the last g whose need exceeds the capacity.
+    size_t lo = 0, hi = grid.size();
+    while (lo < hi) {
+      const size_t mid = (lo + hi) / 2;
+      if (need[base + mid] > capacity) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo == 0 ? 0.0 : grid[lo - 1];
+  }
 };
+
+// The shared-out table's grid: 2% apart (what the bound may lose to the rounding, per stage), from
+// the slowest device doing all the work and every way through down to 10^-4 of it; built only
+// where it costs no more than kMaxSharedOutCells cells (layers^2 / 2 x stages x grid points), as
+// a few closed-form searches do.
+constexpr double kGridRatio = 1.02, kGridRange = 1e4;
+constexpr double kMaxSharedOutCells = 1e7;
 
 Work work_of(const CostModel& m, int beta, const NetFloors& net, int max_group) {
   const int N = m.num_devices(), L = m.num_layers(), M = m.options().batch_size / beta;
@@ -274,6 +302,39 @@ Work work_of(const CostModel& m, int beta, const NetFloors& net, int max_group) 
       w.stages[size_t(l) * size_t(w.columns) + size_t(k)] = best;
       w.stages_back[size_t(l) * size_t(w.columns) + size_t(k)] = best_back;
     }
+  const double slowest = *std::min_element(w.inverse_lambda.begin(), w.inverse_lambda.end());
+  double way = 0;
+  for (int b = 0; b < L; ++b) way += fwd1[size_t(b)] + bwd1[size_t(b)] + 2 * message(b);
+  const double top_T = (slowest > 0 ? double(M) * beta * w.after[0] / slowest : 0) + way;
+  const int points = int(std::ceil(std::log(kGridRange) / std::log(kGridRatio))) + 1;
+  if (top_T > 0 && std::isfinite(top_T) && 0.5 * L * L * double(w.columns) * points <= kMaxSharedOutCells) {
+    const size_t G = size_t(points);
+    for (size_t g = 0; g < G; ++g) w.grid.push_back(top_T * std::pow(kGridRatio, double(g) - double(G - 1)));
+    w.need.assign(size_t(L + 1) * size_t(w.columns) * G, kInf);
+    for (size_t g = 0; g < G; ++g) w.need[(size_t(L) * size_t(w.columns)) * G + g] = 0;
+    // The first grid point at or above x (the first one when x is below them all).
+    auto up = [&](double x) {
+      return size_t(std::lower_bound(w.grid.begin(), w.grid.end(), x) - w.grid.begin());
+    };
+    for (int k = 1; k < w.columns; ++k)
+      for (int l = L - k; l >= 0; --l)
+        for (size_t g = 0; g < G; ++g) {
+          const double T = w.grid[g];
+          double best = kInf;
+          for (int b = k == 1 ? L - 1 : l; b <= L - k; ++b) {
+            double v = double(M) * beta * (w.after[size_t(l)] - w.after[size_t(b) + 1]) / T;
+            if (k > 1) {
+              const double d = fwd_before[size_t(b) + 1] - fwd_before[size_t(l)] + bwd_before[size_t(b) + 1] -
+                               bwd_before[size_t(l)] + 2 * message(b);
+              // T - d <= T is on the grid or below it: rounded up, never past it.
+              const size_t later = std::min(up(T - d), G - 1);
+              v += w.need[(size_t(b + 1) * size_t(w.columns) + size_t(k - 1)) * G + later];
+            }
+            best = std::min(best, v);
+          }
+          w.need[(size_t(l) * size_t(w.columns) + size_t(k)) * G + g] = best;
+        }
+  }
   return w;
 }
 
@@ -287,7 +348,7 @@ ReplayRest rest_of(const Work& w, const NetFloors& net, int beta, int P, int p, 
   if (after == 0) return r;
   r.step_s = cap_rest > 0 ? beta * w.after[size_t(l1) + 1] / cap_rest : kInf;
   r.stages_s = w.stages_after(l1 + 1, after);
-  r.stages_back_s = w.stages_back_after(l1 + 1, after);
+  r.stages_back_s = std::max(w.stages_back_after(l1 + 1, after), w.shared_out(l1 + 1, after, cap_rest));
   if (!net.known) return r;
   // Every flow of a communication step carries at least one sample's output of its boundary layer.
   r.next_fwd_s = r.next_bwd_s = net.one(net.out_bytes[size_t(l1)]);
@@ -345,7 +406,7 @@ class Job {
     for (double c : work_.inverse_lambda) cap += c;
     Frame root;
     root.bound = std::max({cap > 0 ? M_ * beta_ * work_.after[0] / cap : 0, work_.stages_after(0, P_),
-                           work_.stages_back_after(0, P_)});
+                           work_.stages_back_after(0, P_), work_.shared_out(0, P_, cap)});
     stack_.push_back(std::move(root));
   }
 
@@ -653,7 +714,8 @@ double replay_partial_bound(const CostModel& model, const PlannerOptions& option
   const Work work = work_of(model, beta, net, options.max_group_size);
   double cap = 0;
   for (double c : work.inverse_lambda) cap += c;
-  double bound = std::max({cap > 0 ? M * beta * work.after[0] / cap : 0, work.stages_after(0, P), work.stages_back_after(0, P)});
+  double bound = std::max({cap > 0 ? M * beta * work.after[0] / cap : 0, work.stages_after(0, P),
+                           work.stages_back_after(0, P), work.shared_out(0, P, cap)});
   Plan plan;
   plan.microbatch_size = beta;
   plan.microbatches = M;
