@@ -22,7 +22,7 @@ double alone_s(const NetFlow& f, const std::vector<double>& capacity) {
 }  // namespace
 
 double replay_lower_bound(const std::vector<StepCost>& steps, int M, const NetworkUse& use, int total_steps,
-                          double rest_step_s, ReplayChainEnds* ends) {
+                          const ReplayRest& rest, ReplayChainEnds* ends) {
   const int S = int(steps.size());
   if (ends) *ends = ReplayChainEnds{};
   if (S == 0 || M <= 0) return 0;
@@ -82,7 +82,9 @@ double replay_lower_bound(const std::vector<StepCost>& steps, int M, const Netwo
   }
   // A: micro-batch 0's earliest arrival at each step; D: from a step's last backward to stage 0's;
   // U: micro-batch 0's round trip through the later steps (those given).
+  const bool partial = S < total_steps;
   std::vector<double> A(S, 0), D(S, 0), U(S, 0);
+  if (partial) U[size_t(S) - 1] = rest.round_trip_s;
   for (int s = 1; s < S; ++s) {
     A[size_t(s)] = A[size_t(s) - 1] + fmin[size_t(s) - 1];
     D[size_t(s)] = D[size_t(s) - 1] + bmin[size_t(s) - 1];
@@ -106,11 +108,17 @@ double replay_lower_bound(const std::vector<StepCost>& steps, int M, const Netwo
     bound = std::max(bound, A[size_t(s)] + M * qf[size_t(s)] + U[size_t(s)] + bmin[size_t(s)] + after);
     bound = std::max(bound, A[size_t(s)] + fmin[size_t(s)] + U[size_t(s)] + M * qb[size_t(s)] + after);
   }
-  if (rest_step_s > 0 && S < total_steps) {
-    // The busiest member of the missing stages: after every given step forward, before every
-    // given step backward.
-    const double reach = A[size_t(S) - 1] + fmin[size_t(S) - 1], back = D[size_t(S) - 1] + bmin[size_t(S) - 1];
-    bound = std::max(bound, reach + M * rest_step_s + back + back_to_0);
+  if (partial) {
+    // The missing stages' members: after every given step forward and the next communication
+    // step, before it and every given step backward.
+    const double reach = A[size_t(S) - 1] + fmin[size_t(S) - 1] + rest.next_fwd_s;
+    const double back = D[size_t(S) - 1] + bmin[size_t(S) - 1] + rest.next_bwd_s;
+    bound = std::max(bound, reach + M * rest.step_s + back + back_to_0);
+    bound = std::max(bound, reach + rest.stages_s);
+    bound = std::max(bound, reach + rest.stages_back_s + back + back_to_0);
+    // The next step's busiest sender: its M messages after micro-batch 0's forward on the last
+    // given stage, then the last one's gradient back.
+    bound = std::max(bound, reach - rest.next_fwd_s + M * rest.next_queue_s + back + back_to_0);
   }
   if (net) {
     // Each channel's bytes over the round at its capacity.

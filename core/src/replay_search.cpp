@@ -122,27 +122,252 @@ class ClassOrders {
   bool every_order_ = true;
 };
 
+// What any flow between two devices takes at least (replay_bound.cpp's "alone" time): its
+// route's latency, then its bytes at the lower of its slowest channel and its TCP window.
+// From each device to the one it reaches soonest, and over every pair; with the least bytes per
+// sample any layer's output takes (over the device classes' tables, as stage_network_use reads
+// them from the receiving stage's). Only with the network modelled; with more than
+// kMaxFloorDevices devices the pairs are not scanned and the floors are 0 (still floors).
+constexpr int kMaxFloorDevices = 1024;
+struct NetFloors {
+  bool known = false;
+  std::vector<double> lat_from, inv_rate_from;  // [device]: the least over every other device
+  double lat = 0, inv_rate = 0;                 // the least over every pair
+  std::vector<double> out_bytes;                // [l]: per sample, the least over the tables
+  std::vector<double> out_after;                // [l]: the least of out_bytes over l..L-2
+  double one(double bytes) const { return known ? lat + bytes * inv_rate : 0.0; }
+};
+
+NetFloors net_floors(const CostModel& m) {
+  NetFloors f;
+  const Cluster& c = m.cluster();
+  const int N = c.size(), L = m.num_layers();
+  if (m.options().ignore_network || N < 2 || N > kMaxFloorDevices || !c.network) return f;
+  f.known = true;
+  f.lat_from.assign(size_t(N), kInf);
+  f.inv_rate_from.assign(size_t(N), kInf);
+  std::vector<double> capacity;
+  for (const Channel& ch : c.network->channels()) capacity.push_back(ch.capacity_Bps);
+  std::vector<int> route;
+  for (int i = 0; i < N; ++i)
+    for (int j = 0; j < N; ++j) {
+      if (i == j) continue;
+      const double lat = c.latency_s[size_t(i)][size_t(j)];
+      double inv = lat > 0 ? 2 * lat / kTcpGammaBytes : 0.0;
+      route.clear();
+      c.route_channels(i, j, &route);
+      for (int ch : route) inv = std::max(inv, 1.0 / capacity[size_t(ch)]);
+      f.lat_from[size_t(i)] = std::min(f.lat_from[size_t(i)], lat);
+      f.inv_rate_from[size_t(i)] = std::min(f.inv_rate_from[size_t(i)], inv);
+    }
+  f.lat = *std::min_element(f.lat_from.begin(), f.lat_from.end());
+  f.inv_rate = *std::min_element(f.inv_rate_from.begin(), f.inv_rate_from.end());
+  f.out_bytes.assign(size_t(L), kInf);
+  for (const std::vector<int>& k : device_classes(c))
+    for (int l = 0; l < L; ++l)
+      f.out_bytes[size_t(l)] = std::min(f.out_bytes[size_t(l)], c.devices[size_t(k[0])].table->output_bytes_per_sample(l));
+  f.out_after.assign(size_t(L) + 1, kInf);
+  for (int l = L - 2; l >= 0; --l) f.out_after[size_t(l)] = std::min(f.out_after[size_t(l) + 1], f.out_bytes[size_t(l)]);
+  return f;
+}
+
 // Per micro-batch size: the least work of the layers and the capacity of the devices (the bound of
-// planner_common.hpp's RestBound), by device.
+// planner_common.hpp's RestBound), by device; and what the stages still to place take at least.
 struct Work {
   std::vector<double> after;      // [l]: per sample, layers l.. at their least time
   std::vector<double> inverse_lambda;  // [device]
+  // [l][k]: over every split of layers l.. into k stages, each on any group of devices, the least
+  // of the longest chain through a stage's busiest member: micro-batch 0 through the stages
+  // before it (each at least its layers' least forward time of one sample, then a flow of one
+  // sample's output), then its M forwards and backwards, then its tail. A stage of layers W on g
+  // devices has a member busy at least M beta W / (the g largest 1 / lambda), then its optimizer
+  // step and, for g > 1, the ring's 2(g-1) steps, each at least a flow of the 1/g of its
+  // parameters alone on the network. The device count is not shared out among the stages (each
+  // may take the best g), so this holds for any devices left.
+  int columns = 0;
+  std::vector<double> stages;
+  double stages_after(int l, int k) const { return stages[size_t(l) * size_t(columns) + size_t(k)]; }
+  // The same chain without the tail, but with micro-batch M-1's way back (each earlier stage's
+  // least backward time of one sample, and a flow), which replay_bound.cpp follows with the given
+  // stages' way back and stage 0's tail.
+  std::vector<double> stages_back;
+  double stages_back_after(int l, int k) const { return stages_back[size_t(l) * size_t(columns) + size_t(k)]; }
+  // The same chain with the devices shared out: the stages' groups are disjoint, so their
+  // capacities (sum of 1 / lambda) add up to at most the devices left's. For a chain of T, stage
+  // q (after its stages' way through, d_q) needs a capacity of at least M beta W_q / (T - d_q);
+  // need[l][k][g] is the least sum of those over every split of layers l.. into k stages, for T =
+  // grid[g] (each later T rounded up to the grid: need only falls with T, so it stays a floor).
+  // Where it exceeds the capacity left, every plan's chain is longer than grid[g].
+  std::vector<double> grid;  // increasing; empty when not built (too large a table)
+  std::vector<double> need;
+  // Seconds, no longer than that chain (0 when nothing is known).
+  double shared_out(int l, int k, double capacity) const {
+    if (grid.empty()) return 0;
+    const size_t base = (size_t(l) * size_t(columns) + size_t(k)) * grid.size();
+    // need falls as g grows: the last g whose need exceeds the capacity.
+    size_t lo = 0, hi = grid.size();
+    while (lo < hi) {
+      const size_t mid = (lo + hi) / 2;
+      if (need[base + mid] > capacity) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo == 0 ? 0.0 : grid[lo - 1];
+  }
 };
 
-Work work_of(const CostModel& m, int beta) {
-  std::vector<int> identity(size_t(m.num_devices()));
-  for (int d = 0; d < m.num_devices(); ++d) identity[size_t(d)] = d;
+// The shared-out table's grid: 2% apart (what the bound may lose to the rounding, per stage), from
+// the slowest device doing all the work and every way through down to 10^-4 of it; built only
+// where it costs no more than kMaxSharedOutCells cells (layers^2 / 2 x stages x grid points), as
+// a few closed-form searches do.
+constexpr double kGridRatio = 1.02, kGridRange = 1e4;
+constexpr double kMaxSharedOutCells = 1e7;
+
+Work work_of(const CostModel& m, int beta, const NetFloors& net, int max_group) {
+  const int N = m.num_devices(), L = m.num_layers(), M = m.options().batch_size / beta;
+  std::vector<int> identity(static_cast<size_t>(N));
+  for (int d = 0; d < N; ++d) identity[size_t(d)] = d;
   planner_detail::RestBound r = planner_detail::rest_bound(m, identity, beta);
   Work w;
   w.after = r.work_after;
   for (double l : r.lambda) w.inverse_lambda.push_back(1.0 / l);
+  // The g fastest devices' capacity, for every g.
+  std::vector<double> sorted = w.inverse_lambda;
+  std::sort(sorted.rbegin(), sorted.rend());
+  const int G = max_group > 0 ? std::min(N, max_group) : N;
+  std::vector<double> top(size_t(G) + 1, 0.0);
+  for (int g = 1; g <= G; ++g) top[size_t(g)] = top[size_t(g) - 1] + sorted[size_t(g) - 1];
+  std::vector<const LayerTable*> tables;
+  for (const std::vector<int>& k : device_classes(m.cluster())) tables.push_back(m.cluster().devices[size_t(k[0])].table.get());
+  // h[a][b]: one stage of layers a..b.
+  std::vector<double> h(size_t(L) * size_t(L), kInf);
+  for (int a = 0; a < L; ++a)
+    for (int b = a; b < L; ++b) {
+      double opt = kInf, params = kInf;
+      for (const LayerTable* t : tables) {
+        opt = std::min(opt, t->optimizer_s(a, b));
+        params = std::min(params, t->param_bytes(a, b));
+      }
+      const double work = double(M) * beta * (w.after[size_t(a)] - w.after[size_t(b) + 1]);
+      double best = kInf;
+      for (int g = 1; g <= G; ++g) {
+        // The ring grows with g at least by its latencies: past the best, no larger g is better.
+        if (net.known && 2.0 * (g - 1) * net.lat >= best) break;
+        const double ring = net.known && g > 1 ? 2.0 * (g - 1) * net.one(std::floor(params / g)) : 0.0;
+        best = std::min(best, (top[size_t(g)] > 0 ? work / top[size_t(g)] : kInf) + ring);
+      }
+      h[size_t(a) * size_t(L) + size_t(b)] = best + opt;
+    }
+  // Per layer, the least forward and backward time of one sample on any device: a share of y
+  // samples takes at least y times it (the least of t(y) / y, at a profiled size, 1 or beta).
+  std::vector<double> fwd1(size_t(L), kInf), bwd1(size_t(L), kInf);
+  for (const LayerTable* t : tables) {
+    std::vector<double> ys = {1.0, double(beta)};
+    for (double y : t->batch_sizes())
+      if (y >= 1 && y <= beta) ys.push_back(y);
+    for (double y : ys) {
+      const BatchPoint bp = t->locate(y);
+      for (int l = 0; l < L; ++l) {
+        fwd1[size_t(l)] = std::min(fwd1[size_t(l)], t->fwd_s(l, l, bp) / y);
+        bwd1[size_t(l)] = std::min(bwd1[size_t(l)], t->bwd_s(l, l, bp) / y);
+      }
+    }
+  }
+  std::vector<double> fwd_before(size_t(L) + 1, 0.0), bwd_before(size_t(L) + 1, 0.0);
+  for (int l = 0; l < L; ++l) {
+    fwd_before[size_t(l) + 1] = fwd_before[size_t(l)] + fwd1[size_t(l)];
+    bwd_before[size_t(l) + 1] = bwd_before[size_t(l)] + bwd1[size_t(l)];
+  }
+  auto message = [&](int b) { return b < L - 1 ? net.one(net.out_bytes[size_t(b)]) : 0.0; };
+  w.columns = std::min(N, L) + 1;
+  w.stages.assign(size_t(L + 1) * size_t(w.columns), kInf);
+  w.stages_back.assign(size_t(L + 1) * size_t(w.columns), kInf);
+  w.stages[size_t(L) * size_t(w.columns)] = w.stages_back[size_t(L) * size_t(w.columns)] = 0;
+  for (int k = 1; k < w.columns; ++k)
+    for (int l = L - k; l >= 0; --l) {
+      double best = kInf, best_back = kInf;
+      for (int b = l; b <= L - k; ++b) {
+        const double own = h[size_t(l) * size_t(L) + size_t(b)];
+        const double own_work = top[size_t(G)] > 0 ? double(M) * beta * (w.after[size_t(l)] - w.after[size_t(b) + 1]) / top[size_t(G)] : kInf;
+        if (k == 1) {  // the last stage: every layer left
+          if (b < L - 1) continue;
+          best = std::min(best, own);
+          best_back = std::min(best_back, own_work);
+          continue;
+        }
+        const double fwd = fwd_before[size_t(b) + 1] - fwd_before[size_t(l)] + message(b);
+        const double bwd = bwd_before[size_t(b) + 1] - bwd_before[size_t(l)] + message(b);
+        best = std::min(best, std::max(own, fwd + w.stages_after(b + 1, k - 1)));
+        best_back = std::min(best_back, std::max(own_work, fwd + bwd + w.stages_back_after(b + 1, k - 1)));
+      }
+      w.stages[size_t(l) * size_t(w.columns) + size_t(k)] = best;
+      w.stages_back[size_t(l) * size_t(w.columns) + size_t(k)] = best_back;
+    }
+  const double slowest = *std::min_element(w.inverse_lambda.begin(), w.inverse_lambda.end());
+  double way = 0;
+  for (int b = 0; b < L; ++b) way += fwd1[size_t(b)] + bwd1[size_t(b)] + 2 * message(b);
+  const double top_T = (slowest > 0 ? double(M) * beta * w.after[0] / slowest : 0) + way;
+  const int points = int(std::ceil(std::log(kGridRange) / std::log(kGridRatio))) + 1;
+  if (top_T > 0 && std::isfinite(top_T) && 0.5 * L * L * double(w.columns) * points <= kMaxSharedOutCells) {
+    const size_t G = size_t(points);
+    for (size_t g = 0; g < G; ++g) w.grid.push_back(top_T * std::pow(kGridRatio, double(g) - double(G - 1)));
+    w.need.assign(size_t(L + 1) * size_t(w.columns) * G, kInf);
+    for (size_t g = 0; g < G; ++g) w.need[(size_t(L) * size_t(w.columns)) * G + g] = 0;
+    // The first grid point at or above x (the first one when x is below them all).
+    auto up = [&](double x) {
+      return size_t(std::lower_bound(w.grid.begin(), w.grid.end(), x) - w.grid.begin());
+    };
+    for (int k = 1; k < w.columns; ++k)
+      for (int l = L - k; l >= 0; --l)
+        for (size_t g = 0; g < G; ++g) {
+          const double T = w.grid[g];
+          double best = kInf;
+          for (int b = k == 1 ? L - 1 : l; b <= L - k; ++b) {
+            double v = double(M) * beta * (w.after[size_t(l)] - w.after[size_t(b) + 1]) / T;
+            if (k > 1) {
+              const double d = fwd_before[size_t(b) + 1] - fwd_before[size_t(l)] + bwd_before[size_t(b) + 1] -
+                               bwd_before[size_t(l)] + 2 * message(b);
+              // T - d <= T is on the grid or below it: rounded up, never past it.
+              const size_t later = std::min(up(T - d), G - 1);
+              v += w.need[(size_t(b + 1) * size_t(w.columns) + size_t(k - 1)) * G + later];
+            }
+            best = std::min(best, v);
+          }
+          w.need[(size_t(l) * size_t(w.columns) + size_t(k)) * G + g] = best;
+        }
+  }
   return w;
+}
+
+// What a partial plan proves of its missing stages (replay_bound.hpp's ReplayRest), once its last
+// stage p (layers ..l1 on `devices` with `shares`) is placed in a plan of P stages; `cap_rest`:
+// the devices left's sum of 1 / lambda.
+ReplayRest rest_of(const Work& w, const NetFloors& net, int beta, int P, int p, int l1,
+                   const std::vector<int>& devices, const std::vector<int>& shares, double cap_rest) {
+  ReplayRest r;
+  const int after = P - p - 1;
+  if (after == 0) return r;
+  r.step_s = cap_rest > 0 ? beta * w.after[size_t(l1) + 1] / cap_rest : kInf;
+  r.stages_s = w.stages_after(l1 + 1, after);
+  r.stages_back_s = std::max(w.stages_back_after(l1 + 1, after), w.shared_out(l1 + 1, after, cap_rest));
+  if (!net.known) return r;
+  // Every flow of a communication step carries at least one sample's output of its boundary layer.
+  r.next_fwd_s = r.next_bwd_s = net.one(net.out_bytes[size_t(l1)]);
+  const double later = after > 1 ? net.one(net.out_after[size_t(l1) + 1]) : 0.0;
+  r.round_trip_s = 2 * (r.next_fwd_s + (after - 1) * later);
+  // A member sends its share of each micro-batch, in one flow or more, each at least its latency.
+  for (size_t i = 0; i < devices.size(); ++i) {
+    if (i >= shares.size() || shares[i] <= 0) continue;
+    const size_t d = size_t(devices[i]);
+    r.next_queue_s = std::max(r.next_queue_s, net.lat_from[d] + shares[i] * net.out_bytes[size_t(l1)] * net.inv_rate_from[d]);
+  }
+  return r;
 }
 
 struct Shared {
   const CostModel& m;
   const PlannerOptions& o;
   const ClassOrders& classes;
+  const NetFloors& net;
   ReplaySearchResult& out;
   Clock::time_point deadline;
   bool limited;
@@ -175,11 +400,13 @@ class Job {
       use_.ring.resize(size_t(2 * P_ - 1));
       use_.members.resize(size_t(2 * P_ - 1));
     }
-    // Before anything is priced: the busiest device does at least its part of all the work M times.
+    // Before anything is priced: the busiest device does at least its part of all the work M times,
+    // and the busiest stage's member its own, then its tail.
     double cap = 0;
     for (double c : work_.inverse_lambda) cap += c;
     Frame root;
-    root.bound = cap > 0 ? M_ * beta_ * work_.after[0] / cap : 0;
+    root.bound = std::max({cap > 0 ? M_ * beta_ * work_.after[0] / cap : 0, work_.stages_after(0, P_),
+                           work_.stages_back_after(0, P_), work_.shared_out(0, P_, cap)});
     stack_.push_back(std::move(root));
   }
 
@@ -314,7 +541,7 @@ class Job {
     groups_from(f.state, after, f.groups);
     // The partial plan's chain ends, for pricing children cheaply before costing them.
     ReplayChainEnds ends;
-    if (p > 0) replay_lower_bound(steps_, M_, use_, 2 * P_ - 1, 0, &ends);
+    if (p > 0) replay_lower_bound(steps_, M_, use_, 2 * P_ - 1, {}, &ends);
     const double fixed = ends.reach + ends.back + ends.tail0;
     const double best = sh_.best();
     std::vector<Child> kids;
@@ -334,13 +561,17 @@ class Job {
         // l1 (then every later l1 is cut too), the later stages' only shrinks.
         const double own = M_ * beta_ * (work_.after[size_t(f.l0)] - work_.after[size_t(l1) + 1]) / g.cap;
         if (own + fixed >= best * (1 - kRounding)) break;
+        // The same for the later stages, and their busiest member with its tail after the
+        // chain's reach (both below the child's bound, whose chain ends are no shorter).
         const double rest_step =
             last ? 0 : (cap_rest > 0 ? beta_ * work_.after[size_t(l1) + 1] / cap_rest : kInf);
         if (M_ * rest_step + fixed >= best * (1 - kRounding)) continue;
+        if (!last && ends.reach + work_.stages_after(l1 + 1, after) >= best * (1 - kRounding)) continue;
         sh_.classes.between(f.state, g.end, devices_);
         place(p, f.l0, l1);
         if (cost_.feasible) {
-          const double b = std::max(f.bound, replay_lower_bound(steps_, M_, use_, 2 * P_ - 1, rest_step));
+          const ReplayRest rest = rest_of(work_, sh_.net, beta_, P_, p, l1, devices_, cost_.shares, cap_rest);
+          const double b = std::max(f.bound, replay_lower_bound(steps_, M_, use_, 2 * P_ - 1, rest));
           if (b * (1 - kRounding) < best) kids.push_back({b, int(gi), l1});
         }
         pop_stage();
@@ -426,7 +657,8 @@ ReplaySearchResult search_by_replay(const CostModel& model, const PlannerOptions
   const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                            std::chrono::duration<double>(limited ? options.time_limit_s : 0));
   const ClassOrders classes(model.cluster(), options.max_device_orders);
-  Shared sh{model, options, classes, out, deadline, limited, max_partial_plans};
+  const NetFloors net = net_floors(model);
+  Shared sh{model, options, classes, net, out, deadline, limited, max_partial_plans};
   int most = std::min(model.num_devices(), model.num_layers());
   if (options.max_stages > 0) most = std::min(most, options.max_stages);
   // Largest micro-batches and fewest stages first among equal bounds: usually the shortest
@@ -435,7 +667,7 @@ ReplaySearchResult search_by_replay(const CostModel& model, const PlannerOptions
   std::reverse(betas.begin(), betas.end());
   std::vector<Work> works;
   works.reserve(betas.size());
-  for (int beta : betas) works.push_back(work_of(model, beta));
+  for (int beta : betas) works.push_back(work_of(model, beta, net, options.max_group_size));
   std::vector<Job> jobs;
   for (size_t b = 0; b < betas.size(); ++b)
     for (int P = 1; P <= most; ++P) jobs.emplace_back(sh, betas[b], works[b], P);
@@ -475,6 +707,52 @@ ReplaySearchResult search_by_replay(const CostModel& model, const PlannerOptions
   return out;
 }
 
+double replay_partial_bound(const CostModel& model, const PlannerOptions& options, const Plan& partial,
+                            int total_stages) {
+  const int beta = partial.microbatch_size, M = model.options().batch_size / beta, P = total_stages;
+  const NetFloors net = net_floors(model);
+  const Work work = work_of(model, beta, net, options.max_group_size);
+  double cap = 0;
+  for (double c : work.inverse_lambda) cap += c;
+  double bound = std::max({cap > 0 ? M * beta * work.after[0] / cap : 0, work.stages_after(0, P),
+                           work.stages_back_after(0, P), work.shared_out(0, P, cap)});
+  Plan plan;
+  plan.microbatch_size = beta;
+  plan.microbatches = M;
+  std::vector<StepCost> steps;
+  NetworkUse use;
+  const bool with_net = !model.options().ignore_network;
+  if (with_net) {
+    for (const Channel& ch : model.cluster().network->channels()) use.capacity_Bps.push_back(ch.capacity_Bps);
+    use.comm.resize(size_t(2 * P - 1));
+    use.ring.resize(size_t(2 * P - 1));
+    use.members.resize(size_t(2 * P - 1));
+  }
+  std::vector<bool> used(size_t(model.num_devices()), false);
+  StageCost cost;
+  for (int p = 0; p < partial.num_stages(); ++p) {
+    const StagePlan& given = partial.stages[size_t(p)];
+    std::vector<int> shares;
+    if (options.share_rule == ShareRule::even) shares = planner_detail::even_shares(beta, int(given.devices.size()));
+    model.stage(cost, given.first_layer, given.last_layer, given.devices.data(), int(given.devices.size()), beta,
+                schedule::in_flight(M, P, p), shares.empty() ? nullptr : shares.data());
+    if (!cost.feasible) return kInf;
+    StagePlan sp = given;
+    sp.shares = cost.shares;
+    plan.stages.push_back(sp);
+    if (p > 0) steps.push_back(model.communication_step(plan.stages[size_t(p) - 1], plan.stages[size_t(p)], beta, p));
+    steps.push_back(model.compute_step(cost, p));
+    if (with_net) model.stage_network_use(plan, p, use);
+    for (int d : sp.devices) used[size_t(d)] = true;
+    double cap_rest = 0;
+    for (size_t d = 0; d < used.size(); ++d)
+      if (!used[d]) cap_rest += work.inverse_lambda[d];
+    const ReplayRest rest = rest_of(work, net, beta, P, p, sp.last_layer, sp.devices, sp.shares, cap_rest);
+    bound = std::max(bound, replay_lower_bound(steps, M, use, 2 * P - 1, rest));
+  }
+  return bound;
+}
+
 namespace {
 
 // The cluster of the first half (rounded up) of each device class, and its devices' indices in the
@@ -484,6 +762,16 @@ std::vector<int> smaller_cluster_dead(const Cluster& c) {
   for (const std::vector<int>& k : device_classes(c))
     for (size_t i = (k.size() + 1) / 2; i < k.size(); ++i) dead.push_back(k[i]);
   return dead;
+}
+
+// How many times the cluster halves (smaller_cluster_dead) before no class has two devices: the
+// levels of smaller clusters plan_by_replay plans below this one.
+int smaller_levels(const Cluster& c) {
+  int most = 0;
+  for (const std::vector<int>& k : device_classes(c)) most = std::max(most, int(k.size()));
+  int levels = 0;
+  for (; most > 1; most = (most + 1) / 2) ++levels;
+  return levels;
 }
 
 double seconds_left(Clock::time_point deadline) {
@@ -502,15 +790,21 @@ Result<PlannedByReplay> plan_by_replay(const CostModel& model, const PlannerOpti
   phase.time_limit_s = left();
   const bool by_replay =
       model.options().replay_schedule && model.options().latency_model == LatencyModel::pipeline;
-  // The smaller cluster first, with a third of the time: its plan is a plan of this cluster too
-  // (its devices are the first of each class), so this cluster never ends worse than it.
+  // The smaller cluster first: its plan is a plan of this cluster too (its devices are the first
+  // of each class), and the incumbent of the search here, so this cluster never ends worse than
+  // it. Every level of the chain of halvings (this cluster, its half, the half's half, down to
+  // one device per class) gets an equal share of the time, what a level leaves going to the next
+  // one up: the small levels, which prove their plans soonest, are not starved (a third per
+  // level left the k-th level down 1/3^k of the time, and a larger cluster then lost plans its
+  // smaller levels find in their own runs).
   Evaluation smaller;
   if (by_replay) {
     const std::vector<int> dead = smaller_cluster_dead(model.cluster());
     if (!dead.empty()) {
       SurvivorModel half = survivors_model(model, dead);
       PlannerOptions o = options;
-      o.time_limit_s = left(1.0 / 3);
+      const int below = smaller_levels(model.cluster());
+      o.time_limit_s = left(double(below) / (below + 1));
       auto r = plan_by_replay(half.model, o);
       if (r && r->evaluation.feasible) smaller = model.evaluate(to_full_indices(r->evaluation.plan, half.to_full));
       phase.time_limit_s = left();

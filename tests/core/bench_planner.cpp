@@ -19,6 +19,8 @@
 //                      [--threads N (the planner's search threads; default: as many as the machine has)]
 //                      [--default-only (only the default strategy's cases)]
 //                      [--default-limit SECONDS (its time limit per case; default: the planner's own)]
+//                      [--orders N (the closed form searches at most N orders of the device classes;
+//                       default: the planner's own)]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -58,6 +60,7 @@ std::vector<SyntheticDeviceType> mixed(int n) {
 
 double time_limit_s = 120;
 int threads = 0;  // the planner's default: as many as the machine has, for large searches
+int max_orders = 0;  // 0: the planner's default
 int repeat = 3;
 double main_mbps = 100;  // the links of the main cases
 LatencyModel latency_model = LatencyModel::pipeline;
@@ -123,6 +126,7 @@ PlannerOptions bench_options(double limit_s) {
   opt.microbatch_sizes = {1, 2, 4, 8, 16, 32, 64};
   opt.time_limit_s = limit_s;
   opt.threads = threads;
+  if (max_orders > 0) opt.max_device_orders = max_orders;
   return opt;
 }
 
@@ -357,6 +361,8 @@ int main(int argc, char** argv) {
       latency_model = LatencyModel::paper;
     else if (!std::strcmp(argv[i], "--threads"))
       threads = std::max(0, std::atoi(argv[i + 1]));
+    else if (!std::strcmp(argv[i], "--orders"))
+      max_orders = std::max(1, std::atoi(argv[i + 1]));
     else if (!std::strcmp(argv[i], "--repeat"))
       repeat = std::max(1, std::atoi(argv[i + 1]));
     else if (!std::strcmp(argv[i], "--default-limit"))

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <string>
 
 #include "asteroid/planner.hpp"
 #include "asteroid/replay_bound.hpp"
@@ -75,6 +77,51 @@ TEST_CASE("replay bound: without the network, the chain's own steps", "[replay]"
           e.schedule_latency_s * (1 + 1e-9));
   });
   CHECK(checked > 20);
+}
+
+TEST_CASE("search by replay: a partial plan's bound never passes a completion's replay, at every cut", "[replay]") {
+  // Every plan of the space, cut after each of its stages: the search's bound of the first stages
+  // (their chain, the floors of the messages and all-reduces still to come, the next sender's
+  // queue) against the shortest replay among the enumerated plans that start with them.
+  long long prefixes = 0, close = 0;
+  for (int seed = 1; seed <= 24; ++seed) {
+    CostModel m = instance(seed);
+    PlannerOptions opt;
+    if (seed % 7 == 0) opt.share_rule = ShareRule::even;
+    if (seed % 5 == 0) opt.max_group_size = 2;
+    std::map<std::string, std::pair<Plan, int>> prefix_of;  // the first stages and the stage count
+    std::map<std::string, double> least;
+    for_each_plan(m, microbatch_candidates(m.options().batch_size, {}), opt, false, [&](const Plan& p) {
+      Evaluation e = m.evaluate(p);
+      if (!e.feasible) return;
+      std::string key = std::to_string(p.microbatch_size) + "/" + std::to_string(p.num_stages());
+      Plan first = p;
+      first.stages.clear();
+      for (int k = 0; k + 1 < p.num_stages(); ++k) {
+        const StagePlan& sp = p.stages[size_t(k)];
+        key += ":" + std::to_string(sp.first_layer) + "-" + std::to_string(sp.last_layer);
+        for (int d : sp.devices) key += "," + std::to_string(d);
+        first.stages.push_back(sp);
+        auto it = least.find(key);
+        if (it == least.end()) {
+          least[key] = e.schedule_latency_s;
+          prefix_of[key] = {first, p.num_stages()};
+        } else {
+          it->second = std::min(it->second, e.schedule_latency_s);
+        }
+      }
+    });
+    for (const auto& [key, best] : least) {
+      const auto& [first, stages] = prefix_of[key];
+      const double bound = replay_partial_bound(m, opt, first, stages);
+      INFO("seed " << seed << ", cut " << key);
+      CHECK(bound <= best * (1 + 1e-9));
+      ++prefixes;
+      if (bound >= best * 0.9) ++close;
+    }
+  }
+  CHECK(prefixes > 1000);
+  WARN("partial-plan bound within 10% of the best completion on " << close << " of " << prefixes << " cuts");
 }
 
 TEST_CASE("search by replay: the shortest replay of the whole space, from any starting plan", "[replay]") {
@@ -247,4 +294,32 @@ TEST_CASE("plan by replay: a larger cluster of the same devices never plans wors
   }
   CHECK(compared == 10);
   WARN("the larger cluster planned strictly shorter rounds on " << better << " of " << compared);
+}
+
+TEST_CASE("plan by replay: cut by its time limit, never worse than the smaller cluster's plan", "[replay]") {
+  // Each class four times over (three levels of halving): whatever the limit leaves each level, the
+  // plan of the smaller cluster is the search's incumbent, so the answer is never longer.
+  int planned = 0;
+  for (int seed = 1; seed <= 4; ++seed) {
+    std::mt19937 rng(seed);
+    auto layers = synthetic_layers(8, rng);
+    auto t = jetson_like_types();
+    std::vector<SyntheticDeviceType> devices;
+    for (int i = 0; i < 4; ++i) devices.insert(devices.end(), {t[0], t[1], t[2]});
+    CostOptions o;
+    o.batch_size = 16;
+    CostModel m(synthetic_cluster(layers, devices, seed % 2 ? 12.5e6 : 125e6, 5e-4), o);
+    for (double limit : {0.02, 0.1}) {
+      PlannerOptions opt;
+      opt.time_limit_s = limit;
+      auto r = plan_by_replay(m, opt);
+      if (!r) continue;  // the limit passed before any plan was known
+      INFO("seed " << seed << ", limit " << limit);
+      ++planned;
+      if (r->smaller_cluster_replay_s > 0)
+        CHECK(r->evaluation.schedule_latency_s <= r->smaller_cluster_replay_s * (1 + 1e-12));
+      CHECK(r->lower_bound_s <= r->evaluation.schedule_latency_s * (1 + 1e-9));
+    }
+  }
+  CHECK(planned > 0);
 }

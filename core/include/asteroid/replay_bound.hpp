@@ -29,10 +29,8 @@ namespace asteroid {
 // `steps` are the first steps of a chain of `total_steps` (odd counts, compute first and last);
 // `use` (empty when the network is ignored: then each communication step is one flow per
 // direction of E_f / E_b) has entries for at least those steps. With fewer steps than the total,
-// the bound holds for every completion of the chain (the missing steps count as taking no time).
-// `rest_step_s`, for a partial chain: a lower bound on the longest forward + backward time of one
-// micro-batch on any member of the missing stages (0: none known); the bound then also holds
-// micro-batch 0 reaching them, their member's M forwards and backwards, and the way back.
+// the bound holds for every completion of the chain (the missing steps count as taking no time,
+// except for what `rest` proves of them).
 // Seconds; 0 for an empty chain.
 // `ends`, when given, receives the given chain's ends (seconds, each a lower bound): for a search
 // that prices the next stages cheaply before costing them (replay_search.cpp): any member of a later
@@ -41,7 +39,27 @@ namespace asteroid {
 struct ReplayChainEnds {
   double reach = 0, back = 0, tail0 = 0;
 };
+// What a partial chain's caller can prove of the missing steps (seconds, each a lower bound; 0:
+// nothing known). The missing stages come after the given ones, so each chain through one of them
+// passes the next communication step (the one after the given chain) both ways.
+struct ReplayRest {
+  // The longest forward + backward time of one micro-batch on any member of the missing stages.
+  double step_s = 0;
+  // The longest M forwards and backwards of any member of a missing stage plus its stage's tail
+  // (optimizer step and all-reduce): the chain from its first forward to the round's end.
+  double stages_s = 0;
+  // The longest chain through a missing stage's member from micro-batch 0 reaching the first
+  // missing stage to micro-batch M-1's gradient leaving it (through the missing stages before
+  // that member and back), without its tail.
+  double stages_back_s = 0;
+  // Micro-batch 0's round trip through every missing step: from the end of its forward on the
+  // last given stage to the start of its backward there.
+  double round_trip_s = 0;
+  // The next communication step: its least flow forward and backward, and its busiest sender's
+  // M forward messages (the given chain's last stage sends them, one at a time).
+  double next_fwd_s = 0, next_bwd_s = 0, next_queue_s = 0;
+};
 double replay_lower_bound(const std::vector<StepCost>& steps, int microbatches, const NetworkUse& use,
-                          int total_steps, double rest_step_s = 0, ReplayChainEnds* ends = nullptr);
+                          int total_steps, const ReplayRest& rest = {}, ReplayChainEnds* ends = nullptr);
 
 }  // namespace asteroid

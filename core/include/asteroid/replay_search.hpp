@@ -7,8 +7,10 @@
 // count, every micro-batch size, the share rule and memory of the cost model):
 // - Jobs: one per micro-batch size and stage count. Within a job, stages are placed first to last;
 //   a partial plan's children (the next stage's layers and devices) are all priced, each with a
-//   lower bound on the replay of every plan that completes it (replay_bound.hpp, with the remaining
-//   layers' least time on the remaining devices), and visited depth first, lowest bound first;
+//   lower bound on the replay of every plan that completes it (replay_bound.hpp, with floors for
+//   the stages not yet placed: the remaining layers' least time on the remaining devices, the
+//   busiest later stage's compute and all-reduce, the messages of every boundary still to come,
+//   the next sender's queue), and visited depth first, lowest bound first;
 //   a child whose bound is no shorter than the best replay found is cut; a complete plan whose
 //   bound passes is replayed.
 // - Devices of one class are interchangeable: a group is the next devices of the class order,
@@ -69,9 +71,17 @@ std::string optimality_text(bool proven_optimal, double value_s, double lower_bo
 ReplaySearchResult search_by_replay(const CostModel& model, const PlannerOptions& options, const Evaluation& start,
                                     long long max_partial_plans = 0);
 
+// The lower bound the search gives a partial plan: `partial`'s stages (its first stages, with
+// layers, devices and micro-batch size; shares as the cost model gives them) in a plan of
+// `total_stages`; no completion of it replays shorter (seconds; infinity when a stage does not
+// fit in memory). For tests of the bound at every cut.
+double replay_partial_bound(const CostModel& model, const PlannerOptions& options, const Plan& partial,
+                            int total_stages);
+
 // Asteroid's planner: the closed-form optimum (plan_optimal), the replay choice among the optima per
 // micro-batch size and stage cap (replay_choice.hpp) and the plan of the smaller cluster made of
-// the first half of each device class (planned the same way, with part of the time) as starting
+// the first half of each device class (planned the same way, with an equal share of the time for
+// each level of halving below) as starting
 // plans, then search_by_replay. Without the replay (the model's replay_schedule off) or under the
 // paper's latency model, the closed-form optimum alone.
 // Time: options.time_limit_s, else options.replay_time_limit_s, bounds the whole of it (every
