@@ -203,6 +203,11 @@ int main(int argc, char** argv) {
   const Scenario& s = loaded.value();
   // The workers build the model for its input: refused here, before any worker starts.
   if (auto missing = require_model_input(s)) fail(missing->str());
+  // Frozen layers, LoRA and adapters are planned and simulated (fine_tuning.hpp); the workers train
+  // every weight of every layer, so a fine-tuned run here would not be the run that was planned.
+  if (!s.training.layers.full())
+    fail(s.file + ": training.fine_tuning: asteroid-exec trains every layer in full; this set-up (" +
+         s.training.layers.summary + ") is planned and simulated only (asteroid-plan, asteroid-sim)");
   CoordinatorConfig coordinator = coordinator_config(s, args.run);
   if (!s.faults.events.empty() && coordinator.recovery == Recovery::restart)
     fail(s.file +

@@ -5,7 +5,8 @@
 # scenario naming the archive is planned and simulated; asteroid-exec trains it through the
 # TorchScript layers by three plans - one device, two stages of two-device data-parallel groups,
 # one data-parallel group with uneven shares - which must give the same loss every round, a loss
-# that falls. A changed layer file and an archive of another model are refused.
+# that falls; a worker that leaves is recovered from with no trained state lost. A changed layer
+# file, an archive of another model and a fine-tuning set-up (planned and simulated only) are refused.
 # Usage: import_test.sh ASTEROID-EXEC ASTEROID-PROFILE ASTEROID-PLAN ASTEROID-SIM SOURCE_DIR
 set -u
 exe="$1"; profile="$2"; plan="$3"; sim="$4"; src="$5"
@@ -124,10 +125,43 @@ for p in ("pipe", "dp"):
 assert loss["one"][2] < loss["one"][0], "the loss did not fall"
 PY
 
-# 5. A changed layer file is refused before training.
+# 5. Recovery as for the built-in models: a worker leaves, the plan is repaired, its stage's copy
+# is loaded and the interrupted round replayed; the run trains exactly as the run without the leave.
+$py - "$tmp/scenario.json" "$tmp" <<'PY' || fail "writing the failure scenarios"
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["traces"] = {"local_cpu": sys.argv[2] + "/local_cpu.json"}
+s["model"]["archive"] = sys.argv[2] + "/tiny_vit"
+json.dump(s, open(sys.argv[2] + "/whole.json", "w"))
+s["faults"] = {"heartbeat_interval": "0.5s", "missed_heartbeats": 3, "replication_interval_rounds": 1,
+               "recovery": "lightweight", "events": [{"at": "1s", "device": "cpu3", "kind": "leave"}]}
+json.dump(s, open(sys.argv[2] + "/fail.json", "w"))
+PY
+for r in whole fail; do
+  "$exe" "$tmp/$r.json" --plan "$tmp/pipe.json" --rounds 60 --timeout 180 --token-file "$tmp/token" -o "$tmp/run_$r" \
+    >"$tmp/run_$r.log" 2>&1 || fail "the run $r: $(tail -5 "$tmp/run_$r.log")"
+done
+$py - "$tmp/run_fail/report.json" "$tmp/run_whole/report.json" <<'PY' || fail "the run with a leave"
+import json, sys
+r, w = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+kinds = [e["kind"] for e in r["events"]]
+assert "failure" in kinds and "replay" in kinds and "resume" in kinds, kinds
+assert [x["round"] for x in r["rounds"]] == list(range(60)), [x["round"] for x in r["rounds"]]
+a, b = [x["loss"] for x in r["rounds"]], [x["loss"] for x in w["rounds"]]
+for x, y in zip(a, b):
+    assert abs(x - y) <= 1e-3 * abs(y), f"loss {x} with the leave, {y} without: trained state was lost"
+print("recovered from the leave; losses as without it, last", a[-1])
+PY
+
+# 6. A changed layer file is refused before training.
 printf 'x' >>"$tmp/tiny_vit/layers/000.pt"
 "$exe" "$tmp/scenario.json" --plan "$tmp/one.json" --rounds 1 --timeout 60 --token-file "$tmp/token" -o "$tmp/bad" \
   >"$tmp/bad.log" 2>&1 && fail "a changed layer file was trained"
 grep -q "SHA-256" "$tmp/bad.log" || fail "changed layer file: no reason given: $(tail -3 "$tmp/bad.log")"
+
+# 7. Fine-tuning set-ups are planned and simulated only: asteroid-exec refuses them in one line.
+sed 's/"optimizer": "adam"}/"optimizer": "adam", "fine_tuning": {"frozen_prefix": 2}}/' "$tmp/scenario.json" >"$tmp/frozen.json"
+"$plan" "$tmp/frozen.json" >/dev/null 2>&1 || fail "a frozen prefix does not plan"
+expect_error "exec: fine-tuning" "training.fine_tuning: asteroid-exec trains every layer in full" "$exe" "$tmp/frozen.json" --rounds 1
 
 finish "import"
