@@ -86,6 +86,11 @@ TEST_CASE("search by replay: a partial plan's bound never passes a completion's 
   long long prefixes = 0, close = 0;
   for (int seed = 1; seed <= 24; ++seed) {
     CostModel m = instance(seed);
+    if (seed % 6 == 0) {  // the network ignored: no floors for messages or rings, the rest stays
+      CostOptions o = m.options();
+      o.ignore_network = true;
+      m = CostModel(m.cluster(), o);
+    }
     PlannerOptions opt;
     if (seed % 7 == 0) opt.share_rule = ShareRule::even;
     if (seed % 5 == 0) opt.max_group_size = 2;
