@@ -37,7 +37,7 @@ $py - "$tmp" "$pairs" "$batch" <<'PY'
 import json, statistics, sys, glob
 d, pairs, batch = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 def steps(kind):
-    return [json.load(open(f"{d}/{kind}{i}.json"))["measurement"]["whole_model_step_s"][0] for i in range(1, pairs + 1)]
+    return [json.load(open(f"{d}/{kind}{i}.json"))["provenance"]["whole_model_step_s"][0] for i in range(1, pairs + 1)]
 b, m = steps("builtin"), steps("imported")
 mb, mm = statistics.median(b), statistics.median(m)
 print(f"training step, resnet50 at batch {batch}, one thread (median of {pairs} runs, each the median of 5 steps):")

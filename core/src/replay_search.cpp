@@ -245,7 +245,7 @@ Work work_of(const CostModel& m, int beta, const NetFloors& net, int max_group) 
       double opt = kInf, params = kInf;
       for (const LayerTable* t : tables) {
         opt = std::min(opt, t->optimizer_s(a, b));
-        params = std::min(params, t->param_bytes(a, b));
+        params = std::min(params, t->trainable_bytes(a, b));  // what the ring all-reduce carries
       }
       const double work = double(M) * beta * (w.after[size_t(a)] - w.after[size_t(b) + 1]);
       double best = kInf;
