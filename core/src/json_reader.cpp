@@ -44,12 +44,15 @@ void JsonReader::require_array() const {
 }
 
 void JsonReader::allow_only(std::initializer_list<const char*> keys) const {
+  allow_only(std::vector<std::string>(keys.begin(), keys.end()));
+}
+
+void JsonReader::allow_only(const std::vector<std::string>& keys) const {
   require_object();
   for (const auto& item : j_.items()) {
-    bool known = std::any_of(keys.begin(), keys.end(), [&](const char* k) { return item.key() == k; });
-    if (known) continue;
+    if (std::find(keys.begin(), keys.end(), item.key()) != keys.end()) continue;
     std::string list;
-    for (const char* k : keys) list += (list.empty() ? "" : ", ") + std::string(k);
+    for (const std::string& k : keys) list += (list.empty() ? "" : ", ") + k;
     throw InputError{child(path_, item.key().c_str()), "unknown key (allowed here: " + list + ")"};
   }
 }

@@ -25,11 +25,13 @@
 #include <nlohmann/json.hpp>
 
 #include "asteroid/error.hpp"
+#include "asteroid/json_reader.hpp"
 
 namespace asteroid::exec {
 
-// 2: the evaluation message; 3: copies in the background; 4: frames authenticated after the join
-constexpr uint8_t kProtocolVersion = 4;
+// 2: the evaluation message; 3: copies in the background; 4: frames authenticated after the join;
+// 5: measured energy in a round
+constexpr uint8_t kProtocolVersion = 5;
 constexpr size_t kHeaderBytes = 8;
 constexpr size_t kMaxBodyBytes = 16u << 20;  // a job of 64 devices is about 100 kB
 
@@ -61,48 +63,71 @@ enum class MsgType : uint8_t {
   beat = 40,
 };
 
+// A message is written once: its struct, with MESSAGE(Struct, code) inside, and its place in the
+// `Message` list below. From them follow its wire code (MsgType::code), its name ("code": the JSON
+// paths of decoding errors, logs), and the dispatch of encode and decode; the struct's `body()`
+// (its JSON) and `parse()` (strict: known keys only, each checked; throws InputError) are defined
+// beside each other in control_protocol.cpp.
+#define MESSAGE(Struct, code)                            \
+  static constexpr MsgType kType = MsgType::code;        \
+  static constexpr const char* kName = #code;            \
+  nlohmann::json body() const;                           \
+  static Struct parse(const JsonReader& r);
+
 // --- coordinator -> worker ---
 struct Challenge {    // the nonce a worker's proof covers (token.hpp)
+  MESSAGE(Challenge, challenge)
   std::string nonce;  // 64 hex digits
 };
 struct Welcome {
+  MESSAGE(Welcome, welcome)
   int device = 0;  // index in the scenario
   std::string name;
   double heartbeat_interval_s = 1;
   double silence_limit_s = 30;  // the worker stops when the coordinator is silent this long
 };
 struct Refuse {
+  MESSAGE(Refuse, refuse)
   std::string reason;
 };
 struct ClockPing {
+  MESSAGE(ClockPing, clock_ping)
   int id = 0;
   int64_t coordinator_ns = 0;  // the coordinator's steady clock when sent
 };
 // The checkpoint moved (exec/README.md, "Copies"): a recovery starts from `round` or later, so
 // every worker may remove its files of earlier rounds.
 struct Checkpointed {
+  MESSAGE(Checkpointed, checkpointed)
   int generation = 0;
   int round = -1;  // -1: the initial weights
 };
 struct Job {
+  MESSAGE(Job, job)
   nlohmann::json job;  // exec_job.hpp's form, checked by job_from_json
 };
 struct StoreReply {
+  MESSAGE(StoreReply, store_reply)
   int64_t id = 0;
   bool ok = true;      // false: `error` says why (an unknown operation)
   std::string value;   // get: the value's bytes
   std::string error;
 };
 struct Stop {  // the generation ends: the worker restarts its process and waits for the next job
+  MESSAGE(Stop, stop)
   int generation = 0;
 };
-struct Leave {};  // the scenario's `leave` fault: the worker kills itself (SIGKILL)
+struct Leave {  // the scenario's `leave` fault: the worker kills itself (SIGKILL)
+  MESSAGE(Leave, leave)
+};
 struct Finish {   // the run is over
+  MESSAGE(Finish, finish)
   bool keep_checkpoints = false;
 };
 
 // --- worker -> coordinator ---
 struct Hello {
+  MESSAGE(Hello, hello)
   std::string device;  // the name it claims
   std::string proof;   // 64 hex digits: HMAC-SHA256(token, nonce + device), token.hpp
   std::string host;    // its host name, for messages
@@ -111,22 +136,26 @@ struct Hello {
   std::string checkpoint_dir;
 };
 struct ClockPong {
+  MESSAGE(ClockPong, clock_pong)
   int id = 0;
   int64_t coordinator_ns = 0;  // echoed
   int64_t worker_ns = 0;       // the worker's steady clock when it answered
 };
 struct Restarted {  // a fresh process after Stop, on the same connection
+  MESSAGE(Restarted, restarted)
   int generation = 0;
 };
 // What Gloo's rendezvous asks of a store (control_store.hpp): get and wait wait for their keys.
 enum class StoreOp { set, get, wait };
 struct StoreRequest {
+  MESSAGE(StoreRequest, store_request)
   int64_t id = 0;
   StoreOp op = StoreOp::get;
   std::vector<std::string> keys;  // set/get: one; wait: any
   std::string value;              // set
 };
 struct Ready {  // state in place; the generation's rounds start
+  MESSAGE(Ready, ready)
   int generation = 0;
   int64_t ready_ns = 0;  // worker clock
   double transfer_s = 0;
@@ -137,6 +166,7 @@ struct SpanRecord {
   int64_t start_ns = 0, end_ns = 0;  // worker clock
 };
 struct Round {
+  MESSAGE(Round, round)
   int generation = 0;
   int round = 0;
   int64_t start_ns = 0, end_ns = 0;  // worker clock
@@ -151,23 +181,34 @@ struct Round {
   // Round message (messages, all-reduces, inputs, checkpoints), their bytes and seconds.
   long long host_copies = 0;
   double host_copy_bytes = 0, host_copy_s = 0;
+  // A worker whose board has a readable input rail (power_rails.hpp), not emulated: the joules
+  // measured over the round (start_ns..end_ns), the rail and how many samples fell in it.
+  std::string power_rail;  // empty: not measured
+  double measured_J = 0;
+  long long power_samples = 0;
 };
 struct Done {
+  MESSAGE(Done, done)
   int generation = 0;
 };
 struct PeerLost {  // a Gloo peer went away mid-round: expected after a failure
+  MESSAGE(PeerLost, peer_lost)
   int generation = 0;
   std::string what;
 };
 struct Failed {  // the worker cannot go on
+  MESSAGE(Failed, failed)
   int generation = 0;
   int status = 1;  // 2: it refused its input
   std::string message;
 };
-struct Beat {};
+struct Beat {
+  MESSAGE(Beat, beat)
+};
 // A backup saved a copy of `stage`'s state after `round` (weights and optimizer state, each layer
 // in its checkpoint directory).
 struct CopyLanded {
+  MESSAGE(CopyLanded, copy_landed)
   int generation = 0;
   int round = 0;
   int stage = 0;
@@ -176,6 +217,7 @@ struct CopyLanded {
 // run its rows of every evaluation batch through the pipeline in evaluation mode. The coordinator
 // sums the parts of all last-stage devices.
 struct EvalPart {
+  MESSAGE(EvalPart, evaluation)
   int generation = 0;
   int round = 0;          // evaluated after this round's update
   double loss_sum = 0;    // cross-entropy summed over this device's samples
@@ -189,8 +231,10 @@ using Message =
                  ClockPong, Restarted, StoreRequest, Ready, Round, Done, PeerLost, Failed, Beat, EvalPart,
                  Checkpointed, CopyLanded>;
 
+#undef MESSAGE
+
 MsgType type_of(const Message& m);
-const char* to_string(MsgType t);
+const char* to_string(MsgType t);  // the message's name; "?" for a code no message has
 
 // The frame of a message: header and body.
 std::string encode(const Message& m);

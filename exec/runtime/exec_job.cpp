@@ -126,38 +126,14 @@ json job_to_json(const ExecJob& j) {
 Result<ExecJob> job_from_json(const json& j, const std::string& where) {
   try {
     JsonReader r(j, "");
-    r.allow_only({"devices",
-                  "model",
-                  "input",
-                  "model_archive",
-                  "optimizer",
-                  "batch_size",
-                  "num_layers",
-                  "rounds",
-                  "learning_rate",
-                  "seed",
-                  "data",
-                  "data_dir",
-                  "augment",
-                  "eval_every",
-                  "eval_samples",
-                  "train_samples",
-                  "test_samples",
-                  "plan",
-                  "program",
-                  "program_with_copies",
-                  "addresses",
-                  "accelerators",
-                  "timeout_s",
-                  "generation",
-                  "start_round",
-                  "workers",
-                  "replicas",
-                  "replicate_every",
-                  "transfers",
-                  "survive_peer_failure",
-                  "time_dilation",
-                  "budgets"});
+    // The writer's keys are the format's fields: one list, so writer and reader cannot part.
+    static const std::vector<std::string> fields = [] {
+      std::vector<std::string> keys;
+      const json every = job_to_json(ExecJob{});  // named: items() does not keep a temporary alive
+      for (const auto& item : every.items()) keys.push_back(item.key());
+      return keys;
+    }();
+    r.allow_only(fields);
     ExecJob out;
     JsonReader devices = r.at("devices");
     for (size_t i = 0; i < devices.size(); ++i) out.devices.push_back(devices.at(i).string());

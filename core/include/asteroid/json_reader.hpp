@@ -29,6 +29,8 @@ class JsonReader {
 
   // IMPORTANT: call once per object with every key it may have; any other key is an error.
   void allow_only(std::initializer_list<const char*> keys) const;
+  // The same for keys known only at run time (a format whose writer's keys are its allow-list).
+  void allow_only(const std::vector<std::string>& keys) const;
   bool has(const char* key) const;
   JsonReader at(const char* key) const;  // required key
   JsonReader at(size_t index) const;     // array element
