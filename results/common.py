@@ -48,6 +48,7 @@ def build_dir():
 def binary(name):
     rel = {"asteroid-plan": "core/asteroid-plan", "asteroid-sim": "sim/asteroid-sim",
            "asteroid-compare": "core/asteroid-compare", "asteroid-exec": "exec/asteroid-exec",
+           "asteroid-profile": "exec/asteroid-profile",
            "bench_planner": "tests/core/bench_planner"}[name]
     return os.path.join(build_dir(), rel)
 

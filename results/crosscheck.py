@@ -8,7 +8,8 @@ per-instruction comparison of the simulated and the real run is kept under data/
 And a failure both ways: scenarios/local_mobilenetv2_3dev_fail.json (a device leaves; its worker
 is killed for real), with the recovery split into detection, re-plan, state transfer and replay.
 
-Needs asteroid-plan, asteroid-sim, asteroid-exec and asteroid-compare. Writes
+Needs asteroid-plan, asteroid-sim, asteroid-exec, asteroid-compare and asteroid-profile (which first
+measures this machine's local_cpu traces; --shipped-traces keeps the shipped ones). Writes
 <outroot>/crosscheck/: crosscheck.csv, crosscheck.md, crosscheck.png, failure.csv, failure.md,
 summary.md, data/<case>/ (plan.json, sim report.json, exec report.json, compare.txt).
 """
@@ -26,6 +27,41 @@ STRATEGIES = ["asteroid", "pp"]
 
 def add_args(p):
     p.add_argument("--rounds", type=int, default=5, help="rounds per run (default 5; the first is warm-up)")
+    p.add_argument("--shipped-traces", action="store_true",
+                   help="use traces/local_cpu as shipped instead of measuring this machine first "
+                        "(--smoke always does: measuring takes minutes)")
+
+
+def profile_options(scenario):
+    """asteroid-profile's options for a scenario's model and input (exec/README.md)."""
+    s = c.load_json(scenario)
+    model, inp = s["model"]["name"], s["model"].get("input", "")
+    opts = ["--model", model]
+    if model == "bert_small" and inp.startswith("synthetic_seq"):
+        opts += ["--seq-len", inp[len("synthetic_seq"):]]
+    elif "224" in inp and model != "resnet50":
+        opts += ["--stem", "imagenet"]
+    return model, opts
+
+
+def measure_here(scenarios, tmp):
+    """Measures, on this machine, a local_cpu trace of every model the scenarios train, and writes a
+    copy of each scenario that reads it: the real runs are then compared with a simulator fed this
+    machine's own times (the traces shipped were measured on another CPU). Returns {scenario: copy}."""
+    traces, copies = {}, {}
+    for scen in scenarios:
+        model, opts = profile_options(scen)
+        key = " ".join(opts)
+        if key not in traces:
+            traces[key] = os.path.join(tmp, f"local_cpu_{len(traces)}_{model}.json")
+            c.log(f"crosscheck: measuring {model} here (asteroid-profile {key})")
+            c.run([c.require("asteroid-profile")] + opts + ["-o", traces[key]], timeout=1800)
+        s = c.load_json(scen)
+        s["traces"] = {"local_cpu": traces[key]}
+        copies[scen] = os.path.join(tmp, os.path.basename(scen))
+        with open(copies[scen], "w") as f:
+            json.dump(s, f, indent=1)
+    return copies
 
 
 def mean_round(report, skip):
@@ -61,9 +97,20 @@ def main():
     if args.smoke:
         scenarios = [os.path.join(c.SCENARIOS, "local_mobilenetv2_2dev.json")]
         strategies, rounds = ["asteroid"], 2
+    measured = not (args.smoke or args.shipped_traces)
+    with tempfile.TemporaryDirectory(prefix="asteroid-traces-") as traces_tmp:
+        fail_scen = os.path.join(c.SCENARIOS, "local_mobilenetv2_3dev_fail.json")
+        use = measure_here(scenarios + [fail_scen], traces_tmp) if measured else {}
+        run_all(args, out, scenarios, strategies, rounds, use, measured)
+
+
+def run_all(args, out, scenarios, strategies, rounds, use, measured):
+    """Every case three ways, then the failure; `use`: the scenario copies reading traces measured
+    here (empty: the shipped traces)."""
     rows, seen = [], []
-    for scen in scenarios:
-        name = os.path.basename(scen)[:-5]
+    for original in scenarios:
+        scen = use.get(original, original)
+        name = os.path.basename(original)[:-5]
         for strategy in strategies:
             planned = c.plan(scen, strategy)
             if not planned["feasible"]:
@@ -110,7 +157,9 @@ def main():
     md = ("Round latency (s) of one plan three ways: the cost model's prediction (its 1F1B replay, what the "
           "planner minimises), asteroid-sim, and "
           f"asteroid-exec on worker processes of this machine (mean of rounds 2-{rounds}; round 1 is "
-          "warm-up). Traces: local_cpu, measured here with one thread.\n\n"
+          "warm-up). Traces: local_cpu, " + ("measured on this machine by this run (asteroid-profile, one "
+          "thread) just before the runs" if measured else "as shipped in traces/local_cpu (measured "
+          "elsewhere: see their provenance)") + ".\n\n"
           + c.md_table(["scenario", "plan", "workers", "model", "sim", "exec", "sim vs model", "exec vs sim",
                         "loss first / last round"],
                        [[r["scenario"], r["plan"], r["workers"], c.fmt(r["predicted_s"], 4),
@@ -131,11 +180,13 @@ def main():
              ". The real runs also contain what the simulator leaves out: framework overheads between "
              "instructions, and loopback messages far faster than the scenarios' 1 Gbps links "
              "(asteroid-compare's per-instruction tables are in data/).")
-    text += machine_note()
+    text += (" The traces were measured on this machine just before the runs (asteroid-profile, one thread)."
+             if measured else machine_note())
     if args.smoke:
         c.write_text(os.path.join(out, "failure.md"), "(The failure run is left out of --smoke runs.)\n")
     else:
-        text += " " + failure_both_ways(out)
+        fail_scen = os.path.join(c.SCENARIOS, "local_mobilenetv2_3dev_fail.json")
+        text += " " + failure_both_ways(out, use.get(fail_scen, fail_scen))
     c.write_text(os.path.join(out, "summary.md"), text + "\n")
 
 
@@ -166,9 +217,8 @@ def machine_note():
             "alone).")
 
 
-def failure_both_ways(out):
-    """Simulates and runs the failure scenario; writes failure.csv/.md; returns a sentence."""
-    scen = os.path.join(c.SCENARIOS, "local_mobilenetv2_3dev_fail.json")
+def failure_both_ways(out, scen):
+    """Simulates and runs the failure scenario `scen`; writes failure.csv/.md; returns a sentence."""
     keep = os.path.join(out, "data", "local_mobilenetv2_3dev_fail")
     os.makedirs(keep, exist_ok=True)
     runs = {}

@@ -250,4 +250,31 @@ std::string energy_to_text(const RunEnergy& e) {
   return out;
 }
 
+std::string measured_energy_to_text(const RunReport& r, const RunEnergy& e) {
+  if (r.backend == "sim") return "";
+  if (r.emulation)
+    return "energy measured: none (an emulated run: this host's power is not the devices')\n";
+  if (r.measured_energy.empty())
+    return "energy measured: none (no INA3221 input rail readable on the workers' boards; energy above is "
+           "modelled)\n";
+  std::string out = "energy measured on the boards (their input rail, over the training rounds):\n";
+  char line[320];
+  for (size_t d = 0; d < r.devices.size() && d < r.measured_energy.size(); ++d) {
+    const auto& m = r.measured_energy[d];
+    if (!m) {
+      std::snprintf(line, sizeof line, "  %-8s not measured (no readable input rail)\n", r.devices[d].c_str());
+      out += line;
+      continue;
+    }
+    std::string modelled = "no power model";
+    if (e.available && d < e.devices.size() && e.devices[d].modelled)
+      modelled = "modelled " + units::format_energy(e.devices[d].total_J()) + " over its whole time in the run";
+    std::snprintf(line, sizeof line, "  %-8s %10s in %.1f s, mean %.2f W (%s; %lld samples); %s\n",
+                  r.devices[d].c_str(), units::format_energy(m->J).c_str(), m->seconds,
+                  m->seconds > 0 ? m->J / m->seconds : 0.0, m->rail.c_str(), m->samples, modelled.c_str());
+    out += line;
+  }
+  return out;
+}
+
 }  // namespace asteroid

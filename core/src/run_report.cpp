@@ -94,6 +94,11 @@ nlohmann::json report_to_json(const RunReport& r) {
                           {"bytes", r.host_copies->bytes},
                           {"seconds", r.host_copies->seconds}};
   if (!r.warnings.empty()) out["warnings"] = r.warnings;
+  nlohmann::json measured = nlohmann::json::object();
+  for (size_t d = 0; d < r.devices.size() && d < r.measured_energy.size(); ++d)
+    if (const auto& m = r.measured_energy[d])
+      measured[r.devices[d]] = {{"rail", m->rail}, {"J", m->J}, {"seconds", m->seconds}, {"samples", m->samples}};
+  if (!measured.empty()) out["measured_energy"] = measured;
   nlohmann::json power = nlohmann::json::object();
   for (size_t d = 0; d < r.devices.size() && d < r.power.size(); ++d)
     if (const auto& p = r.power[d]) {
@@ -260,7 +265,7 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
     // "summary" is derived from the rest (run_summary.hpp): read past, computed again when needed.
     r.allow_only({"scenario", "backend", "config", "devices", "plans", "rounds_planned", "end_s", "rounds",
                   "events", "peak_memory_bytes", "clock_offset_bound_s", "summary", "spans", "evaluations",
-                  "emulation", "host_copies", "warnings", "power", "energy", "planning"});
+                  "emulation", "host_copies", "warnings", "power", "energy", "planning", "measured_energy"});
     RunReport out;
     out.scenario = r.at("scenario").string();
     out.backend = r.at("backend").string();
@@ -320,6 +325,23 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
       h.bytes = c.at("bytes").number_in(0, 1e18);
       h.seconds = c.at("seconds").number_in(0, limits::kMaxReportTimeS);
       out.host_copies = h;
+    }
+    if (r.has("measured_energy")) {
+      JsonReader me = r.at("measured_energy");
+      out.measured_energy.assign(out.devices.size(), std::nullopt);
+      for (const std::string& name : me.keys()) {
+        JsonReader x = me.at(name.c_str());
+        x.allow_only({"rail", "J", "seconds", "samples"});
+        auto at = std::find(out.devices.begin(), out.devices.end(), name);
+        if (at == out.devices.end()) x.fail("not a device of this report");
+        MeasuredEnergy m;
+        m.rail = x.at("rail").string();
+        m.J = x.at("J").number_in(0, 1e12);
+        m.seconds = x.at("seconds").number_in(0, limits::kMaxReportTimeS);
+        m.samples = x.at("samples").integer();
+        if (m.samples < 0) x.at("samples").fail("negative");
+        out.measured_energy[size_t(at - out.devices.begin())] = m;
+      }
     }
     if (r.has("warnings"))
       for (size_t i = 0; i < r.at("warnings").size_at_most(limits::kMaxFaultEvents); ++i)

@@ -108,6 +108,18 @@ RunSummary summarize_run(const RunReport& r) {
   s.run_s = r.end_s;
   s.throughput_samples_per_s = throughput(r, 0, kForever);
   if (!r.rounds.empty()) s.first_round_latency_s = r.rounds.front().end - r.rounds.front().start;
+  double first_failure_s = kForever;
+  for (const RunEvent& e : r.events)
+    if (e.kind == EventKind::failure) first_failure_s = std::min(first_failure_s, e.time);
+  std::vector<double> steady;
+  for (size_t i = 1; i < r.rounds.size() && r.rounds[i].end <= first_failure_s; ++i)
+    steady.push_back(r.rounds[i].end - r.rounds[i].start);
+  if (!steady.empty()) {
+    std::sort(steady.begin(), steady.end());
+    const size_t n = steady.size();
+    s.steady_round_latency_s = n % 2 ? steady[n / 2] : (steady[n / 2 - 1] + steady[n / 2]) / 2;
+    s.steady_rounds = int(n);
+  }
   // The prediction the planner made: the plan's 1F1B replay where it has one, else its closed form.
   if (!r.plans.empty())
     s.predicted_round_latency_s = r.plans.front().predicted_schedule_latency_s > 0
@@ -219,6 +231,8 @@ nlohmann::json summary_to_json(const RunSummary& s) {
                       {"failures", failures},
                       {"joins", joins}};
   put(j, "first_round_latency_s", s.first_round_latency_s);
+  put(j, "steady_round_latency_s", s.steady_round_latency_s);
+  if (s.steady_rounds > 0) j["steady_rounds"] = s.steady_rounds;
   put(j, "first_loss", s.first_loss);
   put(j, "last_loss", s.last_loss);
   put(j, "clock_offset_bound_s", s.clock_offset_bound_s);
@@ -246,8 +260,20 @@ std::string summary_to_text(const RunSummary& s, const std::string& backend) {
                   std::to_string(s.rounds_planned) + " in " + fmt("%.2f", s.run_s) +
                   (backend == "sim" ? " s simulated" : " s") + ", throughput " +
                   fmt("%.2f", s.throughput_samples_per_s) + " samples/s";
-  if (s.first_round_latency_s) t += ", first round " + fmt("%.4f", *s.first_round_latency_s) + " s";
-  t += " (" + fmt("%.4f", s.predicted_round_latency_s) + " s predicted)\n";
+  t += "\n";
+  // The prediction is compared with the steady rounds, not the warm-up (round 0).
+  if (s.first_round_latency_s) {
+    t += "rounds: the first " + fmt("%.4f", *s.first_round_latency_s) + " s";
+    if (s.steady_round_latency_s)
+      t += std::string(backend == "sim" ? "" : " (warm-up)") + ", then " + fmt("%.4f", *s.steady_round_latency_s) +
+           " s (median of " + std::to_string(s.steady_rounds) + " round" + (s.steady_rounds > 1 ? "s" : "") +
+           (s.failures.empty() ? "" : " before the first failure") + ")";
+    t += "; the plan predicts " + fmt("%.4f", s.predicted_round_latency_s) + " s";
+    if (backend != "sim" && !s.emulation)
+      t += " for the scenario's devices: these are this machine's times (asteroid-exec --emulate plays the "
+           "devices' speeds, docs/emulation.md)";
+    t += "\n";
+  }
   if (s.first_loss)
     t += "loss " + fmt("%.4f", *s.first_loss) + " in the first round, " + fmt("%.4f", *s.last_loss) +
          " in the last\n";

@@ -29,6 +29,19 @@ bool is_model_name(const std::string& name) {
   return std::find(n.begin(), n.end(), name) != n.end();
 }
 
+ModelOptions model_options_for(const std::string& model, const std::string& input, bool* ok) {
+  ModelOptions o;
+  *ok = true;
+  const std::string seq = "synthetic_seq";
+  if (model == "bert_small" && input.rfind(seq, 0) == 0) {
+    o.seq_len = std::atoll(input.c_str() + seq.size());
+    *ok = o.seq_len >= 1 && o.seq_len <= 512;
+  } else if (input.find("224") != std::string::npos && model != "resnet50") {
+    o.stem = "imagenet";
+  }
+  return o;
+}
+
 namespace {
 
 // shortest decimal form with about 6 significant digits

@@ -23,6 +23,9 @@ struct ModelOptions {
 // Names accepted by make_model / describe_model / profile_model.
 const std::vector<std::string>& model_names();
 bool is_model_name(const std::string& name);
+// The options that build built-in `model` for a scenario's `input` ("cifar10_32",
+// "miniimagenet_224", "synthetic_seq128", ...); *ok false when the input cannot be built.
+ModelOptions model_options_for(const std::string& model, const std::string& input, bool* ok);
 
 // Per-sample description of one planner layer, computed from the real modules.
 struct LayerDesc {

@@ -20,7 +20,7 @@ void Console::progress(int round, int rounds, double samples_per_s, std::optiona
   char loss_text[32] = "-";
   if (loss) std::snprintf(loss_text, sizeof loss_text, "%.4f", *loss);
   // Rounds are numbered from 0, as in the report, the events and rounds.csv (docs/formats.md).
-  std::snprintf(text, sizeof text, "round %d of 0-%d  %.1f samples/s  loss %s  %s left", round, rounds - 1,
+  std::snprintf(text, sizeof text, "round %d of 0-%d  %.1f samples/s  loss %s  %s left (wall clock)", round, rounds - 1,
                 samples_per_s, loss_text, duration_text(left_s).c_str());
   if (tty_) {
     bar_ = text;

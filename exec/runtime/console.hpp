@@ -21,6 +21,7 @@ class Console {
   // A line of its own (an event, a join, a warning); the progress line is redrawn after it.
   void line(const std::string& text);
   // Round `round` (0-based) of `rounds` committed.
+  // `left_s`: wall-clock seconds to the end (real time, also under --emulate).
   void progress(int round, int rounds, double samples_per_s, std::optional<double> loss, double left_s);
   // Ends the progress line (before the summary).
   void done();

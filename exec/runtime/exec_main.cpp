@@ -32,6 +32,7 @@
 #include "asteroid/json_reader.hpp"
 #include "asteroid/run_report.hpp"
 #include "asteroid/run_summary.hpp"
+#include "dilation_choice.hpp"
 #include "fashion_mnist.hpp"
 #include "launcher.hpp"
 #include "token.hpp"
@@ -72,7 +73,8 @@ std::string usage() {
          "                 rest; steps that take longer are counted as over budget): this machine plays\n"
          "                 the scenario's devices (docs/emulation.md)\n"
          "  --time-dilation every budget x F, and the run's clock (heartbeats, fault times, the report)\n"
-         "                 real time / F, so that slow hosts keep up (default 1). Links are not\n"
+         "                 real time / F, so that slow hosts keep up (default: chosen from a short\n"
+         "                 measurement of this machine against the traces, and printed). Links are not\n"
          "                 touched: shape them to the scenario's bandwidth / F (tools/netns-cluster.sh\n"
          "                 up SCENARIO --time-dilation F)\n"
          "  --accelerator  where every worker computes, instead of each device's \"accelerator\" in the\n"
@@ -170,9 +172,7 @@ Args parse_args(int argc, char** argv) {
   if (data_options && a.data != "fashion-mnist")
     fail("--data-dir, --augment, --eval-every and --eval-samples need --data fashion-mnist");
   if (a.time_dilation > 0 && !a.emulate) fail("--time-dilation needs --emulate");
-  if (a.emulate && a.time_dilation == 0) a.time_dilation = 1;
-  if (a.emulate && !a.timeout_given) a.timeout_s *= a.time_dilation;
-  return a;
+  return a;  // --emulate without --time-dilation: chosen from a measurement (dilation_choice.hpp)
 }
 
 void write(const std::string& file, const std::string& text) {
@@ -228,6 +228,17 @@ int main(int argc, char** argv) {
   const RunLength length = run_length(s, args.run, ev.predicted_round_s());
   args.run.rounds = length.rounds;
   coordinator.rounds = length.rounds;
+  std::string dilation_why;
+  if (args.emulate && args.time_dilation == 0) {
+    try {
+      const DilationChoice chosen_f = choose_time_dilation(s, make_program(model, ev.plan), 1);
+      args.time_dilation = chosen_f.factor;
+      dilation_why = chosen_f.explanation;
+    } catch (const std::invalid_argument& e) {
+      fail(s.file + ": model: " + e.what());
+    }
+  }
+  if (args.emulate && !args.timeout_given) args.timeout_s *= args.time_dilation;
 
   // Where workers join, and the secret they prove.
   auto at = parse_endpoint(args.listen.empty() ? "127.0.0.1:0" : args.listen, "--listen");
@@ -307,6 +318,7 @@ int main(int argc, char** argv) {
     std::cout << ", " << s.faults.events.size() << " fault(s), recovery " << to_string(coordinator.recovery);
   std::cout << "\n" << plan_to_text(ev.plan, model.cluster(), layer_names(s));
   if (!length.reason.empty()) std::cout << length.reason << "\n";
+  if (!dilation_why.empty()) std::cout << dilation_why << "\n";
   if (args.emulate)
     std::cout << "emulated: compute steps last what the traces give their devices, x " << args.time_dilation
               << " (time dilation); times below are real / " << args.time_dilation << "\n";
@@ -397,7 +409,8 @@ int main(int argc, char** argv) {
   for (size_t i = 1; i < rep.plans.size(); ++i)
     std::cout << "plan " << i << ": " << plan_to_text(rep.plans[i].plan, rep.devices, layer_names(s));
   std::cout << summary_to_text(summary, rep.backend);
-  std::cout << energy_to_text(compute_energy(rep));
+  const RunEnergy energy = compute_energy(rep);
+  std::cout << energy_to_text(energy) << measured_energy_to_text(rep, energy);
   for (const std::string& w : rep.warnings) std::cout << "warning: " << w << "\n";
 
   if (!run.stop_why.empty()) {

@@ -255,6 +255,15 @@ void Launcher::on_round(int d, const Round& r) {
   out_.host_copies.copies += r.host_copies;
   out_.host_copies.bytes += r.host_copy_bytes;
   out_.host_copies.seconds += r.host_copy_s;
+  if (!r.power_rail.empty()) {  // the board's own measurement (power_rails.hpp)
+    auto& measured = out_.report.measured_energy;
+    if (measured.empty()) measured.assign(s_.devices.size(), std::nullopt);
+    auto& m = measured[size_t(d)];
+    if (!m) m = MeasuredEnergy{r.power_rail};
+    m->J += r.measured_J;
+    m->seconds += double(r.end_ns - r.start_ns) / 1e9;
+    m->samples += r.power_samples;
+  }
   seen.end = std::max(seen.end, worker_t(d, r.end_ns));
   if (r.loss) seen.loss += *r.loss, seen.has_loss = true;
   for (const SpanRecord& x : r.spans) {
@@ -282,7 +291,8 @@ void Launcher::on_round(int d, const Round& r) {
     decide([&] { return coord_.round_done(r.round, t()); });
     announce_checkpoint();
   }
-  // Progress: this round's rate, and the time left at the mean of the generation's last rounds.
+  // Progress: this round's rate (the run's clock: emulated seconds under --emulate), and the time
+  // left at the mean of the generation's last rounds, in wall-clock seconds (what the user waits).
   auto prev = rounds_seen_.find(r.round - 1);
   double start = prev != rounds_seen_.end() ? prev->second.end : std::max(0.0, seen.end - 1e-9);
   if (prev == rounds_seen_.end() && !out_.report.rounds.empty()) start = out_.report.rounds.back().end;
@@ -297,7 +307,7 @@ void Launcher::on_round(int d, const Round& r) {
   double mean = n > 0 ? recent / n : took;
   console_.progress(r.round, o_.rounds, took > 0 ? s_.training.batch_size / took : 0,
                     seen.has_loss ? std::optional<double>(seen.loss) : std::nullopt,
-                    mean * (o_.rounds - r.round - 1));
+                    mean * (o_.rounds - r.round - 1) * dilation());  // wall-clock seconds left
   if (!prediction_checked_ && generation_ == 0 && r.round >= 3) check_prediction();
 }
 

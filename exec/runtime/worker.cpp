@@ -26,23 +26,6 @@
 #include "worker_internal.hpp"
 
 namespace asteroid::exec::detail {
-namespace {
-
-// The model options that give the job's input ("cifar10_32", "miniimagenet_224", ...).
-ModelOptions options_for(const std::string& model, const std::string& input, bool* ok) {
-  ModelOptions o;
-  *ok = true;
-  const std::string seq = "synthetic_seq";
-  if (model == "bert_small" && input.rfind(seq, 0) == 0) {
-    o.seq_len = std::atoll(input.c_str() + seq.size());
-    *ok = o.seq_len >= 1 && o.seq_len <= 512;
-  } else if (input.find("224") != std::string::npos && model != "resnet50") {
-    o.stem = "imagenet";
-  }
-  return o;
-}
-
-}  // namespace
 
 Range Worker::range_of(int stage, int device) const {
   const StagePlan& sp = plan_.stages[stage];
@@ -83,7 +66,7 @@ void Worker::build_model() {
     }
   } else {
     bool ok = false;
-    ModelOptions mo = options_for(job_.model, job_.input, &ok);
+    ModelOptions mo = model_options_for(job_.model, job_.input, &ok);
     if (!ok || !is_model_name(job_.model))
       refuse("model " + job_.model + " (" + job_.input + ") is not built by asteroid-exec");
     net_ = make_model(job_.model, mo);
@@ -370,6 +353,10 @@ void Worker::run_round(int round) {
   done.host_copy_bytes = host_copies_.bytes;
   done.host_copy_s = host_copies_.seconds;
   host_copies_ = HostCopyRecord{};
+  if (power_) {
+    done.power_rail = power_->rail().label + ", " + power_->rail().how;
+    done.measured_J = power_->joules(done.start_ns, done.end_ns, &done.power_samples);
+  }
   control_.send(done);
 }
 
@@ -383,6 +370,8 @@ void Worker::run() {
   const int64_t t0 = now_ns();
   restore();
   host_copies_ = HostCopyRecord{};  // the report counts the rounds' copies, not the restore's
+  if (job_.time_dilation == 0)
+    if (auto rail = find_input_rail(nullptr)) power_ = std::make_unique<PowerSampler>(*rail);
   start_copies();
   all_->barrier();
   const int64_t ready = now_ns();

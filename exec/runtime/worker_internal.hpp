@@ -22,6 +22,7 @@
 #include "gloo_group.hpp"
 #include "models.hpp"
 #include "net.hpp"
+#include "power_rails.hpp"
 #include "stage_state.hpp"
 #include "worker.hpp"
 
@@ -95,6 +96,9 @@ class Worker {
   Range mine_;
   torch::Device compute_ = torch::kCPU;
   HostCopyRecord host_copies_;  // since the last Round message
+  // The board's input rail, sampled while this process trains (power_rails.hpp); null where none
+  // is readable or the run is emulated (this host's power would not be the device's).
+  std::unique_ptr<PowerSampler> power_;
 
   PlannerModel net_;
   std::unique_ptr<StageState> state_;

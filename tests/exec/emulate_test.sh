@@ -4,7 +4,9 @@
 #   local: workers on this machine over loopback. Every Forward and Backward lasts its trace time
 #          (the simulator's span for it) within 2% + 0.5 ms, the report states the dilation and
 #          counts the steps over budget, and the losses are those of the same plan run without
-#          emulation (emulation changes when things happen, not what is computed).
+#          emulation (emulation changes when things happen, not what is computed). Also: without
+#          --time-dilation the factor is chosen, printed and used; the countdown is wall-clock; the
+#          run without emulation reads a fake INA3221 rail (10 W) and reports 10 W x its rounds' time.
 #   netns: workers in network namespaces whose links are shaped to 20 Mbit/s / 3
 #          (tools/netns-cluster.sh --time-dilation 3); the mean round (after the first) is within 10%
 #          of asteroid-sim's on the same plan and network. Needs root: SKIPPED (77) otherwise.
@@ -51,12 +53,38 @@ PY
   >"$tmp/sim.log" 2>&1 || fail "asteroid-sim: $(cat "$tmp/sim.log")"
 
 if [ "$mode" = local ]; then
-  "$exe" "$tmp/scenario.json" --plan "$tmp/plan.json" --rounds 4 --token-file "$tmp/tok" -o "$tmp/real" \
-    >"$tmp/real.log" 2>&1 || fail "the run without emulation: $(cat "$tmp/real.log")"
+  # The run without emulation reads a board's power rail: here a fake INA3221 (hwmon layout) at a
+  # constant 5 V x 2 A, so each device's measured energy must be 10 W x its rounds' time.
+  mkdir -p "$tmp/hwmon/hwmon0"
+  echo ina3221 >"$tmp/hwmon/hwmon0/name"; echo VDD_IN >"$tmp/hwmon/hwmon0/in1_label"
+  echo 5000 >"$tmp/hwmon/hwmon0/in1_input"; echo 2000 >"$tmp/hwmon/hwmon0/curr1_input"
+  ASTEROID_HWMON_ROOT="$tmp/hwmon" "$exe" "$tmp/scenario.json" --plan "$tmp/plan.json" --rounds 4 \
+    --token-file "$tmp/tok" -o "$tmp/real" >"$tmp/real.log" 2>&1 || fail "the run without emulation: $(cat "$tmp/real.log")"
+  grep -q "energy measured on the boards" "$tmp/real.log" || fail "no measured energy printed: $(cat "$tmp/real.log")"
+  /usr/bin/python3 -c "
+import json, sys
+m = json.load(open(sys.argv[1]))['measured_energy']
+assert set(m) == {'nano0', 'tx2_0'}, m
+for d, x in m.items():
+    assert x['rail'].startswith('VDD_IN, INA3221 via hwmon'), x
+    assert x['samples'] > 0 and abs(x['J'] / x['seconds'] - 10) < 0.2, (d, x)
+print('measured:', m)" "$tmp/real/report.json" || fail "the measured energy is not 10 W x the rounds' time"
   "$exe" "$tmp/scenario.json" --plan "$tmp/plan.json" --rounds 4 --emulate --time-dilation $F \
     --token-file "$tmp/tok" -o "$tmp/emu" >"$tmp/emu.log" 2>&1 || fail "the emulated run: $(cat "$tmp/emu.log")"
   grep -q "over loopback, which is not shaped" "$tmp/emu.log" || fail "no word that loopback is not shaped"
   grep -q "compute steps over budget" "$tmp/emu.log" || fail "no over-budget count printed"
+  grep -q "left (wall clock)" "$tmp/emu.log" || fail "the time left is not said to be wall-clock"
+  grep -q "energy measured: none (an emulated run" "$tmp/emu.log" || fail "an emulated run does not say why nothing was measured"
+  grep -q "these are this machine's times" "$tmp/real.log" || fail "a run without emulation does not say whose times it gives"
+  # No --time-dilation: the factor is chosen from a short measurement and printed, and the run uses it.
+  "$exe" "$tmp/scenario.json" --plan "$tmp/plan.json" --rounds 2 --emulate --token-file "$tmp/tok" -o "$tmp/auto" \
+    >"$tmp/auto.log" 2>&1 || fail "the emulated run with a chosen dilation: $(cat "$tmp/auto.log")"
+  chosen=$(sed -n 's/^time dilation \([0-9]*\) (chosen.*/\1/p' "$tmp/auto.log")
+  [ -n "$chosen" ] || fail "no chosen time dilation printed: $(cat "$tmp/auto.log")"
+  /usr/bin/python3 -c "import json,sys; r=json.load(open(sys.argv[1])); f=r['emulation']['time_dilation']; \
+assert f == float(sys.argv[2]) and f >= 1, (f, sys.argv[2])" "$tmp/auto/report.json" "$chosen" \
+    || fail "the report's time dilation is not the chosen $chosen"
+  echo "chosen: $(grep '^time dilation' "$tmp/auto.log")"
   expect_error "--time-dilation without --emulate" "needs --emulate" \
     "$exe" "$tmp/scenario.json" --time-dilation 2
   expect_error "--time-dilation 0.5" "--time-dilation" "$exe" "$tmp/scenario.json" --emulate --time-dilation 0.5

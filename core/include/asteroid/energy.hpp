@@ -76,4 +76,9 @@ nlohmann::json energy_to_json(const RunEnergy& e, const RunReport& r);
 // A short block for the console: J per sample and per round, and each device's joules by activity.
 std::string energy_to_text(const RunEnergy& e);
 
+// What the boards measured (RunReport::measured_energy, asteroid-exec), beside the model's figure
+// for the same device: a line per measured device, or one line saying that nothing was measured
+// and why (an emulated run; no readable input rail). Empty for asteroid-sim's reports.
+std::string measured_energy_to_text(const RunReport& r, const RunEnergy& e);
+
 }  // namespace asteroid

@@ -99,6 +99,15 @@ struct PlanningRecord {
   double objective_s = 0;  // the plan's value under that objective (the 1F1B replay by default)
 };
 
+// A device's energy measured on its board (asteroid-exec: the board's input rail, sampled by the
+// worker, exec/runtime/power_rails.hpp), summed over its training rounds.
+struct MeasuredEnergy {
+  std::string rail;      // the rail and how it was read: "VDD_IN, INA3221 via hwmon (hwmon1)"
+  double J = 0;          // joules
+  double seconds = 0;    // the rounds' time it covers (real seconds)
+  long long samples = 0;
+};
+
 struct RunReport {
   std::string scenario;
   std::string backend;    // "sim" or "exec"
@@ -124,6 +133,8 @@ struct RunReport {
   // Per device (empty: no power data at all): its power model in its mode, or nullopt when its
   // type has none. energy.hpp turns it and the spans into joules.
   std::vector<std::optional<DevicePower>> power;
+  // Per device (empty: nothing measured): the energy its board measured, nullopt where none was.
+  std::vector<std::optional<MeasuredEnergy>> measured_energy;
 
   // Appends an event and returns it, to add a round, bytes or lost layers.
   RunEvent& add_event(double time, EventKind kind, const std::string& device, const std::string& detail,

@@ -60,6 +60,10 @@ struct RunSummary {
   double run_s = 0;                     // from the start of training to the end of the run
   double throughput_samples_per_s = 0;  // over the committed rounds
   std::optional<double> first_round_latency_s;
+  // Steady rounds: the median of rounds 1.. (round 0 warms up: allocations, first calls) that end
+  // before the first failure; absent with fewer than two rounds there. What a prediction compares to.
+  std::optional<double> steady_round_latency_s;
+  int steady_rounds = 0;  // how many rounds the median is over
   double predicted_round_latency_s = 0;  // the cost model's, for the first plan
   int min_checkpoint_copies =
       -1;                     // fewest live copies of a layer's checkpoint at any commit; -1: not tracked
