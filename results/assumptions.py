@@ -51,7 +51,7 @@ def make_traces(data, name, options):
     out = os.path.join(data, name, "traces")
     os.makedirs(out, exist_ok=True)
     cmd = [sys.executable, CALIBRATE, "--out-dir", out, "--report", os.path.join(out, "fit_report.md"),
-           "--no-sensitivity"] + options
+           "--no-sensitivity", "--models", ",".join(c.MODELS)] + options  # the paper's models only
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         raise c.ToolError(f"{' '.join(cmd)} exited with {r.returncode}: {r.stderr.strip()[-500:]}")

@@ -201,6 +201,48 @@ def scenario_variant(base_path, out_path, edit):
     return out_path
 
 
+# Language models of the zoo (tools/lm_zoo, traces/models/): 128 tokens per sample.
+LM_LABELS = {"t5_large": "T5-Large", "gpt2_355m": "GPT-2 355M", "gpt2_124m": "GPT-2 124M", "t5_small": "T5-Small"}
+
+
+def lm_fine_tuning(model, mode):
+    """The scenario's training.fine_tuning block of a fine-tuning mode of a zoo language model, or None
+    (every layer trains). full: none; adapters: bottleneck 64 after every attention and the
+    feed-forward; lora: rank 32 on query and value of every attention (T5's decoder: its
+    cross-attention too)."""
+    t5 = model.startswith("t5")
+    if mode == "full":
+        return None
+    if mode == "adapters":
+        return {"adapters": {"width": 64, "after": ["attention_output", "ffn_output"]
+                             + (["cross_attention_output"] if t5 else [])}}
+    if mode == "lora":
+        return {"lora": {"rank": 32, "maps": ["query", "value"] + (["cross_query", "cross_value"] if t5 else [])}}
+    raise ToolError(f"unknown fine-tuning mode {mode}")
+
+
+LM_MODES = [("full", "full fine-tuning"), ("adapters", "adapters (bottleneck 64)"),
+            ("lora", "LoRA (rank 32 on q and v)")]
+
+
+def lm_scenario(env, model, out_path, batch_size, mode, optimizer="adam", mbps=1000):
+    """Writes a scenario of environment `env` (its devices and network, from
+    scenarios/env<env>_bert_small_<mbps>mbps.json) training zoo model `model` (128 tokens) at
+    `batch_size` in fine-tuning `mode` (lm_fine_tuning), with trace paths relative to out_path."""
+    def edit(s):
+        s["name"] = f"env{env}_{model}_{mode}"
+        s["description"] = f"{s['name']}: made by results/ scripts from {os.path.basename(scenario_path(env, 'bert_small', mbps))}"
+        s["model"] = {"name": model, "input": "tokens_128"}
+        s["training"] = {"batch_size": batch_size, "optimizer": optimizer}
+        ft = lm_fine_tuning(model, mode)
+        if ft:
+            s["training"]["fine_tuning"] = ft
+        s.pop("planner", None)
+        out = os.path.dirname(os.path.abspath(out_path))
+        s["traces"] = {t: os.path.relpath(os.path.join(REPO, "traces", t, model + ".json"), out) for t in s["traces"]}
+    return scenario_variant(scenario_path(env, "bert_small", mbps), out_path, edit)
+
+
 def layer_names(scenario_path_):
     """The model's layer names, from the first trace the scenario names."""
     s = load_json(scenario_path_)

@@ -41,6 +41,7 @@ for f in \
   whatif/summary.md \
   crosscheck/crosscheck.csv crosscheck/crosscheck.md crosscheck/crosscheck.png crosscheck/summary.md \
   crosscheck_envs/envs.csv crosscheck_envs/envs.md crosscheck_envs/summary.md crosscheck_envs/failure.md \
+  memory/memory.csv memory/memory.md memory/summary.md fit/fit.csv fit/fit.md fit/summary.md \
   README.md timings.csv; do
   if [ ! -s "$tmp/$f" ]; then
     echo "smoke_test: $f is missing or empty" >&2

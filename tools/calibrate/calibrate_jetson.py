@@ -54,7 +54,7 @@ def parse_args(argv=None):
     ap.add_argument("--out-dir", default=os.path.join(ROOT, "traces"),
                     help="traces are written to OUT_DIR/<device_type>/<model>.json")
     ap.add_argument("--report", default=os.path.join(HERE, "fit_report.md"))
-    ap.add_argument("--models", default="efficientnet_b1,mobilenetv2,resnet50,bert_small")
+    ap.add_argument("--models", default="efficientnet_b1,mobilenetv2,resnet50,bert_small,gpt2_124m,gpt2_355m,t5_small,t5_large")
     ap.add_argument("--description", action="append", default=[], metavar="MODEL=FILE",
                     help="layer description of MODEL, a file name in --models-dir (default <model>.json; "
                          "bert_small: bert_small_seq512.json); repeatable")
@@ -178,6 +178,8 @@ def trace_layers(d, m, desc, costs, p, cfg, bs):
                     "output_activation_bytes_per_sample", "stored_activation_bytes_per_sample"):
             if key in l:
                 out[key] = l[key]
+        if "linear_maps" in l:  # LoRA and adapters are sized from them (docs/formats.md)
+            out["linear_maps"] = l["linear_maps"]
         fwd, bwd = lc.passes()
         out["fwd_s"] = [sig(call_time(fwd, d, m, p, cfg, b), 6) for b in bs]
         out["bwd_s"] = [sig(call_time(bwd, d, m, p, cfg, b), 6) for b in bs]

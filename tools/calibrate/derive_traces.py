@@ -44,7 +44,7 @@ HERE = cj.HERE
 ROOT = cj.ROOT
 LAYER_KEYS = ("name", "class", "fwd_flops_per_sample", "bwd_flops_per_sample", "param_bytes", "kernels",
               "flops_by_class", "bytes_by_class", "bytes_moved_per_sample", "output_activation_bytes_per_sample",
-              "stored_activation_bytes_per_sample")
+              "stored_activation_bytes_per_sample", "linear_maps")
 # The datasheet figures the law uses; a range on any other figure changes no time.
 LAW_FIGURES = ("gpu.fp32_peak", "cpu.fp32_peak", "memory.bandwidth", "cpu.clock", "cpu.geekbench5_single_core",
                "cpu.geekbench5_single_core_per_ghz")
