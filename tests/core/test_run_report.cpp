@@ -258,3 +258,24 @@ TEST_CASE("run summary: the replay's rounds are printed as a range only when rou
   CHECK_THAT(none, Catch::Contains("replay         none (round 6 was committed; training went on from round 7)"));
   CHECK_THAT(none, !Catch::Contains("rounds 7-6"));
 }
+
+TEST_CASE("run report: the Chrome trace names each span in words, the token as its category", "[report]") {
+  auto span = [](const char* op, int stage, int mb) { return Span{0, op, stage, mb, 0, 0.0, 1.0}; };
+  CHECK(span_slice_name(span("F", 0, 3)) == "forward mb 3");
+  CHECK(span_slice_name(span("B", 1, 0)) == "backward mb 0");
+  CHECK(span_slice_name(span("SEND_F", 0, 2)) == "send act mb 2");
+  CHECK(span_slice_name(span("RECV_B", 0, 2)) == "recv grad mb 2");
+  CHECK(span_slice_name(span("ALLREDUCE", 0, -1)) == "all-reduce");
+  CHECK(span_slice_name(span("TRANSFER", -1, -1)) == "state transfer");
+  CHECK(span_slice_name(span("NEW_OP", 0, 1)) == "NEW_OP mb 1");  // an unlisted token is kept, not dropped
+  RunReport r = sample(1.0);
+  const nlohmann::json trace = nlohmann::json::parse(report_to_chrome_trace(r));
+  int forwards = 0;
+  for (const auto& e : trace["traceEvents"])
+    if (e["ph"] == "X" && e.value("cat", "") == "F") {
+      CHECK(e["name"] == "forward mb " + std::to_string(e["args"]["microbatch"].get<int>()));
+      CHECK(e["args"]["op"] == "F");
+      ++forwards;
+    }
+  CHECK(forwards > 0);
+}
