@@ -90,8 +90,9 @@ std::string recovery_table_text(const std::vector<RecoveryRow>& rows, const std:
   }
   const bool several = std::any_of(rows.begin(), rows.end(), [](const RecoveryRow& r) { return r.failures > 1; });
   out += std::string("seconds ") + (backend == "sim" ? "simulated" : "of wall time") +
-         "; detection: failure to its detection; total: failure to the interrupted round committed again; "
-         "samples/s before the failure and after the recovery; -: did not happen";
+         " (re-plan: the planner's wall time on this machine, measured); detection: failure to its detection; "
+         "total: failure to the interrupted round committed again; samples/s before the failure and after the "
+         "recovery; -: did not happen";
   out += several ? "; several failures: times and rounds summed, before the first and after the last\n" : "\n";
   return out;
 }
