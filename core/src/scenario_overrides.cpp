@@ -110,12 +110,14 @@ int set_bandwidth(json& net, const std::string& target, const std::string& value
         if (target.empty() || names(o.value("devices", json()), target)) o["bandwidth"] = value, ++set;
     return set;
   }
-  if (net.contains("links"))
-    for (json& l : net["links"])
-      if (target.empty() || names(l.value("between", json()), target)) l["bandwidth"] = value, ++set;
+  // A medium's name sets the medium alone (its link to a switch is the access point's wired port).
   if (net.contains("media"))
     for (json& m : net["media"])
       if (target.empty() || m.value("name", "") == target) m["bandwidth"] = value, ++set;
+  if (!target.empty() && set > 0) return set;
+  if (net.contains("links"))
+    for (json& l : net["links"])
+      if (target.empty() || names(l.value("between", json()), target)) l["bandwidth"] = value, ++set;
   return set;
 }
 

@@ -79,6 +79,19 @@ assert bw["overrides"] == ["bandwidth 10Mbps on office (4 links or media)"], bw[
 assert bw["round_latency_s"] >= base["round_latency_s"], (bw["round_latency_s"], base["round_latency_s"])
 PY
 
+# A medium: a new Nano becomes a station of the Wi-Fi as the other Nanos are; the medium by name.
+air="$src/scenarios/envC_wifi_efficientnet_b1.json"
+"$plan" "$air" --add-device jetson_nano --strategy dp --json -o "$tmp/air.json" || fail "medium: --add-device"
+"$plan" "$air" --bandwidth wlan=50Mbps --json -o "$tmp/air_bw.json" || fail "medium: --bandwidth wlan=50Mbps"
+"$plan" "$air" --remove-device nano2 --json -o "$tmp/air_rm.json" || fail "medium: --remove-device"
+/usr/bin/python3 - "$tmp/air.json" "$tmp/air_bw.json" "$tmp/air_rm.json" <<'PY' || fail "medium what-ifs"
+import json, sys
+add, bw, rm = (json.load(open(f)) for f in sys.argv[1:4])
+assert any(d["device"] == "jetson_nano_1" for d in add["devices"]), add["devices"]
+assert bw["overrides"] == ["bandwidth 50Mbps on wlan (1 link or medium)"], bw["overrides"]
+assert rm["overrides"] == ["removed device nano2"] and not any(d["device"] == "nano2" for d in rm["devices"]), rm
+PY
+
 expect_error "an unknown device to remove" '--remove-device nx9: .*boards.json has no device "nx9" (its devices: nano_a, nano_b, nx)' \
   "$plan" "$tmp/boards.json" --remove-device nx9
 expect_error "an unknown device type" 'cluster.devices\[3\].type: unknown device type "jetson_orin".*(after the command line.s overrides)' \
