@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "asteroid/backend_setup.hpp"
+#include "asteroid/recovery_table.hpp"
 #include "asteroid/report_compare.hpp"
 #include "asteroid/run_report.hpp"
 #include "asteroid/run_summary.hpp"
@@ -278,4 +279,49 @@ TEST_CASE("run report: the Chrome trace names each span in words, the token as i
       ++forwards;
     }
   CHECK(forwards > 0);
+}
+
+TEST_CASE("recovery table: rows sum a run's failures and sort by total recovery, runs that stopped last",
+          "[report]") {
+  auto failure = [](double detection, double total, double after, int first, int interrupted) {
+    FailureSummary f;
+    f.detection_s = detection, f.replan_s = 0.5, f.state_transfer_s = 1, f.replay_s = total - detection - 1.5;
+    f.recovery_s = total, f.throughput_before = 10, f.throughput_after = after;
+    f.replay_round = first, f.interrupted_round = interrupted;
+    return f;
+  };
+  RunSummary two;  // two failures: times and replayed rounds summed, before the first, after the last
+  two.completed = true;
+  two.failures = {failure(2, 4, 8, 5, 6), failure(3, 5, 6, 9, 9)};
+  RecoveryRow r = recovery_row("replan", two);
+  CHECK(r.failures == 2);
+  CHECK(*r.detection_s == 5);
+  CHECK(*r.total_s == 9);
+  CHECK(r.replan_s == 1);
+  CHECK(r.rounds_replayed == 3);
+  CHECK(r.throughput_before == 10);
+  CHECK(*r.throughput_after == 6);
+
+  RunSummary stopped;  // no plan fit: no recovery time, no throughput after
+  stopped.failures = {failure(2, 4, 8, 5, 6)};
+  stopped.failures[0].recovery_s.reset();
+  stopped.failures[0].throughput_after.reset();
+  stopped.stop_reason = "no plan fits on the survivors";
+  RunSummary fast, tie;
+  fast.completed = tie.completed = true;
+  fast.failures = {failure(2, 3, 7, 5, 5)};
+  tie.failures = {failure(2, 3, 9, 5, 5)};  // as fast, more samples/s after: first
+  std::vector<RecoveryRow> rows = {recovery_row("restart", stopped), recovery_row("replan", two),
+                                   recovery_row("lightweight", fast), recovery_row("adaptive", tie)};
+  sort_recovery_rows(rows);
+  std::vector<std::string> order;
+  for (const RecoveryRow& x : rows) order.push_back(x.recovery);
+  CHECK(order == std::vector<std::string>{"adaptive", "lightweight", "replan", "restart"});
+  const std::string text = recovery_table_text(rows, "sim");
+  CHECK_THAT(text, Catch::Contains("(stopped: no plan fits on the survivors)"));
+  CHECK_THAT(text, Catch::Contains("several failures: times and rounds summed"));
+  const nlohmann::json j = recovery_table_json(rows);
+  CHECK(j[3]["recovery_s"].is_null());
+  CHECK(j[2]["summary"] == summary_to_json(two));
+  CHECK(recovery_table_csv(rows).find("restart,1,2,0.5,1,0.5,,10,,2,false,false\n") != std::string::npos);
 }
