@@ -109,9 +109,10 @@ def run(cmd, timeout=None):
     return r.stdout
 
 
-def plan(scenario, strategy="asteroid", latency_model=None, save=None):
-    """asteroid-plan SCENARIO --strategy S --json; returns the parsed JSON (also written to `save`)."""
-    cmd = [require("asteroid-plan"), scenario, "--strategy", strategy, "--json"]
+def plan(scenario, strategy="asteroid", latency_model=None, save=None, extra=()):
+    """asteroid-plan SCENARIO --strategy S --json [extra: what-ifs such as --bandwidth 10Mbps];
+    returns the parsed JSON (also written to `save`)."""
+    cmd = [require("asteroid-plan"), scenario, "--strategy", strategy, "--json"] + list(extra)
     if latency_model:
         cmd += ["--latency-model", latency_model]
     out = run(cmd)
@@ -243,12 +244,47 @@ def lm_scenario(env, model, out_path, batch_size, mode, optimizer="adam", mbps=1
     return scenario_variant(scenario_path(env, "bert_small", mbps), out_path, edit)
 
 
-def layer_names(scenario_path_):
-    """The model's layer names, from the first trace the scenario names."""
+def trace_path(scenario_path_, device_type):
+    """The trace a scenario's device type uses: its "traces" entry, else traces/<type>/<model>.json in
+    the nearest traces/ beside the scenario's folder or above it, else the repository's (as
+    core/src/scenario.cpp finds them)."""
     s = load_json(scenario_path_)
     base_dir = os.path.dirname(os.path.abspath(scenario_path_))
-    trace = os.path.join(base_dir, next(iter(s["traces"].values())))
-    return [l["name"] for l in load_json(trace)["layers"]]
+    if device_type in s.get("traces", {}):
+        return os.path.join(base_dir, s["traces"][device_type])
+    d = base_dir
+    while True:
+        if os.path.isdir(os.path.join(d, "traces")):
+            break
+        if os.path.dirname(d) == d:
+            d = REPO
+            break
+        d = os.path.dirname(d)
+    return os.path.join(d, "traces", device_type, s["model"]["name"] + ".json")
+
+
+def layer_names(scenario_path_):
+    """The model's layer names, from the trace of the scenario's first device type."""
+    s = load_json(scenario_path_)
+    return [l["name"] for l in load_json(trace_path(scenario_path_, s["cluster"]["devices"][0]["type"]))["layers"]]
+
+
+def scenario_name(scenario_path_):
+    """The scenario's name: its "name", else its file name without .json (as asteroid-plan says)."""
+    return load_json(scenario_path_).get("name") or os.path.splitext(os.path.basename(scenario_path_))[0]
+
+
+def scenario_network_text(scenario_path_):
+    """'1Gbps' (a shorthand's bandwidth), or 'graph network' (links of their own)."""
+    net = load_json(scenario_path_)["cluster"]["network"]
+    return net["bandwidth"] if "bandwidth" in net else "graph network"
+
+
+def scenario_title(scenario_path_):
+    """'my_boards: 2 x Nano + 1 x Xavier NX, MobileNetV2, 1Gbps': a figure's title for any scenario."""
+    m = load_json(scenario_path_)["model"]["name"]
+    return (f"{scenario_name(scenario_path_)}: {env_composition(scenario_path_)}, {MODEL_LABELS.get(m, m)}, "
+            f"{scenario_network_text(scenario_path_)}")
 
 
 def env_devices(scenario_path_):

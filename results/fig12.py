@@ -4,7 +4,9 @@ with their layer ranges, the device group of each stage with each device's share
 and the step times the cost model predicts. One PNG per distinct configuration.
 
 Plans come from asteroid-plan (the same planner the simulator runs). Writes <outroot>/fig12/:
-config_*.png, configurations.csv, configurations.md, data/.
+config_*.png, configurations.csv, configurations.md, data/. With --scenario FILE, the plan of that
+scenario alone (any scenario, e.g. README's three boards), titled from its name and devices:
+config_<name>.png.
 """
 import os
 
@@ -15,9 +17,16 @@ TYPE_COLORS = {"jetson_nano": "#a6cee3", "jetson_tx2": "#b2df8a", "jetson_xavier
                "local_cpu": "#cab2d6"}
 
 
+def add_args(p):
+    p.add_argument("--scenario", default=None,
+                   help="draw this scenario's plan instead of the paper's cases; titled from the scenario")
+
+
 def main():
-    args = c.parse_args(__doc__)
+    args = c.parse_args(__doc__, add_args)
     out = c.out_dir(args.outroot, "fig12")
+    if args.scenario:
+        return one_scenario(out, args.scenario)
     cases = [(e, m, bw) for e, bw in CASES for m in c.MODELS]
     if args.smoke:
         cases = [("A", "mobilenetv2", 100)]
@@ -40,7 +49,8 @@ def main():
         name = f"config_{m}_env{e}_{'_'.join(str(b) for b in bws)}mbps.png"
         (case0, r0) = members[0]
         scen = c.scenario_path(*case0)
-        draw(os.path.join(out, name), [r for _, r in members], scen, m, e, bws)
+        draw(os.path.join(out, name), [r for _, r in members], scen, bws,
+             f"{c.MODEL_LABELS[m]}, env {e} ({' / '.join(str(b) for b in bws)} Mbps)")
         for (ee, mm, bw), r in members:
             rows.append({"model": mm, "env": ee, "bandwidth_mbps": bw, "png": name,
                          "throughput_model": r["throughput_samples_per_s"] if r["feasible"] else None,
@@ -58,8 +68,28 @@ def main():
                  f"(several stages, at least one data-parallel group).\n")
 
 
-def draw(path, results, scen, model, env, bws):
-    """results: the plan's evaluation at each bandwidth of bws (the same plan)."""
+def one_scenario(out, scen):
+    """--scenario: the one plan of a user's scenario, drawn and tabled."""
+    name = c.scenario_name(scen)
+    r = c.plan(scen, "asteroid", save=os.path.join(out, "data", f"{name}.json"))
+    png = f"config_{name}.png"
+    title = c.scenario_title(scen)
+    draw(os.path.join(out, png), [r], scen, [None], title)
+    m = c.load_json(scen)["model"]["name"]
+    row = {"scenario": name, "model": m, "network": c.scenario_network_text(scen), "png": png,
+           "throughput_model": r["throughput_samples_per_s"] if r["feasible"] else None,
+           "shape": c.plan_shape(r, len(c.env_devices(scen))), "configuration": c.plan_text(r)}
+    c.write_csv(os.path.join(out, "configurations.csv"), [row],
+                ["scenario", "model", "network", "shape", "throughput_model", "configuration", "png"])
+    c.write_text(os.path.join(out, "configurations.md"), f"### {title}\n\n`{c.plan_text(r)}`\n\n![{png}]({png})\n")
+    c.write_text(os.path.join(out, "summary.md"),
+                 f"{title}: {row['shape']}, " + (f"{row['throughput_model']:.1f} samples/s (cost model)"
+                                                 if r["feasible"] else "no feasible plan") + ".\n")
+
+
+def draw(path, results, scen, bws, heading):
+    """results: the plan's evaluation at each bandwidth of bws (the same plan); heading: the title's
+    first words (the case, or the user's scenario)."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch, Rectangle
 
@@ -70,7 +100,8 @@ def draw(path, results, scen, model, env, bws):
         fig, ax = plt.subplots(figsize=(6, 2))
         ax.axis("off")
         ax.text(0.5, 0.5, "no feasible plan: " + r.get("reason", ""), ha="center", va="center")
-        fig.savefig(path, dpi=120)
+        ax.set_title(heading, fontsize=8.5)
+        fig.savefig(path, dpi=120, metadata={"Title": heading})
         plt.close(fig)
         return
     p = r["plan"]
@@ -117,14 +148,13 @@ def draw(path, results, scen, model, env, bws):
     ax.set_xlim(-0.3, n * (W + gap) - gap + 0.3)
     ax.set_ylim(-0.8, H + 0.1)
     ax.axis("off")
-    bw = " / ".join(str(b) for b in bws)
     tp = " / ".join(f"{x['throughput_samples_per_s']:.1f}" for x in results)
-    ax.set_title(f"{c.MODEL_LABELS[model]}, env {env} ({bw} Mbps): {p['microbatches']} micro-batch(es) "
+    ax.set_title(f"{heading}: {p['microbatches']} micro-batch(es) "
                  f"of {p['microbatch_size']}; cost model: {tp} samples/s\n"
                  "bar under a device: its share of each micro-batch; times: per micro-batch step"
                  + (" (per bandwidth)" if len(bws) > 1 else ""), fontsize=8.5)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, metadata={"Title": heading})  # the PNG's own title (tests read it)
     plt.close(fig)
 
 

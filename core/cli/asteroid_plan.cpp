@@ -17,6 +17,7 @@
 #include "asteroid/memory_breakdown.hpp"
 #include "asteroid/plan_energy.hpp"
 #include "asteroid/scenario.hpp"
+#include "asteroid/scenario_overrides.hpp"
 #include "asteroid/strategies.hpp"
 #include "asteroid/strategy_table.hpp"
 #include "asteroid/units.hpp"
@@ -33,7 +34,7 @@ std::string usage() {
          "       asteroid-plan SCENARIO --memory [--strategy NAME] [--json] [-o FILE]   (training memory:\n"
          "         weights, activations, gradients, optimizer states; whole model on one device and per device)\n"
          "strategies:\n" +
-         kStrategies.help(4) + "latency models:\n" + kLatencyModels.help(4);
+         kStrategies.help(4) + "latency models:\n" + kLatencyModels.help(4) + overrides_help();
 }
 
 [[noreturn]] void fail(const std::string& message) {
@@ -48,6 +49,7 @@ struct Args {
   bool json = false, csv = false;
   bool memory = false;  // --memory: the training memory, broken down
   bool all = false;  // --strategy all: every strategy side by side (strategy_table.hpp)
+  ScenarioOverrides overrides;  // --bandwidth, --add-device, ... (scenario_overrides.hpp)
 };
 
 Args parse_args(int argc, char** argv) {
@@ -58,6 +60,8 @@ Args parse_args(int argc, char** argv) {
     if (s == "--strategy" && args.peek() == "all") {
       args.value();
       a.all = true;
+    } else if (take_override(args, a.overrides)) {
+      continue;
     } else if (s == "--strategy")
       a.strategy = args.token(kStrategies);
     else if (s == "--evaluate")
@@ -193,9 +197,13 @@ void print_memory(const Args& args, const Scenario& s, const CostModel& model, S
 
 int main(int argc, char** argv) {
   Args args = parse_args(argc, argv);
-  auto loaded = load_scenario(args.scenario);
+  auto loaded = load_scenario(args.scenario, args.overrides);
   if (!loaded) fail(loaded.error().str());
   Scenario& s = loaded.value();
+  // The what-ifs applied, on the console: on stdout before the text, on stderr beside JSON or CSV
+  // (which stay parseable); a single plan's JSON also lists them under "overrides".
+  for (const std::string& line : s.applied_overrides)
+    (args.json || args.csv ? std::cerr << "asteroid-plan: " : std::cout) << "what-if: " << line << "\n";
   if (args.latency_model) s.planner.latency_model = *args.latency_model;
   CostModel model = make_cost_model(s);
   if (args.memory) {
@@ -257,6 +265,7 @@ int main(int argc, char** argv) {
     j["batch_size"] = s.training.batch_size;
     j["training"] = s.training.layers.full() ? "full" : s.training.layers.summary;
     j["planning_time_s"] = planning_s;
+    if (!s.applied_overrides.empty()) j["overrides"] = s.applied_overrides;
     j["proven_optimal"] = r.proven_optimal;
     j["peak_memory_bytes"] = process_peak_memory_bytes();
     if (r.lower_bound_s > 0) {

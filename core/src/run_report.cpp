@@ -9,6 +9,7 @@
 #include <climits>
 #include <cstdio>
 #include <sstream>
+#include <utility>
 
 namespace asteroid {
 
@@ -131,6 +132,21 @@ nlohmann::json report_to_json(const RunReport& r) {
   return out;
 }
 
+std::string span_slice_name(const Span& s) {
+  // The instruction tokens of program.cpp (kOps) and the simulator's TRANSFER, in words; a token
+  // not listed keeps its own spelling, so that a new instruction is never dropped from the trace.
+  static const std::pair<const char*, const char*> kWords[] = {
+      {"F", "forward"},         {"B", "backward"},           {"SEND_F", "send act"},
+      {"RECV_F", "recv act"},   {"SEND_B", "send grad"},     {"RECV_B", "recv grad"},
+      {"ALLREDUCE", "all-reduce"}, {"OPT", "optimizer step"}, {"REPLICATE", "replicate checkpoint"},
+      {"RECV_REPLICA", "recv checkpoint copy"}, {"TRANSFER", "state transfer"}};
+  std::string name = s.op;
+  for (const auto& [token, words] : kWords)
+    if (s.op == token) name = words;
+  if (s.microbatch >= 0) name += " mb " + std::to_string(s.microbatch);
+  return name;
+}
+
 std::string report_to_chrome_trace(const RunReport& r) {
   nlohmann::json ev = nlohmann::json::array();
   const int coordinator_tid = int(r.devices.size());
@@ -146,16 +162,17 @@ std::string report_to_chrome_trace(const RunReport& r) {
                 {"name", "thread_name"},
                 {"args", {{"name", "coordinator"}}}});
   for (const Span& s : r.spans) {
-    std::string name =
-        std::to_string(s.stage) + s.op + (s.microbatch >= 0 ? std::to_string(s.microbatch) : "");
+    nlohmann::json args = {{"round", s.round}, {"op", s.op}};
+    if (s.stage >= 0) args["stage"] = s.stage;
+    if (s.microbatch >= 0) args["microbatch"] = s.microbatch;
     ev.push_back({{"ph", "X"},
                   {"pid", 0},
                   {"tid", s.device},
-                  {"name", name},
+                  {"name", span_slice_name(s)},
                   {"cat", s.op},
                   {"ts", s.start * 1e6},
                   {"dur", (s.end - s.start) * 1e6},
-                  {"args", {{"round", s.round}}}});
+                  {"args", args}});
   }
   for (const RunEvent& e : r.events) {
     if (e.duration_s > 0)

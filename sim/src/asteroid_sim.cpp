@@ -1,10 +1,13 @@
-// asteroid-sim SCENARIO [--rounds N] [--strategy S] [--plan PLAN.json] [--recovery R]
-//              [-o DIR] [--network textbook|default] [--replicate|--no-replicate] [--no-spans]
+// asteroid-sim SCENARIO [--rounds N] [--strategy S] [--plan PLAN.json] [--recovery R|all [--json|--csv]]
+//              [-o DIR] [--network textbook|lv08] [--replicate|--no-replicate] [--no-spans]
 // Simulates the scenario's training with SimGrid and writes DIR/report.json, DIR/trace.json and
-// DIR/rounds.csv (DIR defaults to out/<scenario name>/). Bad input: one line on stderr, exit 2.
+// DIR/rounds.csv (DIR defaults to out/<scenario name>/); --recovery all runs it once per recovery
+// strategy and prints their table (each_recovery.hpp). The what-if flags (--bandwidth, --add-device,
+// ...) change the scenario first (scenario_overrides.hpp). Bad input: one line on stderr, exit 2.
 // Exit 1 when training could not go on (no plan fits on the survivors).
 #include <xbt/log.h>
 #include <simgrid/s4u.hpp>
+#include <xbt/config.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -23,6 +26,8 @@
 #include "asteroid/replay_search.hpp"
 #include "asteroid/run_summary.hpp"
 #include "asteroid/scenario.hpp"
+#include "asteroid/scenario_overrides.hpp"
+#include "each_recovery.hpp"
 #include "simulation.hpp"
 
 using namespace asteroid;
@@ -33,9 +38,15 @@ namespace {
 std::string usage() {
   return "usage: asteroid-sim SCENARIO [--rounds N] [--strategy S | --plan PLAN.json] [--recovery R] [-o "
          "DIR]\n"
-         "                    [--network textbook|default] [--replicate | --no-replicate] [--no-spans]\n"
+         "                    [--network textbook|lv08] [--replicate | --no-replicate] [--no-spans]\n"
+         "       asteroid-sim SCENARIO --recovery all [--json | --csv] [-o DIR] ...   (one run per recovery\n"
+         "         strategy, one table: detection, re-plan, transfer, replay, total, samples/s, rounds replayed)\n"
+         "network models:\n"
+         "    textbook  latency + size / bandwidth per message (SimGrid CM02, no cross-traffic; the default)\n"
+         "    lv08      SimGrid's LV08 TCP model: bandwidth x 0.97, latency x 13.01, reverse ACK traffic\n"
+         "              (\"default\", its former name, is still accepted)\n"
          "strategies:\n" +
-         kStrategies.help(4) + "recovery strategies:\n" + kRecoveries.help(4);
+         kStrategies.help(4) + "recovery strategies:\n" + kRecoveries.help(4) + overrides_help();
 }
 
 [[noreturn]] void fail(const std::string& message) {
@@ -47,6 +58,9 @@ struct Args {
   std::string scenario, output, network = "textbook";
   RunOverrides run;
   bool spans = true;
+  bool all_recoveries = false;  // --recovery all (each_recovery.hpp)
+  sim::TableFormat table = sim::TableFormat::text;
+  ScenarioOverrides overrides;  // --bandwidth, --add-device, ... (scenario_overrides.hpp)
 };
 
 Args parse_args(int argc, char** argv) {
@@ -60,8 +74,16 @@ Args parse_args(int argc, char** argv) {
       a.run.strategy = args.token(kStrategies);
     else if (s == "--plan")
       a.run.plan_file = args.value();
+    else if (s == "--recovery" && args.peek() == "all")
+      args.value(), a.all_recoveries = true;
     else if (s == "--recovery")
       a.run.recovery = args.token(kRecoveries);
+    else if (s == "--json")
+      a.table = sim::TableFormat::json;
+    else if (s == "--csv")
+      a.table = sim::TableFormat::csv;
+    else if (take_override(args, a.overrides))
+      continue;
     else if (s == "-o" || s == "--output")
       a.output = args.value();
     else if (s == "--network")
@@ -83,9 +105,11 @@ Args parse_args(int argc, char** argv) {
       fail("more than one scenario given (\"" + a.scenario + "\" and \"" + s + "\")");
   }
   if (a.scenario.empty()) fail("no scenario given (see --help)");
-  if (a.network != "textbook" && a.network != "default")
-    fail("--network: \"" + a.network + "\" is neither textbook nor default");
+  if (a.network == "default") a.network = "lv08";  // its former name: SimGrid's default model
+  if (a.network != "textbook" && a.network != "lv08")
+    fail("--network: \"" + a.network + "\" is neither textbook nor lv08");
   if (a.run.strategy && !a.run.plan_file.empty()) fail("--strategy and --plan exclude each other");
+  if (a.table != sim::TableFormat::text && !a.all_recoveries) fail("--json and --csv go with --recovery all");
   return a;
 }
 
@@ -135,6 +159,7 @@ void write(const std::string& file, const std::string& text) {
 #endif
 
 int main(int argc, char** argv) {
+  const std::vector<std::string> command_line(argv + 1, argv + argc);  // for --recovery all's runs
   // Ours, not SimGrid's: its Engine answers --help with its own configuration and exits.
   for (int i = 1; i < argc; ++i)
     if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
@@ -170,9 +195,17 @@ int main(int argc, char** argv) {
   }
   xbt_log_control_set("root.thresh:warning");
   Args args = parse_args(argc, argv);
-  auto loaded = load_scenario(args.scenario);
+  auto loaded = load_scenario(args.scenario, args.overrides);
   if (!loaded) fail(loaded.error().str());
   const Scenario& s = loaded.value();
+  for (const std::string& line : s.applied_overrides)
+    (args.table == sim::TableFormat::text ? std::cout : std::cerr << "asteroid-sim: ") << "what-if: " << line << "\n";
+  std::string dir = args.output.empty() ? "out/" + s.name : args.output;
+  if (args.all_recoveries) {
+    const std::string refusal = sim::each_recovery_refusal(s);
+    if (!refusal.empty()) fail(refusal);
+    return sim::run_each_recovery(s, command_line, dir, args.table, fail);
+  }
   if (args.network == "textbook") {
     // Transfer time = latency + size / bandwidth, no TCP factors, no reverse ACK flows
     // (docs/toolchain-notes.md S5).
@@ -211,11 +244,11 @@ int main(int argc, char** argv) {
                 {"training", s.training.layers.full() ? "full" : s.training.layers.summary},
                 {"heartbeat_interval_s", cc.heartbeat_interval_s},
                 {"missed_heartbeats", cc.missed_heartbeats}};
+  if (!s.applied_overrides.empty()) rep.config["overrides"] = s.applied_overrides;
   rep.warnings = unreached_fault_warnings(s.faults, rep, ev.predicted_round_s());
   rep.power = device_powers(s);  // energy is computed from it and the spans in core (energy.hpp)
   const RunSummary summary = summarize_run(rep);
 
-  std::string dir = args.output.empty() ? "out/" + s.name : args.output;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) fail(dir + ": cannot create the output directory: " + ec.message());
@@ -223,8 +256,14 @@ int main(int argc, char** argv) {
   write(dir + "/trace.json", report_to_chrome_trace(rep));
   write(dir + "/rounds.csv", report_to_rounds_csv(rep));
 
-  std::cout << "scenario " << s.name << ": " << s.model << ", " << s.devices.size() << " devices, "
-            << args.network << " network, recovery " << to_string(cc.recovery) << "\n";
+  std::cout << "scenario " << s.name << ": " << s.model << ", " << s.devices.size() << " devices, recovery "
+            << to_string(cc.recovery) << "\n";
+  // What SimGrid ran, read back from its configuration (a --cfg=network/model:X changes lv08's).
+  const std::string engine_model = simgrid::config::get_value<std::string>("network/model");
+  std::cout << "network model: " << args.network
+            << (args.network == "textbook" ? " (latency + size / bandwidth per message; SimGrid "
+                                           : " (TCP factors and reverse ACK traffic; SimGrid ")
+            << engine_model << ")\n";
   if (!s.training.layers.full()) std::cout << "training: " << s.training.layers.summary << "\n";
   if (!length.reason.empty()) std::cout << length.reason << "\n";
   for (size_t id = 0; id < rep.plans.size(); ++id) {

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "asteroid/backend_setup.hpp"
+#include "asteroid/recovery_table.hpp"
 #include "asteroid/report_compare.hpp"
 #include "asteroid/run_report.hpp"
 #include "asteroid/run_summary.hpp"
@@ -257,4 +258,70 @@ TEST_CASE("run summary: the replay's rounds are printed as a range only when rou
   const std::string none = text_for(7);
   CHECK_THAT(none, Catch::Contains("replay         none (round 6 was committed; training went on from round 7)"));
   CHECK_THAT(none, !Catch::Contains("rounds 7-6"));
+}
+
+TEST_CASE("run report: the Chrome trace names each span in words, the token as its category", "[report]") {
+  auto span = [](const char* op, int stage, int mb) { return Span{0, op, stage, mb, 0, 0.0, 1.0}; };
+  CHECK(span_slice_name(span("F", 0, 3)) == "forward mb 3");
+  CHECK(span_slice_name(span("B", 1, 0)) == "backward mb 0");
+  CHECK(span_slice_name(span("SEND_F", 0, 2)) == "send act mb 2");
+  CHECK(span_slice_name(span("RECV_B", 0, 2)) == "recv grad mb 2");
+  CHECK(span_slice_name(span("ALLREDUCE", 0, -1)) == "all-reduce");
+  CHECK(span_slice_name(span("TRANSFER", -1, -1)) == "state transfer");
+  CHECK(span_slice_name(span("NEW_OP", 0, 1)) == "NEW_OP mb 1");  // an unlisted token is kept, not dropped
+  RunReport r = sample(1.0);
+  const nlohmann::json trace = nlohmann::json::parse(report_to_chrome_trace(r));
+  int forwards = 0;
+  for (const auto& e : trace["traceEvents"])
+    if (e["ph"] == "X" && e.value("cat", "") == "F") {
+      CHECK(e["name"] == "forward mb " + std::to_string(e["args"]["microbatch"].get<int>()));
+      CHECK(e["args"]["op"] == "F");
+      ++forwards;
+    }
+  CHECK(forwards > 0);
+}
+
+TEST_CASE("recovery table: rows sum a run's failures and sort by total recovery, runs that stopped last",
+          "[report]") {
+  auto failure = [](double detection, double total, double after, int first, int interrupted) {
+    FailureSummary f;
+    f.detection_s = detection, f.replan_s = 0.5, f.state_transfer_s = 1, f.replay_s = total - detection - 1.5;
+    f.recovery_s = total, f.throughput_before = 10, f.throughput_after = after;
+    f.replay_round = first, f.interrupted_round = interrupted;
+    return f;
+  };
+  RunSummary two;  // two failures: times and replayed rounds summed, before the first, after the last
+  two.completed = true;
+  two.failures = {failure(2, 4, 8, 5, 6), failure(3, 5, 6, 9, 9)};
+  RecoveryRow r = recovery_row("replan", two);
+  CHECK(r.failures == 2);
+  CHECK(*r.detection_s == 5);
+  CHECK(*r.total_s == 9);
+  CHECK(r.replan_s == 1);
+  CHECK(r.rounds_replayed == 3);
+  CHECK(r.throughput_before == 10);
+  CHECK(*r.throughput_after == 6);
+
+  RunSummary stopped;  // no plan fit: no recovery time, no throughput after
+  stopped.failures = {failure(2, 4, 8, 5, 6)};
+  stopped.failures[0].recovery_s.reset();
+  stopped.failures[0].throughput_after.reset();
+  stopped.stop_reason = "no plan fits on the survivors";
+  RunSummary fast, tie;
+  fast.completed = tie.completed = true;
+  fast.failures = {failure(2, 3, 7, 5, 5)};
+  tie.failures = {failure(2, 3, 9, 5, 5)};  // as fast, more samples/s after: first
+  std::vector<RecoveryRow> rows = {recovery_row("restart", stopped), recovery_row("replan", two),
+                                   recovery_row("lightweight", fast), recovery_row("adaptive", tie)};
+  sort_recovery_rows(rows);
+  std::vector<std::string> order;
+  for (const RecoveryRow& x : rows) order.push_back(x.recovery);
+  CHECK(order == std::vector<std::string>{"adaptive", "lightweight", "replan", "restart"});
+  const std::string text = recovery_table_text(rows, "sim");
+  CHECK_THAT(text, Catch::Contains("(stopped: no plan fits on the survivors)"));
+  CHECK_THAT(text, Catch::Contains("several failures: times and rounds summed"));
+  const nlohmann::json j = recovery_table_json(rows);
+  CHECK(j[3]["recovery_s"].is_null());
+  CHECK(j[2]["summary"] == summary_to_json(two));
+  CHECK(recovery_table_csv(rows).find("restart,1,2,0.5,1,0.5,,10,,2,false,false\n") != std::string::npos);
 }

@@ -167,7 +167,7 @@ TEST_CASE("sim: fault-free rounds on SimGrid's default network (LV08), reported 
           "[sim][agreement][lv08]") {
   // LV08 adds TCP factors (bandwidth x 0.97, latency x 13.01, reverse ACK traffic) that the cost
   // model does not have: the differences are printed, not asserted.
-  auto all = agreement_set("default");
+  auto all = agreement_set("lv08");
   CHECK(all.size() == kAgreementCases);
 }
 

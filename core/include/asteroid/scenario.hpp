@@ -102,6 +102,8 @@ struct Scenario {
   std::map<std::string, std::string> power_files;
   std::map<std::string, PowerModel> power_models;
   FaultSpec faults;
+  // The command line's what-ifs applied before it was checked, one line each (scenario_overrides.hpp).
+  std::vector<std::string> applied_overrides;
 
   int device_index(const std::string& name) const;  // -1 when unknown
 };
