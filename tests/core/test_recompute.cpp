@@ -204,12 +204,18 @@ TEST_CASE("recompute: a plan that fits without it is never slower under auto", "
 }
 
 TEST_CASE("recompute: the closed-form planner matches exhaustive search of the enlarged space", "[recompute]") {
+  // Both latency models: the pipeline form's backward search and Eq. 4-6's forward one.
+  const LatencyModel model_kind = GENERATE(LatencyModel::pipeline, LatencyModel::paper);
   for (Recomputation r : {Recomputation::automatic, Recomputation::all}) {
     int feasible = 0, recomputing = 0;
     for (int seed = 1; seed <= 60; ++seed) {
       int N = 0;
-      CostModel m = tight_instance(seed, r, &N);
-      INFO(to_string(r) << ", seed " << seed << ": " << N << " devices, " << m.num_layers() << " layers");
+      CostModel base = tight_instance(seed, r, &N);
+      CostOptions o = base.options();
+      o.latency_model = model_kind;
+      CostModel m(base.cluster(), o);
+      INFO(to_string(model_kind) << " latency, " << to_string(r) << ", seed " << seed << ": " << N << " devices, "
+                                 << m.num_layers() << " layers");
       Plan reference;
       const double expected = exhaustive_best(m, microbatch_candidates(16, {}), &reference);
       auto found = plan_optimal(m, {});
@@ -223,7 +229,8 @@ TEST_CASE("recompute: the closed-form planner matches exhaustive search of the e
       if (recomputing_stages(m.evaluate(found->plan).plan) > 0) ++recomputing;
     }
     INFO(to_string(r));
-    WARN(to_string(r) << ": the optimum recomputes on " << recomputing << " of " << feasible << " instances");
+    WARN(to_string(model_kind) << " latency, " << to_string(r) << ": the optimum recomputes on " << recomputing
+                               << " of " << feasible << " instances");
     CHECK(feasible >= 20);
     CHECK(recomputing >= 2);  // the instances do exercise the choice
   }
