@@ -159,6 +159,7 @@ void print_memory(const Args& args, const Scenario& s, const CostModel& model, S
       x["stage"] = d.stage;
       x["samples_per_microbatch"] = d.samples;
       x["in_flight_microbatches"] = d.in_flight;
+      x["recompute"] = d.recompute;
       x["usable_bytes"] = d.usable_bytes;
       per.push_back(x);
     }
@@ -188,7 +189,8 @@ void print_memory(const Args& args, const Scenario& s, const CostModel& model, S
     char buf[64];
     std::snprintf(buf, sizeof buf, "%-12s %5d %7d x %d", model.cluster().devices[size_t(d.device)].name.c_str(),
                   d.stage, d.samples, d.in_flight);
-    text += buf + breakdown_row(d.memory) + bytes_cell(d.usable_bytes) + "\n";
+    text += buf + breakdown_row(d.memory) + bytes_cell(d.usable_bytes) +
+            (d.recompute ? "  recomputes (keeps K inputs + 1 micro-batch)" : "") + "\n";
   }
   emit(args, text);
 }
@@ -255,6 +257,9 @@ int main(int argc, char** argv) {
   auto t0 = std::chrono::steady_clock::now();
   StrategyResult r = run_strategy(strategy, model, planner_options(s));
   double planning_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // Recomputing every stage was asked for and no plan fits even so: bad input, not a result.
+  if (!r.evaluation.feasible && s.training.recomputation == Recomputation::all)
+    fail(recomputation_refused(s, r.evaluation.reason).str());
   const PlanEnergy energy = predict_plan_energy(model, r.evaluation, device_powers(s));
   if (args.json) {
     nlohmann::json j = evaluation_to_json(r.evaluation, model.cluster());

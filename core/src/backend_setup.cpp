@@ -18,8 +18,13 @@ CostModel make_cost_model(const Scenario& s) {
   CostOptions o;
   o.batch_size = s.training.batch_size;
   o.optimizer = s.training.optimizer;
+  o.recomputation = s.training.recomputation;
   o.latency_model = s.planner.latency_model;
   return CostModel(make_cluster(s), o);
+}
+
+Error recomputation_refused(const Scenario& s, const std::string& reason) {
+  return Error{s.file, "training.recomputation", "\"all\", and no plan fits even so: " + reason};
 }
 
 PlannerOptions planner_options(const Scenario& s) {
@@ -120,6 +125,8 @@ Result<Evaluation> backend_plan(const Scenario& s, const CostModel& model, const
       *planning = PlanningRecord{to_string(strategy),
                                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
                                  r.proven_optimal, r.lower_bound_s, r.objective_s};
+    if (!r.evaluation.feasible && s.training.recomputation == Recomputation::all)
+      return recomputation_refused(s, r.evaluation.reason);
     if (!r.evaluation.feasible)
       return Error{s.file, "",
                    std::string("strategy ") + to_string(strategy) + " finds no plan: " + r.evaluation.reason};

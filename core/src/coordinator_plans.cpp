@@ -187,6 +187,7 @@ Evaluation Coordinator::rebalance(const Evaluation& start, std::string* detail) 
     Plan p = base;
     for (int s = 0; s < P; ++s) {
       p.stages[s].shares.clear();
+      p.stages[s].recompute = false;  // the cost model decides again for the new layers
       p.stages[s].first_layer = s == 0 ? 0 : cuts[s - 1];
       p.stages[s].last_layer = s + 1 == P ? L - 1 : cuts[s] - 1;
     }
@@ -260,7 +261,8 @@ Evaluation Coordinator::lightweight_one(const Plan& cur, int failed, std::string
   if (s < 0) return best;
   std::vector<std::pair<Plan, std::string>> candidates;
   auto clear_shares = [](Plan p) {
-    for (auto& st : p.stages) st.shares.clear();
+    // Alg. 1 and the recomputation choice (cost_model.hpp) are made again for the moved layers.
+    for (auto& st : p.stages) st.shares.clear(), st.recompute = false;
     return p;
   };
   const StagePlan& st = cur.stages[s];

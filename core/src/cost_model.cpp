@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "asteroid/memory_breakdown.hpp"
 #include "asteroid/pipeline_schedule.hpp"
 #include "asteroid/program.hpp"
 #include "asteroid/schedule.hpp"
@@ -86,22 +87,46 @@ bool CostModel::directions_share_channel(const int* a, int na, const int* b, int
 }
 
 StageCost CostModel::stage(int first, int last, const int* group, int n, int beta, int in_flight,
-                           const int* fixed_shares, const LinkSummary* links) const {
+                           const int* fixed_shares, const LinkSummary* links, bool recompute) const {
   StageCost out;
-  stage(out, first, last, group, n, beta, in_flight, fixed_shares, links);
+  stage(out, first, last, group, n, beta, in_flight, fixed_shares, links, recompute);
   return out;
 }
 
+bool CostModel::can_recompute(int first, int last) const {
+  return options_.recomputation != Recomputation::off &&
+         cluster_.devices[0].table->stored_bytes_per_sample(first, last) > 0;
+}
+
 void CostModel::stage(StageCost& out, int first, int last, const int* group, int n, int beta, int in_flight,
-                      const int* fixed_shares, const LinkSummary* links) const {
+                      const int* fixed_shares, const LinkSummary* links, bool recompute) const {
+  const bool can = can_recompute(first, last);
+  const bool forced = can && (recompute || options_.recomputation == Recomputation::all);
+  stage_with(out, first, last, group, n, beta, in_flight, fixed_shares, links, forced);
+  // Under `auto`, recompute only where the shares do not fit without: a stage that fits is never
+  // made slower by it.
+  if (forced || out.feasible || !can || in_flight == 0 || options_.ignore_memory ||
+      options_.recomputation != Recomputation::automatic)
+    return;
+  const LayerTable& t = *cluster_.devices[group[0]].table;
+  if (activation_bytes_per_sample(t, first, last, in_flight, true) >=
+      activation_bytes_per_sample(t, first, last, in_flight, false))
+    return;  // keeping the inputs would take as much (e.g. one micro-batch in flight)
+  stage_with(out, first, last, group, n, beta, in_flight, fixed_shares, links, true);
+}
+
+void CostModel::stage_with(StageCost& out, int first, int last, const int* group, int n, int beta, int in_flight,
+                           const int* fixed_shares, const LinkSummary* links, bool recompute) const {
   out.feasible = true;
+  out.recompute = recompute;
   out.reason.clear();
   out.over_bytes = out.fwd_s = out.bwd_s = out.allreduce_s = out.optimizer_s = out.slowest_s = 0;
   out.shares.assign(n, 0);
   out.peak_memory_bytes.assign(n, 0);
   const LayerTable& t0 = *cluster_.devices[group[0]].table;
   double static_bytes = memory_static(first, last);
-  double act_per_sample = in_flight * t0.stored_bytes_per_sample(first, last);
+  double act_per_sample = activation_bytes_per_sample(t0, first, last, in_flight, recompute);
+  const std::string recomputing = recompute ? " (recomputing)" : "";
 
   // Memory caps: the most samples per micro-batch each device can hold (scratch kept across calls:
   // the planner makes millions).
@@ -135,7 +160,7 @@ void CostModel::stage(StageCost& out, int first, int last, const int* group, int
         out.reason = "stage with layers " + std::to_string(first) + "-" + std::to_string(last) + ": " +
                      over_by(d, static_bytes + act_per_sample * fixed_shares[i]) + " for " +
                      std::to_string(fixed_shares[i]) + " samples with " + std::to_string(in_flight) +
-                     " micro-batches in flight";
+                     " micro-batches in flight" + recomputing;
         out.over_bytes = static_bytes + act_per_sample * fixed_shares[i] - d.memory_bytes;
         return;
       }
@@ -153,7 +178,7 @@ void CostModel::stage(StageCost& out, int first, int last, const int* group, int
       out.reason = "stage with layers " + std::to_string(first) + "-" + std::to_string(last) +
                    ": its devices hold only " + std::to_string(room) + " of " + std::to_string(beta) +
                    " samples per micro-batch with " + std::to_string(in_flight) +
-                   " in flight; with one more, " +
+                   " in flight" + recomputing + "; with one more, " +
                    over_by(d, static_bytes + act_per_sample * (cap[worst] + 1));
       out.over_bytes = static_bytes + act_per_sample * (cap[worst] + 1) - d.memory_bytes;
       return;
@@ -174,9 +199,12 @@ void CostModel::stage(StageCost& out, int first, int last, const int* group, int
       continue;
     out.optimizer_s = std::max(out.optimizer_s, t.optimizer_s(first, last));
     BatchPoint b = t.locate(out.shares[i]);
-    out.fwd_s = std::max(out.fwd_s, t.fwd_s(first, last, b));
-    out.bwd_s = std::max(out.bwd_s, t.bwd_s(first, last, b));
-    out.slowest_s = std::max(out.slowest_s, t.fwd_s(first, last, b) + t.bwd_s(first, last, b));
+    const double f = t.fwd_s(first, last, b);
+    // With recomputation the device runs the share's forward again right before its backward.
+    const double bw = t.bwd_s(first, last, b) + (recompute ? f : 0);
+    out.fwd_s = std::max(out.fwd_s, f);
+    out.bwd_s = std::max(out.bwd_s, bw);
+    out.slowest_s = std::max(out.slowest_s, f + bw);
   }
 
   if (n > 1 && !options_.ignore_network) {
@@ -190,13 +218,19 @@ long long CostModel::max_in_flight(int first, int last, const int* group, int n,
   constexpr long long kMany = 1LL << 40;
   if (options_.ignore_memory) return kMany;
   double static_bytes = memory_static(first, last);
-  double stored = cluster_.devices[group[0]].table->stored_bytes_per_sample(first, last);
+  // K = 0 is priced without recomputation except under `all` (stage()): the same here. Bytes per
+  // sample: fixed_part + K x per_k (recomputing: one micro-batch's stored activations, and the
+  // input of each in flight).
+  const LayerTable& t = *cluster_.devices[group[0]].table;
+  const bool recompute = options_.recomputation == Recomputation::all && can_recompute(first, last);
+  const double input = first > 0 ? t.output_bytes_per_sample(first - 1) : 0;
+  const double per_k = recompute ? input : t.stored_bytes_per_sample(first, last);
+  const double fixed_part = recompute ? t.stored_bytes_per_sample(first, last) : 0;
   long long k = kMany;
   for (int i = 0; i < n; ++i) {
-    double room = cluster_.devices[group[i]].memory_bytes - static_bytes;
+    double room = cluster_.devices[group[i]].memory_bytes - static_bytes - shares[i] * fixed_part;
     if (room < 0) return 0;
-    if (shares[i] > 0 && stored > 0)
-      k = std::min<long long>(k, (long long)std::floor(room / (shares[i] * stored)));
+    if (shares[i] > 0 && per_k > 0) k = std::min<long long>(k, (long long)std::floor(room / (shares[i] * per_k)));
   }
   return k;
 }
@@ -284,7 +318,10 @@ void CostModel::stage_network_use(const Plan& plan, int p, NetworkUse& use) cons
     BatchPoint b = own.locate(idle ? 1 : sp.shares[i]);
     members.devices.push_back(sp.devices[i]);
     members.fwd_s.push_back(idle ? 0 : own.fwd_s(sp.first_layer, sp.last_layer, b));
-    members.bwd_s.push_back(idle ? 0 : own.bwd_s(sp.first_layer, sp.last_layer, b));
+    // A recomputing stage runs the forward again before each backward (the Program's RECOMPUTE).
+    members.bwd_s.push_back(idle ? 0
+                                 : own.bwd_s(sp.first_layer, sp.last_layer, b) +
+                                       (sp.recompute ? own.fwd_s(sp.first_layer, sp.last_layer, b) : 0));
   }
   if (g > 1) {
     RingFlows& r = use.ring[2 * p];
@@ -349,13 +386,14 @@ Evaluation CostModel::evaluate(const Plan& plan) const {
     StagePlan& sp = ev.plan.stages[p];
     int K = schedule::in_flight(plan.microbatches, P, p);
     StageCost sc = stage(sp.first_layer, sp.last_layer, sp.devices.data(), int(sp.devices.size()), beta, K,
-                         sp.shares.empty() ? nullptr : sp.shares.data());
+                         sp.shares.empty() ? nullptr : sp.shares.data(), nullptr, sp.recompute);
     if (!sc.feasible) {
       ev.feasible = false;
       ev.reason = "out of memory: stage " + std::to_string(p) + " " + sc.reason;
       return ev;
     }
     sp.shares = sc.shares;
+    sp.recompute = sc.recompute;
     if (p > 0) ev.steps.push_back(communication_step(ev.plan.stages[p - 1], sp, beta, p));
     ev.steps.push_back(compute_step(sc, p));
     for (size_t i = 0; i < sp.devices.size(); ++i) {

@@ -8,7 +8,7 @@
 namespace asteroid {
 
 Activity activity_of(const std::string& op) {
-  return op == "F" || op == "B" || op == "OPT" ? Activity::compute : Activity::communication;
+  return op == "F" || op == "B" || op == "RECOMPUTE" || op == "OPT" ? Activity::compute : Activity::communication;
 }
 
 namespace {

@@ -6,14 +6,21 @@
 
 namespace asteroid {
 
+double activation_bytes_per_sample(const LayerTable& t, int first, int last, int in_flight, bool recompute) {
+  if (in_flight == 0) return 0;
+  if (!recompute) return in_flight * t.stored_bytes_per_sample(first, last);
+  const double input = first > 0 ? t.output_bytes_per_sample(first - 1) : 0;
+  return in_flight * input + t.stored_bytes_per_sample(first, last);
+}
+
 MemoryBreakdown memory_breakdown(const LayerTable& t, Optimizer optimizer, int first, int last, int samples,
-                                 int in_flight) {
+                                 int in_flight, bool recompute) {
   MemoryBreakdown m;
   const double trainable = t.trainable_bytes(first, last);
   m.weights_bytes = t.weight_bytes(first, last);
   m.gradients_bytes = trainable;
   m.optimizer_states_bytes = trainable * optimizer_state_factor(optimizer);
-  m.activations_bytes = double(in_flight) * samples * t.stored_bytes_per_sample(first, last);
+  m.activations_bytes = samples * activation_bytes_per_sample(t, first, last, in_flight, recompute);
   return m;
 }
 
@@ -42,8 +49,10 @@ std::vector<DeviceMemory> plan_memory(const CostModel& model, const Evaluation& 
       d.stage = p;
       d.samples = sp.shares.empty() ? 0 : sp.shares[i];
       d.in_flight = K;
+      d.recompute = sp.recompute;
       const Device& dev = model.cluster().devices[size_t(d.device)];
-      d.memory = memory_breakdown(*dev.table, model.options().optimizer, sp.first_layer, sp.last_layer, d.samples, K);
+      d.memory = memory_breakdown(*dev.table, model.options().optimizer, sp.first_layer, sp.last_layer, d.samples, K,
+                                  sp.recompute);
       d.usable_bytes = dev.memory_bytes;
       out.push_back(d);
     }

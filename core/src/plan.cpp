@@ -36,6 +36,7 @@ std::string plan_to_text(const Plan& p, const std::vector<std::string>& device_n
     for (size_t i = 0; i < sp.devices.size(); ++i)
       t += (i ? ", " : "") + device_names[sp.devices[i]] +
            (i < sp.shares.size() ? " (" + std::to_string(sp.shares[i]) + ")" : "");
+    if (sp.recompute) t += ", recomputes";
     t += "\n";
   }
   return t;
@@ -48,6 +49,7 @@ nlohmann::json plan_to_json(const Plan& p, const std::vector<std::string>& devic
     for (int d : s.devices) names.push_back(device_names[d]);
     nlohmann::json js = {{"layers", {s.first_layer, s.last_layer}}, {"devices", names}};
     if (!s.shares.empty()) js["shares"] = s.shares;
+    if (s.recompute) js["recompute"] = true;
     stages.push_back(js);
   }
   return {{"microbatch_size", p.microbatch_size}, {"microbatches", p.microbatches}, {"stages", stages}};
@@ -72,7 +74,7 @@ Result<Plan> plan_from_json(const nlohmann::json& j, const Cluster& c, int num_l
     int next_layer = 0;
     for (size_t i = 0; i < stages.size(); ++i) {
       JsonReader s = stages.at(i);
-      s.allow_only({"layers", "devices", "shares"});
+      s.allow_only({"layers", "devices", "shares", "recompute"});
       StagePlan sp;
       JsonReader layers = s.at("layers");
       if (layers.size() != 2) layers.fail("must be [first, last] (inclusive, 0-based)");
@@ -107,6 +109,7 @@ Result<Plan> plan_from_json(const nlohmann::json& j, const Cluster& c, int num_l
           sh.fail("shares add up to " + std::to_string(sum) + ", not the micro-batch size " +
                   std::to_string(p.microbatch_size));
       }
+      if (s.has("recompute")) sp.recompute = s.at("recompute").boolean();
       p.stages.push_back(sp);
     }
     if (next_layer != num_layers)

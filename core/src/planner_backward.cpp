@@ -106,6 +106,10 @@ class BackwardSearch {
   int qkey(int q, int l, int n) const {
     if (opt_.max_stages > 0) return q;  // q also limits how many stages may still come
     if (l == 0 || model_.options().ignore_memory) return -1;
+    // Under `all` every stage's memory has a part that does not grow with K (cost_model.hpp):
+    // the test below does not cover it, so q is kept. (Under `auto`, a stage recomputes only where
+    // a cap binds without, which the test rules out.)
+    if (model_.options().recomputation == Recomputation::all) return std::min(q, q_full_);
     double room = min_memory_before_[n] - static_before_[l];
     double k_max = std::min(M_, 2.0 * (q + std::min(l, n) - 1) + 1);
     if (room >= 0 && k_max * beta_ * stored_before_[l] <= room) return -1;

@@ -25,13 +25,15 @@ constexpr OpName kOps[] = {
     {Op::optimizer_step, "OPT"},
     {Op::replicate, "REPLICATE"},
     {Op::recv_replica, "RECV_REPLICA"},
+    {Op::recompute, "RECOMPUTE"},
 };
 
 bool has_microbatch(Op op) {
   return op != Op::all_reduce && op != Op::optimizer_step && op != Op::replicate && op != Op::recv_replica;
 }
 bool has_peer(Op op) {
-  return op != Op::forward && op != Op::backward && op != Op::all_reduce && op != Op::optimizer_step;
+  return op != Op::forward && op != Op::backward && op != Op::recompute && op != Op::all_reduce &&
+         op != Op::optimizer_step;
 }
 
 int overlap(std::pair<int, int> a, std::pair<int, int> b) {
@@ -155,6 +157,7 @@ Program make_program(const CostModel& model, const Plan& plan_in,
       };
       auto backward = [&](int mb) {
         if (down) exchange(Op::recv_gradient, mb, *down, down_r, sp.last_layer);
+        if (sp.recompute) out.push_back({Op::recompute, p, mb, -1, y, 0, fwd});
         out.push_back({Op::backward, p, mb, -1, y, 0, bwd});
         if (up) exchange(Op::send_gradient, mb, *up, up_r, up->last_layer);
       };

@@ -95,11 +95,11 @@ Result<bool> validate_program(const Lists& p) {
   for (const auto& list : p)
     for (const Instruction& i : list) M = std::max(M, i.microbatch + 1);
   for (int d = 0; d < int(p.size()); ++d) {
-    std::map<int, int> fwd_at, bwd_at;
+    std::map<int, int> fwd_at, bwd_at, rec_at;
     int stage = -1, opt_at = -1;
     for (int s = 0; s < int(p[d].size()); ++s) {
       const Instruction& i = p[d][s];
-      if (i.op == Op::forward || i.op == Op::backward) {
+      if (i.op == Op::forward || i.op == Op::backward || i.op == Op::recompute) {
         if (stage >= 0 && i.stage != stage) return fail(d, s, "a device runs two stages");
         stage = i.stage;
       }
@@ -110,8 +110,14 @@ Result<bool> validate_program(const Lists& p) {
         case Op::forward:
           if (!fwd_at.emplace(mb, s).second) return fail(d, s, "micro-batch forwarded twice");
           break;
+        case Op::recompute:
+          if (!fwd_at.count(mb) || bwd_at.count(mb)) return fail(d, s, "recompute outside its forward..backward");
+          if (!rec_at.emplace(mb, s).second) return fail(d, s, "micro-batch recomputed twice");
+          break;
         case Op::backward:
           if (!fwd_at.count(mb)) return fail(d, s, "backward before its forward");
+          // A device that recomputes keeps no stored activations: every backward needs its recompute.
+          if (!rec_at.empty() && !rec_at.count(mb)) return fail(d, s, "backward without its recompute");
           if (!bwd_at.emplace(mb, s).second) return fail(d, s, "micro-batch backwarded twice");
           break;
         case Op::recv_activation:
@@ -139,6 +145,8 @@ Result<bool> validate_program(const Lists& p) {
         case Op::recv_replica: break;
       }
     }
+    if (!rec_at.empty() && rec_at.size() != bwd_at.size())
+      return fail(d, int(p[d].size()) - 1, "some micro-batches recomputed, not all");
     if (stage >= 0 && opt_at < 0) return fail(d, int(p[d].size()) - 1, "no optimizer step");
   }
   return true;

@@ -297,6 +297,7 @@ class Job {
     sp.last_layer = l1;
     sp.devices = devices_;
     sp.shares = cost_.shares;
+    sp.recompute = cost_.recompute;  // the replay's members run the recompute (stage_network_use)
     plan_.stages.push_back(std::move(sp));
     if (!cost_.feasible) return;
     if (p > 0)
@@ -421,10 +422,11 @@ double replay_partial_bound(const CostModel& model, const PlannerOptions& option
     std::vector<int> shares;
     if (options.share_rule == ShareRule::even) shares = planner_detail::even_shares(beta, int(given.devices.size()));
     model.stage(cost, given.first_layer, given.last_layer, given.devices.data(), int(given.devices.size()), beta,
-                schedule::in_flight(M, P, p), shares.empty() ? nullptr : shares.data());
+                schedule::in_flight(M, P, p), shares.empty() ? nullptr : shares.data(), nullptr, given.recompute);
     if (!cost.feasible) return kInf;
     StagePlan sp = given;
     sp.shares = cost.shares;
+    sp.recompute = cost.recompute;
     plan.stages.push_back(sp);
     if (p > 0) steps.push_back(model.communication_step(plan.stages[size_t(p) - 1], plan.stages[size_t(p)], beta, p));
     steps.push_back(model.compute_step(cost, p));

@@ -124,11 +124,12 @@ void parse_fine_tuning(const JsonReader& r, Scenario& s) {
 }
 
 void parse_training(const JsonReader& r, Scenario& s) {
-  r.allow_only({"batch_size", "rounds", "optimizer", "fine_tuning"});
+  r.allow_only({"batch_size", "rounds", "optimizer", "fine_tuning", "recomputation"});
   s.training.batch_size = r.at("batch_size").integer_in(1, limits::kMaxBatchSize);
   if (r.has("rounds")) s.training.rounds = r.at("rounds").integer_in(1, limits::kMaxRounds);
   if (r.has("optimizer")) s.training.optimizer = r.at("optimizer").token(kOptimizers);
   if (r.has("fine_tuning")) parse_fine_tuning(r.at("fine_tuning"), s);
+  if (r.has("recomputation")) s.training.recomputation = r.at("recomputation").token(kRecomputations);
 }
 
 void parse_planner(const JsonReader& r, Scenario& s) {

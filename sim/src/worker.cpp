@@ -39,6 +39,7 @@ void Simulation::run_round(int d, int epoch, int plan_id, int r, const std::vect
     switch (in.op) {
       case Op::forward:
       case Op::backward:
+      case Op::recompute:  // the forward again, a compute span of its own ("RECOMPUTE")
         if (in.seconds > 0) sg4::this_actor::execute(in.seconds * kHostSpeed);
         span(d, op_token(in.op), in.stage, in.microbatch, r, t0);
         break;

@@ -19,6 +19,7 @@
 //                      [--threads N (the planner's search threads; default: as many as the machine has)]
 //                      [--default-only (only the default strategy's cases)]
 //                      [--default-limit SECONDS (its time limit per case; default: the planner's own)]
+//                      [--recomputation auto|off|all (every case's, scenarios' included)]
 //                      [--orders N (the closed form searches at most N orders of the device classes;
 //                       default: the planner's own)]
 #include <algorithm>
@@ -28,6 +29,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "asteroid/backend_setup.hpp"
@@ -64,6 +66,9 @@ int max_orders = 0;  // 0: the planner's default
 int repeat = 3;
 double main_mbps = 100;  // the links of the main cases
 LatencyModel latency_model = LatencyModel::pipeline;
+// --recomputation: every case's (scenarios' included); unset: the synthetic cases' default (auto)
+// and each scenario's own.
+std::optional<Recomputation> recomputation;
 std::string only_case;  // run just this case (e.g. mixed64), for profiling
 bool default_only = false;
 double default_limit_s = 0;  // 0: the planner's own default
@@ -118,6 +123,7 @@ CostOptions bench_costs() {
   CostOptions o;
   o.batch_size = 64;
   o.latency_model = latency_model;
+  if (recomputation) o.recomputation = *recomputation;
   return o;
 }
 
@@ -182,6 +188,7 @@ void run_scenarios() {
   for (const fs::path& f : files) {
     auto sc = load_scenario(f.string());
     if (!sc) continue;
+    if (recomputation) sc.value().training.recomputation = *recomputation;
     CostModel m = make_cost_model(*sc);
     PlannerOptions opt = planner_options(*sc);
     double s = 1e300;
@@ -300,6 +307,7 @@ void run_default_envC() {
           std::printf("%s x%d: %s\n", base.c_str(), k, s.error().str().c_str());
           continue;
         }
+        if (recomputation) s.value().training.recomputation = *recomputation;
         run_default(base + " x" + std::to_string(k), make_cost_model(*s), planner_options(*s), 1.0);
       }
     }
@@ -365,6 +373,8 @@ int main(int argc, char** argv) {
       max_orders = std::max(1, std::atoi(argv[i + 1]));
     else if (!std::strcmp(argv[i], "--repeat"))
       repeat = std::max(1, std::atoi(argv[i + 1]));
+    else if (!std::strcmp(argv[i], "--recomputation"))
+      recomputation = kRecomputations.parse(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--default-limit"))
       default_limit_s = std::max(0.0, std::atof(argv[i + 1]));
   if (csv)

@@ -361,4 +361,29 @@ expect_error "a frozen model" 'ft_nothing.json: training.fine_tuning: nothing tr
 expect_error "an unknown fine-tuning key" 'ft_key.json: training.fine_tuning.lora.dropout: unknown key' "$plan" "$tmp/ft_key.json"
 expect_error "--memory with --evaluate" "--memory goes with one strategy" "$plan" "$lm" --memory --evaluate "$tmp/plans.json"
 
+# training.recomputation: an unknown value, and "all" where nothing fits even recomputing, are bad
+# input (one line, exit 2); a plan that recomputes says so in its JSON.
+/usr/bin/python3 - "$scenario" "$tmp" <<'PY'
+import json, os, sys
+s = json.load(open(sys.argv[1]))
+d = os.path.dirname(os.path.abspath(sys.argv[1]))
+s["traces"] = {t: os.path.join(d, p) for t, p in s["traces"].items()}
+s["training"]["recomputation"] = "sometimes"
+json.dump(s, open(os.path.join(sys.argv[2], "rc_value.json"), "w"))
+s["training"]["recomputation"] = "all"
+json.dump(s, open(os.path.join(sys.argv[2], "rc_all.json"), "w"))
+for dev in s["cluster"]["devices"]:
+    dev["memory"] = "1MiB"
+json.dump(s, open(os.path.join(sys.argv[2], "rc_tiny.json"), "w"))
+PY
+expect_error "an unknown recomputation" 'rc_value.json: training.recomputation: .*sometimes' "$plan" "$tmp/rc_value.json"
+expect_error "recomputation all where nothing fits" 'rc_tiny.json: training.recomputation: "all", and no plan fits even so: .*stage' \
+  "$plan" "$tmp/rc_tiny.json"
+"$plan" "$tmp/rc_all.json" --json -o "$tmp/rc_all_plan.json" || fail "planning with recomputation all"
+/usr/bin/python3 - "$tmp/rc_all_plan.json" <<'PY' || fail "recomputation all: the plan's stages do not all say \"recompute\""
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert all(st.get("recompute") is True for st in j["plan"]["stages"]), j["plan"]
+PY
+
 finish "asteroid-plan command line"

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <string>
 #include <tuple>
 
@@ -520,5 +521,45 @@ TEST_CASE("sim: fine-tuned runs (a frozen prefix, LoRA) match their 1F1B replay 
     REQUIRE(f["summary"]["failures"].size() == 1);
     CHECK(f["summary"]["failures"][0]["lost_layers"].empty());
   }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("sim: recomputing stages run RECOMPUTE spans before each backward and match their 1F1B replay",
+          "[sim][recompute]") {
+  fs::path dir = temp_dir("recompute");
+  // Environment C's MobileNetV2 with every stage recomputing (training.recomputation "all").
+  json s = scenario("envC_mobilenetv2_100mbps");
+  s["name"] = "recompute_all";
+  s["training"]["rounds"] = 3;
+  s["training"]["recomputation"] = "all";
+  write(dir / "all.json", s);
+  const std::string cmd = std::string(ASTEROID_SIM_BIN) + " " + (dir / "all.json").string() + " -o " +
+                          (dir / "out").string() + " > " + (dir / "stdout.txt").string() + " 2>&1";
+  fs::create_directories(dir / "out");
+  INFO("output in " << dir.string());
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  json r = read(dir / "out" / "report.json");
+  const json& sum = r["summary"];
+  CHECK(sum["completed"].get<bool>());
+  // The simulated round is the planner's replay of the same Program, recomputes included.
+  CHECK(std::abs(sum["first_round_latency_s"].get<double>() / sum["predicted_round_latency_s"].get<double>() - 1) <=
+        0.02);
+  // Every stage recomputes: one RECOMPUTE span per backward, on the same device, micro-batch and
+  // round, ending no later than that backward starts.
+  std::map<std::tuple<std::string, int, int>, double> recompute_end;
+  int backwards = 0;
+  for (const json& sp : r["spans"])
+    if (sp["op"] == "RECOMPUTE")
+      recompute_end[{sp["device"].get<std::string>(), sp["microbatch"].get<int>(), sp["round"].get<int>()}] =
+          sp["end_s"].get<double>();
+  for (const json& sp : r["spans"]) {
+    if (sp["op"] != "B") continue;
+    ++backwards;
+    auto it = recompute_end.find({sp["device"].get<std::string>(), sp["microbatch"].get<int>(), sp["round"].get<int>()});
+    REQUIRE(it != recompute_end.end());
+    CHECK(it->second <= sp["start_s"].get<double>() + 1e-9);
+  }
+  CHECK(backwards > 0);
+  CHECK(recompute_end.size() == size_t(backwards));
   fs::remove_all(dir);
 }

@@ -40,6 +40,10 @@ CostModel make_cost_model(const Scenario& s);
 // The scenario's planner options (micro-batch sizes, max stages, time limit).
 PlannerOptions planner_options(const Scenario& s);
 
+// The error when training.recomputation is "all" and the planner finds no plan: it names that
+// field, and `reason` (the planner's: the refused stage, its device and the bytes it lacks).
+Error recomputation_refused(const Scenario& s, const std::string& reason);
+
 // A scenario that sets no training.rounds (and no --rounds) runs at least kDefaultRounds rounds:
 // past the first rounds, which a real run spends warming up (asteroid-exec's first round is the
 // longest), to a steady throughput. With fault events it runs on to the last event, its detection

@@ -27,6 +27,15 @@
 // - Memory of a device: weights + trainable parameters x (1 + optimizer state factor) + K x share x
 //   stored activations (fine_tuning.hpp: under full training, parameters x (2 + factor)),
 //   K = min(M, 2(P-p)-1): a round has only M micro-batches to keep (program.hpp runs exactly that).
+// - Activation recomputation (docs/method.md §3.5): a stage that recomputes keeps, per micro-batch
+//   in flight, only its input (the boundary activation it received; none for stage 0, whose input
+//   is the sample, not counted as elsewhere) and runs that micro-batch's forward again just before
+//   its backward: memory K x share x input bytes + share x stored activations (one micro-batch's),
+//   time E_b = max over devices of (forward + backward) of its share. Under `auto` (the default) a
+//   stage recomputes only where its shares do not fit without, so a plan that fits without is
+//   priced as before; `all` makes every stage whose backward keeps activations recompute; `off`
+//   none. A plan's stage can ask for it too (StagePlan::recompute). The shares are Alg. 1's by
+//   forward + backward in every case (the recompute's forward does not move them).
 // - The optimizer step (T_o, ours: Eq. 4-8 leave it out): after its all-reduce, every device of a
 //   stage updates the stage's weights; the stage's round ends when its slowest device has (traces
 //   give each layer's step per optimizer, profile.hpp). It follows the all-reduce in each form.
@@ -64,6 +73,7 @@ struct CostOptions {
   bool ignore_memory = false;   // plan as if memory were unlimited (baselines that do)
   bool ignore_network = false;  // plan as if links were infinitely fast (baselines that do)
   bool replay_schedule = true;  // evaluate() also replays the 1F1B schedule (schedule_latency_s)
+  Recomputation recomputation = Recomputation::automatic;  // which stages recompute (see above)
 };
 
 // One stage's compute step with its devices' shares.
@@ -72,7 +82,8 @@ struct StageCost {
   std::string reason;       // why not, naming the device and the bytes over
   double over_bytes = 0;    // when not feasible: how many bytes that device lacks
   double fwd_s = 0;         // E_f: slowest device's forward time for its share
-  double bwd_s = 0;         // E_b
+  double bwd_s = 0;         // E_b; with recompute, the forward run again before each backward included
+  bool recompute = false;   // the stage recomputes its activations (see above)
   double allreduce_s = 0;   // T_a
   double optimizer_s = 0;   // T_o: the slowest device's optimizer step over the stage's layers
   double tail_s() const { return allreduce_s + optimizer_s; }  // after the stage's last backward
@@ -140,14 +151,22 @@ class CostModel {
   int num_devices() const { return cluster_.size(); }
 
   // Compute step of layers [first, last] on `group` (n devices) for beta samples with K = in_flight
-  // micro-batches kept. `fixed_shares` (n values summing to beta) skips the allocation; `links`
-  // saves the O(n^2) scan of the group's pairs. O(n C + C K log(C K)) for C kinds of device
-  // (same table and memory) among the n and K trace batch sizes.
+  // micro-batches kept (0: activations take no memory, a bound the planners use). `fixed_shares`
+  // (n values summing to beta) skips the allocation; `links` saves the O(n^2) scan of the group's
+  // pairs; `recompute` makes the stage recompute whatever the options say (except `off`), else
+  // options().recomputation decides (under `auto`: only when it does not fit without, which costs
+  // a second allocation). O(n C + C K log(C K)) for C kinds of device (same table and memory)
+  // among the n and K trace batch sizes.
   StageCost stage(int first, int last, const int* group, int n, int beta, int in_flight,
-                  const int* fixed_shares = nullptr, const LinkSummary* links = nullptr) const;
+                  const int* fixed_shares = nullptr, const LinkSummary* links = nullptr,
+                  bool recompute = false) const;
   // The same into `out`, reusing its buffers (the planner's inner loop).
   void stage(StageCost& out, int first, int last, const int* group, int n, int beta, int in_flight,
-             const int* fixed_shares = nullptr, const LinkSummary* links = nullptr) const;
+             const int* fixed_shares = nullptr, const LinkSummary* links = nullptr, bool recompute = false) const;
+
+  // Whether layers [first, last] can recompute at all: recomputation is not `off` and their
+  // backward keeps activations (a frozen prefix keeps none: nothing to save).
+  bool can_recompute(int first, int last) const;
 
   // The ring all-reduce's links in `group` (in that order, a ring): the rate of its slowest flow
   // when every member sends to the next at once (a channel crossed by k of the ring's flows gives
@@ -155,7 +174,9 @@ class CostModel {
   LinkSummary group_links(const int* group, int n) const;
 
   // The most in-flight micro-batches for which every device of `group` can hold its share
-  // (shares[i] samples) of layers [first, last]; a large number when activations take no memory.
+  // (shares[i] samples) of layers [first, last] as stage() prices them at K = 0, i.e. up to which
+  // stage(..., K) is the same as stage(..., 0): without recomputation, except under `all` (with
+  // it where the layers can recompute). A large number when activations take no memory.
   long long max_in_flight(int first, int last, const int* group, int n, const int* shares) const;
 
   // One direction of the communication step after `boundary_layer`, from group a to group b:
@@ -187,6 +208,8 @@ class CostModel {
 
  private:
   double memory_static(int first, int last) const;
+  void stage_with(StageCost& out, int first, int last, const int* group, int n, int beta, int in_flight,
+                  const int* fixed_shares, const LinkSummary* links, bool recompute) const;
 
   Cluster cluster_;
   CostOptions options_;

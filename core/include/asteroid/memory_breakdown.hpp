@@ -21,10 +21,18 @@ struct MemoryBreakdown {
   double total_bytes() const { return weights_bytes + gradients_bytes + optimizer_states_bytes + activations_bytes; }
 };
 
+// Activation bytes per sample a device running layers [first, last] keeps with `in_flight`
+// micro-batches in flight (0: none): in_flight x the stored activations, or, when the stage
+// recomputes (cost_model.hpp), in_flight x its input (the output of layer first-1; stage 0's
+// input, the sample, is not counted) + one micro-batch's stored activations. What the cost
+// model's memory check charges.
+double activation_bytes_per_sample(const LayerTable& t, int first, int last, int in_flight, bool recompute);
+
 // Layers [first, last] of `t` with `samples` samples per micro-batch and `in_flight` micro-batches
-// kept (the whole model on one device: every layer, the batch at once, one in flight).
+// kept (the whole model on one device: every layer, the batch at once, one in flight), recomputing
+// or not.
 MemoryBreakdown memory_breakdown(const LayerTable& t, Optimizer optimizer, int first, int last, int samples,
-                                 int in_flight);
+                                 int in_flight, bool recompute = false);
 
 // Inference alone on one device, `samples` at once: the trace's weights (nothing added, nothing
 // trains) and the activations live at once, at most one layer's input and output: the largest
@@ -37,6 +45,7 @@ struct DeviceMemory {
   int stage = 0;
   int samples = 0;    // per micro-batch
   int in_flight = 0;  // micro-batches whose activations it keeps (1F1B's K_p)
+  bool recompute = false;  // keeps only their inputs, and recomputes (cost_model.hpp)
   MemoryBreakdown memory;
   double usable_bytes = 0;
 };

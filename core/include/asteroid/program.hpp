@@ -34,6 +34,10 @@ enum class Op {
   optimizer_step,   // "OPT"
   replicate,        // "REPLICATE": the stage's weights + optimizer state to a backup device
   recv_replica,     // "RECV_REPLICA": holds a replica of `stage` sent by `peer`
+  // "RECOMPUTE": on a stage that recomputes its activations (cost_model.hpp), the micro-batch's
+  // forward run again from its kept input, right before its backward (after its RECV_B); it
+  // keeps the stored activations that backward frees. Last so the other values keep theirs.
+  recompute,
 };
 
 const char* op_token(Op op);  // "F", "SEND_F", ...
@@ -46,7 +50,7 @@ struct Instruction {
   int samples = 0;      // compute: the device's share; messages: samples in the slice
   double bytes = 0;     // messages: payload; all_reduce: the stage's gradient bytes;
                         // replicate: weights + optimizer state
-  double seconds = 0;   // forward/backward: compute time of the share on this device; optimizer_step:
+  double seconds = 0;   // forward/backward/recompute: compute time of the share on this device; optimizer_step:
                         // the step over the stage's layers on this device (0 where the trace has none)
 };
 
@@ -85,7 +89,9 @@ Result<std::vector<std::vector<Instruction>>> parse_program_text(const std::stri
 // Checks pairing (every send has its receive with the same slice, and the reverse), per-device
 // order (receive before compute before send, forward before backward of a micro-batch, all
 // backwards before the all-reduce and the optimizer step, each micro-batch computed exactly once
-// per device of the plan). The error message holds a step x device grid with "<-- ERROR HERE".
+// per device of the plan; a device that recomputes recomputes every micro-batch once, after its
+// forward and before its backward). The error message holds a step x device grid with
+// "<-- ERROR HERE".
 Result<bool> validate_program(const std::vector<std::vector<Instruction>>& program);
 
 // Executes the Program without time: sends never block, receives wait for their send, an

@@ -54,6 +54,8 @@ struct TrainingSpec {
   // traces' layer list when the scenario is loaded (empty: every layer trains).
   FineTuningSpec fine_tuning;
   TrainingLayers layers;
+  // Which stages recompute their activations (training.recomputation, cost_model.hpp).
+  Recomputation recomputation = Recomputation::automatic;
 };
 
 struct PlannerSpec {

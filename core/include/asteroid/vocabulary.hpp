@@ -120,6 +120,15 @@ inline constexpr auto kOptimizers = vocabulary<Optimizer>(
     Term<Optimizer>{Optimizer::sgd_momentum, "sgd_momentum", "SGD with momentum: one buffer per parameter"},
     Term<Optimizer>{Optimizer::adam, "adam", "Adam: two buffers per parameter"});
 
+// --- Activation recomputation (training.recomputation; cost_model.hpp, docs/method.md §3.5) ---
+enum class Recomputation { automatic, off, all };
+inline constexpr auto kRecomputations = vocabulary<Recomputation>(
+    "recomputation",
+    Term<Recomputation>{Recomputation::automatic, "auto",
+                        "a stage recomputes only where it does not fit without (default)"},
+    Term<Recomputation>{Recomputation::off, "off", "no stage recomputes"},
+    Term<Recomputation>{Recomputation::all, "all", "every stage whose backward keeps activations recomputes"});
+
 // --- Network topologies (docs/formats.md) ---
 enum class Topology { star, wifi, graph };
 inline constexpr auto kTopologies = vocabulary<Topology>(
@@ -198,6 +207,7 @@ inline const char* to_string(Strategy v) { return kStrategies.token(v); }
 inline const char* to_string(Recovery v) { return kRecoveries.token(v); }
 inline const char* to_string(LatencyModel v) { return kLatencyModels.token(v); }
 inline const char* to_string(Optimizer v) { return kOptimizers.token(v); }
+inline const char* to_string(Recomputation v) { return kRecomputations.token(v); }
 inline const char* to_string(Topology v) { return kTopologies.token(v); }
 inline const char* to_string(FaultKind v) { return kFaultKinds.token(v); }
 inline const char* to_string(EventKind v) { return kEventKinds.token(v); }
