@@ -60,9 +60,10 @@ std::string objective_to_text(const ObjectiveResult& r, const ObjectiveOptions& 
     return t.empty() ? std::string("-") : t;
   };
   auto line = [&](const char* what, const ScoredPlan& p) {
-    char buf[256];
-    std::snprintf(buf, sizeof buf, "%s: round %.4f s, %.4g s and %.4g J per sample; modes: ", what, p.round_s(),
-                  p.s_per_sample(), p.energy.available ? p.energy.J_per_sample : 0.0);
+    char buf[256], joules[32] = "n/a";
+    if (p.energy.available) std::snprintf(joules, sizeof joules, "%.4g", p.energy.J_per_sample);
+    std::snprintf(buf, sizeof buf, "%s: round %.4f s, %.4g s and %s J per sample; modes: ", what, p.round_s(),
+                  p.s_per_sample(), joules);
     return buf + modes(p) + "\n";
   };
   char buf[256];
