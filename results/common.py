@@ -362,9 +362,10 @@ def main_guard(fn):
 SIM_OPTIONS = ["--network", "textbook", "--no-spans"]
 
 
-def simulate(scenario, keep_dir, strategy=None, rounds=None, recovery=None, extra=()):
+def simulate(scenario, keep_dir, strategy=None, rounds=None, recovery=None, extra=(), spans=False):
     """Runs asteroid-sim into a scratch directory; keeps rounds.csv and report.json without its
     per-instruction spans in keep_dir (the spans and trace.json are large and not drawn here).
+    spans: record them all the same (the run's energy is computed from them).
     Returns (report dict with spans removed, rounds list of dicts)."""
     exe = require("asteroid-sim")
     with tempfile.TemporaryDirectory(prefix="asteroid-sim-") as tmp:
@@ -375,7 +376,7 @@ def simulate(scenario, keep_dir, strategy=None, rounds=None, recovery=None, extr
             cmd += ["--rounds", str(rounds)]
         if recovery:
             cmd += ["--recovery", recovery]
-        cmd += list(SIM_OPTIONS) + list(extra)
+        cmd += [o for o in SIM_OPTIONS if not (spans and o == "--no-spans")] + list(extra)
         run(cmd, timeout=float(os.environ.get("ASTEROID_SIM_TIMEOUT", 300)))
         report = load_json(os.path.join(tmp, "report.json"))
         rounds_rows = read_csv(os.path.join(tmp, "rounds.csv"))

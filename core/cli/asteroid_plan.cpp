@@ -1,6 +1,7 @@
 // asteroid-plan SCENARIO [--strategy NAME] [--json] [-o FILE]
 // asteroid-plan SCENARIO --evaluate PLAN.json [--json]
 // asteroid-plan SCENARIO --memory [--strategy NAME] [--json]   (training memory, broken down)
+// asteroid-plan SCENARIO --objective energy [--max-slowdown 10%] [--power-modes free] [--json]
 // Plans (or scores given plans) with the cost model and prints the result. PLAN.json: a plan, the
 // output of asteroid-plan --json, or an array of either. Bad input: one line on stderr naming the
 // file, the field and the problem; exit status 2.
@@ -14,7 +15,9 @@
 #include "asteroid/cli_args.hpp"
 #include "asteroid/evaluation_json.hpp"
 #include "asteroid/json_reader.hpp"
+#include "asteroid/limits.hpp"
 #include "asteroid/memory_breakdown.hpp"
+#include "asteroid/objective_planner.hpp"
 #include "asteroid/plan_energy.hpp"
 #include "asteroid/scenario.hpp"
 #include "asteroid/scenario_overrides.hpp"
@@ -33,8 +36,11 @@ std::string usage() {
          "       asteroid-plan SCENARIO --evaluate PLAN.json [--latency-model MODEL] [--json] [-o FILE]\n"
          "       asteroid-plan SCENARIO --memory [--strategy NAME] [--json] [-o FILE]   (training memory:\n"
          "         weights, activations, gradients, optimizer states; whole model on one device and per device)\n"
+         "       asteroid-plan SCENARIO --objective OBJECTIVE [--max-slowdown PERCENT] [--power-modes CHOICE]\n"
+         "         [--json] [-o FILE]   (the least-energy plan within a slowdown of the fastest, e.g. 10%)\n"
          "strategies:\n" +
-         kStrategies.help(4) + "latency models:\n" + kLatencyModels.help(4) + overrides_help();
+         kStrategies.help(4) + "latency models:\n" + kLatencyModels.help(4) + "objectives:\n" + kObjectives.help(4) +
+         "power modes:\n" + kPowerModeChoices.help(4) + overrides_help();
 }
 
 [[noreturn]] void fail(const std::string& message) {
@@ -50,6 +56,10 @@ struct Args {
   bool memory = false;  // --memory: the training memory, broken down
   bool all = false;  // --strategy all: every strategy side by side (strategy_table.hpp)
   ScenarioOverrides overrides;  // --bandwidth, --add-device, ... (scenario_overrides.hpp)
+  // Override the scenario's planner.objective, max_slowdown (a fraction), power_modes.
+  std::optional<PlanningObjective> objective;
+  std::optional<double> max_slowdown;
+  std::optional<PowerModeChoice> power_modes;
 };
 
 Args parse_args(int argc, char** argv) {
@@ -66,6 +76,12 @@ Args parse_args(int argc, char** argv) {
       a.strategy = args.token(kStrategies);
     else if (s == "--evaluate")
       a.evaluate = args.value();
+    else if (s == "--objective")
+      a.objective = args.token(kObjectives);
+    else if (s == "--power-modes")
+      a.power_modes = args.token(kPowerModeChoices);
+    else if (s == "--max-slowdown")
+      a.max_slowdown = args.percent(limits::kMaxSlowdown);
     else if (s == "--latency-model")
       a.latency_model = args.token(kLatencyModels);
     else if (s == "-o" || s == "--output")
@@ -91,6 +107,8 @@ Args parse_args(int argc, char** argv) {
   if (a.csv && !a.all) fail("--csv goes with --strategy all");
   if (a.csv && a.json) fail("--csv and --json exclude each other");
   if (a.memory && (a.all || !a.evaluate.empty())) fail("--memory goes with one strategy, not --evaluate or --strategy all");
+  if ((a.objective || a.max_slowdown || a.power_modes) && (a.all || a.memory || !a.evaluate.empty()))
+    fail("--objective, --max-slowdown and --power-modes go with planning, not --evaluate, --memory or --strategy all");
   return a;
 }
 
@@ -195,6 +213,45 @@ void print_memory(const Args& args, const Scenario& s, const CostModel& model, S
   emit(args, text);
 }
 
+// An objective other than the shortest round, or the power modes free (objective_planner.hpp): the
+// chosen plan as asteroid-plan prints any plan, its power modes, and the objective's block.
+void plan_objective(const Args& args, Scenario& s) {
+  if (args.strategy && *args.strategy != Strategy::asteroid)
+    fail("--objective and --power-modes plan with the asteroid strategy, not " + std::string(to_string(*args.strategy)));
+  const ObjectiveOptions o = objective_options(s);
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = plan_for_objective(s, o);
+  if (!r) fail(r.error().str());
+  const double planning_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  apply_power_modes(s, r->chosen.power_modes);
+  const CostModel model = make_cost_model(s);
+  const Evaluation ev = model.evaluate(r->chosen.evaluation.plan);
+  const PlanEnergy energy = predict_plan_energy(model, ev, device_powers(s));
+  if (args.json) {
+    nlohmann::json j = evaluation_to_json(ev, model.cluster());
+    j["scenario"] = s.name;
+    j["model"] = s.model;
+    j["strategy"] = to_string(Strategy::asteroid);
+    j["latency_model"] = to_string(s.planner.latency_model);
+    j["batch_size"] = s.training.batch_size;
+    j["training"] = s.training.layers.full() ? "full" : s.training.layers.summary;
+    j["planning_time_s"] = planning_s;
+    j["proven_optimal"] = r->proven_optimal;
+    j["energy"] = plan_energy_to_json(energy);
+    j["power_modes"] = scored_plan_to_json(r->chosen, model.cluster())["power_modes"];
+    j["objective"] = objective_to_json(*r, o, model.cluster());
+    emit(args, j.dump(2) + "\n");
+    return;
+  }
+  std::string text = "scenario " + s.name + ": model " + s.model + ", " + std::to_string(s.devices.size()) +
+                     " devices, batch " + std::to_string(s.training.batch_size) + ", strategy asteroid\n";
+  text += evaluation_to_text(ev, model.cluster(), layer_names(s)) + plan_energy_to_text(energy);
+  text += objective_to_text(*r, o, model.cluster());
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "planning time %.1f ms\n", planning_s * 1e3);
+  emit(args, text + buf);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -207,6 +264,13 @@ int main(int argc, char** argv) {
   for (const std::string& line : s.applied_overrides)
     (args.json || args.csv ? std::cerr << "asteroid-plan: " : std::cout) << "what-if: " << line << "\n";
   if (args.latency_model) s.planner.latency_model = *args.latency_model;
+  if (args.objective) s.planner.objective = *args.objective;
+  if (args.max_slowdown) s.planner.max_slowdown = *args.max_slowdown;
+  if (args.power_modes) s.planner.power_modes = *args.power_modes;
+  if (s.planner.objective != PlanningObjective::time || s.planner.power_modes == PowerModeChoice::free) {
+    plan_objective(args, s);
+    return 0;
+  }
   CostModel model = make_cost_model(s);
   if (args.memory) {
     print_memory(args, s, model, args.strategy.value_or(s.planner.strategy));

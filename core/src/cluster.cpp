@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <numeric>
+#include <tuple>
 
 namespace asteroid {
 
@@ -14,10 +15,12 @@ int Cluster::index_of(const std::string& name) const {
 
 Cluster make_cluster(const Scenario& s) {
   Cluster c;
-  std::map<std::pair<std::string, double>, std::shared_ptr<const LayerTable>> tables;  // one optimizer per scenario
-  for (const auto& d : s.devices) {
-    const Profile& p = s.profiles.at(d.type);
-    auto key = std::make_pair(d.type, d.speed_factor);
+  // One table per type, power mode and speed factor (one optimizer per scenario).
+  std::map<std::tuple<std::string, std::string, double>, std::shared_ptr<const LayerTable>> tables;
+  for (size_t i = 0; i < s.devices.size(); ++i) {
+    const DeviceSpec& d = s.devices[i];
+    const Profile& p = device_profile(s, int(i));
+    auto key = std::make_tuple(d.type, device_power_mode(s, int(i)), d.speed_factor);
     auto& t = tables[key];
     if (!t) t = std::make_shared<LayerTable>(p, d.speed_factor, s.training.optimizer, &s.training.layers);
     Device dev;

@@ -219,6 +219,17 @@ double JsonReader::power() const {
   return *v;
 }
 
+double JsonReader::percent_in(double lo, double hi) const {
+  if (!j_.is_string()) fail(unit_hint(j_, "%"));
+  std::string why;
+  auto v = units::parse_percent(j_.get<std::string>(), &why);
+  if (!v) fail(why);
+  if (!(*v >= lo && *v <= hi))
+    fail("must be in [" + std::to_string(lo * 100) + "%, " + std::to_string(hi * 100) + "%], found " +
+         j_.get<std::string>());
+  return *v;
+}
+
 std::vector<double> JsonReader::numbers() const {
   std::vector<double> out;
   for (size_t i = 0; i < size(); ++i) out.push_back(at(i).number());

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <limits>
 
 #include "asteroid/replay_bound.hpp"
@@ -61,8 +62,15 @@ struct Shared {
   bool cut = false;
   unsigned ticks = 0;
   long long stored = 0;  // priced children held by every job
+  // enumerate_by_replay: every complete plan replaying within `ceiling` goes to `visit`, and the
+  // cuts use the ceiling in place of the best replay (so none of those plans is cut).
+  const std::function<void(const Evaluation&)>* visit = nullptr;
+  double ceiling = 0;
 
-  double best() const { return out.evaluation.feasible ? out.evaluation.schedule_latency_s : kInf; }
+  double best() const {
+    if (visit) return ceiling * (1 + 4 * kRounding);
+    return out.evaluation.feasible ? out.evaluation.schedule_latency_s : kInf;
+  }
   bool out_of_time() {
     if (cut) return true;
     if (max_partial_plans > 0 && out.stats.partial_plans >= max_partial_plans) cut = true;
@@ -316,6 +324,10 @@ class Job {
   void replay() {
     ++sh_.out.stats.replays;
     Evaluation e = sh_.m.evaluate(plan_);
+    if (sh_.visit) {
+      if (e.feasible && e.schedule_latency_s <= sh_.ceiling * (1 + kRounding)) (*sh_.visit)(e);
+      return;
+    }
     if (e.feasible && e.schedule_latency_s < sh_.best()) {
       sh_.out.evaluation = std::move(e);
       sh_.out.improved = true;
@@ -336,16 +348,11 @@ class Job {
 
 }  // namespace
 
-ReplaySearchResult search_by_replay(const CostModel& model, const PlannerOptions& options, const Evaluation& start,
-                                    long long max_partial_plans) {
-  ReplaySearchResult out;
-  out.evaluation = start;
-  const bool limited = options.time_limit_s > 0;
-  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                           std::chrono::duration<double>(limited ? options.time_limit_s : 0));
-  const ClassOrders classes(model.cluster(), options.max_device_orders);
-  const NetFloors net = net_floors(model);
-  Shared sh{model, options, classes, net, out, deadline, limited, max_partial_plans};
+namespace {
+
+// The jobs of the space (one per micro-batch size and stage count), run best first until every one
+// is done or cut at sh.best(); returns the lowest bound of the jobs left (infinity: none left).
+double run_jobs(const CostModel& model, const PlannerOptions& options, const NetFloors& net, Shared& sh) {
   int most = std::min(model.num_devices(), model.num_layers());
   if (options.max_stages > 0) most = std::min(most, options.max_stages);
   // Largest micro-batches and fewest stages first among equal bounds: usually the shortest
@@ -384,14 +391,46 @@ ReplaySearchResult search_by_replay(const CostModel& model, const PlannerOptions
     }
     bounds[pick] = job.done() ? kInf : job.bound();
   }
-  double lower = sh.best();
+  double lower = kInf;
   for (size_t j = 0; j < jobs.size(); ++j)
     if (!jobs[j].done()) lower = std::min(lower, bounds[j]);
   for (Job& j : jobs) j.release_all();
+  return lower;
+}
+
+Clock::time_point deadline_of(const PlannerOptions& options) {
+  const double limit = options.time_limit_s > 0 ? options.time_limit_s : 0;
+  return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limit));
+}
+
+}  // namespace
+
+ReplaySearchResult search_by_replay(const CostModel& model, const PlannerOptions& options, const Evaluation& start,
+                                    long long max_partial_plans) {
+  ReplaySearchResult out;
+  out.evaluation = start;
+  const ClassOrders classes(model.cluster(), options.max_device_orders);
+  const NetFloors net = net_floors(model);
+  Shared sh{model, options, classes, net, out, deadline_of(options), options.time_limit_s > 0, max_partial_plans};
+  const double left = run_jobs(model, options, net, sh);
+  const double lower = std::min(sh.best(), left);
   out.proven_optimal = !sh.cut && classes.every_order() && out.evaluation.feasible;
-  if (!sh.cut && out.evaluation.feasible) lower = out.evaluation.schedule_latency_s;
-  out.lower_bound_s = classes.every_order() && std::isfinite(lower) ? lower : 0;
+  const double proven = !sh.cut && out.evaluation.feasible ? out.evaluation.schedule_latency_s : lower;
+  out.lower_bound_s = classes.every_order() && std::isfinite(proven) ? proven : 0;
   return out;
+}
+
+bool enumerate_by_replay(const CostModel& model, const PlannerOptions& options, double max_replay_s,
+                         const std::function<void(const Evaluation&)>& visit, ReplaySearchStats* stats) {
+  ReplaySearchResult out;
+  const ClassOrders classes(model.cluster(), options.max_device_orders);
+  const NetFloors net = net_floors(model);
+  Shared sh{model, options, classes, net, out, deadline_of(options), options.time_limit_s > 0, 0};
+  sh.visit = &visit;
+  sh.ceiling = max_replay_s;
+  run_jobs(model, options, net, sh);
+  if (stats) *stats = out.stats;
+  return !sh.cut && classes.every_order();
 }
 
 double replay_partial_bound(const CostModel& model, const PlannerOptions& options, const Plan& partial,

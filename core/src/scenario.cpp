@@ -133,7 +133,11 @@ void parse_training(const JsonReader& r, Scenario& s) {
 }
 
 void parse_planner(const JsonReader& r, Scenario& s) {
-  r.allow_only({"strategy", "microbatch_sizes", "max_stages", "latency_model", "time_limit"});
+  r.allow_only({"strategy", "microbatch_sizes", "max_stages", "latency_model", "time_limit", "objective",
+                "max_slowdown", "power_modes"});
+  if (r.has("objective")) s.planner.objective = r.at("objective").token(kObjectives);
+  if (r.has("max_slowdown")) s.planner.max_slowdown = r.at("max_slowdown").percent_in(0, limits::kMaxSlowdown);
+  if (r.has("power_modes")) s.planner.power_modes = r.at("power_modes").token(kPowerModeChoices);
   if (r.has("time_limit"))
     s.planner.time_limit_s = r.at("time_limit").seconds_in(0, limits::kMaxPlannerTimeLimitS);
   if (r.has("latency_model")) s.planner.latency_model = r.at("latency_model").token(kLatencyModels);
@@ -288,6 +292,30 @@ bool file_exists(const std::string& path) {
   return std::filesystem::is_regular_file(path, ec);
 }
 
+// The traces of the power modes other than each type's trace's own, where one is found beside it
+// (mode_trace_file). A mode trace must be of the same model, type and layers, and name its mode.
+void load_mode_traces(Scenario& s) {
+  for (const auto& [type, pm] : s.power_models) {
+    const Profile& base = s.profiles.at(type);
+    const std::string base_mode = base.power_mode.empty() ? pm.default_mode : base.power_mode;
+    for (const auto& [mode, power] : pm.modes) {
+      if (mode == base_mode || !is_plain_name(mode)) continue;
+      const std::string path = mode_trace_file(s, type, mode);
+      if (!file_exists(path)) continue;
+      auto p = load_profile(path);
+      if (!p) fail_at("traces." + type, "trace of power mode " + mode + ": " + p.error().str());
+      if (p->model != s.model || p->device_type != type || p->power_mode != mode)
+        fail_at("traces." + type, "trace \"" + path + "\" must be of model \"" + s.model + "\", device type \"" +
+                                      type + "\" and power mode \"" + mode + "\" (device.power_mode)");
+      const std::string diff = layer_list_mismatch(base, *p);
+      if (!diff.empty()) fail_at("traces." + type, "trace \"" + path + "\": layer list disagrees with " +
+                                                     s.trace_files.at(type) + ": " + diff);
+      s.mode_profiles[type][mode] = std::move(p).value();
+      s.mode_trace_files[type][mode] = path;
+    }
+  }
+}
+
 // The power models (after the traces: a device's mode is checked against its trace's). A power
 // file's own errors name that file and its field (they are about it, not the scenario).
 void parse_power(const JsonReader& r, const JsonReader& devices, const std::string& base_dir, Scenario& s) {
@@ -317,6 +345,7 @@ void parse_power(const JsonReader& r, const JsonReader& devices, const std::stri
                 m->mode_list() + ")");
     s.power_models[type] = std::move(m).value();
   }
+  load_mode_traces(s);
   for (size_t i = 0; i < s.devices.size(); ++i) {
     const DeviceSpec& d = s.devices[i];
     if (d.power_mode.empty()) continue;
@@ -329,9 +358,10 @@ void parse_power(const JsonReader& r, const JsonReader& devices, const std::stri
                  " has " + pm->second.mode_list() + ")");
     const Profile& trace = s.profiles.at(d.type);
     const std::string trace_mode = trace.power_mode.empty() ? pm->second.default_mode : trace.power_mode;
-    if (d.power_mode != trace_mode)
+    if (d.power_mode != trace_mode && !s.mode_profiles[d.type].count(d.power_mode))
       field.fail("no trace for power mode \"" + d.power_mode + "\": the trace " + s.trace_files.at(d.type) +
-                 " is for " + trace_mode + ", and a mode's speed is not modelled (docs/method.md, \"Energy\")");
+                 " is for " + trace_mode + ", and there is no " + mode_trace_file(s, d.type, d.power_mode) +
+                 " (a mode's speed comes from its trace: docs/formats.md, \"Traces of other power modes\")");
   }
 }
 
@@ -503,6 +533,32 @@ std::string device_power_mode(const Scenario& s, int d) {
   if (pm == s.power_models.end()) return "";
   const std::string& trace_mode = s.profiles.at(spec.type).power_mode;
   return trace_mode.empty() ? pm->second.default_mode : trace_mode;
+}
+
+const Profile& device_profile(const Scenario& s, int d) {
+  const DeviceSpec& spec = s.devices[size_t(d)];
+  auto type = s.mode_profiles.find(spec.type);
+  if (!spec.power_mode.empty() && type != s.mode_profiles.end()) {
+    auto mode = type->second.find(spec.power_mode);
+    if (mode != type->second.end()) return mode->second;
+  }
+  return s.profiles.at(spec.type);
+}
+
+std::vector<std::string> traced_power_modes(const Scenario& s, const std::string& type) {
+  std::vector<std::string> out;
+  auto pm = s.power_models.find(type);
+  if (pm == s.power_models.end()) return out;
+  const std::string& trace_mode = s.profiles.at(type).power_mode;
+  const std::string base = trace_mode.empty() ? pm->second.default_mode : trace_mode;
+  auto modes = s.mode_profiles.find(type);
+  for (const auto& [mode, power] : pm->second.modes)
+    if (mode == base || (modes != s.mode_profiles.end() && modes->second.count(mode))) out.push_back(mode);
+  return out;
+}
+
+std::string mode_trace_file(const Scenario& s, const std::string& type, const std::string& mode) {
+  return dir_of(s.trace_files.at(type)) + "/modes/" + mode + "/" + s.model + ".json";
 }
 
 Result<Scenario> load_scenario(const std::string& file) {

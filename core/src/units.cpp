@@ -85,6 +85,11 @@ std::optional<double> parse_power(const std::string& text, std::string* why) {
   return parse_with(text, table, "power", why);
 }
 
+std::optional<double> parse_percent(const std::string& text, std::string* why) {
+  static const UnitTable table = {{"%", 1e-2}};
+  return parse_with(text, table, "percentage", why);
+}
+
 std::optional<double> parse_energy(const std::string& text, std::string* why) {
   static const UnitTable table = {{"J", 1.0},        {"kJ", 1e3},     {"MJ", 1e6},
                                   {"Wh", 3600.0},    {"mWh", 3.6},    {"kWh", 3.6e6}};

@@ -1,5 +1,6 @@
 // asteroid-sim SCENARIO [--rounds N] [--strategy S] [--plan PLAN.json] [--recovery R|all [--json|--csv]]
 //              [-o DIR] [--network textbook|lv08] [--replicate|--no-replicate] [--no-spans]
+//              [--objective O] [--max-slowdown PERCENT] [--power-modes fixed|free]
 // Simulates the scenario's training with SimGrid and writes DIR/report.json, DIR/trace.json and
 // DIR/rounds.csv (DIR defaults to out/<scenario name>/); --recovery all runs it once per recovery
 // strategy and prints their table (each_recovery.hpp). The what-if flags (--bandwidth, --add-device,
@@ -23,6 +24,7 @@
 #include "asteroid/energy.hpp"
 #include "asteroid/json_reader.hpp"
 #include "asteroid/limits.hpp"
+#include "asteroid/objective_planner.hpp"
 #include "asteroid/replay_search.hpp"
 #include "asteroid/run_summary.hpp"
 #include "asteroid/scenario.hpp"
@@ -39,6 +41,7 @@ std::string usage() {
   return "usage: asteroid-sim SCENARIO [--rounds N] [--strategy S | --plan PLAN.json] [--recovery R] [-o "
          "DIR]\n"
          "                    [--network textbook|lv08] [--replicate | --no-replicate] [--no-spans]\n"
+         "                    [--objective O] [--max-slowdown PERCENT] [--power-modes fixed|free]\n"
          "       asteroid-sim SCENARIO --recovery all [--json | --csv] [-o DIR] ...   (one run per recovery\n"
          "         strategy, one table: detection, re-plan, transfer, replay, total, samples/s, rounds replayed)\n"
          "network models:\n"
@@ -46,7 +49,8 @@ std::string usage() {
          "    lv08      SimGrid's LV08 TCP model: bandwidth x 0.97, latency x 13.01, reverse ACK traffic\n"
          "              (\"default\", its former name, is still accepted)\n"
          "strategies:\n" +
-         kStrategies.help(4) + "recovery strategies:\n" + kRecoveries.help(4) + overrides_help();
+         kStrategies.help(4) + "recovery strategies:\n" + kRecoveries.help(4) + "objectives:\n" +
+         kObjectives.help(4) + "power modes:\n" + kPowerModeChoices.help(4) + overrides_help();
 }
 
 [[noreturn]] void fail(const std::string& message) {
@@ -61,6 +65,10 @@ struct Args {
   bool all_recoveries = false;  // --recovery all (each_recovery.hpp)
   sim::TableFormat table = sim::TableFormat::text;
   ScenarioOverrides overrides;  // --bandwidth, --add-device, ... (scenario_overrides.hpp)
+  // Override the scenario's planner.objective, max_slowdown, power_modes (objective_planner.hpp).
+  std::optional<PlanningObjective> objective;
+  std::optional<double> max_slowdown;
+  std::optional<PowerModeChoice> power_modes;
 };
 
 Args parse_args(int argc, char** argv) {
@@ -94,6 +102,12 @@ Args parse_args(int argc, char** argv) {
       a.run.replicate = false;
     else if (s == "--no-spans")
       a.spans = false;
+    else if (s == "--objective")
+      a.objective = args.token(kObjectives);
+    else if (s == "--max-slowdown")
+      a.max_slowdown = args.percent(limits::kMaxSlowdown);
+    else if (s == "--power-modes")
+      a.power_modes = args.token(kPowerModeChoices);
     else if (s == "-h" || s == "--help") {
       std::cout << usage();
       std::exit(0);
@@ -197,14 +211,31 @@ int main(int argc, char** argv) {
   Args args = parse_args(argc, argv);
   auto loaded = load_scenario(args.scenario, args.overrides);
   if (!loaded) fail(loaded.error().str());
-  const Scenario& s = loaded.value();
+  Scenario& s = loaded.value();
   for (const std::string& line : s.applied_overrides)
     (args.table == sim::TableFormat::text ? std::cout : std::cerr << "asteroid-sim: ") << "what-if: " << line << "\n";
   std::string dir = args.output.empty() ? "out/" + s.name : args.output;
+  if (args.objective) s.planner.objective = *args.objective;
+  if (args.max_slowdown) s.planner.max_slowdown = *args.max_slowdown;
+  if (args.power_modes) s.planner.power_modes = *args.power_modes;
   if (args.all_recoveries) {
     const std::string refusal = sim::each_recovery_refusal(s);
     if (!refusal.empty()) fail(refusal);
     return sim::run_each_recovery(s, command_line, dir, args.table, fail);
+  }
+  // An objective other than the shortest round, or free power modes: the objective's plan, each
+  // device in its chosen power mode (its trace's times, its mode's power).
+  const bool by_objective = s.planner.objective != PlanningObjective::time || s.planner.power_modes == PowerModeChoice::free;
+  std::optional<ObjectiveResult> objective;
+  if (by_objective) {
+    if (!args.run.plan_file.empty() || (args.run.strategy && *args.run.strategy != Strategy::asteroid))
+      fail("--objective and --power-modes plan with the asteroid strategy, not with --plan or another --strategy");
+    if (!absent_at_start(s.devices, s.faults).empty())
+      fail(s.file + ": planner.objective: devices that join later are not planned for an objective other than time");
+    auto r = plan_for_objective(s, objective_options(s));
+    if (!r) fail(r.error().str());
+    apply_power_modes(s, r->chosen.power_modes);
+    objective = std::move(r).value();
   }
   if (args.network == "textbook") {
     // Transfer time = latency + size / bandwidth, no TCP factors, no reverse ACK flows
@@ -214,7 +245,8 @@ int main(int argc, char** argv) {
   }
   CostModel model = make_cost_model(s);
   std::optional<PlanningRecord> planning;
-  auto chosen = backend_plan(s, model, args.run, &planning);
+  Result<Evaluation> chosen = objective ? Result<Evaluation>(model.evaluate(objective->chosen.evaluation.plan))
+                                        : backend_plan(s, model, args.run, &planning);
   if (!chosen) fail(chosen.error().str());
   const Evaluation& ev = chosen.value();
   // A scenario without training.rounds runs the default length (backend_setup.hpp), said below.
@@ -274,6 +306,7 @@ int main(int argc, char** argv) {
   if (planning && planning->lower_bound_s > 0)
     std::cout << "plan 0 " << optimality_text(planning->proven_optimal, planning->objective_s, planning->lower_bound_s)
               << ", planned in " << planning->planning_time_s << " s (" << planning->strategy << ")\n";
+  if (objective) std::cout << objective_to_text(*objective, objective_options(s), model.cluster());
   std::cout << summary_to_text(summary, rep.backend);
   for (const std::string& w : rep.warnings) std::cout << "warning: " << w << "\n";
   std::cout << energy_to_text(compute_energy(rep));

@@ -55,5 +55,8 @@ for f in sorted(f for f in glob.glob(os.path.join(src, "traces/jetson_*/*.json")
         print(f"FAIL: {f}: a fixed cost among the fitted factors"); sys.exit(1)
 print("fixed cost per op: measured", measured, "s, scaled per board")
 PY
+# The other power modes' traces (traces/<type>/modes/<mode>/) are what the mode tool makes now.
+/usr/bin/python3 "$src/tools/calibrate/derive_mode_traces.py" --out-dir "$src/traces" --check || {
+  echo "FAIL: the power modes' traces differ from what tools/calibrate/derive_mode_traces.py makes"; fails=$((fails + 1)); }
 [ "$fails" -eq 0 ] && echo "calibration: traces reproducible, targets met"
 exit $fails

@@ -248,7 +248,8 @@ def put(name, edit, power=None):
 def mode(m):
     return lambda s: s["cluster"]["devices"][3].update(power_mode=m)
 put("mode_unknown", mode("7W"))
-put("mode_no_trace", mode("5W"))
+put("mode_no_trace", mode("7W"), lambda p: p["modes"].update({"7W": dict(p["modes"]["5W"], budget="7W", compute="7W")}))
+put("mode_traced", mode("5W"))
 put("mode_default", mode("MAXN"))
 put("power_negative", lambda s: None, lambda p: p["modes"]["MAXN"].update(idle="-1W"))
 put("power_unitless", lambda s: None, lambda p: p["modes"]["MAXN"].update(compute=10))
@@ -258,7 +259,13 @@ PY
 "$plan" "$tmp/mode_default.json" >/dev/null || fail "an explicit default power mode is refused"
 expect_error "an unknown power mode" 'mode_unknown.json: cluster.devices\[3\].power_mode: unknown power mode "7W" for jetson_nano' \
   "$plan" "$tmp/mode_unknown.json"
-expect_error "a power mode without a trace" 'mode_no_trace.json: cluster.devices\[3\].power_mode: no trace for power mode "5W"' \
+"$plan" "$tmp/mode_traced.json" --json -o "$tmp/mode_traced_plan.json" || fail "a power mode with a trace (traces/jetson_nano/modes/5W/) is refused"
+/usr/bin/python3 - "$tmp/mode_traced_plan.json" <<'PY' || fail "a traced power mode's energy"
+import json, sys
+e = json.load(open(sys.argv[1]))["energy"]["devices"]
+assert e["nano0"]["power_mode"] == "5W" and e["nano1"]["power_mode"] == "MAXN", e
+PY
+expect_error "a power mode without a trace" 'mode_no_trace.json: cluster.devices\[3\].power_mode: no trace for power mode "7W"' \
   "$plan" "$tmp/mode_no_trace.json"
 expect_error "a negative power" 'power_negative_power.json: modes.MAXN.idle: "-1W" must be a finite, non-negative power' \
   "$plan" "$tmp/power_negative.json"
@@ -385,5 +392,37 @@ import json, sys
 j = json.load(open(sys.argv[1]))
 assert all(st.get("recompute") is True for st in j["plan"]["stages"]), j["plan"]
 PY
+
+# The energy objective (docs/method.md, "Energy-aware planning"): the least energy per sample within
+# the slowdown of the fastest plan, the power modes a choice; bad objectives and slowdowns refused.
+small="$src/scenarios/envD_mobilenetv2_1000mbps.json"
+"$plan" "$small" --json -o "$tmp/fast.json" || fail "planning $small"
+"$plan" "$small" --objective energy --max-slowdown 10% --json -o "$tmp/energy.json" || fail "--objective energy"
+"$plan" "$small" --objective energy --max-slowdown 10% --power-modes free --json -o "$tmp/energy_free.json" ||
+  fail "--objective energy --power-modes free"
+"$plan" "$small" --objective energy --power-modes free >"$tmp/energy_free.txt" || fail "--objective energy (text)"
+grep -q "^objective energy (max slowdown 10%, power modes free)" "$tmp/energy_free.txt" || fail "text lacks the objective: $(cat "$tmp/energy_free.txt")"
+/usr/bin/python3 - "$tmp/fast.json" "$tmp/energy.json" "$tmp/energy_free.json" <<'PY' || fail "the energy objective's plans"
+import json, sys
+fast, fixed, free = (json.load(open(p)) for p in sys.argv[1:4])
+for r in (fixed, free):
+    o = r["objective"]
+    assert o["objective"] == "energy" and o["proven_optimal"], o
+    assert o["chosen"]["round_s"] <= o["ceiling_s"] * (1 + 1e-9) and abs(o["ceiling_s"] - 1.1 * o["fastest"]["round_s"]) < 1e-9 * o["ceiling_s"], o
+    assert o["chosen"]["J_per_sample"] <= o["fastest"]["J_per_sample"] * (1 + 1e-12), o
+    assert abs(r["energy"]["J_per_sample"] - o["chosen"]["J_per_sample"]) < 1e-9 * o["chosen"]["J_per_sample"], (r["energy"], o["chosen"])
+    assert abs(r["round_latency_s"] - o["chosen"]["round_s"]) < 1e-9 * r["round_latency_s"]
+# Fixed modes: the fastest is the time objective's plan; free modes can only do as well or better.
+assert abs(fixed["objective"]["fastest"]["round_s"] - fast["round_latency_s"]) < 1e-9 * fast["round_latency_s"]
+assert free["objective"]["fastest"]["round_s"] <= fixed["objective"]["fastest"]["round_s"] * (1 + 1e-9)
+assert free["objective"]["mode_assignments"] == 3 * 4, free["objective"]["mode_assignments"]  # tx2: 3 modes; 3 nanos: 4 multisets
+assert set(free["power_modes"]) == {"tx2_0", "nano0", "nano1", "nano2"}, free["power_modes"]
+PY
+expect_error "an unknown objective" "asteroid-plan: --objective: .*fast" "$plan" "$small" --objective fast
+expect_error "a slowdown without a unit" 'asteroid-plan: --max-slowdown: "10" has no unit' "$plan" "$small" --objective energy --max-slowdown 10
+expect_error "a negative slowdown" 'asteroid-plan: --max-slowdown: "-5%" must be a finite, non-negative' "$plan" "$small" --objective energy --max-slowdown -5%
+expect_error "an unknown power-mode choice" "asteroid-plan: --power-modes: .*any" "$plan" "$small" --power-modes any
+expect_error "an objective with --evaluate" "--objective, --max-slowdown and --power-modes go with planning" \
+  "$plan" "$small" --objective energy --evaluate "$tmp/fast.json"
 
 finish "asteroid-plan command line"

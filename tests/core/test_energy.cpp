@@ -214,3 +214,21 @@ TEST_CASE("power model: the Jetson power files load, and their default modes are
     CHECK(m->provenance["kind"] == "derived");
   }
 }
+
+TEST_CASE("power model: the datasheet devices' power files load, with sources and their traces' modes as default",
+          "[energy][power]") {
+  for (auto [type, mode] : {std::pair{"jetson_orin_nano_8gb", "15W"}, std::pair{"jetson_agx_orin_32gb", "40W"},
+                            std::pair{"raspberry_pi_5", "stock"}, std::pair{"laptop_rtx4050", "115W"}}) {
+    INFO(type);
+    auto m = load_power_model(std::string(ASTEROID_SOURCE_DIR) + "/traces/" + type + "/power.json");
+    REQUIRE(m.ok());
+    CHECK(m->device_type == type);
+    CHECK(m->default_mode == mode);
+    CHECK(m->provenance["kind"] == "derived");
+    CHECK_FALSE(m->provenance["sources"].empty());
+    const ModePower* d = m->mode(mode);
+    REQUIRE(d);
+    CHECK(d->idle_W < d->communication_W);
+    CHECK(d->communication_W < d->compute_W);
+  }
+}

@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "asteroid/units.hpp"
+
 namespace asteroid {
 
 class CliArgs {
@@ -37,6 +39,15 @@ class CliArgs {
     auto t = vocabulary.parse(v);
     if (!t) fail_(flag + ": " + vocabulary.must_be(v));
     return *t;
+  }
+  // The value after the current flag as a percentage ("10%"), returned as a fraction in [0, hi]:
+  // a value without "%" or negative is refused.
+  double percent(double hi) {
+    std::string flag = arg_, v = value(), why;
+    auto x = units::parse_percent(v, &why);
+    if (!x) fail_(flag + ": " + why);
+    if (*x > hi) fail_(flag + ": \"" + v + "\" is above " + trimmed(hi * 100) + "%");
+    return *x;
   }
   // The value after the current flag as a number in [lo, hi] (whole, if `whole`). A whole number is
   // at most INT_MAX unless `hi` says otherwise, so that it fits the int it is stored in.

@@ -59,6 +59,7 @@ class JsonReader {
   double seconds_in(double lo, double hi) const;
   double bandwidth_in(double lo, double hi) const;  // bytes per second
   double power_in(double lo, double hi) const;      // watts
+  double percent_in(double lo, double hi) const;    // "10%", as the fraction 0.1; lo, hi fractions
   size_t size_at_most(size_t max) const;            // array length, at most `max`
   // A string that must be one of a vocabulary's tokens (vocabulary.hpp); its value.
   template <class V>

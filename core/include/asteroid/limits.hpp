@@ -45,6 +45,8 @@ constexpr double kMaxReportTimeS = 1e12;  // any time in a report, either sign
 // Power models (power_model.hpp): any power of a device, in watts (an edge board draws 1-100 W; a
 // server a few kW).
 constexpr double kMaxPowerW = 1e5;
+// The energy objective's max_slowdown (objective_planner.hpp), as a fraction: 100x the shortest round.
+constexpr double kMaxSlowdown = 100;
 constexpr int kMaxPowerModes = 64;
 
 // JSON.

@@ -5,11 +5,11 @@
 // block, whether its figures are measured or derived and from what. energy.hpp turns them and a
 // RunReport's spans into joules; plan_energy.hpp does the same for a plan's predicted round.
 //
-// What a mode changes: only the powers. The traces are for one mode each (a trace's
-// `device.power_mode`, by default the power file's `default_mode`); a scenario that asks for
-// another mode without a trace for it is refused (scenario.cpp), because the speed side of a mode
-// is not modelled and its powers with the default mode's times would give energies that are
-// simply wrong (docs/method.md, "Energy").
+// What a mode changes here: only the powers. Its speed comes from its trace: a trace is for one
+// mode (its `device.power_mode`, by default the power file's `default_mode`), other modes' traces
+// lie beside it (traces/<type>/modes/<mode>/, docs/formats.md); a scenario that asks for a mode
+// without a trace is refused (scenario.cpp), because its powers with another mode's times would
+// give energies that are simply wrong (docs/method.md, "Energy").
 #pragma once
 
 #include <nlohmann/json.hpp>

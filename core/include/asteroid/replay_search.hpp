@@ -32,6 +32,7 @@
 // stops switching jobs until the open ones have shrunk.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "asteroid/cost_model.hpp"
@@ -70,6 +71,17 @@ std::string optimality_text(bool proven_optimal, double value_s, double lower_bo
 // time limit does (for tests: a cut that does not depend on the machine's speed).
 ReplaySearchResult search_by_replay(const CostModel& model, const PlannerOptions& options, const Evaluation& start,
                                     long long max_partial_plans = 0);
+
+// Every plan of the same space whose replay is at most `max_replay_s` (seconds), each passed to
+// `visit` once (an Evaluation with its replay), in no set order. Devices of one class are
+// interchangeable, so of plans that differ only by which devices of a class they use, one is
+// visited. Exact as search_by_replay is: a partial plan is cut only when its lower bound passes
+// `max_replay_s`, so no plan within it is missed. Returns false when the time limit
+// (options.time_limit_s) cut the enumeration or not every order of the device classes was searched.
+// Cost: as search_by_replay's with `max_replay_s` as the best replay, plus one replay per plan
+// within it that the bounds do not cut.
+bool enumerate_by_replay(const CostModel& model, const PlannerOptions& options, double max_replay_s,
+                         const std::function<void(const Evaluation&)>& visit, ReplaySearchStats* stats = nullptr);
 
 // The lower bound the search gives a partial plan: `partial`'s stages (its first stages, with
 // layers, devices and micro-batch size; shares as the cost model gives them) in a plan of

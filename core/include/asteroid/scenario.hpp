@@ -25,8 +25,9 @@ struct DeviceSpec {
   std::string host;  // asteroid-exec: where ssh starts its worker; empty: not started over ssh
   // asteroid-exec: where its worker computes, "cpu" (the default) or "cuda" / "cuda:N" (exec/README.md)
   std::string accelerator = "cpu";
-  // The power mode it runs in (power_model.hpp); empty: its power model's default mode. Only the
-  // mode its trace is for is accepted (the speed side of other modes is not modelled).
+  // The power mode it runs in (power_model.hpp); empty: its power model's default mode. Accepted
+  // when a trace exists for the mode: the type's trace's own mode, or a mode trace beside it
+  // (traces/<type>/modes/<mode>/<model>.json, docs/formats.md), whose times the device then runs at.
   std::string power_mode;
 };
 
@@ -64,6 +65,11 @@ struct PlannerSpec {
   int max_stages = 0;                 // 0: no limit
   LatencyModel latency_model = LatencyModel::pipeline;
   double time_limit_s = 0;  // 0: search to the proven optimum
+  // What the `asteroid` strategy minimises (objective_planner.hpp): the round, or the energy per
+  // sample among plans whose round is at most (1 + max_slowdown) x the shortest.
+  PlanningObjective objective = PlanningObjective::time;
+  double max_slowdown = 0.1;  // a fraction (the scenario writes "10%"), >= 0
+  PowerModeChoice power_modes = PowerModeChoice::fixed;
 };
 
 struct FaultEvent {
@@ -103,6 +109,10 @@ struct Scenario {
   // trace when there is one. A type without one has no energy figures (reported as unavailable).
   std::map<std::string, std::string> power_files;
   std::map<std::string, PowerModel> power_models;
+  // Device type -> power mode -> the trace of that mode, for the modes of the type's power model
+  // other than its trace's own that have a mode trace (mode_trace_file); the same model and layers.
+  std::map<std::string, std::map<std::string, Profile>> mode_profiles;
+  std::map<std::string, std::map<std::string, std::string>> mode_trace_files;
   FaultSpec faults;
   // The command line's what-ifs applied before it was checked, one line each (scenario_overrides.hpp).
   std::vector<std::string> applied_overrides;
@@ -131,6 +141,18 @@ std::vector<std::string> layer_names(const Scenario& s);
 // The power mode device d runs in: its power_mode, else its trace's, else its power model's
 // default; "" when its type has no power model.
 std::string device_power_mode(const Scenario& s, int d);
+
+// The trace device d's times come from: its power mode's trace (Scenario::mode_profiles) when it
+// runs in a mode other than its type's trace's, else its type's trace.
+const Profile& device_profile(const Scenario& s, int d);
+
+// The power modes device type `type` can run in: its trace's mode and the modes with a mode trace,
+// in the power model's order (names sorted); empty when the type has no power model.
+std::vector<std::string> traced_power_modes(const Scenario& s, const std::string& type);
+
+// Where the trace of `type` in power mode `mode` is looked for: beside the type's trace,
+// <its folder>/modes/<mode>/<model>.json.
+std::string mode_trace_file(const Scenario& s, const std::string& type, const std::string& mode);
 
 // Bytes of optimizer state per parameter byte: 0 for SGD, 1 with momentum, 2 for Adam.
 double optimizer_state_factor(Optimizer o);

@@ -23,6 +23,9 @@ std::optional<double> parse_power(const std::string& text, std::string* why);
 // "12J", "3.5kJ", "1Wh", "250mWh", "2kWh". Returns joules (1 Wh = 3600 J).
 std::optional<double> parse_energy(const std::string& text, std::string* why);
 
+// "10%", "0.5 %": a share, written as a percentage. Returns the fraction (0.1), never negative.
+std::optional<double> parse_percent(const std::string& text, std::string* why);
+
 // Human-readable forms for reports.
 std::string format_bytes(double bytes);
 std::string format_seconds(double seconds);

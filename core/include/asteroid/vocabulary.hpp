@@ -91,6 +91,22 @@ inline constexpr auto kStrategies = vocabulary<Strategy>(
     Term<Strategy>{Strategy::hetpipe, "hetpipe",
                    "per-device speeds and Alg. 1 shares; memory and links ignored"});
 
+// --- Planning objectives (objective_planner.hpp; docs/method.md, "Energy-aware planning") ---
+// Each is one case of objective_planner.cpp's switch: another objective is one more case.
+enum class PlanningObjective { time, energy };
+inline constexpr auto kObjectives = vocabulary<PlanningObjective>(
+    "objective", Term<PlanningObjective>{PlanningObjective::time, "time", "the shortest round (default)"},
+    Term<PlanningObjective>{PlanningObjective::energy, "energy",
+                    "the least predicted energy per sample within max_slowdown of the shortest round"});
+
+// --- Power modes in planning ---
+enum class PowerModeChoice { fixed, free };
+inline constexpr auto kPowerModeChoices = vocabulary<PowerModeChoice>(
+    "power-mode choice",
+    Term<PowerModeChoice>{PowerModeChoice::fixed, "fixed", "each device in the scenario's mode (default)"},
+    Term<PowerModeChoice>{PowerModeChoice::free, "free",
+                          "each device's mode is a planning choice among the modes with a trace"});
+
 // --- Recovery strategies (coordinator.hpp says what each does) ---
 enum class Recovery { lightweight, replan, restart, adaptive };
 inline constexpr auto kRecoveries = vocabulary<Recovery>(
@@ -204,6 +220,8 @@ inline constexpr auto kActionKinds = vocabulary<ActionKind>(
 
 // The token of each value, for logs and messages.
 inline const char* to_string(Strategy v) { return kStrategies.token(v); }
+inline const char* to_string(PlanningObjective v) { return kObjectives.token(v); }
+inline const char* to_string(PowerModeChoice v) { return kPowerModeChoices.token(v); }
 inline const char* to_string(Recovery v) { return kRecoveries.token(v); }
 inline const char* to_string(LatencyModel v) { return kLatencyModels.token(v); }
 inline const char* to_string(Optimizer v) { return kOptimizers.token(v); }

@@ -1,0 +1,85 @@
+#include "asteroid/objective_planner.hpp"
+
+#include <cstdio>
+
+#include "asteroid/units.hpp"
+
+namespace asteroid {
+
+nlohmann::json scored_plan_to_json(const ScoredPlan& p, const Cluster& c) {
+  nlohmann::json j = {{"feasible", p.evaluation.feasible}};
+  if (!p.evaluation.feasible) return j;
+  j["round_s"] = p.round_s();
+  j["s_per_sample"] = p.s_per_sample();
+  j["J_per_sample"] = p.energy.available ? nlohmann::json(p.energy.J_per_sample) : nlohmann::json(nullptr);
+  j["microbatch_size"] = p.evaluation.plan.microbatch_size;
+  nlohmann::json stages = nlohmann::json::array();
+  for (const StagePlan& sp : p.evaluation.plan.stages) {
+    nlohmann::json names = nlohmann::json::array();
+    for (int d : sp.devices) names.push_back(c.devices[size_t(d)].name);
+    stages.push_back({{"layers", {sp.first_layer, sp.last_layer}}, {"devices", names}});
+  }
+  j["stages"] = stages;
+  nlohmann::json modes = nlohmann::json::object();
+  for (size_t d = 0; d < p.power_modes.size() && d < c.devices.size(); ++d)
+    if (!p.power_modes[d].empty()) modes[c.devices[d].name] = p.power_modes[d];
+  j["power_modes"] = modes;
+  return j;
+}
+
+nlohmann::json objective_to_json(const ObjectiveResult& r, const ObjectiveOptions& o, const Cluster& c) {
+  nlohmann::json j = {{"objective", to_string(o.objective)},
+                      {"max_slowdown", o.max_slowdown},
+                      {"power_modes", to_string(o.power_modes)},
+                      {"ceiling_s", r.ceiling_s},
+                      {"mode_assignments", r.mode_assignments},
+                      {"plans_scored", r.plans_scored},
+                      {"proven_optimal", r.proven_optimal}};
+  j["fastest"] = scored_plan_to_json(r.fastest, c);
+  j["chosen"] = scored_plan_to_json(r.chosen, c);
+  if (r.fastest.energy.available && r.chosen.energy.available && r.fastest.energy.J_per_sample > 0) {
+    j["energy_saved"] = 1 - r.chosen.energy.J_per_sample / r.fastest.energy.J_per_sample;
+    j["slowdown"] = r.chosen.s_per_sample() / r.fastest.s_per_sample() - 1;
+  }
+  nlohmann::json front = nlohmann::json::array(), fastest = nlohmann::json::array(),
+                 least = nlohmann::json::array();
+  for (const ScoredPlan& p : r.front) front.push_back(scored_plan_to_json(p, c));
+  for (const ScoredPlan& p : r.assignment_fastest) fastest.push_back(scored_plan_to_json(p, c));
+  for (const ScoredPlan& p : r.assignment_least_energy) least.push_back(scored_plan_to_json(p, c));
+  j["front"] = front;
+  j["assignment_fastest"] = fastest;
+  j["assignment_least_energy"] = least;
+  return j;
+}
+
+std::string objective_to_text(const ObjectiveResult& r, const ObjectiveOptions& o, const Cluster& c) {
+  auto modes = [&](const ScoredPlan& p) {
+    std::string t;
+    for (size_t d = 0; d < p.power_modes.size() && d < c.devices.size(); ++d)
+      if (!p.power_modes[d].empty()) t += (t.empty() ? "" : ", ") + c.devices[d].name + " " + p.power_modes[d];
+    return t.empty() ? std::string("-") : t;
+  };
+  auto line = [&](const char* what, const ScoredPlan& p) {
+    char buf[256], joules[32] = "n/a";
+    if (p.energy.available) std::snprintf(joules, sizeof joules, "%.4g", p.energy.J_per_sample);
+    std::snprintf(buf, sizeof buf, "%s: round %.4f s, %.4g s and %s J per sample; modes: ", what, p.round_s(),
+                  p.s_per_sample(), joules);
+    return buf + modes(p) + "\n";
+  };
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "objective %s (max slowdown %.4g%%, power modes %s): %d mode assignment%s, %lld plans "
+                "within %.4f s scored%s\n",
+                to_string(o.objective), o.max_slowdown * 100, to_string(o.power_modes), r.mode_assignments,
+                r.mode_assignments == 1 ? "" : "s", r.plans_scored, r.ceiling_s,
+                r.proven_optimal ? ", proven optimal" : " (a time limit cut a search: not proven optimal)");
+  std::string t = buf + line("fastest", r.fastest) + line("chosen ", r.chosen);
+  if (r.fastest.energy.available && r.chosen.energy.available && r.fastest.energy.J_per_sample > 0) {
+    std::snprintf(buf, sizeof buf, "the chosen plan saves %.1f%% of the energy per sample for %.1f%% more time per sample\n",
+                  100 * (1 - r.chosen.energy.J_per_sample / r.fastest.energy.J_per_sample),
+                  100 * (r.chosen.s_per_sample() / r.fastest.s_per_sample() - 1));
+    t += buf;
+  }
+  return t;
+}
+
+}  // namespace asteroid
