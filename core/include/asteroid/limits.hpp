@@ -46,6 +46,8 @@ constexpr double kMaxReportTimeS = 1e12;  // any time in a report, either sign
 // server a few kW).
 constexpr double kMaxPowerW = 1e5;
 constexpr int kMaxPowerModes = 64;
+// A device's battery (battery.hpp): 1 MWh, far above any edge device's.
+constexpr double kMaxBatteryJ = 3.6e9;
 
 // JSON.
 constexpr int kMaxJsonDepth = 64;  // nesting of arrays and objects in any input file

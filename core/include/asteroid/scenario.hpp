@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "asteroid/battery.hpp"
 #include "asteroid/error.hpp"
 #include "asteroid/fine_tuning.hpp"
 #include "asteroid/network.hpp"
@@ -28,6 +29,8 @@ struct DeviceSpec {
   // The power mode it runs in (power_model.hpp); empty: its power model's default mode. Only the
   // mode its trace is for is accepted (the speed side of other modes is not modelled).
   std::string power_mode;
+  // Its battery (battery.hpp); none: on mains. Only on a type with a power model (what drains it).
+  std::optional<BatterySpec> battery;
 };
 
 struct LinkOverride {
@@ -77,6 +80,11 @@ struct FaultSpec {
   int missed_heartbeats = 3;
   int replication_interval_rounds = 1;
   Recovery recovery = Recovery::lightweight;
+  // What the Coordinator does about a battery that will reach its floor (battery_forecast.hpp):
+  // react (its departure is detected like a leave) or proactive (it leaves, planned, at a round
+  // boundary before), with battery_margin_rounds rounds of charge kept in hand.
+  BatteryPolicy battery = BatteryPolicy::react;
+  int battery_margin_rounds = 1;
   std::vector<FaultEvent> events;
 };
 
