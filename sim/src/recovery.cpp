@@ -112,6 +112,7 @@ void Simulation::transfer_state(const std::vector<StateTransfer>& transfers) {
     auto receiver = spawn("receive_state", to, epoch, [this, name, t, version, landed] {
       const double t0 = sg4::Engine::get_clock();
       try {
+        Busy busy(this, t.to, Activity::communication);
         sg4::Mailbox::by_name(name)->get<char>(kStallTimeout);
       } catch (const simgrid::Exception&) {
         return;
