@@ -28,7 +28,8 @@ const json* battery_of(const json& report, const std::string& device) {
 // run_sim with the per-instruction spans, which the report's energy block is computed from.
 int run_sim_with_spans(const fs::path& scenario_file, const fs::path& out, json* report) {
   fs::create_directories(out);
-  const std::string cmd = std::string(ASTEROID_SIM_BIN) + " " + scenario_file.string() + " -o " + out.string() +
+  // A bound on the wall time, so that a hang fails the test instead of stalling the suite.
+  const std::string cmd = "timeout 120 " + std::string(ASTEROID_SIM_BIN) + " " + scenario_file.string() + " -o " + out.string() +
                           " > " + (out / "stdout.txt").string() + " 2>&1";
   const int status = std::system(cmd.c_str());
   if (fs::exists(out / "report.json")) *report = read(out / "report.json");
@@ -160,5 +161,25 @@ TEST_CASE("sim: proactive departures leave before the floor with nothing replaye
               samples_react, react["end_s"].get<double>(), samples_pro, pro["end_s"].get<double>(),
               count_events(pro, "planned_departure"));
   CHECK(samples_pro > samples_react);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("sim: devices draining one after another early in the run end it with its reason, never a hang",
+          "[sim][battery]") {
+  // The second departure comes just before a checkpoint whose ledger check finds a layer with no
+  // live copy: the worker that committed the round stops the run, and every other actor must go.
+  fs::path dir = temp_dir("battery_early");
+  json s = envC(1000000);
+  s["name"] = "battery_early";
+  const char* charges[] = {"900J", "390J", "300J", "150J", "195J", "240J"};
+  for (size_t i = 0; i < s["cluster"]["devices"].size(); ++i)
+    s["cluster"]["devices"][i]["battery"] = {{"capacity", "0.75Wh"}, {"charge", charges[i]}, {"floor", "5%"}};
+  write(dir / "s.json", s);
+  json r;
+  const int code = run_sim_with_spans(dir / "s.json", dir / "out", &r);
+  INFO("output in " << (dir / "out").string());
+  REQUIRE(code == 1);  // not 124: the run ended on its own
+  CHECK_FALSE(r["summary"]["stop_reason"].get<std::string>().empty());
+  CHECK(count_events(r, "energy_departure") >= 2);
   fs::remove_all(dir);
 }
