@@ -50,7 +50,7 @@ BatterySpec parse_battery(const JsonReader& r) {
 
 std::string format_watt_hours(double joules) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.4g Wh", joules / 3600);
+  std::snprintf(buf, sizeof buf, "%.4g Wh (%.0f J)", joules / 3600, joules);
   return buf;
 }
 

@@ -284,6 +284,12 @@ std::string summary_to_text(const RunSummary& s, const std::string& backend) {
   for (const FailureSummary& f : s.failures) {
     t += std::string(f.kind == EventKind::energy_departure ? "energy departure" : "failure") + " of " + f.device +
          " at " + fmt("%.3f", f.failure_s) + " s\n";
+    if (f.kind == EventKind::energy_departure && !f.detection_s && !f.resume_at_s) {
+      // The last device at its floor (sim/src/battery.cpp): nothing was recovered, the run stopped.
+      t += "  no device was left to go on: the run stopped here (the checkpoint stays on the devices "
+           "at their floors)\n";
+      continue;
+    }
     if (f.detection_s) t += "  detection      " + fmt("%.3f", *f.detection_s) + " s after it\n";
     t += "  re-plan        " + fmt("%.4f", f.replan_s) + " s\n";
     t += "  state transfer " + fmt("%.3f", f.state_transfer_s) + " s (" +

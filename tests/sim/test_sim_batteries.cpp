@@ -3,6 +3,7 @@
 // against the reactive one on a cluster that runs until every battery is at its floor.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "sim_runs.hpp"
@@ -181,5 +182,25 @@ TEST_CASE("sim: devices draining one after another early in the run end it with 
   REQUIRE(code == 1);  // not 124: the run ended on its own
   CHECK_FALSE(r["summary"]["stop_reason"].get<std::string>().empty());
   CHECK(count_events(r, "energy_departure") >= 2);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("sim: a bad battery is one line naming the field and exit status 2", "[sim][battery]") {
+  fs::path dir = temp_dir("battery_bad");
+  const json bad[] = {{{"capacity", "20Wh"}, {"charge", "25Wh"}},  // above the capacity
+                      {{"capacity", "20"}},                        // no unit
+                      {{"capacity", "20Wh"}, {"floor", "-1Wh"}},   // negative
+                      {{"capacity", "20Wh"}, {"charge", "1Wh"}, {"floor", "2Wh"}}};  // floor above charge
+  const char* field[] = {"battery.charge", "battery.capacity", "battery.floor", "battery.floor"};
+  for (int i = 0; i < 4; ++i) {
+    json s = envC(4);
+    s["cluster"]["devices"][3]["battery"] = bad[i];
+    write(dir / "bad.json", s);
+    INFO(bad[i].dump());
+    CHECK(run_sim(dir / "bad.json", dir / "out", "", nullptr) == 2);
+    const std::string text = stdout_of(dir / "out");
+    CHECK(std::count(text.begin(), text.end(), '\n') == 1);
+    CHECK(text.find("cluster.devices[3]." + std::string(field[i])) != std::string::npos);
+  }
   fs::remove_all(dir);
 }

@@ -26,7 +26,7 @@ struct BatterySpec {
 // the capacity, a floor above the charge.
 BatterySpec parse_battery(const JsonReader& r);
 
-// "15.0 Wh": joules written in watt-hours, as batteries are labelled.
+// "15 Wh (54000 J)": joules written in watt-hours, as batteries are labelled, and in joules.
 std::string format_watt_hours(double joules);
 
 }  // namespace asteroid
