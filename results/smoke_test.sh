@@ -39,6 +39,7 @@ for f in \
   planning_time/planning_time.png planning_time/summary.md \
   whatif/bandwidth.csv whatif/devices.csv whatif/bandwidth.png whatif/devices.png whatif/whatif.md \
   whatif/summary.md \
+  battery/battery.csv battery/departures.csv battery/battery.md battery/summary.md \
   crosscheck/crosscheck.csv crosscheck/crosscheck.md crosscheck/crosscheck.png crosscheck/summary.md \
   crosscheck_envs/envs.csv crosscheck_envs/envs.md crosscheck_envs/summary.md crosscheck_envs/failure.md \
   memory/memory.csv memory/memory.md memory/summary.md fit/fit.csv fit/fit.md fit/summary.md \

@@ -30,6 +30,7 @@ Coordinator::Coordinator(const CostModel& model, const Plan& plan, CoordinatorCo
     : model_(model), config_(std::move(config)) {
   const int n = model_.num_devices();
   alive_.assign(n, true);
+  leaving_.assign(n, false);
   for (int d : config_.absent) alive_[d] = false;
   Evaluation ev = model_.evaluate(plan);
   assert(ev.feasible && "the coordinator starts from a feasible plan");
@@ -48,7 +49,8 @@ Coordinator::Coordinator(const CostModel& model, const Plan& plan, CoordinatorCo
 bool Coordinator::holds(int device, int layer) const {
   if (device < 0) return store_holds_;
   // The initial weights come from the run's seed: any live device can make them.
-  return alive_[device] && (checkpoint_ < 0 || holds_[device][layer]);
+  // A device leaving as planned still serves its state until the transfer is done.
+  return (alive_[device] || leaving_[device]) && (checkpoint_ < 0 || holds_[device][layer]);
 }
 
 bool Coordinator::replicates_after(int round) const {
@@ -100,6 +102,11 @@ std::vector<Action> Coordinator::message_overdue(int, double now) {
 }
 
 std::vector<Action> Coordinator::lost(int device, const std::string& why, double now) {
+  if (leaving_[device]) {  // gone before its planned departure finished: recover without its state
+    leaving_[device] = false;
+    std::fill(holds_[device].begin(), holds_[device].end(), false);
+    return fail({}, now, why);
+  }
   if (!alive_[device]) return {};
   return fail({device}, now, why);
 }
@@ -154,7 +161,21 @@ std::vector<Action> Coordinator::state_transferred(double) {
   moving_.clear();
   done_through_ = checkpoint_;
   copies_landed_ = -1;
+  for (size_t d = 0; d < leaving_.size(); ++d)
+    if (leaving_[d]) {
+      leaving_[d] = false;
+      std::fill(holds_[d].begin(), holds_[d].end(), false);
+    }
   std::vector<Action> out;
+  // A planned departure rolled back to the last round finished everywhere: nothing is run again.
+  const bool planned = planned_;
+  planned_ = false;
+  if (planned) {
+    Action resume = action(ActionKind::resume);
+    resume.plan_id = plan_id();
+    out.push_back(resume);
+    return out;
+  }
   Action replay = action(ActionKind::replay_round);
   replay.round = checkpoint_ + 1;
   replay.plan_id = plan_id();
@@ -199,6 +220,7 @@ std::vector<Action> Coordinator::fail(const std::vector<int>& devices, double no
   }
   const bool again = recovering_;
   recovering_ = true;
+  planned_ = false;  // a failure during a planned departure: rounds may have to run again
   copies_pending_ = -1;  // copies in flight belong to the aborted rounds
   Action rollback = action(ActionKind::rollback);
   rollback.round = checkpoint_;
@@ -247,6 +269,37 @@ void Coordinator::switch_to(const Evaluation& next, const std::string& detail, s
   Action transfer = action(ActionKind::transfer_state);
   transfer.transfers = moves;
   out.push_back(transfer);
+}
+
+std::vector<Action> Coordinator::depart(const std::vector<int>& devices, double) {
+  if (recovering_ || devices.empty() || done_through_ != checkpoint_) return {};
+  std::string names;
+  for (int d : devices) {
+    if (!alive_[d]) return {};
+    names += (names.empty() ? "" : ", ") + model_.cluster().devices[d].name;
+  }
+  for (int d : devices) alive_[d] = false, leaving_[d] = true;
+  std::string detail;
+  Evaluation next = recover(&detail);
+  if (!next.feasible) {
+    for (int d : devices) alive_[d] = true, leaving_[d] = false;
+    Action stay = action(ActionKind::replan);
+    stay.plan_id = plan_id();
+    stay.detail = names + " would leave as planned, but no plan fits without it (" + detail +
+                  "): the plan stays";
+    return {stay};
+  }
+  for (int d : devices) joined_.erase(std::remove(joined_.begin(), joined_.end(), d), joined_.end());
+  recovering_ = true;
+  planned_ = true;
+  copies_pending_ = -1;  // copies in flight belong to the round the departure interrupts
+  std::vector<Action> out;
+  Action rollback = action(ActionKind::rollback);
+  rollback.round = checkpoint_;
+  rollback.detail = "planned departure of " + names + " after round " + std::to_string(checkpoint_);
+  out.push_back(rollback);
+  switch_to(next, "planned departure of " + names + ": " + detail, out);
+  return out;
 }
 
 std::vector<Action> Coordinator::join(int device, double now) {

@@ -375,7 +375,7 @@ std::vector<StateTransfer> Coordinator::transfers_for(const Plan& next) const {
         const bool has_frozen = !frozen || (!restart && alive_[size_t(d)] && ran_layer(d, l));
         int weights_from = -1;  // a live device that ran the layer, else the store
         for (int h = 0; h < c.size() && !has_frozen && !restart && weights_from < 0; ++h)
-          if (alive_[size_t(h)] && ran_layer(h, l)) weights_from = h;
+          if ((alive_[size_t(h)] || leaving_[size_t(h)]) && ran_layer(h, l)) weights_from = h;
         int from = -1;
         if (!restart) {
           if (holds(d, l)) {

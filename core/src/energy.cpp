@@ -40,7 +40,7 @@ std::vector<std::vector<ActivitySegment>> device_activity(const RunReport& r) {
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return r.events[a].time < r.events[b].time; });
   auto presence_event = [&](const RunEvent& e, int d) {
-    return e.device == r.devices[size_t(d)] && (e.kind == EventKind::failure || e.kind == EventKind::join);
+    return e.device == r.devices[size_t(d)] && (is_departure(e.kind) || e.kind == EventKind::join);
   };
   for (int d = 0; d < n; ++d) {
     bool present = true;
@@ -55,7 +55,7 @@ std::vector<std::vector<ActivitySegment>> device_activity(const RunReport& r) {
       const RunEvent& e = r.events[i];
       if (!presence_event(e, d)) continue;
       const double t = std::clamp(e.time, 0.0, end);
-      if (e.kind == EventKind::failure && present) c.push_back({t, -1, 0, 0});
+      if (is_departure(e.kind) && present) c.push_back({t, -1, 0, 0});
       if (e.kind == EventKind::join && !present) c.push_back({t, +1, 0, 0});
       present = e.kind == EventKind::join;
     }

@@ -100,6 +100,16 @@ nlohmann::json report_to_json(const RunReport& r) {
     if (const auto& m = r.measured_energy[d])
       measured[r.devices[d]] = {{"rail", m->rail}, {"J", m->J}, {"seconds", m->seconds}, {"samples", m->samples}};
   if (!measured.empty()) out["measured_energy"] = measured;
+  if (!r.batteries.empty()) {
+    nlohmann::json b = nlohmann::json::array();
+    for (const BatteryRecord& x : r.batteries) {
+      nlohmann::json j = {{"device", x.device},     {"capacity_J", x.capacity_J}, {"floor_J", x.floor_J},
+                          {"start_J", x.start_J},   {"end_J", x.end_J},           {"how", x.how}};
+      if (x.left_s) j["left_s"] = *x.left_s;
+      b.push_back(j);
+    }
+    out["batteries"] = b;
+  }
   nlohmann::json power = nlohmann::json::object();
   for (size_t d = 0; d < r.devices.size() && d < r.power.size(); ++d)
     if (const auto& p = r.power[d]) {
@@ -282,7 +292,7 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
     // "summary" is derived from the rest (run_summary.hpp): read past, computed again when needed.
     r.allow_only({"scenario", "backend", "config", "devices", "plans", "rounds_planned", "end_s", "rounds",
                   "events", "peak_memory_bytes", "clock_offset_bound_s", "summary", "spans", "evaluations",
-                  "emulation", "host_copies", "warnings", "power", "energy", "planning", "measured_energy"});
+                  "emulation", "host_copies", "warnings", "power", "energy", "planning", "measured_energy", "batteries"});
     RunReport out;
     out.scenario = r.at("scenario").string();
     out.backend = r.at("backend").string();
@@ -363,6 +373,20 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
     if (r.has("warnings"))
       for (size_t i = 0; i < r.at("warnings").size_at_most(limits::kMaxFaultEvents); ++i)
         out.warnings.push_back(r.at("warnings").at(i).string());
+    if (r.has("batteries"))
+      for (size_t i = 0; i < r.at("batteries").size_at_most(limits::kMaxDevices); ++i) {
+        JsonReader x = r.at("batteries").at(i);
+        x.allow_only({"device", "capacity_J", "floor_J", "start_J", "end_J", "left_s", "how"});
+        BatteryRecord b;
+        b.device = x.at("device").string();
+        b.capacity_J = x.at("capacity_J").number_in(0, limits::kMaxBatteryJ);
+        b.floor_J = x.at("floor_J").number_in(0, limits::kMaxBatteryJ);
+        b.start_J = x.at("start_J").number_in(0, limits::kMaxBatteryJ);
+        b.end_J = x.at("end_J").number_in(-limits::kMaxBatteryJ, limits::kMaxBatteryJ);
+        if (x.has("left_s")) b.left_s = x.at("left_s").number_in(0, limits::kMaxReportTimeS);
+        b.how = x.at("how").string();
+        out.batteries.push_back(b);
+      }
     // "energy" is derived from the spans and "power" (energy.hpp): read past, computed again.
     if (r.has("power")) {
       JsonReader pw = r.at("power");

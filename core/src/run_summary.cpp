@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <limits>
 
+#include "asteroid/battery.hpp"
+
 namespace asteroid {
 namespace {
 
@@ -31,6 +33,7 @@ const RunEvent* first_event(const RunReport& r, EventKind kind, double from, con
 FailureSummary summarize_failure(const RunReport& r, const RunEvent& failure) {
   FailureSummary f;
   f.device = failure.device;
+  f.kind = failure.kind;
   f.failure_s = failure.time;
   f.lost_layers = failure.lost_layers;
   f.interrupted_round = failure.round;
@@ -140,7 +143,8 @@ RunSummary summarize_run(const RunReport& r) {
   bool stopped = false;
   int newest_plan = 0;
   for (const RunEvent& e : r.events) {
-    if (e.kind == EventKind::failure) s.failures.push_back(summarize_failure(r, e));
+    if (is_unplanned_departure(e.kind)) s.failures.push_back(summarize_failure(r, e));
+    if (e.kind == EventKind::planned_departure) s.planned_departures.push_back(e);
     if (e.kind == EventKind::join) s.joins.push_back(summarize_join(r, e, newest_plan));
     if (e.kind == EventKind::replan) newest_plan = std::max(newest_plan, e.plan_id);
     if (e.kind == EventKind::stop || e.kind == EventKind::abort) {
@@ -192,6 +196,7 @@ nlohmann::json summary_to_json(const RunSummary& s) {
   nlohmann::json failures = nlohmann::json::array();
   for (const FailureSummary& f : s.failures) {
     nlohmann::json j = {{"device", f.device},
+                        {"kind", to_string(f.kind)},
                         {"failure_s", f.failure_s},
                         {"replan_s", f.replan_s},
                         {"state_transfer_s", f.state_transfer_s},
@@ -230,6 +235,10 @@ nlohmann::json summary_to_json(const RunSummary& s) {
                       {"weights_lost", s.weights_lost},
                       {"failures", failures},
                       {"joins", joins}};
+  nlohmann::json planned = nlohmann::json::array();
+  for (const RunEvent& e : s.planned_departures)
+    planned.push_back({{"device", e.device}, {"time_s", e.time}, {"detail", e.detail}});
+  if (!planned.empty()) j["planned_departures"] = planned;
   put(j, "first_round_latency_s", s.first_round_latency_s);
   put(j, "steady_round_latency_s", s.steady_round_latency_s);
   if (s.steady_rounds > 0) j["steady_rounds"] = s.steady_rounds;
@@ -296,8 +305,17 @@ std::string summary_to_text(const RunSummary& s, const std::string& backend) {
     t += "test accuracy " + fmt("%.4f", e->accuracy) + ", loss " + fmt("%.4f", e->loss) + " on " +
          std::to_string(e->samples) + " test samples after round " + std::to_string(e->round) + " (epoch " +
          fmt("%.2f", e->epoch) + ", " + fmt("%.1f", e->time_s) + " s of training)\n";
+  for (const RunEvent& e : s.planned_departures)
+    t += "planned departure of " + e.device + " at " + fmt("%.3f", e.time) + " s: " + e.detail + "\n";
   for (const FailureSummary& f : s.failures) {
-    t += "failure of " + f.device + " at " + fmt("%.3f", f.failure_s) + " s\n";
+    t += std::string(f.kind == EventKind::energy_departure ? "energy departure" : "failure") + " of " + f.device +
+         " at " + fmt("%.3f", f.failure_s) + " s\n";
+    if (f.kind == EventKind::energy_departure && !f.detection_s && !f.resume_at_s) {
+      // The last device at its floor (sim/src/battery.cpp): nothing was recovered, the run stopped.
+      t += "  no device was left to go on: the run stopped here (the checkpoint stays on the devices "
+           "at their floors)\n";
+      continue;
+    }
     if (f.detection_s) t += "  detection      " + fmt("%.3f", *f.detection_s) + " s after it\n";
     t += "  re-plan        " + fmt("%.4f", f.replan_s) + " s\n";
     t += "  state transfer " + fmt("%.3f", f.state_transfer_s) + " s (" +
@@ -349,6 +367,21 @@ std::string summary_to_text(const RunSummary& s, const std::string& backend) {
          "; at every commit each layer's checkpoint had at least " + std::to_string(s.min_checkpoint_copies) +
          (s.min_checkpoint_copies == 1 ? " copy" : " copies") + " on live devices\n";
   if (!s.stop_reason.empty()) t += "stopped: " + s.stop_reason + "\n";
+  return t;
+}
+
+std::string batteries_to_text(const std::vector<BatteryRecord>& batteries) {
+  std::string t;
+  for (const BatteryRecord& b : batteries) {
+    char buf[160];
+    if (b.left_s)
+      std::snprintf(buf, sizeof buf, " at %.3f s (%s)", *b.left_s, b.how.c_str());
+    else
+      std::snprintf(buf, sizeof buf, " at the end");
+    t += "battery of " + b.device + ": " + format_watt_hours(b.start_J) + " at the start, " +
+         format_watt_hours(b.end_J) + buf + "; floor " + format_watt_hours(b.floor_J) + ", capacity " +
+         format_watt_hours(b.capacity_J) + " (modelled from its power model)\n";
+  }
   return t;
 }
 

@@ -52,7 +52,7 @@ void parse_devices(const JsonReader& r, Scenario& s) {
   std::set<std::string> seen;
   for (size_t i = 0; i < r.size(); ++i) {
     JsonReader d = r.at(i);
-    d.allow_only({"name", "type", "memory", "speed_factor", "host", "accelerator", "power_mode"});
+    d.allow_only({"name", "type", "memory", "speed_factor", "host", "accelerator", "power_mode", "battery"});
     DeviceSpec spec;
     spec.name = d.at("name").string();
     if (spec.name.empty()) d.at("name").fail("must not be empty");
@@ -77,6 +77,7 @@ void parse_devices(const JsonReader& r, Scenario& s) {
       spec.power_mode = d.at("power_mode").string();
       if (spec.power_mode.empty()) d.at("power_mode").fail("must not be empty");
     }
+    if (d.has("battery")) spec.battery = parse_battery(d.at("battery"));
     s.devices.push_back(spec);
   }
 }
@@ -157,8 +158,8 @@ void parse_planner(const JsonReader& r, Scenario& s) {
 }
 
 void parse_faults(const JsonReader& r, Scenario& s) {
-  r.allow_only(
-      {"heartbeat_interval", "missed_heartbeats", "replication_interval_rounds", "recovery", "events"});
+  r.allow_only({"heartbeat_interval", "missed_heartbeats", "replication_interval_rounds", "recovery", "battery",
+                "battery_margin_rounds", "events"});
   FaultSpec& f = s.faults;
   if (r.has("heartbeat_interval"))
     f.heartbeat_interval_s =
@@ -168,6 +169,9 @@ void parse_faults(const JsonReader& r, Scenario& s) {
   if (r.has("replication_interval_rounds"))
     f.replication_interval_rounds = r.at("replication_interval_rounds").integer_in(1, limits::kMaxRounds);
   if (r.has("recovery")) f.recovery = r.at("recovery").token(kRecoveries);
+  if (r.has("battery")) f.battery = r.at("battery").token(kBatteryPolicies);
+  if (r.has("battery_margin_rounds"))
+    f.battery_margin_rounds = r.at("battery_margin_rounds").integer_in(0, limits::kMaxRounds);
   if (!r.has("events")) return;
   JsonReader ev = r.at("events");
   for (size_t i = 0; i < ev.size_at_most(limits::kMaxFaultEvents); ++i) {
@@ -348,6 +352,10 @@ void parse_power(const JsonReader& r, const JsonReader& devices, const std::stri
   load_mode_traces(s);
   for (size_t i = 0; i < s.devices.size(); ++i) {
     const DeviceSpec& d = s.devices[i];
+    if (d.battery && !s.power_models.count(d.type))
+      devices.at(i).at("battery").fail("device type \"" + d.type +
+                                       "\" has no power model (no power.json beside its trace, no \"power\" "
+                                       "entry): nothing to drain the battery by");
     if (d.power_mode.empty()) continue;
     JsonReader field = devices.at(i).at("power_mode");
     auto pm = s.power_models.find(d.type);

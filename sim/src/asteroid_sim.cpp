@@ -262,6 +262,8 @@ int main(int argc, char** argv) {
   in.record_spans = args.spans;
   in.network_model = args.network;
   in.coordinator = coordinator_config(s, args.run);
+  in.power = device_powers(s);
+  for (const DeviceSpec& d : s.devices) in.batteries.push_back(d.battery);
   const CoordinatorConfig& cc = in.coordinator;
 
   sim::Simulation simulation(in);
@@ -277,6 +279,7 @@ int main(int argc, char** argv) {
                 {"heartbeat_interval_s", cc.heartbeat_interval_s},
                 {"missed_heartbeats", cc.missed_heartbeats}};
   if (!s.applied_overrides.empty()) rep.config["overrides"] = s.applied_overrides;
+  if (!rep.batteries.empty()) rep.config["battery_policy"] = to_string(s.faults.battery);
   rep.warnings = unreached_fault_warnings(s.faults, rep, ev.predicted_round_s());
   rep.power = device_powers(s);  // energy is computed from it and the spans in core (energy.hpp)
   const RunSummary summary = summarize_run(rep);
@@ -310,6 +313,7 @@ int main(int argc, char** argv) {
   std::cout << summary_to_text(summary, rep.backend);
   for (const std::string& w : rep.warnings) std::cout << "warning: " << w << "\n";
   std::cout << energy_to_text(compute_energy(rep));
+  std::cout << batteries_to_text(rep.batteries);
   std::cout << "wrote " << dir << "/report.json, trace.json, rounds.csv\n";
   return summary.completed ? 0 : 1;
 }

@@ -133,6 +133,7 @@ void Simulation::handle(ControlMessage& m) {
       }
       progress_s_ = t;
       carry_out(coord_.state_transferred(t), 0);
+      finish_departures();  // a planned departure's device goes once its state is out
       break;
     }
     case ControlKind::decided: carry_out(m.actions, 0); break;

@@ -54,11 +54,15 @@ void Simulation::abort_round_actors() {
   for (std::vector<sg4::CommPtr>* steps : ring_steps_)
     for (sg4::CommPtr& c : *steps)
       if (c && c->get_state() == sg4::Activity::State::STARTED) c->cancel();
+  // SUBTLE: the caller may be one of these actors (a worker whose commit found the checkpoint's
+  // ledger check failing stops the run): killing itself would end this loop half-way and leave the
+  // others running for ever. It is spared; its epoch is over, so it returns at its next check.
+  const aid_t self = sg4::this_actor::get_pid();
   for (auto& w : workers_)
-    if (sg4::Actor::by_pid(w->get_pid())) w->kill();
+    if (w->get_pid() != self && sg4::Actor::by_pid(w->get_pid())) w->kill();
   workers_.clear();
   for (auto& a : transfer_actors_)
-    if (sg4::Actor::by_pid(a->get_pid())) a->kill();
+    if (a->get_pid() != self && sg4::Actor::by_pid(a->get_pid())) a->kill();
   transfer_actors_.clear();
 }
 
@@ -112,6 +116,7 @@ void Simulation::transfer_state(const std::vector<StateTransfer>& transfers) {
     auto receiver = spawn("receive_state", to, epoch, [this, name, t, version, landed] {
       const double t0 = sg4::Engine::get_clock();
       try {
+        Busy busy(this, t.to, Activity::communication);
         sg4::Mailbox::by_name(name)->get<char>(kStallTimeout);
       } catch (const simgrid::Exception&) {
         return;

@@ -20,6 +20,11 @@ Simulation::Simulation(SimInput in)
   host_on_.assign(n, true);
   for (int d : in_.coordinator.absent) host_on_[d] = false;
   failure_recorded_.assign(n, false);
+  drain_.assign(n, Drain{});
+  for (int d = 0; d < n; ++d) drain_[d].on = host_on_[d];
+  asked_to_leave_.assign(n, false);
+  leaving_.assign(n, false);
+  leave_reason_.assign(n, "");
   queues_.resize(n);
   // The initial weights come from the run's seed: every device (and the coordinator) can make them.
   for (int d = 0; d <= n; ++d) ledger_.add(d, 0, in_.model->num_layers() - 1, 0);
@@ -107,6 +112,7 @@ void Simulation::checkpointed() {
          layer_list_text(missing) + " have no live copy");
     return;
   }
+  consider_departures();
   const int copies = ledger_.min_copies(version, host_on_);
   // Recorded on the committed round that became the checkpoint.
   auto& rounds = result_.report.rounds;
@@ -177,6 +183,7 @@ void Simulation::fault_script() {
         ev.time = sg4::Engine::get_clock();
         platform_.hosts[d]->turn_on();
         host_on_[d] = true;
+        drain_on(d, true);
         failure_recorded_[d] = false;
         if (coord_.last_checkpoint() < 0) ledger_.add(d, 0, in_.model->num_layers() - 1, 0);  // the seed's
         ev.detail = e.device + " joins" + (ev.time > e.time_s ? " (at " + units::format_seconds(e.time_s) +
@@ -209,14 +216,17 @@ void Simulation::fault_script() {
   }
 }
 
-void Simulation::device_gone(int d, double now, const std::string& why) {
+void Simulation::device_gone(int d, double now, const std::string& why, EventKind kind) {
+  drain_on(d, false);  // before its actors die: nothing it was doing draws any more
+  drain_[d].left_s = now;
+  drain_[d].how = to_string(kind);
   platform_.hosts[d]->turn_off();  // its actors die, its transfers fail
   host_on_[d] = false;
   ledger_.clear(d);
   if (failure_recorded_[d]) return;
   failure_recorded_[d] = true;
   RunEvent& ev =
-      event(now, EventKind::failure, result_.report.devices[d], result_.report.devices[d] + " " + why);
+      event(now, kind, result_.report.devices[d], result_.report.devices[d] + " " + why);
   ev.round = next_commit_;  // the round in progress
   ev.lost_layers = ledger_.missing(coord_.last_checkpoint() + 1, host_on_);
   ev.detail += ev.lost_layers.empty() ? "; every layer's checkpoint is on a survivor"
@@ -234,8 +244,12 @@ SimResult Simulation::run() {
   }
   if (!in_.faults.events.empty())
     sg4::Actor::create("faults", platform_.coordinator, [this] { fault_script(); })->daemonize();
+  for (int d = 0; d < int(in_.batteries.size()); ++d)
+    if (in_.batteries[d])
+      sg4::Actor::create("battery", platform_.coordinator, [this, d] { battery_monitor(d); })->daemonize();
   start_workers(0, 0);
   sg4::Engine::get_instance()->run();
+  record_batteries();
 
   RunReport& rep = result_.report;
   const Cluster& c = in_.model->cluster();

@@ -19,12 +19,15 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "asteroid/battery.hpp"
 #include "asteroid/coordinator.hpp"
+#include "asteroid/energy.hpp"
 #include "asteroid/run_report.hpp"
 #include "asteroid/weight_ledger.hpp"
 #include "messages.hpp"
@@ -41,6 +44,10 @@ struct SimInput {
   int rounds = 1;
   bool record_spans = true;
   std::string network_model = "textbook";  // for the report only; the engine is configured by main
+  // Per device (empty: none): its power model in its mode (backend_setup.hpp, device_powers) and
+  // its battery (none: on mains). A battery drains by the power (battery.cpp).
+  std::vector<std::optional<DevicePower>> power;
+  std::vector<std::optional<BatterySpec>> batteries;
 };
 
 // What the run did; its summary is summarize_run(report) (run_summary.hpp).
@@ -105,7 +112,7 @@ class Simulation {
   void fault_script();
   // A device goes away (leave, fence): its host off, its state gone; a failure event unless one
   // is already recorded since it (re)joined.
-  void device_gone(int device, double now, const std::string& why);
+  void device_gone(int device, double now, const std::string& why, EventKind kind = EventKind::failure);
   const Program& program(int plan_id, int round) const;
 
   // control.cpp: the control path (heartbeats, notices, the coordinator actor)
@@ -118,6 +125,39 @@ class Simulation {
   double control_transit_s(int device) const;
   // Stops the run: the reason as a stop event (and on the console, via the summary); exit status 1.
   void stop(const std::string& reason);
+
+  // battery.cpp: each device's draw, by energy.hpp's activities, as the run goes
+  struct Drain {
+    int compute = 0, communication = 0;  // activities under way (overlapping ones count once)
+    double since = 0;                    // when the draw last changed
+    double used_J = 0;                   // drawn from the start to `since`
+    bool on = true;                      // there (drawing); off once it left
+    double left_s = 0;                   // when it last left (while off)
+    std::string how;                     // the event it left by
+  };
+  // Marks an activity of `device` under way for its scope (the instruction's span).
+  struct Busy {
+    Simulation* sim;
+    int device;
+    Activity activity;
+    Busy(Simulation* s, int d, Activity a) : sim(s), device(d), activity(a) { sim->busy(d, a, +1); }
+    ~Busy() { sim->busy(device, activity, -1); }
+    Busy(const Busy&) = delete;
+    Busy& operator=(const Busy&) = delete;
+  };
+  void busy(int device, Activity a, int delta);
+  void settle(int device);               // draws up to now at the present activity
+  double drawn_J(int device) const;      // from the start of the run to now
+  double watts(int device) const;        // at its present activity (0 when gone or no power model)
+  void drain_on(int device, bool on);    // it arrives (joins) or leaves
+  void battery_monitor(int device);      // leaves (energy_departure) when the charge reaches the floor
+  void consider_departures();            // the proactive policy, at a checkpoint
+  void finish_departures();              // switches off the devices whose planned departure is done
+  void record_batteries();               // RunReport::batteries at the end
+  std::vector<Drain> drain_;
+  std::vector<bool> asked_to_leave_;     // the proactive policy asked for its departure once
+  std::vector<bool> leaving_;            // a planned departure under way
+  std::vector<std::string> leave_reason_;
 
   // recovery.cpp
   void carry_out(const std::vector<Action>& actions, double planning_wall_s);

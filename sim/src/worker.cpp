@@ -40,7 +40,10 @@ void Simulation::run_round(int d, int epoch, int plan_id, int r, const std::vect
       case Op::forward:
       case Op::backward:
       case Op::recompute:  // the forward again, a compute span of its own ("RECOMPUTE")
-        if (in.seconds > 0) sg4::this_actor::execute(in.seconds * kHostSpeed);
+        if (in.seconds > 0) {
+          Busy busy(this, d, Activity::compute);
+          sg4::this_actor::execute(in.seconds * kHostSpeed);
+        }
         span(d, op_token(in.op), in.stage, in.microbatch, r, t0);
         break;
       case Op::send_activation:
@@ -52,17 +55,26 @@ void Simulation::run_round(int d, int epoch, int plan_id, int r, const std::vect
       }
       case Op::recv_activation:
       case Op::recv_gradient:
-        wait_recv(posted[k], d, in.peer);
+        {
+          Busy busy(this, d, Activity::communication);
+          wait_recv(posted[k], d, in.peer);
+        }
         if (sg4::Engine::get_clock() > t0) span(d, op_token(in.op), in.stage, in.microbatch, r, t0);
         break;
       case Op::all_reduce:
-        all_reduce(epoch, plan_id, r, in);
+        {
+          Busy busy(this, d, Activity::communication);
+          all_reduce(epoch, plan_id, r, in);
+        }
         span(d, op_token(in.op), in.stage, -1, r, t0);
         break;
       case Op::optimizer_step:
         // The trace's optimizer step over the stage's layers for this device (0 where it has none);
         // the round's weights exist once it is done.
-        if (in.seconds > 0) sg4::this_actor::execute(in.seconds * kHostSpeed);
+        if (in.seconds > 0) {
+          Busy busy(this, d, Activity::compute);
+          sg4::this_actor::execute(in.seconds * kHostSpeed);
+        }
         if (sp) ledger_.add(d, sp->first_layer, sp->last_layer, r + 1);
         span(d, op_token(in.op), in.stage, -1, r, t0);
         break;
@@ -180,7 +192,10 @@ void Simulation::replicate(int d, int epoch, int r, const Instruction& in) {
   spawn("replicate", platform_.hosts[d], -1, [this, name, bytes, d, stage, r] {
     const double t0 = sg4::Engine::get_clock();
     try {
-      sg4::Mailbox::by_name(name)->put(&kToken, bytes, kTransferTimeout);
+      {
+        Busy busy(this, d, Activity::communication);
+        sg4::Mailbox::by_name(name)->put(&kToken, bytes, kTransferTimeout);
+      }
       span(d, "REPLICATE", stage, -1, r, t0);
     } catch (const simgrid::Exception&) {
       // The backup left: the copy is lost, and the round does not commit with it.

@@ -146,6 +146,15 @@ class Coordinator {
   // actions roll back and move state like a recovery.
   std::vector<Action> join(int device, double now);
   std::vector<Action> state_transferred(double now);
+  // A planned departure (battery_forecast.hpp, the proactive policy): `devices` leave at the
+  // checkpoint, which must be the last round finished everywhere. They are taken out of the plans at
+  // once (like a failure: rollback, replan, move_layers, transfer_state) but keep serving their
+  // state until state_transferred, which then resumes at the round after the checkpoint with no
+  // replay; the caller switches them off after that. Returns {} (nothing done) while a recovery is
+  // under way, when a round finished after the checkpoint, or when a device is not alive; a single
+  // replan action with the running plan's id when no plan fits without them (they stay).
+  std::vector<Action> depart(const std::vector<int>& devices, double now);
+  bool leaving(int device) const { return leaving_[device]; }
 
  private:
   // Declares `devices` failed (why: "" for missed heartbeats) and recovers on the others.
@@ -174,6 +183,7 @@ class Coordinator {
   std::vector<Evaluation> plans_;
   std::vector<ReplicaAssignment> replicas_;  // of plans_.back()
   std::vector<bool> alive_;
+  std::vector<bool> leaving_;  // a planned departure under way: out of the plans, still holds its state
   std::vector<double> last_beat_;
   std::vector<std::vector<bool>> holds_;  // [device][layer]: holds the checkpoint's version
   bool store_holds_ = true;               // the coordinator's store holds the checkpoint
@@ -185,6 +195,7 @@ class Coordinator {
   int copies_landed_ = -1;   // the last round whose copies all landed
   int copies_pending_ = -1;  // round whose copies are in flight, -1: none
   bool recovering_ = false;
+  bool planned_ = false;  // the recovery under way is a planned departure (no replay at its end)
 };
 
 }  // namespace asteroid

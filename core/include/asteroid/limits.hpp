@@ -48,6 +48,8 @@ constexpr double kMaxPowerW = 1e5;
 // The energy objective's max_slowdown (objective_planner.hpp), as a fraction: 100x the shortest round.
 constexpr double kMaxSlowdown = 100;
 constexpr int kMaxPowerModes = 64;
+// A device's battery (battery.hpp): 1 MWh, far above any edge device's.
+constexpr double kMaxBatteryJ = 3.6e9;
 
 // JSON.
 constexpr int kMaxJsonDepth = 64;  // nesting of arrays and objects in any input file

@@ -47,6 +47,16 @@ struct RunEvent {
   std::vector<int> lost_layers;  // failure: layers whose checkpoint had no live copy
 };
 
+// A device's battery over the run (battery.hpp), in joules: its charge at the start and when it
+// left or the run ended. Derived from the power model (energy.hpp's accounting), never measured.
+struct BatteryRecord {
+  std::string device;
+  double capacity_J = 0, floor_J = 0;
+  double start_J = 0, end_J = 0;
+  std::optional<double> left_s;  // when it left the run, if it did (how: the event of that time)
+  std::string how;               // "energy_departure", "planned_departure", or "" (there to the end)
+};
+
 // A plan the run used, with what the cost model predicted for it. Device indices are into
 // RunReport::devices.
 struct PlanRecord {
@@ -135,6 +145,8 @@ struct RunReport {
   std::vector<std::optional<DevicePower>> power;
   // Per device (empty: nothing measured): the energy its board measured, nullopt where none was.
   std::vector<std::optional<MeasuredEnergy>> measured_energy;
+  // The devices on batteries (none: every device on mains), in RunReport::devices order.
+  std::vector<BatteryRecord> batteries;
 
   // Appends an event and returns it, to add a round, bytes or lost layers.
   RunEvent& add_event(double time, EventKind kind, const std::string& device, const std::string& detail,

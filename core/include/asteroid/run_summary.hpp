@@ -22,6 +22,7 @@ namespace asteroid {
 
 struct FailureSummary {
   std::string device;
+  EventKind kind = EventKind::failure;     // failure (a leave, a dead worker) or energy_departure
   double failure_s = 0;                    // when it happened, from the start of training
   std::optional<double> detection_s;       // failure to its detection
   double replan_s = 0;                     // how long choosing the new plan took
@@ -70,6 +71,8 @@ struct RunSummary {
   bool weights_lost = false;  // some failure found a layer with no live copy
   std::vector<FailureSummary> failures;
   std::vector<JoinSummary> joins;
+  // Devices that left as planned (battery_forecast.hpp): their planned_departure events.
+  std::vector<RunEvent> planned_departures;
   std::optional<double> first_loss, last_loss;  // training loss of the first and last committed rounds
   std::optional<double> clock_offset_bound_s;   // the largest of the report's per-device bounds (exec)
   std::string stop_reason;                      // the stop or abort event's detail, when there is one
@@ -82,6 +85,10 @@ struct RunSummary {
 RunSummary summarize_run(const RunReport& r);
 
 nlohmann::json summary_to_json(const RunSummary& s);
+
+// One line per battery (RunReport::batteries) for the console: its charge at the start and at the
+// end or when it left, and how it left.
+std::string batteries_to_text(const std::vector<BatteryRecord>& batteries);
 
 // A few lines: rounds, time ("simulated" or "wall" per `backend`), throughput, each failure's phases,
 // the weights check.

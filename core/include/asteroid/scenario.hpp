@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "asteroid/battery.hpp"
 #include "asteroid/error.hpp"
 #include "asteroid/fine_tuning.hpp"
 #include "asteroid/network.hpp"
@@ -29,6 +30,8 @@ struct DeviceSpec {
   // when a trace exists for the mode: the type's trace's own mode, or a mode trace beside it
   // (traces/<type>/modes/<mode>/<model>.json, docs/formats.md), whose times the device then runs at.
   std::string power_mode;
+  // Its battery (battery.hpp); none: on mains. Only on a type with a power model (what drains it).
+  std::optional<BatterySpec> battery;
 };
 
 struct LinkOverride {
@@ -85,6 +88,11 @@ struct FaultSpec {
   int missed_heartbeats = 3;
   int replication_interval_rounds = 1;
   Recovery recovery = Recovery::lightweight;
+  // What the Coordinator does about a battery that will reach its floor (battery_forecast.hpp):
+  // react (its departure is detected like a leave) or proactive (it leaves, planned, at a round
+  // boundary before), with battery_margin_rounds rounds of charge kept in hand.
+  BatteryPolicy battery = BatteryPolicy::react;
+  int battery_margin_rounds = 1;
   std::vector<FaultEvent> events;
 };
 

@@ -120,6 +120,15 @@ inline constexpr auto kRecoveries = vocabulary<Recovery>(
     Term<Recovery>{Recovery::adaptive, "adaptive",
                    "lightweight or replan, whichever finishes the remaining rounds sooner"});
 
+// --- What the Coordinator does about batteries (battery_forecast.hpp) ---
+enum class BatteryPolicy { react, proactive };
+inline constexpr auto kBatteryPolicies = vocabulary<BatteryPolicy>(
+    "battery policy",
+    Term<BatteryPolicy>{BatteryPolicy::react, "react",
+                        "a device whose battery reaches its floor leaves; recovered like a leave"},
+    Term<BatteryPolicy>{BatteryPolicy::proactive, "proactive",
+                        "a device forecast to reach its floor leaves, planned, at a round boundary before"});
+
 // --- Round latency models (cost_model.hpp) ---
 enum class LatencyModel { pipeline, paper };
 inline constexpr auto kLatencyModels = vocabulary<LatencyModel>(
@@ -177,6 +186,8 @@ enum class EventKind {
   abort,            // the simulator gave up (nothing can go on)
   join,             // a device joined or returned (scripted)
   fenced,           // a device declared failed was stopped for good (its process or host)
+  energy_departure,   // a device's battery reached its floor: it left, unannounced (battery.hpp)
+  planned_departure,  // a device left at a round boundary, its state copied out first (battery_forecast.hpp)
 };
 inline constexpr auto kEventKinds = vocabulary<EventKind>(
     "event kind", Term<EventKind>{EventKind::failure, "failure", "a device left or its worker died"},
@@ -193,7 +204,19 @@ inline constexpr auto kEventKinds = vocabulary<EventKind>(
     Term<EventKind>{EventKind::stop, "stop", "the run stopped before its last round"},
     Term<EventKind>{EventKind::abort, "abort", "the run cannot go on"},
     Term<EventKind>{EventKind::join, "join", "a device joined or returned"},
-    Term<EventKind>{EventKind::fenced, "fenced", "a device declared failed was stopped for good"});
+    Term<EventKind>{EventKind::fenced, "fenced", "a device declared failed was stopped for good"},
+    Term<EventKind>{EventKind::energy_departure, "energy_departure",
+                    "a device's battery reached its floor: it left, recovered like a leave"},
+    Term<EventKind>{EventKind::planned_departure, "planned_departure",
+                    "a device left at a round boundary, its state copied out first"});
+
+// Events after which the device is gone without warning (until it joins again): a leave or a
+// dead worker, and a battery that reached its floor. A planned departure is not one.
+inline bool is_unplanned_departure(EventKind k) {
+  return k == EventKind::failure || k == EventKind::energy_departure;
+}
+// Every event after which the device is not in the run (until it joins again).
+inline bool is_departure(EventKind k) { return is_unplanned_departure(k) || k == EventKind::planned_departure; }
 
 // --- The Coordinator's actions (coordinator.hpp) ---
 enum class ActionKind {
@@ -223,6 +246,7 @@ inline const char* to_string(Strategy v) { return kStrategies.token(v); }
 inline const char* to_string(PlanningObjective v) { return kObjectives.token(v); }
 inline const char* to_string(PowerModeChoice v) { return kPowerModeChoices.token(v); }
 inline const char* to_string(Recovery v) { return kRecoveries.token(v); }
+inline const char* to_string(BatteryPolicy v) { return kBatteryPolicies.token(v); }
 inline const char* to_string(LatencyModel v) { return kLatencyModels.token(v); }
 inline const char* to_string(Optimizer v) { return kOptimizers.token(v); }
 inline const char* to_string(Recomputation v) { return kRecomputations.token(v); }
