@@ -30,6 +30,7 @@
 #include "asteroid/cli_args.hpp"
 #include "asteroid/energy.hpp"
 #include "asteroid/json_reader.hpp"
+#include "asteroid/objective_planner.hpp"
 #include "asteroid/run_report.hpp"
 #include "asteroid/run_summary.hpp"
 #include "dilation_choice.hpp"
@@ -208,6 +209,11 @@ int main(int argc, char** argv) {
   if (!s.training.layers.full())
     fail(s.file + ": training.fine_tuning: asteroid-exec trains every layer in full; this set-up (" +
          s.training.layers.summary + ") is planned and simulated only (asteroid-plan, asteroid-sim)");
+  // The energy objective plans once, in asteroid-plan or asteroid-sim (objective_planner.hpp); its
+  // plan runs here as a plan file, each device in the mode the scenario gives it.
+  if (s.planner.objective != PlanningObjective::time || s.planner.power_modes == PowerModeChoice::free)
+    fail(s.file + ": planner.objective: asteroid-exec plans for time; write the " + to_string(s.planner.objective) +
+         " objective's plan with asteroid-plan " + s.file + " --json -o plan.json and run it with --plan plan.json");
   CoordinatorConfig coordinator = coordinator_config(s, args.run);
   if (!s.faults.events.empty() && coordinator.recovery == Recovery::restart)
     fail(s.file +
@@ -400,6 +406,10 @@ int main(int argc, char** argv) {
     rep.config["train_samples"] = lo.train_samples;
   }
   rep.warnings = unreached_fault_warnings(s.faults, rep, ev.predicted_round_s());
+  for (const DeviceSpec& d : s.devices)  // drained by the power model in asteroid-sim only
+    if (d.battery)
+      rep.warnings.push_back("device " + d.name + " has a battery in the scenario: asteroid-exec does not drain it " +
+                             "(the boards run on what they have; asteroid-sim forecasts and simulates the departures)");
   rep.power = device_powers(s);  // energy is computed from it and the spans in core (energy.hpp)
   const RunSummary summary = summarize_run(rep);
   write(dir + "/report.json", report_to_json(rep).dump(1) + "\n");

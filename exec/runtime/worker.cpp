@@ -96,6 +96,10 @@ void Worker::build_model() {
   if (first_ > 0) in_shape_ = out_shape_[first_ - 1];
   for (int l = first_; l <= last_; ++l)
     for (const Tensor& t : net_.layer_parameters(l)) params_.push_back(t);
+  for (const Instruction& i : job_.program[size_t(device_)]) recomputes_ = recomputes_ || i.op == Op::recompute;
+  if (recomputes_)
+    for (int l = first_; l <= last_; ++l)
+      for (const Tensor& b : net_.module(size_t(l))->buffers()) buffers_.push_back(b);
   state_ = std::make_unique<StageState>(net_, first_, last_, job_.optimizer, job_.learning_rate);
 }
 
@@ -207,6 +211,15 @@ void Worker::restore() {
   finish_sends();
 }
 
+// The last stage's part of the round's loss: cross-entropy summed over this device's rows of
+// micro-batch `microbatch`, over the mini-batch size (so the parts add up to the mean).
+Tensor Worker::loss_of(const Tensor& y, int microbatch, int64_t rows) {
+  Tensor labels = to_compute(labels_.narrow(0, int64_t(microbatch) * rows, rows));
+  return torch::nn::functional::cross_entropy(
+             y, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
+         double(B_);
+}
+
 void Worker::execute(const Instruction& ins, int round) {
   Micro& mb = ins.microbatch >= 0 ? micro_[ins.microbatch] : micro_[0];
   const bool last_stage = stage_ == plan_.num_stages() - 1;
@@ -224,14 +237,35 @@ void Worker::execute(const Instruction& ins, int round) {
         mb.x.requires_grad_(true);
         x = mb.x;
       }
-      mb.y = net_.forward_range(x, first_, last_ + 1);
+      if (recomputes_) {  // the graph is built by RECOMPUTE
+        mb.input = x;
+        mb.rng = at::detail::getDefaultCPUGenerator().get_state();
+        torch::NoGradGuard no_graph;
+        mb.y = net_.forward_range(x, first_, last_ + 1);
+      } else {
+        mb.y = net_.forward_range(x, first_, last_ + 1);
+      }
       if (last_stage) {
-        Tensor y = to_compute(labels_.narrow(0, int64_t(ins.microbatch) * rows, rows));
-        mb.loss = torch::nn::functional::cross_entropy(
-                      mb.y, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
-                  double(B_);
+        mb.loss = loss_of(mb.y, ins.microbatch, rows);
         round_loss_ += mb.loss.item<double>();
       }
+      break;
+    }
+    case Op::recompute: {
+      if (mine_.hi == mine_.lo) break;
+      {
+        // The statistics as they are now; put back after the Backward (the graph holds them until then).
+        torch::NoGradGuard no_graph;
+        kept_buffers_.clear();
+        for (const Tensor& b : buffers_) kept_buffers_.push_back(b.clone());
+      }
+      at::Generator cpu = at::detail::getDefaultCPUGenerator();
+      const Tensor now = cpu.get_state();
+      cpu.set_state(mb.rng);
+      mb.y = net_.forward_range(mb.input, first_, last_ + 1);
+      cpu.set_state(now);
+      if (last_stage) mb.loss = loss_of(mb.y, ins.microbatch, mine_.hi - mine_.lo);
+      mb.input = Tensor();
       break;
     }
     case Op::backward:
@@ -242,6 +276,11 @@ void Worker::execute(const Instruction& ins, int round) {
         mb.y.backward(mb.grad_y);
       mb.y = Tensor();
       mb.loss = Tensor();
+      if (!kept_buffers_.empty()) {  // a recomputed micro-batch: its statistics counted once
+        torch::NoGradGuard no_graph;
+        for (size_t i = 0; i < buffers_.size(); ++i) buffers_[i].copy_(kept_buffers_[i]);
+        kept_buffers_.clear();
+      }
       break;
     case Op::send_activation: send_slice(mb.y.detach(), stage_ + 1, ins.peer, tag(0)); break;
     case Op::recv_activation: recv_slice(mb.x, in_shape_, stage_ - 1, ins.peer, tag(0)); break;
@@ -301,7 +340,8 @@ double Worker::checkpoint(int round) {
 void Worker::wait_out_budget(const Instruction& ins, int64_t start_ns, Round& done) {
   const ComputeBudget& b = job_.budgets[size_t(device_)];
   double budget_s = 0;
-  if (ins.op == Op::forward && mine_.hi > mine_.lo) budget_s = b.forward_s;
+  // A recompute is the Forward again: its budget is the Forward's (the Program gives it the same time).
+  if ((ins.op == Op::forward || ins.op == Op::recompute) && mine_.hi > mine_.lo) budget_s = b.forward_s;
   if (ins.op == Op::backward && mine_.hi > mine_.lo) budget_s = b.backward_s;
   if (ins.op == Op::optimizer_step) budget_s = b.optimizer_s;
   if (budget_s <= 0) return;

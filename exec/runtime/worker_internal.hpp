@@ -63,6 +63,7 @@ class Worker {
   void evaluate(int round);  // the test set through the pipeline in evaluation mode
   Range eval_range(int stage, int device, int64_t rows) const;
   void execute(const Instruction& ins, int round);
+  torch::Tensor loss_of(const torch::Tensor& y, int microbatch, int64_t rows);
   void wait_out_budget(const Instruction& ins, int64_t start_ns, Round& done);
   // The transport (gloo_group.hpp) on host tensors: a send (of a tensor anywhere) is queued in
   // sends_ until finish_sends(); a receive into a new host tensor of `shape` waits for its data.
@@ -121,7 +122,15 @@ class Worker {
 
   struct Micro {
     Tensor x, y, grad_y, loss;
+    Tensor input, rng;  // a recomputing stage's: its input, and the random generator's state before it
   };
+  // Activation recomputation (docs/method.md, "Recomputation"): the Program puts RECOMPUTE before
+  // each of this device's BACKWARDs. The Forward then runs without autograd's graph, keeping only
+  // the stage's input; RECOMPUTE runs it again with the graph and the same random numbers, and the
+  // batch-norm statistics it updates are put back after the BACKWARD (updated once, as without).
+  bool recomputes_ = false;
+  std::vector<Tensor> buffers_;       // the stage's buffers (batch-norm statistics)
+  std::vector<Tensor> kept_buffers_;  // their values before the last RECOMPUTE, restored after its BACKWARD
   std::vector<Micro> micro_;
   struct Message {  // in flight, with the host tensor it reads or fills
     Tensor host;     // declared first: outlives the message, should one ever be dropped unwaited

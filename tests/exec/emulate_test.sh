@@ -6,7 +6,8 @@
 #          counts the steps over budget, and the losses are those of the same plan run without
 #          emulation (emulation changes when things happen, not what is computed). Also: without
 #          --time-dilation the factor is chosen, printed and used; the countdown is wall-clock; the
-#          run without emulation reads a fake INA3221 rail (10 W) and reports 10 W x its rounds' time.
+#          run without emulation reads a fake INA3221 rail (10 W) and reports 10 W x its rounds' time;
+#          the plan with recomputation on both stages trains to the same losses.
 #   netns: workers in network namespaces whose links are shaped to 20 Mbit/s / 3
 #          (tools/netns-cluster.sh --time-dilation 3); the mean round (after the first) is within 10%
 #          of asteroid-sim's on the same plan and network. Needs root: SKIPPED (77) otherwise.
@@ -47,6 +48,9 @@ json.dump(s, open(f"{tmp}/scenario.json", "w"), indent=1)
 plan = {"microbatch_size": 8, "microbatches": 4,
         "stages": [{"layers": [0, 9], "devices": ["nano0"]}, {"layers": [10, 19], "devices": ["tx2_0"]}]}
 json.dump(plan, open(f"{tmp}/plan.json", "w"))
+for st in plan["stages"]:
+    st["recompute"] = True  # activation recomputation on both stages: the same losses
+json.dump(plan, open(f"{tmp}/plan_rc.json", "w"))
 PY
 
 "$sim" "$tmp/scenario.json" --plan "$tmp/plan.json" --rounds 4 --network textbook -o "$tmp/sim" \
@@ -61,6 +65,19 @@ if [ "$mode" = local ]; then
   ASTEROID_HWMON_ROOT="$tmp/hwmon" "$exe" "$tmp/scenario.json" --plan "$tmp/plan.json" --rounds 4 \
     --token-file "$tmp/tok" -o "$tmp/real" >"$tmp/real.log" 2>&1 || fail "the run without emulation: $(cat "$tmp/real.log")"
   grep -q "energy measured on the boards" "$tmp/real.log" || fail "no measured energy printed: $(cat "$tmp/real.log")"
+  # Recomputation (docs/method.md): each Backward preceded by its stage's Forward again; the
+  # losses of the plan without it, to the last bit of float32 arithmetic order.
+  "$exe" "$tmp/scenario.json" --plan "$tmp/plan_rc.json" --rounds 4 --token-file "$tmp/tok" -o "$tmp/rc" \
+    >"$tmp/rc.log" 2>&1 || fail "the run with recomputation: $(cat "$tmp/rc.log")"
+  /usr/bin/python3 -c "
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+la, lb = [r['loss'] for r in a['rounds']], [r['loss'] for r in b['rounds']]
+assert len(lb) == 4 and all(abs(x - y) <= 1e-6 * abs(x) for x, y in zip(la, lb)), (la, lb)
+rc = [s for s in b['spans'] if s['op'] == 'RECOMPUTE']
+assert len(rc) == 4 * 2 * 4, len(rc)  # 4 rounds x 2 devices x 4 micro-batches
+print('recomputation: losses', lb, 'as without;', len(rc), 'RECOMPUTE spans')" "$tmp/real/report.json" "$tmp/rc/report.json" \
+    || fail "recomputation changed the losses or ran no RECOMPUTE"
   /usr/bin/python3 -c "
 import json, sys
 m = json.load(open(sys.argv[1]))['measured_energy']

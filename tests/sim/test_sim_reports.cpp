@@ -117,8 +117,11 @@ TEST_CASE("sim: every run reports its modelled energy per device, per round and 
 
 TEST_CASE("sim: a power mode without a trace for it is refused in one line", "[sim][energy]") {
   fs::path dir = temp_dir("energy_mode");
+  // The Orin Nano's power file lists 7W beside its traced 15W; no trace is derived for 7W.
   json s = scenario("envC_fail");
-  s["cluster"]["devices"][3]["power_mode"] = "5W";
+  s["cluster"]["devices"][3]["type"] = "jetson_orin_nano_8gb";
+  s["cluster"]["devices"][3]["power_mode"] = "7W";
+  s["traces"]["jetson_orin_nano_8gb"] = kScenarios + "../traces/jetson_orin_nano_8gb/resnet50.json";
   write(dir / "s.json", s);
   const std::string cmd = std::string(ASTEROID_SIM_BIN) + " " + (dir / "s.json").string() + " -o " +
                           (dir / "out").string() + " > " + (dir / "stdout.txt").string() + " 2> " +
@@ -128,6 +131,6 @@ TEST_CASE("sim: a power mode without a trace for it is refused in one line", "[s
   std::ifstream err(dir / "stderr.txt");
   const std::string text((std::istreambuf_iterator<char>(err)), {});
   CHECK(std::count(text.begin(), text.end(), '\n') == 1);
-  CHECK_THAT(text, Catch::Contains("cluster.devices[3].power_mode: no trace for power mode \"5W\""));
+  CHECK_THAT(text, Catch::Contains("cluster.devices[3].power_mode: no trace for power mode \"7W\""));
   fs::remove_all(dir);
 }
