@@ -35,12 +35,32 @@ PlannerOptions planner_options(const Scenario& s) {
   return o;
 }
 
-RunLength run_length(const Scenario& s, const RunOverrides& o, double round_s) {
+RunLength run_length(const Scenario& s, const RunOverrides& o, double round_s,
+                     const std::vector<double>& joules_per_round) {
   if (o.rounds > 0) return {o.rounds, ""};
   if (s.training.rounds > 0) return {s.training.rounds, ""};
   RunLength r{kDefaultRounds, ""};
+  // Batteries: the rounds until the last one reaches its floor at the first plan's drain.
+  double battery_rounds = 0;
+  std::string last_battery;
+  for (size_t d = 0; d < s.devices.size() && d < joules_per_round.size(); ++d)
+    if (s.devices[d].battery && joules_per_round[d] > 0) {
+      const double n = std::ceil(s.devices[d].battery->usable_J() / joules_per_round[d]);
+      if (n > battery_rounds) battery_rounds = n, last_battery = s.devices[d].name;
+    }
+  if (battery_rounds > 0) {
+    r.rounds = int(std::clamp(battery_rounds + kRoundsAfterLastEvent, double(kDefaultRounds), double(limits::kMaxRounds)));
+    r.reason = "training.rounds is not set: " + std::to_string(r.rounds) + " rounds, to reach the last battery's floor (" +
+               last_battery + "'s, after about " + std::to_string((long long)battery_rounds) +
+               " rounds as the first plan drains it; departures change the pace) and run " +
+               std::to_string(kRoundsAfterLastEvent) + " rounds after it (set training.rounds or --rounds for another length)";
+  }
   double last = -1;
   for (const FaultEvent& e : s.faults.events) last = std::max(last, e.time_s);
+  if (battery_rounds > 0 && (last < 0 || !(round_s > 0) ||
+                             std::ceil((last + s.faults.heartbeat_interval_s * s.faults.missed_heartbeats) / round_s) +
+                                     kRoundsAfterLastEvent <= r.rounds))
+    return r;  // the batteries outlast the fault events
   if (last < 0 || !(round_s > 0)) {
     r.reason = "training.rounds is not set: " + std::to_string(r.rounds) +
                " rounds, enough for a steady throughput (set training.rounds or --rounds for another length)";
@@ -93,7 +113,10 @@ CoordinatorConfig coordinator_config(const Scenario& s, const RunOverrides& o) {
   c.heartbeat_interval_s = s.faults.heartbeat_interval_s;
   c.missed_heartbeats = s.faults.missed_heartbeats;
   c.replication_interval_rounds = s.faults.replication_interval_rounds;
-  c.replicate = o.replicate.value_or(!s.faults.events.empty());
+  // Copies whenever a device may go unannounced: a fault event, or a battery reaching its floor
+  // under the reactive policy (a proactive departure copies the leaver's state out itself).
+  const bool battery = std::any_of(s.devices.begin(), s.devices.end(), [](const DeviceSpec& d) { return d.battery; });
+  c.replicate = o.replicate.value_or(!s.faults.events.empty() || (battery && s.faults.battery == BatteryPolicy::react));
   c.recovery = o.recovery.value_or(s.faults.recovery);
   c.planner = planner_options(s);
   c.rounds = run_rounds(s, o);

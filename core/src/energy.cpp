@@ -255,8 +255,8 @@ std::string measured_energy_to_text(const RunReport& r, const RunEnergy& e) {
   if (r.emulation)
     return "energy measured: none (an emulated run: this host's power is not the devices')\n";
   if (r.measured_energy.empty())
-    return "energy measured: none (no INA3221 input rail readable on the workers' boards; energy above is "
-           "modelled)\n";
+    return "energy measured: none (no INA3221 input rail readable on the workers' boards): the energy above is "
+           "modelled, the scenario's devices' powers over this run's times, which are this machine's\n";
   std::string out = "energy measured on the boards (their input rail, over the training rounds):\n";
   char line[320];
   for (size_t d = 0; d < r.devices.size() && d < r.measured_energy.size(); ++d) {

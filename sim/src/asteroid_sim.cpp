@@ -25,6 +25,7 @@
 #include "asteroid/json_reader.hpp"
 #include "asteroid/limits.hpp"
 #include "asteroid/objective_planner.hpp"
+#include "asteroid/plan_energy.hpp"
 #include "asteroid/replay_search.hpp"
 #include "asteroid/run_summary.hpp"
 #include "asteroid/scenario.hpp"
@@ -250,7 +251,11 @@ int main(int argc, char** argv) {
   if (!chosen) fail(chosen.error().str());
   const Evaluation& ev = chosen.value();
   // A scenario without training.rounds runs the default length (backend_setup.hpp), said below.
-  const RunLength length = run_length(s, args.run, ev.predicted_round_s());
+  std::vector<double> joules_per_round;  // the batteries' pace, for the default run length
+  const PlanEnergy predicted_energy = predict_plan_energy(model, ev, device_powers(s));
+  if (predicted_energy.available)
+    for (const DeviceEnergy& d : predicted_energy.devices) joules_per_round.push_back(d.modelled ? d.total_J() : 0);
+  const RunLength length = run_length(s, args.run, ev.predicted_round_s(), joules_per_round);
   args.run.rounds = length.rounds;
 
   sim::SimInput in;

@@ -177,7 +177,7 @@ void Simulation::record_batteries() {
     BatteryRecord r;
     r.device = result_.report.devices[size_t(d)];
     r.capacity_J = b.capacity_J, r.floor_J = b.floor_J, r.start_J = b.charge_J;
-    r.end_J = b.charge_J - used;
+    r.end_J = std::max(0.0, b.charge_J - used);  // a drain that met its floor exactly may round below 0
     if (!x.on) r.left_s = x.left_s, r.how = x.how;
     result_.report.batteries.push_back(r);
   }

@@ -70,9 +70,10 @@ std::string last_line(const std::string& file) {
 std::string each_recovery_refusal(const Scenario& s) {
   const bool leave = std::any_of(s.faults.events.begin(), s.faults.events.end(),
                                  [](const FaultEvent& e) { return e.kind == FaultKind::leave; });
-  if (leave) return "";
+  const bool battery = std::any_of(s.devices.begin(), s.devices.end(), [](const DeviceSpec& d) { return d.battery; });
+  if (leave || battery) return "";  // a battery reaching its floor is a departure too
   return Error{s.file, "faults.events",
-               "--recovery all: no \"leave\" event, so there is nothing to recover from (add one, e.g. "
+               "--recovery all: no \"leave\" event and no battery, so there is nothing to recover from (add one, e.g. "
                "{\"at\": \"20s\", \"device\": \"" +
                    (s.devices.empty() ? std::string("NAME") : s.devices[0].name) + "\", \"kind\": \"leave\"})"}
       .str();

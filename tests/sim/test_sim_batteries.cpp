@@ -204,3 +204,23 @@ TEST_CASE("sim: a bad battery is one line naming the field and exit status 2", "
   }
   fs::remove_all(dir);
 }
+
+TEST_CASE("sim: without training.rounds, a run with batteries goes on until the last battery's floor, and says so",
+          "[sim][battery]") {
+  fs::path dir = temp_dir("battery_length");
+  json s = envC(1);
+  s["name"] = "battery_length";
+  s["training"].erase("rounds");
+  s["cluster"]["devices"] = {{{"name", "nano0"}, {"type", "jetson_nano"}}};
+  // 2900 J to draw at 10 W: 290 s, about 43 rounds of ResNet50 alone on it, beyond the default 20.
+  s["cluster"]["devices"][0]["battery"] = {{"capacity", "1Wh"}, {"charge", "3000J"}, {"floor", "100J"}};
+  write(dir / "s.json", s);
+  json r;
+  run_sim(dir / "s.json", dir / "out", "", &r);
+  INFO("output in " << (dir / "out").string());
+  const std::string out = stdout_of(dir / "out");
+  CHECK(out.find("to reach the last battery's floor (nano0's") != std::string::npos);
+  CHECK(r["rounds_planned"].get<int>() > 20);
+  REQUIRE(count_events(r, "energy_departure") == 1);  // reached, not cut off by the run's end
+  fs::remove_all(dir);
+}

@@ -61,7 +61,11 @@ struct RunLength {
 // The run's length: o.rounds, else training.rounds, else the default above, with the last fault
 // event reached at `round_s` seconds per round (the plan's predicted round; 0: unknown, the events
 // are not counted). Both backends call it once their plan is known and put the rounds into `o`.
-RunLength run_length(const Scenario& s, const RunOverrides& o, double round_s);
+// `joules_per_round` (per scenario device, the first plan's predicted energy per round,
+// plan_energy.hpp; empty: not known): the run also reaches the last battery's floor as that plan
+// drains it (the departures' re-plans change the pace: an estimate, said so).
+RunLength run_length(const Scenario& s, const RunOverrides& o, double round_s,
+                     const std::vector<double>& joules_per_round = {});
 
 // Rounds the run trains: the override, else the scenario's, else kDefaultRounds (run_length, which
 // counts the fault events, is what the backends settle it with first).
