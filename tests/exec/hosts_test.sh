@@ -80,16 +80,24 @@ import hashlib, hmac, json, socket, struct, sys
 host, port = sys.argv[1].rsplit(":", 1)
 token = open(sys.argv[2]).read().strip().encode()
 s = socket.create_connection((host, int(port)))
+version = None  # the protocol version the coordinator speaks: its first frame's third byte
 def frame(kind, body):
     b = json.dumps(body).encode()
-    return b"AX" + bytes([4, kind]) + struct.pack(">I", len(b)) + b
+    return b"AX" + bytes([version, kind]) + struct.pack(">I", len(b)) + b
+def recv_exactly(n):
+    out = b""
+    while len(out) < n:
+        chunk = s.recv(n - len(out))
+        if not chunk:
+            sys.exit("the coordinator closed the connection")
+        out += chunk
+    return out
 def read_frame():
-    head = b""
-    while len(head) < 8: head += s.recv(8 - len(head))
+    global version
+    head = recv_exactly(8)
+    version = head[2]
     n = struct.unpack(">I", head[4:8])[0]
-    body = b""
-    while len(body) < n: body += s.recv(n - len(body))
-    return head[3], json.loads(body)
+    return head[3], json.loads(recv_exactly(n))
 kind, challenge = read_frame()
 assert kind == 1, kind
 proof = hmac.new(token, (challenge["nonce"] + "cpu1").encode(), hashlib.sha256).hexdigest()
