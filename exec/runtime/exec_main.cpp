@@ -33,6 +33,7 @@
 #include "asteroid/objective_planner.hpp"
 #include "asteroid/run_report.hpp"
 #include "asteroid/run_summary.hpp"
+#include "asteroid/scenario_overrides.hpp"
 #include "dilation_choice.hpp"
 #include "fashion_mnist.hpp"
 #include "launcher.hpp"
@@ -81,7 +82,7 @@ std::string usage() {
          "  --accelerator  where every worker computes, instead of each device's \"accelerator\" in the\n"
          "                 scenario (default cpu); cuda needs a libtorch built with CUDA (exec/README.md)\n"
          "strategies:\n" +
-         kStrategies.help(4) + "recovery strategies:\n" + kRecoveries.help(4);
+         kStrategies.help(4) + "recovery strategies:\n" + kRecoveries.help(4) + overrides_help();
 }
 
 [[noreturn]] void fail(const std::string& message, int status = 2) {
@@ -102,6 +103,7 @@ struct Args {
   double time_dilation = 0;  // 0: not given
   bool timeout_given = false;
   std::string accelerator;  // empty: each device's, from the scenario
+  ScenarioOverrides overrides;  // --bandwidth, --add-device, ... (scenario_overrides.hpp)
 };
 
 Args parse_args(int argc, char** argv) {
@@ -157,6 +159,8 @@ Args parse_args(int argc, char** argv) {
       a.eval_every = int(args.number(1, true));
     else if (s == "--eval-samples")
       a.eval_samples = int(args.number(1, true));
+    else if (take_override(args, a.overrides))
+      continue;
     else if (s == "-h" || s == "--help") {
       std::cout << usage();
       std::exit(0);
@@ -197,8 +201,9 @@ int main(int argc, char** argv) {
   if (argc >= 2 && std::string(argv[1]) == "worker") return worker_main(argc, argv);
   std::signal(SIGPIPE, SIG_IGN);
   Args args = parse_args(argc, argv);
-  auto loaded = load_scenario(args.scenario);
+  auto loaded = load_scenario(args.scenario, args.overrides);
   if (!loaded) fail(loaded.error().str());
+  for (const std::string& line : loaded.value().applied_overrides) std::cout << "what-if: " << line << "\n";
   if (!args.accelerator.empty())
     for (DeviceSpec& d : loaded.value().devices) d.accelerator = args.accelerator;
   const Scenario& s = loaded.value();

@@ -105,6 +105,9 @@ assert f == float(sys.argv[2]) and f >= 1, (f, sys.argv[2])" "$tmp/auto/report.j
   expect_error "--time-dilation without --emulate" "needs --emulate" \
     "$exe" "$tmp/scenario.json" --time-dilation 2
   expect_error "--time-dilation 0.5" "--time-dilation" "$exe" "$tmp/scenario.json" --emulate --time-dilation 0.5
+  # The what-if flags of asteroid-plan and asteroid-sim (scenario_overrides.hpp) apply here too.
+  expect_error "a what-if removing an unknown device" 'remove-device nope: .*has no device "nope"' \
+    "$exe" "$tmp/scenario.json" --remove-device nope
   /usr/bin/python3 - "$tmp" $F <<'PY' || fail "the emulated run's report"
 import json, sys
 d, F = sys.argv[1], float(sys.argv[2])
