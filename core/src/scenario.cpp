@@ -8,6 +8,7 @@
 #include "asteroid/model_archive.hpp"
 #include "asteroid/limits.hpp"
 #include "scenario_network.hpp"
+#include "scenario_power_modes.hpp"
 
 namespace asteroid {
 namespace {
@@ -301,7 +302,7 @@ bool file_exists(const std::string& path) {
 void load_mode_traces(Scenario& s) {
   for (const auto& [type, pm] : s.power_models) {
     const Profile& base = s.profiles.at(type);
-    const std::string base_mode = base.power_mode.empty() ? pm.default_mode : base.power_mode;
+    const std::string base_mode = trace_power_mode(s, type);
     for (const auto& [mode, power] : pm.modes) {
       if (mode == base_mode || !is_plain_name(mode)) continue;
       const std::string path = mode_trace_file(s, type, mode);
@@ -364,8 +365,7 @@ void parse_power(const JsonReader& r, const JsonReader& devices, const std::stri
     if (!pm->second.mode(d.power_mode))
       field.fail("unknown power mode \"" + d.power_mode + "\" for " + d.type + " (" + pm->second.file +
                  " has " + pm->second.mode_list() + ")");
-    const Profile& trace = s.profiles.at(d.type);
-    const std::string trace_mode = trace.power_mode.empty() ? pm->second.default_mode : trace.power_mode;
+    const std::string trace_mode = trace_power_mode(s, d.type);
     if (d.power_mode != trace_mode && !s.mode_profiles[d.type].count(d.power_mode))
       field.fail("no trace for power mode \"" + d.power_mode + "\": the trace " + s.trace_files.at(d.type) +
                  " is for " + trace_mode + ", and there is no " + mode_trace_file(s, d.type, d.power_mode) +
@@ -532,37 +532,6 @@ Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file
   } catch (const nlohmann::json::exception& e) {
     return Error{file, "", std::string("unreadable JSON value: ") + e.what()};
   }
-}
-
-std::string device_power_mode(const Scenario& s, int d) {
-  const DeviceSpec& spec = s.devices[size_t(d)];
-  if (!spec.power_mode.empty()) return spec.power_mode;
-  auto pm = s.power_models.find(spec.type);
-  if (pm == s.power_models.end()) return "";
-  const std::string& trace_mode = s.profiles.at(spec.type).power_mode;
-  return trace_mode.empty() ? pm->second.default_mode : trace_mode;
-}
-
-const Profile& device_profile(const Scenario& s, int d) {
-  const DeviceSpec& spec = s.devices[size_t(d)];
-  auto type = s.mode_profiles.find(spec.type);
-  if (!spec.power_mode.empty() && type != s.mode_profiles.end()) {
-    auto mode = type->second.find(spec.power_mode);
-    if (mode != type->second.end()) return mode->second;
-  }
-  return s.profiles.at(spec.type);
-}
-
-std::vector<std::string> traced_power_modes(const Scenario& s, const std::string& type) {
-  std::vector<std::string> out;
-  auto pm = s.power_models.find(type);
-  if (pm == s.power_models.end()) return out;
-  const std::string& trace_mode = s.profiles.at(type).power_mode;
-  const std::string base = trace_mode.empty() ? pm->second.default_mode : trace_mode;
-  auto modes = s.mode_profiles.find(type);
-  for (const auto& [mode, power] : pm->second.modes)
-    if (mode == base || (modes != s.mode_profiles.end() && modes->second.count(mode))) out.push_back(mode);
-  return out;
 }
 
 std::string mode_trace_file(const Scenario& s, const std::string& type, const std::string& mode) {
