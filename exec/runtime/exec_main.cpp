@@ -31,6 +31,7 @@
 #include "asteroid/energy.hpp"
 #include "asteroid/json_reader.hpp"
 #include "asteroid/objective_planner.hpp"
+#include "asteroid/plan_energy.hpp"
 #include "asteroid/run_report.hpp"
 #include "asteroid/run_summary.hpp"
 #include "asteroid/scenario_overrides.hpp"
@@ -236,7 +237,11 @@ int main(int argc, char** argv) {
   if (!chosen) fail(chosen.error().str());
   const Evaluation& ev = chosen.value();
   // A scenario without training.rounds runs the default length (backend_setup.hpp), said below.
-  const RunLength length = run_length(s, args.run, ev.predicted_round_s());
+  std::vector<double> joules_per_round;  // the batteries' pace, for the default run length
+  const PlanEnergy predicted_energy = predict_plan_energy(model, ev, device_powers(s));
+  if (predicted_energy.available)
+    for (const DeviceEnergy& d : predicted_energy.devices) joules_per_round.push_back(d.modelled ? d.total_J() : 0);
+  const RunLength length = run_length(s, args.run, ev.predicted_round_s(), joules_per_round);
   args.run.rounds = length.rounds;
   coordinator.rounds = length.rounds;
   std::string dilation_why;
@@ -411,10 +416,7 @@ int main(int argc, char** argv) {
     rep.config["train_samples"] = lo.train_samples;
   }
   rep.warnings = unreached_fault_warnings(s.faults, rep, ev.predicted_round_s());
-  for (const DeviceSpec& d : s.devices)  // drained by the power model in asteroid-sim only
-    if (d.battery)
-      rep.warnings.push_back("device " + d.name + " has a battery in the scenario: asteroid-exec does not drain it " +
-                             "(the boards run on what they have; asteroid-sim forecasts and simulates the departures)");
+  if (!rep.batteries.empty()) rep.config["battery_policy"] = to_string(s.faults.battery);
   rep.power = device_powers(s);  // energy is computed from it and the spans in core (energy.hpp)
   const RunSummary summary = summarize_run(rep);
   write(dir + "/report.json", report_to_json(rep).dump(1) + "\n");
@@ -426,6 +428,7 @@ int main(int argc, char** argv) {
   std::cout << summary_to_text(summary, rep.backend);
   const RunEnergy energy = compute_energy(rep);
   std::cout << energy_to_text(energy) << measured_energy_to_text(rep, energy);
+  std::cout << batteries_to_text(rep.batteries);
   for (const std::string& w : rep.warnings) std::cout << "warning: " << w << "\n";
 
   if (!run.stop_why.empty()) {

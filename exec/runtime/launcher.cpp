@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "asteroid/backend_setup.hpp"
 #include "joins.hpp"
 #include "launcher_loop.hpp"
 
@@ -41,16 +42,26 @@ ExecJob Launcher::make_job() const {
   job.start_round = start_round_;
   for (const StagePlan& sp : coord_.plan().stages)
     for (int d : sp.devices) job.workers.push_back(d);
-  for (int d = 0; d < model_.num_devices(); ++d)
-    if (coord_.alive(d) && std::find(job.workers.begin(), job.workers.end(), d) == job.workers.end())
+  // A device leaving as planned is out of the plan but sends its state (its transfers) first.
+  bool leaving = false;
+  for (int d = 0; d < model_.num_devices(); ++d) {
+    leaving = leaving || coord_.leaving(d);
+    if ((coord_.alive(d) || coord_.leaving(d)) &&
+        std::find(job.workers.begin(), job.workers.end(), d) == job.workers.end())
       job.workers.push_back(d);
+  }
   job.addresses.assign(s_.devices.size(), "");
   for (int d : job.workers) job.addresses[size_t(d)] = server_.link(d).address;
   for (const DeviceSpec& d : s_.devices) job.accelerators.push_back(d.accelerator);
   job.replicate_every =
       coord_.config().replicate ? std::max(1, coord_.config().replication_interval_rounds) : 0;
   job.transfers = transfers_;
-  job.survive_peer_failure = coord_.config().replicate;
+  // A worker that loses a Gloo peer waits for the next plan instead of failing the run: after a
+  // failure (copies to recover from), and wherever a battery may take a device out (a planned
+  // departure restarts every worker, whose peers then vanish under them; a leaving device stops
+  // once its state is out).
+  const bool batteries = std::any_of(s_.devices.begin(), s_.devices.end(), [](const DeviceSpec& d) { return d.battery; });
+  job.survive_peer_failure = coord_.config().replicate || leaving || batteries;
   if (o_.time_dilation > 0) {
     // Every micro-batch of a device has the same share: its first Forward and Backward say it.
     job.time_dilation = o_.time_dilation;
@@ -167,6 +178,7 @@ Launcher::End Launcher::watch() {
     const double beats_read = now;
     now = t();
     inject_faults(now);
+    if (auto end = watch_batteries(now)) return *end;
     if (coordinating_) {
       decide([&] { return coord_.tick(beats_read); });
       std::vector<Action> actions = std::move(pending_);
@@ -239,7 +251,8 @@ void Launcher::handle(const ServerEvent& e, double now) {
     if (!current(l->generation) || p->peer_lost) return;
     p->peer_lost = true;
     console_.line(fmt("%9.3f s  ", now) + name(e.device) +
-                  ": lost a Gloo peer mid-round (expected when a device fails); it waits for the new plan");
+                  ": lost a Gloo peer mid-round (expected when a device fails); it waits for the new plan" +
+                  (l->what.empty() ? "" : " (" + l->what + ")"));
   } else if (const Failed* f = std::get_if<Failed>(&m)) {
     if (!failed_) failed_ = *f, failed_device_ = e.device;
   } else if (std::holds_alternative<Restarted>(m)) {
@@ -249,6 +262,7 @@ void Launcher::handle(const ServerEvent& e, double now) {
 
 void Launcher::on_round(int d, const Round& r) {
   RoundSeen& seen = rounds_seen_[r.round];
+  account_round(d, r);
   out_.budgeted += r.budgeted;
   out_.over_budget += r.over_budget;
   out_.worst_overrun_s = std::max(out_.worst_overrun_s, r.worst_overrun_s / dilation());
@@ -329,6 +343,7 @@ void Launcher::announce_checkpoint() {
   announced_checkpoint_ = coord_.last_checkpoint();
   for (const Peer& p : peers_)
     if (!p.gone()) server_.send(p.device, Checkpointed{generation_, announced_checkpoint_});
+  consider_departures(t());
 }
 
 // Rounds far from the cost model's prediction are worth a word, with the likely reason.
@@ -364,6 +379,7 @@ void Launcher::on_ready(double now) {
     else
       event(now, EventKind::resume, "", "plan " + std::to_string(a.plan_id)).plan_id = a.plan_id;
   }
+  finish_departures(now);
 }
 
 // A worker that cannot go on stops the run; every worker done ends the generation.
@@ -456,6 +472,8 @@ LaunchOutcome Launcher::run() {
   rep.backend = "exec";
   for (const DeviceSpec& d : s_.devices) rep.devices.push_back(d.name);
   rep.peak_memory_bytes.assign(rep.devices.size(), 0);
+  power_ = device_powers(s_);
+  drains_.assign(rep.devices.size(), Drain{});
   checkpoint_bytes_.assign(rep.devices.size(), 0);
   rep.rounds_planned = o_.rounds;
   const std::string not_joined =
@@ -484,6 +502,7 @@ LaunchOutcome Launcher::run() {
     rep.end_s = std::max(rep.end_s, t());
     event(rep.end_s, EventKind::stop, "", out_.stop_why);
   }
+  record_batteries();
   // In time order: a recovery's state transfer is recorded from when it started, after events that
   // came meanwhile (a join).
   std::stable_sort(rep.events.begin(), rep.events.end(),

@@ -22,6 +22,7 @@ void Launcher::inject_faults(double now) {
     if (!p || p->gone()) continue;
     server_.send(p->device, Leave{});
     p->killed = true;
+    drain_off(p->device, now, EventKind::failure);
     event(now, EventKind::failure, f.device, "worker killed (leave)").round = round_in_progress();
   }
 }
@@ -45,6 +46,7 @@ bool Launcher::bring_back(int d, double now) {
         name(d) + (first ? " joins: its worker starts" : " joins: its worker starts again"));
   server_.reopen(d);
   returning_.insert(d);
+  drain_on(d, now);
   std::string why;
   if (!o_.start_worker || !o_.start_worker(d, &why))
     console_.line(name(d) + " may join again" + (why.empty() ? "" : ": " + why));
@@ -71,6 +73,7 @@ std::optional<Launcher::End> Launcher::carry_out(const std::vector<Action>& acti
           std::stable_sort(events.begin(), events.end(),
                            [](const RunEvent& x, const RunEvent& y) { return x.time < y.time; });
         }
+        drain_off(a.device, now, EventKind::failure);  // no-op for one already off (a leave, a floor)
         event(now, EventKind::detection, name(a.device), a.detail);
         if (!coord_.config().replicate)  // no copies, no checkpoints: nothing to recover from
           return stop_after(coord_.last_checkpoint(), "device " + name(a.device) +

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "asteroid/plan_energy.hpp"
 #include "eval_tally.hpp"
 #include "exec_job.hpp"
 #include "launcher.hpp"
@@ -60,6 +61,19 @@ class Launcher {
   void beat_for_the_silent(double now);
   bool bring_back(int device, double now);
   bool plan_stays(const std::vector<Action>& actions) const;
+
+  // Batteries (launcher_batteries.cpp): each battery device's drain, a reported round at a time
+  // (modelled from its spans, or its rail's measurement) and in between at the running plan's
+  // predicted power; the floor ends its part (an energy departure); under the proactive policy the
+  // Coordinator's forecast moves its work away first (a planned departure).
+  void account_round(int device, const Round& r);
+  double drawn_J(int device, double now);
+  void drain_off(int device, double now, EventKind how);
+  void drain_on(int device, double now);
+  std::optional<End> watch_batteries(double now);
+  void consider_departures(double now);
+  void finish_departures(double now);
+  void record_batteries();
 
   void stop_generation();  // every live worker restarts (its process may be stuck on a dead peer)
   void finish_all();       // every worker is told the run is over; waits for them to go
@@ -147,6 +161,23 @@ class Launcher {
   int failed_device_ = -1;
   bool prediction_checked_ = false;
   std::vector<double> checkpoint_bytes_;  // per device, the most seen
+  // A battery device's drain, on the run's clock (launcher_batteries.cpp).
+  struct Drain {
+    bool on = true;     // in the run (drawing); off once it left, until it joins again
+    double J = 0;       // drawn up to `until`
+    double until = 0;   // the end of its last reported round (or when it left or joined)
+    double last_round_J = 0;  // its last reported round's energy, the wait before it included
+    bool measured = false;  // some of J is its rail's measurement
+    std::optional<double> left_s;
+    EventKind how = EventKind::energy_departure;
+    bool asked = false;    // the forecast asked it to leave (once)
+    bool leaving = false;  // its planned departure is under way
+    std::string why;       // the forecast's figures
+  };
+  std::vector<std::optional<DevicePower>> power_;  // per device: its power model in its mode
+  std::vector<Drain> drains_;
+  PlanEnergy plan_energy_;    // the predicted energy of plan plan_energy_id_
+  int plan_energy_id_ = -1;
 };
 
 }  // namespace asteroid::exec::detail
