@@ -3,8 +3,9 @@
 // reported round at a time: the round's own energy, measured by its board's input rail where the
 // worker read one (power_rails.hpp), else modelled from the round's spans by energy.hpp's rule
 // (compute, communication, idle at its power mode's watts); the gaps between its rounds at idle
-// power. Between reports it is extrapolated at the running plan's predicted power for that device
-// (plan_energy.hpp), so that a floor falls when it is reached, not at the next report. At its floor
+// power. Between reports it is extrapolated at its last round's mean power (else the running plan's
+// predicted power for it, plan_energy.hpp), so that a floor falls when it is reached, not at the
+// next report. At its floor
 // the device's worker stops at once, as a power cut would stop it (an energy departure, recovered
 // like a leave); under the proactive policy, each checkpoint asks the core forecast
 // (battery_forecast.hpp) whether a device must go, and the Coordinator's planned departure moves its
@@ -34,9 +35,12 @@ double Launcher::drawn_J(int d, double now) {
     plan_energy_ = predict_plan_energy(model_, coord_.plans()[size_t(coord_.plan_id())], power_);
     plan_energy_id_ = coord_.plan_id();
   }
-  // Its predicted mean power under the running plan; a device outside it idles.
+  // Its mean power in its last reported round, while the plan is the one that round ran; else its
+  // predicted mean power under the running plan; a device outside the plan idles.
   double watts = power_[size_t(d)]->power.idle_W;
-  if (plan_energy_.available && plan_energy_.round_s > 0) {
+  if (x.last_plan == coord_.plan_id() && x.last_W > 0) {
+    watts = x.last_W;
+  } else if (plan_energy_.available && plan_energy_.round_s > 0) {
     const DeviceEnergy& e = plan_energy_.devices[size_t(d)];
     if (e.compute_s + e.communication_s > 0) watts = e.total_J() / plan_energy_.round_s;
   }
@@ -68,6 +72,8 @@ void Launcher::account_round(int d, const Round& r) {
     if (e.available) x.J += e.devices[0].total_J();
   }
   x.last_round_J = x.J - before;
+  if (end > x.until) x.last_W = x.last_round_J / (end - x.until);
+  x.last_plan = generation_plan_;
   x.until = end;
 }
 

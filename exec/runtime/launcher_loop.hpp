@@ -167,6 +167,8 @@ class Launcher {
     double J = 0;       // drawn up to `until`
     double until = 0;   // the end of its last reported round (or when it left or joined)
     double last_round_J = 0;  // its last reported round's energy, the wait before it included
+    double last_W = 0;        // that over its time: its mean power in its last reported round
+    int last_plan = -1;       // the plan that round ran
     bool measured = false;  // some of J is its rail's measurement
     std::optional<double> left_s;
     EventKind how = EventKind::energy_departure;
