@@ -28,44 +28,55 @@ import calibrate_jetson as cj
 from jetson_fit import fit_all
 from jetson_law import DEVICES, LayerCost, cpu_score
 
-L4T = ("NVIDIA Jetson Linux (L4T) Developer Guide, Power Management for Jetson Nano / TX2 / Xavier NX: "
-       "the nvpmodel power mode tables (maximum CPU, GPU and EMC frequencies per mode)")
+L4T = ("NVIDIA's nvpmodel configuration of the board (its POWER_MODEL entries: CPU_ONLINE cores, CPU MAX_FREQ in "
+       "kHz, GPU and EMC MAX_FREQ in Hz; -1 or EMC 0: uncapped, the top of the board's clock table), as shipped "
+       "with Jetson Linux (L4T)")
 
 # Per device type and power mode (the names of traces/<type>/power.json): maximum GPU clock, CPU clock
 # of the core that runs the training loop (single-threaded: the mode's fastest online core) and EMC
-# (memory) clock, MHz. The default mode's row is the clocks the default traces are made for.
+# (memory) clock, MHz. The default mode's row is the clocks the default traces are made for. Each
+# note names the board's nvpmodel file and the release that has the mode; an uncapped clock is the
+# top of that board's clock table (what jetson_clocks sets in that mode).
 MODE_CLOCKS = {
     "jetson_nano": {
         "default": "MAXN",
         "modes": {
             "MAXN": {"gpu_mhz": 921.6, "cpu_mhz": 1479, "emc_mhz": 1600,
-                     "note": "nvpmodel mode 0: 4 A57 cores at 1479 MHz, GPU 921.6 MHz, EMC 1600 MHz"},
-            "5W": {"gpu_mhz": 640, "cpu_mhz": 918, "emc_mhz": 1600,
-                   "note": "nvpmodel mode 1: 2 A57 cores at 918 MHz, GPU 640 MHz, EMC 1600 MHz"},
+                     "note": "nvpmodel_t210_jetson-nano.conf, mode 0 MAXN: 4 A57 cores, CPU, GPU and EMC uncapped "
+                             "(1479 MHz, 921.6 MHz, 1600 MHz)"},
+            "5W": {"gpu_mhz": 614.4, "cpu_mhz": 918, "emc_mhz": 1600,
+                   "note": "nvpmodel_t210_jetson-nano.conf, mode 1 5W: 2 A57 cores at 918 MHz, GPU capped at 640 MHz "
+                           "(the highest step of the GPU's clock table under it is 614.4 MHz, the clock it runs "
+                           "at), EMC 1600 MHz"},
         },
     },
     "jetson_tx2": {
         "default": "Max-N",
         "modes": {
-            "Max-N": {"gpu_mhz": 1300, "cpu_mhz": 2000, "emc_mhz": 1866,
-                      "note": "nvpmodel MAXN: 2 Denver + 4 A57 cores at 2.0 GHz, GPU 1.30 GHz, EMC 1866 MHz"},
+            "Max-N": {"gpu_mhz": 1300.5, "cpu_mhz": 2035.2, "emc_mhz": 1866,
+                      "note": "nvpmodel.conf (t186, L4T 28.1 and later), mode 0 MAXN: 2 Denver + 4 A57 cores, "
+                              "CPU, GPU and EMC uncapped (2035.2 MHz, 1300.5 MHz, 1866 MHz)"},
             "Max-P": {"gpu_mhz": 1120, "cpu_mhz": 1400, "emc_mhz": 1600,
-                      "note": "nvpmodel MAXP_CORE_ALL: 2 Denver + 4 A57 cores at 1.4 GHz, GPU 1.12 GHz, EMC 1600 MHz"},
-            "Max-Q": {"gpu_mhz": 850, "cpu_mhz": 1200, "emc_mhz": 1331,
-                      "note": "nvpmodel MAXQ: 4 A57 cores at 1.2 GHz (Denver off), GPU 0.85 GHz, EMC 1331 MHz"},
+                      "note": "nvpmodel.conf (t186), mode 2 MAXP_CORE_ALL: 2 Denver + 4 A57 cores at 1400 MHz, "
+                              "GPU 1120 MHz, EMC 1600 MHz"},
+            "Max-Q": {"gpu_mhz": 850, "cpu_mhz": 1200, "emc_mhz": 1331.2,
+                      "note": "nvpmodel.conf (t186), mode 1 MAXQ: 4 A57 cores at 1200 MHz (Denver off), GPU 850 MHz, "
+                              "EMC 1331.2 MHz"},
         },
     },
     "jetson_xavier_nx": {
         "default": "15W",
         "modes": {
-            "15W": {"gpu_mhz": 1100, "cpu_mhz": 1900, "emc_mhz": 1600,
-                    "note": "nvpmodel 15W 2CORE: 2 Carmel cores at 1.9 GHz, GPU 1.1 GHz, EMC 1600 MHz"},
-            "10W": {"gpu_mhz": 800, "cpu_mhz": 1500, "emc_mhz": 1600,
-                    "note": "nvpmodel 10W 2CORE: 2 Carmel cores at 1.5 GHz, GPU 800 MHz, EMC 1600 MHz"},
-            "20W": {"gpu_mhz": 1100, "cpu_mhz": 1900, "emc_mhz": 1600,
-                    "note": "nvpmodel 20W 2CORE (later JetPack releases): 2 Carmel cores at 1.9 GHz, GPU 1.1 GHz, "
-                            "EMC 1600 MHz: the clocks of 15W 2CORE (the budget adds DLA and CPU headroom, not "
-                            "GPU clock), so its trace has the 15 W times"},
+            "15W": {"gpu_mhz": 1109.25, "cpu_mhz": 1907.2, "emc_mhz": 1600,
+                    "note": "nvpmodel_t194_p3668.conf, MODE_15W_2CORE: 2 Carmel cores at 1907.2 MHz, GPU 1109.25 MHz, "
+                            "EMC 1600 MHz"},
+            "10W": {"gpu_mhz": 803.25, "cpu_mhz": 1497.6, "emc_mhz": 1600,
+                    "note": "nvpmodel_t194_p3668.conf, MODE_10W_2CORE: 2 Carmel cores at 1497.6 MHz, GPU 803.25 MHz, "
+                            "EMC 1600 MHz"},
+            "20W": {"gpu_mhz": 1109.25, "cpu_mhz": 1907.2, "emc_mhz": 1866,
+                    "note": "nvpmodel_t194_p3668.conf of JetPack 4.6 (L4T 32.6.1) and later, MODE_20W_2CORE: "
+                            "2 Carmel cores at 1907.2 MHz, GPU 1109.25 MHz (15W 2CORE's), EMC 1866 MHz (above "
+                            "15W's 1600 MHz: the memory-bound layers run faster)"},
         },
     },
 }
