@@ -25,7 +25,7 @@ timings="$out/timings.csv"
 echo "script,status,seconds" > "$timings"
 failed=0
 t_all=$(date +%s)
-for script in table4 assumptions fig12 fig13 fig14 fig17 failure_sweep kill_trials import_breadth planning_time whatif battery crosscheck crosscheck_envs memory fit energy_tradeoff; do
+for script in table4 assumptions fig12 fig13 fig14 fig17 failure_sweep kill_trials import_breadth planning_time whatif battery crosscheck crosscheck_envs memory memory_runtime fit energy_tradeoff; do
   echo "== $script" >&2
   t0=$(date +%s)
   if "$PY" "$here/$script.py" "$out" $smoke; then status=ok; else status=FAILED; failed=1; fi

@@ -42,7 +42,7 @@ for f in \
   battery/battery.csv battery/departures.csv battery/battery.md battery/summary.md \
   crosscheck/crosscheck.csv crosscheck/crosscheck.md crosscheck/crosscheck.png crosscheck/summary.md \
   crosscheck_envs/envs.csv crosscheck_envs/envs.md crosscheck_envs/summary.md crosscheck_envs/failure.md \
-  memory/memory.csv memory/memory.md memory/summary.md fit/fit.csv fit/fit.md fit/summary.md \
+  memory/memory.csv memory/memory.md memory/summary.md memory_runtime/memory_runtime.md memory_runtime/summary.md fit/fit.csv fit/fit.md fit/summary.md \
   energy_tradeoff/points.csv energy_tradeoff/front.csv energy_tradeoff/tradeoff.csv energy_tradeoff/tradeoff.md \
   energy_tradeoff/tradeoff.png energy_tradeoff/summary.md \
   README.md timings.csv; do

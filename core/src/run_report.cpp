@@ -57,6 +57,9 @@ nlohmann::json report_to_json(const RunReport& r) {
   nlohmann::json memory = nlohmann::json::object();
   for (size_t d = 0; d < r.devices.size() && d < r.peak_memory_bytes.size(); ++d)
     memory[r.devices[d]] = r.peak_memory_bytes[d];
+  nlohmann::json allocated = nlohmann::json::object();
+  for (size_t d = 0; d < r.devices.size() && d < r.peak_allocated_bytes.size(); ++d)
+    if (r.peak_allocated_bytes[d] > 0) allocated[r.devices[d]] = r.peak_allocated_bytes[d];
   nlohmann::json clocks = nlohmann::json::object();
   for (size_t d = 0; d < r.devices.size() && d < r.clock_offset_bound_s.size(); ++d)
     clocks[r.devices[d]] = r.clock_offset_bound_s[d];
@@ -73,6 +76,7 @@ nlohmann::json report_to_json(const RunReport& r) {
                         {"clock_offset_bound_s", clocks},
                         {"summary", summary_to_json(summarize_run(r))},
                         {"spans", spans}};
+  if (!allocated.empty()) out["peak_allocated_bytes"] = allocated;
   if (r.planning) {
     const PlanningRecord& p = *r.planning;
     nlohmann::json j = {{"strategy", p.strategy},
@@ -106,6 +110,7 @@ nlohmann::json report_to_json(const RunReport& r) {
       nlohmann::json j = {{"device", x.device},     {"capacity_J", x.capacity_J}, {"floor_J", x.floor_J},
                           {"start_J", x.start_J},   {"end_J", x.end_J},           {"how", x.how}};
       if (x.left_s) j["left_s"] = *x.left_s;
+      j["drain"] = x.measured ? "measured and modelled" : "modelled";
       b.push_back(j);
     }
     out["batteries"] = b;
@@ -291,7 +296,7 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
     JsonReader r(j, "");
     // "summary" is derived from the rest (run_summary.hpp): read past, computed again when needed.
     r.allow_only({"scenario", "backend", "config", "devices", "plans", "rounds_planned", "end_s", "rounds",
-                  "events", "peak_memory_bytes", "clock_offset_bound_s", "summary", "spans", "evaluations",
+                  "events", "peak_memory_bytes", "peak_allocated_bytes", "clock_offset_bound_s", "summary", "spans", "evaluations",
                   "emulation", "host_copies", "warnings", "power", "energy", "planning", "measured_energy", "batteries"});
     RunReport out;
     out.scenario = r.at("scenario").string();
@@ -313,6 +318,14 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
       JsonReader m = r.at("peak_memory_bytes");
       for (const std::string& name : m.keys())
         out.peak_memory_bytes[device_index(name)] = m.at(name.c_str()).number();
+    }
+    if (r.has("peak_allocated_bytes")) {
+      JsonReader m = r.at("peak_allocated_bytes");
+      for (const std::string& name : m.keys()) {
+        const int d = device_index(name);
+        out.peak_allocated_bytes.resize(out.devices.size(), 0);
+        out.peak_allocated_bytes[size_t(d)] = m.at(name.c_str()).number_in(0, 1e15);
+      }
     }
     if (r.has("clock_offset_bound_s")) {
       JsonReader c = r.at("clock_offset_bound_s");
@@ -376,7 +389,7 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
     if (r.has("batteries"))
       for (size_t i = 0; i < r.at("batteries").size_at_most(limits::kMaxDevices); ++i) {
         JsonReader x = r.at("batteries").at(i);
-        x.allow_only({"device", "capacity_J", "floor_J", "start_J", "end_J", "left_s", "how"});
+        x.allow_only({"device", "capacity_J", "floor_J", "start_J", "end_J", "left_s", "how", "drain"});
         BatteryRecord b;
         b.device = x.at("device").string();
         b.capacity_J = x.at("capacity_J").number_in(0, limits::kMaxBatteryJ);
@@ -385,6 +398,7 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
         b.end_J = x.at("end_J").number_in(-limits::kMaxBatteryJ, limits::kMaxBatteryJ);
         if (x.has("left_s")) b.left_s = x.at("left_s").number_in(0, limits::kMaxReportTimeS);
         b.how = x.at("how").string();
+        if (x.has("drain")) b.measured = x.at("drain").string() != "modelled";
         out.batteries.push_back(b);
       }
     // "energy" is derived from the spans and "power" (energy.hpp): read past, computed again.

@@ -380,7 +380,9 @@ std::string batteries_to_text(const std::vector<BatteryRecord>& batteries) {
       std::snprintf(buf, sizeof buf, " at the end");
     t += "battery of " + b.device + ": " + format_watt_hours(b.start_J) + " at the start, " +
          format_watt_hours(b.end_J) + buf + "; floor " + format_watt_hours(b.floor_J) + ", capacity " +
-         format_watt_hours(b.capacity_J) + " (modelled from its power model)\n";
+         format_watt_hours(b.capacity_J) +
+         (b.measured ? " (its rail's measurement over its rounds, modelled between them)\n"
+                     : " (modelled from its power model)\n");
   }
   return t;
 }

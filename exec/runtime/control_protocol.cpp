@@ -251,6 +251,7 @@ json Round::body() const {
             {"checkpoint_bytes", checkpoint_bytes},
             {"peak_rss_bytes", peak_rss_bytes}};
   if (loss) j["loss"] = *loss;
+  if (peak_allocated_bytes > 0) j["peak_allocated_bytes"] = peak_allocated_bytes;
   if (budgeted > 0)
     j["emulation"] = {budgeted, over_budget, worst_overrun_s};
   if (host_copies > 0) j["host_copies"] = {host_copies, host_copy_bytes, host_copy_s};
@@ -259,7 +260,7 @@ json Round::body() const {
 }
 Round Round::parse(const JsonReader& r) {
   r.allow_only({"generation", "round", "start_ns", "end_ns", "loss", "spans", "checkpoint_bytes",
-                "peak_rss_bytes", "emulation", "host_copies", "measured_energy"});
+                "peak_rss_bytes", "peak_allocated_bytes", "emulation", "host_copies", "measured_energy"});
   Round x;
   x.generation = small_int(r.at("generation"));
   x.round = small_int(r.at("round"));
@@ -275,6 +276,7 @@ Round Round::parse(const JsonReader& r) {
   }
   x.checkpoint_bytes = r.at("checkpoint_bytes").number();
   x.peak_rss_bytes = r.at("peak_rss_bytes").number();
+  if (r.has("peak_allocated_bytes")) x.peak_allocated_bytes = r.at("peak_allocated_bytes").number_in(0, 1e15);
   if (r.has("emulation")) {
     JsonReader e = r.at("emulation");
     if (e.size() != 3) e.fail("expected [budgeted, over_budget, worst_overrun_s]");

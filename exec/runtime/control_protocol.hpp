@@ -31,7 +31,7 @@ namespace asteroid::exec {
 
 // 2: the evaluation message; 3: copies in the background; 4: frames authenticated after the join;
 // 5: measured energy in a round
-constexpr uint8_t kProtocolVersion = 5;
+constexpr uint8_t kProtocolVersion = 6;
 constexpr size_t kHeaderBytes = 8;
 constexpr size_t kMaxBodyBytes = 16u << 20;  // a job of 64 devices is about 100 kB
 
@@ -174,6 +174,9 @@ struct Round {
   std::vector<SpanRecord> spans;
   double checkpoint_bytes = 0;  // on this worker's disk after the round
   double peak_rss_bytes = 0;
+  // The most bytes libtorch's CPU allocator held at once during the round's instructions
+  // (allocation_meter.hpp); 0: not metered.
+  double peak_allocated_bytes = 0;
   // Emulated runs: compute steps with a budget, those over it, the longest overrun (real seconds).
   int budgeted = 0, over_budget = 0;
   double worst_overrun_s = 0;

@@ -30,6 +30,7 @@
 #include "asteroid/cli_args.hpp"
 #include "asteroid/energy.hpp"
 #include "asteroid/json_reader.hpp"
+#include "asteroid/memory_breakdown.hpp"
 #include "asteroid/objective_planner.hpp"
 #include "asteroid/plan_energy.hpp"
 #include "asteroid/run_report.hpp"
@@ -429,6 +430,7 @@ int main(int argc, char** argv) {
   const RunEnergy energy = compute_energy(rep);
   std::cout << energy_to_text(energy) << measured_energy_to_text(rep, energy);
   std::cout << batteries_to_text(rep.batteries);
+  std::cout << memory_against_prediction_text(rep, plan_memory(model, ev));
   for (const std::string& w : rep.warnings) std::cout << "warning: " << w << "\n";
 
   if (!run.stop_why.empty()) {

@@ -293,6 +293,8 @@ void Launcher::on_round(int d, const Round& r) {
   }
   auto& memory = out_.report.peak_memory_bytes[size_t(d)];
   memory = std::max(memory, r.peak_rss_bytes);
+  auto& allocated = out_.report.peak_allocated_bytes[size_t(d)];
+  allocated = std::max(allocated, r.peak_allocated_bytes);
   if (r.checkpoint_bytes > 0 && checkpoint_bytes_[size_t(d)] == 0) {
     const WorkerLink& l = server_.link(d);
     console_.line("checkpoints: " + name(d) + " keeps its layers in " + l.host + ":" + l.checkpoint_dir +
@@ -472,6 +474,7 @@ LaunchOutcome Launcher::run() {
   rep.backend = "exec";
   for (const DeviceSpec& d : s_.devices) rep.devices.push_back(d.name);
   rep.peak_memory_bytes.assign(rep.devices.size(), 0);
+  rep.peak_allocated_bytes.assign(rep.devices.size(), 0);
   power_ = device_powers(s_);
   drains_.assign(rep.devices.size(), Drain{});
   checkpoint_bytes_.assign(rep.devices.size(), 0);

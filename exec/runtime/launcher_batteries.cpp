@@ -208,6 +208,7 @@ void Launcher::record_batteries() {
     r.capacity_J = b.capacity_J, r.floor_J = b.floor_J, r.start_J = b.charge_J;
     r.end_J = std::max(0.0, b.charge_J - drawn_J(d, rep.end_s));
     if (x.left_s) r.left_s = x.left_s, r.how = to_string(x.how);
+    r.measured = x.measured;
     rep.batteries.push_back(r);
   }
 }

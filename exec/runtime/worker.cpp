@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "allocation_meter.hpp"
 #include "worker_internal.hpp"
 
 namespace asteroid::exec::detail {
@@ -365,6 +366,7 @@ void Worker::run_round(int round) {
   done.generation = job_.generation;
   done.round = round;
   done.start_ns = now_ns();
+  reset_peak_allocated_bytes();
   read_round(round);  // part of the round: the input path's cost is the training's
   post_receives(list);
   for (const Instruction& ins : list) {
@@ -379,6 +381,9 @@ void Worker::run_round(int round) {
     done.spans.push_back(s);
   }
   finish_sends();
+  // The training's, before the checkpoint's copies; a stage on CUDA keeps its tensors in the CUDA
+  // allocator's memory, not metered here.
+  if (compute_.is_cpu()) done.peak_allocated_bytes = double(peak_allocated_bytes());
   // Every round when failures may come (the next generation starts from these files: part of the
   // round), else the trained state once, after the last round's end.
   if (job_.survive_peer_failure) checkpoint_bytes_ = checkpoint(round);
@@ -431,6 +436,7 @@ void Worker::run() {
 namespace asteroid::exec {
 
 void run_generation(const ExecJob& job, ControlClient& control) {
+  install_allocation_meter();  // before the generation's first tensor
   at::set_num_threads(control.options().threads);
   // Never destroyed when it throws: its copies' threads may still use it, and the coordinator
   // restarts this process anyway.

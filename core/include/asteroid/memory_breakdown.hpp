@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "asteroid/cost_model.hpp"
+#include "asteroid/run_report.hpp"
 
 namespace asteroid {
 
@@ -55,5 +56,11 @@ struct DeviceMemory {
 std::vector<DeviceMemory> plan_memory(const CostModel& model, const Evaluation& ev);
 
 nlohmann::json memory_breakdown_to_json(const MemoryBreakdown& m);
+
+// The predicted peaks of a run's first plan (plan_memory) beside what its devices' allocators held
+// at most in a training round (RunReport::peak_allocated_bytes, asteroid-exec) and their processes'
+// resident peaks: a line per device of the plan, or "" when nothing was metered. A run that changed
+// plans says that the measured peaks span every plan.
+std::string memory_against_prediction_text(const RunReport& r, const std::vector<DeviceMemory>& predicted);
 
 }  // namespace asteroid

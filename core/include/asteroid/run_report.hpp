@@ -55,6 +55,7 @@ struct BatteryRecord {
   double start_J = 0, end_J = 0;
   std::optional<double> left_s;  // when it left the run, if it did (how: the event of that time)
   std::string how;               // "energy_departure", "planned_departure", or "" (there to the end)
+  bool measured = false;         // part of the drain is its power rail's measurement (asteroid-exec)
 };
 
 // A plan the run used, with what the cost model predicted for it. Device indices are into
@@ -131,6 +132,10 @@ struct RunReport {
   std::vector<Span> spans;
   std::vector<RunEvent> events;
   std::vector<double> peak_memory_bytes;    // per device
+  // Per device (asteroid-exec): the most bytes libtorch's CPU allocator held at once in a training
+  // round (tensors only: weights, gradients, optimizer state, activations, messages); 0 or empty:
+  // not metered.
+  std::vector<double> peak_allocated_bytes;
   std::vector<TestEvaluation> evaluations;  // in round order; empty when nothing was evaluated
   // Per device (exec, workers on other hosts): how far its spans may be off the coordinator's
   // clock, half the best of the round trips that measured its offset; empty: one clock (sim).
