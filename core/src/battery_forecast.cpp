@@ -1,5 +1,7 @@
 #include "asteroid/battery_forecast.hpp"
 
+#include <cstdio>
+
 namespace asteroid {
 
 std::vector<BatteryForecast> forecast_batteries(const PlanEnergy& energy,
@@ -21,6 +23,15 @@ std::vector<BatteryForecast> forecast_batteries(const PlanEnergy& energy,
     out.push_back(f);
   }
   return out;
+}
+
+std::string forecast_reason(const BatteryForecast& f, int plan_id, int margin_rounds) {
+  char buf[200];
+  std::snprintf(buf, sizeof buf,
+                "forecast at the checkpoint: %.1f J above its floor, %.1f J a round under plan %d: %.2f rounds "
+                "left, fewer than 1 + %d",
+                f.usable_J, f.round_J, plan_id, f.rounds_left, margin_rounds);
+  return buf;
 }
 
 }  // namespace asteroid

@@ -11,7 +11,6 @@
 // (battery_forecast.hpp) whether a device must go, and the Coordinator's planned departure moves its
 // state out first (the device sends it; no detection, no replay). Torch-free.
 #include <algorithm>
-#include <cstdio>
 
 #include "asteroid/battery_forecast.hpp"
 #include "asteroid/energy.hpp"
@@ -159,13 +158,8 @@ void Launcher::consider_departures(double now) {
   std::vector<std::string> why;
   for (const BatteryForecast& f : forecast_batteries(e, usable, s_.faults.battery_margin_rounds)) {
     if (!f.leave_now) continue;
-    char buf[200];
-    std::snprintf(buf, sizeof buf,
-                  "forecast at the checkpoint: %.1f J above its floor, %.1f J a round under plan %d: %.2f rounds "
-                  "left, fewer than 1 + %d",
-                  f.usable_J, f.round_J, coord_.plan_id(), f.rounds_left, s_.faults.battery_margin_rounds);
     go.push_back(f.device);
-    why.push_back(buf);
+    why.push_back(forecast_reason(f, coord_.plan_id(), s_.faults.battery_margin_rounds));
   }
   if (go.empty()) return;
   std::vector<Action> decided;

@@ -8,7 +8,6 @@
 #include <simgrid/Exception.hpp>
 
 #include <algorithm>
-#include <cstdio>
 
 #include "asteroid/battery_forecast.hpp"
 #include "asteroid/plan_energy.hpp"
@@ -123,13 +122,8 @@ void Simulation::consider_departures() {
   std::vector<std::string> why;
   for (const BatteryForecast& f : forecast_batteries(e, usable, in_.faults.battery_margin_rounds)) {
     if (!f.leave_now) continue;
-    char buf[200];
-    std::snprintf(buf, sizeof buf,
-                  "forecast at the checkpoint: %.1f J above its floor, %.1f J a round under plan %d: %.2f rounds "
-                  "left, fewer than 1 + %d",
-                  f.usable_J, f.round_J, coord_.plan_id(), f.rounds_left, in_.faults.battery_margin_rounds);
     go.push_back(f.device);
-    why.push_back(buf);
+    why.push_back(forecast_reason(f, coord_.plan_id(), in_.faults.battery_margin_rounds));
   }
   if (go.empty()) return;
   std::vector<Action> decided = coord_.depart(go, sg4::Engine::get_clock());

@@ -12,6 +12,7 @@
 
 #include <limits>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "asteroid/plan_energy.hpp"
@@ -35,5 +36,10 @@ struct BatteryForecast {
 std::vector<BatteryForecast> forecast_batteries(const PlanEnergy& energy,
                                                 const std::vector<std::optional<double>>& usable_J,
                                                 int margin_rounds);
+
+// Why a device leaves now, in the figures that decided it (a planned_departure event's detail):
+// "forecast at the checkpoint: 6.5 J above its floor, 5.5 J a round under plan 0: 1.18 rounds
+// left, fewer than 1 + 1".
+std::string forecast_reason(const BatteryForecast& f, int plan_id, int margin_rounds);
 
 }  // namespace asteroid
