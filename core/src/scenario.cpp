@@ -7,6 +7,7 @@
 #include "asteroid/json_reader.hpp"
 #include "asteroid/model_archive.hpp"
 #include "asteroid/limits.hpp"
+#include "asteroid/near_match.hpp"
 #include "scenario_network.hpp"
 #include "scenario_power_modes.hpp"
 
@@ -487,12 +488,13 @@ Result<Scenario> parse_scenario(const nlohmann::json& j, const std::string& file
             (std::filesystem::is_regular_file(desc, ec) ? desc : "<the layer description of " + s.model + ">"));
       }
       std::string known;
-      for (const std::string& t : types_with_trace(shelf, s.model)) known += (known.empty() ? "" : ", ") + t;
+      const std::vector<std::string> types = types_with_trace(shelf, s.model);
+      for (const std::string& t : types) known += (known.empty() ? "" : ", ") + t;
       cluster.at("devices").at(i).at("type").fail(
           "unknown device type \"" + d.type + "\": no trace for it under \"traces\"" +
           (shelf.empty() ? std::string(" (and no traces/ folder found)")
                          : ", nor " + shelf + "/" + d.type + "/" + s.model + ".json; device types with a trace of " +
-                               s.model + " there: " + (known.empty() ? "none" : known)));
+                               s.model + " there: " + (known.empty() ? "none" : known) + did_you_mean(d.type, types)));
     }
     const Profile* first = nullptr;
     std::string first_type;

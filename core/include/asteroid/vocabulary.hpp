@@ -14,6 +14,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "asteroid/near_match.hpp"
 
 namespace asteroid {
 
@@ -54,7 +57,10 @@ struct Vocabulary {
   }
   // The message for an unknown token: "unknown recovery strategy \"x\" (must be a, b or c)".
   std::string must_be(std::string_view found) const {
-    return "unknown " + std::string(what) + " \"" + std::string(found) + "\" (must be " + list() + ")";
+    std::vector<std::string> tokens;
+    for (const Term<E>& t : terms) tokens.emplace_back(t.token);
+    return "unknown " + std::string(what) + " \"" + std::string(found) + "\" (must be " + list() + ")" +
+           did_you_mean(found, tokens);
   }
   // One line per term, "  token  description", tokens aligned: for --help.
   std::string help(int indent = 2) const {
