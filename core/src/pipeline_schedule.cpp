@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "asteroid/schedule.hpp"
+#include "max_min_share.hpp"
 
 namespace asteroid {
 namespace {
@@ -17,33 +18,18 @@ struct Flow {
   double until = 0;      // end of the latency phase
   double remaining = 0;  // seconds of transfer at the link's full rate
   double rate = 0;       // fraction of the link's rate it gets now
-  int up = 0, down = 0;  // the sender's uplink and the receiver's downlink
+  int link[2] = {0, 0};  // the sender's uplink and the receiver's downlink
 };
 
-// Max-min fair rates (progressive filling) of the flows in their transfer phase, each crossing two
-// links of capacity 1: the bandwidth sharing of SimGrid's CM02 model on a star.
+// The rates of the flows in their transfer phase, each crossing two links of capacity 1 (its
+// sender's uplink and its receiver's downlink): the bandwidth sharing of SimGrid's CM02 model on a
+// star, solved as on any network (max_min_share.hpp).
 void share_links(std::vector<Flow*>& flows, int num_links) {
-  std::vector<double> cap(num_links, 1.0);
-  std::vector<bool> fixed(flows.size(), false);
-  size_t left = flows.size();
-  while (left > 0) {
-    std::vector<int> users(num_links, 0);
-    for (size_t i = 0; i < flows.size(); ++i)
-      if (!fixed[i]) ++users[flows[i]->up], ++users[flows[i]->down];
-    int bottleneck = -1;
-    double share = std::numeric_limits<double>::infinity();
-    for (int l = 0; l < num_links; ++l)
-      if (users[l] > 0 && cap[l] / users[l] < share) share = cap[l] / users[l], bottleneck = l;
-    for (size_t i = 0; i < flows.size(); ++i) {
-      Flow& f = *flows[i];
-      if (fixed[i] || (f.up != bottleneck && f.down != bottleneck)) continue;
-      f.rate = std::max(share, 0.0);
-      cap[f.up] -= f.rate;
-      cap[f.down] -= f.rate;
-      fixed[i] = true;
-      --left;
-    }
-  }
+  std::vector<SharedFlow> shared(flows.size());
+  for (size_t i = 0; i < flows.size(); ++i) shared[i].channels = flows[i]->link, shared[i].num_channels = 2;
+  std::vector<double> rates;
+  max_min_rates(shared, std::vector<double>(size_t(num_links), 1.0), rates);
+  for (size_t i = 0; i < flows.size(); ++i) flows[i]->rate = rates[i];
 }
 
 }  // namespace
@@ -106,8 +92,8 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, bool 
         f.in_latency = true;
         f.until = t + lat;
         f.remaining = total - lat;
-        f.up = dir == 0 ? uplink(s - 1, s, false) : uplink(s + 1, s, true);
-        f.down = dir == 0 ? downlink(s + 1, s, false) : downlink(s - 1, s, true);
+        f.link[0] = dir == 0 ? uplink(s - 1, s, false) : uplink(s + 1, s, true);
+        f.link[1] = dir == 0 ? downlink(s + 1, s, false) : downlink(s - 1, s, true);
         busy[dir][s] = true;
         ++sent[dir][s];
       }
