@@ -450,9 +450,9 @@ double replay_partial_bound(const CostModel& model, const PlannerOptions& option
   const bool with_net = !model.options().ignore_network;
   if (with_net) {
     for (const Channel& ch : model.cluster().network->channels()) use.capacity_Bps.push_back(ch.capacity_Bps);
-    use.comm.resize(size_t(2 * P - 1));
-    use.ring.resize(size_t(2 * P - 1));
-    use.members.resize(size_t(2 * P - 1));
+    use.comm.resize(size_t(schedule::pipeline_steps(P)));
+    use.ring.resize(size_t(schedule::pipeline_steps(P)));
+    use.members.resize(size_t(schedule::pipeline_steps(P)));
   }
   std::vector<bool> used(size_t(model.num_devices()), false);
   StageCost cost;
@@ -475,7 +475,7 @@ double replay_partial_bound(const CostModel& model, const PlannerOptions& option
     for (size_t d = 0; d < used.size(); ++d)
       if (!used[d]) cap_rest += work.inverse_lambda[d];
     const ReplayRest rest = rest_of(work, net, beta, P, p, sp.last_layer, sp.devices, sp.shares, cap_rest);
-    bound = std::max(bound, replay_lower_bound(steps, M, use, 2 * P - 1, rest));
+    bound = std::max(bound, replay_lower_bound(steps, M, use, schedule::pipeline_steps(P), rest));
   }
   return bound;
 }

@@ -5,7 +5,12 @@
 // stages, each a pipeline position of its own (stage p is step 2p). Step s runs min(M, S - s)
 // forwards before its first backward (its warm-up), then alternates a backward with a forward, then
 // runs its last backwards. So stage p keeps K_p = min(M, 2(P - p) - 1) micro-batches in flight: their
-// activations are stored until their backward.
+// activations are stored until their backward (with recomputation, only their inputs: the count is
+// the same, what each costs is memory_breakdown.hpp's).
+//
+// Within a stage, the devices of a data-parallel group each take a slice of every micro-batch: the
+// samples [lo, hi) of their share, in group order; a message between neighbouring stages carries the
+// samples where a sender's slice and a receiver's overlap.
 #pragma once
 
 #include <algorithm>
@@ -43,6 +48,24 @@ inline std::vector<Pass> stage_order(int microbatches, int warmup_forwards) {
     if (f < microbatches) out.push_back({false, f++});
   }
   return out;
+}
+
+// The sample slices [lo, hi) of a micro-batch, per device of a stage in group order, from the
+// devices' shares (samples each): {5, 3} gives {[0, 5), [5, 8)}.
+inline std::vector<std::pair<int, int>> sample_ranges(const std::vector<int>& shares) {
+  std::vector<std::pair<int, int>> r;
+  r.reserve(shares.size());
+  int at = 0;
+  for (int y : shares) {
+    r.push_back({at, at + y});
+    at += y;
+  }
+  return r;
+}
+
+// Samples two slices [lo, hi) have in common: what one device sends the other per micro-batch.
+constexpr int overlap(std::pair<int, int> a, std::pair<int, int> b) {
+  return std::max(0, std::min(a.second, b.second) - std::max(a.first, b.first));
 }
 
 }  // namespace asteroid::schedule
