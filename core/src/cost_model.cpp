@@ -379,11 +379,12 @@ Evaluation CostModel::evaluate(const Plan& plan) const {
   Evaluation ev;
   ev.plan = plan;
   ev.latency_model = options_.latency_model;
+  ev.schedule = options_.schedule;
   int P = plan.num_stages();
   int beta = plan.microbatch_size;
   for (int p = 0; p < P; ++p) {
     StagePlan& sp = ev.plan.stages[p];
-    int K = schedule::in_flight(plan.microbatches, P, p);
+    int K = schedule::in_flight(options_.schedule, plan.microbatches, P, p);
     StageCost sc = stage(sp.first_layer, sp.last_layer, sp.devices.data(), int(sp.devices.size()), beta, K,
                          sp.shares.empty() ? nullptr : sp.shares.data(), nullptr, sp.recompute);
     if (!sc.feasible) {
@@ -411,8 +412,8 @@ Evaluation CostModel::evaluate(const Plan& plan) const {
   if (options_.replay_schedule && !options_.ignore_network) ev.network_use = network_use(ev.plan);
   if (options_.replay_schedule)
     ev.schedule_latency_s = ev.network_use.empty()
-                                ? schedule_latency(ev.steps, plan.microbatches).latency_s
-                                : schedule_latency(ev.steps, plan.microbatches, ev.network_use).latency_s;
+                                ? schedule_latency(ev.steps, plan.microbatches, true, options_.schedule).latency_s
+                                : schedule_latency(ev.steps, plan.microbatches, ev.network_use, options_.schedule).latency_s;
   ev.feasible = true;
   return ev;
 }

@@ -36,19 +36,19 @@ void share_links(std::vector<Flow*>& flows, int num_links) {
 
 std::vector<std::vector<std::pair<bool, int>>> one_f_one_b_order(int S, int M) {
   std::vector<std::vector<std::pair<bool, int>>> order(S);
-  for (int s = 0; s < S; s += 2)
-    for (const schedule::Pass& pass : schedule::stage_order(M, schedule::warmup(M, S, s)))
-      order[s].push_back({pass.backward, pass.microbatch});
+  const std::vector<std::vector<schedule::Pass>> passes = schedule::pipeline_order(PipelineSchedule::one_f_one_b, M, S);
+  for (int s = 0; s < S; ++s)
+    for (const schedule::Pass& pass : passes[size_t(s)]) order[s].push_back({pass.backward, pass.microbatch});
   return order;
 }
 
-ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, bool shared_nics) {
+ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, bool shared_nics, PipelineSchedule kind) {
   const int S = int(steps.size());
   assert(S % 2 == 1 && "steps alternate compute and communication, starting and ending with compute");
   // f_end[s][m], b_end[s][m]: when step s finishes micro-batch m forward / backward.
   std::vector<std::vector<double>> f_end(S, std::vector<double>(M, 0.0)), b_end = f_end;
   std::vector<std::vector<bool>> f_done(S, std::vector<bool>(M, false)), b_done = f_done;
-  const std::vector<std::vector<std::pair<bool, int>>> order = one_f_one_b_order(S, M);
+  const std::vector<std::vector<schedule::Pass>> order = schedule::pipeline_order(kind, M, S);
   // Links: compute step s has uplink s and downlink S + s (its devices' NICs, both directions of
   // a full-duplex port). Without shared NICs every flow gets links of its own.
   const int nic_links = 2 * S;
@@ -72,7 +72,7 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, bool 
     // Start everything whose inputs are ready at t.
     for (int s = 0; s < S; s += 2) {
       if (running[s] || next[s] >= order[s].size()) continue;
-      auto [backward, m] = order[s][next[s]];
+      const auto [backward, m] = order[s][next[s]];
       bool ready = !backward ? (s == 0 || f_done[s - 1][m]) : (s == S - 1 ? f_done[s][m] : b_done[s + 1][m]);
       if (!ready) continue;
       running[s] = true;
@@ -122,7 +122,7 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, bool 
     // Finish what ends at t.
     for (int s = 0; s < S; s += 2) {
       if (!running[s] || run_end[s] > t) continue;
-      auto [backward, m] = order[s][next[s]++];
+      const auto [backward, m] = order[s][next[s]++];
       (backward ? b_end : f_end)[s][m] = run_end[s];
       (backward ? b_done : f_done)[s][m] = true;
       running[s] = false;

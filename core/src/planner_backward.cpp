@@ -112,7 +112,7 @@ class BackwardSearch {
     // a cap binds without, which the test rules out.)
     if (model_.options().recomputation == Recomputation::all) return std::min(q, q_full_);
     double room = min_memory_before_[n] - static_before_[l];
-    const double k_max = schedule::in_flight(int(M_), q + std::min(l, n), 0);
+    const double k_max = schedule::in_flight(model_.options().schedule, int(M_), q + std::min(l, n), 0);
     if (room >= 0 && k_max * beta_ * stored_before_[l] <= room) return -1;
     return std::min(q, q_full_);  // from q_full_ on, every stage in front keeps all M micro-batches
   }
@@ -300,7 +300,7 @@ void BackwardSearch::expand(int lp, int np, int f) {
         if (opt_.max_stages > 0 &&
             x.q + 1 + (l > 0 ? (n + max_group_ - 1) / max_group_ : 0) > opt_.max_stages)
           continue;
-        int K = std::min(int(M_), 2 * x.q + 1);
+        const int K = schedule::in_flight(model_.options().schedule, int(M_), x.q + 1, 0);  // x.q stages after
         const StageCost* use = &sc;
         if (K > max_k) {
           auto it = std::find_if(by_k.begin(), by_k.end(), [&](const auto& p) { return p.first == K; });

@@ -113,7 +113,7 @@ Program make_program(const CostModel& model, const Plan& plan_in,
     const StagePlan* down = p + 1 < P ? &plan.stages[p + 1] : nullptr;
     auto up_r = up ? sample_ranges(up->shares) : std::vector<std::pair<int, int>>{};
     auto down_r = down ? sample_ranges(down->shares) : std::vector<std::pair<int, int>>{};
-    const std::vector<schedule::Pass> order = schedule::stage_order(M, schedule::in_flight(M, P, p));
+    const std::vector<schedule::Pass> order = schedule::stage_order(M, schedule::in_flight(model.options().schedule, M, P, p));
 
     for (size_t gi = 0; gi < sp.devices.size(); ++gi) {
       const int d = sp.devices[gi];

@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "asteroid/pipeline_schedule.hpp"
+#include "asteroid/schedule.hpp"
 #include "max_min_share.hpp"
 
 namespace asteroid {
@@ -49,8 +50,8 @@ struct Unit {
 
 class FlowReplay {
  public:
-  FlowReplay(const std::vector<StepCost>& steps, int M, const NetworkUse& use)
-      : steps_(steps), use_(use), S_(int(steps.size())), M_(M), order_(one_f_one_b_order(S_, M)) {
+  FlowReplay(const std::vector<StepCost>& steps, int M, const NetworkUse& use, PipelineSchedule kind)
+      : steps_(steps), use_(use), S_(int(steps.size())), M_(M), order_(schedule::pipeline_order(kind, M, S_)) {
     make_units();
     make_queues();
   }
@@ -302,7 +303,7 @@ class FlowReplay {
   const std::vector<StepCost>& steps_;
   const NetworkUse& use_;
   const int S_, M_;
-  const std::vector<std::vector<std::pair<bool, int>>> order_;
+  const std::vector<std::vector<schedule::Pass>> order_;  // per step (schedule.hpp)
 
   std::vector<Unit> units_;
   std::vector<std::vector<int>> units_of_;  // per compute step
@@ -335,9 +336,10 @@ class FlowReplay {
 
 }  // namespace
 
-ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, const NetworkUse& use) {
+ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, const NetworkUse& use,
+                                PipelineSchedule kind) {
   assert(steps.size() % 2 == 1 && use.comm.size() == steps.size() && use.ring.size() == steps.size());
-  return FlowReplay(steps, M, use).run();
+  return FlowReplay(steps, M, use, kind).run();
 }
 
 }  // namespace asteroid

@@ -8,6 +8,11 @@
 // activations are stored until their backward (with recomputation, only their inputs: the count is
 // the same, what each costs is memory_breakdown.hpp's).
 //
+// GPipe (planner.schedule "gpipe") is the same order with every step's warm-up M: all forwards, then
+// all backwards, M micro-batches in flight at every stage. The functions that take a
+// PipelineSchedule are the ones the Program, the cost model, the planners and the replay read; those
+// without are 1F1B's.
+//
 // Within a stage, the devices of a data-parallel group each take a slice of every micro-batch: the
 // samples [lo, hi) of their share, in group order; a message between neighbouring stages carries the
 // samples where a sender's slice and a receiver's overlap.
@@ -16,6 +21,8 @@
 #include <algorithm>
 #include <utility>
 #include <vector>
+
+#include "asteroid/vocabulary.hpp"
 
 namespace asteroid::schedule {
 
@@ -28,6 +35,16 @@ constexpr int warmup(int microbatches, int steps, int step) { return std::min(mi
 // Micro-batches stage `stage` of `stages` holds in flight: the warm-up of its step, K_p.
 constexpr int in_flight(int microbatches, int stages, int stage) {
   return warmup(microbatches, pipeline_steps(stages), 2 * stage);
+}
+
+// Forwards step `step` runs before its first backward under `kind`: 1F1B's warm-up, or all M.
+constexpr int warmup(PipelineSchedule kind, int microbatches, int steps, int step) {
+  return kind == PipelineSchedule::gpipe ? microbatches : warmup(microbatches, steps, step);
+}
+
+// Micro-batches stage `stage` of `stages` holds in flight under `kind`.
+constexpr int in_flight(PipelineSchedule kind, int microbatches, int stages, int stage) {
+  return warmup(kind, microbatches, pipeline_steps(stages), 2 * stage);
 }
 
 // One operation of a stage's round: a forward or a backward of one micro-batch.
@@ -61,6 +78,14 @@ inline std::vector<std::pair<int, int>> sample_ranges(const std::vector<int>& sh
     at += y;
   }
   return r;
+}
+
+// Each step's passes under `kind`, for a pipeline of `steps` steps: a compute step's stage_order
+// with its warm-up, a communication step's empty.
+inline std::vector<std::vector<Pass>> pipeline_order(PipelineSchedule kind, int microbatches, int steps) {
+  std::vector<std::vector<Pass>> order(static_cast<size_t>(steps));
+  for (int s = 0; s < steps; s += 2) order[size_t(s)] = stage_order(microbatches, warmup(kind, microbatches, steps, s));
+  return order;
 }
 
 // Samples two slices [lo, hi) have in common: what one device sends the other per micro-batch.
