@@ -90,9 +90,9 @@ class Job {
     plan_.microbatches = M_;
     if (net_) {
       for (const Channel& ch : sh.m.cluster().network->channels()) use_.capacity_Bps.push_back(ch.capacity_Bps);
-      use_.comm.resize(size_t(2 * P_ - 1));
-      use_.ring.resize(size_t(2 * P_ - 1));
-      use_.members.resize(size_t(2 * P_ - 1));
+      use_.comm.resize(size_t(schedule::pipeline_steps(P_)));
+      use_.ring.resize(size_t(schedule::pipeline_steps(P_)));
+      use_.members.resize(size_t(schedule::pipeline_steps(P_)));
     }
     // Before anything is priced: the busiest device does at least its part of all the work M times,
     // and the busiest stage's member its own, then its tail.
