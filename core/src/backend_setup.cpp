@@ -20,6 +20,7 @@ CostModel make_cost_model(const Scenario& s) {
   o.optimizer = s.training.optimizer;
   o.recomputation = s.training.recomputation;
   o.latency_model = s.planner.latency_model;
+  o.schedule = s.planner.schedule;
   return CostModel(make_cluster(s), o);
 }
 

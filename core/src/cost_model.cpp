@@ -7,7 +7,6 @@
 
 #include "asteroid/memory_breakdown.hpp"
 #include "asteroid/pipeline_schedule.hpp"
-#include "asteroid/program.hpp"
 #include "asteroid/schedule.hpp"
 #include "asteroid/units.hpp"
 #include "share_allocation.hpp"
@@ -289,9 +288,9 @@ NetworkUse CostModel::network_use(const Plan& plan) const {
   NetworkUse use;
   for (const Channel& ch : cluster_.network->channels()) use.capacity_Bps.push_back(ch.capacity_Bps);
   const int P = plan.num_stages();
-  use.comm.resize(2 * P - 1);
-  use.ring.resize(2 * P - 1);
-  use.members.resize(2 * P - 1);
+  use.comm.resize(schedule::pipeline_steps(P));
+  use.ring.resize(schedule::pipeline_steps(P));
+  use.members.resize(schedule::pipeline_steps(P));
   for (int p = 0; p < P; ++p) stage_network_use(plan, p, use);
   return use;
 }
@@ -330,23 +329,23 @@ void CostModel::stage_network_use(const Plan& plan, int p, NetworkUse& use) cons
     for (int i = 0; i < g; ++i) r.flows.push_back(flow(sp.devices[i], sp.devices[(i + 1) % g], chunk));
   }
   if (p == 0) return;
-  // The slices of the Program (program.hpp): each pair whose sample ranges overlap.
+  // The slices of the Program (program.hpp): each pair whose sample ranges overlap (schedule.hpp).
   const StagePlan& up = plan.stages[p - 1];
-  auto up_r = sample_ranges(up.shares), mine = sample_ranges(sp.shares);
+  auto up_r = schedule::sample_ranges(up.shares), mine = schedule::sample_ranges(sp.shares);
   StepFlows& f = use.comm[2 * p - 1];
   f = StepFlows{};
   const double per_sample = t.output_bytes_per_sample(up.last_layer);
   const double gradient_per_sample = t.gradient_bytes_per_sample(up.last_layer);
   for (size_t i = 0; i < up.devices.size(); ++i)
     for (size_t j = 0; j < sp.devices.size(); ++j) {
-      int n = std::min(up_r[i].second, mine[j].second) - std::max(up_r[i].first, mine[j].first);
-      if (n <= 0) continue;
+      const int n = schedule::overlap(up_r[i], mine[j]);
+      if (n == 0) continue;
       f.forward.push_back(flow(up.devices[i], sp.devices[j], n * per_sample));
     }
   for (size_t j = 0; j < sp.devices.size(); ++j)
     for (size_t i = 0; i < up.devices.size(); ++i) {
-      int n = std::min(up_r[i].second, mine[j].second) - std::max(up_r[i].first, mine[j].first);
-      if (n <= 0) continue;
+      const int n = schedule::overlap(up_r[i], mine[j]);
+      if (n == 0) continue;
       f.backward.push_back(flow(sp.devices[j], up.devices[i], n * gradient_per_sample));
     }
 }
@@ -380,11 +379,12 @@ Evaluation CostModel::evaluate(const Plan& plan) const {
   Evaluation ev;
   ev.plan = plan;
   ev.latency_model = options_.latency_model;
+  ev.schedule = options_.schedule;
   int P = plan.num_stages();
   int beta = plan.microbatch_size;
   for (int p = 0; p < P; ++p) {
     StagePlan& sp = ev.plan.stages[p];
-    int K = schedule::in_flight(plan.microbatches, P, p);
+    int K = schedule::in_flight(options_.schedule, plan.microbatches, P, p);
     StageCost sc = stage(sp.first_layer, sp.last_layer, sp.devices.data(), int(sp.devices.size()), beta, K,
                          sp.shares.empty() ? nullptr : sp.shares.data(), nullptr, sp.recompute);
     if (!sc.feasible) {
@@ -412,8 +412,8 @@ Evaluation CostModel::evaluate(const Plan& plan) const {
   if (options_.replay_schedule && !options_.ignore_network) ev.network_use = network_use(ev.plan);
   if (options_.replay_schedule)
     ev.schedule_latency_s = ev.network_use.empty()
-                                ? schedule_latency(ev.steps, plan.microbatches).latency_s
-                                : schedule_latency(ev.steps, plan.microbatches, ev.network_use).latency_s;
+                                ? schedule_latency(ev.steps, plan.microbatches, true, options_.schedule).latency_s
+                                : schedule_latency(ev.steps, plan.microbatches, ev.network_use, options_.schedule).latency_s;
   ev.feasible = true;
   return ev;
 }

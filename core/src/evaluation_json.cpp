@@ -59,8 +59,9 @@ std::string evaluation_to_text(const Evaluation& e, const Cluster& c, const std:
   }
   o << plan_to_text(e.plan, c, layer_names);
   if (e.schedule_latency_s > 0) {
-    std::snprintf(buf, sizeof buf, "round latency %.4f s (1F1B replay), throughput %.2f samples/s\n",
-                  e.schedule_latency_s, e.plan.microbatch_size * e.plan.microbatches / e.predicted_round_s());
+    std::snprintf(buf, sizeof buf, "round latency %.4f s (%s replay), throughput %.2f samples/s\n",
+                  e.schedule_latency_s, e.schedule == PipelineSchedule::gpipe ? "GPipe" : "1F1B",
+                  e.plan.microbatch_size * e.plan.microbatches / e.predicted_round_s());
     o << buf;
   }
   std::snprintf(buf, sizeof buf, "%s %.4f s (%s latency model), throughput %.2f samples/s\n",

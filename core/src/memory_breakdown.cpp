@@ -44,7 +44,7 @@ std::vector<DeviceMemory> plan_memory(const CostModel& model, const Evaluation& 
   const int P = plan.num_stages();
   for (int p = 0; p < P; ++p) {
     const StagePlan& sp = plan.stages[size_t(p)];
-    const int K = schedule::in_flight(plan.microbatches, P, p);
+    const int K = schedule::in_flight(model.options().schedule, plan.microbatches, P, p);
     for (size_t i = 0; i < sp.devices.size(); ++i) {
       DeviceMemory d;
       d.device = sp.devices[i];

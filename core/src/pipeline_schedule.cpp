@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "asteroid/schedule.hpp"
+#include "max_min_share.hpp"
 
 namespace asteroid {
 namespace {
@@ -17,52 +18,37 @@ struct Flow {
   double until = 0;      // end of the latency phase
   double remaining = 0;  // seconds of transfer at the link's full rate
   double rate = 0;       // fraction of the link's rate it gets now
-  int up = 0, down = 0;  // the sender's uplink and the receiver's downlink
+  int link[2] = {0, 0};  // the sender's uplink and the receiver's downlink
 };
 
-// Max-min fair rates (progressive filling) of the flows in their transfer phase, each crossing two
-// links of capacity 1: the bandwidth sharing of SimGrid's CM02 model on a star.
+// The rates of the flows in their transfer phase, each crossing two links of capacity 1 (its
+// sender's uplink and its receiver's downlink): the bandwidth sharing of SimGrid's CM02 model on a
+// star, solved as on any network (max_min_share.hpp).
 void share_links(std::vector<Flow*>& flows, int num_links) {
-  std::vector<double> cap(num_links, 1.0);
-  std::vector<bool> fixed(flows.size(), false);
-  size_t left = flows.size();
-  while (left > 0) {
-    std::vector<int> users(num_links, 0);
-    for (size_t i = 0; i < flows.size(); ++i)
-      if (!fixed[i]) ++users[flows[i]->up], ++users[flows[i]->down];
-    int bottleneck = -1;
-    double share = std::numeric_limits<double>::infinity();
-    for (int l = 0; l < num_links; ++l)
-      if (users[l] > 0 && cap[l] / users[l] < share) share = cap[l] / users[l], bottleneck = l;
-    for (size_t i = 0; i < flows.size(); ++i) {
-      Flow& f = *flows[i];
-      if (fixed[i] || (f.up != bottleneck && f.down != bottleneck)) continue;
-      f.rate = std::max(share, 0.0);
-      cap[f.up] -= f.rate;
-      cap[f.down] -= f.rate;
-      fixed[i] = true;
-      --left;
-    }
-  }
+  std::vector<SharedFlow> shared(flows.size());
+  for (size_t i = 0; i < flows.size(); ++i) shared[i].channels = flows[i]->link, shared[i].num_channels = 2;
+  std::vector<double> rates;
+  max_min_rates(shared, std::vector<double>(size_t(num_links), 1.0), rates);
+  for (size_t i = 0; i < flows.size(); ++i) flows[i]->rate = rates[i];
 }
 
 }  // namespace
 
 std::vector<std::vector<std::pair<bool, int>>> one_f_one_b_order(int S, int M) {
   std::vector<std::vector<std::pair<bool, int>>> order(S);
-  for (int s = 0; s < S; s += 2)
-    for (const schedule::Pass& pass : schedule::stage_order(M, schedule::warmup(M, S, s)))
-      order[s].push_back({pass.backward, pass.microbatch});
+  const std::vector<std::vector<schedule::Pass>> passes = schedule::pipeline_order(PipelineSchedule::one_f_one_b, M, S);
+  for (int s = 0; s < S; ++s)
+    for (const schedule::Pass& pass : passes[size_t(s)]) order[s].push_back({pass.backward, pass.microbatch});
   return order;
 }
 
-ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, bool shared_nics) {
+ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, bool shared_nics, PipelineSchedule kind) {
   const int S = int(steps.size());
   assert(S % 2 == 1 && "steps alternate compute and communication, starting and ending with compute");
   // f_end[s][m], b_end[s][m]: when step s finishes micro-batch m forward / backward.
   std::vector<std::vector<double>> f_end(S, std::vector<double>(M, 0.0)), b_end = f_end;
   std::vector<std::vector<bool>> f_done(S, std::vector<bool>(M, false)), b_done = f_done;
-  const std::vector<std::vector<std::pair<bool, int>>> order = one_f_one_b_order(S, M);
+  const std::vector<std::vector<schedule::Pass>> order = schedule::pipeline_order(kind, M, S);
   // Links: compute step s has uplink s and downlink S + s (its devices' NICs, both directions of
   // a full-duplex port). Without shared NICs every flow gets links of its own.
   const int nic_links = 2 * S;
@@ -86,7 +72,7 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, bool 
     // Start everything whose inputs are ready at t.
     for (int s = 0; s < S; s += 2) {
       if (running[s] || next[s] >= order[s].size()) continue;
-      auto [backward, m] = order[s][next[s]];
+      const auto [backward, m] = order[s][next[s]];
       bool ready = !backward ? (s == 0 || f_done[s - 1][m]) : (s == S - 1 ? f_done[s][m] : b_done[s + 1][m]);
       if (!ready) continue;
       running[s] = true;
@@ -106,8 +92,8 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, bool 
         f.in_latency = true;
         f.until = t + lat;
         f.remaining = total - lat;
-        f.up = dir == 0 ? uplink(s - 1, s, false) : uplink(s + 1, s, true);
-        f.down = dir == 0 ? downlink(s + 1, s, false) : downlink(s - 1, s, true);
+        f.link[0] = dir == 0 ? uplink(s - 1, s, false) : uplink(s + 1, s, true);
+        f.link[1] = dir == 0 ? downlink(s + 1, s, false) : downlink(s - 1, s, true);
         busy[dir][s] = true;
         ++sent[dir][s];
       }
@@ -136,7 +122,7 @@ ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int M, bool 
     // Finish what ends at t.
     for (int s = 0; s < S; s += 2) {
       if (!running[s] || run_end[s] > t) continue;
-      auto [backward, m] = order[s][next[s]++];
+      const auto [backward, m] = order[s][next[s]++];
       (backward ? b_end : f_end)[s][m] = run_end[s];
       (backward ? b_done : f_done)[s][m] = true;
       running[s] = false;

@@ -18,6 +18,7 @@
 // relaxation cannot.
 #include <algorithm>
 
+#include "asteroid/schedule.hpp"
 #include "planner_common.hpp"
 #include "planner_prefix_bound.hpp"
 
@@ -100,8 +101,8 @@ class BackwardSearch {
     return front_.completion(l, n, x.S, x.R, x.m);
   }
 
-  // Every stage in front of a label at (l, n) with q stages keeps at most 2(q + min(l, n) - 1) + 1
-  // micro-batches; if even the smallest device there holds that many of the largest useful stage
+  // Every stage in front of a label at (l, n) with q stages keeps at most as many micro-batches as
+  // the first stage of a pipeline of q + min(l, n) stages; if even the smallest device there holds that many of the largest useful stage
   // (useful_stage_bounds) at full micro-batch, no memory cap binds and q does not matter.
   int qkey(int q, int l, int n) const {
     if (opt_.max_stages > 0) return q;  // q also limits how many stages may still come
@@ -111,7 +112,7 @@ class BackwardSearch {
     // a cap binds without, which the test rules out.)
     if (model_.options().recomputation == Recomputation::all) return std::min(q, q_full_);
     double room = min_memory_before_[n] - static_before_[l];
-    double k_max = std::min(M_, 2.0 * (q + std::min(l, n) - 1) + 1);
+    const double k_max = schedule::in_flight(model_.options().schedule, int(M_), q + std::min(l, n), 0);
     if (room >= 0 && k_max * beta_ * stored_before_[l] <= room) return -1;
     return std::min(q, q_full_);  // from q_full_ on, every stage in front keeps all M micro-batches
   }
@@ -299,7 +300,7 @@ void BackwardSearch::expand(int lp, int np, int f) {
         if (opt_.max_stages > 0 &&
             x.q + 1 + (l > 0 ? (n + max_group_ - 1) / max_group_ : 0) > opt_.max_stages)
           continue;
-        int K = std::min(int(M_), 2 * x.q + 1);
+        const int K = schedule::in_flight(model_.options().schedule, int(M_), x.q + 1, 0);  // x.q stages after
         const StageCost* use = &sc;
         if (K > max_k) {
           auto it = std::find_if(by_k.begin(), by_k.end(), [&](const auto& p) { return p.first == K; });

@@ -204,7 +204,7 @@ void Search::run(int beta, int P) {
   Label made[4], tmp[2];
   for (int p = 0; p < P; ++p) {
     bool last = p == P - 1;
-    int K = schedule::in_flight(int(M_), P, p);
+    int K = schedule::in_flight(model_.options().schedule, int(M_), P, p);
     int stages_after = P - 1 - p;
     for (int l = p; l <= L_ - 1 - stages_after; ++l) {
       if (st_.checkpoint()) return;

@@ -107,7 +107,7 @@ class HeuristicPlans {
     int first = 0;
     for (int g = 0; g < G; ++g) {
       StagePlan& s = p.stages[g];
-      int K = schedule::in_flight(p.microbatches, G, g), n = int(s.devices.size());
+      int K = schedule::in_flight(m_.options().schedule, p.microbatches, G, g), n = int(s.devices.size());
       const int* fixed = s.shares.empty() ? nullptr : s.shares.data();
       int last_allowed = g == G - 1 ? L_ - 1 : L_ - 1 - (G - 1 - g);
       auto within = [&](int e) {
@@ -153,7 +153,7 @@ class HeuristicPlans {
       const StagePlan& s = plan.stages[g];
       int n = int(s.devices.size());
       StageCost c = m_.stage(s.first_layer, s.last_layer, s.devices.data(), n, plan.microbatch_size,
-                             schedule::in_flight(plan.microbatches, P, g),
+                             schedule::in_flight(m_.options().schedule, plan.microbatches, P, g),
                              s.shares.empty() ? nullptr : s.shares.data());
       ++st_.stats.stage_evaluations;
       if (!c.feasible) return kInf;

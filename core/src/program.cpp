@@ -36,10 +36,6 @@ bool has_peer(Op op) {
          op != Op::optimizer_step;
 }
 
-int overlap(std::pair<int, int> a, std::pair<int, int> b) {
-  return std::max(0, std::min(a.second, b.second) - std::max(a.first, b.first));
-}
-
 }  // namespace
 
 const char* op_token(Op op) {
@@ -98,16 +94,6 @@ std::vector<int> Program::stage_of_device() const {
   return s;
 }
 
-std::vector<std::pair<int, int>> sample_ranges(const std::vector<int>& shares) {
-  std::vector<std::pair<int, int>> r;
-  int at = 0;
-  for (int y : shares) {
-    r.push_back({at, at + y});
-    at += y;
-  }
-  return r;
-}
-
 Program make_program(const CostModel& model, const Plan& plan_in,
                      const std::vector<ReplicaAssignment>& replicas) {
   Evaluation ev = model.evaluate(plan_in);
@@ -127,7 +113,7 @@ Program make_program(const CostModel& model, const Plan& plan_in,
     const StagePlan* down = p + 1 < P ? &plan.stages[p + 1] : nullptr;
     auto up_r = up ? sample_ranges(up->shares) : std::vector<std::pair<int, int>>{};
     auto down_r = down ? sample_ranges(down->shares) : std::vector<std::pair<int, int>>{};
-    const std::vector<schedule::Pass> order = schedule::stage_order(M, schedule::in_flight(M, P, p));
+    const std::vector<schedule::Pass> order = schedule::stage_order(M, schedule::in_flight(model.options().schedule, M, P, p));
 
     for (size_t gi = 0; gi < sp.devices.size(); ++gi) {
       const int d = sp.devices[gi];
@@ -142,7 +128,7 @@ Program make_program(const CostModel& model, const Plan& plan_in,
       auto exchange = [&](Op op, int mb, const StagePlan& other,
                           const std::vector<std::pair<int, int>>& other_r, int boundary_layer) {
         for (size_t j = 0; j < other.devices.size(); ++j) {
-          int n = overlap(mine[gi], other_r[j]);
+          int n = schedule::overlap(mine[gi], other_r[j]);
           if (n == 0) continue;
           Instruction in{op, p, mb, other.devices[j], n, 0, 0};
           const bool gradient = op == Op::send_gradient || op == Op::recv_gradient;

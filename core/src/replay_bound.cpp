@@ -22,7 +22,7 @@ double alone_s(const NetFlow& f, const std::vector<double>& capacity) {
 }  // namespace
 
 double replay_lower_bound(const std::vector<StepCost>& steps, int M, const NetworkUse& use, int total_steps,
-                          const ReplayRest& rest, ReplayChainEnds* ends) {
+                          const ReplayRest& rest, ReplayChainEnds* ends, PipelineSchedule kind) {
   const int S = int(steps.size());
   if (ends) *ends = ReplayChainEnds{};
   if (S == 0 || M <= 0) return 0;
@@ -96,7 +96,7 @@ double replay_lower_bound(const std::vector<StepCost>& steps, int M, const Netwo
   for (int s = 0; s < S; ++s) {
     const double after = D[size_t(s)] + back_to_0;  // from this step's last backward to the round's end
     if (s % 2 == 0) {
-      const double warmup = schedule::warmup(M, total_steps, s);  // forwards before the first backward
+      const double warmup = schedule::warmup(kind, M, total_steps, s);  // forwards before the first backward
       for (const Unit& u : units[size_t(s)]) {
         const double end_of_work = std::max(after, tail[size_t(s)]);
         bound = std::max(bound, A[size_t(s)] + M * (u.f + u.b) + end_of_work);

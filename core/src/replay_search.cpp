@@ -90,9 +90,9 @@ class Job {
     plan_.microbatches = M_;
     if (net_) {
       for (const Channel& ch : sh.m.cluster().network->channels()) use_.capacity_Bps.push_back(ch.capacity_Bps);
-      use_.comm.resize(size_t(2 * P_ - 1));
-      use_.ring.resize(size_t(2 * P_ - 1));
-      use_.members.resize(size_t(2 * P_ - 1));
+      use_.comm.resize(size_t(schedule::pipeline_steps(P_)));
+      use_.ring.resize(size_t(schedule::pipeline_steps(P_)));
+      use_.members.resize(size_t(schedule::pipeline_steps(P_)));
     }
     // Before anything is priced: the busiest device does at least its part of all the work M times,
     // and the busiest stage's member its own, then its tail.
@@ -235,7 +235,7 @@ class Job {
     groups_from(f.state, after, f.groups);
     // The partial plan's chain ends, for pricing children cheaply before costing them.
     ReplayChainEnds ends;
-    if (p > 0) replay_lower_bound(steps_, M_, use_, 2 * P_ - 1, {}, &ends);
+    if (p > 0) replay_lower_bound(steps_, M_, use_, schedule::pipeline_steps(P_), {}, &ends, sh_.m.options().schedule);
     const double fixed = ends.reach + ends.back + ends.tail0;
     const double best = sh_.best();
     std::vector<Child> kids;
@@ -265,7 +265,7 @@ class Job {
         place(p, f.l0, l1);
         if (cost_.feasible) {
           const ReplayRest rest = rest_of(work_, sh_.net, beta_, P_, p, l1, devices_, cost_.shares, cap_rest);
-          const double b = std::max(f.bound, replay_lower_bound(steps_, M_, use_, 2 * P_ - 1, rest));
+          const double b = std::max(f.bound, replay_lower_bound(steps_, M_, use_, schedule::pipeline_steps(P_), rest, nullptr, sh_.m.options().schedule));
           if (b * (1 - kRounding) < best) kids.push_back({b, int(gi), l1});
         }
         pop_stage();
@@ -298,7 +298,7 @@ class Job {
     ++sh_.out.stats.partial_plans;
     const int g = int(devices_.size());
     if (sh_.o.share_rule == ShareRule::even) shares_ = planner_detail::even_shares(beta_, g);
-    sh_.m.stage(cost_, l0, l1, devices_.data(), g, beta_, schedule::in_flight(M_, P_, p),
+    sh_.m.stage(cost_, l0, l1, devices_.data(), g, beta_, schedule::in_flight(sh_.m.options().schedule, M_, P_, p),
                 sh_.o.share_rule == ShareRule::even ? shares_.data() : nullptr);
     StagePlan sp;
     sp.first_layer = l0;
@@ -450,9 +450,9 @@ double replay_partial_bound(const CostModel& model, const PlannerOptions& option
   const bool with_net = !model.options().ignore_network;
   if (with_net) {
     for (const Channel& ch : model.cluster().network->channels()) use.capacity_Bps.push_back(ch.capacity_Bps);
-    use.comm.resize(size_t(2 * P - 1));
-    use.ring.resize(size_t(2 * P - 1));
-    use.members.resize(size_t(2 * P - 1));
+    use.comm.resize(size_t(schedule::pipeline_steps(P)));
+    use.ring.resize(size_t(schedule::pipeline_steps(P)));
+    use.members.resize(size_t(schedule::pipeline_steps(P)));
   }
   std::vector<bool> used(size_t(model.num_devices()), false);
   StageCost cost;
@@ -461,7 +461,7 @@ double replay_partial_bound(const CostModel& model, const PlannerOptions& option
     std::vector<int> shares;
     if (options.share_rule == ShareRule::even) shares = planner_detail::even_shares(beta, int(given.devices.size()));
     model.stage(cost, given.first_layer, given.last_layer, given.devices.data(), int(given.devices.size()), beta,
-                schedule::in_flight(M, P, p), shares.empty() ? nullptr : shares.data(), nullptr, given.recompute);
+                schedule::in_flight(model.options().schedule, M, P, p), shares.empty() ? nullptr : shares.data(), nullptr, given.recompute);
     if (!cost.feasible) return kInf;
     StagePlan sp = given;
     sp.shares = cost.shares;
@@ -475,7 +475,7 @@ double replay_partial_bound(const CostModel& model, const PlannerOptions& option
     for (size_t d = 0; d < used.size(); ++d)
       if (!used[d]) cap_rest += work.inverse_lambda[d];
     const ReplayRest rest = rest_of(work, net, beta, P, p, sp.last_layer, sp.devices, sp.shares, cap_rest);
-    bound = std::max(bound, replay_lower_bound(steps, M, use, 2 * P - 1, rest));
+    bound = std::max(bound, replay_lower_bound(steps, M, use, schedule::pipeline_steps(P), rest, nullptr, model.options().schedule));
   }
   return bound;
 }

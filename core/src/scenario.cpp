@@ -137,7 +137,8 @@ void parse_training(const JsonReader& r, Scenario& s) {
 
 void parse_planner(const JsonReader& r, Scenario& s) {
   r.allow_only({"strategy", "microbatch_sizes", "max_stages", "latency_model", "time_limit", "objective",
-                "max_slowdown", "power_modes"});
+                "max_slowdown", "power_modes", "schedule"});
+  if (r.has("schedule")) s.planner.schedule = r.at("schedule").token(kPipelineSchedules);
   if (r.has("objective")) s.planner.objective = r.at("objective").token(kObjectives);
   if (r.has("max_slowdown")) s.planner.max_slowdown = r.at("max_slowdown").percent_in(0, limits::kMaxSlowdown);
   if (r.has("power_modes")) s.planner.power_modes = r.at("power_modes").token(kPowerModeChoices);

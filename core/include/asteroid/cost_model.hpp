@@ -74,6 +74,9 @@ struct CostOptions {
   bool ignore_network = false;  // plan as if links were infinitely fast (baselines that do)
   bool replay_schedule = true;  // evaluate() also replays the 1F1B schedule (schedule_latency_s)
   Recomputation recomputation = Recomputation::automatic;  // which stages recompute (see above)
+  // The order of a round's passes (schedule.hpp): how many micro-batches each stage keeps, the
+  // replay's order and the Program's.
+  PipelineSchedule schedule = PipelineSchedule::one_f_one_b;
 };
 
 // One stage's compute step with its devices' shares.
@@ -126,6 +129,7 @@ struct Evaluation {
   std::string reason;
   Plan plan;  // with shares filled in
   LatencyModel latency_model = LatencyModel::pipeline;
+  PipelineSchedule schedule = PipelineSchedule::one_f_one_b;  // the order the replay ran
   double round_latency_s = 0;           // under latency_model: what the planner minimises
   double throughput_samples_per_s = 0;  // B / round_latency_s
   // The same steps replayed under 1F1B (pipeline_schedule.hpp): no shorter than the real round of

@@ -46,13 +46,16 @@ struct ScheduleTiming {
 
 // The operations of each compute step s (even) of S steps, in 1F1B order: min(M, S - s) warm-up
 // forwards, then backward and forward alternating, then the last backwards; each entry is
-// (is_backward, micro-batch). Communication steps' entries are empty.
+// (is_backward, micro-batch). Communication steps' entries are empty. schedule::pipeline_order's,
+// as pairs (the replays read that one).
 std::vector<std::vector<std::pair<bool, int>>> one_f_one_b_order(int S, int M);
 
+// `kind`: the order each compute step runs (schedule.hpp); 1F1B unless GPipe.
 ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int microbatches,
-                                bool shared_nics = true);
+                                bool shared_nics = true, PipelineSchedule kind = PipelineSchedule::one_f_one_b);
 
 // The replay on the network graph; `use` has an entry per step (schedule_flows.cpp).
-ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int microbatches, const NetworkUse& use);
+ScheduleTiming schedule_latency(const std::vector<StepCost>& steps, int microbatches, const NetworkUse& use,
+                                PipelineSchedule kind = PipelineSchedule::one_f_one_b);
 
 }  // namespace asteroid

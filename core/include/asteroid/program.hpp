@@ -20,6 +20,7 @@
 
 #include "asteroid/cost_model.hpp"
 #include "asteroid/error.hpp"
+#include "asteroid/schedule.hpp"
 
 namespace asteroid {
 
@@ -78,8 +79,8 @@ struct Program {
 Program make_program(const CostModel& model, const Plan& plan,
                      const std::vector<ReplicaAssignment>& replicas = {});
 
-// Samples micro-batch slices [lo, hi) per device of a stage, in group order.
-std::vector<std::pair<int, int>> sample_ranges(const std::vector<int>& shares);
+// Samples micro-batch slices [lo, hi) per device of a stage, in group order (schedule.hpp).
+using schedule::sample_ranges;
 
 // One line per device: "<index>: tok tok ...". Devices with no instructions are left out.
 std::string program_to_text(const Program& p);

@@ -60,6 +60,7 @@ struct ReplayRest {
   double next_fwd_s = 0, next_bwd_s = 0, next_queue_s = 0;
 };
 double replay_lower_bound(const std::vector<StepCost>& steps, int microbatches, const NetworkUse& use,
-                          int total_steps, const ReplayRest& rest = {}, ReplayChainEnds* ends = nullptr);
+                          int total_steps, const ReplayRest& rest = {}, ReplayChainEnds* ends = nullptr,
+                          PipelineSchedule kind = PipelineSchedule::one_f_one_b);
 
 }  // namespace asteroid

@@ -67,6 +67,8 @@ struct PlannerSpec {
   std::vector<int> microbatch_sizes;  // empty: every divisor of B
   int max_stages = 0;                 // 0: no limit
   LatencyModel latency_model = LatencyModel::pipeline;
+  // The order of a round's passes (planner.schedule, schedule.hpp): 1F1B, or GPipe.
+  PipelineSchedule schedule = PipelineSchedule::one_f_one_b;
   double time_limit_s = 0;  // 0: search to the proven optimum
   // What the `asteroid` strategy minimises (objective_planner.hpp): the round, or the energy per
   // sample among plans whose round is at most (1 + max_slowdown) x the shortest.

@@ -144,6 +144,15 @@ inline constexpr auto kLatencyModels = vocabulary<LatencyModel>(
     Term<LatencyModel>{LatencyModel::paper, "paper",
                        "Eq. 4-6 of the paper as reconstructed (docs/method.md)"});
 
+// --- Pipeline schedules (planner.schedule; schedule.hpp, docs/method.md §1.1) ---
+enum class PipelineSchedule { one_f_one_b, gpipe };
+inline constexpr auto kPipelineSchedules = vocabulary<PipelineSchedule>(
+    "pipeline schedule",
+    Term<PipelineSchedule>{PipelineSchedule::one_f_one_b, "1f1b",
+                           "each stage alternates a backward with a forward after its warm-up (default)"},
+    Term<PipelineSchedule>{PipelineSchedule::gpipe, "gpipe",
+                           "every stage runs all its forwards, then all its backwards: M micro-batches in flight"});
+
 // --- Optimizers (their state sizes the memory; exec runs them) ---
 enum class Optimizer { sgd, sgd_momentum, adam };
 inline constexpr auto kOptimizers = vocabulary<Optimizer>(
@@ -254,6 +263,7 @@ inline const char* to_string(PowerModeChoice v) { return kPowerModeChoices.token
 inline const char* to_string(Recovery v) { return kRecoveries.token(v); }
 inline const char* to_string(BatteryPolicy v) { return kBatteryPolicies.token(v); }
 inline const char* to_string(LatencyModel v) { return kLatencyModels.token(v); }
+inline const char* to_string(PipelineSchedule v) { return kPipelineSchedules.token(v); }
 inline const char* to_string(Optimizer v) { return kOptimizers.token(v); }
 inline const char* to_string(Recomputation v) { return kRecomputations.token(v); }
 inline const char* to_string(Topology v) { return kTopologies.token(v); }
