@@ -2,6 +2,7 @@
 // asteroid-plan SCENARIO --evaluate PLAN.json [--json]
 // asteroid-plan SCENARIO --memory [--strategy NAME] [--json]   (training memory, broken down)
 // asteroid-plan SCENARIO --objective energy [--max-slowdown 10%] [--power-modes free] [--json]
+// asteroid-plan SCENARIO --objective lifetime [--deadline 10min] [--max-slowdown P] [--power-modes free]
 // Plans (or scores given plans) with the cost model and prints the result. PLAN.json: a plan, the
 // output of asteroid-plan --json, or an array of either. Bad input: one line on stderr naming the
 // file, the field and the problem; exit status 2.
@@ -38,6 +39,9 @@ std::string usage() {
          "         weights, activations, gradients, optimizer states; whole model on one device and per device)\n"
          "       asteroid-plan SCENARIO --objective OBJECTIVE [--max-slowdown PERCENT] [--power-modes CHOICE]\n"
          "         [--json] [-o FILE]   (the least-energy plan within a slowdown of the fastest, e.g. 10%)\n"
+         "       asteroid-plan SCENARIO --objective lifetime [--deadline TIME] [--max-slowdown PERCENT]\n"
+         "         [--power-modes CHOICE] [--json] [-o FILE]   (the most samples before the first battery\n"
+         "         reaches its floor, or by the deadline, e.g. 10min)\n"
          "strategies:\n" +
          kStrategies.help(4) + "latency models:\n" + kLatencyModels.help(4) + "objectives:\n" + kObjectives.help(4) +
          "power modes:\n" + kPowerModeChoices.help(4) + overrides_help();
@@ -60,6 +64,7 @@ struct Args {
   std::optional<PlanningObjective> objective;
   std::optional<double> max_slowdown;
   std::optional<PowerModeChoice> power_modes;
+  std::optional<double> deadline_s;  // --deadline: the lifetime objective's, seconds
 };
 
 Args parse_args(int argc, char** argv) {
@@ -82,6 +87,8 @@ Args parse_args(int argc, char** argv) {
       a.power_modes = args.token(kPowerModeChoices);
     else if (s == "--max-slowdown")
       a.max_slowdown = args.percent(limits::kMaxSlowdown);
+    else if (s == "--deadline")
+      a.deadline_s = args.positive_seconds(limits::kMaxDeadlineS);
     else if (s == "--latency-model")
       a.latency_model = args.token(kLatencyModels);
     else if (s == "-o" || s == "--output")
@@ -107,8 +114,9 @@ Args parse_args(int argc, char** argv) {
   if (a.csv && !a.all) fail("--csv goes with --strategy all");
   if (a.csv && a.json) fail("--csv and --json exclude each other");
   if (a.memory && (a.all || !a.evaluate.empty())) fail("--memory goes with one strategy, not --evaluate or --strategy all");
-  if ((a.objective || a.max_slowdown || a.power_modes) && (a.all || a.memory || !a.evaluate.empty()))
-    fail("--objective, --max-slowdown and --power-modes go with planning, not --evaluate, --memory or --strategy all");
+  if ((a.objective || a.max_slowdown || a.power_modes || a.deadline_s) && (a.all || a.memory || !a.evaluate.empty()))
+    fail("--objective, --max-slowdown and --power-modes go with planning (so does --deadline), not --evaluate, "
+         "--memory or --strategy all");
   return a;
 }
 
@@ -265,7 +273,11 @@ int main(int argc, char** argv) {
     (args.json || args.csv ? std::cerr << "asteroid-plan: " : std::cout) << "what-if: " << line << "\n";
   if (args.latency_model) s.planner.latency_model = *args.latency_model;
   if (args.objective) s.planner.objective = *args.objective;
-  if (args.max_slowdown) s.planner.max_slowdown = *args.max_slowdown;
+  if (args.max_slowdown) s.planner.max_slowdown = *args.max_slowdown, s.planner.max_slowdown_given = true;
+  if (args.deadline_s) s.planner.deadline_s = *args.deadline_s;
+  if (s.planner.deadline_s > 0 && s.planner.objective != PlanningObjective::lifetime)
+    fail(s.file + ": planner.deadline: a deadline goes with the lifetime objective, not " +
+         to_string(s.planner.objective));
   if (args.power_modes) s.planner.power_modes = *args.power_modes;
   if (s.planner.objective != PlanningObjective::time || s.planner.power_modes == PowerModeChoice::free) {
     plan_objective(args, s);

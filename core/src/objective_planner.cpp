@@ -1,12 +1,15 @@
 #include "asteroid/objective_planner.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <map>
+#include <optional>
 #include <tuple>
 
 #include "asteroid/backend_setup.hpp"
 #include "asteroid/cluster.hpp"
+#include "asteroid/planner.hpp"
 #include "asteroid/replay_search.hpp"
 #include "asteroid/strategies.hpp"
 
@@ -19,6 +22,7 @@ double score(PlanningObjective o, const ScoredPlan& p) {
   switch (o) {
     case PlanningObjective::time: return p.round_s();
     case PlanningObjective::energy: return p.energy.J_per_sample;
+    case PlanningObjective::lifetime: return p.lifetime.available ? -p.lifetime.samples : INFINITY;
   }
   return p.round_s();
 }
@@ -28,7 +32,8 @@ double score(PlanningObjective o, const ScoredPlan& p) {
 bool beats(PlanningObjective o, const ScoredPlan& a, const ScoredPlan& b) {
   if (!b.evaluation.feasible) return a.evaluation.feasible;
   if (!a.evaluation.feasible) return false;
-  auto less = [](double x, double y) { return x < y * (1 - 1e-12); };
+  // x below y beyond rounding, whatever their signs (the lifetime score is negative).
+  auto less = [](double x, double y) { return x < y - std::abs(y) * 1e-12; };
   const double x = score(o, a), y = score(o, b);
   if (less(x, y) || less(y, x)) return less(x, y);
   if (less(a.round_s(), b.round_s()) || less(b.round_s(), a.round_s())) return less(a.round_s(), b.round_s());
@@ -67,15 +72,18 @@ struct ModeGroup {
   std::vector<std::string> modes;
 };
 
-std::vector<ModeGroup> mode_groups(const Scenario& s, const Cluster& c) {
+// by_battery (the lifetime objective): devices on different batteries are not interchangeable,
+// since which of them runs in the thriftier mode matters.
+std::vector<ModeGroup> mode_groups(const Scenario& s, const Cluster& c, bool by_battery) {
   const bool symmetric = symmetric_network(c);
-  std::map<std::tuple<std::string, double, double>, size_t> index;
+  std::map<std::tuple<std::string, double, double, double>, size_t> index;
   std::vector<ModeGroup> groups;
   for (size_t d = 0; d < s.devices.size(); ++d) {
     const DeviceSpec& spec = s.devices[d];
     std::vector<std::string> modes = traced_power_modes(s, spec.type);
     if (modes.size() < 2) continue;  // nothing to choose
-    const auto key = std::make_tuple(spec.type, spec.speed_factor, spec.memory_bytes.value_or(-1));
+    const double charge = by_battery && spec.battery ? spec.battery->usable_J() : -1;
+    const auto key = std::make_tuple(spec.type, spec.speed_factor, spec.memory_bytes.value_or(-1), charge);
     auto it = symmetric ? index.find(key) : index.end();
     if (it == index.end()) {
       if (symmetric) index[key] = groups.size();
@@ -123,12 +131,138 @@ void assignments(const std::vector<ModeGroup>& groups, size_t g, std::vector<std
   place(0, n);
 }
 
-ScoredPlan scored(const Scenario& s, const CostModel& m, const std::vector<std::string>& modes, Evaluation ev) {
+// Per cluster device, its battery's usable charge (nullopt: on mains).
+std::vector<std::optional<double>> usable_charges(const Scenario& s) {
+  std::vector<std::optional<double>> out;
+  for (const DeviceSpec& d : s.devices)
+    out.push_back(d.battery ? std::optional<double>(d.battery->usable_J()) : std::nullopt);
+  return out;
+}
+
+bool has_battery(const Scenario& s) {
+  for (const DeviceSpec& d : s.devices)
+    if (d.battery) return true;
+  return false;
+}
+
+ScoredPlan scored(const Scenario& s, const CostModel& m, const std::vector<std::string>& modes, Evaluation ev,
+                  double deadline_s) {
   ScoredPlan p;
   p.power_modes = modes;
   p.energy = predict_plan_energy(m, ev, device_powers(s));
+  if (has_battery(s))
+    p.lifetime = predict_plan_lifetime(p.energy, usable_charges(s), double(m.options().batch_size), deadline_s);
   p.evaluation = std::move(ev);
   return p;
+}
+
+// The refusals of plan_for_objective that do not need a plan (objective_planner.hpp).
+std::optional<Error> refusal(const Scenario& s, const ObjectiveOptions& o) {
+  if (o.deadline_s > 0 && o.objective != PlanningObjective::lifetime)
+    return Error{s.file, "planner.deadline",
+                 std::string("a deadline goes with the lifetime objective, not ") + to_string(o.objective)};
+  if (o.objective == PlanningObjective::time) return std::nullopt;
+  const std::string name = to_string(o.objective);
+  if (s.planner.latency_model != LatencyModel::pipeline)
+    return Error{s.file, "planner.objective",
+                 "the " + name + " objective scores plans by their 1F1B replay: it needs the pipeline latency model"};
+  for (const DeviceSpec& d : s.devices)
+    if (!s.power_models.count(d.type))
+      return Error{s.file, "planner.objective",
+                   "the " + name + " objective needs a power model for every device type; " + d.type +
+                       " has none (no power.json beside its trace, no \"power\" entry)"};
+  if (o.objective == PlanningObjective::lifetime && !has_battery(s))
+    return Error{s.file, "planner.objective",
+                 "the lifetime objective needs a device on a battery (cluster.devices[i].battery); none has one"};
+  return std::nullopt;
+}
+
+// `p` with its devices swapped within their classes so that its batteries last longest
+// (battery_relabeling), when that beats `against` under the lifetime objective; nullopt otherwise
+// (the swap is scored from p's energies first and evaluated only when it would win).
+std::optional<ScoredPlan> relabeled(const Scenario& sa, const CostModel& m, const ScoredPlan& p,
+                                    const ScoredPlan& against, double deadline_s) {
+  const std::vector<std::optional<double>> usable = usable_charges(sa);
+  const std::vector<int> perm = battery_relabeling(device_classes(m.cluster()), p.energy, usable);
+  bool moved = false;
+  for (size_t d = 0; d < perm.size(); ++d) moved = moved || perm[d] != int(d);
+  if (!moved) return std::nullopt;
+  ScoredPlan guess = p;
+  guess.lifetime = predict_plan_lifetime(relabel_energy(p.energy, perm), usable, m.options().batch_size, deadline_s);
+  if (!beats(PlanningObjective::lifetime, guess, against)) return std::nullopt;
+  Evaluation e = m.evaluate(relabel_plan(p.evaluation.plan, perm));
+  if (!e.feasible) return std::nullopt;
+  ScoredPlan q = scored(sa, m, p.power_modes, std::move(e), deadline_s);
+  if (!beats(PlanningObjective::lifetime, q, against)) return std::nullopt;
+  return q;
+}
+
+// The lifetime objective's search (objective_planner.hpp): per assignment, fastest first, every plan
+// within the ceiling that the incumbent and lifetime_seconds_bound give (and max_slowdown, when
+// given); the incumbent is the best so far, starting from the best of the fastest plans.
+std::optional<Error> search_lifetime(const Scenario& s, const ObjectiveOptions& o, const PlannerOptions& options,
+                                     const std::vector<std::vector<std::string>>& modes_list, ObjectiveResult& r) {
+  PlannerOptions bounded = options;
+  if (bounded.time_limit_s <= 0) bounded.time_limit_s = options.replay_time_limit_s;
+  for (size_t a = 0; a < modes_list.size(); ++a) {
+    ScoredPlan& p = r.assignment_fastest[a];
+    if (!p.evaluation.feasible) continue;
+    Scenario sa = s;
+    apply_power_modes(sa, modes_list[a]);
+    if (auto q = relabeled(sa, make_cost_model(sa), p, p, o.deadline_s)) p = std::move(*q);
+    if (beats(o.objective, p, r.chosen)) r.chosen = p;
+  }
+  const double user_ceiling_s = o.max_slowdown_given ? r.fastest.round_s() * (1 + o.max_slowdown) : INFINITY;
+  const double samples_per_round = double(s.training.batch_size);
+  std::vector<size_t> order(modes_list.size());
+  for (size_t a = 0; a < order.size(); ++a) order[a] = a;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return beats(PlanningObjective::time, r.assignment_fastest[a], r.assignment_fastest[b]);
+  });
+  r.ceiling_s = 0;
+  r.assignment_most_samples.assign(modes_list.size(), ScoredPlan{});
+  for (size_t a : order) {
+    const ScoredPlan& fastest = r.assignment_fastest[a];
+    if (!fastest.evaluation.feasible) continue;
+    Scenario sa = s;
+    apply_power_modes(sa, modes_list[a]);
+    // No plan of this assignment slower than B x K / I beats the incumbent I.
+    const double k_s = lifetime_seconds_bound(usable_charges(sa), device_powers(sa), o.deadline_s);
+    const double incumbent = r.chosen.lifetime.samples;
+    double ceiling_s = user_ceiling_s;
+    if (incumbent > 0 && std::isfinite(k_s)) ceiling_s = std::min(ceiling_s, samples_per_round * k_s / incumbent);
+    if (incumbent <= 0) ceiling_s = std::min(ceiling_s, r.fastest.round_s());  // every plan trains 0: the fastest
+    if (!std::isfinite(ceiling_s))
+      return Error{s.file, "planner.objective",
+                   "the lifetime objective cannot bound its search: no battery device draws power by its model; "
+                   "give planner.deadline or planner.max_slowdown"};
+    ceiling_s *= 1 + 1e-9;  // a plan at the bound may tie the incumbent
+    r.ceiling_s = std::max(r.ceiling_s, ceiling_s);
+    if (fastest.round_s() > ceiling_s) continue;
+    const CostModel m = make_cost_model(sa);
+    ScoredPlan best = fastest;
+    add_to_front(r.front, best);
+    // Each better plan lowers the ceiling as it is found (the bound with the new incumbent).
+    auto lower = [&](const ScoredPlan& incumbent) {
+      if (incumbent.lifetime.samples > 0 && std::isfinite(k_s))
+        ceiling_s = std::min(ceiling_s, samples_per_round * k_s / incumbent.lifetime.samples * (1 + 1e-9));
+    };
+    if (beats(o.objective, r.chosen, best)) lower(r.chosen); else lower(best);
+    const bool complete = enumerate_by_replay_lowering(m, bounded, &ceiling_s, [&](const Evaluation& e) {
+      ++r.plans_scored;
+      ScoredPlan p = scored(sa, m, modes_list[a], e, o.deadline_s);
+      add_to_front(r.front, p);
+      if (auto q = relabeled(sa, m, p, best, o.deadline_s)) p = std::move(*q);
+      if (beats(o.objective, p, best)) {
+        best = std::move(p);
+        lower(best);
+      }
+    });
+    if (!complete) r.proven_optimal = false;
+    if (beats(o.objective, best, r.chosen)) r.chosen = best;
+    r.assignment_most_samples[a] = std::move(best);
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -143,6 +277,8 @@ ObjectiveOptions objective_options(const Scenario& s) {
   o.objective = s.planner.objective;
   o.max_slowdown = s.planner.max_slowdown;
   o.power_modes = s.planner.power_modes;
+  o.max_slowdown_given = s.planner.max_slowdown_given;
+  o.deadline_s = s.planner.deadline_s;
   return o;
 }
 
@@ -152,16 +288,7 @@ void apply_power_modes(Scenario& s, const std::vector<std::string>& modes) {
 }
 
 Result<ObjectiveResult> plan_for_objective(const Scenario& s, const ObjectiveOptions& o) {
-  if (o.objective == PlanningObjective::energy) {
-    if (s.planner.latency_model != LatencyModel::pipeline)
-      return Error{s.file, "planner.objective",
-                   "the energy objective scores plans by their 1F1B replay: it needs the pipeline latency model"};
-    for (const DeviceSpec& d : s.devices)
-      if (!s.power_models.count(d.type))
-        return Error{s.file, "planner.objective",
-                     "the energy objective needs a power model for every device type; " + d.type +
-                         " has none (no power.json beside its trace, no \"power\" entry)"};
-  }
+  if (auto e = refusal(s, o)) return *e;
   const PlannerOptions options = planner_options(s);
   std::vector<std::string> current(s.devices.size());
   for (size_t d = 0; d < s.devices.size(); ++d) current[d] = device_power_mode(s, int(d));
@@ -169,7 +296,7 @@ Result<ObjectiveResult> plan_for_objective(const Scenario& s, const ObjectiveOpt
   if (o.power_modes == PowerModeChoice::fixed) {
     modes_list.push_back(current);
   } else {
-    const std::vector<ModeGroup> groups = mode_groups(s, make_cluster(s));
+    const std::vector<ModeGroup> groups = mode_groups(s, make_cluster(s), o.objective == PlanningObjective::lifetime);
     double count = 1;
     for (const ModeGroup& g : groups)
       count = std::min(count * multisets(int(g.devices.size()), int(g.modes.size()), o.max_mode_assignments),
@@ -191,7 +318,7 @@ Result<ObjectiveResult> plan_for_objective(const Scenario& s, const ObjectiveOpt
     StrategyResult sr = run_strategy(Strategy::asteroid, m, options);
     if (!sr.proven_optimal) r.proven_optimal = false;
     if (!sr.evaluation.feasible && first_error.empty()) first_error = sr.evaluation.reason;
-    ScoredPlan p = scored(sa, m, modes, std::move(sr.evaluation));
+    ScoredPlan p = scored(sa, m, modes, std::move(sr.evaluation), o.deadline_s);
     if (beats(PlanningObjective::time, p, r.fastest)) r.fastest = p;
     r.assignment_fastest.push_back(std::move(p));
   }
@@ -213,11 +340,11 @@ Result<ObjectiveResult> plan_for_objective(const Scenario& s, const ObjectiveOpt
           Scenario sa = s;
           apply_power_modes(sa, modes_list[a]);
           const CostModel m = make_cost_model(sa);
-          best = scored(sa, m, modes_list[a], fastest.evaluation);
+          best = scored(sa, m, modes_list[a], fastest.evaluation, o.deadline_s);
           add_to_front(r.front, best);
           const bool complete = enumerate_by_replay(m, bounded, r.ceiling_s, [&](const Evaluation& e) {
             ++r.plans_scored;
-            ScoredPlan p = scored(sa, m, modes_list[a], e);
+            ScoredPlan p = scored(sa, m, modes_list[a], e, o.deadline_s);
             add_to_front(r.front, p);
             if (beats(o.objective, p, best)) best = std::move(p);
           });
@@ -228,6 +355,9 @@ Result<ObjectiveResult> plan_for_objective(const Scenario& s, const ObjectiveOpt
       }
       break;
     }
+    case PlanningObjective::lifetime:
+      if (auto e = search_lifetime(s, o, options, modes_list, r)) return *e;
+      break;
   }
   return r;
 }

@@ -1,10 +1,38 @@
 #include "asteroid/objective_planner.hpp"
 
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "asteroid/units.hpp"
 
 namespace asteroid {
+
+namespace {
+
+// A figure that may be infinite (a lifetime no battery bounds): null in JSON.
+nlohmann::json finite_or_null(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); }
+
+std::string device_name(const Cluster& c, int d) {
+  return d >= 0 && d < int(c.devices.size()) ? c.devices[size_t(d)].name : std::string();
+}
+
+// "4480 samples before nano0's battery reaches its floor at 140.0 s" (or "by the deadline at ...").
+std::string lifetime_text(const PlanLifetime& l, const Cluster& c) {
+  if (!l.available) return "samples on batteries n/a";
+  char buf[256];
+  if (!std::isfinite(l.samples))
+    return "no battery runs out";
+  if (l.deadline_first || l.first_device < 0)
+    std::snprintf(buf, sizeof buf, "%.0f samples by the deadline (the first battery, %s, would reach its floor at %.1f s)",
+                  l.samples, l.first_device < 0 ? "none" : device_name(c, l.first_device).c_str(), l.seconds);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f samples before %s's battery reaches its floor at %.1f s", l.samples,
+                  device_name(c, l.first_device).c_str(), l.seconds);
+  return buf;
+}
+
+}  // namespace
 
 nlohmann::json scored_plan_to_json(const ScoredPlan& p, const Cluster& c) {
   nlohmann::json j = {{"feasible", p.evaluation.feasible}};
@@ -24,6 +52,14 @@ nlohmann::json scored_plan_to_json(const ScoredPlan& p, const Cluster& c) {
   for (size_t d = 0; d < p.power_modes.size() && d < c.devices.size(); ++d)
     if (!p.power_modes[d].empty()) modes[c.devices[d].name] = p.power_modes[d];
   j["power_modes"] = modes;
+  if (p.lifetime.available) {
+    const PlanLifetime& l = p.lifetime;
+    j["lifetime"] = {{"samples", finite_or_null(l.samples)},
+                     {"rounds", finite_or_null(l.rounds)},
+                     {"seconds", finite_or_null(l.seconds)},
+                     {"first_device", l.first_device >= 0 ? nlohmann::json(device_name(c, l.first_device)) : nlohmann::json(nullptr)},
+                     {"deadline_first", l.deadline_first}};
+  }
   return j;
 }
 
@@ -49,6 +85,17 @@ nlohmann::json objective_to_json(const ObjectiveResult& r, const ObjectiveOption
   j["front"] = front;
   j["assignment_fastest"] = fastest;
   j["assignment_least_energy"] = least;
+  if (o.objective == PlanningObjective::lifetime) {
+    j["max_slowdown"] = o.max_slowdown_given ? nlohmann::json(o.max_slowdown) : nlohmann::json(nullptr);
+    j["deadline_s"] = o.deadline_s > 0 ? nlohmann::json(o.deadline_s) : nlohmann::json(nullptr);
+    const PlanLifetime &chosen = r.chosen.lifetime, &fast = r.fastest.lifetime;
+    if (chosen.available && fast.available && std::isfinite(chosen.samples) && std::isfinite(fast.samples) &&
+        fast.samples > 0)
+      j["samples_gained"] = chosen.samples / fast.samples - 1;
+    nlohmann::json most = nlohmann::json::array();
+    for (const ScoredPlan& p : r.assignment_most_samples) most.push_back(scored_plan_to_json(p, c));
+    j["assignment_most_samples"] = most;
+  }
   return j;
 }
 
@@ -67,9 +114,19 @@ std::string objective_to_text(const ObjectiveResult& r, const ObjectiveOptions& 
     return buf + modes(p) + "\n";
   };
   char buf[256];
-  std::snprintf(buf, sizeof buf, "objective %s (max slowdown %.4g%%, power modes %s): %d mode assignment%s, %lld plans "
+  char limits_text[96];
+  if (o.objective != PlanningObjective::lifetime)
+    std::snprintf(limits_text, sizeof limits_text, "max slowdown %.4g%%", o.max_slowdown * 100);
+  else if (o.deadline_s > 0)
+    std::snprintf(limits_text, sizeof limits_text, "deadline %.6g s", o.deadline_s);
+  else
+    std::snprintf(limits_text, sizeof limits_text, "until the first battery's floor");
+  if (o.objective == PlanningObjective::lifetime && o.max_slowdown_given)
+    std::snprintf(limits_text + std::strlen(limits_text), sizeof limits_text - std::strlen(limits_text),
+                  ", max slowdown %.4g%%", o.max_slowdown * 100);
+  std::snprintf(buf, sizeof buf, "objective %s (%s, power modes %s): %d mode assignment%s, %lld plans "
                 "within %.4f s scored%s\n",
-                to_string(o.objective), o.max_slowdown * 100, to_string(o.power_modes), r.mode_assignments,
+                to_string(o.objective), limits_text, to_string(o.power_modes), r.mode_assignments,
                 r.mode_assignments == 1 ? "" : "s", r.plans_scored, r.ceiling_s,
                 r.proven_optimal ? ", proven optimal" : " (a time limit cut a search: not proven optimal)");
   std::string t = buf + line("fastest", r.fastest) + line("chosen ", r.chosen);
@@ -78,6 +135,10 @@ std::string objective_to_text(const ObjectiveResult& r, const ObjectiveOptions& 
                   100 * (1 - r.chosen.energy.J_per_sample / r.fastest.energy.J_per_sample),
                   100 * (r.chosen.s_per_sample() / r.fastest.s_per_sample() - 1));
     t += buf;
+  }
+  if (o.objective == PlanningObjective::lifetime) {
+    t += "on batteries, the chosen plan trains " + lifetime_text(r.chosen.lifetime, c) + "; the fastest " +
+         lifetime_text(r.fastest.lifetime, c) + "\n";
   }
   return t;
 }

@@ -66,9 +66,11 @@ struct Shared {
   // cuts use the ceiling in place of the best replay (so none of those plans is cut).
   const std::function<void(const Evaluation&)>* visit = nullptr;
   double ceiling = 0;
+  const double* lowering = nullptr;  // enumerate_by_replay_lowering: the ceiling, read live
 
+  double current_ceiling() const { return lowering ? *lowering : ceiling; }
   double best() const {
-    if (visit) return ceiling * (1 + 4 * kRounding);
+    if (visit) return current_ceiling() * (1 + 4 * kRounding);
     return out.evaluation.feasible ? out.evaluation.schedule_latency_s : kInf;
   }
   bool out_of_time() {
@@ -325,7 +327,7 @@ class Job {
     ++sh_.out.stats.replays;
     Evaluation e = sh_.m.evaluate(plan_);
     if (sh_.visit) {
-      if (e.feasible && e.schedule_latency_s <= sh_.ceiling * (1 + kRounding)) (*sh_.visit)(e);
+      if (e.feasible && e.schedule_latency_s <= sh_.current_ceiling() * (1 + kRounding)) (*sh_.visit)(e);
       return;
     }
     if (e.feasible && e.schedule_latency_s < sh_.best()) {
@@ -428,6 +430,19 @@ bool enumerate_by_replay(const CostModel& model, const PlannerOptions& options, 
   Shared sh{model, options, classes, net, out, deadline_of(options), options.time_limit_s > 0, 0};
   sh.visit = &visit;
   sh.ceiling = max_replay_s;
+  run_jobs(model, options, net, sh);
+  if (stats) *stats = out.stats;
+  return !sh.cut && classes.every_order();
+}
+
+bool enumerate_by_replay_lowering(const CostModel& model, const PlannerOptions& options, const double* max_replay_s,
+                                  const std::function<void(const Evaluation&)>& visit, ReplaySearchStats* stats) {
+  ReplaySearchResult out;
+  const ClassOrders classes(model.cluster(), options.max_device_orders);
+  const NetFloors net = net_floors(model);
+  Shared sh{model, options, classes, net, out, deadline_of(options), options.time_limit_s > 0, 0};
+  sh.visit = &visit;
+  sh.lowering = max_replay_s;
   run_jobs(model, options, net, sh);
   if (stats) *stats = out.stats;
   return !sh.cut && classes.every_order();

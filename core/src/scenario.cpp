@@ -137,10 +137,17 @@ void parse_training(const JsonReader& r, Scenario& s) {
 
 void parse_planner(const JsonReader& r, Scenario& s) {
   r.allow_only({"strategy", "microbatch_sizes", "max_stages", "latency_model", "time_limit", "objective",
-                "max_slowdown", "power_modes", "schedule"});
+                "max_slowdown", "power_modes", "schedule", "deadline"});
   if (r.has("schedule")) s.planner.schedule = r.at("schedule").token(kPipelineSchedules);
   if (r.has("objective")) s.planner.objective = r.at("objective").token(kObjectives);
-  if (r.has("max_slowdown")) s.planner.max_slowdown = r.at("max_slowdown").percent_in(0, limits::kMaxSlowdown);
+  if (r.has("max_slowdown")) {
+    s.planner.max_slowdown = r.at("max_slowdown").percent_in(0, limits::kMaxSlowdown);
+    s.planner.max_slowdown_given = true;
+  }
+  if (r.has("deadline")) {
+    s.planner.deadline_s = r.at("deadline").seconds_in(0, limits::kMaxDeadlineS);
+    if (s.planner.deadline_s <= 0) r.at("deadline").fail("must be a positive time");
+  }
   if (r.has("power_modes")) s.planner.power_modes = r.at("power_modes").token(kPowerModeChoices);
   if (r.has("time_limit"))
     s.planner.time_limit_s = r.at("time_limit").seconds_in(0, limits::kMaxPlannerTimeLimitS);

@@ -216,11 +216,15 @@ int main(int argc, char** argv) {
   if (!s.training.layers.full())
     fail(s.file + ": training.fine_tuning: asteroid-exec trains every layer in full; this set-up (" +
          s.training.layers.summary + ") is planned and simulated only (asteroid-plan, asteroid-sim)");
-  // The energy objective plans once, in asteroid-plan or asteroid-sim (objective_planner.hpp); its
-  // plan runs here as a plan file, each device in the mode the scenario gives it.
+  // The energy and lifetime objectives plan once, in asteroid-plan or asteroid-sim
+  // (objective_planner.hpp); their plan runs here as a plan file, each device in the mode the
+  // scenario gives it.
   if (s.planner.objective != PlanningObjective::time || s.planner.power_modes == PowerModeChoice::free)
     fail(s.file + ": planner.objective: asteroid-exec plans for time; write the " + to_string(s.planner.objective) +
          " objective's plan with asteroid-plan " + s.file + " --json -o plan.json and run it with --plan plan.json");
+  if (s.planner.deadline_s > 0)
+    fail(s.file + ": planner.deadline: asteroid-exec plans for time; a deadline goes with the lifetime objective, "
+         "planned with asteroid-plan " + s.file + " --objective lifetime --json -o plan.json");
   CoordinatorConfig coordinator = coordinator_config(s, args.run);
   if (!s.faults.events.empty() && coordinator.recovery == Recovery::restart)
     fail(s.file +

@@ -1,6 +1,6 @@
 // asteroid-sim SCENARIO [--rounds N] [--strategy S] [--plan PLAN.json] [--recovery R|all [--json|--csv]]
 //              [-o DIR] [--network textbook|lv08] [--replicate|--no-replicate] [--no-spans]
-//              [--objective O] [--max-slowdown PERCENT] [--power-modes fixed|free]
+//              [--objective O] [--max-slowdown PERCENT] [--power-modes fixed|free] [--deadline TIME]
 // Simulates the scenario's training with SimGrid and writes DIR/report.json, DIR/trace.json and
 // DIR/rounds.csv (DIR defaults to out/<scenario name>/); --recovery all runs it once per recovery
 // strategy and prints their table (each_recovery.hpp). The what-if flags (--bandwidth, --add-device,
@@ -43,6 +43,8 @@ std::string usage() {
          "DIR]\n"
          "                    [--network textbook|lv08] [--replicate | --no-replicate] [--no-spans]\n"
          "                    [--objective O] [--max-slowdown PERCENT] [--power-modes fixed|free]\n"
+         "                    [--deadline TIME]   (the lifetime objective's: plans for the samples by then;\n"
+         "                    the run itself still runs training.rounds)\n"
          "       asteroid-sim SCENARIO --recovery all [--json | --csv] [-o DIR] ...   (one run per recovery\n"
          "         strategy, one table: detection, re-plan, transfer, replay, total, samples/s, rounds replayed)\n"
          "network models:\n"
@@ -70,6 +72,7 @@ struct Args {
   std::optional<PlanningObjective> objective;
   std::optional<double> max_slowdown;
   std::optional<PowerModeChoice> power_modes;
+  std::optional<double> deadline_s;  // --deadline: the lifetime objective's, seconds
 };
 
 Args parse_args(int argc, char** argv) {
@@ -107,6 +110,8 @@ Args parse_args(int argc, char** argv) {
       a.objective = args.token(kObjectives);
     else if (s == "--max-slowdown")
       a.max_slowdown = args.percent(limits::kMaxSlowdown);
+    else if (s == "--deadline")
+      a.deadline_s = args.positive_seconds(limits::kMaxDeadlineS);
     else if (s == "--power-modes")
       a.power_modes = args.token(kPowerModeChoices);
     else if (s == "-h" || s == "--help") {
@@ -217,7 +222,11 @@ int main(int argc, char** argv) {
     (args.table == sim::TableFormat::text ? std::cout : std::cerr << "asteroid-sim: ") << "what-if: " << line << "\n";
   std::string dir = args.output.empty() ? "out/" + s.name : args.output;
   if (args.objective) s.planner.objective = *args.objective;
-  if (args.max_slowdown) s.planner.max_slowdown = *args.max_slowdown;
+  if (args.max_slowdown) s.planner.max_slowdown = *args.max_slowdown, s.planner.max_slowdown_given = true;
+  if (args.deadline_s) s.planner.deadline_s = *args.deadline_s;
+  if (s.planner.deadline_s > 0 && s.planner.objective != PlanningObjective::lifetime)
+    fail(s.file + ": planner.deadline: a deadline goes with the lifetime objective, not " +
+         to_string(s.planner.objective));
   if (args.power_modes) s.planner.power_modes = *args.power_modes;
   if (args.all_recoveries) {
     const std::string refusal = sim::each_recovery_refusal(s);

@@ -425,4 +425,53 @@ expect_error "an unknown power-mode choice" "asteroid-plan: --power-modes: .*any
 expect_error "an objective with --evaluate" "--objective, --max-slowdown and --power-modes go with planning" \
   "$plan" "$small" --objective energy --evaluate "$tmp/fast.json"
 
+# The lifetime objective: the most samples before the first battery reaches its floor, or by a
+# deadline; the chosen plan against the fastest; refused without a battery and with bad deadlines.
+/usr/bin/python3 - "$small" "$tmp/battery.json" "$src" <<'PY' || fail "writing the battery scenario"
+import json, os, sys
+s = json.load(open(sys.argv[1]))
+s["traces"] = {k: os.path.abspath(os.path.join(os.path.dirname(sys.argv[1]), v)) for k, v in s["traces"].items()}
+charges = {"tx2_0": "3000J", "nano0": "700J", "nano1": "1000J", "nano2": "1300J"}
+for d in s["cluster"]["devices"]:
+    d["battery"] = {"capacity": "1Wh", "charge": charges[d["name"]], "floor": "5%"}
+json.dump(s, open(sys.argv[2], "w"))
+PY
+"$plan" "$tmp/battery.json" --objective lifetime --json -o "$tmp/life.json" || fail "--objective lifetime"
+"$plan" "$tmp/battery.json" --objective lifetime --power-modes free --deadline 2min --json -o "$tmp/life_free.json" ||
+  fail "--objective lifetime --power-modes free --deadline 2min"
+"$plan" "$tmp/battery.json" --objective lifetime >"$tmp/life.txt" || fail "--objective lifetime (text)"
+grep -q "^objective lifetime (until the first battery's floor, power modes fixed)" "$tmp/life.txt" ||
+  fail "text lacks the objective: $(cat "$tmp/life.txt")"
+grep -q "^on batteries, the chosen plan trains [0-9]* samples before .*; the fastest [0-9]* samples" "$tmp/life.txt" ||
+  fail "text lacks the samples on batteries: $(cat "$tmp/life.txt")"
+/usr/bin/python3 - "$tmp/life.json" "$tmp/life_free.json" <<'PY' || fail "the lifetime objective's plans"
+import json, sys
+fixed, free = (json.load(open(p)) for p in sys.argv[1:3])
+for r in (fixed, free):
+    o = r["objective"]
+    assert o["objective"] == "lifetime" and o["proven_optimal"], o
+    c, f = o["chosen"]["lifetime"], o["fastest"]["lifetime"]
+    assert c["samples"] >= f["samples"] * (1 - 1e-12), (c, f)
+    assert c["first_device"] in ("tx2_0", "nano0", "nano1", "nano2"), c
+    assert abs(o["samples_gained"] - (c["samples"] / f["samples"] - 1)) < 1e-9, o["samples_gained"]
+    assert abs(r["round_latency_s"] - o["chosen"]["round_s"]) < 1e-9 * r["round_latency_s"]
+assert fixed["objective"]["deadline_s"] is None and fixed["objective"]["max_slowdown"] is None
+assert free["objective"]["deadline_s"] == 120
+c = free["objective"]["chosen"]
+assert c["lifetime"]["samples"] <= 128 * 120 / c["round_s"] * (1 + 1e-9), c  # never more than the deadline allows
+assert free["objective"]["mode_assignments"] == 3 * 2 ** 3, free["objective"]["mode_assignments"]  # nanos on different batteries: each its own mode
+PY
+expect_error "lifetime without a battery" "planner.objective: the lifetime objective needs a device on a battery" \
+  "$plan" "$small" --objective lifetime
+expect_error "a deadline without a unit" 'asteroid-plan: --deadline: "10" has no unit' "$plan" "$tmp/battery.json" --objective lifetime --deadline 10
+expect_error "a negative deadline" 'asteroid-plan: --deadline: "-1min" must be a finite, non-negative' \
+  "$plan" "$tmp/battery.json" --objective lifetime --deadline -1min
+expect_error "a deadline of 0" 'asteroid-plan: --deadline: "0s" must be a positive time' "$plan" "$tmp/battery.json" --objective lifetime --deadline 0s
+expect_error "a deadline under the energy objective" "planner.deadline: a deadline goes with the lifetime objective, not energy" \
+  "$plan" "$tmp/battery.json" --objective energy --deadline 10min
+/usr/bin/python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); s["planner"]["deadline"] = "10"; json.dump(s, open(sys.argv[2], "w"))' \
+  "$tmp/battery.json" "$tmp/bad_deadline.json"
+expect_error "a scenario's deadline without a unit" 'bad_deadline.json: planner.deadline: "10" has no unit' \
+  "$plan" "$tmp/bad_deadline.json" --objective lifetime
+
 finish "asteroid-plan command line"

@@ -313,6 +313,20 @@ done
 rm -rf "$tmp/orphans"
 expect_error "a fault asteroid-exec cannot inject" "asteroid-exec injects only" "$exe" "$tmp/slow.json"
 expect_error "a recovery asteroid-exec cannot run" "faults.recovery" "$exe" "$tmp/restart.json"
+# The energy and lifetime objectives plan in asteroid-plan or asteroid-sim, not here (one line).
+/usr/bin/python3 - "$tmp/whole.json" "$tmp/lifetime.json" <<'PY' || fail "writing the objective scenarios"
+import json, sys
+s = json.load(open(sys.argv[1]))
+for objective in ("energy", "lifetime"):
+    s["planner"] = dict(s.get("planner", {}), objective=objective)
+    json.dump(s, open(sys.argv[2].replace("lifetime.json", objective + ".json"), "w"))
+del s["planner"]["objective"]
+s["planner"]["deadline"] = "10min"
+json.dump(s, open(sys.argv[2].replace("lifetime.json", "deadline.json"), "w"))
+PY
+expect_error "the energy objective" "planner.objective: asteroid-exec plans for time" "$exe" "$tmp/energy.json"
+expect_error "the lifetime objective" "planner.objective: asteroid-exec plans for time" "$exe" "$tmp/lifetime.json"
+expect_error "a deadline" "planner.deadline: asteroid-exec plans for time" "$exe" "$tmp/deadline.json"
 printf '{"microbatch_size": 16, "microbatches": 1, "stages": [{"layers": [0, 5], "devices": ["gpu7"]}]}' >"$tmp/bad.json"
 expect_error "unknown device in the plan" "bad.json" "$exe" "$scenario" --plan "$tmp/bad.json"
 expect_error "bad option" "--rounds" "$exe" "$scenario" --rounds zero

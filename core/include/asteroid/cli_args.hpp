@@ -49,6 +49,16 @@ class CliArgs {
     if (*x > hi) fail_(flag + ": \"" + v + "\" is above " + trimmed(hi * 100) + "%");
     return *x;
   }
+  // The value after the current flag as a positive time with its unit ("10min"), in seconds, at
+  // most hi: a value without a unit, zero or negative is refused.
+  double positive_seconds(double hi) {
+    std::string flag = arg_, v = value(), why;
+    auto x = units::parse_seconds(v, &why);
+    if (!x) fail_(flag + ": " + why);
+    if (*x <= 0) fail_(flag + ": \"" + v + "\" must be a positive time");
+    if (*x > hi) fail_(flag + ": \"" + v + "\" is above " + trimmed(hi) + " s");
+    return *x;
+  }
   // The value after the current flag as a number in [lo, hi] (whole, if `whole`). A whole number is
   // at most INT_MAX unless `hi` says otherwise, so that it fits the int it is stored in.
   double number(double lo, bool whole = false, double hi = -1) {

@@ -47,6 +47,8 @@ constexpr double kMaxReportTimeS = 1e12;  // any time in a report, either sign
 constexpr double kMaxPowerW = 1e5;
 // The energy objective's max_slowdown (objective_planner.hpp), as a fraction: 100x the shortest round.
 constexpr double kMaxSlowdown = 100;
+// The lifetime objective's deadline (objective_planner.hpp), seconds: as far as any event's time.
+constexpr double kMaxDeadlineS = kMaxEventTimeS;
 constexpr int kMaxPowerModes = 64;
 // A device's battery (battery.hpp): 1 MWh, far above any edge device's.
 constexpr double kMaxBatteryJ = 3.6e9;

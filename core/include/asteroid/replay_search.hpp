@@ -82,6 +82,13 @@ ReplaySearchResult search_by_replay(const CostModel& model, const PlannerOptions
 // within it that the bounds do not cut.
 bool enumerate_by_replay(const CostModel& model, const PlannerOptions& options, double max_replay_s,
                          const std::function<void(const Evaluation&)>& visit, ReplaySearchStats* stats = nullptr);
+// As enumerate_by_replay, with a ceiling that `visit` may lower as it goes (the lifetime objective,
+// objective_planner.cpp: each better plan found tightens its bound): every cut and every visit reads
+// *max_replay_s as it stands then, so a plan is visited when it replays within the ceiling of the
+// moment it is reached; none within the final ceiling is missed.
+bool enumerate_by_replay_lowering(const CostModel& model, const PlannerOptions& options, const double* max_replay_s,
+                                  const std::function<void(const Evaluation&)>& visit,
+                                  ReplaySearchStats* stats = nullptr);
 
 // The lower bound the search gives a partial plan: `partial`'s stages (its first stages, with
 // layers, devices and micro-batch size; shares as the cost model gives them) in a plan of

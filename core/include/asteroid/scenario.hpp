@@ -71,10 +71,17 @@ struct PlannerSpec {
   PipelineSchedule schedule = PipelineSchedule::one_f_one_b;
   double time_limit_s = 0;  // 0: search to the proven optimum
   // What the `asteroid` strategy minimises (objective_planner.hpp): the round, or the energy per
-  // sample among plans whose round is at most (1 + max_slowdown) x the shortest.
+  // sample among plans whose round is at most (1 + max_slowdown) x the shortest, or (lifetime) the
+  // samples before the first battery reaches its floor or by deadline_s, maximised.
   PlanningObjective objective = PlanningObjective::time;
   double max_slowdown = 0.1;  // a fraction (the scenario writes "10%"), >= 0
+  // Whether the scenario (or a flag) wrote max_slowdown: the lifetime objective has no ceiling
+  // of its own, so it applies one only when asked (the energy objective takes the 10% default).
+  bool max_slowdown_given = false;
   PowerModeChoice power_modes = PowerModeChoice::fixed;
+  // The lifetime objective's deadline, seconds (the scenario writes "10min"); 0: none (until the
+  // first battery reaches its floor).
+  double deadline_s = 0;
 };
 
 struct FaultEvent {

@@ -99,11 +99,13 @@ inline constexpr auto kStrategies = vocabulary<Strategy>(
 
 // --- Planning objectives (objective_planner.hpp; docs/method.md, "Energy-aware planning") ---
 // Each is one case of objective_planner.cpp's switch: another objective is one more case.
-enum class PlanningObjective { time, energy };
+enum class PlanningObjective { time, energy, lifetime };
 inline constexpr auto kObjectives = vocabulary<PlanningObjective>(
     "objective", Term<PlanningObjective>{PlanningObjective::time, "time", "the shortest round (default)"},
     Term<PlanningObjective>{PlanningObjective::energy, "energy",
-                    "the least predicted energy per sample within max_slowdown of the shortest round"});
+                    "the least predicted energy per sample within max_slowdown of the shortest round"},
+    Term<PlanningObjective>{PlanningObjective::lifetime, "lifetime",
+                    "the most samples before the first battery reaches its floor (or by planner.deadline)"});
 
 // --- Power modes in planning ---
 enum class PowerModeChoice { fixed, free };
