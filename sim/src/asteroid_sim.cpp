@@ -318,7 +318,8 @@ int main(int argc, char** argv) {
   for (size_t id = 0; id < rep.plans.size(); ++id) {
     std::cout << "plan " << id << ": " << plan_to_text(rep.plans[id].plan, rep.devices, layer_names(s));
     std::cout << "  predicted round latency " << rep.plans[id].predicted_schedule_latency_s
-              << " s (1F1B replay; closed form " << rep.plans[id].predicted_round_latency_s << " s)\n";
+              << " s (" << (s.planner.schedule == PipelineSchedule::gpipe ? "GPipe" : "1F1B")
+              << " replay; closed form " << rep.plans[id].predicted_round_latency_s << " s)\n";
   }
   if (planning && planning->lower_bound_s > 0)
     std::cout << "plan 0 " << optimality_text(planning->proven_optimal, planning->objective_s, planning->lower_bound_s)

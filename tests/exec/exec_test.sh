@@ -68,6 +68,30 @@ for d in e["devices"]:
     print(f"{d['device']}: predicted {want / 2**20:.1f} MiB, allocator's peak {held / 2**20:.1f} MiB ({held / want:.2f}x)")
     assert 0.75 * want <= held <= 2 * want, (d["device"], want, held)
 PY
+# GPipe (planner.schedule, docs/method.md): the same plan with every forward before every backward
+# computes the same update, so the same loss each round as 1F1B's; the spans show the order.
+/usr/bin/python3 -c "
+import json, os, sys
+s = json.load(open(sys.argv[1]))
+base = os.path.dirname(os.path.abspath(sys.argv[1]))
+s['traces'] = {k: os.path.normpath(os.path.join(base, v)) for k, v in s['traces'].items()}
+s['planner']['schedule'] = 'gpipe'
+json.dump(s, open(sys.argv[2], 'w'))" "$scenario" "$tmp/gpipe.json" || fail "writing the GPipe scenario"
+"$exe" "$tmp/gpipe.json" --plan "$tmp/pipe.json" --rounds 3 --timeout 180 --token-file "$tmp/token" -o "$tmp/gpipe" \
+  >"$tmp/gpipe.log" 2>&1 || fail "asteroid-exec with GPipe: $(cat "$tmp/gpipe.log")"
+rm -rf "$tmp/gpipe/checkpoints"
+/usr/bin/python3 - "$tmp" <<'PY' || fail "GPipe against 1F1B"
+import json, sys
+d = sys.argv[1]
+a, g = (json.load(open(f"{d}/{p}/report.json")) for p in ("pipe", "gpipe"))
+la, lg = [x["loss"] for x in a["rounds"]], [x["loss"] for x in g["rounds"]]
+assert len(lg) == 3 and all(abs(x - y) <= 1e-5 * abs(x) for x, y in zip(la, lg)), (la, lg)
+for dev in ("cpu0", "cpu1"):
+    ops = [s["op"] for s in sorted((s for s in g["spans"] if s["device"] == dev and s["round"] == 1),
+                                   key=lambda s: s["start_s"]) if s["op"] in ("F", "B")]
+    assert ops == ["F"] * 4 + ["B"] * 4, (dev, ops)
+print("GPipe: losses", lg, "as 1F1B's; every forward before every backward")
+PY
 # Two runs at once on one machine: each has its own ports, process groups and folder, and trains as
 # it would alone; a third into a folder in use is refused.
 for k in 1 2; do
