@@ -62,13 +62,13 @@ struct Shared {
   bool cut = false;
   unsigned ticks = 0;
   long long stored = 0;  // priced children held by every job
-  // enumerate_by_replay: every complete plan replaying within `ceiling` goes to `visit`, and the
-  // cuts use the ceiling in place of the best replay (so none of those plans is cut).
+  // enumerate_by_replay(_lowering): every complete plan replaying within the ceiling goes to
+  // `visit`, and the cuts use the ceiling in place of the best replay (so none of those plans is
+  // cut). The ceiling is read live: the caller may lower it as it finds better plans.
   const std::function<void(const Evaluation&)>* visit = nullptr;
-  double ceiling = 0;
-  const double* lowering = nullptr;  // enumerate_by_replay_lowering: the ceiling, read live
+  const double* lowering = nullptr;
 
-  double current_ceiling() const { return lowering ? *lowering : ceiling; }
+  double current_ceiling() const { return *lowering; }
   double best() const {
     if (visit) return current_ceiling() * (1 + 4 * kRounding);
     return out.evaluation.feasible ? out.evaluation.schedule_latency_s : kInf;
@@ -424,15 +424,8 @@ ReplaySearchResult search_by_replay(const CostModel& model, const PlannerOptions
 
 bool enumerate_by_replay(const CostModel& model, const PlannerOptions& options, double max_replay_s,
                          const std::function<void(const Evaluation&)>& visit, ReplaySearchStats* stats) {
-  ReplaySearchResult out;
-  const ClassOrders classes(model.cluster(), options.max_device_orders);
-  const NetFloors net = net_floors(model);
-  Shared sh{model, options, classes, net, out, deadline_of(options), options.time_limit_s > 0, 0};
-  sh.visit = &visit;
-  sh.ceiling = max_replay_s;
-  run_jobs(model, options, net, sh);
-  if (stats) *stats = out.stats;
-  return !sh.cut && classes.every_order();
+  // A fixed ceiling is a lowering one that never moves.
+  return enumerate_by_replay_lowering(model, options, &max_replay_s, visit, stats);
 }
 
 bool enumerate_by_replay_lowering(const CostModel& model, const PlannerOptions& options, const double* max_replay_s,
