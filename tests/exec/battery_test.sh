@@ -73,11 +73,13 @@ assert abs(left["time_s"] - b["left_s"]) < 1e-6, (left, b)
 PY
 done
 # Measured where the board has a rail: without emulation, a fake INA3221 (hwmon layout) reading a
-# constant 5 V x 2 A; the rounds drain 10 W as measured, the waits between them idle power (modelled),
-# and between reports the drain goes on at the last round's measured mean power.
+# constant 5 V x 8 A; the rounds drain 40 W as measured, the waits between them idle power (modelled),
+# and between reports the drain goes on at the last round's measured mean power. At 40 W the 58 J
+# above the floor last about 1.5 s of rounds, a few of this machine's 0.4 s rounds without emulation:
+# the floor comes well before the twelfth round even on a machine several times faster.
 mkdir -p "$tmp/hwmon/hwmon0"
 echo ina3221 >"$tmp/hwmon/hwmon0/name"; echo VDD_IN >"$tmp/hwmon/hwmon0/in1_label"
-echo 5000 >"$tmp/hwmon/hwmon0/in1_input"; echo 2000 >"$tmp/hwmon/hwmon0/curr1_input"
+echo 5000 >"$tmp/hwmon/hwmon0/in1_input"; echo 8000 >"$tmp/hwmon/hwmon0/curr1_input"
 sed 's/"20J"/"60J"/' "$tmp/react.json" >"$tmp/rail.json"  # rounds before the floor, measured
 ASTEROID_HWMON_ROOT="$tmp/hwmon" "$exe" "$tmp/rail.json" --timeout 300 --token-file "$tmp/tok" -o "$tmp/rail" \
   >"$tmp/rail.log" 2>&1 || fail "rail: asteroid-exec failed: $(tail -5 "$tmp/rail.log")"
@@ -87,8 +89,8 @@ r = json.load(open(sys.argv[1]))
 (left,) = [e for e in r["events"] if e["kind"] == "energy_departure"]
 assert "measured and modelled drain" in left["detail"], left
 m = r["measured_energy"]["tx2_0"]
-# Its rounds' measured joules (10 W) are at most what it drew: the rest is the modelled waits.
-assert m["J"] <= 58 + 1e-6 and abs(m["J"] / m["seconds"] - 10) < 0.2, m
+# Its rounds' measured joules (40 W) are at most what it drew: the rest is the modelled waits.
+assert m["J"] <= 58 + 1e-6 and abs(m["J"] / m["seconds"] - 40) < 0.8, m
 print("rail:", left["detail"], "; measured", m)
 PY
 finish "batteries in asteroid-exec"
