@@ -247,7 +247,7 @@ def lm_scenario(env, model, out_path, batch_size, mode, optimizer="adam", mbps=1
 def trace_path(scenario_path_, device_type):
     """The trace a scenario's device type uses: its "traces" entry, else traces/<type>/<model>.json in
     the nearest traces/ beside the scenario's folder or above it, else the repository's (as
-    core/src/scenario.cpp finds them)."""
+    core/src/input/scenario.cpp finds them)."""
     s = load_json(scenario_path_)
     base_dir = os.path.dirname(os.path.abspath(scenario_path_))
     if device_type in s.get("traces", {}):

@@ -3,7 +3,7 @@
 DAPPLE, Alpa and HetPipe on environments B and C at 100 and 1000 Mbps, for each model. A plan that
 does not fit in memory (asteroid-plan: feasible false, reason "out of memory ...") is drawn as an x.
 
-Each strategy's plan comes from asteroid-plan (core/include/asteroid/strategies.hpp says what each
+Each strategy's plan comes from asteroid-plan (core/include/asteroid/planning/strategies.hpp says what each
 baseline's planner sees); its throughput is asteroid-sim's when the simulator is built, with the cost
 model's prediction as a tick on the bar. Writes <outroot>/fig13/: fig13.png, fig13.csv, fig13.md,
 summary.md, data/. With --scenario FILE, every strategy on that scenario alone (any scenario, e.g.

@@ -4,7 +4,7 @@ local_* scenarios (worker processes on this machine, CPU), the cost model's per-
 (`asteroid-plan --memory --json`: weights, gradients, optimizer state, activations of the
 micro-batches in flight, docs/method.md §3.5) beside the most bytes libtorch's CPU allocator held at
 once in a training round of asteroid-exec running that plan (report.json `peak_allocated_bytes`,
-exec/runtime/allocation_meter.hpp: tensors alone) and the worker process's resident peak (which
+exec/runtime/worker/allocation_meter.hpp: tensors alone) and the worker process's resident peak (which
 adds the code, the libraries and the allocator's caches).
 
 Writes <outroot>/memory_runtime/: memory_runtime.csv, memory_runtime.md, summary.md, and per case

@@ -10,9 +10,10 @@
 #include <iostream>
 #include <string>
 
-#include "asteroid/cli_args.hpp"
-#include "asteroid/json_reader.hpp"
-#include "asteroid/report_compare.hpp"
+#include "asteroid/input/cli_args.hpp"
+#include "asteroid/input/json_reader.hpp"
+#include "asteroid/report/report_compare.hpp"
+#include "asteroid/report/report_files.hpp"
 
 using namespace asteroid;
 

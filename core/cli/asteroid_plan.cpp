@@ -12,20 +12,21 @@
 #include <optional>
 #include <string>
 
-#include "asteroid/backend_setup.hpp"
-#include "asteroid/cli_args.hpp"
-#include "asteroid/evaluation_json.hpp"
-#include "asteroid/json_reader.hpp"
-#include "asteroid/limits.hpp"
-#include "asteroid/memory_breakdown.hpp"
-#include "asteroid/objective_planner.hpp"
-#include "asteroid/plan_energy.hpp"
-#include "asteroid/scenario.hpp"
-#include "asteroid/scenario_overrides.hpp"
-#include "asteroid/strategies.hpp"
-#include "asteroid/strategy_table.hpp"
-#include "asteroid/units.hpp"
-#include "asteroid/vocabulary.hpp"
+#include "asteroid/run/backend_setup.hpp"
+#include "asteroid/input/cli_args.hpp"
+#include "asteroid/planning/evaluation_json.hpp"
+#include "asteroid/input/json_reader.hpp"
+#include "asteroid/input/limits.hpp"
+#include "asteroid/model/memory_breakdown.hpp"
+#include "asteroid/model/plan_memory.hpp"
+#include "asteroid/planning/objective_planner.hpp"
+#include "asteroid/planning/plan_energy.hpp"
+#include "asteroid/input/scenario.hpp"
+#include "asteroid/input/scenario_overrides.hpp"
+#include "asteroid/planning/strategies.hpp"
+#include "asteroid/planning/strategy_table.hpp"
+#include "asteroid/input/units.hpp"
+#include "asteroid/input/vocabulary.hpp"
 
 using namespace asteroid;
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "asteroid/error.hpp"
+#include "asteroid/input/error.hpp"
 
 namespace asteroid::exec {
 

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "asteroid/error.hpp"
+#include "asteroid/input/error.hpp"
 
 namespace asteroid::exec {
 

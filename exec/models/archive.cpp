@@ -11,8 +11,8 @@
 #include <memory>
 #include <stdexcept>
 
-#include "asteroid/json_reader.hpp"
-#include "asteroid/model_archive.hpp"
+#include "asteroid/input/json_reader.hpp"
+#include "asteroid/input/model_archive.hpp"
 #include "models.hpp"
 
 namespace asteroid::exec {

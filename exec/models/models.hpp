@@ -42,7 +42,7 @@ struct PlannerModel {
 // Throws std::invalid_argument for an unknown name or bad options.
 PlannerModel make_model(const std::string& name, const ModelOptions& opt = {});
 
-// An imported model from its archive folder (asteroid/model_archive.hpp). Throws
+// An imported model from its archive folder (asteroid/input/model_archive.hpp). Throws
 // std::invalid_argument naming the file and the problem (manifest, changed layer file, a module
 // libtorch cannot load).
 PlannerModel load_archive(const std::string& dir);

@@ -1,7 +1,7 @@
 // JSON forms of layer descriptions and measured traces, and machine facts from /proc. No libtorch.
 #include "planner_layers.hpp"
 
-#include "asteroid/json_reader.hpp"
+#include "asteroid/input/json_reader.hpp"
 
 #include <limits.h>
 #include <stdlib.h>

@@ -7,7 +7,7 @@
 
 #include <torch/version.h>
 
-#include "asteroid/model_archive.hpp"
+#include "asteroid/input/model_archive.hpp"
 #include "models.hpp"
 #include "stage_state.hpp"
 

@@ -10,7 +10,7 @@
 
 #include <torch/torch.h>
 
-#include "asteroid/scenario.hpp"
+#include "asteroid/input/scenario.hpp"
 #include "models.hpp"
 
 namespace asteroid::exec {

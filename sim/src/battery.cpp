@@ -9,8 +9,8 @@
 
 #include <algorithm>
 
-#include "asteroid/battery_forecast.hpp"
-#include "asteroid/plan_energy.hpp"
+#include "asteroid/planning/battery_forecast.hpp"
+#include "asteroid/planning/plan_energy.hpp"
 #include "simulation.hpp"
 
 namespace sg4 = simgrid::s4u;
@@ -87,7 +87,7 @@ void Simulation::battery_monitor(int d) {
       drain_[size_t(d)].how = to_string(EventKind::energy_departure);
       event(now, EventKind::energy_departure, name,
             name + " stops: its battery reached its floor (" + format_watt_hours(b.floor_J) + "); it was the last device")
-          .round = next_commit_;
+          .round = book_.next_round();
       stop("no device can go on: every device has left, the last (" + name + ") at its battery's floor");
       return;
     }
@@ -155,7 +155,7 @@ void Simulation::finish_departures() {
     const std::string& name = result_.report.devices[size_t(d)];
     event(now, EventKind::planned_departure, name,
           name + " left as planned, its state copied out first (" + leave_reason_[size_t(d)] + ")")
-        .round = next_commit_;
+        .round = book_.next_round();
   }
 }
 

@@ -10,10 +10,11 @@
 #include <fstream>
 #include <iostream>
 
-#include "asteroid/json_reader.hpp"
-#include "asteroid/recovery_table.hpp"
-#include "asteroid/run_report.hpp"
-#include "asteroid/vocabulary.hpp"
+#include "asteroid/input/json_reader.hpp"
+#include "asteroid/report/recovery_table.hpp"
+#include "asteroid/report/report_files.hpp"
+#include "asteroid/report/run_report.hpp"
+#include "asteroid/input/vocabulary.hpp"
 
 namespace asteroid::sim {
 namespace {

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "asteroid/scenario.hpp"
+#include "asteroid/input/scenario.hpp"
 
 namespace asteroid::sim {
 

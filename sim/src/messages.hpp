@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "asteroid/coordinator.hpp"
-#include "asteroid/program.hpp"
+#include "asteroid/run/coordinator.hpp"
+#include "asteroid/program/program.hpp"
 
 namespace asteroid::sim {
 

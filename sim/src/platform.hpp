@@ -10,8 +10,8 @@
 
 #include <vector>
 
-#include "asteroid/cluster.hpp"
-#include "asteroid/scenario.hpp"
+#include "asteroid/input/cluster.hpp"
+#include "asteroid/input/scenario.hpp"
 
 namespace asteroid::sim {
 

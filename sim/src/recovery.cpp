@@ -38,12 +38,12 @@ void Simulation::carry_out(const std::vector<Action>& actions, double planning_w
       case ActionKind::transfer_state: transfer_state(a.transfers); break;
       case ActionKind::replay_round:
         event(now, EventKind::replay, "", a.detail).round = a.round;
-        next_commit_ = a.round;
+        book_.roll_back(a.round);
         break;
       case ActionKind::resume:
         event(now, EventKind::resume, "", "plan " + std::to_string(a.plan_id)).plan_id = a.plan_id;
         progress_s_ = now;
-        start_workers(a.plan_id, next_commit_);
+        start_workers(a.plan_id, book_.next_round());
         break;
     }
   }
@@ -70,14 +70,9 @@ void Simulation::rollback() {
   // Abort the rounds in progress everywhere; every device falls back to its checkpoint state (and
   // a state transfer under way is abandoned).
   abort_round_actors();
-  rounds_.clear();
-  copy_decision_.clear();
   const int version = coord_.last_checkpoint() + 1;
   ledger_.rollback(version);
-  auto& rounds = result_.report.rounds;
-  while (!rounds.empty() && rounds.back().round >= version) rounds.pop_back();
-  last_commit_end_ = rounds.empty() ? 0 : rounds.back().end;
-  next_commit_ = version;
+  book_.roll_back(version);
 }
 
 void Simulation::transfer_state(const std::vector<StateTransfer>& transfers) {

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "asteroid/units.hpp"
+#include "asteroid/input/units.hpp"
 #include "messages.hpp"
 
 namespace sg4 = simgrid::s4u;
@@ -15,7 +15,8 @@ Simulation::Simulation(SimInput in)
     : in_(std::move(in)),
       platform_(build_platform(in_.model->cluster(), in_.faults)),
       coord_(*in_.model, in_.plan, in_.coordinator),
-      ledger_(in_.model->num_devices(), in_.model->num_layers()) {
+      ledger_(in_.model->num_devices(), in_.model->num_layers()),
+      book_(in_.model->options().batch_size) {
   const int n = in_.model->num_devices();
   host_on_.assign(n, true);
   for (int d : in_.coordinator.absent) host_on_[d] = false;
@@ -62,10 +63,12 @@ void Simulation::start_workers(int plan_id, int first_round) {
   // Every device with work runs: the plan's devices, and an idle device that keeps a copy. A host
   // already off (its device left and is not declared yet) runs nothing: the round cannot finish
   // without it, and the coordinator's detection aborts it.
-  worker_count_ = 0;
+  int workers = 0;
+  copy_gates_.clear();  // CopyGate holds an atomic: built in place
+  for (int d = 0; d < in_.model->num_devices(); ++d) copy_gates_.emplace_back();
   for (int d = 0; d < in_.model->num_devices(); ++d)
     if (!plain_[plan_id].device[d].empty() || !replicated_[plan_id].device[d].empty()) {
-      ++worker_count_;
+      ++workers;
       if (!platform_.hosts[d]->is_on()) continue;
       for (auto& q : queues_[d]) {
         q = std::make_shared<SendQueue>();
@@ -75,21 +78,19 @@ void Simulation::start_workers(int plan_id, int first_round) {
           spawn("worker_" + in_.model->cluster().devices[d].name, platform_.hosts[d], epoch,
                 [this, d, epoch, plan_id, first_round] { worker(d, epoch, plan_id, first_round); }));
     }
+  book_.start(plan_id, workers, int(coord_.replicas().size()), first_round);
 }
 
 void Simulation::device_round_done(int, int epoch, int round) {
-  if (epoch != epoch_) return;
-  RoundState& rs = rounds_[round];
-  ++rs.devices_done;
-  rs.end = std::max(rs.end, sg4::Engine::get_clock());
-  try_commit();
+  if (epoch != epoch_ || finished_) return;
+  commit(book_.finished(round, sg4::Engine::get_clock()));
 }
 
 void Simulation::replica_landed(int epoch, int round, int backup, int stage, int plan_id) {
   if (epoch != epoch_) return;  // a copy of an aborted round is discarded
   const StagePlan& sp = coord_.plans()[plan_id].plan.stages[stage];
   ledger_.add(backup, sp.first_layer, sp.last_layer, round + 1);
-  if (++rounds_[round].replicas_landed < int(coord_.replicas().size())) return;
+  if (!book_.copy_landed(round)) return;
   const int before = coord_.last_checkpoint();
   std::vector<Action> decided = coord_.copies_landed(round, sg4::Engine::get_clock());
   if (coord_.last_checkpoint() != before) checkpointed();
@@ -113,35 +114,17 @@ void Simulation::checkpointed() {
     return;
   }
   consider_departures();
+  // Recorded on the committed round that became the checkpoint (the report's rounds at the end).
   const int copies = ledger_.min_copies(version, host_on_);
-  // Recorded on the committed round that became the checkpoint.
-  auto& rounds = result_.report.rounds;
-  for (auto it = rounds.rbegin(); it != rounds.rend(); ++it)
-    if (it->round == coord_.last_checkpoint()) {
-      it->checkpoint_copies = it->checkpoint_copies < 0 ? copies : std::min(it->checkpoint_copies, copies);
-      break;
-    }
+  auto [it, added] = checkpoint_copies_.emplace(coord_.last_checkpoint(), copies);
+  if (!added) it->second = std::min(it->second, copies);
 }
 
-void Simulation::try_commit() {
-  const Plan& plan = coord_.plan();
-  const int devices = worker_count_;
-  while (next_commit_ < in_.rounds) {
-    const int r = next_commit_;
-    const RoundState& rs = rounds_[r];
-    if (rs.devices_done < devices) return;
-    RoundRecord record;
-    record.round = r;
-    record.start = last_commit_end_;
-    record.end = rs.end;
-    record.samples = plan.microbatch_size * plan.microbatches;
-    record.plan_id = coord_.plan_id();
-    result_.report.rounds.push_back(record);
-    last_commit_end_ = rs.end;
-    progress_s_ = std::max(progress_s_, rs.end);
-    ++next_commit_;
+void Simulation::commit(const std::vector<RoundRecord>& committed) {
+  for (const RoundRecord& record : committed) {
+    progress_s_ = std::max(progress_s_, record.end);
     const int before = coord_.last_checkpoint();
-    std::vector<Action> decided = coord_.round_done(r, rs.end);
+    std::vector<Action> decided = coord_.round_done(record.round, record.end);
     if (coord_.last_checkpoint() != before) checkpointed();
     if (!decided.empty()) {  // a join weighed at this checkpoint: the coordinator actor carries it out
       ControlMessage m;
@@ -149,9 +132,12 @@ void Simulation::try_commit() {
       post_control(-1, std::move(m));
     }
     if (finished_) return;
+    if (book_.next_round() >= in_.rounds) {
+      finished_ = true;
+      result_.report.end_s = record.end;
+      return;
+    }
   }
-  finished_ = true;
-  result_.report.end_s = last_commit_end_;
 }
 
 void Simulation::fault_script() {
@@ -227,7 +213,7 @@ void Simulation::device_gone(int d, double now, const std::string& why, EventKin
   failure_recorded_[d] = true;
   RunEvent& ev =
       event(now, kind, result_.report.devices[d], result_.report.devices[d] + " " + why);
-  ev.round = next_commit_;  // the round in progress
+  ev.round = book_.next_round();  // the round in progress
   ev.lost_layers = ledger_.missing(coord_.last_checkpoint() + 1, host_on_);
   ev.detail += ev.lost_layers.empty() ? "; every layer's checkpoint is on a survivor"
                                       : "; no live copy of " + layer_list_text(ev.lost_layers);
@@ -252,6 +238,9 @@ SimResult Simulation::run() {
   record_batteries();
 
   RunReport& rep = result_.report;
+  rep.rounds = book_.records();
+  for (RoundRecord& r : rep.rounds)
+    if (auto it = checkpoint_copies_.find(r.round); it != checkpoint_copies_.end()) r.checkpoint_copies = it->second;
   const Cluster& c = in_.model->cluster();
   rep.peak_memory_bytes.assign(c.size(), 0);
   for (size_t id = 0; id < coord_.plans().size(); ++id) {

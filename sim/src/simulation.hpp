@@ -25,11 +25,12 @@
 #include <tuple>
 #include <vector>
 
-#include "asteroid/battery.hpp"
-#include "asteroid/coordinator.hpp"
-#include "asteroid/energy.hpp"
-#include "asteroid/run_report.hpp"
-#include "asteroid/weight_ledger.hpp"
+#include "asteroid/input/battery.hpp"
+#include "asteroid/run/coordinator.hpp"
+#include "asteroid/report/energy.hpp"
+#include "asteroid/run/round_book.hpp"
+#include "asteroid/report/run_report.hpp"
+#include "asteroid/run/weight_ledger.hpp"
 #include "messages.hpp"
 #include "platform.hpp"
 
@@ -74,12 +75,6 @@ class Simulation {
     simgrid::s4u::SemaphorePtr done = simgrid::s4u::Semaphore::create(0);
   };
 
-  struct RoundState {
-    int devices_done = 0;
-    int replicas_landed = 0;
-    double end = 0;
-  };
-
   // Creates an actor that may be killed before its first turn, in the instant it is created: its
   // host turned off, or (epoch >= 0) the actors of its epoch aborted. SimGrid 3.32 still runs such
   // an actor and never answers its first blocking call; left blocked (and no daemon when its
@@ -101,7 +96,7 @@ class Simulation {
   // simulation.cpp
   void device_round_done(int device, int epoch, int round);
   void replica_landed(int epoch, int round, int backup, int stage, int plan_id);
-  void try_commit();
+  void commit(const std::vector<RoundRecord>& committed);  // the round book's newly committed rounds
   void checkpointed();  // the Coordinator's checkpoint moved: prune, check and count the copies
   void start_workers(int plan_id, int first_round);
   void span(int device, const std::string& op, int stage, int mb, int round, double start);
@@ -186,12 +181,10 @@ class Simulation {
   std::set<std::pair<int, int>> overdue_logged_;  // (device, peer) notices already in the report
   double progress_s_ = 0;  // the last commit or resume: the stall timeout counts from it
   int epoch_ = 0;
-  int worker_count_ = 0;                                  // devices that run the current plan's Program
-  std::map<int, RoundState> rounds_;                      // of the current epoch
+  RoundBook book_;                 // which rounds are committed, which copy rounds whole (round_book.hpp)
+  std::deque<CopyGate> copy_gates_;  // per device, of the current epoch: its copy in flight
+  std::map<int, int> checkpoint_copies_;  // committed round that became a checkpoint -> fewest live copies
   std::map<std::tuple<int, int, int>, RingState> rings_;  // (epoch, round, stage) of an all-reduce under way
-  std::map<int, bool> copy_decision_;                     // of the current epoch: round -> copies sent
-  int next_commit_ = 0;
-  double last_commit_end_ = 0;
   bool finished_ = false;
   SimResult result_;
 };

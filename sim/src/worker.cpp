@@ -78,13 +78,10 @@ void Simulation::run_round(int d, int epoch, int plan_id, int r, const std::vect
         if (sp) ledger_.add(d, sp->first_layer, sp->last_layer, r + 1);
         span(d, op_token(in.op), in.stage, -1, r, t0);
         break;
-      case Op::replicate: {
-        // One decision per round for all owners: copies go only when none are in flight.
-        auto it = copy_decision_.find(r);
-        if (it == copy_decision_.end()) it = copy_decision_.emplace(r, coord_.begin_copies(r)).first;
-        if (it->second) replicate(d, epoch, r, in);
+      case Op::replicate:
+        // Each owner's own rule (round_book.hpp): skipped while its previous copy is in flight.
+        if (copy_gates_[size_t(d)].begin()) replicate(d, epoch, r, in);
         break;
-      }
       case Op::recv_replica: receive_replica(d, epoch, r, in); break;
     }
   }
@@ -189,7 +186,7 @@ void Simulation::replicate(int d, int epoch, int r, const Instruction& in) {
   std::string name = message_name(epoch, r, d, in);
   auto bytes = uint64_t(in.bytes);
   int stage = in.stage;
-  spawn("replicate", platform_.hosts[d], -1, [this, name, bytes, d, stage, r] {
+  spawn("replicate", platform_.hosts[d], -1, [this, name, bytes, d, stage, r, epoch] {
     const double t0 = sg4::Engine::get_clock();
     try {
       {
@@ -197,8 +194,10 @@ void Simulation::replicate(int d, int epoch, int r, const Instruction& in) {
         sg4::Mailbox::by_name(name)->put(&kToken, bytes, kTransferTimeout);
       }
       span(d, "REPLICATE", stage, -1, r, t0);
+      if (epoch == epoch_) copy_gates_[size_t(d)].through();  // a later epoch's gates are new
     } catch (const simgrid::Exception&) {
-      // The backup left: the copy is lost, and the round does not commit with it.
+      // The backup left: the copy is lost, and the round does not commit with it; no later copy
+      // goes out in this epoch (as on a worker, whose copy thread stops).
     }
   })->daemonize();
 }

@@ -32,12 +32,12 @@
 #include <optional>
 #include <string>
 
-#include "asteroid/backend_setup.hpp"
-#include "asteroid/json_reader.hpp"
-#include "asteroid/planner.hpp"
-#include "asteroid/replay_search.hpp"
-#include "asteroid/scenario.hpp"
-#include "asteroid/strategies.hpp"
+#include "asteroid/run/backend_setup.hpp"
+#include "asteroid/input/json_reader.hpp"
+#include "asteroid/planning/planner.hpp"
+#include "asteroid/planning/replay_search.hpp"
+#include "asteroid/input/scenario.hpp"
+#include "asteroid/planning/strategies.hpp"
 #include "synthetic.hpp"
 
 using namespace asteroid;

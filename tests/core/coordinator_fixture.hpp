@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-#include "asteroid/coordinator.hpp"
+#include "asteroid/run/coordinator.hpp"
 #include "synthetic.hpp"
 
 namespace asteroid::testing {

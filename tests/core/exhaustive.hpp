@@ -9,8 +9,8 @@
 #include <random>
 #include <vector>
 
-#include "asteroid/cost_model.hpp"
-#include "asteroid/planner.hpp"
+#include "asteroid/model/cost_model.hpp"
+#include "asteroid/planning/planner.hpp"
 #include "synthetic.hpp"
 
 namespace asteroid::testing {

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "asteroid/cluster.hpp"
-#include "asteroid/cost_model.hpp"
-#include "asteroid/profile.hpp"
+#include "asteroid/input/cluster.hpp"
+#include "asteroid/model/cost_model.hpp"
+#include "asteroid/input/profile.hpp"
 
 namespace asteroid::testing {
 

@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "asteroid/battery_forecast.hpp"
-#include "asteroid/scenario.hpp"
+#include "asteroid/planning/battery_forecast.hpp"
+#include "asteroid/input/scenario.hpp"
 #include "coordinator_fixture.hpp"
 
 using namespace asteroid;

@@ -6,7 +6,7 @@
 #include <limits>
 #include <vector>
 
-#include "asteroid/coordinator.hpp"
+#include "asteroid/run/coordinator.hpp"
 #include "coordinator_fixture.hpp"
 #include "synthetic.hpp"
 
@@ -50,7 +50,6 @@ TEST_CASE(
   Coordinator c(f.model, f.plan, config(Recovery::lightweight));
   c.start(0);
   c.round_done(0, 0.5);
-  REQUIRE(c.begin_copies(0));
   c.copies_landed(0);
   REQUIRE(c.last_checkpoint() == 0);
   // Device 3 stops after the start, device 0 after 1 s: 3 is declared at 3 s while 0 still counts
@@ -91,13 +90,11 @@ TEST_CASE(
   Coordinator c(f.model, f.plan, config(Recovery::lightweight));
   c.start(0);
   // Copies of round 0 land before the group's optimizer step finished: not a checkpoint yet.
-  REQUIRE(c.begin_copies(0));
   c.copies_landed(0);
   CHECK(c.last_checkpoint() == -1);
   c.round_done(0, 1.0);
   CHECK(c.last_checkpoint() == 0);
   // Round 1 finished but its copies are still in flight: the checkpoint stays at 0.
-  REQUIRE(c.begin_copies(1));
   c.round_done(1, 2.0);
   CHECK(c.last_checkpoint() == 0);
   // A failure now replays from round 1: no round is skipped.
@@ -158,7 +155,6 @@ TEST_CASE("coordinator: a device that joins is planned in when that finishes the
   Coordinator c(f.model, without, many);
   c.start(0);
   c.round_done(0, 1.0);
-  c.begin_copies(0);
   c.copies_landed(0, 1.0);
   REQUIRE(c.last_checkpoint() == 0);
   CHECK_FALSE(c.alive(0));
@@ -188,7 +184,6 @@ TEST_CASE("coordinator: a device that joins is planned in when that finishes the
   Coordinator s(f.model, without, few);
   s.start(0);
   s.round_done(0, 1.0);
-  s.begin_copies(0);
   s.copies_landed(0, 1.0);
   auto b = s.join(0, 1.5);
   REQUIRE(find(b, ActionKind::replan));
@@ -210,7 +205,6 @@ TEST_CASE("coordinator: a join during a recovery is weighed at the next checkpoi
   CHECK(c.join(0, 3.5).empty());  // device 0 comes back while the recovery runs
   c.state_transferred(4.0);
   c.round_done(0, 5.0);
-  REQUIRE(c.begin_copies(0));
   auto b = c.copies_landed(0, 5.5);
   REQUIRE(find(b, ActionKind::replan));
   CHECK_THAT(find(b, ActionKind::replan)->detail, Catch::Contains("joined"));
@@ -270,7 +264,6 @@ TEST_CASE("coordinator: lightweight recovery rebalances every surviving stage, p
   Coordinator c(model, plan, cfg);
   c.start(0);
   c.round_done(0, 0.5);
-  REQUIRE(c.begin_copies(0));
   c.copies_landed(0);
   REQUIRE(c.last_checkpoint() == 0);
   std::vector<Action> a;

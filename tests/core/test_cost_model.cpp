@@ -1,9 +1,9 @@
 #include <catch2/catch.hpp>
 
-#include "asteroid/cost_model.hpp"
-#include "asteroid/pipeline_schedule.hpp"
-#include "asteroid/program.hpp"
-#include "share_allocation.hpp"
+#include "asteroid/model/cost_model.hpp"
+#include "asteroid/model/pipeline_schedule.hpp"
+#include "asteroid/program/program.hpp"
+#include "model/share_allocation.hpp"
 #include "synthetic.hpp"
 
 using namespace asteroid;

@@ -1,9 +1,10 @@
 // The energy model (energy.hpp, power_model.hpp): hand-computed runs, and the power file's checks.
 #include <catch2/catch.hpp>
 
-#include "asteroid/energy.hpp"
-#include "asteroid/power_model.hpp"
-#include "asteroid/run_report.hpp"
+#include "asteroid/report/energy.hpp"
+#include "asteroid/input/power_model.hpp"
+#include "asteroid/report/report_files.hpp"
+#include "asteroid/report/run_report.hpp"
 
 using namespace asteroid;
 

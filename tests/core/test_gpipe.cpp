@@ -5,11 +5,12 @@
 
 #include <random>
 
-#include "asteroid/backend_setup.hpp"
-#include "asteroid/memory_breakdown.hpp"
-#include "asteroid/pipeline_schedule.hpp"
-#include "asteroid/program.hpp"
-#include "asteroid/schedule.hpp"
+#include "asteroid/run/backend_setup.hpp"
+#include "asteroid/model/memory_breakdown.hpp"
+#include "asteroid/model/plan_memory.hpp"
+#include "asteroid/model/pipeline_schedule.hpp"
+#include "asteroid/program/program.hpp"
+#include "asteroid/model/schedule.hpp"
 #include "synthetic.hpp"
 
 using namespace asteroid;

@@ -5,14 +5,15 @@
 #include <functional>
 #include <stdexcept>
 
-#include "asteroid/cli_args.hpp"
-#include "asteroid/json_reader.hpp"
-#include "asteroid/limits.hpp"
-#include "asteroid/plan.hpp"
-#include "asteroid/profile.hpp"
-#include "asteroid/run_report.hpp"
-#include "asteroid/scenario.hpp"
-#include "asteroid/units.hpp"
+#include "asteroid/input/cli_args.hpp"
+#include "asteroid/input/json_reader.hpp"
+#include "asteroid/input/limits.hpp"
+#include "asteroid/model/plan.hpp"
+#include "asteroid/input/profile.hpp"
+#include "asteroid/report/report_files.hpp"
+#include "asteroid/report/run_report.hpp"
+#include "asteroid/input/scenario.hpp"
+#include "asteroid/input/units.hpp"
 
 using namespace asteroid;
 using nlohmann::json;

@@ -4,7 +4,7 @@
 #include <limits>
 #include <vector>
 
-#include "max_min_share.hpp"
+#include "model/max_min_share.hpp"
 
 using namespace asteroid;
 

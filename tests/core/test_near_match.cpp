@@ -1,8 +1,8 @@
 // "Did you mean ...?" (near_match.hpp): the edit distance, the typo limit, and the messages that use it.
 #include <catch2/catch.hpp>
 
-#include "asteroid/near_match.hpp"
-#include "asteroid/vocabulary.hpp"
+#include "asteroid/input/near_match.hpp"
+#include "asteroid/input/vocabulary.hpp"
 
 using namespace asteroid;
 

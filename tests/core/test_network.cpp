@@ -2,10 +2,10 @@
 // and the cost model's pricing on them (full duplex, shared media, rings, the replay).
 #include <catch2/catch.hpp>
 
-#include "asteroid/coordinator.hpp"
-#include "asteroid/cost_model.hpp"
-#include "asteroid/pipeline_schedule.hpp"
-#include "asteroid/scenario.hpp"
+#include "asteroid/run/coordinator.hpp"
+#include "asteroid/model/cost_model.hpp"
+#include "asteroid/model/pipeline_schedule.hpp"
+#include "asteroid/input/scenario.hpp"
 
 using namespace asteroid;
 using nlohmann::json;

@@ -10,12 +10,12 @@
 #include <optional>
 #include <string>
 
-#include "asteroid/backend_setup.hpp"
-#include "asteroid/cluster.hpp"
-#include "asteroid/objective_planner.hpp"
-#include "asteroid/plan_energy.hpp"
-#include "asteroid/replay_search.hpp"
-#include "asteroid/scenario.hpp"
+#include "asteroid/run/backend_setup.hpp"
+#include "asteroid/input/cluster.hpp"
+#include "asteroid/planning/objective_planner.hpp"
+#include "asteroid/planning/plan_energy.hpp"
+#include "asteroid/planning/replay_search.hpp"
+#include "asteroid/input/scenario.hpp"
 #include "exhaustive.hpp"
 
 using namespace asteroid;

@@ -5,9 +5,9 @@
 #include <functional>
 #include <numeric>
 
-#include "asteroid/planner.hpp"
-#include "asteroid/replay_choice.hpp"
-#include "asteroid/strategies.hpp"
+#include "asteroid/planning/planner.hpp"
+#include "asteroid/planning/replay_choice.hpp"
+#include "asteroid/planning/strategies.hpp"
 #include "exhaustive.hpp"
 #include "synthetic.hpp"
 

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <string>
 
-#include "asteroid/pipeline_schedule.hpp"
-#include "asteroid/program.hpp"
-#include "asteroid/schedule.hpp"
+#include "asteroid/model/pipeline_schedule.hpp"
+#include "asteroid/program/program.hpp"
+#include "asteroid/model/schedule.hpp"
 #include "synthetic.hpp"
 
 using namespace asteroid;

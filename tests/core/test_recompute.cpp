@@ -6,15 +6,16 @@
 #include <cmath>
 #include <fstream>
 
-#include "asteroid/backend_setup.hpp"
-#include "asteroid/memory_breakdown.hpp"
-#include "asteroid/planner.hpp"
-#include "asteroid/program.hpp"
-#include "asteroid/replay_choice.hpp"
-#include "asteroid/replay_search.hpp"
-#include "asteroid/scenario.hpp"
-#include "asteroid/schedule.hpp"
-#include "asteroid/strategies.hpp"
+#include "asteroid/run/backend_setup.hpp"
+#include "asteroid/model/memory_breakdown.hpp"
+#include "asteroid/model/plan_memory.hpp"
+#include "asteroid/planning/planner.hpp"
+#include "asteroid/program/program.hpp"
+#include "asteroid/planning/replay_choice.hpp"
+#include "asteroid/planning/replay_search.hpp"
+#include "asteroid/input/scenario.hpp"
+#include "asteroid/model/schedule.hpp"
+#include "asteroid/planning/strategies.hpp"
 #include "exhaustive.hpp"
 
 using namespace asteroid;

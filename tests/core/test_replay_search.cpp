@@ -7,10 +7,10 @@
 #include <map>
 #include <string>
 
-#include "asteroid/planner.hpp"
-#include "asteroid/replay_bound.hpp"
-#include "asteroid/replay_choice.hpp"
-#include "asteroid/replay_search.hpp"
+#include "asteroid/planning/planner.hpp"
+#include "asteroid/planning/replay_bound.hpp"
+#include "asteroid/planning/replay_choice.hpp"
+#include "asteroid/planning/replay_search.hpp"
 #include "exhaustive.hpp"
 
 using namespace asteroid;

@@ -1,10 +1,11 @@
 #include <catch2/catch.hpp>
 
-#include "asteroid/backend_setup.hpp"
-#include "asteroid/recovery_table.hpp"
-#include "asteroid/report_compare.hpp"
-#include "asteroid/run_report.hpp"
-#include "asteroid/run_summary.hpp"
+#include "asteroid/run/backend_setup.hpp"
+#include "asteroid/report/recovery_table.hpp"
+#include "asteroid/report/report_compare.hpp"
+#include "asteroid/report/report_files.hpp"
+#include "asteroid/report/run_report.hpp"
+#include "asteroid/report/run_summary.hpp"
 
 using namespace asteroid;
 

@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "asteroid/backend_setup.hpp"
-#include "asteroid/scenario.hpp"
+#include "asteroid/run/backend_setup.hpp"
+#include "asteroid/input/scenario.hpp"
 
 using namespace asteroid;
 

@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "asteroid/profile.hpp"
-#include "asteroid/units.hpp"
+#include "asteroid/input/profile.hpp"
+#include "asteroid/input/units.hpp"
 
 using namespace asteroid;
 

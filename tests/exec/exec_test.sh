@@ -51,7 +51,7 @@ for p in ("pipe", "dp"):
         assert abs(a - b) <= 1e-3 * abs(a), f"plan {p}: loss {b} against one device's {a}"
 assert loss["one"][2] < loss["one"][0], "the loss did not fall"
 PY
-# Memory (exec/runtime/allocation_meter.hpp): each device's allocator peak in a training round,
+# Memory (exec/runtime/worker/allocation_meter.hpp): each device's allocator peak in a training round,
 # beside the cost model's predicted peak for it, on the console and in the report; within a factor
 # of the prediction: above it by what the model leaves out (inputs, receive buffers, backward's
 # transient tensors: 1.1-1.7x in results/memory_runtime), below it where the layer description

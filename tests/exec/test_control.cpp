@@ -1,4 +1,4 @@
-// The control protocol of asteroid-exec (exec/runtime/control_protocol.hpp), the job it carries and
+// The control protocol of asteroid-exec (exec/runtime/control/control_protocol.hpp), the job it carries and
 // the join token: torch-free, so these build and run without libtorch's cost.
 #include <sys/socket.h>
 #include <sys/stat.h>

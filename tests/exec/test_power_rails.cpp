@@ -1,4 +1,4 @@
-// The board power reader (exec/runtime/power_rails.hpp) on fake sysfs trees: the kernel's hwmon
+// The board power reader (exec/runtime/worker/power_rails.hpp) on fake sysfs trees: the kernel's hwmon
 // ina3221 layout and NVIDIA's older ina3221x iio layout, the choice of the input rail, and the
 // sampler's integral of a known power over a known time.
 #include <unistd.h>

@@ -1,5 +1,5 @@
 // Fuzzes what asteroid-exec decodes from the network: the control protocol's frames (header, then a
-// strictly checked JSON body; exec/runtime/control_protocol.hpp) and the job a worker is sent
+// strictly checked JSON body; exec/runtime/control/control_protocol.hpp) and the job a worker is sent
 // (exec_job.hpp's job_from_json). Every frame it accepts must survive a round trip: encoding the
 // decoded message and decoding it again gives the same message, byte for byte once encoded again,
 // so the coordinator and its workers cannot read one frame two ways.

@@ -7,11 +7,11 @@
 #include <memory>
 #include <string>
 
-#include "asteroid/cluster.hpp"
-#include "asteroid/cost_model.hpp"
-#include "asteroid/json_reader.hpp"
-#include "asteroid/plan.hpp"
-#include "asteroid/scenario.hpp"
+#include "asteroid/input/cluster.hpp"
+#include "asteroid/model/cost_model.hpp"
+#include "asteroid/input/json_reader.hpp"
+#include "asteroid/model/plan.hpp"
+#include "asteroid/input/scenario.hpp"
 
 using namespace asteroid;
 

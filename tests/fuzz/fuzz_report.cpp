@@ -4,10 +4,11 @@
 #include <cstdint>
 #include <string>
 
-#include "asteroid/json_reader.hpp"
-#include "asteroid/report_compare.hpp"
-#include "asteroid/run_report.hpp"
-#include "asteroid/run_summary.hpp"
+#include "asteroid/input/json_reader.hpp"
+#include "asteroid/report/report_compare.hpp"
+#include "asteroid/report/report_files.hpp"
+#include "asteroid/report/run_report.hpp"
+#include "asteroid/report/run_summary.hpp"
 
 using namespace asteroid;
 

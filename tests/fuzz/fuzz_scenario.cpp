@@ -4,9 +4,9 @@
 #include <cstdint>
 #include <string>
 
-#include "asteroid/cluster.hpp"
-#include "asteroid/json_reader.hpp"
-#include "asteroid/scenario.hpp"
+#include "asteroid/input/cluster.hpp"
+#include "asteroid/input/json_reader.hpp"
+#include "asteroid/input/scenario.hpp"
 
 using namespace asteroid;
 

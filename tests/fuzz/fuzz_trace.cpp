@@ -3,9 +3,9 @@
 #include <cstdint>
 #include <string>
 
-#include "asteroid/json_reader.hpp"
-#include "asteroid/layer_table.hpp"
-#include "asteroid/profile.hpp"
+#include "asteroid/input/json_reader.hpp"
+#include "asteroid/input/layer_table.hpp"
+#include "asteroid/input/profile.hpp"
 
 using namespace asteroid;
 

@@ -17,7 +17,7 @@
 
 #include <xbt/log.h>
 
-#include "asteroid/run_summary.hpp"
+#include "asteroid/report/run_summary.hpp"
 #include "simulation.hpp"
 #include "synthetic.hpp"
 

@@ -17,9 +17,9 @@
 
 #include <unistd.h>
 
-#include "asteroid/backend_setup.hpp"
-#include "asteroid/scenario.hpp"
-#include "asteroid/strategies.hpp"
+#include "asteroid/run/backend_setup.hpp"
+#include "asteroid/input/scenario.hpp"
+#include "asteroid/planning/strategies.hpp"
 
 #include "sim_runs.hpp"
 

@@ -16,7 +16,7 @@ import json
 import math
 import re
 
-# Units, as in core/src/units.cpp (sizes and bandwidths), plus throughput and clock, which only
+# Units, as in core/src/input/units.cpp (sizes and bandwidths), plus throughput and clock, which only
 # datasheets carry.
 BYTES = {"B": 1.0, "kB": 1e3, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
          "KiB": 1024.0, "MiB": 1024.0 ** 2, "GiB": 1024.0 ** 3, "TiB": 1024.0 ** 4}
