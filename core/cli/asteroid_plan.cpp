@@ -61,11 +61,7 @@ struct Args {
   bool memory = false;  // --memory: the training memory, broken down
   bool all = false;  // --strategy all: every strategy side by side (strategy_table.hpp)
   ScenarioOverrides overrides;  // --bandwidth, --add-device, ... (scenario_overrides.hpp)
-  // Override the scenario's planner.objective, max_slowdown (a fraction), power_modes.
-  std::optional<PlanningObjective> objective;
-  std::optional<double> max_slowdown;
-  std::optional<PowerModeChoice> power_modes;
-  std::optional<double> deadline_s;  // --deadline: the lifetime objective's, seconds
+  ObjectiveFlags objective;  // over the scenario's planner block (objective_planner.hpp)
 };
 
 Args parse_args(int argc, char** argv) {
@@ -82,14 +78,8 @@ Args parse_args(int argc, char** argv) {
       a.strategy = args.token(kStrategies);
     else if (s == "--evaluate")
       a.evaluate = args.value();
-    else if (s == "--objective")
-      a.objective = args.token(kObjectives);
-    else if (s == "--power-modes")
-      a.power_modes = args.token(kPowerModeChoices);
-    else if (s == "--max-slowdown")
-      a.max_slowdown = args.percent(limits::kMaxSlowdown);
-    else if (s == "--deadline")
-      a.deadline_s = args.positive_seconds(limits::kMaxDeadlineS);
+    else if (take_objective_flag(args, a.objective))
+      continue;
     else if (s == "--latency-model")
       a.latency_model = args.token(kLatencyModels);
     else if (s == "-o" || s == "--output")
@@ -115,7 +105,7 @@ Args parse_args(int argc, char** argv) {
   if (a.csv && !a.all) fail("--csv goes with --strategy all");
   if (a.csv && a.json) fail("--csv and --json exclude each other");
   if (a.memory && (a.all || !a.evaluate.empty())) fail("--memory goes with one strategy, not --evaluate or --strategy all");
-  if ((a.objective || a.max_slowdown || a.power_modes || a.deadline_s) && (a.all || a.memory || !a.evaluate.empty()))
+  if (a.objective.any() && (a.all || a.memory || !a.evaluate.empty()))
     fail("--objective, --max-slowdown and --power-modes go with planning (so does --deadline), not --evaluate, "
          "--memory or --strategy all");
   return a;
@@ -263,73 +253,52 @@ void plan_objective(const Args& args, Scenario& s) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  Args args = parse_args(argc, argv);
-  auto loaded = load_scenario(args.scenario, args.overrides);
-  if (!loaded) fail(loaded.error().str());
-  Scenario& s = loaded.value();
-  // The what-ifs applied, on the console: on stdout before the text, on stderr beside JSON or CSV
-  // (which stay parseable); a single plan's JSON also lists them under "overrides".
-  for (const std::string& line : s.applied_overrides)
-    (args.json || args.csv ? std::cerr << "asteroid-plan: " : std::cout) << "what-if: " << line << "\n";
-  if (args.latency_model) s.planner.latency_model = *args.latency_model;
-  if (args.objective) s.planner.objective = *args.objective;
-  if (args.max_slowdown) s.planner.max_slowdown = *args.max_slowdown, s.planner.max_slowdown_given = true;
-  if (args.deadline_s) s.planner.deadline_s = *args.deadline_s;
-  if (s.planner.deadline_s > 0 && s.planner.objective != PlanningObjective::lifetime)
-    fail(s.file + ": planner.deadline: a deadline goes with the lifetime objective, not " +
-         to_string(s.planner.objective));
-  if (args.power_modes) s.planner.power_modes = *args.power_modes;
-  if (s.planner.objective != PlanningObjective::time || s.planner.power_modes == PowerModeChoice::free) {
-    plan_objective(args, s);
-    return 0;
-  }
-  CostModel model = make_cost_model(s);
-  if (args.memory) {
-    print_memory(args, s, model, args.strategy.value_or(s.planner.strategy));
-    return 0;
-  }
+namespace {
 
-  if (!args.evaluate.empty()) {
-    auto j = read_json_file(args.evaluate);
-    if (!j) fail(j.error().str());
-    bool many = j->is_array();
-    std::vector<Plan> plans;
-    if (many) {
-      for (size_t i = 0; i < j->size(); ++i)
-        plans.push_back(
-            read_plan((*j)[i], model, s.training.batch_size, args.evaluate, "[" + std::to_string(i) + "]"));
-    } else {
-      plans.push_back(read_plan(j.value(), model, s.training.batch_size, args.evaluate, ""));
-    }
-    nlohmann::json out = nlohmann::json::array();
-    std::string text;
-    for (const auto& p : plans) {
-      Evaluation e = model.evaluate(p);
-      if (args.json)
-        out.push_back(evaluation_to_json(e, model.cluster()));
-      else
-        text += evaluation_to_text(e, model.cluster(), layer_names(s)) + (plans.size() > 1 ? "\n" : "");
-    }
-    if (args.json)
-      emit(args, (many ? out.dump() : out[0].dump(2)) + "\n");
-    else
-      emit(args, text);
-    return 0;
+// --evaluate PLAN.json: each plan of the file scored by the cost model, as text or JSON.
+void evaluate_plans(const Args& args, const Scenario& s, const CostModel& model) {
+  auto j = read_json_file(args.evaluate);
+  if (!j) fail(j.error().str());
+  bool many = j->is_array();
+  std::vector<Plan> plans;
+  if (many) {
+    for (size_t i = 0; i < j->size(); ++i)
+      plans.push_back(
+          read_plan((*j)[i], model, s.training.batch_size, args.evaluate, "[" + std::to_string(i) + "]"));
+  } else {
+    plans.push_back(read_plan(j.value(), model, s.training.batch_size, args.evaluate, ""));
   }
+  nlohmann::json out = nlohmann::json::array();
+  std::string text;
+  for (const auto& p : plans) {
+    Evaluation e = model.evaluate(p);
+    if (args.json)
+      out.push_back(evaluation_to_json(e, model.cluster()));
+    else
+      text += evaluation_to_text(e, model.cluster(), layer_names(s)) + (plans.size() > 1 ? "\n" : "");
+  }
+  if (args.json)
+    emit(args, (many ? out.dump() : out[0].dump(2)) + "\n");
+  else
+    emit(args, text);
+}
 
-  if (args.all) {
-    const std::vector<StrategyRow> rows = compare_strategies(model, planner_options(s));
-    if (args.json)
-      emit(args, strategy_table_json(rows).dump(2) + "\n");
-    else if (args.csv)
-      emit(args, strategy_table_csv(rows));
-    else
-      emit(args, "scenario " + s.name + ": model " + s.model + ", " + std::to_string(s.devices.size()) +
-                     " devices, batch " + std::to_string(s.training.batch_size) + ", every strategy\n" +
-                     strategy_table_text(rows));
-    return 0;
-  }
+// --all: every strategy's plan in one table.
+void strategy_table(const Args& args, const Scenario& s, const CostModel& model) {
+  const std::vector<StrategyRow> rows = compare_strategies(model, planner_options(s));
+  if (args.json)
+    emit(args, strategy_table_json(rows).dump(2) + "\n");
+  else if (args.csv)
+    emit(args, strategy_table_csv(rows));
+  else
+    emit(args, "scenario " + s.name + ": model " + s.model + ", " + std::to_string(s.devices.size()) +
+                   " devices, batch " + std::to_string(s.training.batch_size) + ", every strategy\n" +
+                   strategy_table_text(rows));
+}
+
+// The strategy's plan (the scenario's, or --strategy), its energy and how good it is proven to be,
+// as text or JSON.
+void plan_with_strategy(const Args& args, const Scenario& s, const CostModel& model) {
   const Strategy strategy = args.strategy.value_or(s.planner.strategy);
   auto t0 = std::chrono::steady_clock::now();
   StrategyResult r = run_strategy(strategy, model, planner_options(s));
@@ -363,7 +332,7 @@ int main(int argc, char** argv) {
                             {"replays", r.replay_search.replays}};
     }
     emit(args, j.dump(2) + "\n");
-    return 0;
+    return;
   }
   std::string text = "scenario " + s.name + ": model " + s.model + ", " + std::to_string(s.devices.size()) +
                      " devices, batch " + std::to_string(s.training.batch_size) + ", strategy " +
@@ -394,5 +363,36 @@ int main(int argc, char** argv) {
     text += r.proven_optimal ? "\n" : " (time limit reached: the best plan found, not proven optimal)\n";
   }
   emit(args, text);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args = parse_args(argc, argv);
+  auto loaded = load_scenario(args.scenario, args.overrides);
+  if (!loaded) fail(loaded.error().str());
+  Scenario& s = loaded.value();
+  // The what-ifs applied, on the console: on stdout before the text, on stderr beside JSON or CSV
+  // (which stay parseable); a single plan's JSON also lists them under "overrides".
+  for (const std::string& line : s.applied_overrides)
+    (args.json || args.csv ? std::cerr << "asteroid-plan: " : std::cout) << "what-if: " << line << "\n";
+  if (args.latency_model) s.planner.latency_model = *args.latency_model;
+  if (auto bad = apply_objective_flags(s, args.objective)) fail(bad->str());
+  if (plans_for_objective(s)) {
+    plan_objective(args, s);
+    return 0;
+  }
+  CostModel model = make_cost_model(s);
+  if (args.memory) {
+    print_memory(args, s, model, args.strategy.value_or(s.planner.strategy));
+    return 0;
+  }
+
+  if (!args.evaluate.empty())
+    evaluate_plans(args, s, model);
+  else if (args.all)
+    strategy_table(args, s, model);
+  else
+    plan_with_strategy(args, s, model);
   return 0;
 }

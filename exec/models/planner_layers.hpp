@@ -1,5 +1,6 @@
 // Torch-free view of the planner models: options, per-layer descriptions, measured profiles, and
-// their JSON forms. Only exec/models/models.cpp, profiler.cpp and stage_state.cpp include libtorch.
+// their JSON forms. Only exec/models/models.cpp, profiler.cpp, stage_state.cpp, archive.cpp and dispatch.cpp
+// include libtorch.
 #pragma once
 
 #include <cstdint>

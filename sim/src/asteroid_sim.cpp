@@ -39,6 +39,15 @@ namespace sg4 = simgrid::s4u;
 
 namespace {
 
+// The simulator's network models (`--network`): which SimGrid model main configures.
+enum class NetworkModel { textbook, lv08 };
+constexpr auto kNetworkModels = vocabulary<NetworkModel>(
+    "network model",
+    Term<NetworkModel>{NetworkModel::textbook, "textbook",
+                       "latency + size / bandwidth per message (SimGrid CM02, no cross-traffic; the default)"},
+    Term<NetworkModel>{NetworkModel::lv08, "lv08",
+                       "SimGrid's LV08 TCP model: bandwidth x 0.97, latency x 13.01, reverse ACK traffic"});
+
 std::string usage() {
   return "usage: asteroid-sim SCENARIO [--rounds N] [--strategy S | --plan PLAN.json] [--recovery R] [-o "
          "DIR]\n"
@@ -48,11 +57,8 @@ std::string usage() {
          "                    the run itself still runs training.rounds)\n"
          "       asteroid-sim SCENARIO --recovery all [--json | --csv] [-o DIR] ...   (one run per recovery\n"
          "         strategy, one table: detection, re-plan, transfer, replay, total, samples/s, rounds replayed)\n"
-         "network models:\n"
-         "    textbook  latency + size / bandwidth per message (SimGrid CM02, no cross-traffic; the default)\n"
-         "    lv08      SimGrid's LV08 TCP model: bandwidth x 0.97, latency x 13.01, reverse ACK traffic\n"
-         "              (\"default\", its former name, is still accepted)\n"
-         "strategies:\n" +
+         "network models (\"default\", lv08's former name, is still accepted):\n" +
+         kNetworkModels.help(4) + "strategies:\n" +
          kStrategies.help(4) + "recovery strategies:\n" + kRecoveries.help(4) + "objectives:\n" +
          kObjectives.help(4) + "power modes:\n" + kPowerModeChoices.help(4) + overrides_help();
 }
@@ -63,17 +69,14 @@ std::string usage() {
 }
 
 struct Args {
-  std::string scenario, output, network = "textbook";
+  std::string scenario, output;
+  NetworkModel network = NetworkModel::textbook;
   RunOverrides run;
   bool spans = true;
   bool all_recoveries = false;  // --recovery all (each_recovery.hpp)
   sim::TableFormat table = sim::TableFormat::text;
   ScenarioOverrides overrides;  // --bandwidth, --add-device, ... (scenario_overrides.hpp)
-  // Override the scenario's planner.objective, max_slowdown, power_modes (objective_planner.hpp).
-  std::optional<PlanningObjective> objective;
-  std::optional<double> max_slowdown;
-  std::optional<PowerModeChoice> power_modes;
-  std::optional<double> deadline_s;  // --deadline: the lifetime objective's, seconds
+  ObjectiveFlags objective;  // over the scenario's planner block (objective_planner.hpp)
 };
 
 Args parse_args(int argc, char** argv) {
@@ -99,22 +102,24 @@ Args parse_args(int argc, char** argv) {
       continue;
     else if (s == "-o" || s == "--output")
       a.output = args.value();
-    else if (s == "--network")
-      a.network = args.value();
+    else if (s == "--network") {
+      const std::string v = args.value();
+      if (v == "default")  // lv08's former name: SimGrid's default model
+        a.network = NetworkModel::lv08;
+      else if (auto m = kNetworkModels.parse(v))
+        a.network = *m;
+      else
+        fail("--network: \"" + v + "\" is neither " + kNetworkModels.token(NetworkModel::textbook) + " nor " +
+             kNetworkModels.token(NetworkModel::lv08));
+    }
     else if (s == "--replicate")
       a.run.replicate = true;
     else if (s == "--no-replicate")
       a.run.replicate = false;
     else if (s == "--no-spans")
       a.spans = false;
-    else if (s == "--objective")
-      a.objective = args.token(kObjectives);
-    else if (s == "--max-slowdown")
-      a.max_slowdown = args.percent(limits::kMaxSlowdown);
-    else if (s == "--deadline")
-      a.deadline_s = args.positive_seconds(limits::kMaxDeadlineS);
-    else if (s == "--power-modes")
-      a.power_modes = args.token(kPowerModeChoices);
+    else if (take_objective_flag(args, a.objective))
+      continue;
     else if (s == "-h" || s == "--help") {
       std::cout << usage();
       std::exit(0);
@@ -126,9 +131,6 @@ Args parse_args(int argc, char** argv) {
       fail("more than one scenario given (\"" + a.scenario + "\" and \"" + s + "\")");
   }
   if (a.scenario.empty()) fail("no scenario given (see --help)");
-  if (a.network == "default") a.network = "lv08";  // its former name: SimGrid's default model
-  if (a.network != "textbook" && a.network != "lv08")
-    fail("--network: \"" + a.network + "\" is neither textbook nor lv08");
   if (a.run.strategy && !a.run.plan_file.empty()) fail("--strategy and --plan exclude each other");
   if (a.table != sim::TableFormat::text && !a.all_recoveries) fail("--json and --csv go with --recovery all");
   return a;
@@ -179,23 +181,20 @@ void write(const std::string& file, const std::string& text) {
 #endif
 #endif
 
-int main(int argc, char** argv) {
-  const std::vector<std::string> command_line(argv + 1, argv + argc);  // for --recovery all's runs
-  // Ours, not SimGrid's: its Engine answers --help with its own configuration and exits.
-  for (int i = 1; i < argc; ++i)
-    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
-      std::cout << usage();
-      return 0;
-    }
+namespace {
+
+// SimGrid's Engine, given SimGrid's own options (--cfg=..., --log=...), which it takes out of argv
+// (toolchain-notes S4); ours are left for parse_args. It announces every configuration change on
+// stderr: kept quiet, so that output and errors stay ours.
+std::unique_ptr<sg4::Engine> start_engine(int& argc, char**& argv) {
   std::string simgrid_options;  // for SimGrid's own refusals, which name the value but not the key
   for (int i = 1; i < argc; ++i)
     if (std::string(argv[i]).rfind("--cfg=", 0) == 0) {
       check_simgrid_option(argv[i]);
       simgrid_options += (simgrid_options.empty() ? "" : " ") + std::string(argv[i]);
     }
-  // SimGrid's own options (--cfg=..., --log=...) go to its Engine. It announces every configuration
-  // change on stderr: kept quiet, so that output and errors stay ours.
-  std::vector<char*> engine_argv(argv, argv + argc);
+  static std::vector<char*> engine_argv;
+  engine_argv.assign(argv, argv + argc);
   static char quiet_config[] = "--log=xbt_cfg.thresh:warning";
   engine_argv.insert(engine_argv.begin() + 1, quiet_config);
 #ifdef ASTEROID_ASAN
@@ -207,67 +206,51 @@ int main(int argc, char** argv) {
   argv = engine_argv.data();
   std::unique_ptr<sg4::Engine> engine;
   try {
-    engine =
-        std::make_unique<sg4::Engine>(&argc, argv);  // takes its options out of argv (toolchain-notes S4)
+    engine = std::make_unique<sg4::Engine>(&argc, argv);
   } catch (const std::exception& e) {
     const std::string what = e.what();  // its first line; SimGrid lists every key after it
     fail("a SimGrid option (" + (simgrid_options.empty() ? "--cfg=KEY:VALUE" : simgrid_options) +
          "): " + what.substr(0, what.find('\n')));
   }
   xbt_log_control_set("root.thresh:warning");
-  Args args = parse_args(argc, argv);
+  return engine;
+}
+
+// The scenario with the command line's what-ifs and planning flags applied.
+Scenario load_for_sim(const Args& args) {
   auto loaded = load_scenario(args.scenario, args.overrides);
   if (!loaded) fail(loaded.error().str());
-  Scenario& s = loaded.value();
+  Scenario s = std::move(loaded.value());
   for (const std::string& line : s.applied_overrides)
     (args.table == sim::TableFormat::text ? std::cout : std::cerr << "asteroid-sim: ") << "what-if: " << line << "\n";
-  std::string dir = args.output.empty() ? "out/" + s.name : args.output;
-  if (args.objective) s.planner.objective = *args.objective;
-  if (args.max_slowdown) s.planner.max_slowdown = *args.max_slowdown, s.planner.max_slowdown_given = true;
-  if (args.deadline_s) s.planner.deadline_s = *args.deadline_s;
-  if (s.planner.deadline_s > 0 && s.planner.objective != PlanningObjective::lifetime)
-    fail(s.file + ": planner.deadline: a deadline goes with the lifetime objective, not " +
-         to_string(s.planner.objective));
-  if (args.power_modes) s.planner.power_modes = *args.power_modes;
-  if (args.all_recoveries) {
-    const std::string refusal = sim::each_recovery_refusal(s);
-    if (!refusal.empty()) fail(refusal);
-    return sim::run_each_recovery(s, command_line, dir, args.table, fail);
-  }
-  // An objective other than the shortest round, or free power modes: the objective's plan, each
-  // device in its chosen power mode (its trace's times, its mode's power).
-  const bool by_objective = s.planner.objective != PlanningObjective::time || s.planner.power_modes == PowerModeChoice::free;
-  std::optional<ObjectiveResult> objective;
-  if (by_objective) {
-    if (!args.run.plan_file.empty() || (args.run.strategy && *args.run.strategy != Strategy::asteroid))
-      fail("--objective and --power-modes plan with the asteroid strategy, not with --plan or another --strategy");
-    if (!absent_at_start(s.devices, s.faults).empty())
-      fail(s.file + ": planner.objective: devices that join later are not planned for an objective other than time");
-    auto r = plan_for_objective(s, objective_options(s));
-    if (!r) fail(r.error().str());
-    apply_power_modes(s, r->chosen.power_modes);
-    objective = std::move(r).value();
-  }
-  if (args.network == "textbook") {
+  if (auto bad = apply_objective_flags(s, args.objective)) fail(bad->str());
+  return s;
+}
+
+// An objective other than the shortest round, or free power modes: the objective's plan, each
+// device put in its chosen power mode (its trace's times, its mode's power). nullopt otherwise.
+std::optional<ObjectiveResult> plan_objective(Scenario& s, const Args& args) {
+  if (!plans_for_objective(s)) return std::nullopt;
+  if (!args.run.plan_file.empty() || (args.run.strategy && *args.run.strategy != Strategy::asteroid))
+    fail("--objective and --power-modes plan with the asteroid strategy, not with --plan or another --strategy");
+  if (!absent_at_start(s.devices, s.faults).empty())
+    fail(s.file + ": planner.objective: devices that join later are not planned for an objective other than time");
+  auto r = plan_for_objective(s, objective_options(s));
+  if (!r) fail(r.error().str());
+  apply_power_modes(s, r->chosen.power_modes);
+  return std::move(r).value();
+}
+
+void configure_network(NetworkModel m) {
+  if (m == NetworkModel::textbook) {
     // Transfer time = latency + size / bandwidth, no TCP factors, no reverse ACK flows
     // (docs/toolchain-notes.md S5).
     sg4::Engine::set_config("network/model:CM02");
     sg4::Engine::set_config("network/crosstraffic:0");
   }
-  CostModel model = make_cost_model(s);
-  std::optional<PlanningRecord> planning;
-  Result<Evaluation> chosen = objective ? Result<Evaluation>(model.evaluate(objective->chosen.evaluation.plan))
-                                        : backend_plan(s, model, args.run, &planning);
-  if (!chosen) fail(chosen.error().str());
-  const Evaluation& ev = chosen.value();
-  // A scenario without training.rounds runs the default length (backend_setup.hpp), said below.
-  std::vector<double> joules_per_round;  // the batteries' pace, for the default run length
-  const PlanEnergy predicted_energy = predict_plan_energy(model, ev, device_powers(s));
-  if (predicted_energy.available)
-    for (const DeviceEnergy& d : predicted_energy.devices) joules_per_round.push_back(d.modelled ? d.total_J() : 0);
-  const RunLength length = run_length(s, args.run, ev.predicted_round_s(), joules_per_round);
-  args.run.rounds = length.rounds;
+}
 
+sim::SimInput simulation_input(const Scenario& s, const CostModel& model, const Evaluation& ev, const Args& args) {
   sim::SimInput in;
   in.name = s.name;
   in.model = &model;
@@ -275,17 +258,19 @@ int main(int argc, char** argv) {
   in.faults = s.faults;
   in.rounds = run_rounds(s, args.run);
   in.record_spans = args.spans;
-  in.network_model = args.network;
   in.coordinator = coordinator_config(s, args.run);
   in.power = device_powers(s);
   for (const DeviceSpec& d : s.devices) in.batteries.push_back(d.battery);
-  const CoordinatorConfig& cc = in.coordinator;
+  return in;
+}
 
-  sim::Simulation simulation(in);
-  sim::SimResult result = simulation.run();
-  RunReport& rep = result.report;
+// The run's set-up, warnings and power models in its report (energy is computed from the power
+// models and the spans in core, energy.hpp).
+void complete_report(RunReport& rep, const Scenario& s, const sim::SimInput& in, const Args& args,
+                     const std::optional<PlanningRecord>& planning, const Evaluation& ev) {
+  const CoordinatorConfig& cc = in.coordinator;
   rep.planning = planning;
-  rep.config = {{"network_model", args.network},
+  rep.config = {{"network_model", kNetworkModels.token(args.network)},
                 {"topology", to_string(s.network.topology)},
                 {"recovery", to_string(cc.recovery)},
                 {"replicate", cc.replicate},
@@ -296,23 +281,28 @@ int main(int argc, char** argv) {
   if (!s.applied_overrides.empty()) rep.config["overrides"] = s.applied_overrides;
   if (!rep.batteries.empty()) rep.config["battery_policy"] = to_string(s.faults.battery);
   rep.warnings = unreached_fault_warnings(s.faults, rep, ev.predicted_round_s());
-  rep.power = device_powers(s);  // energy is computed from it and the spans in core (energy.hpp)
-  const RunSummary summary = summarize_run(rep);
+  rep.power = device_powers(s);
+}
 
+void write_report(const RunReport& rep, const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) fail(dir + ": cannot create the output directory: " + ec.message());
   write(dir + "/report.json", report_to_json(rep).dump(1) + "\n");
   write(dir + "/trace.json", report_to_chrome_trace(rep));
   write(dir + "/rounds.csv", report_to_rounds_csv(rep));
+}
 
+void print_run(const RunReport& rep, const RunSummary& summary, const Scenario& s, const sim::SimInput& in,
+               const Args& args, const RunLength& length, const std::optional<PlanningRecord>& planning,
+               const std::optional<ObjectiveResult>& objective, const CostModel& model, const std::string& dir) {
   std::cout << "scenario " << s.name << ": " << s.model << ", " << s.devices.size() << " devices, recovery "
-            << to_string(cc.recovery) << "\n";
+            << to_string(in.coordinator.recovery) << "\n";
   // What SimGrid ran, read back from its configuration (a --cfg=network/model:X changes lv08's).
   const std::string engine_model = simgrid::config::get_value<std::string>("network/model");
-  std::cout << "network model: " << args.network
-            << (args.network == "textbook" ? " (latency + size / bandwidth per message; SimGrid "
-                                           : " (TCP factors and reverse ACK traffic; SimGrid ")
+  std::cout << "network model: " << kNetworkModels.token(args.network)
+            << (args.network == NetworkModel::textbook ? " (latency + size / bandwidth per message; SimGrid "
+                                                       : " (TCP factors and reverse ACK traffic; SimGrid ")
             << engine_model << ")\n";
   if (!s.training.layers.full()) std::cout << "training: " << s.training.layers.summary << "\n";
   if (!length.reason.empty()) std::cout << length.reason << "\n";
@@ -331,5 +321,45 @@ int main(int argc, char** argv) {
   std::cout << energy_to_text(compute_energy(rep));
   std::cout << batteries_to_text(rep.batteries);
   std::cout << "wrote " << dir << "/report.json, trace.json, rounds.csv\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> command_line(argv + 1, argv + argc);  // for --recovery all's runs
+  // Ours, not SimGrid's: its Engine answers --help with its own configuration and exits.
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+      std::cout << usage();
+      return 0;
+    }
+  const std::unique_ptr<sg4::Engine> engine = start_engine(argc, argv);
+  Args args = parse_args(argc, argv);
+  Scenario s = load_for_sim(args);
+  const std::string dir = args.output.empty() ? "out/" + s.name : args.output;
+  if (args.all_recoveries) {
+    const std::string refusal = sim::each_recovery_refusal(s);
+    if (!refusal.empty()) fail(refusal);
+    return sim::run_each_recovery(s, command_line, dir, args.table, fail);
+  }
+  const std::optional<ObjectiveResult> objective = plan_objective(s, args);
+  configure_network(args.network);
+  CostModel model = make_cost_model(s);
+  std::optional<PlanningRecord> planning;
+  Result<Evaluation> chosen = objective ? Result<Evaluation>(model.evaluate(objective->chosen.evaluation.plan))
+                                        : backend_plan(s, model, args.run, &planning);
+  if (!chosen) fail(chosen.error().str());
+  const Evaluation& ev = chosen.value();
+  // A scenario without training.rounds runs the default length (backend_setup.hpp), said below.
+  const RunLength length = run_length(s, args.run, model, ev);
+  args.run.rounds = length.rounds;
+  const sim::SimInput in = simulation_input(s, model, ev, args);
+  sim::Simulation simulation(in);
+  sim::SimResult result = simulation.run();
+  RunReport& rep = result.report;
+  complete_report(rep, s, in, args, planning, ev);
+  const RunSummary summary = summarize_run(rep);
+  write_report(rep, dir);
+  print_run(rep, summary, s, in, args, length, planning, objective, model, dir);
   return summary.completed ? 0 : 1;
 }

@@ -44,7 +44,6 @@ struct SimInput {
   CoordinatorConfig coordinator;
   int rounds = 1;
   bool record_spans = true;
-  std::string network_model = "textbook";  // for the report only; the engine is configured by main
   // Per device (empty: none): its power model in its mode (backend_setup.hpp, device_powers) and
   // its battery (none: on mains). A battery drains by the power (battery.cpp).
   std::vector<std::optional<DevicePower>> power;

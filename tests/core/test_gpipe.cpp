@@ -3,14 +3,19 @@
 // Program, the cost model's memory and the scenario key.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <random>
 
+#include "asteroid/planning/planner.hpp"
+#include "asteroid/planning/replay_choice.hpp"
+#include "asteroid/planning/replay_search.hpp"
 #include "asteroid/run/backend_setup.hpp"
 #include "asteroid/model/memory_breakdown.hpp"
 #include "asteroid/model/plan_memory.hpp"
 #include "asteroid/model/pipeline_schedule.hpp"
 #include "asteroid/program/program.hpp"
 #include "asteroid/model/schedule.hpp"
+#include "exhaustive.hpp"
 #include "synthetic.hpp"
 
 using namespace asteroid;
@@ -157,4 +162,37 @@ TEST_CASE("gpipe: planner.schedule reaches the cost model; another token is refu
   auto bad = parse_scenario(j, "bad.json", ASTEROID_TEST_DATA);
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().str().find("planner.schedule") != std::string::npos);
+}
+
+TEST_CASE("gpipe: the search by replay finds the shortest GPipe replay of the whole space, as under 1F1B",
+          "[gpipe][replay]") {
+  int feasible = 0;
+  for (int seed = 1; seed <= 24; ++seed) {
+    std::mt19937 rng(seed);
+    const int N = 2 + seed % 3, L = 4 + seed % 3;  // 2..4 devices, 4..6 layers
+    Cluster c = seed % 2 ? random_cluster(rng, N, L, seed % 4 == 1, seed % 3 == 0)
+                         : random_cluster_uneven_steps(rng, N, L, seed % 3 == 0);
+    CostOptions o;
+    o.batch_size = seed % 3 == 0 ? 12 : 16;
+    o.optimizer = seed % 2 ? Optimizer::sgd_momentum : Optimizer::adam;
+    o.schedule = PipelineSchedule::gpipe;
+    CostModel m(c, o);
+    PlannerOptions opt;
+    INFO("seed " << seed << ", " << N << " devices, " << L << " layers");
+    Plan reference;
+    const double expected =
+        exhaustive_best(m, microbatch_candidates(o.batch_size, {}), &reference, opt, false, Objective::replay);
+    auto optimum = plan_optimal(m, opt);
+    if (!std::isfinite(expected)) {
+      CHECK_FALSE(optimum.ok());
+      continue;
+    }
+    REQUIRE(optimum.ok());
+    ++feasible;
+    ReplaySearchResult r = search_by_replay(m, opt, choose_by_replay(m, opt, *optimum).evaluation);
+    CHECK(r.proven_optimal);
+    CHECK(r.evaluation.schedule == PipelineSchedule::gpipe);
+    CHECK(r.evaluation.schedule_latency_s == Approx(expected).epsilon(1e-9));
+  }
+  CHECK(feasible >= 12);
 }

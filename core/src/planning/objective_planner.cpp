@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "asteroid/input/cluster.hpp"
+#include "asteroid/input/limits.hpp"
 #include "asteroid/planning/planner.hpp"
 #include "asteroid/planning/replay_search.hpp"
 #include "asteroid/planning/strategies.hpp"
@@ -359,6 +360,36 @@ Result<ObjectiveResult> plan_for_objective(const Scenario& s, const ObjectiveOpt
       break;
   }
   return r;
+}
+
+bool take_objective_flag(CliArgs& args, ObjectiveFlags& f) {
+  const std::string& flag = args.arg();
+  if (flag == "--objective")
+    f.objective = args.token(kObjectives);
+  else if (flag == "--max-slowdown")
+    f.max_slowdown = args.percent(limits::kMaxSlowdown);
+  else if (flag == "--deadline")
+    f.deadline_s = args.positive_seconds(limits::kMaxDeadlineS);
+  else if (flag == "--power-modes")
+    f.power_modes = args.token(kPowerModeChoices);
+  else
+    return false;
+  return true;
+}
+
+std::optional<Error> apply_objective_flags(Scenario& s, const ObjectiveFlags& f) {
+  if (f.objective) s.planner.objective = *f.objective;
+  if (f.max_slowdown) s.planner.max_slowdown = *f.max_slowdown, s.planner.max_slowdown_given = true;
+  if (f.deadline_s) s.planner.deadline_s = *f.deadline_s;
+  if (f.power_modes) s.planner.power_modes = *f.power_modes;
+  if (s.planner.deadline_s > 0 && s.planner.objective != PlanningObjective::lifetime)
+    return Error{s.file, "planner.deadline",
+                 std::string("a deadline goes with the lifetime objective, not ") + to_string(s.planner.objective)};
+  return std::nullopt;
+}
+
+bool plans_for_objective(const Scenario& s) {
+  return s.planner.objective != PlanningObjective::time || s.planner.power_modes == PowerModeChoice::free;
 }
 
 }  // namespace asteroid

@@ -9,9 +9,18 @@
 #include <climits>
 #include <cstdio>
 #include <sstream>
+#include <stdexcept>
 #include <utility>
 
 namespace asteroid {
+
+const std::vector<std::string>& report_keys() {
+  static const std::vector<std::string> keys = {
+      "scenario", "backend", "config", "devices", "plans", "rounds_planned", "end_s", "rounds", "events",
+      "peak_memory_bytes", "clock_offset_bound_s", "summary", "spans", "peak_allocated_bytes", "planning",
+      "emulation", "host_copies", "warnings", "measured_energy", "batteries", "power", "energy", "evaluations"};
+  return keys;
+}
 
 nlohmann::json report_to_json(const RunReport& r) {
   nlohmann::json rounds = nlohmann::json::array();
@@ -144,6 +153,10 @@ nlohmann::json report_to_json(const RunReport& r) {
                     {"samples", e.samples}});
     out["evaluations"] = ev;
   }
+  const auto& keys = report_keys();
+  for (const auto& item : out.items())
+    if (std::find(keys.begin(), keys.end(), item.key()) == keys.end())
+      throw std::logic_error("report_to_json wrote \"" + item.key() + "\", which report_keys() does not list");
   return out;
 }
 
@@ -295,9 +308,7 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
   try {
     JsonReader r(j, "");
     // "summary" is derived from the rest (run_summary.hpp): read past, computed again when needed.
-    r.allow_only({"scenario", "backend", "config", "devices", "plans", "rounds_planned", "end_s", "rounds",
-                  "events", "peak_memory_bytes", "peak_allocated_bytes", "clock_offset_bound_s", "summary", "spans", "evaluations",
-                  "emulation", "host_copies", "warnings", "power", "energy", "planning", "measured_energy", "batteries"});
+    r.allow_only(report_keys());
     RunReport out;
     out.scenario = r.at("scenario").string();
     out.backend = r.at("backend").string();

@@ -8,6 +8,7 @@
 
 #include "asteroid/input/json_reader.hpp"
 #include "asteroid/input/limits.hpp"
+#include "asteroid/planning/plan_energy.hpp"
 #include "asteroid/planning/strategies.hpp"
 #include "asteroid/planning/survivors.hpp"
 #include "asteroid/input/units.hpp"
@@ -150,5 +151,13 @@ Result<Evaluation> backend_plan(const Scenario& s, const CostModel& model, const
   return ev;
 }
 
+
+RunLength run_length(const Scenario& s, const RunOverrides& o, const CostModel& model, const Evaluation& ev) {
+  std::vector<double> joules_per_round;
+  const PlanEnergy predicted = predict_plan_energy(model, ev, device_powers(s));
+  if (predicted.available)
+    for (const DeviceEnergy& d : predicted.devices) joules_per_round.push_back(d.modelled ? d.total_J() : 0);
+  return run_length(s, o, ev.predicted_round_s(), joules_per_round);
+}
 
 }  // namespace asteroid

@@ -99,7 +99,7 @@ json job_to_json(const ExecJob& j) {
           {"rounds", j.rounds},
           {"learning_rate", j.learning_rate},
           {"seed", j.seed},
-          {"data", j.data},
+          {"data", kDataSources.token(j.data)},
           {"data_dir", j.data_dir},
           {"augment", j.augment},
           {"eval_every", j.eval_every},
@@ -148,8 +148,7 @@ Result<ExecJob> job_from_json(const json& j, const std::string& where) {
     out.rounds = int(r.at("rounds").positive_integer());
     out.learning_rate = r.at("learning_rate").number();
     out.seed = uint64_t(r.at("seed").integer());
-    out.data = r.at("data").string();
-    if (out.data != "synthetic" && out.data != "fashion-mnist") r.at("data").fail("expected synthetic or fashion-mnist");
+    out.data = r.at("data").token(kDataSources);
     out.data_dir = r.at("data_dir").string();
     out.augment = r.at("augment").boolean();
     out.eval_every = int(r.at("eval_every").integer());
@@ -158,7 +157,7 @@ Result<ExecJob> job_from_json(const json& j, const std::string& where) {
     if (out.eval_samples < 0) r.at("eval_samples").fail("negative");
     out.train_samples = r.at("train_samples").integer();
     out.test_samples = r.at("test_samples").integer();
-    if (out.data == "fashion-mnist" && (out.train_samples < out.batch_size || out.test_samples < 1))
+    if (out.data == DataSource::fashion_mnist && (out.train_samples < out.batch_size || out.test_samples < 1))
       r.at("train_samples").fail("a data set smaller than one mini-batch, or without test samples");
     out.plan = plan_of(r.at("plan"), n);
     out.program = program_of(r.at("program"), n);

@@ -16,6 +16,14 @@
 
 namespace asteroid::exec {
 
+// What the workers train on: `asteroid-exec --data`, the job's and the report's "data".
+enum class DataSource { synthetic, fashion_mnist };
+inline constexpr auto kDataSources = vocabulary<DataSource>(
+    "data source",
+    Term<DataSource>{DataSource::synthetic, "synthetic", "one fixed random mini-batch, every round (default)"},
+    Term<DataSource>{DataSource::fashion_mnist, "fashion-mnist",
+                     "Fashion-MNIST from its IDX files (exec/data/fashion_mnist.hpp), test-set evaluations"});
+
 // A layer range's state moving from one device to another when a generation starts.
 struct JobTransfer {
   int from = 0, to = 0;
@@ -43,9 +51,9 @@ struct ExecJob {
   int rounds = 1;      // of the whole run
   double learning_rate = 0.01;
   uint64_t seed = 1;  // initial weights, the order of the training samples, their crops and flips
-  // The training data: "synthetic" (one fixed random mini-batch, every round) or "fashion-mnist"
-  // (exec/data/fashion_mnist.hpp; each worker locates its own copy, or reads data_dir).
-  std::string data = "synthetic";
+  // The training data (kDataSources): each worker locates its own copy of a data set, or reads
+  // data_dir.
+  DataSource data = DataSource::synthetic;
   std::string data_dir;  // empty: found on the worker's host
   bool augment = false;  // random crop (padding 4) and horizontal flip of training images
   int eval_every = 0;    // rounds between test-set evaluations (0: at each epoch's end and the last round only)

@@ -96,7 +96,8 @@ struct Args {
   double lr = -1, timeout_s = 600;  // lr -1: 0.001 for Adam, 0.01 for SGD
   long long seed = 1;
   bool keep_checkpoints = false;
-  std::string data = "synthetic", data_dir;
+  DataSource data = DataSource::synthetic;
+  std::string data_dir;
   bool augment = false;
   int eval_every = 0, eval_samples = 0;
   bool emulate = false;
@@ -148,9 +149,7 @@ Args parse_args(int argc, char** argv) {
     else if (s == "--remote-exec")
       a.remote_exec = args.value();
     else if (s == "--data") {
-      a.data = args.value();
-      if (a.data != "synthetic" && a.data != "fashion-mnist")
-        fail("--data: expected synthetic or fashion-mnist, got \"" + a.data + "\"");
+      a.data = args.token(kDataSources);
     } else if (s == "--data-dir")
       a.data_dir = args.value();
     else if (s == "--augment")
@@ -174,7 +173,7 @@ Args parse_args(int argc, char** argv) {
   if (a.scenario.empty()) fail("no scenario given (see --help)");
   if (a.run.strategy && !a.run.plan_file.empty()) fail("--strategy and --plan exclude each other");
   const bool data_options = !a.data_dir.empty() || a.augment || a.eval_every > 0 || a.eval_samples > 0;
-  if (data_options && a.data != "fashion-mnist")
+  if (data_options && a.data != DataSource::fashion_mnist)
     fail("--data-dir, --augment, --eval-every and --eval-samples need --data fashion-mnist");
   if (a.time_dilation > 0 && !a.emulate) fail("--time-dilation needs --emulate");
   return a;  // --emulate without --time-dilation: chosen from a measurement (dilation_choice.hpp)
@@ -215,7 +214,7 @@ Scenario load_for_exec(const Args& args) {
   // The energy and lifetime objectives plan once, in asteroid-plan or asteroid-sim
   // (objective_planner.hpp); their plan runs here as a plan file, each device in the mode the
   // scenario gives it.
-  if (s.planner.objective != PlanningObjective::time || s.planner.power_modes == PowerModeChoice::free)
+  if (plans_for_objective(s))
     fail(s.file + ": planner.objective: asteroid-exec plans for time; write the " + to_string(s.planner.objective) +
          " objective's plan with asteroid-plan " + s.file + " --json -o plan.json and run it with --plan plan.json");
   if (s.planner.deadline_s > 0)
@@ -245,11 +244,7 @@ CoordinatorConfig coordinator_for_exec(const Scenario& s, const Args& args) {
 // batteries' pace where there are any), set in the arguments and the Coordinator's configuration.
 RunLength choose_length(const Scenario& s, const CostModel& model, const Evaluation& ev, Args& args,
                         CoordinatorConfig& coordinator) {
-  std::vector<double> joules_per_round;
-  const PlanEnergy predicted_energy = predict_plan_energy(model, ev, device_powers(s));
-  if (predicted_energy.available)
-    for (const DeviceEnergy& d : predicted_energy.devices) joules_per_round.push_back(d.modelled ? d.total_J() : 0);
-  const RunLength length = run_length(s, args.run, ev.predicted_round_s(), joules_per_round);
+  const RunLength length = run_length(s, args.run, model, ev);
   args.run.rounds = length.rounds;
   coordinator.rounds = length.rounds;
   return length;
@@ -345,7 +340,7 @@ LaunchOptions launch_options(const Scenario& s, const Args& args, const Coordina
 // --data fashion-mnist: checked here, before any worker trains: bad files are bad input (exit
 // status 2). Each worker reads its own copy (on its host) and checks that it has the same counts.
 void check_data(const Scenario& s, const Args& args, LaunchOptions& lo) {
-  if (args.data != "fashion-mnist") return;
+  if (args.data != DataSource::fashion_mnist) return;
   if (s.input != "cifar10_32")
     fail(s.file + ": input: --data fashion-mnist fits models of input cifar10_32 (32x32 images), not " + s.input +
          "; " + s.model + " trains on synthetic data (--data synthetic)");
@@ -452,9 +447,9 @@ int report_run(LaunchOutcome& run, const Scenario& s, const CostModel& model, co
       {"learning_rate", lo.learning_rate},
       {"seed", lo.seed},
       {"recovery", to_string(lo.coordinator.recovery)},
-      {"data", lo.data}};
+      {"data", kDataSources.token(lo.data)}};
   if (args.emulate) rep.config["emulate"] = true, rep.config["time_dilation"] = args.time_dilation;
-  if (lo.data == "fashion-mnist") {
+  if (lo.data == DataSource::fashion_mnist) {
     rep.config["augment"] = lo.augment;
     rep.config["eval_every"] = lo.eval_every;
     rep.config["eval_samples"] =

@@ -25,6 +25,7 @@
 #include "asteroid/input/scenario.hpp"
 #include "console.hpp"
 #include "control_server.hpp"
+#include "exec_job.hpp"
 #include "worker_processes.hpp"
 
 namespace asteroid::exec {
@@ -34,8 +35,7 @@ struct LaunchOptions {
   int rounds = 1;
   double learning_rate = 0.01;
   unsigned long long seed = 1;
-  // The training data (exec_job.hpp): "synthetic" or "fashion-mnist", checked by the caller.
-  std::string data = "synthetic";
+  DataSource data = DataSource::synthetic;  // the training data (exec_job.hpp), checked by the caller
   std::string data_dir;
   bool augment = false;
   int eval_every = 0, eval_samples = 0;

@@ -1,6 +1,7 @@
 // The launcher's state and steps (launcher.hpp), shared by the files that implement them:
-// launcher.cpp (the generations and the watch loop) and launcher_faults.cpp (the scenario's leaves
-// and joins, and the Coordinator's decisions carried out). Internal to asteroid-exec. Torch-free.
+// launcher.cpp (the generations and the watch loop), launcher_faults.cpp (the scenario's leaves
+// and joins, and the Coordinator's decisions carried out) and launcher_batteries.cpp (batteries
+// drained, departures). Internal to asteroid-exec. Torch-free.
 #pragma once
 
 #include <map>

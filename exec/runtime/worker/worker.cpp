@@ -122,7 +122,7 @@ void Worker::make_training_batch() {
 // Only the devices that touch samples read the files: the first stage's (images) and the last
 // stage's (labels). Their copy must be the coordinator's (same counts).
 void Worker::load_data() {
-  real_data_ = job_.data == "fashion-mnist";
+  real_data_ = job_.data == DataSource::fashion_mnist;
   if (!real_data_ || stage_ < 0) return;
   if (net_.input != "cifar10_32") refuse("the data set fits 32x32 image models, not input " + net_.input);
   sequence_ = std::make_unique<BatchSequence>(job_.seed, job_.train_samples, B_);

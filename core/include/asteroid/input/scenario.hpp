@@ -1,6 +1,6 @@
 // A scenario: the cluster, the model, the training set-up, the planner options, where the traces are,
 // and a fault script. Loaded from JSON ("schema_version": 1) and validated here, once, for every
-// program. Format: docs/formats.md and README.md.
+// program. Format: docs/formats.md.
 #pragma once
 
 #include <map>

@@ -1,6 +1,6 @@
 // What-ifs without editing JSON: command-line changes to a scenario (`--bandwidth 100Mbps`,
 // `--add-device jetson_nano:nano_c`, `--remove-device nx`, `--model NAME`, `--batch-size N`), shared by
-// asteroid-plan and asteroid-sim. They are applied to the scenario's JSON before it is parsed, so
+// asteroid-plan, asteroid-sim and asteroid-exec. They are applied to the scenario's JSON before it is parsed, so
 // that every check of a scenario file applies to the changed one too (docs/formats.md, "What-ifs
 // on the command line").
 //

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "asteroid/input/cli_args.hpp"
 #include "asteroid/input/cluster.hpp"
 #include "asteroid/model/cost_model.hpp"
 #include "asteroid/input/error.hpp"
@@ -104,5 +105,23 @@ nlohmann::json scored_plan_to_json(const ScoredPlan& p, const Cluster& c);
 nlohmann::json objective_to_json(const ObjectiveResult& r, const ObjectiveOptions& o, const Cluster& c);
 // A few lines for asteroid-plan's and asteroid-sim's text output.
 std::string objective_to_text(const ObjectiveResult& r, const ObjectiveOptions& o, const Cluster& c);
+
+// The planner block a command line may override (asteroid-plan, asteroid-sim): --objective,
+// --max-slowdown (a fraction), --deadline (seconds), --power-modes.
+struct ObjectiveFlags {
+  std::optional<PlanningObjective> objective;
+  std::optional<double> max_slowdown;
+  std::optional<double> deadline_s;
+  std::optional<PowerModeChoice> power_modes;
+  bool any() const { return objective || max_slowdown || deadline_s || power_modes; }
+};
+// Takes the current flag of `args` into `f` when it is one of the four (true); false otherwise.
+bool take_objective_flag(CliArgs& args, ObjectiveFlags& f);
+// Applies them to the scenario's planner block. A deadline without the lifetime objective is an
+// Error naming planner.deadline.
+std::optional<Error> apply_objective_flags(Scenario& s, const ObjectiveFlags& f);
+// Whether the scenario plans for an objective other than the shortest round, or its power modes
+// free: plan_for_objective chooses its plan.
+bool plans_for_objective(const Scenario& s);
 
 }  // namespace asteroid

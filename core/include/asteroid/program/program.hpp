@@ -1,7 +1,7 @@
 // The Program (docs/method.md §1.1): per device, the ordered instructions of one HPP round under
 // 1F1B. Both backends execute it; neither invents its own order of work.
 //
-// Choices that are ours (sim/README.md, "The Program"):
+// Choices that are ours (docs/method.md §1.1, "The Program"):
 // - 1F1B with K = min(M, 2(P-p)-1) micro-batches in flight on stage p: K forwards, then backward i
 //   followed by forward i+K. K is the cost model's in-flight count, which counts every
 //   communication step as a pipeline step of its own, so the memory the cost model charges is the

@@ -6,11 +6,16 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <vector>
 
 #include "asteroid/input/error.hpp"
 #include "asteroid/report/run_report.hpp"
 
 namespace asteroid {
+
+// The JSON form's top-level keys, one list: the writer writes no other (a key missing from it is
+// a std::logic_error, a bug), the reader accepts no other.
+const std::vector<std::string>& report_keys();
 
 // The JSON form (docs/formats.md, "RunReport"); its "summary" is summarize_run(r) (run_summary.hpp).
 nlohmann::json report_to_json(const RunReport& r);

@@ -56,6 +56,9 @@ struct RunLength {
 // drains it (the departures' re-plans change the pace: an estimate, said so).
 RunLength run_length(const Scenario& s, const RunOverrides& o, double round_s,
                      const std::vector<double>& joules_per_round = {});
+// The same for the plan a backend runs: its predicted round, and its predicted energy per round
+// per device (predict_plan_energy, the scenario's power modes) for the batteries' pace.
+RunLength run_length(const Scenario& s, const RunOverrides& o, const CostModel& model, const Evaluation& ev);
 
 // Rounds the run trains: the override, else the scenario's, else kDefaultRounds (run_length, which
 // counts the fault events, is what the backends settle it with first).
