@@ -14,13 +14,44 @@
 
 namespace asteroid {
 
-const std::vector<std::string>& report_keys() {
-  static const std::vector<std::string> keys = {
-      "scenario", "backend", "config", "devices", "plans", "rounds_planned", "end_s", "rounds", "events",
-      "peak_memory_bytes", "clock_offset_bound_s", "summary", "spans", "peak_allocated_bytes", "planning",
-      "emulation", "host_copies", "warnings", "measured_energy", "batteries", "power", "energy", "evaluations"};
-  return keys;
+namespace {
+
+// The format's objects and their fields (docs/formats.md, "RunReport"), one table: the writer checks
+// every object it writes against it (written()), the reader accepts no other field (allow_only).
+using Fields = std::vector<std::string>;
+const Fields kReportFields = {
+    "scenario", "backend", "config", "devices", "plans", "rounds_planned", "end_s", "rounds", "events",
+    "peak_memory_bytes", "clock_offset_bound_s", "summary", "spans", "peak_allocated_bytes", "planning",
+    "emulation", "host_copies", "warnings", "measured_energy", "batteries", "power", "energy", "evaluations"};
+const Fields kPlanFields = {"id", "microbatch_size", "microbatches", "stages", "predicted_round_latency_s",
+                            "predicted_throughput_samples_per_s", "predicted_schedule_latency_s"};
+const Fields kStageFields = {"layers", "devices", "shares"};
+const Fields kRoundFields = {"round", "start_s", "end_s", "samples", "plan_id", "loss", "checkpoint_copies"};
+const Fields kSpanFields = {"device", "op", "stage", "microbatch", "round", "start_s", "end_s"};
+const Fields kEventFields = {"time_s", "kind",    "detail", "device",     "duration_s",
+                             "round",  "plan_id", "bytes",  "lost_layers"};
+const Fields kPlanningFields = {"strategy",    "planning_time_s", "proven_optimal",
+                                "lower_bound_s", "objective_s",   "optimality_gap"};
+const Fields kEmulationFields = {"time_dilation", "budgeted_steps", "over_budget_steps", "worst_overrun_s"};
+const Fields kHostCopyFields = {"copies", "bytes", "seconds"};
+const Fields kMeasuredFields = {"rail", "J", "seconds", "samples"};
+const Fields kBatteryFields = {"device", "capacity_J", "floor_J", "start_J", "end_J", "left_s", "how", "drain"};
+const Fields kPowerFields = {"device_type", "power_model", "power_mode",      "budget_W",       "idle_W",
+                             "compute_W",   "communication_W", "provenance", "mode_provenance"};
+const Fields kEvaluationFields = {"round", "epoch", "time_s", "accuracy", "loss", "samples"};
+
+// `j` as written, after checking that the table lists each of its fields (else a bug: logic_error).
+const nlohmann::json& written(const nlohmann::json& j, const Fields& fields, const char* what) {
+  for (const auto& item : j.items())
+    if (std::find(fields.begin(), fields.end(), item.key()) == fields.end())
+      throw std::logic_error(std::string("report_to_json wrote ") + what + " field \"" + item.key() +
+                             "\", which the format's table does not list");
+  return j;
 }
+
+}  // namespace
+
+const std::vector<std::string>& report_keys() { return kReportFields; }
 
 nlohmann::json report_to_json(const RunReport& r) {
   nlohmann::json rounds = nlohmann::json::array();
@@ -32,17 +63,18 @@ nlohmann::json report_to_json(const RunReport& r) {
                         {"plan_id", x.plan_id}};
     if (x.loss) j["loss"] = *x.loss;
     if (x.checkpoint_copies >= 0) j["checkpoint_copies"] = x.checkpoint_copies;
-    rounds.push_back(j);
+    rounds.push_back(written(j, kRoundFields, "a round's"));
   }
   nlohmann::json spans = nlohmann::json::array();
   for (const Span& s : r.spans)
-    spans.push_back({{"device", r.devices[s.device]},
-                     {"op", s.op},
-                     {"stage", s.stage},
-                     {"microbatch", s.microbatch},
-                     {"round", s.round},
-                     {"start_s", s.start},
-                     {"end_s", s.end}});
+    spans.push_back(written({{"device", r.devices[s.device]},
+                             {"op", s.op},
+                             {"stage", s.stage},
+                             {"microbatch", s.microbatch},
+                             {"round", s.round},
+                             {"start_s", s.start},
+                             {"end_s", s.end}},
+                            kSpanFields, "a span's"));
   nlohmann::json events = nlohmann::json::array();
   for (const RunEvent& e : r.events) {
     nlohmann::json j = {{"time_s", e.time}, {"kind", to_string(e.kind)}, {"detail", e.detail}};
@@ -52,7 +84,7 @@ nlohmann::json report_to_json(const RunReport& r) {
     if (e.plan_id >= 0) j["plan_id"] = e.plan_id;
     if (e.bytes > 0) j["bytes"] = e.bytes;
     if (!e.lost_layers.empty()) j["lost_layers"] = e.lost_layers;
-    events.push_back(j);
+    events.push_back(written(j, kEventFields, "an event's"));
   }
   nlohmann::json plans = nlohmann::json::array();
   for (size_t i = 0; i < r.plans.size(); ++i) {
@@ -61,7 +93,8 @@ nlohmann::json report_to_json(const RunReport& r) {
     p["predicted_round_latency_s"] = r.plans[i].predicted_round_latency_s;
     p["predicted_throughput_samples_per_s"] = r.plans[i].predicted_throughput_samples_per_s;
     p["predicted_schedule_latency_s"] = r.plans[i].predicted_schedule_latency_s;
-    plans.push_back(p);
+    for (const nlohmann::json& stage : p.at("stages")) written(stage, kStageFields, "a stage's");
+    plans.push_back(written(p, kPlanFields, "a plan's"));
   }
   nlohmann::json memory = nlohmann::json::object();
   for (size_t d = 0; d < r.devices.size() && d < r.peak_memory_bytes.size(); ++d)
@@ -96,22 +129,25 @@ nlohmann::json report_to_json(const RunReport& r) {
       j["objective_s"] = p.objective_s;
       j["optimality_gap"] = p.proven_optimal ? 0.0 : std::max(0.0, (p.objective_s - p.lower_bound_s) / p.lower_bound_s);
     }
-    out["planning"] = j;
+    out["planning"] = written(j, kPlanningFields, "the planning");
   }
   if (r.emulation)
-    out["emulation"] = {{"time_dilation", r.emulation->time_dilation},
-                        {"budgeted_steps", r.emulation->budgeted_steps},
-                        {"over_budget_steps", r.emulation->over_budget_steps},
-                        {"worst_overrun_s", r.emulation->worst_overrun_s}};
+    out["emulation"] = written({{"time_dilation", r.emulation->time_dilation},
+                                {"budgeted_steps", r.emulation->budgeted_steps},
+                                {"over_budget_steps", r.emulation->over_budget_steps},
+                                {"worst_overrun_s", r.emulation->worst_overrun_s}},
+                               kEmulationFields, "the emulation");
   if (r.host_copies)
-    out["host_copies"] = {{"copies", r.host_copies->copies},
-                          {"bytes", r.host_copies->bytes},
-                          {"seconds", r.host_copies->seconds}};
+    out["host_copies"] = written({{"copies", r.host_copies->copies},
+                                  {"bytes", r.host_copies->bytes},
+                                  {"seconds", r.host_copies->seconds}},
+                                 kHostCopyFields, "the host copies'");
   if (!r.warnings.empty()) out["warnings"] = r.warnings;
   nlohmann::json measured = nlohmann::json::object();
   for (size_t d = 0; d < r.devices.size() && d < r.measured_energy.size(); ++d)
     if (const auto& m = r.measured_energy[d])
-      measured[r.devices[d]] = {{"rail", m->rail}, {"J", m->J}, {"seconds", m->seconds}, {"samples", m->samples}};
+      measured[r.devices[d]] = written({{"rail", m->rail}, {"J", m->J}, {"seconds", m->seconds}, {"samples", m->samples}},
+                                       kMeasuredFields, "a measured energy's");
   if (!measured.empty()) out["measured_energy"] = measured;
   if (!r.batteries.empty()) {
     nlohmann::json b = nlohmann::json::array();
@@ -120,7 +156,7 @@ nlohmann::json report_to_json(const RunReport& r) {
                           {"start_J", x.start_J},   {"end_J", x.end_J},           {"how", x.how}};
       if (x.left_s) j["left_s"] = *x.left_s;
       j["drain"] = x.measured ? "measured and modelled" : "modelled";
-      b.push_back(j);
+      b.push_back(written(j, kBatteryFields, "a battery's"));
     }
     out["batteries"] = b;
   }
@@ -136,7 +172,7 @@ nlohmann::json report_to_json(const RunReport& r) {
                           {"provenance", p->provenance}};
       if (p->power.budget_W > 0) j["budget_W"] = p->power.budget_W;
       if (!p->power.provenance.is_null()) j["mode_provenance"] = p->power.provenance;
-      power[r.devices[d]] = j;
+      power[r.devices[d]] = written(j, kPowerFields, "a power model's");
     }
   if (!power.empty()) {
     out["power"] = power;
@@ -145,19 +181,16 @@ nlohmann::json report_to_json(const RunReport& r) {
   if (!r.evaluations.empty()) {
     nlohmann::json ev = nlohmann::json::array();
     for (const TestEvaluation& e : r.evaluations)
-      ev.push_back({{"round", e.round},
-                    {"epoch", e.epoch},
-                    {"time_s", e.time_s},
-                    {"accuracy", e.accuracy},
-                    {"loss", e.loss},
-                    {"samples", e.samples}});
+      ev.push_back(written({{"round", e.round},
+                            {"epoch", e.epoch},
+                            {"time_s", e.time_s},
+                            {"accuracy", e.accuracy},
+                            {"loss", e.loss},
+                            {"samples", e.samples}},
+                           kEvaluationFields, "an evaluation's"));
     out["evaluations"] = ev;
   }
-  const auto& keys = report_keys();
-  for (const auto& item : out.items())
-    if (std::find(keys.begin(), keys.end(), item.key()) == keys.end())
-      throw std::logic_error("report_to_json wrote \"" + item.key() + "\", which report_keys() does not list");
-  return out;
+  return written(out, kReportFields, "the report's");
 }
 
 std::string span_slice_name(const Span& s) {
@@ -271,15 +304,14 @@ namespace {
 // A plan as a report records it: its stages by device name, and the cost model's predictions.
 template <class DeviceIndex>
 PlanRecord plan_record(const JsonReader& j, DeviceIndex&& device_index) {
-  j.allow_only({"id", "microbatch_size", "microbatches", "stages", "predicted_round_latency_s",
-                "predicted_throughput_samples_per_s", "predicted_schedule_latency_s"});
+  j.allow_only(kPlanFields);
   PlanRecord rec;
   rec.plan.microbatch_size = j.at("microbatch_size").integer_in(1, limits::kMaxBatchSize);
   rec.plan.microbatches = j.at("microbatches").integer_in(1, limits::kMaxBatchSize);
   JsonReader stages = j.at("stages");
   for (size_t i = 0; i < stages.size_at_most(limits::kMaxLayers); ++i) {
     JsonReader st = stages.at(i);
-    st.allow_only({"layers", "devices", "shares"});
+    st.allow_only(kStageFields);
     StagePlan sp;
     JsonReader layers = st.at("layers");
     if (layers.size() != 2) layers.fail("must be [first, last]");
@@ -348,7 +380,7 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
     }
     if (r.has("emulation")) {
       JsonReader e = r.at("emulation");
-      e.allow_only({"time_dilation", "budgeted_steps", "over_budget_steps", "worst_overrun_s"});
+      e.allow_only(kEmulationFields);
       EmulationRecord m;
       m.time_dilation = e.at("time_dilation").number_in(1, 1000);
       m.budgeted_steps = e.at("budgeted_steps").integer_in(0, INT_MAX);
@@ -359,7 +391,7 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
     if (r.has("planning")) {
       // "optimality_gap" is derived from the two figures: read past.
       JsonReader p = r.at("planning");
-      p.allow_only({"strategy", "planning_time_s", "proven_optimal", "lower_bound_s", "objective_s", "optimality_gap"});
+      p.allow_only(kPlanningFields);
       PlanningRecord rec;
       rec.strategy = p.at("strategy").string();
       rec.planning_time_s = p.at("planning_time_s").number_in(0, limits::kMaxReportTimeS);
@@ -370,7 +402,7 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
     }
     if (r.has("host_copies")) {
       JsonReader c = r.at("host_copies");
-      c.allow_only({"copies", "bytes", "seconds"});
+      c.allow_only(kHostCopyFields);
       HostCopyRecord h;
       h.copies = c.at("copies").integer_in(0, INT_MAX);
       h.bytes = c.at("bytes").number_in(0, 1e18);
@@ -382,7 +414,7 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
       out.measured_energy.assign(out.devices.size(), std::nullopt);
       for (const std::string& name : me.keys()) {
         JsonReader x = me.at(name.c_str());
-        x.allow_only({"rail", "J", "seconds", "samples"});
+        x.allow_only(kMeasuredFields);
         auto at = std::find(out.devices.begin(), out.devices.end(), name);
         if (at == out.devices.end()) x.fail("not a device of this report");
         MeasuredEnergy m;
@@ -400,7 +432,7 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
     if (r.has("batteries"))
       for (size_t i = 0; i < r.at("batteries").size_at_most(limits::kMaxDevices); ++i) {
         JsonReader x = r.at("batteries").at(i);
-        x.allow_only({"device", "capacity_J", "floor_J", "start_J", "end_J", "left_s", "how", "drain"});
+        x.allow_only(kBatteryFields);
         BatteryRecord b;
         b.device = x.at("device").string();
         b.capacity_J = x.at("capacity_J").number_in(0, limits::kMaxBatteryJ);
@@ -417,8 +449,7 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
       JsonReader pw = r.at("power");
       for (const std::string& name : pw.keys()) {
         JsonReader x = pw.at(name.c_str());
-        x.allow_only({"device_type", "power_model", "power_mode", "budget_W", "idle_W", "compute_W",
-                      "communication_W", "provenance", "mode_provenance"});
+        x.allow_only(kPowerFields);
         DevicePower p;
         p.device_type = x.at("device_type").string();
         p.source = x.at("power_model").string();
@@ -442,7 +473,7 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
     JsonReader rounds = r.at("rounds");
     for (size_t i = 0; i < rounds.size(); ++i) {
       JsonReader x = rounds.at(i);
-      x.allow_only({"round", "start_s", "end_s", "samples", "plan_id", "loss", "checkpoint_copies"});
+      x.allow_only(kRoundFields);
       RoundRecord rr;
       rr.round = x.at("round").integer_in(0, limits::kMaxRounds - 1);
       rr.start = x.at("start_s").number_in(-limits::kMaxReportTimeS, limits::kMaxReportTimeS);
@@ -459,8 +490,7 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
       JsonReader evs = r.at("events");
       for (size_t i = 0; i < evs.size(); ++i) {
         JsonReader e = evs.at(i);
-        e.allow_only(
-            {"time_s", "kind", "detail", "device", "duration_s", "round", "plan_id", "bytes", "lost_layers"});
+        e.allow_only(kEventFields);
         RunEvent ev;
         ev.time = e.at("time_s").number_in(-limits::kMaxReportTimeS, limits::kMaxReportTimeS);
         ev.kind = e.at("kind").token(kEventKinds);
@@ -480,7 +510,7 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
       JsonReader evs = r.at("evaluations");
       for (size_t i = 0; i < evs.size_at_most(limits::kMaxRounds); ++i) {
         JsonReader x = evs.at(i);
-        x.allow_only({"round", "epoch", "time_s", "accuracy", "loss", "samples"});
+        x.allow_only(kEvaluationFields);
         TestEvaluation e;
         e.round = x.at("round").integer_in(0, limits::kMaxRounds - 1);
         e.epoch = x.at("epoch").number_in(0, limits::kMaxRounds);
@@ -495,7 +525,7 @@ Result<RunReport> report_from_json(const nlohmann::json& j, const std::string& f
       JsonReader ss = r.at("spans");
       for (size_t i = 0; i < ss.size(); ++i) {
         JsonReader x = ss.at(i);
-        x.allow_only({"device", "op", "stage", "microbatch", "round", "start_s", "end_s"});
+        x.allow_only(kSpanFields);
         Span s;
         s.device = device_index(x.at("device").string());
         s.op = x.at("op").string();
