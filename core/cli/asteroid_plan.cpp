@@ -90,15 +90,8 @@ Args parse_args(int argc, char** argv) {
       a.csv = true;
     else if (s == "--memory")
       a.memory = true;
-    else if (s == "-h" || s == "--help") {
-      std::cout << usage();
-      std::exit(0);
-    } else if (args.is_option())
-      fail("unknown option " + s + " (see --help)");
-    else if (a.scenario.empty())
-      a.scenario = s;
     else
-      fail("more than one scenario given (\"" + a.scenario + "\" and \"" + s + "\")");
+      args.help_or_scenario(a.scenario, usage());
   }
   if (a.scenario.empty()) fail("no scenario given (see --help)");
   if ((a.strategy || a.all) && !a.evaluate.empty()) fail("--strategy and --evaluate exclude each other");

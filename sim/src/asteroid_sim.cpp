@@ -84,16 +84,10 @@ Args parse_args(int argc, char** argv) {
   CliArgs args(argc, argv, [](const std::string& m) { fail(m); });
   while (args.next()) {
     const std::string& s = args.arg();
-    if (s == "--rounds")
-      a.run.rounds = int(args.number(1, true, limits::kMaxRounds));
-    else if (s == "--strategy")
-      a.run.strategy = args.token(kStrategies);
-    else if (s == "--plan")
-      a.run.plan_file = args.value();
-    else if (s == "--recovery" && args.peek() == "all")
+    if (s == "--recovery" && args.peek() == "all")
       args.value(), a.all_recoveries = true;
-    else if (s == "--recovery")
-      a.run.recovery = args.token(kRecoveries);
+    else if (take_run_override(args, a.run))
+      continue;
     else if (s == "--json")
       a.table = sim::TableFormat::json;
     else if (s == "--csv")
@@ -112,23 +106,12 @@ Args parse_args(int argc, char** argv) {
         fail("--network: \"" + v + "\" is neither " + kNetworkModels.token(NetworkModel::textbook) + " nor " +
              kNetworkModels.token(NetworkModel::lv08));
     }
-    else if (s == "--replicate")
-      a.run.replicate = true;
-    else if (s == "--no-replicate")
-      a.run.replicate = false;
     else if (s == "--no-spans")
       a.spans = false;
     else if (take_objective_flag(args, a.objective))
       continue;
-    else if (s == "-h" || s == "--help") {
-      std::cout << usage();
-      std::exit(0);
-    } else if (args.is_option())
-      fail("unknown option " + s + " (see --help)");
-    else if (a.scenario.empty())
-      a.scenario = s;
     else
-      fail("more than one scenario given (\"" + a.scenario + "\" and \"" + s + "\")");
+      args.help_or_scenario(a.scenario, usage());
   }
   if (a.scenario.empty()) fail("no scenario given (see --help)");
   if (a.run.strategy && !a.run.plan_file.empty()) fail("--strategy and --plan exclude each other");

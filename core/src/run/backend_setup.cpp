@@ -160,4 +160,23 @@ RunLength run_length(const Scenario& s, const RunOverrides& o, const CostModel& 
   return run_length(s, o, ev.predicted_round_s(), joules_per_round);
 }
 
+bool take_run_override(CliArgs& args, RunOverrides& o) {
+  const std::string& flag = args.arg();
+  if (flag == "--strategy")
+    o.strategy = args.token(kStrategies);
+  else if (flag == "--plan")
+    o.plan_file = args.value();
+  else if (flag == "--rounds")
+    o.rounds = int(args.number(1, true, limits::kMaxRounds));
+  else if (flag == "--recovery")
+    o.recovery = args.token(kRecoveries);
+  else if (flag == "--replicate")
+    o.replicate = true;
+  else if (flag == "--no-replicate")
+    o.replicate = false;
+  else
+    return false;
+  return true;
+}
+
 }  // namespace asteroid

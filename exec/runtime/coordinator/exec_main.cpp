@@ -112,18 +112,8 @@ Args parse_args(int argc, char** argv) {
   CliArgs args(argc, argv, [](const std::string& m) { fail(m); });
   while (args.next()) {
     const std::string& s = args.arg();
-    if (s == "--strategy")
-      a.run.strategy = args.token(kStrategies);
-    else if (s == "--plan")
-      a.run.plan_file = args.value();
-    else if (s == "--rounds")
-      a.run.rounds = int(args.number(1, true));
-    else if (s == "--recovery")
-      a.run.recovery = args.token(kRecoveries);
-    else if (s == "--replicate")
-      a.run.replicate = true;
-    else if (s == "--no-replicate")
-      a.run.replicate = false;
+    if (take_run_override(args, a.run))
+      continue;
     else if (s == "--lr")
       a.lr = args.number(0);
     else if (s == "--seed")
@@ -160,15 +150,8 @@ Args parse_args(int argc, char** argv) {
       a.eval_samples = int(args.number(1, true));
     else if (take_override(args, a.overrides))
       continue;
-    else if (s == "-h" || s == "--help") {
-      std::cout << usage();
-      std::exit(0);
-    } else if (args.is_option())
-      fail("unknown option " + s + " (see --help)");
-    else if (a.scenario.empty())
-      a.scenario = s;
     else
-      fail("more than one scenario given");
+      args.help_or_scenario(a.scenario, usage());
   }
   if (a.scenario.empty()) fail("no scenario given (see --help)");
   if (a.run.strategy && !a.run.plan_file.empty()) fail("--strategy and --plan exclude each other");

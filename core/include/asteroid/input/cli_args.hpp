@@ -25,6 +25,18 @@ class CliArgs {
   const std::string& arg() const { return arg_; }
   bool is_option() const { return !arg_.empty() && arg_[0] == '-'; }
 
+  // The last branches of a program's option loop, after its own flags: -h / --help prints `usage`
+  // and exits 0; another option is unknown; else the one positional argument, the scenario.
+  void help_or_scenario(std::string& scenario, const std::string& usage) {
+    if (arg_ == "-h" || arg_ == "--help") {
+      std::fputs(usage.c_str(), stdout);
+      std::exit(0);
+    }
+    if (is_option()) fail_("unknown option " + arg_ + " (see --help)");
+    if (!scenario.empty()) fail_("more than one scenario given (\"" + scenario + "\" and \"" + arg_ + "\")");
+    scenario = arg_;
+  }
+
   // The value after the current flag without taking it ("" when there is none).
   std::string peek() const { return i_ + 1 < argc_ ? argv_[i_ + 1] : ""; }
   // The value after the current flag.

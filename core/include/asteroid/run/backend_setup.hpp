@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "asteroid/input/cli_args.hpp"
 #include "asteroid/run/coordinator.hpp"
 #include "asteroid/model/cost_model.hpp"
 #include "asteroid/planning/planner.hpp"
@@ -25,6 +26,11 @@ struct RunOverrides {
   int rounds = 0;                    // 0: the scenario's training.rounds (run_length)
   std::optional<bool> replicate;     // copies for recovery; default: when the scenario has faults
 };
+
+// Takes the current flag of `args` into `o` when it is one of the run's (--strategy, --plan,
+// --rounds, --recovery, --replicate, --no-replicate: asteroid-sim and asteroid-exec alike); false
+// otherwise.
+bool take_run_override(CliArgs& args, RunOverrides& o);
 
 // This process's peak resident memory so far, in bytes (getrusage's maxrss), for the planning
 // lines of asteroid-plan and bench_planner; 0 where the system does not say.
