@@ -60,6 +60,17 @@ TEST_CASE("run report: what report_to_json writes, report_from_json reads back",
   CHECK_FALSE(report_to_json(r).contains("evaluations"));  // reports without a data set stay as they were
 }
 
+TEST_CASE("run report: a plan's recomputing stages are written and read back", "[report]") {
+  // Before the format's fields were one table, the reader refused the "recompute" that plan_to_json
+  // writes, so a run with recomputation could not be compared (asteroid-compare).
+  RunReport r = sample(1.0);
+  r.plans[0].plan.stages[1].recompute = true;
+  auto back = report_from_json(report_to_json(r), "r.json");
+  REQUIRE(back.ok());
+  CHECK_FALSE(back->plans[0].plan.stages[0].recompute);
+  CHECK(back->plans[0].plan.stages[1].recompute);
+}
+
 TEST_CASE("run report: how plan 0 was planned, with its proven gap, is written and read back", "[report]") {
   RunReport r = sample(1.0);
   CHECK_FALSE(report_to_json(r).contains("planning"));  // a plan from a file: nothing to say

@@ -25,7 +25,7 @@ const Fields kReportFields = {
     "emulation", "host_copies", "warnings", "measured_energy", "batteries", "power", "energy", "evaluations"};
 const Fields kPlanFields = {"id", "microbatch_size", "microbatches", "stages", "predicted_round_latency_s",
                             "predicted_throughput_samples_per_s", "predicted_schedule_latency_s"};
-const Fields kStageFields = {"layers", "devices", "shares"};
+const Fields kStageFields = {"layers", "devices", "shares", "recompute"};  // plan_to_json's
 const Fields kRoundFields = {"round", "start_s", "end_s", "samples", "plan_id", "loss", "checkpoint_copies"};
 const Fields kSpanFields = {"device", "op", "stage", "microbatch", "round", "start_s", "end_s"};
 const Fields kEventFields = {"time_s", "kind",    "detail", "device",     "duration_s",
@@ -323,6 +323,7 @@ PlanRecord plan_record(const JsonReader& j, DeviceIndex&& device_index) {
     if (st.has("shares"))
       for (size_t k = 0; k < st.at("shares").size_at_most(limits::kMaxDevices); ++k)
         sp.shares.push_back(st.at("shares").at(k).integer_in(0, rec.plan.microbatch_size));
+    if (st.has("recompute")) sp.recompute = st.at("recompute").boolean();
     rec.plan.stages.push_back(sp);
   }
   if (j.has("predicted_round_latency_s"))

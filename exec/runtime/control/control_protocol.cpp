@@ -46,12 +46,12 @@ struct Messages<std::variant<M...>> {
   static bool known(uint8_t t) { return ((uint8_t(M::kType) == t) || ...); }
   static const char* name(MsgType t) {
     const char* n = "?";
-    ((M::kType == t ? (n = M::kName, true) : false) || ...);
+    (void)((M::kType == t ? (n = M::kName, true) : false) || ...);  // the first match, if any
     return n;
   }
   static Message parse(MsgType t, const JsonReader& r) {
     std::optional<Message> out;
-    ((M::kType == t ? (out.emplace(M::parse(r)), true) : false) || ...);
+    (void)((M::kType == t ? (out.emplace(M::parse(r)), true) : false) || ...);
     if (!out) throw InputError{"", "unknown message type"};
     return std::move(*out);
   }
